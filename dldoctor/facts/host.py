@@ -1,0 +1,48 @@
+"""The machine's boundary: filesystem root, environment, NVML module, command runner.
+
+Every gatherer reaches the machine only through a ``Host``. Tests build one over a temporary
+root directory, a crafted environment (``PATH`` pointing at fake commands) and a fake NVML
+module object; the code path is the one real hardware takes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dldoctor.facts.run import DEFAULT_TIMEOUT_S, CommandResult, run_command
+
+
+def _environ() -> Mapping[str, str]:
+    return dict(os.environ)
+
+
+@dataclass(frozen=True)
+class Host:
+    root: Path = Path("/")
+    env: Mapping[str, str] = field(default_factory=_environ)
+    # The pynvml module object, or a stand-in with the same functions; None imports pynvml.
+    nvml: Any = None
+    command_timeout_s: float = DEFAULT_TIMEOUT_S
+
+    def path(self, absolute: str) -> Path:
+        """Where an absolute machine path (``/proc/cpuinfo``) lives under this host's root."""
+        return self.root / absolute.lstrip("/")
+
+    def read_text(self, absolute: str, limit_bytes: int = 1 << 20) -> str | None:
+        """A file's text, or None if it is missing or unreadable. Never raises."""
+        try:
+            with open(self.path(absolute), "rb") as f:
+                return f.read(limit_bytes).decode("utf-8", errors="replace")
+        except OSError:
+            return None
+
+    def which(self, command: str) -> str | None:
+        return shutil.which(command, path=self.env.get("PATH", ""))
+
+    def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
+        return run_command(argv, timeout_s or self.command_timeout_s, env=self.env)

@@ -1,0 +1,1 @@
+"""Results and reports: the data model and one renderer per output format."""

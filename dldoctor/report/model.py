@@ -1,0 +1,132 @@
+"""Results as data: severities, fixes, findings, the outcome of each check, and the report."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is. Ordered: OK < INFO < WARNING < ERROR."""
+
+    OK = "ok"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Severity.OK: 0, Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR: 3}
+
+
+class Area(str, enum.Enum):
+    """The part of the machine a finding is about; the terminal view groups by area."""
+
+    SYSTEM = "system"
+    PYTHON = "python"
+    NVIDIA = "nvidia"
+    CUDA = "cuda"
+    FRAMEWORKS = "frameworks"
+    PACKAGES = "packages"
+    ENVIRONMENT = "environment"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A remedy: the explanation kept apart from the commands that carry it out.
+
+    ``automatic`` says whether ``dldoctor fix --apply`` may run the commands (after confirmation);
+    a driver install, for instance, never is.
+    """
+
+    summary: str
+    commands: tuple[str, ...] = ()
+    automatic: bool = False
+    notes: str = ""
+
+    def to_dict(self) -> JSON:
+        return {
+            "summary": self.summary,
+            "commands": list(self.commands),
+            "automatic": self.automatic,
+            "notes": self.notes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: JSON) -> Fix:
+        return cls(
+            summary=data["summary"],
+            commands=tuple(data.get("commands", ())),
+            automatic=bool(data.get("automatic", False)),
+            notes=data.get("notes", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One verdict of one check: a stable code, a severity, one line, its evidence, its fixes."""
+
+    code: str
+    severity: Severity
+    title: str
+    area: Area
+    evidence: JSON = field(default_factory=dict)
+    fixes: tuple[Fix, ...] = ()
+    detail: str = ""
+
+    def to_dict(self) -> JSON:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "area": self.area.value,
+            "title": self.title,
+            "detail": self.detail,
+            "evidence": self.evidence,
+            "fixes": [fix.to_dict() for fix in self.fixes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: JSON) -> Finding:
+        return cls(
+            code=data["code"],
+            severity=Severity(data["severity"]),
+            title=data["title"],
+            area=Area(data["area"]),
+            evidence=dict(data.get("evidence", {})),
+            fixes=tuple(Fix.from_dict(f) for f in data.get("fixes", ())),
+            detail=data.get("detail", ""),
+        )
+
+
+class Status(str, enum.Enum):
+    """What happened when a check ran."""
+
+    PASSED = "passed"  # ran, found nothing wrong
+    FOUND = "found"  # ran, returned findings
+    SKIPPED = "skipped"  # did not apply to this machine (the reason says why)
+    CRASHED = "crashed"  # raised: a bug in dldoctor, reported rather than fatal
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The result of running one registered check."""
+
+    code: str
+    name: str
+    status: Status
+    findings: tuple[Finding, ...] = ()
+    reason: str = ""
+
+    def to_dict(self) -> JSON:
+        return {"code": self.code, "name": self.name, "status": self.status.value, "reason": self.reason}
+
+
+def worst(findings: list[Finding] | tuple[Finding, ...]) -> Severity:
+    """The highest severity among findings (OK for none)."""
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)
