@@ -1,0 +1,147 @@
+"""Checks of framework builds against the hardware: CPU-only builds, missing CPU instructions."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from packaging.version import Version
+
+from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes import gpu_builds
+from dldoctor.report.model import Area, Fix, Severity
+
+
+def _names(frame: dict[str, Any]) -> set[str]:
+    return {d["name"] for d in frame.get("distributions", [])}
+
+
+def _torch_cpu_only(frame: dict[str, Any]) -> str | None:
+    build = frame.get("build") or {}
+    if "torch" not in _names(frame) or build.get("error"):
+        return None
+    if build.get("cuda") or build.get("hip"):
+        return None
+    return "torch is a CPU-only build (torch.version.cuda is None)"
+
+
+def _tensorflow_cpu_only(frame: dict[str, Any]) -> str | None:
+    names = _names(frame)
+    if "tensorflow-cpu" in names:
+        return "tensorflow-cpu is installed: the CPU-only package"
+    build = frame.get("build") or {}
+    if names & {"tensorflow", "tensorflow-intel"} and build.get("is_cuda_build") is False:
+        return "this TensorFlow was built without CUDA (is_cuda_build is False)"
+    return None
+
+
+def _jax_cpu_only(frame: dict[str, Any]) -> str | None:
+    names = _names(frame)
+    if "jaxlib" not in names:
+        return None
+    if any(n.startswith(("jax-cuda", "jax-rocm")) for n in names):
+        return None
+    return "jaxlib is installed without a CUDA plugin (jax-cuda12-plugin / jax-cuda13-plugin)"
+
+
+def _paddle_cpu_only(frame: dict[str, Any]) -> str | None:
+    names = _names(frame)
+    if "paddlepaddle" in names and "paddlepaddle-gpu" not in names:
+        return "paddlepaddle is the CPU package (the GPU one is paddlepaddle-gpu)"
+    return None
+
+
+def _onnxruntime_cpu_only(frame: dict[str, Any]) -> str | None:
+    names = _names(frame)
+    if "onnxruntime" in names and "onnxruntime-gpu" not in names:
+        return "onnxruntime is the CPU package (the CUDA one is onnxruntime-gpu)"
+    return None
+
+
+FixFn = Callable[[Facts, Matrix], "Fix | None"]
+_CPU_ONLY: dict[str, tuple[Callable[[dict[str, Any]], str | None], FixFn, Severity]] = {
+    "torch": (_torch_cpu_only, gpu_builds.torch_gpu_build, Severity.ERROR),
+    "tensorflow": (_tensorflow_cpu_only, gpu_builds.tensorflow_gpu_build, Severity.ERROR),
+    "jax": (_jax_cpu_only, gpu_builds.jax_gpu_build, Severity.ERROR),
+    "paddle": (_paddle_cpu_only, gpu_builds.paddle_gpu_build, Severity.ERROR),
+    # Often deliberate (inference on CPU next to a GPU trainer): worth saying, not failing.
+    "onnxruntime": (_onnxruntime_cpu_only, gpu_builds.onnxruntime_gpu_build, Severity.WARNING),
+}
+
+
+@check("DD201", "cpu-only-build-on-gpu", "A framework's CPU-only build is installed on a machine with an NVIDIA GPU", Area.FRAMEWORKS)
+def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: an NVIDIA GPU is present but a framework is installed as its CPU-only build.
+
+    Why: the framework imports fine and silently computes on the CPU: "CUDA not available",
+    an afternoon lost.
+
+    Fix: install the framework's CUDA build for the installed version, with the CUDA variant the
+    driver can run, from the index where that build lives.
+    """
+    if not q.nvidia_gpu_present(facts):
+        raise NotApplicable("no NVIDIA GPU on this machine")
+    gpu_names = sorted({g.get("name") for g in q.gpus(facts) if g.get("name")})
+    where = f" ({', '.join(gpu_names)})" if gpu_names else ""
+    verdicts = []
+    for key, (is_cpu_only, fix, severity) in _CPU_ONLY.items():
+        frame = q.framework(facts, key)
+        why = is_cpu_only(frame) if frame else None
+        if not why:
+            continue
+        remedy = fix(facts, matrix)
+        verdicts.append(
+            Verdict(
+                severity,
+                f"{why}, but this machine has an NVIDIA GPU{where}",
+                evidence={"framework": key, "distributions": frame.get("distributions") if frame else None,
+                          "build": (frame or {}).get("build"), "driver_cuda": facts.nvidia.get("cuda_driver_version")},
+                fixes=(remedy,) if remedy else (),
+            )
+        )
+    return verdicts
+
+
+@check("DD202", "cpu-lacks-instructions", "The CPU lacks instructions an installed framework's binaries need", Area.SYSTEM)
+def cpu_lacks_instructions(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: an installed framework's official binaries need an instruction set (AVX) this CPU
+    does not report.
+
+    Why: the import dies with "Illegal instruction" (SIGILL) or refuses to load. In VMs the
+    hypervisor may hide AVX from a CPU that has it.
+
+    Fix: run on a CPU (or VM configuration) that exposes the instructions, or use a build made
+    without them (a source build, or a distribution's package).
+    """
+    cpu = facts.system.get("cpu") or {}
+    flags = cpu.get("flags")
+    arch = facts.system.get("architecture")
+    if flags is None or not cpu.get("flags_source"):
+        raise NotApplicable("the CPU's instruction-set flags are unknown")
+    verdicts = []
+    for rule in matrix.cpu_rules:
+        if arch not in (rule.architecture, "amd64" if rule.architecture == "x86_64" else ""):
+            continue
+        missing = [f for f in rule.flags if f not in flags]
+        if not missing:
+            continue
+        for name in rule.distributions:
+            dist = q.installed(facts, name)
+            version = q.version_of((dist or {}).get("version"))
+            if not dist or version is None or version < Version(str(rule.since)):
+                continue
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"{name} {dist['version']} needs {', '.join(m.upper() for m in missing)}, which this CPU "
+                    f"({cpu.get('model') or 'unknown model'}) does not report",
+                    evidence={"distribution": name, "version": dist["version"], "missing": missing,
+                              "cpu_model": cpu.get("model"), "rule": rule.message, "source": rule.source},
+                    fixes=(Fix(f"Run {name} on a CPU with {', '.join(m.upper() for m in missing)} "
+                               "(in a VM, enable CPU passthrough: hypervisors may hide AVX), "
+                               "or use a build compiled without it."),),
+                )
+            )
+    return verdicts

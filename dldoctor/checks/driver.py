@@ -1,0 +1,159 @@
+"""Checks of the NVIDIA driver and NVML: is a driver loaded, and does it answer."""
+
+from __future__ import annotations
+
+from packaging.version import Version
+
+from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes.driver import install_driver
+from dldoctor.report.model import Area, Fix, Severity
+
+
+def _toolkit_versions(facts: Facts) -> list[str]:
+    return [t["version"] for t in facts.cuda.get("toolkits") or [] if t.get("version")]
+
+
+def _needed_driver(facts: Facts, matrix: Matrix) -> tuple[str | None, str]:
+    """The lowest driver that runs every installed toolkit, and which toolkit sets it."""
+    best: tuple[Version, str, str] | None = None
+    for version in _toolkit_versions(facts):
+        row = matrix.toolkit_floor(version)
+        if row and row.linux:
+            candidate = (Version(row.linux), row.linux, f"CUDA {row.cuda}")
+            if best is None or candidate[0] > best[0]:
+                best = candidate
+    return (best[1], best[2]) if best else (None, "")
+
+
+def _nvml_evidence(facts: Facts) -> dict[str, object]:
+    nvml = facts.nvidia.get("nvml") or {}
+    smi = facts.nvidia.get("nvidia_smi") or {}
+    evidence: dict[str, object] = {"nvml_status": nvml.get("status"), "nvml_error": nvml.get("error")}
+    if smi.get("ran"):
+        evidence["nvidia_smi"] = smi.get("output") or ("timed out" if smi.get("timed_out") else "")
+    return evidence
+
+
+@check("DD101", "toolkit-without-driver", "A CUDA toolkit is installed but no NVIDIA driver is loaded", Area.NVIDIA)
+def toolkit_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: a CUDA toolkit is installed while no NVIDIA driver is loaded and no GPU is seen.
+
+    Why: code compiles against the toolkit but every CUDA program fails at run time with "no CUDA
+    driver"; tools that print the toolkit's nvcc as "CUDA runtime" mislead here.
+
+    Fix: none needed on a build-only machine; if a GPU should be here, attach it and install a
+    driver at least as new as the toolkit needs.
+    """
+    toolkits = _toolkit_versions(facts)
+    if not toolkits:
+        raise NotApplicable("no CUDA toolkit installed")
+    if q.driver_loaded(facts) or q.nvidia_gpu_present(facts):
+        return []  # a GPU without a driver is DD104's, with a stronger verdict
+    minimum, source = _needed_driver(facts, matrix)
+    why = f"{source} needs it" if minimum else "the toolkit needs one"
+    return [
+        Verdict(
+            Severity.WARNING,
+            f"CUDA toolkit {', '.join(toolkits)} is installed but no NVIDIA driver is loaded "
+            "and no NVIDIA GPU is visible: CUDA code can be compiled here, not run",
+            evidence={"toolkits": toolkits, **_nvml_evidence(facts), "driver_needed": minimum},
+            fixes=(install_driver(facts, minimum, f"{why}; only if this machine has a GPU"),),
+        )
+    ]
+
+
+@check("DD102", "driver-library-mismatch", "The loaded NVIDIA kernel module and user-space driver differ", Area.NVIDIA)
+def driver_library_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: NVML reports "Driver/library version mismatch".
+
+    Why: the driver was upgraded but the old kernel module is still loaded; every CUDA program
+    and nvidia-smi fail until the module is reloaded.
+
+    Fix: reboot (or unload and reload the nvidia kernel modules when no process uses the GPU).
+    """
+    if q.nvml_status(facts) != "lib_rm_version_mismatch":
+        return []
+    module = (facts.nvidia.get("proc_driver") or {}).get("version") or (
+        facts.nvidia.get("kernel_module") or {}
+    ).get("version")
+    loaded = f" (loaded kernel module: {module})" if module else ""
+    return [
+        Verdict(
+            Severity.ERROR,
+            f"NVIDIA driver/library version mismatch{loaded}: the driver was updated "
+            "but the old kernel module is still loaded",
+            evidence={**_nvml_evidence(facts), "kernel_module_version": module},
+            fixes=(
+                Fix(
+                    "Reboot so the new kernel module loads (or reload it with no GPU process running).",
+                    ("sudo reboot",),
+                    notes="Without a reboot: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia "
+                    "&& sudo modprobe nvidia",
+                ),
+            ),
+        )
+    ]
+
+
+_NVML_HINTS = {
+    "no_permission": "The user cannot open /dev/nvidia*: add the user to the group that owns "
+    "them (often 'video'), or in a container pass the GPU (docker run --gpus all).",
+    "function_not_found": "The NVML library is older than the nvidia-ml-py bindings expect: "
+    "update the driver, or install an older nvidia-ml-py.",
+    "error": "NVML failed; the message above is the driver's own. `nvidia-smi` shows the same "
+    "failure and `sudo dmesg | grep -i nvrm` usually says why.",
+}
+
+
+@check("DD103", "nvml-failure", "NVML, the driver's management library, fails to answer", Area.NVIDIA)
+def nvml_failure(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: NVML initialisation fails for a reason other than "no driver" or "version mismatch".
+
+    Why: frameworks use the same driver; its error is usually theirs too, and today's tools
+    print "Could not collect" instead of it.
+
+    Fix: depends on the error: permissions on /dev/nvidia*, a driver older than the bindings,
+    or what the kernel log says.
+    """
+    status = q.nvml_status(facts)
+    if status not in _NVML_HINTS:
+        return []
+    error = (facts.nvidia.get("nvml") or {}).get("error") or status
+    return [
+        Verdict(
+            Severity.ERROR,
+            f"NVML cannot talk to the NVIDIA driver: {error}",
+            evidence=_nvml_evidence(facts),
+            fixes=(Fix(_NVML_HINTS[status or "error"]),),
+        )
+    ]
+
+
+@check("DD104", "gpu-without-driver", "An NVIDIA GPU is on the PCI bus but no driver is loaded", Area.NVIDIA)
+def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: the PCI bus shows an NVIDIA GPU but no NVIDIA driver is loaded.
+
+    Why: no framework can use the GPU; they silently fall back to the CPU ("CUDA not available").
+
+    Fix: install the NVIDIA driver (at least what the installed CUDA needs) and reboot; if
+    nouveau holds the GPU, the driver install blacklists it.
+    """
+    devices = q.nvidia_pci_devices(facts)
+    if not devices or q.driver_loaded(facts):
+        return []
+    minimum, source = _needed_driver(facts, matrix)
+    holders = sorted({d.get("driver") for d in devices if d.get("driver")})
+    held = f"; the GPU is bound to '{holders[0]}' instead" if holders and holders[0] != "nvidia" else ""
+    count = f"{len(devices)} NVIDIA GPU" + ("s are" if len(devices) > 1 else " is")
+    why = f"{source} needs it" if minimum else "required to use the GPU"
+    return [
+        Verdict(
+            Severity.ERROR,
+            f"{count} on the PCI bus but no NVIDIA driver is loaded{held}",
+            evidence={"pci_devices": devices, **_nvml_evidence(facts), "driver_needed": minimum},
+            fixes=(install_driver(facts, minimum, why),),
+        )
+    ]

@@ -1,0 +1,92 @@
+"""Checks of environment variables that change which GPUs the frameworks see."""
+
+from __future__ import annotations
+
+from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.report.model import Area, Fix, Severity
+
+_HIDE_ALL = ("", "-1", "none", "nodevfiles", "void")
+
+
+def _visible_devices(facts: Facts) -> str | None:
+    return (facts.env.get("variables") or {}).get("CUDA_VISIBLE_DEVICES")
+
+
+def _matches(entry: str, facts: Facts) -> bool:
+    """Whether one CUDA_VISIBLE_DEVICES entry names an existing GPU (index, UUID or MIG UUID prefix)."""
+    gpus = q.gpus(facts)
+    if entry.isdigit():
+        return int(entry) < len(gpus)
+    if entry.startswith("MIG-"):
+        return any((g.get("mig") or {}).get("current") for g in gpus)
+    uuids = [g.get("uuid") or "" for g in gpus]
+    candidate = entry if entry.startswith("GPU-") else f"GPU-{entry}"
+    # CUDA accepts any unique prefix of a UUID.
+    return sum(1 for u in uuids if u.startswith(candidate)) == 1
+
+
+@check("DD401", "cuda-visible-devices-hides-all", "CUDA_VISIBLE_DEVICES hides every GPU", Area.ENVIRONMENT)
+def visible_devices_hide_all(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: CUDA_VISIBLE_DEVICES is set to an empty or disabling value on a machine with GPUs.
+
+    Why: every CUDA framework then reports "no GPU" although the driver and hardware are fine;
+    it is often inherited from a shell profile, a job script or a container image.
+
+    Fix: unset it, or set it to the GPUs you mean to use.
+    """
+    value = _visible_devices(facts)
+    if value is None:
+        raise NotApplicable("CUDA_VISIBLE_DEVICES is not set")
+    count = len(q.gpus(facts))
+    if not count or value.strip().lower() not in _HIDE_ALL:
+        return []
+    return [
+        Verdict(
+            Severity.ERROR,
+            f"CUDA_VISIBLE_DEVICES={value!r} hides all {count} GPU(s) from every framework",
+            evidence={"CUDA_VISIBLE_DEVICES": value, "gpu_count": count},
+            fixes=(Fix("Unset it (or name the GPUs to use).", ("unset CUDA_VISIBLE_DEVICES",)),),
+        )
+    ]
+
+
+@check("DD402", "cuda-visible-devices-unknown-gpu", "CUDA_VISIBLE_DEVICES names GPUs that do not exist", Area.ENVIRONMENT)
+def visible_devices_unknown(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: CUDA_VISIBLE_DEVICES lists an index beyond the GPU count or an unknown UUID.
+
+    Why: CUDA stops reading the list at the first invalid entry: the GPUs after it are silently
+    dropped, and if the first entry is invalid no GPU is visible at all.
+
+    Fix: use indices 0..N-1 or UUIDs from `nvidia-smi -L`.
+    """
+    value = _visible_devices(facts)
+    gpus = q.gpus(facts)
+    if value is None or not gpus:
+        raise NotApplicable("CUDA_VISIBLE_DEVICES is not set, or NVML lists no GPU")
+    if value.strip().lower() in _HIDE_ALL:
+        return []
+    entries = [e.strip() for e in value.split(",")]
+    bad = [e for e in entries if not _matches(e, facts)]
+    if not bad:
+        return []
+    first_bad = entries.index(bad[0])
+    seen = entries[:first_bad]
+    outcome = f"CUDA sees only {', '.join(seen)}" if seen else "CUDA sees no GPU at all"
+    valid = f"0–{len(gpus) - 1}" if len(gpus) > 1 else "0"
+    return [
+        Verdict(
+            Severity.ERROR if not seen else Severity.WARNING,
+            f"CUDA_VISIBLE_DEVICES={value} names {', '.join(bad)}, which do not exist "
+            f"(this machine has {len(gpus)} GPU(s): {valid}); {outcome}",
+            evidence={"CUDA_VISIBLE_DEVICES": value, "invalid": bad, "gpu_count": len(gpus)},
+            fixes=(
+                Fix(
+                    f"Set it to existing GPUs (indices {valid}, or UUIDs from `nvidia-smi -L`).",
+                    (f"export CUDA_VISIBLE_DEVICES={','.join(str(i) for i in range(len(gpus)))}",),
+                ),
+            ),
+        )
+    ]

@@ -1,0 +1,103 @@
+"""Gather every fact about this machine and one Python interpreter, without importing a framework."""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts.host import Host
+from dldoctor.facts.ldcache import read_ldcache
+from dldoctor.facts.model import Facts
+from dldoctor.facts.run import run_command
+
+INTERPRETER_TIMEOUT_S = 60.0
+
+
+class GatherError(Exception):
+    """Facts could not be gathered at all (e.g. ``--python`` does not name a working Python)."""
+
+
+def _interpreter_args(matrix: Matrix) -> dict[str, Any]:
+    interesting = [
+        {"name": p.name, "framework": p.framework, "role": p.role, "import": p.import_name}
+        for p in matrix.packages
+    ]
+    return {
+        "interesting": interesting,
+        "nvidia_prefixes": list(matrix.nvidia_prefixes),
+        "nvidia_exclude": list(matrix.nvidia_exclude),
+    }
+
+
+def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[str, Any]:
+    from dldoctor.facts import interpreter
+
+    args = _interpreter_args(matrix)
+    if python is None:
+        data = interpreter.gather(args["interesting"], args["nvidia_prefixes"], args["nvidia_exclude"])
+        data["python"]["command"] = "python"
+        return data
+    source = Path(interpreter.__file__).read_text(encoding="utf-8")
+    if not os.access(python, os.X_OK) or os.path.isdir(python):
+        raise GatherError(f"--python {python}: not an executable file")
+    result = run_command([python, "-c", source, json.dumps(args)], INTERPRETER_TIMEOUT_S, env=host.env)
+    if not result.ok:
+        raise GatherError(f"--python {python} could not run dldoctor's gatherer: {result.describe_failure()}")
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise GatherError(f"--python {python} did not answer with facts (is it a Python 3.8+?)") from None
+    if not isinstance(data, dict) or "python" not in data or "packages" not in data:
+        raise GatherError(f"--python {python} answered with something other than facts")
+    data["python"]["command"] = python
+    return data
+
+
+def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) -> Facts:
+    """Every fact, gathered in parallel threads (the slow parts wait on subprocesses or NVML)."""
+    from dldoctor.facts.accelerators import gather_accelerators
+    from dldoctor.facts.cuda import gather_cuda
+    from dldoctor.facts.env_vars import gather_env
+    from dldoctor.facts.nvidia import gather_nvidia
+    from dldoctor.facts.requirements import unsatisfied
+    from dldoctor.facts.system import gather_system
+
+    host = host or Host()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        interp = pool.submit(_gather_interpreter, matrix, python, host)
+        ldcache = read_ldcache(host)
+        jobs: dict[str, Callable[[], dict[str, Any]]] = {
+            "system": lambda: gather_system(host),
+            "nvidia": lambda: gather_nvidia(host, ldcache),
+            "cuda": lambda: gather_cuda(host, ldcache),
+            "accelerators": lambda: gather_accelerators(host, ldcache),
+        }
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        sections = {name: _result(f.result, name) for name, f in futures.items()}
+        interpreter_facts = interp.result()
+    python_facts = interpreter_facts["python"]
+    packages = interpreter_facts["packages"]
+    marker_env = python_facts.get("marker_environment") or {}
+    packages["unsatisfied"] = unsatisfied(packages, marker_env)
+    sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels") or []
+    return Facts(
+        system=sections["system"],
+        python=python_facts,
+        nvidia=sections["nvidia"],
+        accelerators=sections["accelerators"],
+        cuda=sections["cuda"],
+        packages=packages,
+        env=gather_env(host.env),
+    )
+
+
+def _result(get: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:
+    """A gatherer's section; one that raised (a bug) becomes a section holding the error."""
+    try:
+        return get()
+    except Exception as exc:  # a gatherer bug must not cost the other sections
+        return {"errors": {name: f"internal error: {type(exc).__name__}: {exc}"}}

@@ -1,0 +1,108 @@
+"""The environment variables that change how deep-learning stacks behave, secrets withheld.
+
+An allowlist, not a blocklist: only names known to matter are read at all, and among those any
+whose name looks secret has its value withheld (never written anywhere, redacted or not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_EXACT = frozenset(
+    {
+        "CUDA_VISIBLE_DEVICES",
+        "CUDA_DEVICE_ORDER",
+        "CUDA_HOME",
+        "CUDA_PATH",
+        "CUDA_ROOT",
+        "CUDA_MODULE_LOADING",
+        "CUDA_LAUNCH_BLOCKING",
+        "CUDA_FORCE_PTX_JIT",
+        "CUDA_CACHE_PATH",
+        "CUDA_CACHE_DISABLE",
+        "CUDNN_PATH",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "LIBRARY_PATH",
+        "PATH",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONNOUSERSITE",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "CONDA_DEFAULT_ENV",
+        "XLA_FLAGS",
+        "XLA_PYTHON_CLIENT_PREALLOCATE",
+        "XLA_PYTHON_CLIENT_MEM_FRACTION",
+        "XLA_PYTHON_CLIENT_ALLOCATOR",
+        "KERAS_BACKEND",
+        "KERAS_HOME",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NVIDIA_VISIBLE_DEVICES",
+        "NVIDIA_DRIVER_CAPABILITIES",
+        "HIP_VISIBLE_DEVICES",
+        "ROCR_VISIBLE_DEVICES",
+        "ROCM_PATH",
+        "HSA_OVERRIDE_GFX_VERSION",
+        "TORCH_CUDA_ARCH_LIST",
+        "TORCH_HOME",
+        "TORCHINDUCTOR_CACHE_DIR",
+        "TRITON_CACHE_DIR",
+        "ZE_AFFINITY_MASK",
+        "ONEAPI_DEVICE_SELECTOR",
+        "SLURM_JOB_ID",
+        "SLURM_NTASKS",
+        "WORLD_SIZE",
+        "RANK",
+        "LOCAL_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+    }
+)
+_PREFIXES = (
+    "TF_",
+    "PYTORCH_",
+    "TORCH_",
+    "NCCL_",
+    "JAX_",
+    "XLA_",
+    "FLAGS_",
+    "PADDLE_",
+    "ORT_",
+    "CUDNN_",
+    "CUBLAS_",
+    "NVIDIA_",
+    "MIOPEN_",
+    "HSA_",
+)
+# TF_CPP_MIN_LOG_LEVEL is fine; NCCL_IB_... fine; anything carrying a credential is not.
+_SECRET = re.compile(
+    r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|(^|_)KEY($|_)|PRIVATE|COOKIE|SESSION"
+)
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a variable's name suggests its value is a credential."""
+    return bool(_SECRET.search(name.upper()))
+
+
+def is_relevant(name: str) -> bool:
+    return name in _EXACT or name.startswith(_PREFIXES)
+
+
+def gather_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The relevant variables (sorted), and the names of relevant ones whose values were withheld."""
+    variables: dict[str, str] = {}
+    withheld: list[str] = []
+    for name in sorted(env):
+        if not is_relevant(name):
+            continue
+        if looks_secret(name):
+            withheld.append(name)
+        else:
+            variables[name] = env[name]
+    return {"variables": variables, "withheld": withheld}

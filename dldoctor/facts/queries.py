@@ -1,0 +1,79 @@
+"""Small read-only questions about Facts that several checks ask; no judging here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from dldoctor.facts.model import Facts
+
+NO_DRIVER_STATUSES = ("library_not_found", "driver_not_loaded")
+
+
+def nvml_status(facts: Facts) -> str | None:
+    return (facts.nvidia.get("nvml") or {}).get("status")
+
+
+def driver_version(facts: Facts) -> str | None:
+    """The loaded driver's version, from NVML or else /proc/driver/nvidia/version."""
+    return facts.nvidia.get("driver_version") or (facts.nvidia.get("proc_driver") or {}).get(
+        "version"
+    )
+
+
+def driver_loaded(facts: Facts) -> bool:
+    if driver_version(facts):
+        return True
+    return nvml_status(facts) not in (*NO_DRIVER_STATUSES, "module_missing", None)
+
+
+def gpus(facts: Facts) -> list[dict[str, Any]]:
+    return list(facts.nvidia.get("gpus") or [])
+
+
+def nvidia_pci_devices(facts: Facts) -> list[dict[str, Any]]:
+    return list(((facts.accelerators.get("pci") or {}).get("nvidia")) or [])
+
+
+def nvidia_gpu_present(facts: Facts) -> bool:
+    """An NVIDIA GPU is on this machine: NVML lists one, or the PCI bus shows one."""
+    return bool(gpus(facts)) or bool(nvidia_pci_devices(facts))
+
+
+def distributions(facts: Facts) -> list[dict[str, Any]]:
+    return list(facts.packages.get("distributions") or [])
+
+
+def installed(facts: Facts, name: str) -> dict[str, Any] | None:
+    """The first (active) installed distribution of that name, as Python would import it."""
+    wanted = canonicalize_name(name)
+    for dist in distributions(facts):
+        if dist.get("name") and canonicalize_name(dist["name"]) == wanted:
+            return dist
+    return None
+
+
+def framework(facts: Facts, key: str) -> dict[str, Any] | None:
+    return (facts.packages.get("frameworks") or {}).get(key)
+
+
+def version_of(text: str | None) -> Version | None:
+    if not text:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def release_of(version: str) -> str:
+    """'2.13.0+cpu' → '2.13.0' (the public version a pin uses)."""
+    parsed = version_of(version)
+    return parsed.public if parsed else version
+
+
+def python_command(facts: Facts) -> str:
+    """How to name the interpreter in a command the user will paste."""
+    return str(facts.python.get("command") or "python")

@@ -1,0 +1,199 @@
+"""The machine under the interpreter: OS, distribution, CPU, memory, container, WSL, /dev/shm."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from typing import Any, Callable
+
+from dldoctor.facts.host import Host
+from dldoctor.facts.system_linux import (
+    cgroup_cpu_quota_cores,
+    cgroup_memory_limit_bytes,
+    container,
+    count_cpu_list,
+    libc,
+    parse_cpuinfo,
+    wsl,
+)
+from dldoctor.facts.system_macos import gather_darwin, gather_other, is_live
+
+JSON = dict[str, Any]
+
+
+def gather_system(host: Host, os_name: str | None = None, machine: str | None = None) -> JSON:
+    """The ``system`` section. ``os_name``/``machine`` default to the running process's own.
+
+    Facts that only the running process can tell (glibc version, CPU affinity fallback, memory on
+    macOS) are read only when ``host`` is this machine (root ``/``).
+    """
+    name = os_name or platform.system() or "unknown"
+    errors: dict[str, str] = {}
+    facts: JSON = {
+        "os": {
+            "name": name,
+            "distribution": None,
+            "distribution_id": None,
+            "distribution_version": None,
+            "kernel": None,
+            "macos_version": None,
+        },
+        "architecture": machine or platform.machine() or None,
+        "libc": None,
+        "cpu": {
+            "model": None,
+            "vendor": None,
+            "logical_cores": None,
+            "usable_cores": None,
+            "cgroup_quota_cores": None,
+            "flags": None,
+            "flags_source": None,
+        },
+        "memory": {"total_bytes": None, "available_bytes": None, "cgroup_limit_bytes": None},
+        "wsl": {"is_wsl": False, "version": None},
+        "container": {"kind": None, "evidence": None},
+        "shm": None,
+        "errors": errors,
+    }
+    if name == "Linux":
+        steps: list[tuple[str, Callable[[Host, JSON, dict[str, str]], None]]] = [
+            ("os", _linux_os),
+            ("libc", _linux_libc),
+            ("cpu", _linux_cpu),
+            ("memory", _linux_memory),
+            ("wsl", _linux_wsl),
+            ("container", _linux_container),
+            ("shm", _shm),
+        ]
+    elif name == "Darwin":
+        steps = [("darwin", gather_darwin)]
+    else:
+        steps = [("other", gather_other)]
+    for field, step in steps:
+        try:
+            step(host, facts, errors)
+        except Exception as exc:  # a parser bug must cost one field, never the whole report
+            errors[field] = f"internal error: {exc!r}"
+    return facts
+
+
+def _missing(host: Host, path: str) -> str:
+    return f"{path} is unreadable" if host.path(path).exists() else f"{path} does not exist"
+
+
+def _linux_os(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    text = host.read_text("/etc/os-release") or host.read_text("/usr/lib/os-release")
+    if text is None:
+        errors["os.distribution"] = "neither /etc/os-release nor /usr/lib/os-release is readable"
+    else:
+        release = parse_os_release(text)
+        facts["os"]["distribution"] = release.get("PRETTY_NAME") or release.get("NAME")
+        facts["os"]["distribution_id"] = release.get("ID")
+        facts["os"]["distribution_version"] = release.get("VERSION_ID")
+    kernel = host.read_text("/proc/sys/kernel/osrelease")
+    if kernel is None and is_live(host):
+        kernel = platform.release()
+    if kernel:
+        facts["os"]["kernel"] = kernel.strip()
+    else:
+        errors["os.kernel"] = _missing(host, "/proc/sys/kernel/osrelease")
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """KEY=value pairs of os-release(5); values may be quoted and backslash-escaped."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep or key.startswith("#"):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        values[key] = value
+    return values
+
+
+def _linux_libc(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    facts["libc"], problem = libc(host, is_live(host))
+    if problem:
+        errors["libc"] = problem
+
+
+def _linux_cpu(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    cpu = facts["cpu"]
+    text = host.read_text("/proc/cpuinfo")
+    if text is None:
+        errors["cpu"] = _missing(host, "/proc/cpuinfo")
+    else:
+        info = parse_cpuinfo(text)
+        cpu.update(info)
+        if info["flags"] is not None:
+            cpu["flags_source"] = "/proc/cpuinfo"
+        for key in ("model", "vendor", "flags"):
+            if info[key] is None:
+                errors[f"cpu.{key}"] = f"/proc/cpuinfo has no {key} line"
+    if not cpu["logical_cores"]:
+        online = host.read_text("/sys/devices/system/cpu/online")
+        cpu["logical_cores"] = count_cpu_list(online) if online else None
+        if cpu["logical_cores"] is None and is_live(host):
+            cpu["logical_cores"] = os.cpu_count()
+    allowed = None
+    for line in (host.read_text("/proc/self/status") or "").splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            allowed = count_cpu_list(line.split(":", 1)[1])
+    if allowed is None and is_live(host) and hasattr(os, "sched_getaffinity"):
+        allowed = len(os.sched_getaffinity(0))
+    quota = cgroup_cpu_quota_cores(host)
+    cpu["cgroup_quota_cores"] = quota
+    usable = allowed or cpu["logical_cores"]
+    if quota is not None:
+        # Rounded up: a 1.5-CPU quota lets two threads run at once, each throttled to 75%.
+        # This is how the JVM and .NET size their pools under a quota.
+        usable = min(usable, math.ceil(quota)) if usable else math.ceil(quota)
+    cpu["usable_cores"] = usable
+    if usable is None:
+        errors["cpu.usable_cores"] = "neither the CPU affinity nor the CPU count could be read"
+
+
+def _linux_memory(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    text = host.read_text("/proc/meminfo")
+    if text is None:
+        errors["memory"] = _missing(host, "/proc/meminfo")
+    else:
+        for line in text.splitlines():
+            key, _, rest = line.partition(":")
+            fields = rest.split()
+            if key in ("MemTotal", "MemAvailable") and fields and fields[0].isdigit():
+                scale = 1024 if fields[1:] == ["kB"] else 1
+                name = "total_bytes" if key == "MemTotal" else "available_bytes"
+                facts["memory"][name] = int(fields[0]) * scale
+        for name in ("total_bytes", "available_bytes"):
+            if facts["memory"][name] is None:
+                errors[f"memory.{name}"] = f"/proc/meminfo has no value for {name}"
+    facts["memory"]["cgroup_limit_bytes"] = cgroup_memory_limit_bytes(host)
+
+
+def _linux_wsl(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    is_wsl, version = wsl(
+        host.read_text("/proc/version"), host.read_text("/proc/sys/kernel/osrelease")
+    )
+    facts["wsl"] = {"is_wsl": is_wsl, "version": version}
+
+
+def _linux_container(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    kind, evidence = container(host)
+    facts["container"] = {"kind": kind, "evidence": evidence}
+
+
+def _shm(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    try:
+        stat = os.statvfs(host.path("/dev/shm"))
+    except (OSError, AttributeError) as exc:
+        errors["shm"] = f"/dev/shm: {getattr(exc, 'strerror', None) or exc}"
+        return
+    facts["shm"] = {
+        "path": "/dev/shm",
+        "total_bytes": stat.f_blocks * stat.f_frsize,
+        "free_bytes": stat.f_bavail * stat.f_frsize,
+    }

@@ -1,0 +1,135 @@
+"""Fixes that replace a framework's CPU-only build with the GPU build this machine's driver runs."""
+
+from __future__ import annotations
+
+from packaging.version import Version
+
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes.installers import Install, render
+from dldoctor.report.model import Fix
+
+
+def driver_cuda(facts: Facts) -> Version | None:
+    """The newest CUDA the loaded driver supports (NVML's "CUDA Version"), if known."""
+    return q.version_of(facts.nvidia.get("cuda_driver_version"))
+
+
+def pick_variant(variants: tuple[str, ...] | list[str], facts: Facts, default: str | None) -> str | None:
+    """The newest CUDA variant the driver fully supports; without a driver, the default one.
+
+    None means the driver is too old for every variant.
+    """
+    supported = driver_cuda(facts)
+    if supported is None:
+        return default or (variants[-1] if variants else None)
+    fitting = [v for v in variants if Version(v) <= supported]
+    return max(fitting, key=Version) if fitting else None
+
+
+def _tag(variant: str) -> str:
+    return "cu" + variant.replace(".", "")
+
+
+def _too_old(name: str, version: str, variants: tuple[str, ...] | list[str], facts: Facts) -> Fix:
+    return Fix(
+        f"The driver supports CUDA {driver_cuda(facts)}, older than every CUDA build of {name} "
+        f"{version} ({', '.join(variants)}): upgrade the NVIDIA driver, or install an older {name}."
+    )
+
+
+def torch_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
+    dist = q.installed(facts, "torch")
+    if not dist:
+        return None
+    version = q.release_of(dist["version"])
+    release = matrix.torch_release(version)
+    if release is None:
+        return Fix(f"Install a CUDA build of torch from {matrix.torch_index_url.format(variant='cuXXX')}.")
+    variant = pick_variant(release.cuda, facts, release.pypi_default)
+    if variant is None:
+        return _too_old("torch", version, release.cuda, facts)
+    tag = _tag(variant)
+    reqs = [f"torch=={version}+{tag}"]
+    for companion in ("torchvision", "torchaudio"):
+        other = q.installed(facts, companion)
+        if other:
+            reqs.append(f"{companion}=={q.release_of(other['version'])}+{tag}")
+    intent = Install(tuple(reqs), index_url=matrix.torch_index_url.format(variant=tag))
+    return Fix(
+        f"Install the CUDA {variant} build of torch {version} (the newest this driver runs).",
+        render(intent, facts),
+        automatic=True,
+    )
+
+
+def tensorflow_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
+    frame = q.framework(facts, "tensorflow") or {}
+    names = [d["name"] for d in frame.get("distributions", [])]
+    main = next((n for n in names if n.startswith("tensorflow") and n != "tensorflow-metal"), None)
+    dist = q.installed(facts, main) if main else None
+    if not dist:
+        return None
+    version = q.release_of(dist["version"])
+    rules = matrix.gpu_builds["tensorflow"]
+    if q.version_of(version) and q.version_of(version) < Version(rules["and_cuda_since"]):  # type: ignore[operator]
+        return Fix(f"Upgrade to TensorFlow {rules['and_cuda_since']} or newer and install tensorflow[and-cuda].")
+    remove = tuple(n for n in names if n in ("tensorflow-cpu", "tensorflow-intel", "tensorflow"))
+    intent = Install((f"tensorflow[and-cuda]=={version}",), remove_first=remove)
+    return Fix(
+        f"Replace {main} with the CUDA build: tensorflow[and-cuda] {version} (Linux only).",
+        render(intent, facts),
+        automatic=True,
+    )
+
+
+def jax_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
+    dist = q.installed(facts, "jax")
+    if not dist:
+        return None
+    version = q.release_of(dist["version"])
+    rules = matrix.gpu_builds["jax"]
+    parsed = q.version_of(version) or Version("0")
+    supported = driver_cuda(facts)
+    cuda13 = parsed >= Version(rules["cuda13_since"]) and (supported is None or supported >= Version("13.0"))
+    extra = "cuda13" if cuda13 else "cuda12"
+    intent = Install((f"jax[{extra}]=={version}",))
+    return Fix(
+        f"Install the CUDA {extra[4:]} plugin for jax {version}.",
+        render(intent, facts),
+        automatic=True,
+    )
+
+
+def paddle_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
+    dist = q.installed(facts, "paddlepaddle")
+    if not dist:
+        return None
+    version = q.release_of(dist["version"])
+    parsed = q.version_of(version)
+    rows = matrix.gpu_builds["paddle"].get("release", [])
+    key = f"{parsed.major}.{parsed.minor}" if parsed else ""
+    row = next((r for r in rows if r["paddle"] == key), None)
+    if row is None:
+        return Fix(f"Install paddlepaddle-gpu {version} from PaddlePaddle's own wheel index.")
+    variant = pick_variant(row["cuda"], facts, row["cuda"][-1])
+    if variant is None:
+        return _too_old("paddlepaddle-gpu", version, row["cuda"], facts)
+    url = matrix.gpu_builds["paddle"]["index_url"].format(variant=_tag(variant))
+    intent = Install((f"paddlepaddle-gpu=={version}",), index_url=url, remove_first=("paddlepaddle",))
+    return Fix(
+        f"Replace paddlepaddle with paddlepaddle-gpu {version} built for CUDA {variant}.",
+        render(intent, facts),
+        automatic=True,
+    )
+
+
+def onnxruntime_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
+    dist = q.installed(facts, "onnxruntime")
+    if not dist:
+        return None
+    version = q.release_of(dist["version"])
+    gpu = matrix.gpu_builds["onnxruntime"]["gpu_distribution"]
+    intent = Install((f"{gpu}=={version}",), remove_first=("onnxruntime",))
+    return Fix(f"Replace onnxruntime with {gpu} {version}.", render(intent, facts), automatic=True)
