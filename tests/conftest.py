@@ -1,0 +1,12 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+from dldoctor.compat_matrix import Matrix, load
+
+
+@pytest.fixture(scope="session")
+def matrix() -> Matrix:
+    return load()
