@@ -1,4 +1,4 @@
-"""Machine paths under a Host's root: resolve symlinks without leaving the root, map real paths back."""
+"""Machine paths under a Host's root: resolve symlinks inside the root, map real paths back."""
 
 from __future__ import annotations
 
@@ -60,3 +60,12 @@ def resolve(host: Host, path: str) -> str:
             done = "/"
         pending[:0] = [p for p in target.split("/") if p]
     return done
+
+
+def read_text(host: Host, path: str, limit_bytes: int = 1 << 20) -> str | None:
+    """``host.read_text`` of a machine path whose symlinks may point anywhere on the machine."""
+    return host.read_text(resolve(host, path), limit_bytes)
+
+
+def is_file(host: Host, path: str) -> bool:
+    return host.path(resolve(host, path)).is_file()

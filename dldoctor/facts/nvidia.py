@@ -105,16 +105,11 @@ def _gpu(nv: Nvml, index: int) -> JSON:
         gpu["mig_device_count"], gpu["mig_devices"] = 0, []
 
     enabled = got(nvml.ecc_enabled(nv, h), "ecc")
-    gpu["ecc"] = None
-    if enabled is not None:
-        gpu["ecc"] = {"enabled": enabled, "volatile_uncorrected": None}
-        gpu["ecc"]["aggregate_uncorrected"] = None
-        if enabled:
-            for key, aggregate in (
-                ("volatile_uncorrected", False),
-                ("aggregate_uncorrected", True),
-            ):
-                gpu["ecc"][key] = got(nvml.ecc_uncorrected(nv, h, aggregate), f"ecc.{key}")
+    gpu["ecc"] = None if enabled is None else {"enabled": enabled}
+    for key, aggregate in (("volatile_uncorrected", False), ("aggregate_uncorrected", True)):
+        if gpu["ecc"] is not None:  # counters are read only while ECC is on
+            count = nvml.ecc_uncorrected(nv, h, aggregate) if enabled else None
+            gpu["ecc"][key] = got(count, f"ecc.{key}")
     gpu["persistence_mode"] = got(nvml.persistence_mode(nv, h), "persistence_mode")
     gpu["pcie"] = {
         what: got(nvml.pcie_link(nv, h, what), f"pcie.{what}")
@@ -158,7 +153,8 @@ def _kernel_module(host: Host, errors: dict[str, str]) -> JSON:
     """``lsmod | grep nvidia``, ``/sys/module/nvidia/version`` (a container sees the host's)."""
     modules = host.read_text("/proc/modules")
     if modules is None:
-        errors["kernel_module.loaded"] = "/proc/modules is unreadable"
+        state = "unreadable" if host.path("/proc/modules").exists() else "absent"
+        errors["kernel_module.loaded"] = f"/proc/modules is {state}"
     version = host.read_text("/sys/module/nvidia/version")
     return {
         "loaded": None

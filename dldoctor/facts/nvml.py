@@ -61,6 +61,8 @@ class NotAvailable:
 
     reason: str
     code: int | None = None
+    # The function itself is absent (old driver or old pynvml), rather than failing.
+    missing_function: bool = False
 
     def __bool__(self) -> bool:
         return False
@@ -180,25 +182,30 @@ class Nvml:
             return NotAvailable(f"NVML not initialised: {self.error}", self.error_code)
         func = getattr(self._module, fn, None)
         if not callable(func):
-            return NotAvailable(f"{fn} is not in this pynvml (nvidia-ml-py too old)")
+            return NotAvailable(f"{fn} is not in this pynvml (nvidia-ml-py too old)", None, True)
         try:
             return func(*args)
         except Exception as exc:  # NVMLError_NotSupported, _GpuIsLost, mismatch errors, ...
-            return NotAvailable(describe(exc), error_code(exc))
+            code = error_code(exc)
+            missing = code == self.constant("NVML_ERROR_FUNCTION_NOT_FOUND", 13) or (
+                type(exc).__name__ == "NVMLLibraryMismatchError"
+            )
+            return NotAvailable(describe(exc), code, missing)
 
     def query_first(self, fns: Sequence[str], *args: Any) -> Any:
-        """The first of ``fns`` that answers (newest API first); else the first one's reason.
+        """The first of ``fns`` to answer (newest API first), else why the first present one failed.
 
         Older drivers lack the versioned entry points newer pynvml calls, and unversioned wrappers
         raise ``NVMLLibraryMismatchError`` there; the next name in the list is the fallback.
         """
-        first: NotAvailable | None = None
+        failures: list[NotAvailable] = []
         for fn in fns:
             value = self.query(fn, *args)
-            if not is_na(value):
+            if not isinstance(value, NotAvailable):
                 return value
-            first = first or value
-        return first if first is not None else NotAvailable("no function to call")
+            failures.append(value)
+        present = [f for f in failures if not f.missing_function]
+        return (present or failures or [NotAvailable("no function to call")])[0]
 
 
 # Queries. Each returns a plain value or ``NotAvailable``; the docstring names what nvidia-smi

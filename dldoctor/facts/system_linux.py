@@ -182,12 +182,13 @@ def container(host: Host) -> tuple[str | None, str | None]:
 def wsl(proc_version: str | None, osrelease: str | None) -> tuple[bool, int | None]:
     """(is WSL, 1 or 2 or None) from the kernel's own strings.
 
-    WSL2 kernels are "5.15.153.1-microsoft-standard-WSL2"; WSL1 fakes "4.4.0-19041-Microsoft".
+    WSL2 kernels are "5.15.153.1-microsoft-standard-WSL2" (before 5.10: "4.19.128-microsoft-
+    standard"); WSL1 has no Linux kernel and reports "4.4.0-19041-Microsoft".
     """
     text = f"{osrelease or ''} {proc_version or ''}"
     if "microsoft" not in text.lower():
         return False, None
-    if "wsl2" in text.lower() or "microsoft-standard" in text.lower():
+    if "microsoft-standard" in text.lower():
         return True, 2
     if re.search(r"\d-Microsoft\b", text):
         return True, 1

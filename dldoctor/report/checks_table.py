@@ -12,7 +12,8 @@ README_END = "<!-- checks-table:end -->"
 
 def _first_paragraph(check: Check) -> str:
     what = check.doc.split("\n\n", 1)[0].replace("What:", "").strip()
-    return " ".join(what.split())
+    what = " ".join(what.split())
+    return what[:1].upper() + what[1:]
 
 
 def checks_table(checks: Sequence[Check]) -> str:

@@ -1,0 +1,86 @@
+"""What `pip check` would say: installed distributions whose requirements are not met."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion
+
+JSON = dict[str, Any]
+
+
+def _installed(packages: JSON) -> dict[str, JSON]:
+    """Canonical name → the copy that imports (the first found on sys.path)."""
+    found: dict[str, JSON] = {}
+    for dist in packages.get("distributions") or []:
+        if isinstance(dist.get("name"), str):
+            found.setdefault(canonicalize_name(dist["name"]), dist)
+    return found
+
+
+def _entry(
+    dist: JSON, requirement: str, installed: str | None, problem: str, detail: str | None
+) -> JSON:
+    return {
+        "distribution": dist["name"],
+        "version": dist.get("version"),
+        "requirement": requirement,
+        "installed": installed,
+        "problem": problem,
+        "detail": detail,
+    }
+
+
+def _applies(req: Requirement, marker_env: dict[str, str]) -> bool:
+    """Whether the marker holds for the target interpreter, with no extra requested."""
+    if req.marker is None:
+        return True
+    return bool(req.marker.evaluate({**marker_env, "extra": ""}))
+
+
+def _check(
+    dist: JSON, text: str, installed: dict[str, JSON], marker_env: dict[str, str]
+) -> JSON | None:
+    try:
+        req = Requirement(text)
+        if not _applies(req, marker_env):
+            return None
+    except (InvalidRequirement, InvalidMarker) as exc:
+        return _entry(dist, text, None, "invalid", str(exc))
+    except (UndefinedComparison, UndefinedEnvironmentName) as exc:
+        return _entry(dist, text, None, "invalid", f"marker cannot be evaluated: {exc}")
+    other = installed.get(canonicalize_name(req.name))
+    if other is None:
+        return _entry(dist, text, None, "missing", None)
+    version = other.get("version")
+    if not req.specifier:
+        return None
+    try:
+        if version is not None and req.specifier.contains(version, prereleases=True):
+            return None
+    except InvalidVersion:
+        return _entry(
+            dist, text, version, "version", f"installed version {version!r} is not PEP 440"
+        )
+    return _entry(dist, text, version, "version", None)
+
+
+def unsatisfied(packages: JSON, marker_env: dict[str, str]) -> list[JSON]:
+    """Each unmet Requires-Dist of each installed distribution, as `pip check` reports them.
+
+    Markers are evaluated for the interpreter described by ``marker_env`` (not this one), with no
+    extra requested, so requirements that only come with an extra are skipped. Pre-releases
+    satisfy a specifier, as pip check allows. A requirement that cannot be parsed is an entry
+    with problem "invalid", never an exception.
+    """
+    installed = _installed(packages)
+    problems = []
+    for dist in installed.values():
+        for text in dist.get("requires") or []:
+            problem = _check(dist, text, installed, marker_env)
+            if problem is not None:
+                problems.append(problem)
+    return problems
