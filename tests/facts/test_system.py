@@ -7,7 +7,6 @@ import os
 import platform
 import socket
 import stat
-import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -479,12 +478,8 @@ def test_real_machine_debian12_x86_64_two_cores() -> None:
 
 @pytest.mark.skipif(platform.system() != "Linux", reason="Linux readers")
 def test_real_machine_agrees_with_independent_sources() -> None:
-    best_s = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        facts = gather_system(Host())
-        best_s = min(best_s, time.perf_counter() - start)
-    assert best_s < 0.05
+    # Speed is measured in benchmarks/, never asserted here: this machine is shared and noisy.
+    facts = gather_system(Host())
     jsonschema.validate(facts, SCHEMA)
     assert facts["architecture"] == platform.machine()
     assert facts["cpu"]["logical_cores"] == os.cpu_count()
