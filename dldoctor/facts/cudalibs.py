@@ -137,7 +137,7 @@ class _Found:
             self._index[key] = entry
             self.libraries[library].append(entry)
         else:
-            pass
+            entry["version"] = _longest(entry["version"], version)
 
 
 def _list_dir(host: Host, directory: str, errors: dict[str, str]) -> list[str]:

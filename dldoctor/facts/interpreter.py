@@ -75,7 +75,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (set, frozenset)):
-        return sorted(repr(v) for v in value)
+        return sorted((_jsonable(v) for v in value), key=repr)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return repr(value)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion
+from packaging.version import InvalidVersion, Version
 
 JSON = dict[str, Any]
 
@@ -48,10 +47,8 @@ def _check(
         req = Requirement(text)
         if not _applies(req, marker_env):
             return None
-    except (InvalidRequirement, InvalidMarker) as exc:
-        return _entry(dist, text, None, "invalid", str(exc))
-    except (UndefinedComparison, UndefinedEnvironmentName) as exc:
-        return _entry(dist, text, None, "invalid", f"marker cannot be evaluated: {exc}")
+    except Exception as exc:  # unparsable requirement, or a marker that cannot be evaluated
+        return _entry(dist, text, None, "invalid", f"{type(exc).__name__}: {exc}")
     other = installed.get(canonicalize_name(req.name))
     if other is None:
         return _entry(dist, text, None, "missing", None)
@@ -59,12 +56,12 @@ def _check(
     if not req.specifier:
         return None
     try:
-        if version is not None and req.specifier.contains(version, prereleases=True):
-            return None
-    except InvalidVersion:
-        return _entry(
-            dist, text, version, "version", f"installed version {version!r} is not PEP 440"
-        )
+        parsed = Version(str(version))
+    except InvalidVersion:  # a legacy version string no specifier can match
+        detail = f"installed version {version!r} is not PEP 440"
+        return _entry(dist, text, version, "version", detail)
+    if req.specifier.contains(parsed, prereleases=True):
+        return None
     return _entry(dist, text, version, "version", None)
 
 

@@ -94,9 +94,7 @@ def by_path(section: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_real_machine_cuda_13_found_by_symlink_and_nvcc_on_path() -> None:
     env = dict(os.environ, PATH=f"/usr/local/bin:{os.environ.get('PATH', '')}")
     host = Host(env=env)
-    start = time.perf_counter()
     section = gather_cuda(host)
-    elapsed_s = time.perf_counter() - start
     jsonschema.validate(section, SCHEMA)
 
     tk = by_path(section)[REAL_TOOLKIT]
@@ -120,7 +118,6 @@ def test_real_machine_cuda_13_found_by_symlink_and_nvcc_on_path() -> None:
         "source": "toolkit-lib",
     } in cudart
     assert section["errors"] == {}
-    assert elapsed_s < 0.5, f"gather_cuda took {elapsed_s:.3f} s"
 
 
 @pytest.mark.parametrize("cuda_home", ["real", "machine"])
@@ -134,6 +131,7 @@ def test_cuda_home_first_then_default_symlink_then_newest(tmp_path: Path, cuda_h
         major_minor = version.rsplit(".", 1)[0]
         write(tmp_path, f"/usr/local/cuda-{major_minor}/version.json", version_json(version, nvcc))
     link(tmp_path, "/usr/local/cuda", "/usr/local/cuda-12.4")  # absolute, as the installer makes it
+    link(tmp_path, "/usr/local/cuda-12", "/usr/local/cuda-12.4")  # as the .deb packages make it
     home = str(tmp_path / "usr/local/cuda-11.8") if cuda_home == "real" else "/usr/local/cuda-11.8"
 
     section = gather(fake_host(tmp_path, env={"CUDA_HOME": home}))
@@ -204,6 +202,8 @@ def test_cudnn_8_and_9_headers(tmp_path: Path) -> None:
         "/usr/include/x86_64-linux-gnu/cudnn_version_v9.h",
     )
     link(tmp_path, "/usr/include/cudnn_version.h", "/etc/alternatives/cudnn_version_h")
+    cudnn8_debian = defines(CUDNN_MAJOR=8, CUDNN_MINOR=9, CUDNN_PATCHLEVEL=2)
+    write(tmp_path, "/usr/include/x86_64-linux-gnu/cudnn_version_v8.h", cudnn8_debian)
     # cuDNN 7 kept its version in cudnn.h.
     write(
         tmp_path,
@@ -221,6 +221,11 @@ def test_cudnn_8_and_9_headers(tmp_path: Path) -> None:
         },
         {"version": "7.6.5", "path": "/opt/cuda/include/cudnn.h", "source": "header"},
         {"version": "9.1.0", "path": "/usr/include/cudnn_version.h", "source": "header"},
+        {
+            "version": "8.9.2",
+            "path": "/usr/include/x86_64-linux-gnu/cudnn_version_v8.h",
+            "source": "header",
+        },
     ]
     assert section["errors"] == {}
 
@@ -337,7 +342,8 @@ def test_lone_nvcc_script_on_path_has_no_toolkit(tmp_path: Path) -> None:
 
 
 def test_hanging_nvcc_is_killed_and_recorded(tmp_path: Path) -> None:
-    executable(tmp_path, "/usr/local/cuda-12.5/bin/nvcc", f"exec {SLEEP} 60\n")
+    count = tmp_path / "nvcc-runs"
+    executable(tmp_path, "/usr/local/cuda-12.5/bin/nvcc", f"echo run >> {count}\nexec {SLEEP} 60\n")
     write(tmp_path, "/usr/local/cuda-12.5/include/cuda_runtime_api.h", "")
     host = fake_host(tmp_path, tmp_path / "usr/local/cuda-12.5/bin", command_timeout_s=1)
 
@@ -351,13 +357,15 @@ def test_hanging_nvcc_is_killed_and_recorded(tmp_path: Path) -> None:
     assert "timeout" in tk["errors"]["nvcc"]
     nvcc = section["nvcc_on_path"]
     assert nvcc["version"] is None and "timeout" in nvcc["error"]
+    assert runs(count) == 1  # the toolkit's nvcc is the one on PATH: asked once
 
 
 LDCONFIG_P = """\
-6 libs found in cache `/etc/ld.so.cache'
+7 libs found in cache `/etc/ld.so.cache'
 \tlibnvinfer_plugin.so.10 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.10
 \tlibnvinfer.so.10 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libnvinfer.so.10
 \tlibnccl.so.2 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libnccl.so.2
+\tlibcudart.so.12 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcudart.so.12
 \tlibcudnn_ops.so.9 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcudnn_ops.so.9
 \tlibcudnn.so.9 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcudnn.so.9
 \tlibcudnn.so (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcudnn.so
@@ -374,7 +382,9 @@ def test_libraries_from_fake_ldconfig(tmp_path: Path, who_reads: str) -> None:
     link(tmp_path, f"{lib}/libcudnn.so.9", "libcudnn.so.9.1.0")
     link(tmp_path, f"{lib}/libcudnn.so", "libcudnn.so.9")
     write(tmp_path, f"{lib}/libnccl.so.2.21.5", "")
-    link(tmp_path, f"{lib}/libnccl.so.2", f"{lib}/libnccl.so.2.21.5")
+    link(tmp_path, f"{lib}/libnccl.so.2", f"{lib}/libnccl.so.2.21.5")  # absolute, machine's
+    write(tmp_path, f"{lib}/libnvinfer.so.10.3.0", "")
+    link(tmp_path, f"{lib}/libnvinfer.so.10", f"{tmp_path}{lib}/libnvinfer.so.10.3.0")  # real path
     host = fake_host(tmp_path)
 
     if who_reads == "gather":
@@ -390,9 +400,12 @@ def test_libraries_from_fake_ldconfig(tmp_path: Path, who_reads: str) -> None:
     assert libraries["nccl"] == [
         {"version": "2.21.5", "path": f"{lib}/libnccl.so.2", "source": "ldconfig"}
     ]
-    # Not on disk in the fake root: the soname's major is all there is.
     assert libraries["tensorrt"] == [
-        {"version": "10", "path": f"{lib}/libnvinfer.so.10", "source": "ldconfig"}
+        {"version": "10.3.0", "path": f"{lib}/libnvinfer.so.10", "source": "ldconfig"}
+    ]
+    # Not on disk in the fake root: the soname's major is all there is.
+    assert libraries["cudart"] == [
+        {"version": "12", "path": f"{lib}/libcudart.so.12", "source": "ldconfig"}
     ]
     assert section["errors"] == {}
 
@@ -414,6 +427,10 @@ def test_toolkit_lib_dir_cudart_cublas_and_copied_cudnn(tmp_path: Path) -> None:
     link(tmp_path, f"{tk}/lib64", "targets/x86_64-linux/lib")
     link(tmp_path, f"{tk}/lib/libcudnn.so.8", "../lib64/libcudnn.so.8")  # the same file again
     link(tmp_path, f"{tk}/lib/libcudart.so.11.0", "/nowhere/libcudart.so.11.0")  # dangling
+    write(tmp_path, "/opt/cudnn9/lib/libcudnn.so.9.1.0", "")
+    link(tmp_path, f"{tk}/lib/libcudnn.so.9", f"{tmp_path}/opt/cudnn9/lib/libcudnn.so.9.1.0")
+    write(tmp_path, f"{tk}/lib/libnccl.so", "")  # a real file named without a version…
+    link(tmp_path, f"{tk}/lib/libnccl.so.2", "libnccl.so")  # …and its soname link tells the major
     cublas = defines(CUBLAS_VER_MAJOR=12, CUBLAS_VER_MINOR=4)
     cublas += defines(CUBLAS_VER_PATCH=5, CUBLAS_VER_BUILD=8)
     write(tmp_path, f"{tk}/include/cublas_api.h", cublas)
@@ -429,5 +446,9 @@ def test_toolkit_lib_dir_cudart_cublas_and_copied_cudnn(tmp_path: Path) -> None:
         {"version": "12.4.5.8", "path": f"{real}/libcublas.so.12.4.5.8", "source": "toolkit-lib"},
     ]
     assert libraries["cudnn"] == [
-        {"version": "8", "path": f"{real}/libcudnn.so.8", "source": "toolkit-lib"}
+        {"version": "8", "path": f"{real}/libcudnn.so.8", "source": "toolkit-lib"},  # lib64 first
+        {"version": "9.1.0", "path": "/opt/cudnn9/lib/libcudnn.so.9.1.0", "source": "toolkit-lib"},
+    ]
+    assert libraries["nccl"] == [
+        {"version": "2", "path": f"{tk}/lib/libnccl.so", "source": "toolkit-lib"}
     ]
