@@ -57,9 +57,9 @@ REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 CONDA_LISTED = re.compile(r'"([^"]*?\.(?:dist|egg)-info)[/"]')
 
 
-def canonical(name: str) -> str:
-    """PEP 503 normalised name: 'Typing_Extensions' → 'typing-extensions'."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+def canonical(name: Optional[str]) -> str:
+    """PEP 503 normalised name: 'Typing_Extensions' → 'typing-extensions' ('' for no name)."""
+    return re.sub(r"[-_.]+", "-", name or "").lower()
 
 
 def _reason(exc: BaseException) -> str:
@@ -557,7 +557,7 @@ def duplicates(found: List[JSON]) -> List[JSON]:
     """Distributions present more than once (user site and venv, or a leftover dist-info)."""
     groups: Dict[str, List[JSON]] = {}
     for info in found:
-        groups.setdefault(canonical(info["name"] or ""), []).append(info)
+        groups.setdefault(canonical(info["name"]), []).append(info)
     return [
         {
             "name": copies[0]["name"],
@@ -651,7 +651,7 @@ def package_facts(
     effective: List[Found] = []
     names: Set[str] = set()
     for each in found:  # the first copy on sys.path is the one that imports
-        key = canonical(each.info["name"] or "")
+        key = canonical(each.info["name"])
         if key not in names:
             names.add(key)
             effective.append(each)
@@ -682,7 +682,7 @@ def gather(interesting: List[JSON], nvidia_prefixes: List[str], nvidia_exclude: 
     packages = package_facts(
         search_path, entries, list(nvidia_prefixes or ()), list(nvidia_exclude or ())
     )
-    pip = next((d for d in packages["distributions"] if canonical(d["name"] or "") == "pip"), None)
+    pip = next((d for d in packages["distributions"] if canonical(d["name"]) == "pip"), None)
     python["pip_version"] = pip["version"] if pip else None
     return {"python": python, "packages": packages}
 

@@ -220,6 +220,25 @@ def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
     assert any(d["location"] == site for d in result["packages"]["duplicates"][0]["copies"])
 
 
+@pytest.mark.parametrize("python", OTHER_PYTHONS)
+def test_hostile_site_under_other_pythons(python: str, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    make_dist(site, "ghost", "1.2", metadata=None)
+    make_dist(site, "junk", "0.1", metadata=b"\xff\xfe\x00\x81garbage")
+    files = {"tensorflow/__init__.py": "", "tensorflow/x.py": ""}
+    broken = {**files, "tensorflow/python/platform/build_info.py": "build_info = {\n"}
+    make_dist(site, "tensorflow", "2.17.0", files=broken)
+    make_dist(site, "tensorflow-cpu", "2.17.0", files=files)
+    result = run_source(python, tmp_path, pythonpath=str(site))
+    validate(result)
+    packages = result["packages"]
+    errors = {d["name"]: d["metadata_error"] for d in packages["distributions"]}
+    assert errors["ghost"] == "no METADATA or PKG-INFO file"
+    assert errors["junk"].startswith("METADATA is not UTF-8 text")
+    assert packages["frameworks"]["tensorflow"]["build"]["error"].startswith("SyntaxError")
+    assert [c["module"] for c in packages["module_conflicts"]] == ["tensorflow"]
+
+
 def test_project_dir_cannot_shadow_the_stdlib(tmp_path: Path) -> None:
     for name in ("json.py", "ast.py", "re.py", "email/__init__.py"):
         write(tmp_path / name, "raise SystemExit('shadowed by the project dir')\n")
@@ -270,6 +289,19 @@ def test_metadata_without_name_is_listed_with_reason(
     (dist,) = result["packages"]["distributions"]
     assert dist["metadata_error"] == "METADATA has no Name or Version field"
     assert (dist["name"], dist["version"]) == ("nameless", "2.0")
+
+
+def test_nameless_metadata_dir_does_not_break_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "-.dist-info").mkdir()
+    make_dist(tmp_path, "torch", "2.5.1", files={"torch/version.py": "cuda = '12.4'\n"})
+    result = gather_on(monkeypatch, tmp_path)
+    names = sorted(str(d["name"]) for d in result["packages"]["distributions"])
+    assert names == ["None", "torch"]
+    assert result["packages"]["frameworks"]["torch"]["build"]["cuda"] == "12.4"
+    assert result["packages"]["errors"] == []
+    validate(result)
 
 
 def test_syntactically_broken_build_info_is_an_error_value(
