@@ -33,7 +33,7 @@ def main() -> None:
         "torch collect_env": [python, "-m", "torch.utils.collect_env"],
     }
     results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in tools}
-    for name, argv in tools.items():  # warm the page cache once, unmeasured
+    for argv in tools.values():  # warm the page cache once, unmeasured
         measure(argv)
     for _ in range(args.runs):
         for name, argv in tools.items():

@@ -42,19 +42,31 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """Run `dldoctor check` right after setting up a machine."""
 
 
 @app.command()
 def check(
-    output_format: OutputFormat = typer.Option(OutputFormat.terminal, "--format", "-f", help="What to print on stdout."),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the JSON report to this file."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the evidence and skipped checks."),
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.terminal, "--format", "-f", help="What to print on stdout."
+    ),
+    json_path: Optional[Path] = typer.Option(
+        None, "--json", help="Also write the JSON report to this file."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show the evidence and skipped checks."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
-    python: Optional[str] = typer.Option(None, "--python", help="Judge another interpreter (a venv's or conda env's python)."),
-    redact_private: bool = typer.Option(False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."),
+    python: Optional[str] = typer.Option(
+        None, "--python", help="Judge another interpreter (a venv's or conda env's python)."
+    ),
+    redact_private: bool = typer.Option(
+        False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
+    ),
 ) -> None:
     """Inspect this machine and Python environment, judge them, and print what to fix.
 
@@ -89,7 +101,9 @@ def check(
     raise typer.Exit(report.exit_code(strict))
 
 
-def _emit(report: object, output_format: OutputFormat, json_path: Optional[Path], verbose: bool) -> None:
+def _emit(
+    report: object, output_format: OutputFormat, json_path: Optional[Path], verbose: bool
+) -> None:
     from rich.console import Console
 
     from dldoctor.report import markdown, terminal
@@ -119,13 +133,17 @@ def _emit(report: object, output_format: OutputFormat, json_path: Optional[Path]
 
 @app.command("checks")
 def list_checks(
-    markdown_table: bool = typer.Option(False, "--markdown", help="Print the README's table of checks."),
+    markdown_table: bool = typer.Option(
+        False, "--markdown", help="Print the README's table of checks."
+    ),
 ) -> None:
     """List every check: its code, name, area and what it looks for."""
     from dldoctor.checks.registry import all_checks
     from dldoctor.report.checks_table import checks_table, checks_text
 
-    typer.echo(checks_table(all_checks()) if markdown_table else checks_text(all_checks()), nl=False)
+    typer.echo(
+        checks_table(all_checks()) if markdown_table else checks_text(all_checks()), nl=False
+    )
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Checks: pure functions of Facts and the compatibility matrix. Importing this registers them all."""
+"""Checks: pure functions of Facts and the matrix. Importing this package registers them all."""
 
 from dldoctor.checks import builds, driver, env, packages
 

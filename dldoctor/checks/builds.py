@@ -71,7 +71,12 @@ _CPU_ONLY: dict[str, tuple[Callable[[dict[str, Any]], str | None], FixFn, Severi
 }
 
 
-@check("DD201", "cpu-only-build-on-gpu", "A framework's CPU-only build is installed on a machine with an NVIDIA GPU", Area.FRAMEWORKS)
+@check(
+    "DD201",
+    "cpu-only-build-on-gpu",
+    "A framework's CPU-only build is installed on a machine with an NVIDIA GPU",
+    Area.FRAMEWORKS,
+)
 def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: an NVIDIA GPU is present but a framework is installed as its CPU-only build.
 
@@ -83,7 +88,7 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     if not q.nvidia_gpu_present(facts):
         raise NotApplicable("no NVIDIA GPU on this machine")
-    gpu_names = sorted({g.get("name") for g in q.gpus(facts) if g.get("name")})
+    gpu_names = sorted({str(g["name"]) for g in q.gpus(facts) if g.get("name")})
     where = f" ({', '.join(gpu_names)})" if gpu_names else ""
     verdicts = []
     for key, (is_cpu_only, fix, severity) in _CPU_ONLY.items():
@@ -96,15 +101,24 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
             Verdict(
                 severity,
                 f"{why}, but this machine has an NVIDIA GPU{where}",
-                evidence={"framework": key, "distributions": frame.get("distributions") if frame else None,
-                          "build": (frame or {}).get("build"), "driver_cuda": facts.nvidia.get("cuda_driver_version")},
+                evidence={
+                    "framework": key,
+                    "distributions": frame.get("distributions") if frame else None,
+                    "build": (frame or {}).get("build"),
+                    "driver_cuda": facts.nvidia.get("cuda_driver_version"),
+                },
                 fixes=(remedy,) if remedy else (),
             )
         )
     return verdicts
 
 
-@check("DD202", "cpu-lacks-instructions", "The CPU lacks instructions an installed framework's binaries need", Area.SYSTEM)
+@check(
+    "DD202",
+    "cpu-lacks-instructions",
+    "The CPU lacks instructions an installed framework's binaries need",
+    Area.SYSTEM,
+)
 def cpu_lacks_instructions(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: an installed framework's official binaries need an instruction set (AVX) this CPU
     does not report.
@@ -127,6 +141,7 @@ def cpu_lacks_instructions(facts: Facts, matrix: Matrix) -> list[Verdict]:
         missing = [f for f in rule.flags if f not in flags]
         if not missing:
             continue
+        needs = ", ".join(m.upper() for m in missing)
         for name in rule.distributions:
             dist = q.installed(facts, name)
             version = q.version_of((dist or {}).get("version"))
@@ -135,13 +150,23 @@ def cpu_lacks_instructions(facts: Facts, matrix: Matrix) -> list[Verdict]:
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
-                    f"{name} {dist['version']} needs {', '.join(m.upper() for m in missing)}, which this CPU "
+                    f"{name} {dist['version']} needs {needs}, which this CPU "
                     f"({cpu.get('model') or 'unknown model'}) does not report",
-                    evidence={"distribution": name, "version": dist["version"], "missing": missing,
-                              "cpu_model": cpu.get("model"), "rule": rule.message, "source": rule.source},
-                    fixes=(Fix(f"Run {name} on a CPU with {', '.join(m.upper() for m in missing)} "
-                               "(in a VM, enable CPU passthrough: hypervisors may hide AVX), "
-                               "or use a build compiled without it."),),
+                    evidence={
+                        "distribution": name,
+                        "version": dist["version"],
+                        "missing": missing,
+                        "cpu_model": cpu.get("model"),
+                        "rule": rule.message,
+                        "source": rule.source,
+                    },
+                    fixes=(
+                        Fix(
+                            f"Run {name} on a CPU with {', '.join(m.upper() for m in missing)} "
+                            "(in a VM, enable CPU passthrough: hypervisors may hide AVX), "
+                            "or use a build compiled without it."
+                        ),
+                    ),
                 )
             )
     return verdicts

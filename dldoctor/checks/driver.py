@@ -31,13 +31,21 @@ def _needed_driver(facts: Facts, matrix: Matrix) -> tuple[str | None, str]:
 def _nvml_evidence(facts: Facts) -> dict[str, object]:
     nvml = facts.nvidia.get("nvml") or {}
     smi = facts.nvidia.get("nvidia_smi") or {}
-    evidence: dict[str, object] = {"nvml_status": nvml.get("status"), "nvml_error": nvml.get("error")}
+    evidence: dict[str, object] = {
+        "nvml_status": nvml.get("status"),
+        "nvml_error": nvml.get("error"),
+    }
     if smi.get("ran"):
         evidence["nvidia_smi"] = smi.get("output") or ("timed out" if smi.get("timed_out") else "")
     return evidence
 
 
-@check("DD101", "toolkit-without-driver", "A CUDA toolkit is installed but no NVIDIA driver is loaded", Area.NVIDIA)
+@check(
+    "DD101",
+    "toolkit-without-driver",
+    "A CUDA toolkit is installed but no NVIDIA driver is loaded",
+    Area.NVIDIA,
+)
 def toolkit_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: a CUDA toolkit is installed while no NVIDIA driver is loaded and no GPU is seen.
 
@@ -65,7 +73,12 @@ def toolkit_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
     ]
 
 
-@check("DD102", "driver-library-mismatch", "The loaded NVIDIA kernel module and user-space driver differ", Area.NVIDIA)
+@check(
+    "DD102",
+    "driver-library-mismatch",
+    "The loaded NVIDIA kernel module and user-space driver differ",
+    Area.NVIDIA,
+)
 def driver_library_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: NVML reports "Driver/library version mismatch".
 
@@ -88,10 +101,10 @@ def driver_library_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             evidence={**_nvml_evidence(facts), "kernel_module_version": module},
             fixes=(
                 Fix(
-                    "Reboot so the new kernel module loads (or reload it with no GPU process running).",
+                    "Reboot so the new kernel module loads (or reload it, no GPU process running).",
                     ("sudo reboot",),
-                    notes="Without a reboot: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia "
-                    "&& sudo modprobe nvidia",
+                    notes="Without a reboot: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset "
+                    "nvidia && sudo modprobe nvidia",
                 ),
             ),
         )
@@ -108,7 +121,9 @@ _NVML_HINTS = {
 }
 
 
-@check("DD103", "nvml-failure", "NVML, the driver's management library, fails to answer", Area.NVIDIA)
+@check(
+    "DD103", "nvml-failure", "NVML, the driver's management library, fails to answer", Area.NVIDIA
+)
 def nvml_failure(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: NVML initialisation fails for a reason other than "no driver" or "version mismatch".
 
@@ -132,7 +147,12 @@ def nvml_failure(facts: Facts, matrix: Matrix) -> list[Verdict]:
     ]
 
 
-@check("DD104", "gpu-without-driver", "An NVIDIA GPU is on the PCI bus but no driver is loaded", Area.NVIDIA)
+@check(
+    "DD104",
+    "gpu-without-driver",
+    "An NVIDIA GPU is on the PCI bus but no driver is loaded",
+    Area.NVIDIA,
+)
 def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: the PCI bus shows an NVIDIA GPU but no NVIDIA driver is loaded.
 
@@ -145,8 +165,12 @@ def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
     if not devices or q.driver_loaded(facts):
         return []
     minimum, source = _needed_driver(facts, matrix)
-    holders = sorted({d.get("driver") for d in devices if d.get("driver")})
-    held = f"; the GPU is bound to '{holders[0]}' instead" if holders and holders[0] != "nvidia" else ""
+    holders = sorted({str(d["driver"]) for d in devices if d.get("driver")})
+    held = (
+        f"; the GPU is bound to '{holders[0]}' instead"
+        if holders and holders[0] != "nvidia"
+        else ""
+    )
     count = f"{len(devices)} NVIDIA GPU" + ("s are" if len(devices) > 1 else " is")
     why = f"{source} needs it" if minimum else "required to use the GPU"
     return [

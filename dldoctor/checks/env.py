@@ -16,7 +16,7 @@ def _visible_devices(facts: Facts) -> str | None:
 
 
 def _matches(entry: str, facts: Facts) -> bool:
-    """Whether one CUDA_VISIBLE_DEVICES entry names an existing GPU (index, UUID or MIG UUID prefix)."""
+    """Whether a CUDA_VISIBLE_DEVICES entry names an existing GPU (index, UUID or MIG prefix)."""
     gpus = q.gpus(facts)
     if entry.isdigit():
         return int(entry) < len(gpus)
@@ -28,7 +28,12 @@ def _matches(entry: str, facts: Facts) -> bool:
     return sum(1 for u in uuids if u.startswith(candidate)) == 1
 
 
-@check("DD401", "cuda-visible-devices-hides-all", "CUDA_VISIBLE_DEVICES hides every GPU", Area.ENVIRONMENT)
+@check(
+    "DD401",
+    "cuda-visible-devices-hides-all",
+    "CUDA_VISIBLE_DEVICES hides every GPU",
+    Area.ENVIRONMENT,
+)
 def visible_devices_hide_all(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: CUDA_VISIBLE_DEVICES is set to an empty or disabling value on a machine with GPUs.
 
@@ -53,7 +58,12 @@ def visible_devices_hide_all(facts: Facts, matrix: Matrix) -> list[Verdict]:
     ]
 
 
-@check("DD402", "cuda-visible-devices-unknown-gpu", "CUDA_VISIBLE_DEVICES names GPUs that do not exist", Area.ENVIRONMENT)
+@check(
+    "DD402",
+    "cuda-visible-devices-unknown-gpu",
+    "CUDA_VISIBLE_DEVICES names GPUs that do not exist",
+    Area.ENVIRONMENT,
+)
 def visible_devices_unknown(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: CUDA_VISIBLE_DEVICES lists an index beyond the GPU count or an unknown UUID.
 

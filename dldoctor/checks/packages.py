@@ -1,4 +1,4 @@
-"""Checks of the Python environment's packages: duplicates, clashing distributions, broken requirements."""
+"""Checks of the environment's packages: duplicates, clashing distributions, unmet requirements."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ def _interesting(matrix: Matrix, name: str) -> bool:
     return matrix.package(canonicalize_name(name)) is not None
 
 
-@check("DD301", "duplicate-distribution", "Two copies of one distribution are on sys.path", Area.PACKAGES)
+@check(
+    "DD301",
+    "duplicate-distribution",
+    "Two copies of one distribution are on sys.path",
+    Area.PACKAGES,
+)
 def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: one distribution is installed twice in places Python searches (e.g. ~/.local and the
     environment).
@@ -37,9 +42,8 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
         severity = Severity.ERROR if differs and _interesting(matrix, name) else Severity.WARNING
         wanted = first.get("version") or versions[-1]
         python = q.python_command(facts)
-        commands = tuple(f"{python} -m pip uninstall -y {name}" for _ in copies) + (
-            f"{python} -m pip install {name}=={q.release_of(wanted)}",
-        )
+        uninstalls = [f"{python} -m pip uninstall -y {name}"] * len(copies)
+        commands = (*uninstalls, f"{python} -m pip install {name}=={q.release_of(wanted)}")
         verdicts.append(
             Verdict(
                 severity,
@@ -52,7 +56,12 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
     return verdicts
 
 
-@check("DD302", "clashing-distributions", "Several distributions install the same top-level module", Area.PACKAGES)
+@check(
+    "DD302",
+    "clashing-distributions",
+    "Several distributions install the same top-level module",
+    Area.PACKAGES,
+)
 def clashing_distributions(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: two distributions provide the same importable module (tensorflow + tensorflow-cpu,
     opencv-python + opencv-python-headless).
@@ -96,7 +105,12 @@ def _choose(names: list[str], gpu: bool) -> str:
     return (plain or names)[0]
 
 
-@check("DD303", "unsatisfied-requirements", "An installed distribution's requirements are not met (pip check)", Area.PACKAGES)
+@check(
+    "DD303",
+    "unsatisfied-requirements",
+    "An installed distribution's requirements are not met (pip check)",
+    Area.PACKAGES,
+)
 def unsatisfied_requirements(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: a distribution requires another that is missing or at a version outside its range,
     as `pip check` reports.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ def _version(text: str, where: str) -> Version:
         raise MatrixError(f"{where}: '{text}' is not a version") from exc
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(root: Path = HERE) -> Matrix:
     """Load and validate every data file. Raises MatrixError naming the file and row."""
     pk = _read("packages.toml", root)

@@ -1,4 +1,4 @@
-"""Gather every fact about this machine and one Python interpreter, without importing a framework."""
+"""Gather every fact about this machine and one interpreter, without importing a framework."""
 
 from __future__ import annotations
 
@@ -38,19 +38,27 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
 
     args = _interpreter_args(matrix)
     if python is None:
-        data = interpreter.gather(args["interesting"], args["nvidia_prefixes"], args["nvidia_exclude"])
+        data = interpreter.gather(
+            args["interesting"], args["nvidia_prefixes"], args["nvidia_exclude"]
+        )
         data["python"]["command"] = "python"
         return data
     source = Path(interpreter.__file__).read_text(encoding="utf-8")
     if not os.access(python, os.X_OK) or os.path.isdir(python):
         raise GatherError(f"--python {python}: not an executable file")
-    result = run_command([python, "-c", source, json.dumps(args)], INTERPRETER_TIMEOUT_S, env=host.env)
+    result = run_command(
+        [python, "-c", source, json.dumps(args)], INTERPRETER_TIMEOUT_S, env=host.env
+    )
     if not result.ok:
-        raise GatherError(f"--python {python} could not run dldoctor's gatherer: {result.describe_failure()}")
+        raise GatherError(
+            f"--python {python} could not run dldoctor's gatherer: {result.describe_failure()}"
+        )
     try:
         data = json.loads(result.stdout)
     except json.JSONDecodeError:
-        raise GatherError(f"--python {python} did not answer with facts (is it a Python 3.8+?)") from None
+        raise GatherError(
+            f"--python {python} did not answer with facts (is it a Python 3.8+?)"
+        ) from None
     if not isinstance(data, dict) or "python" not in data or "packages" not in data:
         raise GatherError(f"--python {python} answered with something other than facts")
     data["python"]["command"] = python

@@ -95,7 +95,7 @@ def is_relevant(name: str) -> bool:
 
 
 def gather_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """The relevant variables (sorted), and the names of relevant ones whose values were withheld."""
+    """The relevant variables (sorted), and the names of those whose values were withheld."""
     variables: dict[str, str] = {}
     withheld: list[str] = []
     for name in sorted(env):

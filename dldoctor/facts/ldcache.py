@@ -25,10 +25,12 @@ class LdCache:
 
 
 def read_ldcache(host: Host) -> LdCache:
-    """Run ``ldconfig -p`` (with the host's timeout). Debian keeps it in /sbin, off a user's PATH."""
+    """Run ``ldconfig -p`` with the host's timeout. Debian keeps it in /sbin, off a user's PATH."""
     exe = host.which("ldconfig")
     if exe is None:
-        exe = next((p for p in _FALLBACKS if host.path(p).exists() and host.root.as_posix() == "/"), None)
+        exe = next(
+            (p for p in _FALLBACKS if host.path(p).exists() and host.root.as_posix() == "/"), None
+        )
     if exe is None:
         return LdCache((), error="ldconfig not found")
     result = host.run([exe, "-p"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ DEFAULT_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class CommandResult:
-    """What a command did. ``error`` is set when it could not be started (not found, no permission)."""
+    """What a command did; ``error`` is set when it could not start (not found, no permission)."""
 
     argv: tuple[str, ...]
     returncode: int | None
@@ -79,7 +80,5 @@ def run_command(
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -1,1 +1,1 @@
-"""Fixes: turn an intent ("install torch 2.13.0 built for CUDA 13.0") into this machine's commands."""
+"""Fixes: turn an intent ("install torch 2.13.0 for CUDA 13.0") into this machine's commands."""

@@ -16,7 +16,9 @@ def driver_cuda(facts: Facts) -> Version | None:
     return q.version_of(facts.nvidia.get("cuda_driver_version"))
 
 
-def pick_variant(variants: tuple[str, ...] | list[str], facts: Facts, default: str | None) -> str | None:
+def pick_variant(
+    variants: tuple[str, ...] | list[str], facts: Facts, default: str | None
+) -> str | None:
     """The newest CUDA variant the driver fully supports; without a driver, the default one.
 
     None means the driver is too old for every variant.
@@ -46,7 +48,9 @@ def torch_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     version = q.release_of(dist["version"])
     release = matrix.torch_release(version)
     if release is None:
-        return Fix(f"Install a CUDA build of torch from {matrix.torch_index_url.format(variant='cuXXX')}.")
+        return Fix(
+            f"Install a CUDA build of torch from {matrix.torch_index_url.format(variant='cuXXX')}."
+        )
     variant = pick_variant(release.cuda, facts, release.pypi_default)
     if variant is None:
         return _too_old("torch", version, release.cuda, facts)
@@ -73,8 +77,10 @@ def tensorflow_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         return None
     version = q.release_of(dist["version"])
     rules = matrix.gpu_builds["tensorflow"]
-    if q.version_of(version) and q.version_of(version) < Version(rules["and_cuda_since"]):  # type: ignore[operator]
-        return Fix(f"Upgrade to TensorFlow {rules['and_cuda_since']} or newer and install tensorflow[and-cuda].")
+    since = rules["and_cuda_since"]
+    parsed = q.version_of(version)
+    if parsed is not None and parsed < Version(since):
+        return Fix(f"Upgrade to TensorFlow {since} or newer, then install tensorflow[and-cuda].")
     remove = tuple(n for n in names if n in ("tensorflow-cpu", "tensorflow-intel", "tensorflow"))
     intent = Install((f"tensorflow[and-cuda]=={version}",), remove_first=remove)
     return Fix(
@@ -92,7 +98,9 @@ def jax_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     rules = matrix.gpu_builds["jax"]
     parsed = q.version_of(version) or Version("0")
     supported = driver_cuda(facts)
-    cuda13 = parsed >= Version(rules["cuda13_since"]) and (supported is None or supported >= Version("13.0"))
+    cuda13 = parsed >= Version(rules["cuda13_since"]) and (
+        supported is None or supported >= Version("13.0")
+    )
     extra = "cuda13" if cuda13 else "cuda12"
     intent = Install((f"jax[{extra}]=={version}",))
     return Fix(
@@ -117,7 +125,9 @@ def paddle_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     if variant is None:
         return _too_old("paddlepaddle-gpu", version, row["cuda"], facts)
     url = matrix.gpu_builds["paddle"]["index_url"].format(variant=_tag(variant))
-    intent = Install((f"paddlepaddle-gpu=={version}",), index_url=url, remove_first=("paddlepaddle",))
+    intent = Install(
+        (f"paddlepaddle-gpu=={version}",), index_url=url, remove_first=("paddlepaddle",)
+    )
     return Fix(
         f"Replace paddlepaddle with paddlepaddle-gpu {version} built for CUDA {variant}.",
         render(intent, facts),

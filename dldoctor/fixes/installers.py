@@ -6,8 +6,8 @@ import enum
 import shlex
 from dataclasses import dataclass
 
-from dldoctor.facts.queries import installed, python_command
 from dldoctor.facts.model import Facts
+from dldoctor.facts.queries import installed, python_command
 
 
 class Installer(str, enum.Enum):
@@ -53,7 +53,9 @@ def render(intent: Install, facts: Facts) -> tuple[str, ...]:
         return _poetry(intent, reqs)
     commands: list[str] = []
     conda_owned = [
-        name for name in intent.remove_first if (installed(facts, name) or {}).get("installer") == "conda"
+        name
+        for name in intent.remove_first
+        if (installed(facts, name) or {}).get("installer") == "conda"
     ]
     if conda_owned:
         commands.append(f"conda remove --force -y {' '.join(conda_owned)}")

@@ -124,7 +124,12 @@ class CheckOutcome:
     reason: str = ""
 
     def to_dict(self) -> JSON:
-        return {"code": self.code, "name": self.name, "status": self.status.value, "reason": self.reason}
+        return {
+            "code": self.code,
+            "name": self.name,
+            "status": self.status.value,
+            "reason": self.reason,
+        }
 
 
 def worst(findings: list[Finding] | tuple[Finding, ...]) -> Severity:

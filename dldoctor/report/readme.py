@@ -1,4 +1,4 @@
-"""Keep README.md's table of checks generated from the registry (`python -m dldoctor.report.readme`)."""
+"""Regenerate README.md's table of checks from the registry: `python -m dldoctor.report.readme`."""
 
 from __future__ import annotations
 

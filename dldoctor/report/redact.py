@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-
 import re
 import socket
 from pathlib import Path
@@ -20,7 +19,9 @@ def _identity() -> tuple[str, str, str]:
     return str(Path.home()), user, socket.gethostname()
 
 
-def redact(document: Any, home: str | None = None, user: str | None = None, host: str | None = None) -> Any:
+def redact(
+    document: Any, home: str | None = None, user: str | None = None, host: str | None = None
+) -> Any:
     """A copy of a JSON-shaped document with private strings replaced, keys and values alike."""
     if home is None or user is None or host is None:
         home_, user_, host_ = _identity()
@@ -46,6 +47,3 @@ def redact(document: Any, home: str | None = None, user: str | None = None, host
         return value
 
     return walk(document)
-
-
-

@@ -18,12 +18,16 @@ def system_line(facts: Facts) -> str:
     s = facts.system
     os_ = s.get("os") or {}
     cpu = s.get("cpu") or {}
-    flags = [f for f in ("avx", "avx2", "avx512f", "fma", "asimd", "sve") if f in (cpu.get("flags") or [])]
+    flags = [
+        f
+        for f in ("avx", "avx2", "avx512f", "fma", "asimd", "sve")
+        if f in (cpu.get("flags") or [])
+    ]
     cores = cpu.get("usable_cores") or cpu.get("logical_cores")
     parts = [
         os_.get("distribution") or os_.get("name") or "unknown OS",
         s.get("architecture") or "?",
-        f"{cpu.get('model') or 'unknown CPU'} ({cores or '?'} cores{'; ' + ' '.join(flags) if flags else ''})",
+        f"{cpu.get('model') or 'unknown CPU'} ({cores or '?'} cores{_flags(flags)})",
         f"{_gib((s.get('memory') or {}).get('total_bytes'))} RAM",
     ]
     if (s.get("wsl") or {}).get("is_wsl"):
@@ -33,11 +37,17 @@ def system_line(facts: Facts) -> str:
     return " · ".join(parts)
 
 
+def _flags(flags: list[str]) -> str:
+    return "; " + " ".join(flags) if flags else ""
+
+
 def python_line(facts: Facts) -> str:
     p = facts.python
     env = p.get("environment") or {}
     pip = f"pip {p['pip_version']}" if p.get("pip_version") else "no pip"
-    return f"Python {p.get('version', '?')} ({p.get('implementation', '?')}) · {env.get('manager') or 'unknown'} environment · {pip}"
+    manager = env.get("manager") or "unknown"
+    version = f"Python {p.get('version', '?')} ({p.get('implementation', '?')})"
+    return f"{version} · {manager} environment · {pip}"
 
 
 def nvidia_line(facts: Facts) -> str:
@@ -53,7 +63,8 @@ def nvidia_line(facts: Facts) -> str:
         return f"{head} · no GPU visible"
     names: dict[str, int] = {}
     for g in gpus:
-        label = f"{g.get('name')} (sm_{(g.get('compute_capability') or '?').replace('.', '')}, {_gib(g.get('memory_total_bytes'))})"
+        sm = (g.get("compute_capability") or "?").replace(".", "")
+        label = f"{g.get('name')} (sm_{sm}, {_gib(g.get('memory_total_bytes'))})"
         names[label] = names.get(label, 0) + 1
     listed = ", ".join(f"{c}× {label}" if c > 1 else label for label, c in names.items())
     return f"{head} · {listed}"
@@ -64,7 +75,10 @@ def cuda_line(facts: Facts) -> str:
     toolkits = c.get("toolkits") or []
     parts = []
     if toolkits:
-        parts.append("toolkit " + ", ".join(f"{t.get('version') or '?'} at {t.get('path')}" for t in toolkits))
+        parts.append(
+            "toolkit "
+            + ", ".join(f"{t.get('version') or '?'} at {t.get('path')}" for t in toolkits)
+        )
     else:
         parts.append("no CUDA toolkit")
     libs = c.get("libraries") or {}
@@ -98,7 +112,9 @@ def _build_note(key: str, build: dict[str, Any]) -> str:
         return f"built for ROCm {build['hip']}" if build.get("hip") else "CPU-only build"
     if key == "tensorflow" and "is_cuda_build" in build:
         if build.get("is_cuda_build"):
-            return f"built for CUDA {build.get('cuda_version')} / cuDNN {build.get('cudnn_version')}"
+            return (
+                f"built for CUDA {build.get('cuda_version')} / cuDNN {build.get('cudnn_version')}"
+            )
         return "CPU-only build"
     if key == "paddle" and build.get("cuda_version") not in (None, ""):
         cuda = build.get("cuda_version")

@@ -35,7 +35,9 @@ def render(report: Report, console: Console, verbose: bool = False) -> None:
         findings = by_area[area]
         worst = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)
         glyph, colour = _GLYPH[worst]
-        console.print(f"[{colour}]\\[{glyph}][/{colour}] [bold]{label}[/bold]: {escape(describe(facts))}")
+        console.print(
+            f"[{colour}]\\[{glyph}][/{colour}] [bold]{label}[/bold]: {escape(describe(facts))}"
+        )
         if area is Area.FRAMEWORKS:
             for line in framework_lines(facts):
                 console.print(f"    • {escape(line)}")
@@ -56,7 +58,9 @@ def render(report: Report, console: Console, verbose: bool = False) -> None:
 
 def _finding(console: Console, finding: Finding, verbose: bool) -> None:
     glyph, colour = _GLYPH[finding.severity]
-    console.print(f"    [{colour}]{glyph}[/{colour}] {escape(finding.title)} [dim]({finding.code})[/dim]")
+    console.print(
+        f"    [{colour}]{glyph}[/{colour}] {escape(finding.title)} [dim]({finding.code})[/dim]"
+    )
     for fix in finding.fixes:
         console.print(f"      To fix: {escape(fix.summary)}")
         for command in fix.commands:
@@ -69,9 +73,15 @@ def _finding(console: Console, finding: Finding, verbose: bool) -> None:
 
 
 def _details(console: Console, area: Area, report: Report) -> None:
-    skipped = [o for o in report.outcomes if o.status is Status.SKIPPED and _area_of(report, o.code) is area]
+    skipped = [
+        o
+        for o in report.outcomes
+        if o.status is Status.SKIPPED and _area_of(report, o.code) is area
+    ]
     for outcome in skipped:
-        console.print(f"    [dim]– {outcome.code} {outcome.name} skipped: {escape(outcome.reason)}[/dim]")
+        console.print(
+            f"    [dim]– {outcome.code} {outcome.name} skipped: {escape(outcome.reason)}[/dim]"
+        )
 
 
 def _area_of(report: Report, code: str) -> Area | None:

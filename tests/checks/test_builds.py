@@ -10,24 +10,53 @@ from dldoctor.report.model import Severity
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
 
 TORCH_CPU = with_packages(
-    dist("torch", "2.13.0+cpu"), dist("torchvision", "0.28.0+cpu"),
-    frameworks={"torch": {"distributions": [{"name": "torch", "version": "2.13.0+cpu"},
-                                             {"name": "torchvision", "version": "0.28.0+cpu"}],
-                          "build": {"cuda": None, "hip": None}}},
+    dist("torch", "2.13.0+cpu"),
+    dist("torchvision", "0.28.0+cpu"),
+    frameworks={
+        "torch": {
+            "distributions": [
+                {"name": "torch", "version": "2.13.0+cpu"},
+                {"name": "torchvision", "version": "0.28.0+cpu"},
+            ],
+            "build": {"cuda": None, "hip": None},
+        }
+    },
 )
 TORCH_CUDA = with_packages(
     dist("torch", "2.13.0+cu130"),
-    frameworks={"torch": {"distributions": [{"name": "torch", "version": "2.13.0+cu130"}],
-                          "build": {"cuda": "13.0", "hip": None}}},
+    frameworks={
+        "torch": {
+            "distributions": [{"name": "torch", "version": "2.13.0+cu130"}],
+            "build": {"cuda": "13.0", "hip": None},
+        }
+    },
 )
 CPU_STACK = with_packages(
-    dist("tensorflow-cpu", "2.21.0"), dist("jax", "0.10.2"), dist("jaxlib", "0.10.2"),
-    dist("paddlepaddle", "3.3.1"), dist("onnxruntime", "1.32.0"),
+    dist("tensorflow-cpu", "2.21.0"),
+    dist("jax", "0.10.2"),
+    dist("jaxlib", "0.10.2"),
+    dist("paddlepaddle", "3.3.1"),
+    dist("onnxruntime", "1.32.0"),
     frameworks={
-        "tensorflow": {"distributions": [{"name": "tensorflow-cpu", "version": "2.21.0"}], "build": {"is_cuda_build": False}},
-        "jax": {"distributions": [{"name": "jax", "version": "0.10.2"}, {"name": "jaxlib", "version": "0.10.2"}], "build": {}},
-        "paddle": {"distributions": [{"name": "paddlepaddle", "version": "3.3.1"}], "build": {"cuda_version": "False"}},
-        "onnxruntime": {"distributions": [{"name": "onnxruntime", "version": "1.32.0"}], "build": {}},
+        "tensorflow": {
+            "distributions": [{"name": "tensorflow-cpu", "version": "2.21.0"}],
+            "build": {"is_cuda_build": False},
+        },
+        "jax": {
+            "distributions": [
+                {"name": "jax", "version": "0.10.2"},
+                {"name": "jaxlib", "version": "0.10.2"},
+            ],
+            "build": {},
+        },
+        "paddle": {
+            "distributions": [{"name": "paddlepaddle", "version": "3.3.1"}],
+            "build": {"cuda_version": "False"},
+        },
+        "onnxruntime": {
+            "distributions": [{"name": "onnxruntime", "version": "1.32.0"}],
+            "build": {},
+        },
     },
 )
 
@@ -56,8 +85,12 @@ def test_driver_older_than_every_variant_says_upgrade_instead_of_a_command(matri
 
 
 def test_uv_environment_gets_uv_commands(matrix):
-    facts = make_facts(TORCH_CPU, gpu_machine(), {"python": {"environment": {"manager": "uv"}}},
-                       with_packages(dist("torch", "2.13.0+cpu", installer="uv")))
+    facts = make_facts(
+        TORCH_CPU,
+        gpu_machine(),
+        {"python": {"environment": {"manager": "uv"}}},
+        with_packages(dist("torch", "2.13.0+cpu", installer="uv")),
+    )
     (verdict,) = builds.cpu_only_build_on_gpu(facts, matrix)
     assert verdict.fixes[0].commands[0].startswith("uv pip install torch==2.13.0+cu130")
 
@@ -94,18 +127,32 @@ def test_jax_on_a_cuda_12_driver_gets_the_cuda12_plugin(matrix):
 
 
 def test_gpu_on_the_pci_bus_without_driver_still_counts_as_a_gpu_machine(matrix):
-    facts = make_facts(TORCH_CPU, {"accelerators": {"pci": {"nvidia": [{"address": "0000:01:00.0"}]}}})
+    facts = make_facts(
+        TORCH_CPU, {"accelerators": {"pci": {"nvidia": [{"address": "0000:01:00.0"}]}}}
+    )
     (verdict,) = builds.cpu_only_build_on_gpu(facts, matrix)
     # No driver: the default variant of the release, the driver itself is DD104's business.
     assert "cu130" in verdict.fixes[0].commands[0]
 
 
-NO_AVX = {"system": {"cpu": {"model": "Intel Pentium G4560", "flags": ["sse4_1", "sse4_2"], "flags_source": "/proc/cpuinfo"}}}
+NO_AVX = {
+    "system": {
+        "cpu": {
+            "model": "Intel Pentium G4560",
+            "flags": ["sse4_1", "sse4_2"],
+            "flags_source": "/proc/cpuinfo",
+        }
+    }
+}
 
 
 def test_tensorflow_jax_and_paddle_on_a_cpu_without_avx_are_errors(matrix):
     verdicts = builds.cpu_lacks_instructions(make_facts(CPU_STACK, NO_AVX), matrix)
-    assert sorted(v.evidence["distribution"] for v in verdicts) == ["jaxlib", "paddlepaddle", "tensorflow-cpu"]
+    assert sorted(v.evidence["distribution"] for v in verdicts) == [
+        "jaxlib",
+        "paddlepaddle",
+        "tensorflow-cpu",
+    ]
     assert all(v.severity is Severity.ERROR and "AVX" in v.title for v in verdicts)
 
 

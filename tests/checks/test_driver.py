@@ -7,8 +7,20 @@ from dldoctor.report.model import Severity
 from tests.checks.scenarios import gpu_machine, make_facts
 
 TOOLKIT_13 = {"cuda": {"toolkits": [{"path": "/usr/local/cuda-13.0", "version": "13.0.88"}]}}
-NVIDIA_PCI = {"accelerators": {"pci": {"nvidia": [{"address": "0000:01:00.0", "device_id": "0x2330",
-                                                  "class": "0x030200", "driver": None}]}}}
+NVIDIA_PCI = {
+    "accelerators": {
+        "pci": {
+            "nvidia": [
+                {
+                    "address": "0000:01:00.0",
+                    "device_id": "0x2330",
+                    "class": "0x030200",
+                    "driver": None,
+                }
+            ]
+        }
+    }
+}
 
 
 def test_toolkit_without_driver_on_a_gpu_less_machine_is_a_warning_naming_the_driver_needed(matrix):
@@ -31,7 +43,10 @@ def test_toolkit_without_driver_defers_to_gpu_without_driver(matrix):
 
 
 def test_gpu_held_by_nouveau_says_so(matrix):
-    facts = make_facts(NVIDIA_PCI, {"accelerators": {"pci": {"nvidia": [{"address": "0000:01:00.0", "driver": "nouveau"}]}}})
+    facts = make_facts(
+        NVIDIA_PCI,
+        {"accelerators": {"pci": {"nvidia": [{"address": "0000:01:00.0", "driver": "nouveau"}]}}},
+    )
     (verdict,) = driver.gpu_without_driver(facts, matrix)
     assert "nouveau" in verdict.title
 
@@ -49,9 +64,17 @@ def test_gpu_without_driver_under_wsl_points_at_the_windows_host(matrix):
 
 
 def test_driver_library_mismatch_is_an_error_with_the_loaded_module_version(matrix):
-    facts = make_facts({"nvidia": {"nvml": {"status": "lib_rm_version_mismatch",
-                                            "error": "Driver/library version mismatch"},
-                                   "proc_driver": {"version": "570.86.15"}}})
+    facts = make_facts(
+        {
+            "nvidia": {
+                "nvml": {
+                    "status": "lib_rm_version_mismatch",
+                    "error": "Driver/library version mismatch",
+                },
+                "proc_driver": {"version": "570.86.15"},
+            }
+        }
+    )
     (verdict,) = driver.driver_library_mismatch(facts, matrix)
     assert verdict.severity is Severity.ERROR
     assert "570.86.15" in verdict.title
@@ -65,7 +88,9 @@ def test_healthy_nvml_is_silent_for_every_driver_check(matrix):
 
 
 def test_nvml_no_permission_keeps_the_drivers_own_words(matrix):
-    facts = make_facts({"nvidia": {"nvml": {"status": "no_permission", "error": "Insufficient Permissions"}}})
+    facts = make_facts(
+        {"nvidia": {"nvml": {"status": "no_permission", "error": "Insufficient Permissions"}}}
+    )
     (verdict,) = driver.nvml_failure(facts, matrix)
     assert "Insufficient Permissions" in verdict.title
     assert "/dev/nvidia" in verdict.fixes[0].summary

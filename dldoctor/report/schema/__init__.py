@@ -1,4 +1,4 @@
-"""The report's JSON Schema, shipped with the package: report.json plus one part per facts section."""
+"""The report's JSON Schema, shipped in the package: report.json plus one part per facts section."""
 
 from __future__ import annotations
 
