@@ -64,6 +64,9 @@ def check(
     python: Optional[str] = typer.Option(
         None, "--python", help="Judge another interpreter (a venv's or conda env's python)."
     ),
+    timeout_s: float = typer.Option(
+        5.0, "--timeout", min=0.1, help="Seconds any external command (nvidia-smi, nvcc) may take."
+    ),
     redact_private: bool = typer.Option(
         False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
     ),
@@ -76,6 +79,7 @@ def check(
     from dldoctor.checks.registry import run_checks
     from dldoctor.compat_matrix import MatrixError, load
     from dldoctor.facts import GatherError, gather
+    from dldoctor.facts.host import Host
     from dldoctor.report.report import Report
 
     started = time.perf_counter()
@@ -84,7 +88,7 @@ def check(
     except MatrixError as exc:
         _fail(f"the compatibility matrix is broken: {exc}")
     try:
-        facts = gather(matrix, python=python)
+        facts = gather(matrix, Host(command_timeout_s=timeout_s), python=python)
     except GatherError as exc:
         _fail(str(exc))
     outcomes = tuple(run_checks(facts, matrix))

@@ -74,7 +74,7 @@ def clashing_distributions(facts: Facts, matrix: Matrix) -> list[Verdict]:
     gpu = q.nvidia_gpu_present(facts)
     verdicts = []
     for conflict in facts.packages.get("module_conflicts") or []:
-        names: list[str] = list(conflict["distributions"])
+        names = [str(canonicalize_name(n)) for n in conflict["distributions"]]
         framework_clash = any(_interesting(matrix, n) for n in names)
         keep = _choose(names, gpu)
         dist = q.installed(facts, keep) or {}
@@ -145,6 +145,7 @@ def _requirement_fix(facts: Facts, matrix: Matrix, owner: str, requirement: str)
     except InvalidRequirement:
         return Fix(f"{owner}'s requirement '{requirement}' is malformed: reinstall {owner}.")
     torch = q.installed(facts, "torch")
+    owner = canonicalize_name(owner)
     if canonicalize_name(req.name) == "torch" and owner in ("torchvision", "torchaudio") and torch:
         release = matrix.torch_release(torch["version"])
         if release:

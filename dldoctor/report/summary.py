@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from dldoctor.facts.model import Facts
 from dldoctor.report.model import Area
 
@@ -96,7 +98,7 @@ def framework_lines(facts: Facts) -> list[str]:
     lines = []
     for key, frame in sorted((facts.packages.get("frameworks") or {}).items()):
         dists = frame.get("distributions") or []
-        text = ", ".join(f"{d['name']} {d.get('version')}" for d in dists)
+        text = ", ".join(f"{canonicalize_name(d['name'])} {d.get('version')}" for d in dists)
         build = frame.get("build") or {}
         note = _build_note(key, build)
         lines.append(f"{text}{' — ' + note if note else ''}")

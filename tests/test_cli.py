@@ -1,0 +1,159 @@
+"""The command line as a user runs it: real subprocesses, real files, real packages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from dldoctor.report.schema import report_schema
+
+FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib", "paddle", "keras", "onnxruntime", "mxnet")
+PY38 = Path("/root/.pyenv/versions/3.8.18/bin/python3")
+
+
+def dldoctor(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dldoctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_check_on_this_machine_reports_the_toolkit_without_driver_and_exits_0():
+    result = dldoctor("check")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "[!] NVIDIA: no NVIDIA driver loaded" in out
+    assert "(DD101)" in out
+    assert "torch 2.13.0+cpu — CPU-only build" in out
+    assert "tensorflow-cpu 2.21.0 — CPU-only build" in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_strict_turns_the_warning_into_exit_1():
+    assert dldoctor("check", "--strict").returncode == 1
+
+
+def test_json_on_stdout_and_in_a_file_are_valid_reports(tmp_path):
+    path = tmp_path / "report.json"
+    result = dldoctor("check", "--format", "json", "--json", str(path))
+    assert result.returncode == 0
+    for document in (json.loads(result.stdout), json.loads(path.read_text())):
+        jsonschema.validate(document, report_schema())
+        assert document["schema_version"] == "1.0"
+        assert [f["code"] for f in document["findings"]] == ["DD101"]
+
+
+def test_markdown_report_has_the_finding_and_folded_facts():
+    result = dldoctor("check", "--format", "markdown")
+    assert "DD101" in result.stdout
+    assert "<details><summary>All facts (JSON)</summary>" in result.stdout
+
+
+def test_no_framework_is_imported_by_a_full_check():
+    code = (
+        "import sys, json\n"
+        "from dldoctor.cli import app\n"
+        "try:\n    app(['check', '--format', 'json'])\nexcept SystemExit:\n    pass\n"
+        f"names = {FRAMEWORKS!r}\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in names)\n"
+        "print(json.dumps(loaded), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert json.loads(result.stdout)["facts"]["packages"]["frameworks"][
+        "torch"
+    ]  # torch is installed
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == []
+
+
+def test_secret_values_are_never_written_even_unredacted(tmp_path):
+    path = tmp_path / "r.json"
+    env = {
+        "HF_TOKEN": "hf_supersecretvalue",
+        "NCCL_IB_KEY": "k3y-value",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    result = dldoctor("check", "--format", "json", "--json", str(path), env=env)
+    for text in (result.stdout, path.read_text()):
+        assert "hf_supersecretvalue" not in text and "k3y-value" not in text
+    variables = json.loads(result.stdout)["facts"]["env"]
+    assert variables["variables"]["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    assert "NCCL_IB_KEY" in variables["withheld"]
+
+
+def test_redact_removes_home_and_host_name(tmp_path):
+    home = tmp_path / "home" / "alice"
+    home.mkdir(parents=True)
+    env = {"HOME": str(home), "CUDA_HOME": f"{home}/cuda"}
+    document = json.loads(dldoctor("check", "--format", "json", "--redact", env=env).stdout)
+    text = json.dumps(document)
+    assert str(home) not in text
+    assert document["facts"]["env"]["variables"]["CUDA_HOME"] == "~/cuda"
+    assert document["redacted"] is True
+    host = os.uname().nodename
+    if len(host) > 3:
+        assert host not in text
+
+
+def test_python_that_is_not_a_python_is_one_line_and_exit_2(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'I am not python'\n")
+    fake.chmod(0o755)
+    for candidate in (str(fake), str(tmp_path / "missing"), str(tmp_path)):
+        result = dldoctor("check", "--python", candidate)
+        assert result.returncode == 2
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("dldoctor: error: --python"), result.stderr
+
+
+@pytest.mark.skipif(not PY38.exists(), reason="needs a Python 3.8 interpreter")
+def test_python_38_interpreter_is_judged_from_outside():
+    result = dldoctor("check", "--python", str(PY38), "--format", "json")
+    document = json.loads(result.stdout)
+    assert document["facts"]["python"]["version"].startswith("3.8.")
+    assert document["command"] == f"dldoctor check --python {PY38}"
+    jsonschema.validate(document, report_schema())
+
+
+def test_hung_nvidia_smi_costs_one_timeout_not_forever(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\nexec sleep 600\n")
+    smi.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = dldoctor("check", "--format", "json", "--timeout", "1", env=env, timeout=30)
+    smi_facts = json.loads(result.stdout)["facts"]["nvidia"]["nvidia_smi"]
+    assert smi_facts["ran"] and smi_facts["timed_out"]
+
+
+def test_unknown_option_is_a_usage_error_exit_2():
+    result = dldoctor("check", "--no-such-option")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_report_path_is_one_line_exit_2(tmp_path):
+    result = dldoctor("check", "--json", str(tmp_path / "no" / "such" / "dir" / "r.json"))
+    assert result.returncode == 2
+    assert "cannot write the report" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_checks_lists_every_registered_check():
+    from dldoctor.checks.registry import all_checks
+
+    listed = dldoctor("checks").stdout.splitlines()
+    assert [line.split()[0] for line in listed] == [c.code for c in all_checks()]

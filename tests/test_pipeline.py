@@ -1,0 +1,58 @@
+"""The whole pipeline on this machine's real packages, with GPUs faked only at the NVML module."""
+
+from __future__ import annotations
+
+from dldoctor.checks.registry import run_checks
+from dldoctor.facts import gather
+from dldoctor.facts.host import Host
+from dldoctor.report.model import Severity, Status
+from tests.fakes.fake_nvml import load_fake
+
+
+def findings_by_code(outcomes):
+    return {o.code: o for o in outcomes}
+
+
+def test_real_cpu_stack_on_an_h100_is_told_to_install_each_gpu_build(matrix):
+    facts = gather(matrix, Host(nvml=load_fake("h100")))
+    assert facts.nvidia["gpus"][0]["name"].startswith("NVIDIA H100")
+    outcome = findings_by_code(run_checks(facts, matrix))["DD201"]
+    by_framework = {f.evidence["framework"]: f for f in outcome.findings}
+    assert set(by_framework) == {"torch", "tensorflow", "jax", "paddle", "onnxruntime"}
+    torch_fix = by_framework["torch"].fixes[0].commands[-1]
+    assert "torch==2.13.0+cu130" in torch_fix
+    assert torch_fix.endswith("--index-url https://download.pytorch.org/whl/cu130")
+    assert (
+        by_framework["tensorflow"]
+        .fixes[0]
+        .commands[0]
+        .endswith("-m pip uninstall -y tensorflow-cpu")
+    )
+    assert "'tensorflow[and-cuda]==2.21.0'" in by_framework["tensorflow"].fixes[0].commands[1]
+    assert "'jax[cuda13]==0.10.2'" in by_framework["jax"].fixes[0].commands[0]
+    assert by_framework["torch"].severity is Severity.ERROR
+
+
+def test_driver_470_gets_no_cuda_13_command_for_torch(matrix):
+    facts = gather(matrix, Host(nvml=load_fake("driver470")))
+    outcome = findings_by_code(run_checks(facts, matrix))["DD201"]
+    torch = next(f for f in outcome.findings if f.evidence["framework"] == "torch")
+    assert torch.fixes[0].commands == ()
+    assert "upgrade the NVIDIA driver" in torch.fixes[0].summary
+
+
+def test_this_machine_toolkit_without_driver_is_the_only_warning(matrix):
+    facts = gather(matrix, Host())
+    outcomes = findings_by_code(run_checks(facts, matrix))
+    assert outcomes["DD101"].status is Status.FOUND
+    assert outcomes["DD201"].status is Status.SKIPPED
+    assert [o.code for o in outcomes.values() if o.status is Status.CRASHED] == []
+    assert [f.code for o in outcomes.values() for f in o.findings] == ["DD101"]
+
+
+def test_cuda_visible_devices_beyond_the_eight_a100s(matrix):
+    env = {"PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": "8,9"}
+    facts = gather(matrix, Host(env=env, nvml=load_fake("a100x8")))
+    outcome = findings_by_code(run_checks(facts, matrix))["DD402"]
+    (finding,) = outcome.findings
+    assert "CUDA sees no GPU at all" in finding.title
