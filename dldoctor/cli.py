@@ -130,7 +130,10 @@ def _emit(
         body = markdown.render(report)
         sys.stdout.write(redact(body) if report.redacted else body)
     else:
-        terminal.render(report, Console(highlight=False), verbose=verbose)
+        console = Console(highlight=False)
+        if not console.is_terminal:  # a pipe or a file: one line per line, no wrapping at 80
+            console = Console(highlight=False, width=10_000)
+        terminal.render(report, console, verbose=verbose)
     if json_path is not None and output_format is not OutputFormat.json:
         typer.echo(f"Report written to {json_path}", err=True)
 

@@ -26,16 +26,16 @@ def _torch_cpu_only(frame: dict[str, Any]) -> str | None:
         return None
     if build.get("cuda") or build.get("hip"):
         return None
-    return "torch is a CPU-only build (torch.version.cuda is None)"
+    return "it is a CPU-only build (torch.version.cuda is None)"
 
 
 def _tensorflow_cpu_only(frame: dict[str, Any]) -> str | None:
     names = _names(frame)
     if "tensorflow-cpu" in names:
-        return "tensorflow-cpu is installed: the CPU-only package"
+        return "tensorflow-cpu is the CPU-only package"
     build = frame.get("build") or {}
     if names & {"tensorflow", "tensorflow-intel"} and build.get("is_cuda_build") is False:
-        return "this TensorFlow was built without CUDA (is_cuda_build is False)"
+        return "it was built without CUDA (is_cuda_build is False)"
     return None
 
 
@@ -45,22 +45,30 @@ def _jax_cpu_only(frame: dict[str, Any]) -> str | None:
         return None
     if any(n.startswith(("jax-cuda", "jax-rocm")) for n in names):
         return None
-    return "jaxlib is installed without a CUDA plugin (jax-cuda12-plugin / jax-cuda13-plugin)"
+    return "jaxlib has no CUDA plugin (jax-cuda12-plugin or jax-cuda13-plugin)"
 
 
 def _paddle_cpu_only(frame: dict[str, Any]) -> str | None:
     names = _names(frame)
     if "paddlepaddle" in names and "paddlepaddle-gpu" not in names:
-        return "paddlepaddle is the CPU package (the GPU one is paddlepaddle-gpu)"
+        return "paddlepaddle is the CPU package; the GPU one is paddlepaddle-gpu"
     return None
 
 
 def _onnxruntime_cpu_only(frame: dict[str, Any]) -> str | None:
     names = _names(frame)
     if "onnxruntime" in names and "onnxruntime-gpu" not in names:
-        return "onnxruntime is the CPU package (the CUDA one is onnxruntime-gpu)"
+        return "onnxruntime is the CPU package; the CUDA one is onnxruntime-gpu"
     return None
 
+
+_LABEL = {
+    "torch": "PyTorch",
+    "tensorflow": "TensorFlow",
+    "jax": "JAX",
+    "paddle": "PaddlePaddle",
+    "onnxruntime": "ONNX Runtime",
+}
 
 FixFn = Callable[[Facts, Matrix], "Fix | None"]
 _CPU_ONLY: dict[str, tuple[Callable[[dict[str, Any]], str | None], FixFn, Severity]] = {
@@ -91,7 +99,7 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
     if not q.nvidia_gpu_present(facts):
         raise NotApplicable("no NVIDIA GPU on this machine")
     gpu_names = sorted({str(g["name"]) for g in q.gpus(facts) if g.get("name")})
-    where = f" ({', '.join(gpu_names)})" if gpu_names else ""
+    gpu = f"the {', '.join(gpu_names)}" if gpu_names else "this machine's NVIDIA GPU"
     verdicts = []
     for key, (is_cpu_only, fix, severity) in _CPU_ONLY.items():
         frame = q.framework(facts, key)
@@ -102,7 +110,7 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
         verdicts.append(
             Verdict(
                 severity,
-                f"{why}, but this machine has an NVIDIA GPU{where}",
+                f"{_LABEL[key]} cannot use {gpu}: {why}",
                 evidence={
                     "framework": key,
                     "distributions": frame.get("distributions") if frame else None,

@@ -31,14 +31,34 @@ def pick_variant(
     return max(fitting, key=Version) if fitting else None
 
 
+def driver_first(facts: Facts, matrix: Matrix, cuda: str, what: str) -> str:
+    """ "Upgrade the driver first" when the loaded one is older than CUDA ``cuda``'s major needs.
+
+    The floor is the major's minor-version-compatibility minimum: builds of any 12.x run on a
+    525 driver (with a limited feature set), not only on the driver of their exact minor.
+    """
+    driver = q.version_of(q.driver_version(facts))
+    major = cuda.split(".")[0]
+    row = next((m for m in matrix.cuda_majors if m.cuda == major), None)
+    if driver is None or row is None or not row.linux or driver >= Version(row.linux):
+        return ""
+    return f"First upgrade the NVIDIA driver to {row.linux} or newer ({what} uses CUDA {major}). "
+
+
 def _tag(variant: str) -> str:
     return "cu" + variant.replace(".", "")
 
 
-def _too_old(name: str, version: str, variants: tuple[str, ...] | list[str], facts: Facts) -> Fix:
+def _too_old(
+    name: str, version: str, variants: tuple[str, ...] | list[str], facts: Facts, matrix: Matrix
+) -> Fix:
+    lowest = min(variants, key=Version)
+    row = matrix.toolkit_floor(lowest)
+    target = f" to {row.linux} or newer (CUDA {lowest})" if row and row.linux else ""
     return Fix(
         f"The driver supports CUDA {driver_cuda(facts)}, older than every CUDA build of {name} "
-        f"{version} ({', '.join(variants)}): upgrade the NVIDIA driver, or install an older {name}."
+        f"{version} ({', '.join(variants)}): upgrade the NVIDIA driver{target}, "
+        f"or install an older {name}."
     )
 
 
@@ -54,7 +74,7 @@ def torch_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         )
     variant = pick_variant(release.cuda, facts, release.pypi_default)
     if variant is None:
-        return _too_old("torch", version, release.cuda, facts)
+        return _too_old("torch", version, release.cuda, facts, matrix)
     tag = _tag(variant)
     reqs = [f"torch=={version}+{tag}"]
     for companion in ("torchvision", "torchaudio"):
@@ -84,8 +104,11 @@ def tensorflow_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         return Fix(f"Upgrade to TensorFlow {since} or newer, then install tensorflow[and-cuda].")
     remove = tuple(n for n in names if n in ("tensorflow-cpu", "tensorflow-intel", "tensorflow"))
     intent = Install((f"tensorflow[and-cuda]=={version}",), remove_first=remove)
+    key = f"{parsed.major}.{parsed.minor}" if parsed else ""
+    built = next((r["cuda"] for r in rules.get("release", []) if r["tensorflow"] == key), None)
+    first = driver_first(facts, matrix, built, f"TensorFlow {key}") if built else ""
     return Fix(
-        f"Replace {main} with the CUDA build: tensorflow[and-cuda] {version} (Linux only).",
+        f"{first}Replace {main} with the CUDA build: tensorflow[and-cuda] {version} (Linux only).",
         render(intent, facts),
         automatic=True,
     )
@@ -104,8 +127,9 @@ def jax_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     )
     extra = "cuda13" if cuda13 else "cuda12"
     intent = Install((f"jax[{extra}]=={version}",))
+    first = driver_first(facts, matrix, extra[4:], f"jax[{extra}]")
     return Fix(
-        f"Install the CUDA {extra[4:]} plugin for jax {version}.",
+        f"{first}Install the CUDA {extra[4:]} plugin for jax {version}.",
         render(intent, facts),
         automatic=True,
     )
@@ -124,7 +148,7 @@ def paddle_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         return Fix(f"Install paddlepaddle-gpu {version} from PaddlePaddle's own wheel index.")
     variant = pick_variant(row["cuda"], facts, row["cuda"][-1])
     if variant is None:
-        return _too_old("paddlepaddle-gpu", version, row["cuda"], facts)
+        return _too_old("paddlepaddle-gpu", version, row["cuda"], facts, matrix)
     url = matrix.gpu_builds["paddle"]["index_url"].format(variant=_tag(variant))
     intent = Install(
         (f"paddlepaddle-gpu=={version}",), index_url=url, remove_first=("paddlepaddle",)
@@ -141,6 +165,12 @@ def onnxruntime_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     if not dist:
         return None
     version = q.release_of(dist["version"])
-    gpu = matrix.gpu_builds["onnxruntime"]["gpu_distribution"]
+    rules = matrix.gpu_builds["onnxruntime"]
+    gpu = rules["gpu_distribution"]
     intent = Install((f"{gpu}=={version}",), remove_first=("onnxruntime",))
-    return Fix(f"Replace onnxruntime with {gpu} {version}.", render(intent, facts), automatic=True)
+    parsed = q.version_of(version)
+    cuda12 = parsed is not None and parsed >= Version(rules["cuda12_default_since"])
+    first = driver_first(facts, matrix, "12", gpu) if cuda12 else ""
+    return Fix(
+        f"{first}Replace onnxruntime with {gpu} {version}.", render(intent, facts), automatic=True
+    )

@@ -48,7 +48,7 @@ def python_line(facts: Facts) -> str:
     env = p.get("environment") or {}
     pip = f"pip {p['pip_version']}" if p.get("pip_version") else "no pip"
     manager = env.get("manager") or "unknown"
-    version = f"Python {p.get('version', '?')} ({p.get('implementation', '?')})"
+    version = f"{p.get('version', '?')} ({p.get('implementation', '?')})"
     return f"{version} · {manager} environment · {pip}"
 
 
@@ -84,13 +84,16 @@ def cuda_line(facts: Facts) -> str:
     else:
         parts.append("no CUDA toolkit")
     libs = c.get("libraries") or {}
+    pip_components = {w.get("component") for w in c.get("pip_libraries") or []}
     for key, label in (("cudnn", "cuDNN"), ("nccl", "NCCL"), ("tensorrt", "TensorRT")):
         versions = sorted({e.get("version") or "?" for e in libs.get(key) or []})
         if versions:
             parts.append(f"{label} {', '.join(versions)}")
+        elif key == "cudnn" and toolkits and key not in pip_components:
+            parts.append("no cuDNN on the system")
     pip = c.get("pip_libraries") or []
     if pip:
-        parts.append(f"{len(pip)} NVIDIA pip wheels")
+        parts.append(f"{len(pip)} NVIDIA wheels from pip")
     return " · ".join(parts)
 
 
@@ -100,12 +103,18 @@ def framework_lines(facts: Facts) -> list[str]:
         dists = frame.get("distributions") or []
         text = ", ".join(f"{canonicalize_name(d['name'])} {d.get('version')}" for d in dists)
         build = frame.get("build") or {}
-        note = _build_note(key, build)
+        names = {str(canonicalize_name(d["name"])) for d in dists}
+        note = _build_note(key, build, names)
         lines.append(f"{text}{' — ' + note if note else ''}")
     return lines
 
 
-def _build_note(key: str, build: dict[str, Any]) -> str:
+def _build_note(key: str, build: dict[str, Any], names: set[str]) -> str:
+    if key == "jax" and "jaxlib" in names:
+        plugins = [n for n in names if n.startswith(("jax-cuda", "jax-rocm"))]
+        return f"with {', '.join(sorted(plugins))}" if plugins else "CPU only (no CUDA plugin)"
+    if key == "onnxruntime":
+        return "CUDA build" if "onnxruntime-gpu" in names else "CPU build"
     if build.get("error"):
         return f"build facts unreadable: {build['error']}"
     if key == "torch":

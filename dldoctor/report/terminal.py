@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 
 from dldoctor.report.model import Area, Finding, Severity, Status
 from dldoctor.report.report import Report
@@ -53,23 +54,27 @@ def render(report: Report, console: Console, verbose: bool = False) -> None:
                 f"{escape(outcome.reason)} (a dldoctor bug; please report it)"
             )
     console.print()
-    console.print(_summary(report))
+    console.print(_summary(report, verbose))
+
+
+def _indented(console: Console, markup: str, indent: int) -> None:
+    """Print text wrapped to the terminal with a hanging indent (unwrapped when not a terminal)."""
+    console.print(Padding(markup, (0, 0, 0, indent), expand=False))
 
 
 def _finding(console: Console, finding: Finding, verbose: bool) -> None:
     glyph, colour = _GLYPH[finding.severity]
-    console.print(
-        f"    [{colour}]{glyph}[/{colour}] {escape(finding.title)} [dim]({finding.code})[/dim]"
-    )
+    title = f"{escape(finding.title)} [dim]({finding.code})[/dim]"
+    _indented(console, f"[{colour}]{glyph}[/{colour}] {title}", 4)
     for fix in finding.fixes:
-        console.print(f"      To fix: {escape(fix.summary)}")
-        for command in fix.commands:
+        _indented(console, f"To fix: {escape(fix.summary)}", 6)
+        for command in fix.commands:  # never wrapped: it must paste as one line
             console.print(f"        [bold]$ {escape(command)}[/bold]", soft_wrap=True)
         if fix.notes:
-            console.print(f"        [dim]{escape(fix.notes)}[/dim]")
+            _indented(console, f"[dim]{escape(fix.notes)}[/dim]", 8)
     if verbose and finding.evidence:
         for key, value in finding.evidence.items():
-            console.print(f"      [dim]{escape(key)}: {escape(_short(value))}[/dim]")
+            _indented(console, f"[dim]{escape(key)}: {escape(_short(value))}[/dim]", 6)
 
 
 def _details(console: Console, area: Area, report: Report) -> None:
@@ -95,7 +100,7 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _summary(report: Report) -> str:
+def _summary(report: Report, verbose: bool) -> str:
     errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
     if not errors and not warnings and not report.crashed:
         return "[green]No issues found.[/green]"
@@ -106,4 +111,5 @@ def _summary(report: Report) -> str:
         parts.append(f"[yellow]{warnings} warning{'s' if warnings > 1 else ''}[/yellow]")
     if report.crashed:
         parts.append(f"[magenta]{len(report.crashed)} check(s) crashed[/magenta]")
-    return "Found " + ", ".join(parts) + ". Run with -v for the evidence."
+    hint = "" if verbose else " Run with -v for the evidence."
+    return "Found " + ", ".join(parts) + "." + hint
