@@ -108,15 +108,13 @@ def check(
 def _emit(
     report: object, output_format: OutputFormat, json_path: Optional[Path], verbose: bool
 ) -> None:
-    from rich.console import Console
-
-    from dldoctor.report import markdown, terminal
-    from dldoctor.report.redact import redact
     from dldoctor.report.report import Report
 
     assert isinstance(report, Report)
     document = report.to_dict()
     if report.redacted:
+        from dldoctor.report.redact import redact
+
         document = redact(document)
     text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     if json_path is not None:
@@ -127,15 +125,32 @@ def _emit(
     if output_format is OutputFormat.json:
         sys.stdout.write(text)
     elif output_format is OutputFormat.markdown:
+        from dldoctor.report import markdown
+        from dldoctor.report.redact import redact
+
         body = markdown.render(report)
         sys.stdout.write(redact(body) if report.redacted else body)
     else:
-        console = Console(highlight=False)
-        if not console.is_terminal:  # a pipe or a file: one line per line, no wrapping at 80
-            console = Console(highlight=False, width=10_000)
-        terminal.render(report, console, verbose=verbose)
+        from dldoctor.report import terminal
+
+        out = _terminal_out()
+        assert isinstance(out, terminal.Out)
+        terminal.render(report, out, verbose=verbose)
     if json_path is not None and output_format is not OutputFormat.json:
         typer.echo(f"Report written to {json_path}", err=True)
+
+
+def _terminal_out() -> object:
+    """Colour and wrapping on a terminal (NO_COLOR respected); plain, unwrapped lines elsewhere."""
+    import os
+    import shutil
+
+    from dldoctor.report.terminal import Out
+
+    if not sys.stdout.isatty():
+        return Out(sys.stdout)
+    color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    return Out(sys.stdout, color=color, width=shutil.get_terminal_size().columns)
 
 
 @app.command("checks")

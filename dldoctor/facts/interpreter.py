@@ -27,7 +27,6 @@ if __name__ == "__main__":
 import ast  # noqa: E402
 import contextlib  # noqa: E402
 import csv  # noqa: E402
-import importlib.metadata as metadata  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -624,6 +623,56 @@ def conda_owned(prefix: str, errors: List[str]) -> Set[str]:
     return owned
 
 
+class PathDist:
+    """A ``.dist-info``/``.egg-info`` on disk, read directly.
+
+    importlib.metadata would do this too, but importing it pulls in the email package (~45 ms,
+    a sixth of `dldoctor check`); the headers are parsed by ``_headers`` here anyway.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def read_text(self, name: str) -> Optional[str]:
+        """A metadata file's text (UTF-8), or None if absent; undecodable text raises."""
+        path = os.path.join(self._path, name) if name else self._path
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_FILE_BYTES)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return data.decode("utf-8")
+
+    @property
+    def requires(self) -> List[str]:
+        """requires.txt of an egg-info as Requires-Dist strings ([extra:marker] → markers)."""
+        text = self.read_text("requires.txt") or ""
+        out, extra, marker = [], "", ""
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                extra, _, marker = line[1:-1].partition(":")
+                continue
+            conditions = ["(%s)" % marker] if marker else []
+            if extra:
+                conditions.append('extra == "%s"' % extra)
+            out.append(line + ("; " + " and ".join(conditions) if conditions else ""))
+        return out
+
+
+def _distributions_in(entry: str) -> List[PathDist]:
+    """The distributions whose metadata sits directly in one sys.path directory."""
+    try:
+        names = sorted(os.listdir(entry))
+    except OSError:  # not a directory (a zip, a missing path): nothing installed there
+        return []
+    return [
+        PathDist(os.path.join(entry, n)) for n in names if n.endswith((".dist-info", ".egg-info"))
+    ]
+
+
 def _discover(search_path: List[str], errors: List[str]) -> Iterable[Tuple[Any, str]]:
     """(distribution, sys.path entry) for every distribution, in sys.path order."""
     seen = set()
@@ -633,7 +682,7 @@ def _discover(search_path: List[str], errors: List[str]) -> Iterable[Tuple[Any, 
             continue
         seen.add(real)
         try:
-            found = list(metadata.distributions(path=[entry]))
+            found = _distributions_in(entry)
         except Exception as exc:
             errors.append("%s: %s" % (entry, _reason(exc)))
             continue

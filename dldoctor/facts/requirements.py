@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -9,6 +10,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 JSON = dict[str, Any]
+
+# `...; extra == "test"` (an and-chain naming an extra) never applies with no extra requested.
+# Most Requires-Dist lines of a large environment look like this; skipping them before the
+# full parse keeps `dldoctor check` fast. Anything with "or" gets the full evaluation.
+_EXTRA_ONLY = re.compile(r";.*\bextra\s*==")
+_OR = re.compile(r"\bor\b")
 
 
 def _installed(packages: JSON) -> dict[str, JSON]:
@@ -43,6 +50,8 @@ def _applies(req: Requirement, marker_env: dict[str, str]) -> bool:
 def _check(
     dist: JSON, text: str, installed: dict[str, JSON], marker_env: dict[str, str]
 ) -> JSON | None:
+    if _EXTRA_ONLY.search(text) and not _OR.search(text.partition(";")[2]):
+        return None
     try:
         req = Requirement(text)
         if not _applies(req, marker_env):

@@ -1,17 +1,28 @@
-"""The terminal view, in the spirit of `flutter doctor`: a glyph per area, the fix to copy."""
+"""The terminal view, in the spirit of `flutter doctor`: a glyph per area, the fix to copy.
+
+Plain ANSI rather than rich: this view is printed on every `dldoctor check`, and importing
+rich's console costs a seventh of the whole run.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.padding import Padding
+import textwrap
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from dldoctor.report.model import Area, Finding, Severity, Status
 from dldoctor.report.report import Report
 from dldoctor.report.summary import LINES, framework_lines
 
+_CODES = {
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "magenta": "35",
+    "cyan": "36",
+}
 _GLYPH = {
     Severity.OK: ("✓", "green"),
     Severity.INFO: ("•", "cyan"),
@@ -21,78 +32,90 @@ _GLYPH = {
 _CRASHED = ("☠", "magenta")
 
 
-def render(report: Report, console: Console, verbose: bool = False) -> None:
+@dataclass
+class Out:
+    """Where the view goes: colour only on a terminal, wrapping only to a known width."""
+
+    stream: TextIO
+    color: bool = False
+    width: int | None = None  # None: never wrap (a pipe or a file)
+
+    def style(self, text: str, *styles: str) -> str:
+        if not self.color or not styles:
+            return text
+        return f"\033[{';'.join(_CODES[s] for s in styles)}m{text}\033[0m"
+
+    def line(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+
+    def wrapped(self, text: str, indent: int, lead: str = "", *styles: str) -> None:
+        """``lead`` + ``text`` at ``indent``, wrapped with a hanging indent; ``lead`` styled."""
+        pad = " " * indent
+        plain = f"{lead} {text}" if lead else text
+        if self.width is None:
+            parts = [pad + plain]
+        else:
+            parts = textwrap.wrap(
+                plain, self.width, initial_indent=pad, subsequent_indent=pad + "  "
+            )
+        if lead and parts:
+            parts[0] = parts[0].replace(lead, self.style(lead, *styles), 1)
+        for part in parts or [pad]:
+            self.line(part)
+
+
+def render(report: Report, out: Out, verbose: bool = False) -> None:
     facts = report.facts
-    console.print(
-        f"[bold]dldoctor[/bold] — {escape(report.command)} "
-        f"[dim](no framework imported, {report.duration_s:.2f} s)[/dim]\n"
-    )
+    took = out.style(f"(no framework imported, {report.duration_s:.2f} s)", "dim")
+    out.line(f"{out.style('dldoctor', 'bold')} — {report.command} {took}")
+    out.line()
     by_area: dict[Area, list[Finding]] = {area: [] for area in Area}
     for finding in report.findings:
         by_area[finding.area].append(finding)
-    crashed = {o.code for o in report.crashed}
     for area in Area:
         label, describe = LINES[area]
         findings = by_area[area]
         worst = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)
         glyph, colour = _GLYPH[worst]
-        console.print(
-            f"[{colour}]\\[{glyph}][/{colour}] [bold]{label}[/bold]: {escape(describe(facts))}"
-        )
+        out.wrapped(f"{label}: {describe(facts)}", 0, f"[{glyph}]", colour)
         if area is Area.FRAMEWORKS:
             for line in framework_lines(facts):
-                console.print(f"    • {escape(line)}")
+                out.wrapped(f"• {line}", 4)
         for finding in findings:
-            _finding(console, finding, verbose)
+            _finding(out, finding, verbose)
         if verbose:
-            _details(console, area, report)
-    for outcome in report.outcomes:
-        if outcome.code in crashed:
-            glyph, colour = _CRASHED
-            console.print(
-                f"[{colour}]\\[{glyph}][/{colour}] check {outcome.code} {outcome.name} crashed: "
-                f"{escape(outcome.reason)} (a dldoctor bug; please report it)"
-            )
-    console.print()
-    console.print(_summary(report, verbose))
-
-
-def _indented(console: Console, markup: str, indent: int) -> None:
-    """Print text wrapped to the terminal with a hanging indent (unwrapped when not a terminal)."""
-    console.print(Padding(markup, (0, 0, 0, indent), expand=False))
-
-
-def _finding(console: Console, finding: Finding, verbose: bool) -> None:
-    glyph, colour = _GLYPH[finding.severity]
-    title = f"{escape(finding.title)} [dim]({finding.code})[/dim]"
-    _indented(console, f"[{colour}]{glyph}[/{colour}] {title}", 4)
-    for fix in finding.fixes:
-        _indented(console, f"To fix: {escape(fix.summary)}", 6)
-        for command in fix.commands:  # never wrapped: it must paste as one line
-            console.print(f"        [bold]$ {escape(command)}[/bold]", soft_wrap=True)
-        if fix.notes:
-            _indented(console, f"[dim]{escape(fix.notes)}[/dim]", 8)
-    if verbose and finding.evidence:
-        for key, value in finding.evidence.items():
-            _indented(console, f"[dim]{escape(key)}: {escape(_short(value))}[/dim]", 6)
-
-
-def _details(console: Console, area: Area, report: Report) -> None:
-    skipped = [
-        o
-        for o in report.outcomes
-        if o.status is Status.SKIPPED and _area_of(report, o.code) is area
-    ]
-    for outcome in skipped:
-        console.print(
-            f"    [dim]– {outcome.code} {outcome.name} skipped: {escape(outcome.reason)}[/dim]"
+            _skipped(out, area, report)
+    for outcome in report.crashed:
+        glyph, colour = _CRASHED
+        out.line(
+            f"{out.style(f'[{glyph}]', colour)} check {outcome.code} {outcome.name} crashed: "
+            f"{outcome.reason} (a dldoctor bug; please report it)"
         )
+    out.line()
+    out.line(_summary(report, out, verbose))
 
 
-def _area_of(report: Report, code: str) -> Area | None:
+def _finding(out: Out, finding: Finding, verbose: bool) -> None:
+    glyph, colour = _GLYPH[finding.severity]
+    out.wrapped(f"{finding.title} ({finding.code})", 4, glyph, colour)
+    for fix in finding.fixes:
+        out.wrapped(f"To fix: {fix.summary}", 6)
+        for command in fix.commands:  # never wrapped: it must paste as one line
+            out.line("        " + out.style(f"$ {command}", "bold"))
+        if fix.notes:
+            out.wrapped(fix.notes, 8)
+    if verbose:
+        for key, value in finding.evidence.items():
+            out.wrapped(f"{key}: {_short(value)}", 6)
+
+
+def _skipped(out: Out, area: Area, report: Report) -> None:
     from dldoctor.checks.registry import all_checks
 
-    return next((c.area for c in all_checks() if c.code == code), None)
+    areas = {c.code: c.area for c in all_checks()}
+    for outcome in report.outcomes:
+        if outcome.status is Status.SKIPPED and areas.get(outcome.code) is area:
+            out.wrapped(f"{outcome.code} {outcome.name} skipped: {outcome.reason}", 4, "–", "dim")
 
 
 def _short(value: Any, limit: int = 160) -> str:
@@ -100,16 +123,16 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _summary(report: Report, verbose: bool) -> str:
+def _summary(report: Report, out: Out, verbose: bool) -> str:
     errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
     if not errors and not warnings and not report.crashed:
-        return "[green]No issues found.[/green]"
+        return out.style("No issues found.", "green")
     parts = []
     if errors:
-        parts.append(f"[red]{errors} error{'s' if errors > 1 else ''}[/red]")
+        parts.append(out.style(f"{errors} error{'s' if errors > 1 else ''}", "red"))
     if warnings:
-        parts.append(f"[yellow]{warnings} warning{'s' if warnings > 1 else ''}[/yellow]")
+        parts.append(out.style(f"{warnings} warning{'s' if warnings > 1 else ''}", "yellow"))
     if report.crashed:
-        parts.append(f"[magenta]{len(report.crashed)} check(s) crashed[/magenta]")
+        parts.append(out.style(f"{len(report.crashed)} check(s) crashed", "magenta"))
     hint = "" if verbose else " Run with -v for the evidence."
     return "Found " + ", ".join(parts) + "." + hint

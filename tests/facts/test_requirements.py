@@ -82,6 +82,12 @@ def test_extra_only_requirement_ignored() -> None:
     assert unsatisfied(pkgs, LINUX) == []
 
 
+def test_extra_or_another_marker_is_evaluated_in_full() -> None:
+    text = 'somelib>=1; extra == "gpu" or sys_platform == "linux"'
+    pkgs = packages(dist("tool", "1.0", text))
+    assert [p["requirement"] for p in unsatisfied(pkgs, LINUX)] == [text]
+
+
 def test_prerelease_satisfies_a_specifier() -> None:
     pkgs = packages(dist("a", "1", "b>=2.0"), dist("b", "2.1rc1"))
     assert unsatisfied(pkgs, LINUX) == []

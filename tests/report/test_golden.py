@@ -12,7 +12,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from rich.console import Console
 
 from dldoctor.checks.registry import run_checks
 from dldoctor.facts.model import Facts
@@ -40,9 +39,19 @@ def compare(actual: str, golden: Path) -> None:
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_terminal_view(name, matrix):
     out = io.StringIO()
-    console = Console(file=out, width=10_000, color_system=None, highlight=False)
-    terminal.render(report_for(name, matrix), console)
+    terminal.render(report_for(name, matrix), terminal.Out(out))
     compare(out.getvalue(), DATA / "golden" / f"{name}.txt")
+
+
+def test_terminal_colour_and_wrapping_on_a_narrow_terminal(matrix):
+    out = io.StringIO()
+    terminal.render(report_for("h100_cpu_stack", matrix), terminal.Out(out, color=True, width=60))
+    lines = out.getvalue().splitlines()
+    assert "\033[31m✗\033[0m" in out.getvalue()  # errors in red
+    commands = [ln for ln in lines if "$ python -m pip install torch==" in ln]
+    assert len(commands) == 1 and len(commands[0]) > 60  # a command is never broken
+    prose = [ln for ln in lines if "$ " not in ln and "\033" not in ln]
+    assert prose and all(len(ln) <= 60 for ln in prose)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
