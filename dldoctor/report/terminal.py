@@ -56,7 +56,12 @@ class Out:
             parts = [pad + plain]
         else:
             parts = textwrap.wrap(
-                plain, self.width, initial_indent=pad, subsequent_indent=pad + "  "
+                plain,
+                self.width,
+                initial_indent=pad,
+                subsequent_indent=pad + "  ",
+                break_on_hyphens=False,
+                break_long_words=False,
             )
         if lead and parts:
             parts[0] = parts[0].replace(lead, self.style(lead, *styles), 1)
