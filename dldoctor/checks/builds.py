@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dldoctor.checks.registry import NotApplicable, Verdict, check
@@ -17,7 +16,7 @@ from dldoctor.report.model import Area, Fix, Severity
 
 def _names(frame: dict[str, Any]) -> set[str]:
     """Canonical names (METADATA may say tensorflow_cpu for tensorflow-cpu)."""
-    return {canonicalize_name(d["name"]) for d in frame.get("distributions", [])}
+    return {q.canonical(d["name"]) for d in frame.get("distributions", [])}
 
 
 def _torch_cpu_only(frame: dict[str, Any]) -> str | None:

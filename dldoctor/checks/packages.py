@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from dldoctor.checks.registry import Verdict, check
 from dldoctor.compat_matrix import Matrix
@@ -14,7 +13,7 @@ from dldoctor.report.model import Area, Fix, Severity
 
 
 def _interesting(matrix: Matrix, name: str) -> bool:
-    return matrix.package(canonicalize_name(name)) is not None
+    return matrix.package(q.canonical(name)) is not None
 
 
 @check(
@@ -74,7 +73,7 @@ def clashing_distributions(facts: Facts, matrix: Matrix) -> list[Verdict]:
     gpu = q.nvidia_gpu_present(facts)
     verdicts = []
     for conflict in facts.packages.get("module_conflicts") or []:
-        names = [str(canonicalize_name(n)) for n in conflict["distributions"]]
+        names = [q.canonical(n) for n in conflict["distributions"]]
         framework_clash = any(_interesting(matrix, n) for n in names)
         keep = _choose(names, gpu)
         dist = q.installed(facts, keep) or {}
@@ -145,8 +144,8 @@ def _requirement_fix(facts: Facts, matrix: Matrix, owner: str, requirement: str)
     except InvalidRequirement:
         return Fix(f"{owner}'s requirement '{requirement}' is malformed: reinstall {owner}.")
     torch = q.installed(facts, "torch")
-    owner = canonicalize_name(owner)
-    if canonicalize_name(req.name) == "torch" and owner in ("torchvision", "torchaudio") and torch:
+    owner = q.canonical(owner)
+    if q.canonical(req.name) == "torch" and owner in ("torchvision", "torchaudio") and torch:
         release = matrix.torch_release(torch["version"])
         if release:
             paired = release.torchvision if owner == "torchvision" else release.torchaudio

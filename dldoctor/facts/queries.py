@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from dldoctor.facts.model import Facts
+
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def canonical(name: str) -> str:
+    """A distribution name as PEP 503 compares them ("TensorFlow_CPU" → "tensorflow-cpu").
+
+    packaging.utils.canonicalize_name does the same; importing it costs ~10 ms (packaging.tags).
+    """
+    return _SEPARATORS.sub("-", name).lower()
+
 
 NO_DRIVER_STATUSES = ("library_not_found", "driver_not_loaded")
 
@@ -48,9 +59,9 @@ def distributions(facts: Facts) -> list[dict[str, Any]]:
 
 def installed(facts: Facts, name: str) -> dict[str, Any] | None:
     """The first (active) installed distribution of that name, as Python would import it."""
-    wanted = canonicalize_name(name)
+    wanted = canonical(name)
     for dist in distributions(facts):
-        if dist.get("name") and canonicalize_name(dist["name"]) == wanted:
+        if dist.get("name") and canonical(dist["name"]) == wanted:
             return dist
     return None
 

@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from dldoctor.facts.queries import canonical
 
 JSON = dict[str, Any]
 
@@ -23,7 +24,7 @@ def _installed(packages: JSON) -> dict[str, JSON]:
     found: dict[str, JSON] = {}
     for dist in packages.get("distributions") or []:
         if isinstance(dist.get("name"), str):
-            found.setdefault(canonicalize_name(dist["name"]), dist)
+            found.setdefault(canonical(dist["name"]), dist)
     return found
 
 
@@ -58,7 +59,7 @@ def _check(
             return None
     except Exception as exc:  # unparsable requirement, or a marker that cannot be evaluated
         return _entry(dist, text, None, "invalid", f"{type(exc).__name__}: {exc}")
-    other = installed.get(canonicalize_name(req.name))
+    other = installed.get(canonical(req.name))
     if other is None:
         return _entry(dist, text, None, "missing", None)
     version = other.get("version")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dldoctor.compat_matrix import Matrix
@@ -91,7 +90,7 @@ def torch_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
 
 def tensorflow_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     frame = q.framework(facts, "tensorflow") or {}
-    names = [canonicalize_name(d["name"]) for d in frame.get("distributions", [])]
+    names = [q.canonical(d["name"]) for d in frame.get("distributions", [])]
     main = next((n for n in names if n.startswith("tensorflow") and n != "tensorflow-metal"), None)
     dist = q.installed(facts, main) if main else None
     if not dist:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from dldoctor.facts.model import Facts
+from dldoctor.facts.queries import canonical
 from dldoctor.report.model import Area
 
 GIB = 1024**3
@@ -101,9 +100,9 @@ def framework_lines(facts: Facts) -> list[str]:
     lines = []
     for key, frame in sorted((facts.packages.get("frameworks") or {}).items()):
         dists = frame.get("distributions") or []
-        text = ", ".join(f"{canonicalize_name(d['name'])} {d.get('version')}" for d in dists)
+        text = ", ".join(f"{canonical(d['name'])} {d.get('version')}" for d in dists)
         build = frame.get("build") or {}
-        names = {str(canonicalize_name(d["name"])) for d in dists}
+        names = {canonical(d["name"]) for d in dists}
         note = _build_note(key, build, names)
         lines.append(f"{text}{' — ' + note if note else ''}")
     return lines
