@@ -90,7 +90,29 @@ def looks_secret(name: str) -> bool:
     return bool(_SECRET.search(name.upper()))
 
 
+# Terraform also uses TF_ (TF_VAR_* often hold credentials): never TensorFlow's, never read.
+_TERRAFORM = (
+    "TF_VAR_",
+    "TF_CLI_",
+    "TF_LOG",
+    "TF_INPUT",
+    "TF_IN_AUTOMATION",
+    "TF_WORKSPACE",
+    "TF_DATA_DIR",
+    "TF_PLUGIN_CACHE",
+    "TF_REGISTRY_",
+    "TF_TOKEN_",
+    "TF_STATE",
+    "TF_IGNORE",
+    "TF_REATTACH_PROVIDERS",
+    "TF_APPEND_USER_AGENT",
+    "TF_SKIP_",
+)
+
+
 def is_relevant(name: str) -> bool:
+    if name.startswith(_TERRAFORM):
+        return False
     return name in _EXACT or name.startswith(_PREFIXES)
 
 

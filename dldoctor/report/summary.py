@@ -132,6 +132,79 @@ def _build_note(key: str, build: dict[str, Any], names: set[str]) -> str:
     return ""
 
 
+def frameworks_line(facts: Facts) -> str:
+    count = len(framework_lines(facts))
+    if count:
+        return f"{count} installed"
+    return "none in this environment (run dldoctor inside it, or use --python PATH)"
+
+
+def details(area: Area, facts: Facts) -> list[str]:
+    """What -v adds under an area: the facts behind its one line."""
+    if area is Area.SYSTEM:
+        s = facts.system
+        shm = s.get("shm") or {}
+        return [
+            f"kernel {(s.get('os') or {}).get('kernel')}, "
+            f"libc {(s.get('libc') or {}).get('version')}",
+            f"container: {(s.get('container') or {}).get('evidence') or 'none detected'}",
+            f"/dev/shm: {_gib(shm.get('free_bytes'))} free of {_gib(shm.get('total_bytes'))}",
+        ]
+    if area is Area.PYTHON:
+        p = facts.python
+        return [
+            f"executable: {p.get('executable')}",
+            f"environment: {(p.get('environment') or {}).get('evidence')}",
+        ]
+    if area is Area.NVIDIA:
+        return _nvidia_details(facts)
+    if area is Area.CUDA:
+        c = facts.cuda
+        lines = [
+            f"toolkit {t.get('path')} {t.get('version')} "
+            f"(found by {', '.join(t.get('found_by') or [])})"
+            for t in c.get("toolkits") or []
+        ]
+        for key, entries in sorted((c.get("libraries") or {}).items()):
+            for e in entries:
+                lines.append(
+                    f"{key} {e.get('version') or '?'}: {e.get('path')} ({e.get('source')})"
+                )
+        lines += [f"pip: {w.get('name')} {w.get('version')}" for w in c.get("pip_libraries") or []]
+        return lines
+    if area is Area.ENVIRONMENT:
+        variables = facts.env.get("variables") or {}
+        lines = [f"{k}={v}" for k, v in variables.items()]
+        lines += [f"{k} is set (value withheld)" for k in facts.env.get("withheld") or []]
+        return lines
+    return []
+
+
+def _nvidia_details(facts: Facts) -> list[str]:
+    n = facts.nvidia
+    lines = []
+    for g in n.get("gpus") or []:
+        mig = "MIG on" if (g.get("mig") or {}).get("current") else "MIG off"
+        used, total = g.get("memory_used_bytes"), g.get("memory_total_bytes")
+        lines.append(
+            f"GPU {g.get('index')}: {g.get('name')}, CC {g.get('compute_capability')}, "
+            f"{_gib(used)} of {_gib(total)} used, {g.get('utilization_gpu_percent')}% busy, "
+            f"{g.get('temperature_c')} °C, {mig}"
+        )
+    proc = (n.get("proc_driver") or {}).get("text")
+    if proc:
+        lines.append(f"/proc/driver/nvidia/version: {proc}")
+    smi = n.get("nvidia_smi") or {}
+    if smi.get("ran"):
+        said = (
+            "timed out" if smi.get("timed_out") else (smi.get("output") or "").replace("\n", " / ")
+        )
+        lines.append(f"nvidia-smi: {said}")
+    libcuda = (n.get("libcuda") or {}).get("paths") or []
+    lines.append(f"libcuda: {', '.join(libcuda) if libcuda else 'not in the linker cache'}")
+    return lines
+
+
 def packages_line(facts: Facts) -> str:
     p = facts.packages
     count = len(p.get("distributions") or [])
@@ -147,7 +220,10 @@ def environment_line(facts: Facts) -> str:
     head = f"CUDA_VISIBLE_DEVICES={cvd}" if cvd is not None else "CUDA_VISIBLE_DEVICES unset"
     withheld = len(facts.env.get("withheld") or [])
     tail = f" · {withheld} secret value(s) withheld" if withheld else ""
-    return f"{head} · {len(shown)} relevant variable(s) set{tail}"
+    count = (
+        f"{len(shown)} other relevant variable(s) set" if shown else "no other relevant variables"
+    )
+    return f"{head} · {count}{tail}"
 
 
 LINES = {
@@ -155,7 +231,7 @@ LINES = {
     Area.PYTHON: ("Python", python_line),
     Area.NVIDIA: ("NVIDIA", nvidia_line),
     Area.CUDA: ("CUDA", cuda_line),
-    Area.FRAMEWORKS: ("Frameworks", lambda f: f"{len(framework_lines(f))} installed"),
+    Area.FRAMEWORKS: ("Frameworks", lambda f: frameworks_line(f)),
     Area.PACKAGES: ("Packages", packages_line),
     Area.ENVIRONMENT: ("Environment", environment_line),
 }

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from dldoctor.report.model import Area, Finding, Severity, Status
 from dldoctor.report.report import Report
-from dldoctor.report.summary import LINES, framework_lines
+from dldoctor.report.summary import LINES, details, framework_lines
 
 _CODES = {
     "bold": "1",
@@ -86,6 +86,9 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
         if area is Area.FRAMEWORKS:
             for line in framework_lines(facts):
                 out.wrapped(f"• {line}", 4)
+        if verbose:
+            for line in details(area, facts):
+                out.wrapped(line, 4, "·", "dim")
         for finding in findings:
             _finding(out, finding, verbose)
         if verbose:
