@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import stat
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from dldoctor.facts.accelerators import gather_accelerators
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache
+from tests.fakes.fsroot import script, write
 
 PART = json.loads(
     resources.files("dldoctor.report").joinpath("schema/facts-accelerators.json").read_text()
@@ -26,18 +26,6 @@ SCHEMA = {
     "$ref": "#/$defs/facts-accelerators",
 }
 NO_LIBS = LdCache(())
-
-
-def write(root: Path, path: str, text: str = "") -> Path:
-    target = root / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    return target
-
-
-def script(root: Path, path: str, body: str) -> None:
-    target = write(root, path, "#!/bin/sh\n" + body)
-    target.chmod(target.stat().st_mode | stat.S_IEXEC)
 
 
 def gather(root: Path, env: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:

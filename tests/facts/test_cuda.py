@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import time
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,8 @@ import pytest
 from dldoctor.facts.cuda import gather_cuda
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache, read_ldcache
+from tests.fakes.fsroot import script as executable
+from tests.fakes.fsroot import write
 
 SCHEMA = json.loads(
     resources.files("dldoctor.report").joinpath("schema/facts-cuda.json").read_text()
@@ -24,19 +25,6 @@ SCHEMA = json.loads(
 REAL_TOOLKIT = "/usr/local/cuda-13.0"
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 CAT = shutil.which("cat") or "/bin/cat"
-
-
-def write(root: Path, path: str, text: str) -> Path:
-    target = root / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    return target
-
-
-def executable(root: Path, path: str, body: str) -> Path:
-    target = write(root, path, "#!/bin/sh\n" + body)
-    target.chmod(target.stat().st_mode | stat.S_IEXEC)
-    return target
 
 
 def link(root: Path, path: str, target: str) -> None:

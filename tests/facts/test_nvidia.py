@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-import stat
 import sys
 import time
 from importlib import resources
@@ -17,7 +16,9 @@ import pytest
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache
 from dldoctor.facts.nvidia import gather_nvidia
+from tests.facts.test_nvml import INIT_ERRORS
 from tests.fakes.fake_nvml import FakeNvml, fixture_names, load_fake
+from tests.fakes.fsroot import script, write
 
 SCHEMA = json.loads(
     resources.files("dldoctor.report").joinpath("schema/facts-nvidia.json").read_text()
@@ -26,18 +27,6 @@ SMI_FAILED = (
     "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
     "Make sure that the latest NVIDIA driver is installed and running."
 )
-
-
-def write(root: Path, path: str, text: str) -> Path:
-    target = root / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    return target
-
-
-def script(directory: Path, name: str, body: str) -> None:
-    path = write(directory, name, "#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
 def gather(
@@ -189,21 +178,7 @@ def test_lost_gpu_is_all_null_and_the_others_are_read(tmp_path: Path) -> None:
     assert [g["name"] is not None for g in gpus].count(True) == 7
 
 
-@pytest.mark.parametrize(
-    ("error", "status", "message"),
-    [
-        ("LibraryNotFound", "library_not_found", "NVML Shared Library Not Found"),
-        ("DriverNotLoaded", "driver_not_loaded", "Driver Not Loaded"),
-        (
-            "LibRmVersionMismatch",
-            "lib_rm_version_mismatch",
-            "RM has detected an NVML/RM version mismatch.",
-        ),
-        ("NoPermission", "no_permission", "Insufficient Permissions"),
-        ("FunctionNotFound", "function_not_found", "Function Not Found"),
-        ("Unknown", "error", "Unknown Error"),
-    ],
-)
+@pytest.mark.parametrize(("error", "status", "message"), INIT_ERRORS)
 def test_init_error_is_a_status_never_an_exception(
     tmp_path: Path, error: str, status: str, message: str
 ) -> None:

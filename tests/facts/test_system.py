@@ -6,7 +6,6 @@ import json
 import os
 import platform
 import socket
-import stat
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from dldoctor.facts import system as system_module
 from dldoctor.facts.host import Host
 from dldoctor.facts.system import gather_system
 from dldoctor.facts.system_linux import count_cpu_list
+from tests.fakes.fsroot import script, write
 
 PART = json.loads(
     resources.files("dldoctor.report").joinpath("schema/facts-system.json").read_text()
@@ -28,18 +28,6 @@ SCHEMA = {
     "$defs": {"facts-system": {k: v for k, v in PART.items() if k != "$schema"}},
     "$ref": "#/$defs/facts-system",
 }
-
-
-def write(root: Path, path: str, text: str) -> Path:
-    target = root / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    return target
-
-
-def script(directory: Path, name: str, body: str) -> None:
-    path = write(directory, name, "#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
 def gather(root: Path, env: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
