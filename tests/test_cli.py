@@ -157,3 +157,33 @@ def test_checks_lists_every_registered_check():
 
     listed = dldoctor("checks").stdout.splitlines()
     assert [line.split()[0] for line in listed] == [c.code for c in all_checks()]
+
+
+def test_hostile_site_dir_is_judged_not_fatal(tmp_path):
+    """Garbled METADATA and a torchvision built for another torch: findings, exit 1, a report."""
+    site = tmp_path / "site"
+    garbled = site / "broken_pkg-1.0.dist-info"
+    garbled.mkdir(parents=True)
+    (garbled / "METADATA").write_bytes(b"\x00\xff\xfe garbage \x80\x81")
+    vision = site / "torchvision-0.23.0.dist-info"
+    vision.mkdir()
+    (vision / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: torchvision\nVersion: 0.23.0\nRequires-Dist: torch==2.8.0\n\n"
+    )
+    path = tmp_path / "report.json"
+    result = dldoctor("check", "--json", str(path), env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "torchvision 0.23.0 requires torch==2.8.0, but 2.13.0+cpu is installed (DD303)"
+        in result.stdout
+    )
+    assert (
+        "$ python -m pip install 'torchvision==0.28.*' --index-url https://download.pytorch.org/whl/cpu"
+        in result.stdout
+    )
+    document = json.loads(path.read_text())
+    jsonschema.validate(document, report_schema())
+    broken = next(
+        d for d in document["facts"]["packages"]["distributions"] if d["name"] == "broken_pkg"
+    )
+    assert broken["metadata_error"]
