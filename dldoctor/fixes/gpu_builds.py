@@ -38,7 +38,7 @@ def driver_first(facts: Facts, matrix: Matrix, cuda: str, what: str) -> str:
     """
     driver = q.version_of(q.driver_version(facts))
     major = cuda.split(".")[0]
-    row = next((m for m in matrix.cuda_majors if m.cuda == major), None)
+    row = matrix.major_floor(major)
     if driver is None or row is None or not row.linux or driver >= Version(row.linux):
         return ""
     return f"First upgrade the NVIDIA driver to {row.linux} or newer ({what} uses CUDA {major}). "
@@ -96,16 +96,17 @@ def tensorflow_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     if not dist:
         return None
     version = q.release_of(dist["version"])
-    rules = matrix.gpu_builds["tensorflow"]
+    rules = matrix.tables["tensorflow"]
     since = rules["and_cuda_since"]
     parsed = q.version_of(version)
     if parsed is not None and parsed < Version(since):
         return Fix(f"Upgrade to TensorFlow {since} or newer, then install tensorflow[and-cuda].")
     remove = tuple(n for n in names if n in ("tensorflow-cpu", "tensorflow-intel", "tensorflow"))
     intent = Install((f"tensorflow[and-cuda]=={version}",), remove_first=remove)
-    key = f"{parsed.major}.{parsed.minor}" if parsed else ""
-    built = next((r["cuda"] for r in rules.get("release", []) if r["tensorflow"] == key), None)
-    first = driver_first(facts, matrix, built, f"TensorFlow {key}") if built else ""
+    row = matrix.row_for("tensorflow", "tensorflow", version)
+    first = (
+        driver_first(facts, matrix, row["cuda"], f"TensorFlow {row['tensorflow']}") if row else ""
+    )
     return Fix(
         f"{first}Replace {main} with the CUDA build: tensorflow[and-cuda] {version} (Linux only).",
         render(intent, facts),
@@ -118,7 +119,7 @@ def jax_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     if not dist:
         return None
     version = q.release_of(dist["version"])
-    rules = matrix.gpu_builds["jax"]
+    rules = matrix.tables["jax"]
     parsed = q.version_of(version) or Version("0")
     supported = driver_cuda(facts)
     cuda13 = parsed >= Version(rules["cuda13_since"]) and (
@@ -139,16 +140,13 @@ def paddle_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     if not dist:
         return None
     version = q.release_of(dist["version"])
-    parsed = q.version_of(version)
-    rows = matrix.gpu_builds["paddle"].get("release", [])
-    key = f"{parsed.major}.{parsed.minor}" if parsed else ""
-    row = next((r for r in rows if r["paddle"] == key), None)
+    row = matrix.row_for("paddle", "paddle", version)
     if row is None:
         return Fix(f"Install paddlepaddle-gpu {version} from PaddlePaddle's own wheel index.")
     variant = pick_variant(row["cuda"], facts, row["cuda"][-1])
     if variant is None:
         return _too_old("paddlepaddle-gpu", version, row["cuda"], facts, matrix)
-    url = matrix.gpu_builds["paddle"]["index_url"].format(variant=_tag(variant))
+    url = matrix.tables["paddle"]["index_url"].format(variant=_tag(variant))
     intent = Install(
         (f"paddlepaddle-gpu=={version}",), index_url=url, remove_first=("paddlepaddle",)
     )
@@ -164,7 +162,7 @@ def onnxruntime_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     if not dist:
         return None
     version = q.release_of(dist["version"])
-    rules = matrix.gpu_builds["onnxruntime"]
+    rules = matrix.tables["onnxruntime"]
     gpu = rules["gpu_distribution"]
     intent = Install((f"{gpu}=={version}",), remove_first=("onnxruntime",))
     parsed = q.version_of(version)

@@ -20,8 +20,11 @@ def test_shipped_matrix_loads_and_every_row_has_a_source(matrix):
     assert matrix.packages and matrix.cpu_rules and matrix.cuda_toolkits and matrix.torch_releases
     assert all(rule.source for rule in matrix.cpu_rules)
     assert all(row.source for row in (*matrix.cuda_majors, *matrix.cuda_toolkits))
-    for row in matrix.gpu_builds["paddle"]["release"] + matrix.gpu_builds["tensorflow"]["release"]:
-        assert row["source"]
+    assert all(row.source for row in matrix.torch_arches)
+    for name, table in matrix.tables.items():
+        rows = [r for v in table.values() if isinstance(v, list) for r in v if isinstance(r, dict)]
+        assert rows, name
+        assert all(r.get("source") for r in rows) or table.get("source"), name
 
 
 def test_known_facts_are_as_the_sources_say(matrix):
@@ -30,6 +33,10 @@ def test_known_facts_are_as_the_sources_say(matrix):
     assert {m.cuda: m.linux for m in matrix.cuda_majors}["12"] == "525.60.13"
     assert matrix.torch_release("2.13.0+cpu").cuda == ("12.6", "13.0", "13.2")
     assert matrix.torch_release("1.0.0") is None
+    assert matrix.torch_arch("2.13.0+cu126", "12.6").sm[-1] == "9.0"  # no Blackwell in cu126
+    assert matrix.torch_arch("2.13.0", "13.0").ptx == ("12.0",)
+    assert matrix.row_for("tensorflow", "tensorflow", "2.16.1")["cudnn"] == "8.9"
+    assert matrix.rows_matching("jax", "jax", "0.10.2")["python"] == ">=3.11"
 
 
 def test_garbled_file_is_named_in_the_error(tmp_path):
