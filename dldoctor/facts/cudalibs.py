@@ -20,6 +20,8 @@ LIBRARIES = ("cudart", "cudnn", "nccl", "tensorrt", "cublas")
 SOURCE_HEADER = "header"
 SOURCE_LDCONFIG = "ldconfig"
 SOURCE_TOOLKIT_LIB = "toolkit-lib"
+# A directory in LD_LIBRARY_PATH: the dynamic loader searches these before its cache.
+SOURCE_LD_LIBRARY_PATH = "LD_LIBRARY_PATH"
 
 # Debian/Ubuntu packages of cuDNN and TensorRT put their headers in the multiarch directories.
 SYSTEM_INCLUDE_DIRS = (
@@ -105,9 +107,13 @@ _HEADERS = (
 def gather_libraries(
     host: Host, toolkits: Sequence[str], ldcache: LdCache, errors: dict[str, str]
 ) -> dict[str, list[JSON]]:
-    """Every copy of each library: headers (toolkits' include dirs, then the system's), the
-    loader's cache, then the toolkits' lib64/ and lib/. One entry per source and real file."""
+    """Every copy of each library: headers (toolkits' include dirs, then the system's),
+    LD_LIBRARY_PATH's directories in order (what dlopen tries first), the loader's cache, then
+    the toolkits' lib64/ and lib/. One entry per source and real file."""
     found = _Found()
+    for directory in (host.env.get("LD_LIBRARY_PATH") or "").split(":"):
+        if directory.startswith("/"):
+            _scan_lib_dir(host, directory, found, errors, SOURCE_LD_LIBRARY_PATH)
     for directory in [posixpath.join(tk, "include") for tk in toolkits] + list(SYSTEM_INCLUDE_DIRS):
         _scan_headers(host, directory, found, errors)
     for soname, path in ldcache.entries:
@@ -171,7 +177,13 @@ def _scan_headers(host: Host, directory: str, found: _Found, errors: dict[str, s
                 found.add(kind.library, SOURCE_HEADER, path, resolve(host, path), version)
 
 
-def _scan_lib_dir(host: Host, directory: str, found: _Found, errors: dict[str, str]) -> None:
+def _scan_lib_dir(
+    host: Host,
+    directory: str,
+    found: _Found,
+    errors: dict[str, str],
+    source: str = SOURCE_TOOLKIT_LIB,
+) -> None:
     for name in _list_dir(host, directory, errors):
         library = _library_of(name)
         if library is None:
@@ -181,7 +193,7 @@ def _scan_lib_dir(host: Host, directory: str, found: _Found, errors: dict[str, s
         if not host.path(real).is_file():
             continue  # a dangling link
         version = _longest(_lib_version(library, name), _lib_version(library, real))
-        found.add(library, SOURCE_TOOLKIT_LIB, real, real, version)
+        found.add(library, source, real, real, version)
 
 
 def _library_of(name: str) -> str | None:

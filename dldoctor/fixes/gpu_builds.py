@@ -8,6 +8,7 @@ from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.report.model import Fix
 
 
@@ -62,30 +63,11 @@ def _too_old(
 
 
 def torch_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
-    dist = q.installed(facts, "torch")
-    if not dist:
-        return None
-    version = q.release_of(dist["version"])
-    release = matrix.torch_release(version)
-    if release is None:
-        return Fix(
-            f"Install a CUDA build of torch from {matrix.torch_index_url.format(variant='cuXXX')}."
-        )
-    variant = pick_variant(release.cuda, facts, release.pypi_default)
-    if variant is None:
-        return _too_old("torch", version, release.cuda, facts, matrix)
-    tag = _tag(variant)
-    reqs = [f"torch=={version}+{tag}"]
-    for companion in ("torchvision", "torchaudio"):
-        other = q.installed(facts, companion)
-        if other:
-            reqs.append(f"{companion}=={q.release_of(other['version'])}+{tag}")
-    intent = Install(tuple(reqs), index_url=matrix.torch_index_url.format(variant=tag))
-    return Fix(
-        f"Install the CUDA {variant} build of torch {version} (the newest this driver runs).",
-        render(intent, facts),
-        automatic=True,
-    )
+    return torch_build(facts, matrix, "the published build this driver and GPU run")
+
+
+def torch_build_for_driver(facts: Facts, matrix: Matrix) -> Fix | None:
+    return torch_build(facts, matrix, "one this driver runs")
 
 
 def tensorflow_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:

@@ -440,3 +440,19 @@ def test_toolkit_lib_dir_cudart_cublas_and_copied_cudnn(tmp_path: Path) -> None:
     assert libraries["nccl"] == [
         {"version": "2", "path": f"{tk}/lib/libnccl.so", "source": "toolkit-lib"}
     ]
+
+
+def test_ld_library_path_libraries_come_first_with_their_source(tmp_path: Path) -> None:
+    """dlopen tries LD_LIBRARY_PATH before the cache: a stale cuDNN there is what loads."""
+    write(tmp_path, "/opt/old/lib/libcudnn.so.8.6.0", "")
+    host = Host(
+        root=tmp_path,
+        env={"PATH": str(tmp_path / "bin"), "LD_LIBRARY_PATH": "/opt/old/lib:relative"},
+    )
+    section = gather_cuda(host, LdCache(()))
+    (entry,) = section["libraries"]["cudnn"]
+    assert entry == {
+        "version": "8.6.0",
+        "path": "/opt/old/lib/libcudnn.so.8.6.0",
+        "source": "LD_LIBRARY_PATH",
+    }

@@ -1,0 +1,122 @@
+"""The torch build for this machine: the newest CUDA variant the driver runs and the GPUs can use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from dldoctor.compat_matrix import Matrix, TorchRelease
+from dldoctor.compat_matrix.rules import coverage, driver_runs
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes.installers import Install, render
+from dldoctor.report.model import Fix
+
+
+@dataclass(frozen=True)
+class Choice:
+    release: TorchRelease
+    variant: str
+    same_release: bool  # False: only a newer torch release has a build that fits
+
+
+def _driver_ok(facts: Facts, matrix: Matrix, variant: str) -> bool:
+    supported = q.version_of(facts.nvidia.get("cuda_driver_version"))
+    if supported is not None:
+        return Version(variant) <= supported
+    windows = (facts.system.get("os") or {}).get("name") == "Windows"
+    runs = driver_runs(matrix, q.driver_version(facts), variant, windows)
+    return runs is not False  # no driver loaded yet: any variant, the driver comes with it
+
+
+def _arch_ok(facts: Facts, matrix: Matrix, release: TorchRelease, variant: str) -> bool:
+    arch = matrix.torch_arch(f"{release.torch}.0", variant)
+    if arch is None:
+        return True  # unknown list: do not rule the variant out
+    ccs = [g["compute_capability"] for g in q.gpus(facts) if g.get("compute_capability")]
+    return all(coverage(arch.sm, arch.ptx, cc) for cc in ccs)
+
+
+def choose(facts: Facts, matrix: Matrix, version: str) -> Choice | str:
+    """The build to install, or why there is none ("driver" or "arch")."""
+    installed = matrix.torch_release(version)
+    if installed is None:
+        return "unknown"
+    later = [r for r in matrix.torch_releases if Version(r.torch) > Version(installed.torch)]
+    for release in [installed, *later]:
+        preferred = [release.pypi_default] if release.pypi_default else []
+        for variant in preferred + sorted(release.cuda, key=Version, reverse=True):
+            if _driver_ok(facts, matrix, variant) and _arch_ok(facts, matrix, release, variant):
+                if release is installed and q.driver_version(facts) is None:
+                    variant = release.pypi_default or variant
+                return Choice(release, variant, release is installed)
+        if release is installed and not any(_driver_ok(facts, matrix, v) for v in release.cuda):
+            return "driver"
+    return "arch"
+
+
+def tag(variant: str) -> str:
+    return "cu" + variant.replace(".", "")
+
+
+def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
+    """A fix installing the fitting CUDA build of torch (and its companions), or saying why none."""
+    dist = q.installed(facts, "torch")
+    if not dist:
+        return None
+    version = q.release_of(dist["version"])
+    choice = choose(facts, matrix, version)
+    if choice == "unknown":
+        url = matrix.torch_index_url.format(variant="cuXXX")
+        return Fix(f"Install a CUDA build of torch from {url} ({purpose}).")
+    if choice == "driver":
+        release = matrix.torch_release(version)
+        assert release is not None
+        lowest = min(release.cuda, key=Version)
+        row = matrix.toolkit_floor(lowest)
+        target = f" to {row.linux} or newer (CUDA {lowest})" if row and row.linux else ""
+        cuda = facts.nvidia.get("cuda_driver_version")
+        driver = (
+            f"The driver supports CUDA {cuda}, so it"
+            if cuda
+            else f"Driver {q.driver_version(facts)}"
+        )
+        return Fix(
+            f"{driver} is older than every CUDA build of torch {version} "
+            f"({', '.join(release.cuda)}): upgrade the NVIDIA driver{target}, or install an older torch."
+        )
+    if isinstance(choice, str):
+        ccs = ", ".join(
+            sorted(
+                {
+                    f"sm_{g['compute_capability'].replace('.', '')}"
+                    for g in q.gpus(facts)
+                    if g.get("compute_capability")
+                }
+            )
+        )
+        return Fix(
+            f"No official torch build ({version} or newer) runs on {ccs} with this driver: "
+            "build torch from source with TORCH_CUDA_ARCH_LIST set, or upgrade the driver."
+        )
+    suffix = tag(choice.variant)
+    if choice.same_release:
+        reqs = [f"torch=={version}+{suffix}"]
+        for companion in ("torchvision", "torchaudio"):
+            other = q.installed(facts, companion)
+            if other:
+                reqs.append(f"{companion}=={q.release_of(other['version'])}+{suffix}")
+        summary = f"Install the CUDA {choice.variant} build of torch {version} ({purpose})."
+    else:
+        reqs = [f"torch=={choice.release.torch}.*"]
+        if q.installed(facts, "torchvision"):
+            reqs.append(f"torchvision=={choice.release.torchvision}.*")
+        if q.installed(facts, "torchaudio"):
+            reqs.append(f"torchaudio=={choice.release.torchaudio}.*")
+        summary = (
+            f"Upgrade to torch {choice.release.torch} built for CUDA {choice.variant}: no build of "
+            f"torch {version} fits ({purpose})."
+        )
+    intent = Install(tuple(reqs), index_url=matrix.torch_index_url.format(variant=suffix))
+    return Fix(summary, render(intent, facts), automatic=True)
