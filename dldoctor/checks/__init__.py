@@ -1,5 +1,25 @@
 """Checks: pure functions of Facts and the matrix. Importing this package registers them all."""
 
-from dldoctor.checks import builds, driver, env, packages
+from dldoctor.checks import (
+    builds,
+    compat_arch,
+    compat_driver,
+    compat_libs,
+    compat_platform,
+    compat_versions,
+    driver,
+    env,
+    packages,
+)
 
-__all__ = ["builds", "driver", "env", "packages"]
+__all__ = [
+    "builds",
+    "compat_arch",
+    "compat_driver",
+    "compat_libs",
+    "compat_platform",
+    "compat_versions",
+    "driver",
+    "env",
+    "packages",
+]

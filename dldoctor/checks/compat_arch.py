@@ -1,0 +1,119 @@
+"""Compatibility of the GPUs' architectures with the code each framework build carries."""
+
+from __future__ import annotations
+
+from dldoctor.checks.cuda_builds import cuda_builds
+from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.compat_matrix import Matrix
+from dldoctor.compat_matrix.rules import PTX, coverage
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes.torch_builds import torch_build
+from dldoctor.report.model import Area, Fix, Severity
+
+
+def _sm(cc: str) -> str:
+    return "sm_" + cc.replace(".", "")
+
+
+@check(
+    "DD503",
+    "gpu-arch-not-in-build",
+    "A GPU's architecture is missing from a framework build's code",
+    Area.FRAMEWORKS,
+)
+def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: a GPU's compute capability is neither in a framework build's list of compiled
+    architectures nor reachable by the PTX it ships (e.g. an RTX 5090, sm_120, with a CUDA 12.6
+    build of torch; a Kepler K80 with any CUDA 12 build; a GPU older than 7.5 with a CUDA 13
+    JAX plugin).
+
+    Why: kernels fail with "no kernel image is available for execution on the device", or the
+    framework refuses the GPU. A PTX-only match runs, after JIT compilation at first launch.
+
+    Fix: install the build whose architecture list covers every GPU (often the newest CUDA
+    variant), or, for old GPUs, the last release that still built for them.
+    """
+    gpus = [g for g in q.gpus(facts) if g.get("compute_capability")]
+    if not gpus:
+        raise NotApplicable("no GPU with a known compute capability")
+    verdicts = []
+    for build in cuda_builds(facts, matrix):
+        if build.framework == "jax":
+            plugin = next(
+                (p for p in matrix.tables["jax"].get("plugin", []) if p["cuda"] == build.cuda), None
+            )
+            minimum = q.version_of(plugin["min_compute_capability"]) if plugin else None
+            old = [
+                g
+                for g in gpus
+                if minimum and (q.version_of(g["compute_capability"]) or minimum) < minimum
+            ]
+            for gpu in old:
+                verdicts.append(
+                    Verdict(
+                        Severity.ERROR,
+                        f"{build.distribution} needs compute capability {minimum} or newer; GPU {gpu['index']} "
+                        f"({gpu.get('name')}) is {gpu['compute_capability']}",
+                        evidence={
+                            "distribution": build.distribution,
+                            "gpu": gpu.get("name"),
+                            "compute_capability": gpu["compute_capability"],
+                            "matrix_row": f"jax.toml plugin cuda{build.cuda}",
+                        },
+                        fixes=(
+                            Fix(
+                                "Use the CUDA 12 plugin, which supports older GPUs.",
+                                (
+                                    f"{q.python_command(facts)} -m pip uninstall -y jax-cuda13-plugin jax-cuda13-pjrt",
+                                    f"{q.python_command(facts)} -m pip install 'jax[cuda12]=={q.release_of(build.version)}'",
+                                ),
+                            ),
+                        )
+                        if build.cuda == "13"
+                        else (),
+                    )
+                )
+            continue
+        if build.sm is None:
+            continue  # the build's list is unknown: say nothing rather than guess
+        for gpu in gpus:
+            cc = gpu["compute_capability"]
+            how = coverage(build.sm, build.ptx, cc)
+            evidence = {
+                "framework": build.framework,
+                "version": build.version,
+                "cuda": build.cuda,
+                "gpu": gpu.get("name"),
+                "compute_capability": cc,
+                "sm": list(build.sm),
+                "ptx": list(build.ptx),
+                "matrix_row": build.arch_source,
+            }
+            if how is None:
+                fix = (
+                    torch_build(facts, matrix, f"one built for {_sm(cc)}")
+                    if build.framework == "torch"
+                    else None
+                )
+                arch = matrix.capability(cc)
+                named = f"{gpu.get('name')}, {_sm(cc)}" + (f" {arch.arch}" if arch else "")
+                verdicts.append(
+                    Verdict(
+                        Severity.ERROR,
+                        f"{build.label} {build.version} (CUDA {build.cuda}) has no code for GPU {gpu['index']} "
+                        f'({named}): "no kernel image is available"',
+                        evidence=evidence,
+                        fixes=(fix,) if fix else (),
+                    )
+                )
+            elif how == PTX:
+                verdicts.append(
+                    Verdict(
+                        Severity.INFO,
+                        f"{build.label} {build.version} runs on GPU {gpu['index']} ({_sm(cc)}) through PTX: the "
+                        "driver JIT-compiles kernels at first launch (slow start, needs a driver as new as the build)",
+                        evidence=evidence,
+                    )
+                )
+    return verdicts

@@ -1,0 +1,240 @@
+"""Compatibility of the CUDA libraries a framework needs with the copies that would really load."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import Version
+
+from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
+from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.report.model import Area, Fix, Severity
+
+_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+
+
+def _needed_cudnn(build: CudaBuild, matrix: Matrix) -> Version | None:
+    """The cuDNN a build needs: its own record, else the matrix row of its release."""
+    text = build.cudnn
+    if build.framework == "tensorflow":
+        row = matrix.row_for("tensorflow", "tensorflow", build.version)
+        if row and (not text or "." not in text):
+            text = row["cudnn"]
+    return q.version_of(text)
+
+
+def _pip_cudnn(facts: Facts) -> list[dict[str, Any]]:
+    return [w for w in facts.packages.get("nvidia_wheels") or [] if w.get("component") == "cudnn"]
+
+
+@check(
+    "DD504",
+    "cudnn-mismatch",
+    "The cuDNN a framework needs is missing or shadowed by an older copy",
+    Area.CUDA,
+)
+def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: a framework's CUDA build needs cuDNN of some version, and either no cuDNN of that
+    major is installed (pip wheel, system, LD_LIBRARY_PATH), or LD_LIBRARY_PATH puts an older
+    copy of the same major first (the dynamic loader searches it before everything else), or the
+    pip wheel is outside the range the JAX plugin accepts.
+
+    Why: the framework skips the GPU ("Cannot dlopen some GPU libraries") or aborts with
+    "Loaded runtime CuDNN library: 8.6.0 but source was compiled with: 8.9.7".
+
+    Fix: install the cuDNN wheel the framework asks for, and take the stale directory out of
+    LD_LIBRARY_PATH.
+    """
+    builds = [b for b in cuda_builds(facts, matrix) if b.framework != "torch" or b.cudnn]
+    if not builds:
+        raise NotApplicable("no CUDA build of a framework installed")
+    libraries = (facts.cuda.get("libraries") or {}).get("cudnn") or []
+    pip = _pip_cudnn(facts)
+    python = q.python_command(facts)
+    verdicts = []
+    for build in builds:
+        if build.framework == "jax":
+            verdicts += _jax_cudnn(build, pip, matrix, python)
+            continue
+        needed = _needed_cudnn(build, matrix)
+        if needed is None:
+            continue
+        same_major = [
+            e
+            for e in libraries
+            if (q.version_of(e.get("version")) or Version("0")).major == needed.major
+        ]
+        same_major += [
+            w for w in pip if (q.version_of(w.get("version")) or Version("0")).major == needed.major
+        ]
+        wheel = f"nvidia-cudnn-cu{build.cuda.split('.')[0]}"
+        if not same_major:
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"{build.label} {build.version} needs cuDNN {needed}, but no cuDNN {needed.major} is installed",
+                    evidence={
+                        "framework": build.framework,
+                        "cudnn_needed": str(needed),
+                        "system": libraries,
+                        "pip": pip,
+                    },
+                    fixes=(
+                        Fix(
+                            f"Install cuDNN {needed.major} as a wheel.",
+                            (f"{python} -m pip install '{wheel}>={needed}'",),
+                            automatic=True,
+                        ),
+                    ),
+                )
+            )
+            continue
+        for entry in libraries:
+            found = q.version_of(entry.get("version"))
+            if (
+                entry.get("source") != "LD_LIBRARY_PATH"
+                or found is None
+                or found.major != needed.major
+            ):
+                continue
+            if len(found.release) > 1 and found < needed:
+                directory = str(entry.get("path", "")).rsplit("/", 1)[0]
+                verdicts.append(
+                    Verdict(
+                        Severity.ERROR,
+                        f"{build.label} {build.version} needs cuDNN {needed}, but LD_LIBRARY_PATH makes it load "
+                        f"cuDNN {found} from {directory}",
+                        evidence={
+                            "framework": build.framework,
+                            "cudnn_needed": str(needed),
+                            "loads": entry,
+                            "LD_LIBRARY_PATH": (facts.env.get("variables") or {}).get(
+                                "LD_LIBRARY_PATH"
+                            ),
+                        },
+                        fixes=(
+                            Fix(
+                                f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first).",
+                                (
+                                    f'export LD_LIBRARY_PATH=$(echo "$LD_LIBRARY_PATH" | tr : "\\n" | grep -vx "{directory}" | paste -sd:)',
+                                ),
+                            ),
+                        ),
+                    )
+                )
+    return verdicts
+
+
+def _jax_cudnn(
+    build: CudaBuild, pip: list[dict[str, Any]], matrix: Matrix, python: str
+) -> list[Verdict]:
+    plugin = next(
+        (p for p in matrix.tables["jax"].get("plugin", []) if p["cuda"] == build.cuda), None
+    )
+    if not plugin:
+        return []
+    from packaging.specifiers import SpecifierSet
+
+    accepted = SpecifierSet(plugin["cudnn"])
+    verdicts = []
+    for wheel in pip:
+        found = q.version_of(wheel.get("version"))
+        if wheel.get("cuda_major") not in (None, int(build.cuda)) or found is None:
+            continue
+        if not accepted.contains(found, prereleases=True):
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"{build.distribution} needs cuDNN {accepted}, but {wheel['name']} {found} is installed",
+                    evidence={
+                        "plugin": build.distribution,
+                        "cudnn": str(found),
+                        "accepted": str(accepted),
+                        "matrix_row": f"jax.toml plugin cuda{build.cuda}",
+                    },
+                    fixes=(
+                        Fix(
+                            "Install the cuDNN the plugin accepts.",
+                            (f"{python} -m pip install '{wheel['name']}{accepted}'",),
+                            automatic=True,
+                        ),
+                    ),
+                )
+            )
+    return verdicts
+
+
+def _pins(facts: Facts) -> dict[str, list[tuple[str, Requirement]]]:
+    """NVIDIA wheel → [(distribution, requirement)] that apply in this environment."""
+    installed = {q.canonical(w["name"]) for w in facts.packages.get("nvidia_wheels") or []}
+    env = facts.python.get("marker_environment") or {}
+    pins: dict[str, list[tuple[str, Requirement]]] = {}
+    for owner, texts in (facts.packages.get("nvidia_pins") or {}).items():
+        for text in texts:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            name = q.canonical(req.name)
+            if req.marker is not None:
+                extras = _EXTRA.findall(str(req.marker)) or [""]
+                applies = any(req.marker.evaluate({**env, "extra": e}) for e in extras)
+                # An extra's pins count only when the extra was evidently installed.
+                if not applies or (extras != [""] and name not in installed):
+                    continue
+            pins.setdefault(name, []).append((owner, req))
+    return pins
+
+
+@check(
+    "DD505",
+    "conflicting-nvidia-pins",
+    "Two frameworks pin NVIDIA library wheels no single version satisfies",
+    Area.CUDA,
+)
+def conflicting_nvidia_pins(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: two installed distributions require the same NVIDIA wheel (nvidia-cudnn-cu12,
+    nvidia-nccl-cu12…) with version constraints that no single version meets.
+
+    Why: one environment holds one copy: whichever installed last wins and the other framework
+    loads a library it was not built for (import errors, "undefined symbol", wrong results).
+
+    Fix: give each framework its own environment, or choose releases whose pins agree.
+    """
+    verdicts = []
+    for wheel, reqs in sorted(_pins(facts).items()):
+        owners = {o for o, _ in reqs}
+        if len(owners) < 2:
+            continue
+        wheels = {q.canonical(w["name"]): w for w in facts.packages.get("nvidia_wheels") or []}
+        candidates = {q.version_of((wheels.get(wheel) or {}).get("version"))}
+        for _, req in reqs:
+            for spec in req.specifier:
+                candidates.add(q.version_of(spec.version.replace(".*", "")))
+        fits = [
+            v
+            for v in candidates
+            if v is not None and all(r.specifier.contains(v, prereleases=True) for _, r in reqs)
+        ]
+        if fits:
+            continue
+        said = "; ".join(f"{o} wants {wheel}{r.specifier}" for o, r in reqs)
+        verdicts.append(
+            Verdict(
+                Severity.ERROR,
+                f"No version of {wheel} satisfies every framework here: {said}",
+                evidence={"wheel": wheel, "requirements": {o: str(r) for o, r in reqs}},
+                fixes=(
+                    Fix(
+                        "Install these frameworks in separate virtual environments, or pick releases that pin "
+                        f"the same {wheel}."
+                    ),
+                ),
+            )
+        )
+    return verdicts

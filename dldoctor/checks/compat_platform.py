@@ -1,0 +1,123 @@
+"""Platform rules: TensorFlow's GPU on native Windows, and Apple's MPS preconditions."""
+
+from __future__ import annotations
+
+from packaging.version import Version
+
+from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes.installers import Install, render
+from dldoctor.report.model import Area, Fix, Severity
+
+
+@check(
+    "DD511",
+    "windows-native-tensorflow-gpu",
+    "TensorFlow newer than 2.10 on native Windows cannot use the GPU",
+    Area.FRAMEWORKS,
+)
+def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: TensorFlow after 2.10 is installed in a native Windows Python on a machine with an
+    NVIDIA GPU.
+
+    Why: 2.10 was the last release with GPU support on native Windows; later ones run on the
+    CPU only, without saying why.
+
+    Fix: run TensorFlow in WSL2 with tensorflow[and-cuda], or pin tensorflow<2.11 on Windows.
+    """
+    if (facts.system.get("os") or {}).get("name") != "Windows":
+        raise NotApplicable("not native Windows")
+    tf = q.installed(facts, "tensorflow") or q.installed(facts, "tensorflow-intel")
+    rules = matrix.tables["tensorflow"]
+    last = Version(rules["windows_native_gpu_last"])
+    version = q.version_of((tf or {}).get("version"))
+    if (
+        version is None
+        or not q.nvidia_gpu_present(facts)
+        or Version(version.base_version) < Version(f"{last}.999")
+    ):
+        return []
+    return [
+        Verdict(
+            Severity.ERROR,
+            f"TensorFlow {version} on native Windows runs on the CPU only: GPU support ended with {last}",
+            evidence={"tensorflow": str(version), "source": rules["windows_source"]},
+            fixes=(
+                Fix(
+                    "Use WSL2 and install the CUDA build there.",
+                    ("wsl --install", "pip install 'tensorflow[and-cuda]'"),
+                    notes="Run the second command inside WSL2, in a Linux Python environment.",
+                ),
+                Fix(
+                    f"Or keep native Windows with TensorFlow {last}.",
+                    render(Install((f"tensorflow=={last}.*",)), facts),
+                ),
+            ),
+        )
+    ]
+
+
+@check(
+    "DD512",
+    "mps-unavailable",
+    "PyTorch cannot use Apple's GPU (MPS) in this Python",
+    Area.FRAMEWORKS,
+)
+def mps_unavailable(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: on a Mac with Apple silicon, torch runs in an x86-64 Python under Rosetta, or the
+    macOS version is older than the torch release's MPS backend needs.
+
+    Why: torch.backends.mps.is_available() is False and training silently runs on the CPU.
+
+    Fix: install an arm64 (native) Python and reinstall torch in it; or update macOS.
+    """
+    apple = facts.accelerators.get("apple") or {}
+    torch = q.installed(facts, "torch")
+    if not apple.get("is_macos") or not torch:
+        raise NotApplicable("not macOS, or torch not installed")
+    verdicts = []
+    if apple.get("hardware_arm64") and facts.python.get("machine") == "x86_64":
+        verdicts.append(
+            Verdict(
+                Severity.ERROR,
+                "This Python is an x86-64 build running under Rosetta on Apple silicon: torch cannot use the GPU (MPS)",
+                evidence={
+                    "python_machine": facts.python.get("machine"),
+                    "hardware_arm64": True,
+                    "executable": facts.python.get("executable"),
+                },
+                fixes=(
+                    Fix(
+                        "Install a native arm64 Python (python.org installer, or an arm64 conda/uv Python), "
+                        "create the environment with it and reinstall torch there.",
+                        notes='`python -c "import platform; print(platform.machine())"` must print arm64.',
+                    ),
+                ),
+            )
+        )
+    macos = q.version_of(apple.get("macos_version"))
+    version = q.version_of(torch["version"])
+    needed = None
+    for row in matrix.torch.get("mps", []):
+        if version is not None and Version(version.base_version) >= Version(row["torch"]):
+            needed = row
+    if macos is not None and needed and macos < Version(needed["macos"]):
+        verdicts.append(
+            Verdict(
+                Severity.ERROR,
+                f"torch {torch['version']} needs macOS {needed['macos']} or newer for the GPU (MPS); this is macOS {macos}",
+                evidence={
+                    "macos": str(macos),
+                    "torch": torch["version"],
+                    "source": needed["source"],
+                },
+                fixes=(
+                    Fix(
+                        f"Update macOS to {needed['macos']} or newer, or use a torch release older than {needed['torch']}."
+                    ),
+                ),
+            )
+        )
+    return verdicts

@@ -1,0 +1,390 @@
+"""Version compatibility between Python packages: JAX's trio, NumPy 2, Python, Keras, retirees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.compat_matrix import Matrix, minor_of
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes.installers import Install, render
+from dldoctor.report.model import Area, Fix, Severity
+
+
+def _version(facts: Facts, name: str) -> Version | None:
+    return q.version_of((q.installed(facts, name) or {}).get("version"))
+
+
+@check(
+    "DD506",
+    "jax-version-mismatch",
+    "jax, jaxlib and the CUDA plugin versions do not fit together",
+    Area.FRAMEWORKS,
+)
+def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: jaxlib is newer than jax, or a CUDA plugin (jax-cudaNN-plugin/-pjrt) has another
+    version than jaxlib.
+
+    Why: JAX refuses to start ("jaxlib version X is newer than and incompatible with jax
+    version Y") or silently ignores the plugin and runs on the CPU.
+
+    Fix: install jax with its CUDA extra at one version: every piece follows.
+    """
+    jax, jaxlib = _version(facts, "jax"), _version(facts, "jaxlib")
+    if jax is None or jaxlib is None:
+        raise NotApplicable("jax or jaxlib not installed")
+    problems = []
+    if jaxlib > jax:
+        problems.append(f"jaxlib {jaxlib} is newer than jax {jax}")
+    plugins = ((q.framework(facts, "jax") or {}).get("build") or {}).get("plugins") or []
+    for plugin in plugins:
+        version = q.version_of(plugin.get("version"))
+        if plugin.get("backend") == "cuda" and version is not None and version != jaxlib:
+            problems.append(f"{plugin['name']} {version} differs from jaxlib {jaxlib}")
+    if not problems:
+        return []
+    majors = sorted(
+        {p.get("major") for p in plugins if p.get("backend") == "cuda" and p.get("major")}
+    )
+    extra = f"[cuda{majors[-1]}]" if majors else ""
+    return [
+        Verdict(
+            Severity.ERROR,
+            "JAX's pieces do not match: " + "; ".join(problems),
+            evidence={
+                "jax": str(jax),
+                "jaxlib": str(jaxlib),
+                "plugins": plugins,
+                "rule": matrix.tables["jax"]["versioning_source"],
+            },
+            fixes=(
+                Fix(
+                    f"Reinstall jax{extra} at one version.",
+                    render(Install((f"jax{extra}=={jax}",)), facts),
+                    automatic=True,
+                ),
+            ),
+        )
+    ]
+
+
+_NUMPY2 = (  # (distribution, matrix table, label)
+    ("torch", "pytorch", "PyTorch"),
+    ("tensorflow", "tensorflow", "TensorFlow"),
+    ("tensorflow-cpu", "tensorflow", "TensorFlow"),
+    ("jaxlib", "jax", "jaxlib"),
+    ("onnxruntime", "onnxruntime", "ONNX Runtime"),
+    ("onnxruntime-gpu", "onnxruntime", "ONNX Runtime"),
+)
+
+
+@check(
+    "DD507",
+    "numpy2-with-numpy1-build",
+    "NumPy 2 is installed beside a framework built against NumPy 1",
+    Area.PACKAGES,
+)
+def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: NumPy 2 is installed and a framework release compiled against NumPy 1 is too.
+
+    Why: importing it prints "A module that was compiled using NumPy 1.x cannot be run in
+    NumPy 2.x" and fails with "_ARRAY_API not found" or crashes.
+
+    Fix: install "numpy<2", or upgrade the framework to a release built for NumPy 2.
+    """
+    numpy = _version(facts, "numpy")
+    if numpy is None or numpy.major < 2:
+        raise NotApplicable("NumPy 2 is not installed")
+    verdicts = []
+    for name, table, label in _NUMPY2:
+        version = _version(facts, name)
+        doc = matrix.torch if table == "pytorch" else matrix.tables[table]
+        since = q.version_of(doc.get("numpy2_since"))
+        if version is None or since is None or version >= since:
+            continue
+        verdicts.append(
+            _numpy_verdict(
+                facts,
+                label,
+                name,
+                str(version),
+                str(numpy),
+                f"{since}",
+                doc.get("numpy2_source", ""),
+            )
+        )
+    for row in matrix.tables["retired"].get("framework", []):
+        dist = q.installed(facts, row["distribution"])
+        if dist and "numpy" in row.get("note", "").lower():
+            verdicts.append(
+                _numpy_verdict(
+                    facts,
+                    row["distribution"],
+                    row["distribution"],
+                    dist["version"],
+                    str(numpy),
+                    None,
+                    row["source"],
+                )
+            )
+    return verdicts
+
+
+def _numpy_verdict(
+    facts: Facts, label: str, name: str, version: str, numpy: str, since: str | None, source: str
+) -> Verdict:
+    fixes = [
+        Fix(
+            "Keep NumPy 1 for this framework.", render(Install(("numpy<2",)), facts), automatic=True
+        )
+    ]
+    if since:
+        fixes.append(
+            Fix(
+                f"Or upgrade {name} to {since} or newer (built for NumPy 2).",
+                render(Install((f"{name}>={since}",)), facts),
+            )
+        )
+    return Verdict(
+        Severity.ERROR,
+        f"{label} {version} was built against NumPy 1 but NumPy {numpy} is installed: its import fails "
+        'with "_ARRAY_API not found"',
+        evidence={
+            "distribution": name,
+            "version": version,
+            "numpy": numpy,
+            "numpy2_since": since,
+            "source": source,
+        },
+        fixes=tuple(fixes),
+    )
+
+
+def _python_ranges(facts: Facts, matrix: Matrix) -> list[tuple[str, str, SpecifierSet, str]]:
+    """(label, version, supported Python range, matrix row) for each installed framework release."""
+    found: list[tuple[str, str, SpecifierSet, str]] = []
+    torch = q.installed(facts, "torch")
+    release = matrix.torch_release(torch["version"]) if torch else None
+    if torch and release:
+        found.append(
+            ("torch", torch["version"], release.python, f"pytorch.toml release {release.torch}")
+        )
+    for name in ("tensorflow", "tensorflow-cpu"):
+        dist = q.installed(facts, name)
+        row = matrix.row_for("tensorflow", "tensorflow", dist["version"]) if dist else None
+        if dist and row:
+            found.append(
+                (
+                    name,
+                    dist["version"],
+                    SpecifierSet(row["python"]),
+                    f"tensorflow.toml release {row['tensorflow']}",
+                )
+            )
+    jax = q.installed(facts, "jax")
+    row = matrix.rows_matching("jax", "jax", jax["version"]) if jax else None
+    if jax and row:
+        found.append(
+            ("jax", jax["version"], SpecifierSet(row["python"]), f"jax.toml release {row['jax']}")
+        )
+    for name in ("paddlepaddle", "paddlepaddle-gpu"):
+        dist = q.installed(facts, name)
+        row = matrix.row_for("paddle", "paddle", dist["version"]) if dist else None
+        if dist and row:
+            found.append(
+                (
+                    name,
+                    dist["version"],
+                    SpecifierSet(row["python"]),
+                    f"paddle.toml release {row['paddle']}",
+                )
+            )
+    return found
+
+
+@check(
+    "DD508",
+    "python-unsupported",
+    "The Python version is outside what a framework release supports",
+    Area.PYTHON,
+)
+def python_unsupported(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: a framework release is installed under a Python version its maintainers do not
+    build or test for.
+
+    Why: no official wheel exists for it, so what is installed was built elsewhere or forced in;
+    imports and extensions fail in ways nobody else reproduces.
+
+    Fix: use a Python the release supports (a new environment), or a release that supports this
+    Python.
+    """
+    version = q.version_of(facts.python.get("version"))
+    if version is None:
+        raise NotApplicable("the Python version is unknown")
+    verdicts = []
+    for label, release, supported, row in _python_ranges(facts, matrix):
+        if supported.contains(version, prereleases=True):
+            continue
+        verdicts.append(
+            Verdict(
+                Severity.WARNING,
+                f"{label} {release} supports Python {supported}, not Python {version}",
+                evidence={
+                    "distribution": label,
+                    "version": release,
+                    "python": str(version),
+                    "supported": str(supported),
+                    "matrix_row": row,
+                },
+                fixes=(
+                    Fix(
+                        f"Create an environment with a Python in {supported} for {label} {release}, "
+                        f"or install a {label} release that supports Python {version.major}.{version.minor}."
+                    ),
+                ),
+            )
+        )
+    return verdicts
+
+
+def _tf(facts: Facts) -> dict[str, Any] | None:
+    return q.installed(facts, "tensorflow") or q.installed(facts, "tensorflow-cpu")
+
+
+@check(
+    "DD509",
+    "keras-mismatch",
+    "Keras 3, tf-keras and the backend do not fit together",
+    Area.FRAMEWORKS,
+)
+def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: TF_USE_LEGACY_KERAS=1 without tf-keras installed; tf-keras of another minor than
+    TensorFlow; or Keras 3 with a backend older than it supports.
+
+    Why: from TensorFlow 2.16, tf.keras is Keras 3 unless tf-keras is installed and enabled;
+    code written for Keras 2 breaks, and a mismatched tf-keras fails at import.
+
+    Fix: install tf-keras of TensorFlow's minor version (and set TF_USE_LEGACY_KERAS=1), or
+    upgrade the Keras backend.
+    """
+    verdicts = []
+    tf = _tf(facts)
+    tf_keras = q.installed(facts, "tf-keras")
+    legacy = (facts.env.get("variables") or {}).get("TF_USE_LEGACY_KERAS") in ("1", "true", "True")
+    keras_rules = matrix.tables["keras"]
+    if tf:
+        tf_minor = minor_of(tf["version"])
+        pin = f"tf-keras~={tf_minor}.0"
+        if legacy and not tf_keras:
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"TF_USE_LEGACY_KERAS=1 asks TensorFlow {tf['version']} for Keras 2, but tf-keras is not installed",
+                    evidence={
+                        "tensorflow": tf["version"],
+                        "source": keras_rules["tf_keras_source"],
+                    },
+                    fixes=(
+                        Fix(
+                            f"Install tf-keras {tf_minor}.",
+                            render(Install((pin,)), facts),
+                            automatic=True,
+                        ),
+                    ),
+                )
+            )
+        if tf_keras and minor_of(tf_keras["version"]) != tf_minor:
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"tf-keras {tf_keras['version']} does not match TensorFlow {tf['version']} (their minor versions must agree)",
+                    evidence={
+                        "tensorflow": tf["version"],
+                        "tf_keras": tf_keras["version"],
+                        "source": keras_rules["tf_keras_source"],
+                    },
+                    fixes=(
+                        Fix(
+                            f"Install tf-keras {tf_minor}.",
+                            render(Install((pin,)), facts),
+                            automatic=True,
+                        ),
+                    ),
+                )
+            )
+    keras = q.version_of((q.installed(facts, "keras") or {}).get("version"))
+    if keras is not None and keras.major >= 3:
+        backend = (facts.env.get("variables") or {}).get("KERAS_BACKEND", "tensorflow")
+        rule = next((b for b in keras_rules.get("backends", []) if b["backend"] == backend), None)
+        dist = (
+            (
+                q.installed(facts, "tensorflow-cpu")
+                if backend == "tensorflow" and not q.installed(facts, "tensorflow")
+                else q.installed(facts, rule["distribution"])
+            )
+            if rule
+            else None
+        )
+        have = q.version_of((dist or {}).get("version"))
+        if rule and have is not None and have < Version(rule["min"]):
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"Keras {keras} needs {rule['distribution']} {rule['min']} or newer as its {backend} backend; "
+                    f"{have} is installed",
+                    evidence={
+                        "keras": str(keras),
+                        "backend": backend,
+                        "installed": str(have),
+                        "minimum": rule["min"],
+                        "source": keras_rules["source"],
+                    },
+                    fixes=(
+                        Fix(
+                            f"Upgrade {rule['distribution']}.",
+                            render(Install((f"{rule['distribution']}>={rule['min']}",)), facts),
+                            automatic=True,
+                        ),
+                    ),
+                )
+            )
+    return verdicts
+
+
+@check(
+    "DD510", "retired-framework", "A retired, unmaintained framework is installed", Area.FRAMEWORKS
+)
+def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: MXNet, CNTK, Theano or Caffe is installed.
+
+    Why: they get no builds for new CUDA releases, GPUs, Python or NumPy 2; what works today
+    breaks with the next upgrade of anything around them.
+
+    Fix: plan a move to a maintained framework; pin everything around it meanwhile.
+    """
+    verdicts = []
+    for row in matrix.tables["retired"].get("framework", []):
+        dist = q.installed(facts, row["distribution"])
+        if dist:
+            verdicts.append(
+                Verdict(
+                    Severity.WARNING,
+                    f"{row['distribution']} {dist['version']} is retired: {row['note']}",
+                    evidence={
+                        "distribution": row["distribution"],
+                        "version": dist["version"],
+                        "source": row["source"],
+                    },
+                    fixes=(
+                        Fix(
+                            "Move to a maintained framework (PyTorch, JAX, TensorFlow); until then pin the "
+                            "packages around it (NumPy, CUDA) to versions it was built with."
+                        ),
+                    ),
+                )
+            )
+    return verdicts
