@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from dldoctor.compat_matrix import Matrix, TorchRelease
+from dldoctor.compat_matrix import Matrix, TorchRelease, minor_of
 from dldoctor.compat_matrix.rules import coverage, driver_runs
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
@@ -38,21 +38,50 @@ def _arch_ok(facts: Facts, matrix: Matrix, release: TorchRelease, variant: str) 
     return all(coverage(arch.sm, arch.ptx, cc) for cc in ccs)
 
 
+def _variants(release: TorchRelease) -> list[str]:
+    """The default variant first (the stable one), then the others, newest first."""
+    preferred = [release.pypi_default] if release.pypi_default else []
+    return preferred + [
+        v for v in sorted(release.cuda, key=Version, reverse=True) if v not in preferred
+    ]
+
+
 def choose(facts: Facts, matrix: Matrix, version: str) -> Choice | str:
-    """The build to install, or why there is none ("driver" or "arch")."""
+    """The build to install, or why there is none.
+
+    Tries the installed release, then newer ones, then, only for GPUs the installed release no
+    longer builds for, older ones (a driver that is merely old is upgraded, not worked around). Returns "driver" when the driver is too old for every build of the installed
+    release, "arch:<cuda>" when only a newer driver would unlock a build for these GPUs
+    (<cuda> is that build's variant), "arch" when no published build covers them, "unknown"
+    when the installed release is not in the matrix.
+    """
     installed = matrix.torch_release(version)
     if installed is None:
         return "unknown"
-    later = [r for r in matrix.torch_releases if Version(r.torch) > Version(installed.torch)]
-    for release in [installed, *later]:
-        preferred = [release.pypi_default] if release.pypi_default else []
-        for variant in preferred + sorted(release.cuda, key=Version, reverse=True):
-            if _driver_ok(facts, matrix, variant) and _arch_ok(facts, matrix, release, variant):
-                if release is installed and q.driver_version(facts) is None:
-                    variant = release.pypi_default or variant
-                return Choice(release, variant, release is installed)
-        if release is installed and not any(_driver_ok(facts, matrix, v) for v in release.cuda):
-            return "driver"
+    newer = [r for r in matrix.torch_releases if Version(r.torch) > Version(installed.torch)]
+    older = [r for r in matrix.torch_releases if Version(r.torch) < Version(installed.torch)][::-1]
+
+    def fitting(releases: list[TorchRelease]) -> Choice | None:
+        for release in releases:
+            for variant in _variants(release):
+                if _driver_ok(facts, matrix, variant) and _arch_ok(facts, matrix, release, variant):
+                    return Choice(release, variant, release is installed)
+        return None
+
+    found = fitting([installed, *newer])
+    if found:
+        return found
+    if not any(_arch_ok(facts, matrix, installed, v) for v in installed.cuda):
+        # The GPUs are older than anything this release builds for: the last release that did.
+        found = fitting(older)
+        if found:
+            return found
+    if not any(_driver_ok(facts, matrix, v) for v in installed.cuda):
+        return "driver"
+    for release in [installed, *newer]:
+        for variant in _variants(release):
+            if _arch_ok(facts, matrix, release, variant):
+                return f"arch:{variant}"
     return "arch"
 
 
@@ -86,6 +115,15 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
             f"{driver} is older than every CUDA build of torch {version} "
             f"({', '.join(release.cuda)}): upgrade the NVIDIA driver{target}, or install an older torch."
         )
+    if isinstance(choice, str) and choice.startswith("arch:"):
+        variant = choice.partition(":")[2]
+        row = matrix.toolkit_floor(variant)
+        floor = row.linux if row and row.linux else "a newer one"
+        return Fix(
+            f"Only torch's CUDA {variant} build has code for these GPUs, and it needs driver {floor} or "
+            f"newer: upgrade the NVIDIA driver, then install torch=={version}+{tag(variant)} from "
+            f"{matrix.torch_index_url.format(variant=tag(variant))}."
+        )
     if isinstance(choice, str):
         ccs = ", ".join(
             sorted(
@@ -109,13 +147,16 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
                 reqs.append(f"{companion}=={q.release_of(other['version'])}+{suffix}")
         summary = f"Install the CUDA {choice.variant} build of torch {version} ({purpose})."
     else:
+        direction = (
+            "Upgrade" if Version(choice.release.torch) > Version(minor_of(version)) else "Go back"
+        )
         reqs = [f"torch=={choice.release.torch}.*"]
         if q.installed(facts, "torchvision"):
             reqs.append(f"torchvision=={choice.release.torchvision}.*")
         if q.installed(facts, "torchaudio"):
             reqs.append(f"torchaudio=={choice.release.torchaudio}.*")
         summary = (
-            f"Upgrade to torch {choice.release.torch} built for CUDA {choice.variant}: no build of "
+            f"{direction} to torch {choice.release.torch} built for CUDA {choice.variant}: no build of "
             f"torch {version} fits ({purpose})."
         )
     intent = Install(tuple(reqs), index_url=matrix.torch_index_url.format(variant=suffix))
