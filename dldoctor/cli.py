@@ -8,11 +8,15 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from dldoctor import __version__
+
+if TYPE_CHECKING:
+    from dldoctor.compat_matrix import Matrix
+    from dldoctor.facts.model import Facts
 
 app = typer.Typer(
     add_completion=False,
@@ -70,6 +74,9 @@ def check(
     redact_private: bool = typer.Option(
         False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
     ),
+    from_report: Optional[Path] = typer.Option(
+        None, "--from", help="Judge the facts of an earlier JSON report with today's matrix."
+    ),
 ) -> None:
     """Inspect this machine and Python environment, judge them, and print what to fix.
 
@@ -77,22 +84,13 @@ def check(
     --strict), 2 usage error or dldoctor itself failed.
     """
     from dldoctor.checks.registry import run_checks
-    from dldoctor.compat_matrix import MatrixError, load
-    from dldoctor.facts import GatherError, gather
-    from dldoctor.facts.host import Host
     from dldoctor.report.report import Report
 
     started = time.perf_counter()
-    try:
-        matrix = load()
-    except MatrixError as exc:
-        _fail(f"the compatibility matrix is broken: {exc}")
-    try:
-        facts = gather(matrix, Host(command_timeout_s=timeout_s), python=python)
-    except GatherError as exc:
-        _fail(str(exc))
+    matrix = _matrix()
+    facts, source = _facts(matrix, python, timeout_s, from_report)
     outcomes = tuple(run_checks(facts, matrix))
-    command = "dldoctor check" + (f" --python {python}" if python else "")
+    command = "dldoctor check" + source
     report = Report(
         command=command,
         created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
@@ -103,6 +101,38 @@ def check(
     )
     _emit(report, output_format, json_path, verbose)
     raise typer.Exit(report.exit_code(strict))
+
+
+def _matrix() -> Matrix:
+    from dldoctor.compat_matrix import MatrixError, load
+
+    try:
+        return load()
+    except MatrixError as exc:
+        _fail(f"the compatibility matrix is broken: {exc}")
+        raise  # unreachable: _fail exits
+
+
+def _facts(
+    matrix: Matrix, python: Optional[str], timeout_s: float, from_report: Optional[Path]
+) -> tuple[Facts, str]:
+    """This machine's facts (or another interpreter's, or an old report's), and how they came."""
+    from dldoctor.facts import GatherError, gather
+    from dldoctor.facts.host import Host
+    from dldoctor.report.load import ReportError, facts_from_report
+
+    if from_report is not None:
+        if python is not None:
+            _fail("--from and --python cannot be combined: a report's facts are already gathered")
+        try:
+            return facts_from_report(from_report), f" --from {from_report.name}"
+        except ReportError as exc:
+            _fail(str(exc))
+    try:
+        facts = gather(matrix, Host(command_timeout_s=timeout_s), python=python)
+    except GatherError as exc:
+        _fail(str(exc))
+    return facts, f" --python {python}" if python else ""
 
 
 def _emit(
@@ -166,6 +196,95 @@ def list_checks(
     typer.echo(
         checks_table(all_checks()) if markdown_table else checks_text(all_checks()), nl=False
     )
+
+
+@app.command()
+def fix(
+    apply_fixes: bool = typer.Option(
+        False, "--apply", help="Run the automatic fixes, after asking."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what --apply would run; run nothing."
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="With --apply: do not ask for confirmation."
+    ),
+    python: Optional[str] = typer.Option(
+        None, "--python", help="Fix another interpreter's environment."
+    ),
+    from_report: Optional[Path] = typer.Option(
+        None, "--from", help="Plan from an earlier JSON report."
+    ),
+) -> None:
+    """Print the plan that fixes what `dldoctor check` finds; --apply runs it after confirmation.
+
+    Exit codes: 0 nothing to fix or every command succeeded, 1 something is left to fix or a
+    command failed, 2 usage or internal error.
+    """
+    from dldoctor.checks.registry import run_checks
+    from dldoctor.fixes.plan import apply, plan
+    from dldoctor.report.model import Finding
+
+    matrix = _matrix()
+    facts, _ = _facts(matrix, python, 5.0, from_report)
+    findings: list[Finding] = sorted(
+        (f for o in run_checks(facts, matrix) for f in o.findings), key=lambda f: -f.severity.rank
+    )
+    steps = plan(findings)
+    if not steps:
+        typer.echo("Nothing to fix.")
+        raise typer.Exit(0)
+    for number, step in enumerate(steps, 1):
+        how = "automatic" if step.fix.automatic and step.commands else "by hand"
+        typer.echo(f"{number}. [{', '.join(step.codes)}] {step.fix.summary} ({how})")
+        for command in step.commands:
+            typer.echo(f"     $ {command}")
+        if step.fix.notes:
+            typer.echo(f"     {step.fix.notes}")
+    runnable = [s for s in steps if s.fix.automatic and s.commands]
+    if not apply_fixes or dry_run:
+        hint = "--apply would run the automatic steps" if runnable else "every step is by hand"
+        typer.echo(f"\n{'Dry run: nothing was run.' if dry_run else 'Nothing was run.'} ({hint})")
+        raise typer.Exit(1)
+    if not runnable:
+        typer.echo("\nNo step can run automatically; do the steps above by hand.")
+        raise typer.Exit(1)
+    if not yes and not typer.confirm(
+        f"\nRun the {len(runnable)} automatic step(s) now?", default=False
+    ):
+        typer.echo("Nothing was run.")
+        raise typer.Exit(1)
+    raise typer.Exit(apply(runnable, typer.echo))
+
+
+@app.command("matrix")
+def show_matrix(
+    section: Optional[str] = typer.Argument(
+        None, help="torch, tensorflow, jax, paddle, onnxruntime, keras, retired, cuda or gpus."
+    ),
+) -> None:
+    """Print the compatibility matrix (or one framework's part of it) as tables, with sources."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dldoctor.report.matrix_view import SECTIONS, tables
+
+    try:
+        found = tables(_matrix(), section)
+    except KeyError:
+        _fail(f"no matrix section {section!r}; choose from {', '.join(SECTIONS)}")
+        raise
+    console = Console(highlight=False)
+    if not console.is_terminal:  # a pipe or a file: whole rows, not wrapped at 80 columns
+        console = Console(highlight=False, width=200)
+    for title, header, rows in found:
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for column in header:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    console.print("Every row's source is in the data files under dldoctor/compat_matrix/.")
 
 
 @app.command()

@@ -1,0 +1,167 @@
+"""Inside the profiled script: times batch fetches, counts steps, stops at the window's end.
+
+The hot path (``timed``) costs two ``perf_counter`` calls, one formatted line and one
+``write()`` on the private pipe per batch: a few microseconds. Nothing is kept in memory; the
+dldoctor process aggregates.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from time import perf_counter
+from typing import Any, Callable
+
+from dldoctor.profile.protocol import json_line
+
+
+class WindowReached(SystemExit):
+    """Raised inside the script when ``--steps``/``--duration`` is used up: exits with code 0.
+
+    A ``SystemExit`` so that ``except Exception`` in the script does not swallow it while its
+    ``finally`` blocks and context managers still run, as on a normal exit.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+
+class _Steps:
+    """Complete steps seen: a step is complete when the next one starts or the loop ends."""
+
+    def __init__(self) -> None:
+        self.complete = 0
+        self.open = False
+
+    def boundary(self) -> None:
+        if self.open:
+            self.complete += 1
+        self.open = True
+
+    def end(self) -> None:
+        if self.open:
+            self.complete += 1
+        self.open = False
+
+
+class Recorder:
+    """Writes events for one process; after a fork the child process gets a fresh state."""
+
+    def __init__(self, fd: int, max_steps: int | None, deadline: float | None) -> None:
+        self.fd = fd
+        self.max_steps = max_steps
+        self.deadline = deadline  # perf_counter time after which the script is stopped
+        self.pid = os.getpid()
+        self.main_ident = threading.get_ident()
+        self.local = threading.local()
+        self.explicit = False  # step() or Keras marks seen: they define steps from now on
+        self.steps = _Steps()
+        self.stopped = False
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self.loader_ids: dict[Any, int] = {}
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self.pid = os.getpid()
+        self.main_ident = threading.get_ident()
+        self.local = threading.local()
+        self.explicit = False
+        self.steps = _Steps()
+        self._lock = threading.Lock()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(self, line: str) -> None:
+        if self.fd < 0:
+            return
+        try:
+            os.write(self.fd, line.encode("utf-8", "replace"))
+        except OSError:  # dldoctor went away: the script goes on, unobserved
+            self.fd = -1
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        self.write(json_line(kind, self.pid, data))
+
+    def new_loader(self, key: Any, data: dict[str, Any]) -> int:
+        """The id of the loader known by ``key``; announced with an ``L`` event the first time."""
+        with self._lock:
+            if key in self.loader_ids:
+                return self.loader_ids[key]
+            self._next_id += 1
+            loader_id = self.loader_ids[key] = self._next_id
+        self.event("L", {"id": loader_id, **data})
+        return loader_id
+
+    def workers(self, loader_id: int, pids: list[int]) -> None:
+        if pids:
+            self.write(f"W {self.pid} {loader_id} {','.join(str(p) for p in pids)}\n")
+
+    # -- the hot path -----------------------------------------------------------------------
+
+    def timed(self, loader_id: int, fetch: Callable[[Any], Any], iterator: Any) -> Any:
+        """``fetch(iterator)`` (the framework's own ``__next__``), timed as one data call."""
+        local = self.local
+        if getattr(local, "busy", False):  # a loader wrapping another: time the outer only
+            return fetch(iterator)
+        main = threading.get_ident() == self.main_ident
+        t0 = perf_counter()
+        if main and not self.explicit and not self.stopped:
+            self._maybe_stop(t0, f"E {self.pid} {loader_id} {t0:.6f} 1\n")
+        local.busy = True
+        try:
+            value = fetch(iterator)
+        except StopIteration:
+            self.write(f"E {self.pid} {loader_id} {t0:.6f} {int(main)}\n")
+            if main and not self.explicit:
+                self.steps.end()
+            raise
+        finally:
+            local.busy = False
+        t1 = perf_counter()
+        self.write(f"D {self.pid} {loader_id} {t0:.6f} {t1:.6f} {int(main)}\n")
+        if main and not self.explicit:
+            self.steps.boundary()
+        return value
+
+    # -- explicit steps ---------------------------------------------------------------------
+
+    def mark(self, source: str = "s") -> None:
+        """A step boundary from ``dldoctor.step()`` (``s``) or Keras' batch begin (``k``)."""
+        if threading.get_ident() != self.main_ident or self.stopped:
+            return
+        t = perf_counter()
+        if not self.explicit:
+            self.explicit = True
+            self.steps = _Steps()
+        line = f"B {self.pid} {t:.6f} {source}\n"
+        self._maybe_stop(t, line)
+        self.write(line)
+        self.steps.boundary()
+
+    def end_marks(self) -> None:
+        """Explicit steps pause (Keras epoch end): the open step ends here."""
+        if threading.get_ident() != self.main_ident or not self.explicit or self.stopped:
+            return
+        self.write(f"Z {self.pid} {perf_counter():.6f}\n")
+        self.steps.end()
+
+    # -- the window -------------------------------------------------------------------------
+
+    def _maybe_stop(self, t: float, closing_line: str) -> None:
+        """Stop the script if closing the open step now fills the window (``closing_line``
+        tells dldoctor where that last step ended)."""
+        reason = None
+        if self.max_steps is not None and self.steps.open:
+            if self.steps.complete + 1 >= self.max_steps:
+                reason = "steps"
+        if reason is None and self.deadline is not None and t >= self.deadline:
+            reason = "duration"
+        if reason is None:
+            return
+        self.write(closing_line)
+        self.steps.end()
+        self.stopped = True
+        self.event("Q", {"reason": reason, "steps": self.steps.complete, "t": t})
+        raise WindowReached()

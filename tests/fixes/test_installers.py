@@ -1,0 +1,77 @@
+"""Golden renderings of fix intents for each installer an environment can use."""
+
+from __future__ import annotations
+
+from dldoctor.fixes.installers import Install, Installer, installer_for, render
+from tests.checks.scenarios import dist, make_facts, with_packages
+
+TORCH = Install(
+    ("torch==2.13.0+cu130", "torchvision==0.28.0+cu130"),
+    index_url="https://download.pytorch.org/whl/cu130",
+)
+TF = Install(("tensorflow[and-cuda]==2.21.0",), remove_first=("tensorflow-cpu",))
+
+
+def env(manager: str, installer: str = "pip") -> object:
+    return make_facts(
+        {"python": {"environment": {"manager": manager}}},
+        with_packages(
+            dist("torch", "2.13.0+cpu", installer=installer),
+            dist("tensorflow-cpu", "2.21.0", installer=installer),
+        ),
+    )
+
+
+def test_pip_in_a_venv():
+    facts = env("venv")
+    assert installer_for(facts, "torch") is Installer.PIP
+    assert render(TORCH, facts) == (
+        "python -m pip install torch==2.13.0+cu130 torchvision==0.28.0+cu130 "
+        "--index-url https://download.pytorch.org/whl/cu130",
+    )
+    assert render(TF, facts) == (
+        "python -m pip uninstall -y tensorflow-cpu",
+        "python -m pip install 'tensorflow[and-cuda]==2.21.0'",
+    )
+
+
+def test_uv_when_uv_installed_the_package():
+    facts = env("uv", installer="uv")
+    assert render(TORCH, facts) == (
+        "uv pip install torch==2.13.0+cu130 torchvision==0.28.0+cu130 "
+        "--index-url https://download.pytorch.org/whl/cu130",
+    )
+    assert render(TF, facts) == (
+        "uv pip uninstall tensorflow-cpu",
+        "uv pip install 'tensorflow[and-cuda]==2.21.0'",
+    )
+
+
+def test_uv_targets_another_interpreter_explicitly():
+    facts = make_facts(
+        {"python": {"command": "/envs/train/bin/python", "environment": {"manager": "uv"}}},
+        with_packages(dist("torch", "2.13.0+cpu", installer="uv")),
+    )
+    assert render(TORCH, facts)[0].startswith(
+        "uv pip install --python /envs/train/bin/python torch=="
+    )
+
+
+def test_poetry_adds_an_explicit_source_for_a_wheel_index():
+    facts = env("poetry")
+    assert render(TORCH, facts) == (
+        "poetry source add --priority=explicit wheels-cu130 https://download.pytorch.org/whl/cu130",
+        "poetry add torch==2.13.0+cu130 torchvision==0.28.0+cu130 --source wheels-cu130",
+    )
+    assert render(TF, facts) == (
+        "poetry remove tensorflow-cpu",
+        "poetry add 'tensorflow[and-cuda]==2.21.0'",
+    )
+
+
+def test_conda_owned_package_is_removed_with_conda_and_replaced_with_pip():
+    facts = env("conda", installer="conda")
+    assert render(TF, facts) == (
+        "conda remove --force -y tensorflow-cpu",
+        "python -m pip install 'tensorflow[and-cuda]==2.21.0'",
+    )
