@@ -67,7 +67,12 @@ def toolkit_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
             Severity.WARNING,
             f"CUDA toolkit {', '.join(toolkits)} is installed but no NVIDIA driver is loaded "
             "and no NVIDIA GPU is visible: CUDA code can be compiled here, not run",
-            evidence={"toolkits": toolkits, **_nvml_evidence(facts), "driver_needed": minimum},
+            evidence={
+                "toolkits": toolkits,
+                **_nvml_evidence(facts),
+                "driver_needed": minimum,
+                "matrix_row": f"cuda_drivers.toml {source}" if source else None,
+            },
             fixes=(install_driver(facts, minimum, f"{why}; only if this machine has a GPU"),),
         )
     ]
@@ -177,7 +182,12 @@ def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
         Verdict(
             Severity.ERROR,
             f"{count} on the PCI bus but no NVIDIA driver is loaded{held}",
-            evidence={"pci_devices": devices, **_nvml_evidence(facts), "driver_needed": minimum},
+            evidence={
+                "pci_devices": devices,
+                **_nvml_evidence(facts),
+                "driver_needed": minimum,
+                "matrix_row": f"cuda_drivers.toml {source}" if source else None,
+            },
             fixes=(install_driver(facts, minimum, why),),
         )
     ]
