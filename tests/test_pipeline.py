@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dldoctor.checks.registry import run_checks
 from dldoctor.facts import gather
 from dldoctor.facts.host import Host
 from dldoctor.report.model import Severity, Status
-from tests.fakes.fake_nvml import load_fake
+from tests.fakes.fake_nvml import fixture_names, load_fake
 
 
 def findings_by_code(outcomes):
@@ -56,3 +58,22 @@ def test_cuda_visible_devices_beyond_the_eight_a100s(matrix):
     outcome = findings_by_code(run_checks(facts, matrix))["DD402"]
     (finding,) = outcome.findings
     assert "CUDA sees no GPU at all" in finding.title
+
+
+@pytest.mark.parametrize("name", fixture_names())
+def test_every_recorded_gpu_machine_is_judged_without_a_crashed_check(matrix, name):
+    facts = gather(matrix, Host(nvml=load_fake(name)))
+    outcomes = run_checks(facts, matrix)
+    assert [o.code for o in outcomes if o.status is Status.CRASHED] == []
+    # The real CPU-only stack on any of these GPU machines is always told to change.
+    assert findings_by_code(outcomes)["DD201"].status is Status.FOUND
+
+
+def test_k80_with_driver_470_gets_no_cuda_13_advice(matrix):
+    facts = gather(matrix, Host(nvml=load_fake("k80")))
+    torch = next(
+        f
+        for f in findings_by_code(run_checks(facts, matrix))["DD201"].findings
+        if f.evidence["framework"] == "torch"
+    )
+    assert "cu13" not in " ".join(torch.fixes[0].commands)

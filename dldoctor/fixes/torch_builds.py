@@ -61,10 +61,16 @@ def choose(facts: Facts, matrix: Matrix, version: str) -> Choice | str:
     newer = [r for r in matrix.torch_releases if Version(r.torch) > Version(installed.torch)]
     older = [r for r in matrix.torch_releases if Version(r.torch) < Version(installed.torch)][::-1]
 
-    def fitting(releases: list[TorchRelease]) -> Choice | None:
+    python = q.version_of(facts.python.get("version"))
+
+    def fitting(releases: list[TorchRelease], driver: bool = True) -> Choice | None:
         for release in releases:
+            if python is not None and release is not installed and python not in release.python:
+                continue  # no wheel of that release for this Python
             for variant in _variants(release):
-                if _driver_ok(facts, matrix, variant) and _arch_ok(facts, matrix, release, variant):
+                if (not driver or _driver_ok(facts, matrix, variant)) and _arch_ok(
+                    facts, matrix, release, variant
+                ):
                     return Choice(release, variant, release is installed)
         return None
 
@@ -76,13 +82,14 @@ def choose(facts: Facts, matrix: Matrix, version: str) -> Choice | str:
         found = fitting(older)
         if found:
             return found
+        found = fitting(older, driver=False)
+        if found:
+            return f"old-driver:{found.release.torch}:{found.variant}"
+        return "arch"
     if not any(_driver_ok(facts, matrix, v) for v in installed.cuda):
         return "driver"
-    for release in [installed, *newer]:
-        for variant in _variants(release):
-            if _arch_ok(facts, matrix, release, variant):
-                return f"arch:{variant}"
-    return "arch"
+    found = fitting([installed, *newer], driver=False)
+    return f"arch:{found.variant}" if found else "arch"
 
 
 def tag(variant: str) -> str:
@@ -114,6 +121,15 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         return Fix(
             f"{driver} is older than every CUDA build of torch {version} "
             f"({', '.join(release.cuda)}): upgrade the NVIDIA driver{target}, or install an older torch."
+        )
+    if isinstance(choice, str) and choice.startswith("old-driver:"):
+        _, release_name, variant = choice.split(":")
+        row = matrix.toolkit_floor(variant)
+        floor = row.linux if row and row.linux else "a newer one"
+        return Fix(
+            f"The newest torch with code for these GPUs is {release_name} (CUDA {variant}), which needs "
+            f"driver {floor} or newer: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
+            f"{matrix.torch_index_url.format(variant=tag(variant))}."
         )
     if isinstance(choice, str) and choice.startswith("arch:"):
         variant = choice.partition(":")[2]

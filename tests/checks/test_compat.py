@@ -455,3 +455,23 @@ def test_old_macos_for_the_torch_release(matrix):
         )
         == []
     )
+
+
+def test_kepler_with_an_old_driver_is_told_the_last_release_and_the_driver_it_needs(matrix):
+    facts = make_facts(
+        torch_build("2.13.0+cu126", "12.6"), gpu("3.7", "Tesla K80", "470.82.01", "11.4")
+    )
+    (verdict,) = compat_arch.gpu_arch_not_in_build(facts, matrix)
+    assert verdict.fixes[0].summary.startswith(
+        "The newest torch with code for these GPUs is 2.7 (CUDA 11.8), which needs driver 520.61.05 or newer"
+    )
+
+
+def test_an_older_release_without_wheels_for_this_python_is_never_proposed(matrix):
+    facts = make_facts(
+        torch_build("2.13.0+cu126", "12.6"),
+        gpu("3.7", "Tesla K80", "535.54.03", "12.2"),
+        {"python": {"version": "3.14.0"}},
+    )
+    (verdict,) = compat_arch.gpu_arch_not_in_build(facts, matrix)
+    assert "torch==" not in " ".join(verdict.fixes[0].commands)
