@@ -28,6 +28,20 @@ def _needed_cudnn(build: CudaBuild, matrix: Matrix) -> Version | None:
     return q.version_of(text)
 
 
+def _brings_no_cudnn(build: CudaBuild, facts: Facts) -> bool:
+    """Whether the build relies on a cuDNN installed beside it (wheel or system copy).
+
+    PyTorch's wheels carry or pin their own and load it by path; Paddle's do unless built
+    "with pip CUDA libraries". Which cuDNN those really load is for the runtime probe to say.
+    """
+    if build.framework == "torch":
+        return False
+    if build.framework == "paddle":
+        paddle = (q.framework(facts, "paddle") or {}).get("build") or {}
+        return str(paddle.get("with_pip_cuda_libraries")) == "ON"
+    return True
+
+
 def _pip_cudnn(facts: Facts) -> list[dict[str, Any]]:
     return [w for w in facts.packages.get("nvidia_wheels") or [] if w.get("component") == "cudnn"]
 
@@ -50,7 +64,7 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: install the cuDNN wheel the framework asks for, and take the stale directory out of
     LD_LIBRARY_PATH.
     """
-    builds = [b for b in cuda_builds(facts, matrix) if b.framework != "torch" or b.cudnn]
+    builds = [b for b in cuda_builds(facts, matrix) if _brings_no_cudnn(b, facts)]
     if not builds:
         raise NotApplicable("no CUDA build of a framework installed")
     libraries = (facts.cuda.get("libraries") or {}).get("cudnn") or []

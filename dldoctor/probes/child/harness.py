@@ -287,6 +287,16 @@ class Context:
         self.send("info", key=key, value=value)
         return value
 
+    def attempt(self, key: str, read: Callable[[], Any]) -> Any:
+        """``read()``, or None with the exception recorded as the error of fact ``key``."""
+        try:
+            return read()
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self.send("info", key=key, error=_reason(exc)[:2000])
+            return None
+
     def facts_phase(self, gather: Callable[[], None]) -> None:
         """Run the probe's runtime-fact gathering in a phase and report its warnings and output."""
         with self.phase("runtime facts") as phase:
