@@ -21,7 +21,8 @@ class GatherError(Exception):
     """Facts could not be gathered at all (e.g. ``--python`` does not name a working Python)."""
 
 
-def _interpreter_args(matrix: Matrix) -> dict[str, Any]:
+def interpreter_arguments(matrix: Matrix) -> dict[str, Any]:
+    """What the interpreter gatherer needs from the matrix, as JSON-able keyword arguments."""
     interesting = [
         {"name": p.name, "framework": p.framework, "role": p.role, "import": p.import_name}
         for p in matrix.packages
@@ -36,7 +37,7 @@ def _interpreter_args(matrix: Matrix) -> dict[str, Any]:
 def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[str, Any]:
     from dldoctor.facts import interpreter
 
-    args = _interpreter_args(matrix)
+    args = interpreter_arguments(matrix)
     if python is None:
         data = interpreter.gather(
             args["interesting"], args["nvidia_prefixes"], args["nvidia_exclude"]

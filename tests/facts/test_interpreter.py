@@ -19,10 +19,10 @@ import jsonschema
 import pytest
 from packaging.markers import default_environment
 
-from dldoctor.facts import interpreter
-from dldoctor.facts.packages_list import gather_arguments
+from dldoctor.compat_matrix import load
+from dldoctor.facts import interpreter, interpreter_arguments
 
-ARGS = gather_arguments()
+ARGS = interpreter_arguments(load())
 SOURCE = Path(interpreter.__file__).read_text(encoding="utf-8")
 OTHER_PYTHONS = [
     f"/root/.pyenv/versions/{v}/bin/python3" for v in ("3.8.18", "3.13.0")

@@ -14,8 +14,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from dldoctor.facts import interpreter
-from dldoctor.facts.packages_list import gather_arguments
+from dldoctor.compat_matrix import load
+from dldoctor.facts import interpreter, interpreter_arguments
 from dldoctor.facts.requirements import unsatisfied
 from tests.facts.test_interpreter import SOURCE, make_dist
 
@@ -118,7 +118,7 @@ def test_only_the_first_copy_counts() -> None:
 
 
 def test_this_venv_matches_pip_check() -> None:
-    result = interpreter.gather(**gather_arguments())
+    result = interpreter.gather(**interpreter_arguments(load()))
     found = unsatisfied(result["packages"], result["python"]["marker_environment"])
     said = pip_check({})
     assert said == set() and found == []  # "No broken requirements found."
@@ -144,7 +144,7 @@ def test_broken_site_matches_pip_check(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(tmp_path)}
     said = pip_check(env)
     proc = subprocess.run(
-        [sys.executable, "-c", SOURCE, json.dumps(gather_arguments())],
+        [sys.executable, "-c", SOURCE, json.dumps(interpreter_arguments(load()))],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
