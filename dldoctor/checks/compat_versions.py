@@ -164,6 +164,14 @@ def _numpy_verdict(
     )
 
 
+# (distributions, matrix table, whether its rows are version ranges rather than release lines)
+_RELEASE_TABLES = (
+    (("tensorflow", "tensorflow-cpu"), "tensorflow", False),
+    (("jax",), "jax", True),
+    (("paddlepaddle", "paddlepaddle-gpu"), "paddle", False),
+)
+
+
 def _python_ranges(facts: Facts, matrix: Matrix) -> list[tuple[str, str, SpecifierSet, str]]:
     """(label, version, supported Python range, matrix row) for each installed framework release."""
     found: list[tuple[str, str, SpecifierSet, str]] = []
@@ -173,36 +181,16 @@ def _python_ranges(facts: Facts, matrix: Matrix) -> list[tuple[str, str, Specifi
         found.append(
             ("torch", torch["version"], release.python, f"pytorch.toml release {release.torch}")
         )
-    for name in ("tensorflow", "tensorflow-cpu"):
-        dist = q.installed(facts, name)
-        row = matrix.row_for("tensorflow", "tensorflow", dist["version"]) if dist else None
-        if dist and row:
-            found.append(
-                (
-                    name,
-                    dist["version"],
-                    SpecifierSet(row["python"]),
-                    f"tensorflow.toml release {row['tensorflow']}",
-                )
-            )
-    jax = q.installed(facts, "jax")
-    row = matrix.rows_matching("jax", "jax", jax["version"]) if jax else None
-    if jax and row:
-        found.append(
-            ("jax", jax["version"], SpecifierSet(row["python"]), f"jax.toml release {row['jax']}")
-        )
-    for name in ("paddlepaddle", "paddlepaddle-gpu"):
-        dist = q.installed(facts, name)
-        row = matrix.row_for("paddle", "paddle", dist["version"]) if dist else None
-        if dist and row:
-            found.append(
-                (
-                    name,
-                    dist["version"],
-                    SpecifierSet(row["python"]),
-                    f"paddle.toml release {row['paddle']}",
-                )
-            )
+    for names, table, ranged in _RELEASE_TABLES:
+        for name in names:
+            dist = q.installed(facts, name)
+            if not dist:
+                continue
+            lookup = matrix.rows_matching if ranged else matrix.row_for
+            row = lookup(table, table, dist["version"])
+            if row:
+                python = SpecifierSet(row["python"])
+                found.append((name, dist["version"], python, f"{table}.toml release {row[table]}"))
     return found
 
 
