@@ -15,8 +15,12 @@ import typer
 from dldoctor import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dldoctor.compat_matrix import Matrix
     from dldoctor.facts.model import Facts
+    from dldoctor.probes.probe import ProbeEvent
+    from dldoctor.report.progress import Progress
 
 app = typer.Typer(
     add_completion=False,
@@ -69,7 +73,22 @@ def check(
         None, "--python", help="Judge another interpreter (a venv's or conda env's python)."
     ),
     timeout_s: float = typer.Option(
-        5.0, "--timeout", min=0.1, help="Seconds any external command (nvidia-smi, nvcc) may take."
+        60.0,
+        "--timeout",
+        min=0.1,
+        help="Seconds each framework's probe may take (external commands: at most 5).",
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Import no framework: static facts only (well under a second)."
+    ),
+    full: bool = typer.Option(
+        False, "--full", help="Also the slow smoke tests (torch.compile, export, all-reduce)."
+    ),
+    framework: Optional[str] = typer.Option(
+        None, "--framework", help="Probe only these frameworks (comma-separated: torch,jax)."
+    ),
+    memory_limit_gib: Optional[float] = typer.Option(
+        None, "--memory-limit", min=0.1, help="GiB each probe child may use (default: half of RAM)."
     ),
     redact_private: bool = typer.Option(
         False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
@@ -88,7 +107,14 @@ def check(
 
     started = time.perf_counter()
     matrix = _matrix()
-    facts, source = _facts(matrix, python, timeout_s, from_report)
+    facts, source = _facts(matrix, python, min(5.0, timeout_s), from_report)
+    if from_report is None:
+        facts, probed = _runtime(
+            facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
+        )
+        source += probed
+    elif full or framework:
+        _fail("--from judges a report's facts as they are: --full and --framework need a live run")
     outcomes = tuple(run_checks(facts, matrix))
     command = "dldoctor check" + source
     report = Report(
@@ -133,6 +159,70 @@ def _facts(
     except GatherError as exc:
         _fail(str(exc))
     return facts, f" --python {python}" if python else ""
+
+
+def _runtime(
+    facts: Facts,
+    matrix: Matrix,
+    python: Optional[str],
+    quick: bool,
+    full: bool,
+    framework: Optional[str],
+    timeout_s: float,
+    memory_limit_gib: Optional[float],
+) -> tuple[Facts, str]:
+    """The facts with their runtime section: each framework probed in its own child process."""
+    import dataclasses
+    import os
+
+    from dldoctor.probes.plan import UnknownFramework, normalise
+    from dldoctor.probes.probe import ProbeOptions, run_probes, skipped
+
+    if quick:
+        if full or framework:
+            _fail("--quick imports no framework: it cannot be combined with --full or --framework")
+        return dataclasses.replace(
+            facts, runtime=skipped("--quick: no framework imported")
+        ), " --quick"
+    try:
+        wanted = normalise(framework.split(",")) if framework else None
+    except UnknownFramework as exc:
+        _fail(f"--framework: {exc}")
+    options = ProbeOptions(
+        python=os.path.abspath(python) if python else sys.executable,
+        frameworks=wanted,
+        full=full,
+        timeout_s=timeout_s,
+        memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
+    )
+    progress = _progress()
+    try:
+        runtime = run_probes(
+            facts, matrix, options, on_event=_forward(progress) if progress else None
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    flags = (" --full" if full else "") + (f" --framework {','.join(wanted)}" if wanted else "")
+    return dataclasses.replace(facts, runtime=runtime), flags
+
+
+def _progress() -> Optional[Progress]:
+    """A live spinner block on a terminal's stderr; None (silence) anywhere else."""
+    import os
+    import shutil
+
+    from dldoctor.probes.plan import PROBED
+    from dldoctor.report.progress import Progress
+
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        return None
+    width = shutil.get_terminal_size().columns
+    return Progress(sys.stderr, "NO_COLOR" not in os.environ, width, order=PROBED)
+
+
+def _forward(progress: Progress) -> Callable[[ProbeEvent], None]:
+    return lambda e: progress.event(e.kind, e.framework, e.detail, e.record)
 
 
 def _emit(
@@ -293,6 +383,121 @@ def schema() -> None:
     from dldoctor.report.schema import report_schema
 
     typer.echo(json.dumps(report_schema(), indent=2))
+
+
+@app.command(
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+    },
+)
+def profile(
+    target: str = typer.Argument(
+        ..., metavar="SCRIPT", help="The training script (with -m: the module) to run."
+    ),
+    args: Optional[list[str]] = typer.Argument(
+        None, metavar="[ARGS]...", help="The script's own arguments, passed on unchanged."
+    ),
+    module: bool = typer.Option(False, "-m", help="Run SCRIPT as a module, like `python -m`."),
+    steps: Optional[int] = typer.Option(
+        None, "--steps", min=1, help="Stop the script cleanly after this many training steps."
+    ),
+    duration_s: Optional[float] = typer.Option(
+        None, "--duration", min=0.1, help="Stop the script cleanly this many seconds after start."
+    ),
+    rate_hz: float = typer.Option(
+        10.0, "--rate", min=0.5, max=100.0, help="CPU/GPU samples per second."
+    ),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the JSON report here."),
+    trace_path: Optional[Path] = typer.Option(
+        None, "--trace", help="Write a Chrome trace-event timeline here (opens in Perfetto)."
+    ),
+    fail_if: Optional[list[str]] = typer.Option(
+        None,
+        "--fail-if",
+        help="Exit 1 if this holds, for CI: a verdict (input-bound) or a condition "
+        "(data-wait>0.3, gpu-busy<50%). Repeatable.",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the evidence."),
+    redact_private: bool = typer.Option(
+        False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
+    ),
+) -> None:
+    """Run a training script unmodified and say where its time goes: waiting for data, the GPU,
+    or the CPU, with what to change. Put dldoctor's options before SCRIPT.
+
+    Exit codes: the script's own exit code when it fails (128+N if killed by signal N); else
+    1 when a --fail-if condition holds; else 0 (also when --steps/--duration stopped it);
+    2 for usage errors or when dldoctor itself fails. The summary goes to stderr.
+    """
+    import os
+
+    from dldoctor.profile import gate
+    from dldoctor.profile.report import build
+    from dldoctor.profile.runner import Target
+    from dldoctor.profile.session import Options, run
+
+    started = time.perf_counter()
+    try:
+        conditions = [gate.parse(text) for text in fail_if or []]
+    except gate.GateError as exc:
+        _fail(str(exc))
+    if not hasattr(os, "fork"):
+        _fail("dldoctor profile needs Linux or macOS (it passes a pipe to the script)")
+    if not module and not Path(target).is_file():
+        _fail(f"can't open file {target!r}: no such file")
+    run_target = Target(target, tuple(args or ()), module)
+    options = Options(steps, duration_s, rate_hz, trace_path)
+    try:
+        session = run(run_target, options)
+    except OSError as exc:
+        _fail(f"cannot start {run_target.describe()}: {exc.strerror or exc}")
+    from dldoctor.profile.analysis import safe_args
+
+    words = (["-m"] if module else []) + [target, *safe_args(args or [])]
+    command = "dldoctor profile " + " ".join(words)
+    report = build(session, conditions, command, time.perf_counter() - started, redact_private)
+    _emit_profile(report, json_path, trace_path, verbose)
+    raise typer.Exit(report.exit_code())
+
+
+def _emit_profile(
+    report: object, json_path: Optional[Path], trace_path: Optional[Path], verbose: bool
+) -> None:
+    import os
+    import shutil
+
+    from dldoctor.profile.report import ProfileReport
+    from dldoctor.report import profile_terminal
+    from dldoctor.report.terminal import Out
+
+    assert isinstance(report, ProfileReport)
+    if json_path is not None:  # first: a closed stderr must not cost the report
+        document = report.to_dict()
+        if report.redacted:
+            from dldoctor.report.redact import redact
+
+            document = redact(document)
+        try:
+            json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write the report to {json_path}: {exc.strerror or exc}")
+    if sys.stderr.isatty():
+        color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        out = Out(sys.stderr, color=color, width=shutil.get_terminal_size().columns)
+    else:
+        out = Out(sys.stderr)
+    try:
+        out.line()
+        profile_terminal.render(report, out, verbose=verbose)
+        if json_path is not None:
+            out.line(f"Report written to {json_path}")
+        if trace_path is not None:
+            out.line(f"Trace written to {trace_path} (open it in https://ui.perfetto.dev)")
+        sys.stderr.flush()
+    except BrokenPipeError:  # stderr piped into `head`: the summary is the reader's to cut
+        pass
 
 
 def main() -> None:

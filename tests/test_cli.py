@@ -35,18 +35,20 @@ def test_check_on_this_machine_reports_the_toolkit_without_driver_and_exits_0():
     out = result.stdout
     assert "[!] NVIDIA: no NVIDIA driver loaded" in out
     assert "(DD101)" in out
-    assert "torch 2.13.0+cpu — CPU-only build" in out
+    assert "torch 2.13.0+cpu — CPU-only build · imports · smoke 3/3 on cpu" in out
+    assert "keras 3.15.1 — imports (backend tensorflow) · smoke 2/2 on default" in out
+    assert out.startswith("dldoctor — dldoctor check (6 frameworks probed in child processes, ")
     assert "tensorflow-cpu 2.21.0 — CPU-only build" in out
     assert "Traceback" not in out + result.stderr
 
 
 def test_strict_turns_the_warning_into_exit_1():
-    assert dldoctor("check", "--strict").returncode == 1
+    assert dldoctor("check", "--quick", "--strict").returncode == 1
 
 
 def test_json_on_stdout_and_in_a_file_are_valid_reports(tmp_path):
     path = tmp_path / "report.json"
-    result = dldoctor("check", "--format", "json", "--json", str(path))
+    result = dldoctor("check", "--quick", "--format", "json", "--json", str(path))
     assert result.returncode == 0
     for document in (json.loads(result.stdout), json.loads(path.read_text())):
         jsonschema.validate(document, report_schema())
@@ -55,7 +57,7 @@ def test_json_on_stdout_and_in_a_file_are_valid_reports(tmp_path):
 
 
 def test_markdown_report_has_the_finding_and_folded_facts():
-    result = dldoctor("check", "--format", "markdown")
+    result = dldoctor("check", "--quick", "--format", "markdown")
     assert "DD101" in result.stdout
     assert "<details><summary>All facts (JSON)</summary>" in result.stdout
 
@@ -85,7 +87,7 @@ def test_secret_values_are_never_written_even_unredacted(tmp_path):
         "NCCL_IB_KEY": "k3y-value",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    result = dldoctor("check", "--format", "json", "--json", str(path), env=env)
+    result = dldoctor("check", "--quick", "--format", "json", "--json", str(path), env=env)
     for text in (result.stdout, path.read_text()):
         assert "hf_supersecretvalue" not in text and "k3y-value" not in text
     variables = json.loads(result.stdout)["facts"]["env"]
@@ -97,7 +99,9 @@ def test_redact_removes_home_and_host_name(tmp_path):
     home = tmp_path / "home" / "alice"
     home.mkdir(parents=True)
     env = {"HOME": str(home), "CUDA_HOME": f"{home}/cuda"}
-    document = json.loads(dldoctor("check", "--format", "json", "--redact", env=env).stdout)
+    document = json.loads(
+        dldoctor("check", "--quick", "--format", "json", "--redact", env=env).stdout
+    )
     text = json.dumps(document)
     assert str(home) not in text
     assert document["facts"]["env"]["variables"]["CUDA_HOME"] == "~/cuda"
@@ -135,7 +139,7 @@ def test_hung_nvidia_smi_costs_one_timeout_not_forever(tmp_path):
     smi.write_text("#!/bin/sh\nexec sleep 600\n")
     smi.chmod(0o755)
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    result = dldoctor("check", "--format", "json", "--timeout", "1", env=env, timeout=30)
+    result = dldoctor("check", "--quick", "--format", "json", "--timeout", "1", env=env, timeout=30)
     smi_facts = json.loads(result.stdout)["facts"]["nvidia"]["nvidia_smi"]
     assert smi_facts["ran"] and smi_facts["timed_out"]
 
@@ -147,7 +151,9 @@ def test_unknown_option_is_a_usage_error_exit_2():
 
 
 def test_unwritable_report_path_is_one_line_exit_2(tmp_path):
-    result = dldoctor("check", "--json", str(tmp_path / "no" / "such" / "dir" / "r.json"))
+    result = dldoctor(
+        "check", "--quick", "--json", str(tmp_path / "no" / "such" / "dir" / "r.json")
+    )
     assert result.returncode == 2
     assert "cannot write the report" in result.stderr and "Traceback" not in result.stderr
 
@@ -171,7 +177,7 @@ def test_hostile_site_dir_is_judged_not_fatal(tmp_path):
         "Metadata-Version: 2.1\nName: torchvision\nVersion: 0.23.0\nRequires-Dist: torch==2.8.0\n\n"
     )
     path = tmp_path / "report.json"
-    result = dldoctor("check", "--json", str(path), env={"PYTHONPATH": str(site)})
+    result = dldoctor("check", "--quick", "--json", str(path), env={"PYTHONPATH": str(site)})
     assert result.returncode == 1, result.stdout + result.stderr
     assert (
         "torchvision 0.23.0 requires torch==2.8.0, but 2.13.0+cpu is installed (DD303)"

@@ -10,6 +10,8 @@ from dldoctor.checks import (
     driver,
     env,
     packages,
+    runtime,
+    runtime_gpu,
 )
 
 __all__ = [
@@ -22,4 +24,6 @@ __all__ = [
     "driver",
     "env",
     "packages",
+    "runtime",
+    "runtime_gpu",
 ]

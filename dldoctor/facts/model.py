@@ -7,7 +7,9 @@ from typing import Any
 
 JSON = dict[str, Any]
 
-SECTIONS = ("system", "python", "nvidia", "accelerators", "cuda", "packages", "env")
+# runtime: what the frameworks said in their probe children (empty when none ran, as in reports
+# written before probes existed).
+SECTIONS = ("system", "python", "nvidia", "accelerators", "cuda", "packages", "env", "runtime")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Facts:
     cuda: JSON = field(default_factory=dict)
     packages: JSON = field(default_factory=dict)
     env: JSON = field(default_factory=dict)
+    runtime: JSON = field(default_factory=dict)
 
     def to_dict(self) -> JSON:
         return asdict(self)

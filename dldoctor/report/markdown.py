@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dldoctor.report.model import Area, Severity
+from dldoctor.report.model import Severity
 from dldoctor.report.report import Report
 from dldoctor.report.summary import LINES, framework_lines
 
@@ -15,7 +15,7 @@ def render(report: Report) -> str:
     facts = report.facts
     out = [f"## dldoctor report ({report.created})", ""]
     out += ["| Area | Facts |", "|---|---|"]
-    for area in Area:
+    for area in LINES:  # the machine's areas (Area.PROFILE belongs to `dldoctor profile`)
         label, describe = LINES[area]
         out.append(f"| {label} | {describe(facts).replace('|', '/')} |")
     out.append("")

@@ -35,6 +35,7 @@ class Area(str, enum.Enum):
     FRAMEWORKS = "frameworks"
     PACKAGES = "packages"
     ENVIRONMENT = "environment"
+    PROFILE = "profile"  # `dldoctor profile` findings (DD7xx); not an area of `check`'s view
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Any
 from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import canonical
 from dldoctor.report.model import Area
+from dldoctor.report.runtime_summary import details as runtime_details
+from dldoctor.report.runtime_summary import runtime_note
 
 GIB = 1024**3
 
@@ -103,7 +105,9 @@ def framework_lines(facts: Facts) -> list[str]:
         text = ", ".join(f"{canonical(d['name'])} {d.get('version')}" for d in dists)
         build = frame.get("build") or {}
         names = {canonical(d["name"]) for d in dists}
-        note = _build_note(key, build, names)
+        note = " · ".join(
+            n for n in (_build_note(key, build, names), runtime_note(facts, key)) if n
+        )
         lines.append(f"{text}{' — ' + note if note else ''}")
     return lines
 
@@ -172,6 +176,8 @@ def details(area: Area, facts: Facts) -> list[str]:
                 )
         lines += [f"pip: {w.get('name')} {w.get('version')}" for w in c.get("pip_libraries") or []]
         return lines
+    if area is Area.FRAMEWORKS:
+        return runtime_details(facts)
     if area is Area.ENVIRONMENT:
         variables = facts.env.get("variables") or {}
         lines = [f"{k}={v}" for k, v in variables.items()]

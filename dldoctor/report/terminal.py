@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from dldoctor.report.model import Area, Finding, Severity, Status
 from dldoctor.report.report import Report
+from dldoctor.report.runtime_summary import header
 from dldoctor.report.summary import LINES, details, framework_lines
 
 _CODES = {
@@ -71,13 +72,13 @@ class Out:
 
 def render(report: Report, out: Out, verbose: bool = False) -> None:
     facts = report.facts
-    took = out.style(f"(no framework imported, {report.duration_s:.2f} s)", "dim")
+    took = out.style(f"({header(facts)}, {report.duration_s:.2f} s)", "dim")
     out.line(f"{out.style('dldoctor', 'bold')} — {report.command} {took}")
     out.line()
     by_area: dict[Area, list[Finding]] = {area: [] for area in Area}
     for finding in report.findings:
         by_area[finding.area].append(finding)
-    for area in Area:
+    for area in LINES:  # the machine's areas (Area.PROFILE belongs to `dldoctor profile`)
         label, describe = LINES[area]
         findings = by_area[area]
         worst = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)

@@ -1,0 +1,293 @@
+"""`dldoctor profile` against a plain run, torch.profiler (whole loop, scheduled) and py-spy.
+
+Overhead: one ~20 s CPU PyTorch training script with a known data stall (each item sleeps), run
+plain and under each tool, interleaved round-robin, ``--runs`` times; medians of the whole
+command's wall time, the in-script loop time, and peak RSS (the largest process). Accuracy: the
+data-wait fraction dldoctor measures against the one the scripts time themselves, over
+PyTorch (0, 2 and 4 workers, and no stall), TensorFlow (custom loop, Keras fit) and Paddle.
+
+    python benchmarks/bench_profile.py --runs 3        # py-spy: pip install py-spy (optional)
+
+Writes ``benchmarks/out/profile.json`` and prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "tests" / "profile" / "scripts"
+OUT = ROOT / "benchmarks" / "out"
+
+WORKLOAD = r'''
+"""~20 s of CPU training: MLP 512-1024-1024-1024-10, batches of 16 whose items sleep 1 ms."""
+import argparse, json, sys, time
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+class Sleepy(Dataset):
+    def __len__(self):
+        return 16 * ARGS.steps
+    def __getitem__(self, i):
+        time.sleep(0.001)
+        return torch.randn(512), i % 10
+
+def loop(loader, model, opt, loss_fn, prof=None):
+    wait, t_loop = 0.0, time.perf_counter()
+    it = iter(loader)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            x, y = next(it)
+        except StopIteration:
+            wait += time.perf_counter() - t0
+            break
+        wait += time.perf_counter() - t0
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+        if prof is not None:
+            prof.step()
+    return wait, time.perf_counter() - t_loop
+
+def main():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = nn.Sequential(nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                          nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    loader = DataLoader(Sleepy(), batch_size=16, num_workers=ARGS.workers)
+    from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
+    if ARGS.mode == "profiler":
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            wait, t = loop(loader, model, opt, loss_fn)
+        prof.key_averages().table(sort_by="cpu_time_total", row_limit=15)
+        prof.export_chrome_trace(ARGS.out + "/torch_trace.json")
+    elif ARGS.mode == "profiler-sched":
+        with profile(activities=[ProfilerActivity.CPU],
+                     schedule=schedule(wait=1, warmup=1, active=3, repeat=2),
+                     on_trace_ready=tensorboard_trace_handler(ARGS.out + "/tb")) as prof:
+            wait, t = loop(loader, model, opt, loss_fn, prof)
+    else:
+        wait, t = loop(loader, model, opt, loss_fn)
+    print(json.dumps({"wait_s": wait, "loop_s": t, "fraction": wait / t}), file=sys.stderr)
+    with open(ARGS.truth, "w") as f:
+        json.dump({"wait_s": wait, "loop_s": t, "fraction": wait / t}, f)
+
+p = argparse.ArgumentParser()
+p.add_argument("--mode", default="none")
+p.add_argument("--steps", type=int, default=600)
+p.add_argument("--workers", type=int, default=0)
+p.add_argument("--out", default=".")
+p.add_argument("--truth", required=True)
+ARGS = p.parse_args()
+main()
+'''
+
+# Runs a command; prints its exit code, wall time, the peak RSS of its largest process (KiB) and
+# the CPU time (user + system) of the whole process tree.
+MEASURE = (
+    "import resource, subprocess, sys, time; t = time.perf_counter(); "
+    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(r.returncode, time.perf_counter() - t, u.ru_maxrss, u.ru_utime + u.ru_stime)"
+)
+
+
+def measure(argv: list[str]) -> tuple[int, float, int, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return int(out[0]), float(out[1]), int(out[2]) * 1024, float(out[3])
+
+
+def overhead(runs: int, steps: int, work: Path) -> list[dict[str, object]]:
+    py = sys.executable
+    script = work / "workload.py"
+    script.write_text(WORKLOAD)
+
+    def cmd(name: str, truth: Path) -> list[str]:
+        base = [str(script), "--steps", str(steps), "--out", str(work), "--truth", str(truth)]
+        if name == "plain":
+            return [py, *base]
+        if name == "dldoctor profile":
+            return [py, "-m", "dldoctor", "profile", "--json", str(work / "dd.json"), *base]
+        if name == "torch.profiler (whole loop)":
+            return [py, *base, "--mode", "profiler"]
+        if name == "torch.profiler (scheduled)":
+            return [py, *base, "--mode", "profiler-sched"]
+        spy = shutil.which("py-spy", path=str(Path(py).parent)) or "py-spy"
+        idle = ["--idle"] if "idle" in name else []
+        return [spy, "record", "-r", "100", *idle, "-o", str(work / "spy.svg"), "--", py, *base]
+
+    configs = [
+        "plain",
+        "dldoctor profile",
+        "torch.profiler (whole loop)",
+        "torch.profiler (scheduled)",
+    ]
+    if shutil.which("py-spy", path=str(Path(py).parent)) or shutil.which("py-spy"):
+        configs += ["py-spy record -r 100", "py-spy record -r 100 --idle"]
+    rows: dict[str, dict[str, list[float]]] = {
+        c: {"wall": [], "cpu": [], "loop": [], "rss": [], "frac": [], "measured": []}
+        for c in configs
+    }
+    for run in range(runs):
+        for name in configs:
+            truth = work / f"truth-{run}.json"
+            code, wall, rss, cpu = measure(cmd(name, truth))
+            if code != 0 or not truth.exists():
+                print(f"{name}: exit {code}", file=sys.stderr)
+                continue
+            data = json.loads(truth.read_text())
+            row = rows[name]
+            row["wall"].append(wall)
+            row["cpu"].append(cpu)
+            row["loop"].append(data["loop_s"])
+            row["rss"].append(rss)
+            row["frac"].append(data["fraction"])
+            if name == "dldoctor profile":
+                report = json.loads((work / "dd.json").read_text())
+                row["measured"].append(report["profile"]["data_wait"]["fraction"])
+                row.setdefault("dd_rss", []).append(
+                    report["profile"]["sampling"]["dldoctor_peak_rss_bytes"]
+                )
+            truth.unlink()
+            print(f"run {run + 1}/{runs} {name}: {wall:.2f} s", file=sys.stderr)
+    plain = statistics.median(rows["plain"]["wall"])
+    plain_min = min(rows["plain"]["wall"])
+    plain_loop = statistics.median(rows["plain"]["loop"])
+    plain_cpu = statistics.median(rows["plain"]["cpu"])
+    table = []
+    for name, row in rows.items():
+        if not row["wall"]:
+            continue
+        entry: dict[str, object] = {
+            "tool": name,
+            "wall_s": [round(w, 2) for w in row["wall"]],
+            "wall_ratio": round(statistics.median(row["wall"]) / plain, 3),
+            "best_wall_ratio": round(min(row["wall"]) / plain_min, 3),
+            "cpu_ratio": round(statistics.median(row["cpu"]) / plain_cpu, 3),
+            "loop_ratio": round(statistics.median(row["loop"]) / plain_loop, 3),
+            "peak_rss_mib": round(statistics.median(row["rss"]) / 2**20),
+            "true_fraction": round(statistics.median(row["frac"]), 3),
+        }
+        if row["measured"]:
+            entry["measured_fraction"] = [round(m, 4) for m in row["measured"]]
+            entry["truth_in_same_runs"] = [round(f, 4) for f in row["frac"]]
+            entry["dldoctor_own_peak_rss_mib"] = round(statistics.median(row["dd_rss"]) / 2**20)
+        table.append(entry)
+    return table
+
+
+ACCURACY = [
+    ("PyTorch, 0 workers, 1.5 ms/item", "train_torch.py", ["--items", "1600", "--sleep-ms", "1.5"]),
+    ("PyTorch, 0 workers, no stall", "train_torch.py", ["--items", "1600", "--sleep-ms", "0"]),
+    (
+        "PyTorch, 2 workers, 3 ms/item",
+        "train_torch.py",
+        ["--items", "1600", "--workers", "2", "--sleep-ms", "3"],
+    ),
+    (
+        "PyTorch, 4 workers, 6 ms/item",
+        "train_torch.py",
+        ["--items", "1600", "--workers", "4", "--sleep-ms", "6"],
+    ),
+    (
+        "PyTorch, 2 workers, 2 epochs",
+        "train_torch.py",
+        ["--items", "800", "--workers", "2", "--sleep-ms", "3", "--epochs", "2"],
+    ),
+    ("TensorFlow custom loop, tf.data", "train_tf.py", ["--mode", "loop"]),
+    ("Keras fit, tf.data", "train_tf.py", ["--mode", "fit", "--items", "240", "--sleep-ms", "10"]),
+    ("PaddlePaddle, 0 workers", "train_paddle.py", []),
+]
+
+
+def accuracy(work: Path) -> list[dict[str, object]]:
+    rows = []
+    for name, script, args in ACCURACY:
+        truth, report = work / "truth.json", work / "acc.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "dldoctor",
+            "profile",
+            "--json",
+            str(report),
+            str(SCRIPTS / script),
+            *args,
+            "--truth",
+            str(truth),
+        ]
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        true = json.loads(truth.read_text())["fraction"]
+        profile = json.loads(report.read_text())["profile"]
+        measured = profile["data_wait"]["fraction"]
+        rows.append(
+            {
+                "case": name,
+                "true": round(true, 4),
+                "measured": measured,
+                "error_points": round((measured - true) * 100, 2),
+                "verdict": profile["verdict"]["class"],
+            }
+        )
+        print(f"{name}: true {true:.4f} measured {measured}", file=sys.stderr)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=600, help="training steps of the workload")
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    results: dict[str, object] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if not args.skip_overhead:
+            results["overhead"] = overhead(args.runs, args.steps, work)
+        if not args.skip_accuracy:
+            results["accuracy"] = accuracy(work)
+    (OUT / "profile.json").write_text(json.dumps(results, indent=2) + "\n")
+    if "overhead" in results:
+        print(
+            "| Tool | Wall s (runs) | Median wall ratio | Best-run wall ratio | Loop ratio | "
+            "CPU time ratio | Peak RSS MiB | True data wait |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        for r in results["overhead"]:  # type: ignore[union-attr]
+            print(
+                f"| {r['tool']} | {', '.join(map(str, r['wall_s']))} | **{r['wall_ratio']}** | "
+                f"{r['best_wall_ratio']} | {r['loop_ratio']} | {r['cpu_ratio']} | "
+                f"{r['peak_rss_mib']} | {r['true_fraction']} |"
+            )
+    if "accuracy" in results:
+        print("\n| Case | True | Measured | Error (points) | Verdict |")
+        print("|---|---|---|---|---|")
+        for r in results["accuracy"]:  # type: ignore[union-attr]
+            print(
+                f"| {r['case']} | {r['true']} | {r['measured']} | {r['error_points']:+} | {r['verdict']} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""Verdicts from the runtime probes: imports that fail, children that crash or hang, wrong numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dldoctor.checks import runtime_common as rt
+from dldoctor.checks.registry import Verdict, check
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes import runtime as fixes
+from dldoctor.report.model import Area, Fix, Severity
+
+# Causes another runtime check reports with a better fix; DD601/DD606/DD607 leave them alone.
+_CLAIMED = ("missing-library", "cpu-instructions", "insufficient-driver", "no-kernel-image")
+# --full only tests that a working installation may well fail (no C++ compiler for Inductor).
+_OPTIONAL = ("compile",)
+
+
+def _import_fixes(
+    facts: Facts, matrix: Matrix, key: str, module: str, companion: bool, text: str
+) -> tuple[Fix, ...]:
+    kind = rt.cause(text)
+    if kind == "companion-operator" and module in ("torchvision", "torchaudio"):
+        fix = fixes.paired_companion(facts, matrix, module)
+        return (fix,) if fix else ()
+    if kind == "numpy-abi":
+        return (fixes.numpy_below_2(facts),)
+    if kind == "out-of-memory":
+        return (_out_of_memory(facts),)
+    dist = q.installed(facts, module) if companion else rt.distribution(facts, key)
+    if not dist or not dist.get("version"):
+        return ()
+    name = q.canonical(str(dist["name"]))
+    return (fixes.reinstall(facts, matrix, name, str(dist["version"]), "its files may be broken"),)
+
+
+def _out_of_memory(facts: Facts) -> Fix:
+    limit = (facts.runtime or {}).get("memory_limit_bytes")
+    capped = f" (each probe was capped at {limit / 2**30:.1f} GiB: --memory-limit)" if limit else ""
+    return Fix(
+        f"It ran out of memory{capped}: check free memory (`free -h`) and the kernel log "
+        "(`sudo dmesg | grep -i oom`)."
+    )
+
+
+@check(
+    "DD601",
+    "framework-import-fails",
+    "An installed framework (or its companion) fails to import",
+    Area.FRAMEWORKS,
+)
+def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: the distribution metadata says a framework (or torchvision, torchaudio, tf-keras) is
+    installed, but importing it in a fresh interpreter raises.
+
+    Why: nothing that uses it can run; metadata-only tools report this environment as healthy.
+
+    Fix: depends on the error, quoted verbatim: the companion release paired with torch
+    ("operator torchvision::nms does not exist"), NumPy 1.x for binaries built against it, or a
+    clean reinstall.
+    """
+    verdicts = []
+    for key, record in rt.probed(facts).items():
+        attempts = [("", record.get("import") or {})]
+        attempts += list((record.get("companions") or {}).items())
+        for companion, imported in attempts:
+            if not isinstance(imported, dict) or imported.get("ok") is not False:
+                continue
+            text = rt.error_text(imported.get("error"))
+            if rt.cause(text) in _CLAIMED:
+                continue
+            module = imported.get("module") or key
+            what = f"`import {module}`" + (f" ({rt.label(key)}'s companion)" if companion else "")
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"{what} fails although it is installed: {rt.first_line(text)}",
+                    evidence={
+                        "framework": key,
+                        "module": module,
+                        "error": text,
+                        "traceback": (imported.get("error") or {}).get("traceback") or [],
+                    },
+                    fixes=_import_fixes(facts, matrix, key, module, bool(companion), text),
+                )
+            )
+    return verdicts
+
+
+def _smoke_fix(facts: Facts, smoke: dict[str, Any], text: str) -> tuple[Fix, ...]:
+    test, device = smoke.get("test"), str(smoke.get("device"))
+    if test == "compile":
+        return (
+            Fix(
+                "torch.compile needs a working C/C++ compiler (and Python headers) for its CPU "
+                "backend; install one, or leave torch.compile unused.",
+                ("sudo apt-get install -y build-essential python3-dev",),
+                notes="The command is Debian/Ubuntu's; other systems name these packages differently.",
+            ),
+        )
+    if rt.cause(text) == "out-of-memory":
+        return (
+            Fix(
+                "Other processes hold the accelerator's memory: see `nvidia-smi` "
+                "(the Processes table) and stop what should not be running."
+            ),
+        )
+    if test == "all-reduce":
+        return (
+            Fix(
+                "Rerun with NCCL_DEBUG=INFO to see which transport fails; in containers and VMs "
+                "NCCL_P2P_DISABLE=1 or NCCL_SHM_DISABLE=1 often gets past broken peer-to-peer.",
+            ),
+        )
+    if device != "cpu" and not smoke.get("error"):
+        return (
+            Fix(
+                "Wrong numbers from a GPU point at the hardware or driver: check ECC errors "
+                "(`nvidia-smi -q -d ECC`) and run NVIDIA's diagnostics (`dcgmi diag -r 2`).",
+            ),
+        )
+    return ()
+
+
+@check(
+    "DD606",
+    "smoke-test-failed",
+    "A framework computed a wrong result, or failed to compute, on a device",
+    Area.FRAMEWORKS,
+)
+def smoke_test_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: a smoke test (gradient of x²+3x, a compiled graph, fitting y=3x+1, a matmul against a
+    float64 reference, a large allocation, a mixed-precision step, an all-reduce) gave a wrong
+    number or raised, on the CPU or an accelerator.
+
+    Why: the framework imports and lists the device, yet training on it would fail or, worse,
+    silently compute garbage.
+
+    Fix: depends on the test and the error (quoted verbatim): a compiler for torch.compile, free
+    GPU memory, NCCL transport settings, or hardware diagnostics for wrong numbers.
+    """
+    verdicts = []
+    for key, record in rt.probed(facts).items():
+        for smoke in record.get("smoke") or []:
+            if smoke.get("status") != "fail":
+                continue
+            text = rt.error_text(smoke.get("error"))
+            if rt.cause(text) in _CLAIMED:
+                continue
+            where = f"{rt.version_label(facts, key, record)}: {smoke.get('test')} on {smoke.get('device')}"
+            if text:
+                title = f"{where} failed: {rt.first_line(text)}"
+            else:
+                title = f"{where} gave a wrong result: expected {smoke.get('expected')}, got {smoke.get('got')}"
+            optional = smoke.get("test") in _OPTIONAL
+            verdicts.append(
+                Verdict(
+                    Severity.WARNING if optional else Severity.ERROR,
+                    title,
+                    evidence={
+                        "framework": key,
+                        **{k: v for k, v in smoke.items() if k != "output"},
+                    },
+                    fixes=_smoke_fix(facts, smoke, text),
+                    detail="\n".join(smoke.get("output") or []),
+                )
+            )
+    return verdicts
+
+
+def _process_evidence(key: str, record: dict[str, Any]) -> dict[str, Any]:
+    process = record.get("process") or {}
+    return {
+        "framework": key,
+        "during": record.get("during"),
+        "signal": process.get("signal"),
+        "exit_code": process.get("exit_code"),
+        "last_output": (record.get("output") or [])[-12:] or process.get("output_tail") or [],
+        "memory_limit_bytes": process.get("memory_limit_bytes"),
+    }
+
+
+def _sigill(record: dict[str, Any]) -> bool:
+    signal = (record.get("process") or {}).get("signal")
+    return signal == "SIGILL" or bool(rt.with_cause(record, "cpu-instructions"))
+
+
+@check(
+    "DD607",
+    "probe-crashed",
+    "A framework crashed its process (segmentation fault, abort)",
+    Area.FRAMEWORKS,
+)
+def probe_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: the child process probing a framework died: killed by a signal (SIGSEGV, SIGABRT,
+    SIGBUS, SIGKILL) or exited without finishing, during its import, its CUDA initialisation or a
+    smoke test.
+
+    Why: a script using the framework dies the same way, usually without a Python traceback:
+    mismatched native libraries, a broken install, or the kernel's out-of-memory killer.
+
+    Fix: reinstall the framework cleanly; the evidence holds its last output (with the Python
+    stack at the crash) and the phase it died in.
+    """
+    verdicts = []
+    for key, record in rt.probed(facts).items():
+        if record.get("status") != "crash" or _sigill(record):
+            continue
+        process = record.get("process") or {}
+        signal = process.get("signal")
+        how = record.get("reason") or "crashed"
+        dist = rt.distribution(facts, key)
+        remedies: list[Fix] = []
+        if signal == "SIGKILL" or rt.with_cause(record, "out-of-memory"):
+            remedies.append(_out_of_memory(facts))
+        elif dist and dist.get("version"):
+            name = q.canonical(str(dist["name"]))
+            remedies.append(
+                fixes.reinstall(facts, matrix, name, str(dist["version"]), "a clean copy")
+            )
+        verdicts.append(
+            Verdict(
+                Severity.ERROR,
+                f"{rt.version_label(facts, key, record)} {how}",
+                evidence=_process_evidence(key, record),
+                fixes=tuple(remedies),
+                detail="\n".join((record.get("output") or [])[-12:]),
+            )
+        )
+    return verdicts
+
+
+_SLOW_PHASES = {
+    "import": "An import that never returns is usually waiting on the kernel: a wedged driver "
+    "(does `nvidia-smi` answer?), a process in D state (`ps -eo pid,stat,cmd | grep ' D'`), "
+    "or a hung network file system holding site-packages.",
+    "smoke": "A first GPU computation can take minutes when the build lacks code for the GPU and "
+    "the driver JIT-compiles PTX; otherwise the GPU or driver is hung (check `nvidia-smi`).",
+}
+
+
+@check(
+    "DD608",
+    "probe-timed-out",
+    "A framework did not answer within the probe timeout and was killed",
+    Area.FRAMEWORKS,
+)
+def probe_timed_out(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: a framework's probe child did not finish within --timeout seconds (import, runtime
+    facts or a smoke test) and was killed with its whole process group.
+
+    Why: a script using the framework hangs the same way; nothing else in the report explains it.
+
+    Fix: rerun with a longer --timeout to tell slow from stuck; if stuck, the phase says where to
+    look (a wedged driver, a hung file system, PTX JIT compilation).
+    """
+    runtime = facts.runtime or {}
+    verdicts = []
+    for key, record in rt.probed(facts).items():
+        if record.get("status") != "timeout":
+            continue
+        during = str(record.get("during") or "start-up")
+        timeout = runtime.get("timeout_s")
+        hint = _SLOW_PHASES.get(during.split(" ")[0], "")
+        verdicts.append(
+            Verdict(
+                Severity.ERROR,
+                f"{rt.version_label(facts, key, record)} did not finish {during} within {timeout} s "
+                "and was killed",
+                evidence=_process_evidence(key, record),
+                fixes=(
+                    Fix(
+                        "Rerun with a longer timeout to tell slow from stuck.",
+                        (f"dldoctor check --framework {key} --timeout 600",),
+                        notes=hint,
+                    ),
+                ),
+            )
+        )
+    return verdicts
+
+
+@check(
+    "DD609",
+    "illegal-instruction",
+    "A framework died with SIGILL or refused to load: the CPU lacks an instruction it uses",
+    Area.FRAMEWORKS,
+)
+def illegal_instruction(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: a framework's child died with SIGILL ("Illegal instruction"), or the framework said
+    it was compiled for instructions (AVX, AVX2, AVX-512) this CPU lacks.
+
+    Why: official binaries assume AVX on x86-64; an old CPU, or a VM hiding AVX from a CPU that has
+    it, cannot run them at all.
+
+    Fix: run on a CPU (or VM configuration) exposing the instructions, or use a build made
+    without them.
+    """
+    cpu = facts.system.get("cpu") or {}
+    flags = [f for f in ("avx", "avx2", "avx512f", "fma") if f in (cpu.get("flags") or [])]
+    verdicts = []
+    for key, record in rt.probed(facts).items():
+        if not _sigill(record):
+            continue
+        said = rt.with_cause(record, "cpu-instructions")
+        dist = rt.distribution(facts, key) or {}
+        rule = next(
+            (
+                r
+                for r in matrix.cpu_rules
+                if q.canonical(str(dist.get("name", ""))) in r.distributions
+            ),
+            None,
+        )
+        evidence = _process_evidence(key, record)
+        evidence.update(
+            cpu_model=cpu.get("model"),
+            cpu_flags_present=flags,
+            framework_said=[text for _, text in said][:3],
+            rule=rule.message if rule else None,
+        )
+        verdicts.append(
+            Verdict(
+                Severity.ERROR,
+                f"{rt.version_label(facts, key, record)} cannot run on this CPU "
+                f"({cpu.get('model') or 'unknown model'}): "
+                + (rt.first_line(said[0][1]) if said else "illegal instruction (SIGILL)"),
+                evidence=evidence,
+                fixes=(
+                    Fix(
+                        "Run on a CPU with AVX/AVX2 (in a VM, enable CPU passthrough: hypervisors "
+                        "may hide AVX), or use a build compiled without them.",
+                        notes=rule.source if rule else "",
+                    ),
+                ),
+            )
+        )
+    return verdicts

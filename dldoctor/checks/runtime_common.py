@@ -1,0 +1,173 @@
+"""What the runtime checks ask of facts.runtime: the probed records and the causes their texts show."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from dldoctor.checks.registry import NotApplicable
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+
+JSON = dict[str, Any]
+LABELS = {
+    "torch": "PyTorch",
+    "tensorflow": "TensorFlow",
+    "jax": "JAX",
+    "paddle": "PaddlePaddle",
+    "keras": "Keras",
+    "onnxruntime": "ONNX Runtime",
+}
+
+# The causes a framework's own words reveal, most specific first.
+CAUSES = (
+    (
+        "cpu-instructions",
+        re.compile(
+            r"compiled to use \w+ instructions|built using \w+ instructions|"
+            r"instructions, which your CPU|Illegal instruction",
+            re.I,
+        ),
+    ),
+    (
+        "missing-library",
+        re.compile(r"cannot open shared object file|Could not load dynamic library"),
+    ),
+    (
+        "insufficient-driver",
+        re.compile(
+            r"driver version is insufficient|NVIDIA driver on your system is too old|"
+            r"CUDA_ERROR_INSUFFICIENT_DRIVER|cudaErrorInsufficientDriver",
+            re.I,
+        ),
+    ),
+    (
+        "no-kernel-image",
+        re.compile(
+            r"no kernel image is available|is not compatible with the current PyTorch installation|"
+            r"CUDA_ERROR_NO_BINARY_FOR_GPU|cudaErrorNoKernelImageForDevice",
+            re.I,
+        ),
+    ),
+    ("companion-operator", re.compile(r"operator (torchvision|torchaudio)::\w+ does not exist")),
+    (
+        "numpy-abi",
+        re.compile(r"compiled using NumPy 1\.x cannot be run in|numpy\.core\.multiarray failed"),
+    ),
+    ("out-of-memory", re.compile(r"(?i:out of memory)|MemoryError|std::bad_alloc|\bOOM\b")),
+)
+MISSING_LIBRARY = re.compile(
+    r"(lib[\w.+-]+?\.so(?:\.[0-9]+)*)(?::|'|\"|;)?\s*(?:cannot open shared object file|"
+    r"; dlerror)"
+)
+LOAD_FAILURE = re.compile(r"Could not load dynamic library '(lib[\w.+-]+?\.so(?:\.[0-9]+)*)'")
+
+
+def cause(text: str | None) -> str | None:
+    """The first known cause a message shows ("missing-library"…), or None."""
+    for name, pattern in CAUSES:
+        if text and pattern.search(text):
+            return name
+    return None
+
+
+def missing_libraries(text: str) -> list[str]:
+    found = MISSING_LIBRARY.findall(text) + LOAD_FAILURE.findall(text)
+    return sorted(set(found), key=found.index)
+
+
+def probed(facts: Facts) -> dict[str, JSON]:
+    """The runtime record of every probed framework; NotApplicable when no probe ran."""
+    runtime = facts.runtime or {}
+    if not runtime:
+        raise NotApplicable("no runtime facts (a report written before runtime probes existed)")
+    if not runtime.get("ran"):
+        raise NotApplicable(str(runtime.get("reason") or "runtime probes did not run"))
+    records = runtime.get("frameworks") or {}
+    return {k: v for k, v in records.items() if isinstance(v, dict)}
+
+
+def label(key: str) -> str:
+    return LABELS.get(key, key)
+
+
+def error_text(error: Any) -> str:
+    """'ImportError: libcudart.so.12: cannot open…' from a recorded error."""
+    if not isinstance(error, dict):
+        return ""
+    kind, message = error.get("type") or "Error", str(error.get("message") or "").strip()
+    return f"{kind}: {message}" if message else str(kind)
+
+
+def first_line(text: str, limit: int = 300) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def texts(record: JSON) -> Iterator[tuple[str, str]]:
+    """(where, text) for everything a framework said: errors, warnings, logged output."""
+    imported = record.get("import") or {}
+    if imported.get("error"):
+        yield "import", error_text(imported["error"])
+    for name, companion in (record.get("companions") or {}).items():
+        if isinstance(companion, dict) and companion.get("error"):
+            yield f"import {name}", error_text(companion["error"])
+    for key, value in (record.get("info_errors") or {}).items():
+        yield key, str(value)
+    info = record.get("info") or {}
+    for key in ("cuda_init_error", "gpu_error"):
+        if isinstance(info.get(key), str):
+            yield key, info[key]
+    for platform, value in (info.get("backend_errors") or {}).items():
+        if platform in ("cuda", "rocm", "gpu"):  # every jax tries TPU; that error is noise
+            yield f"{platform} backend", str(value)
+    for name, loaded in (info.get("providers_loaded") or {}).items():
+        if isinstance(loaded, dict) and not loaded.get("loaded"):
+            yield name, "\n".join(str(x) for x in loaded.get("log") or [])
+    for smoke in record.get("smoke") or []:
+        if smoke.get("error"):
+            yield f"{smoke.get('test')} on {smoke.get('device')}", error_text(smoke["error"])
+    for key in ("warnings", "output"):
+        for line in record.get(key) or []:
+            yield key, str(line)
+    for line in imported.get("warnings") or []:
+        yield "import warnings", str(line)
+    for line in imported.get("output") or []:
+        yield "import output", str(line)
+    if record.get("status") in ("crash", "timeout"):
+        for line in (record.get("process") or {}).get("output_tail") or []:
+            yield "last output", str(line)
+
+
+def with_cause(record: JSON, wanted: str) -> list[tuple[str, str]]:
+    return [(where, text) for where, text in texts(record) if cause(text) == wanted]
+
+
+def distribution(facts: Facts, key: str) -> JSON | None:
+    """The framework's main installed distribution (torch, tensorflow-cpu, paddlepaddle-gpu…)."""
+    frame = q.framework(facts, key) or {}
+    for dist in frame.get("distributions") or []:
+        name = q.canonical(str(dist.get("name", "")))
+        if name.startswith(("jax-", "tf-", "tensorflow-metal", "torchvision", "torchaudio")):
+            continue
+        if name == "jaxlib":
+            continue
+        return q.installed(facts, name) or {"name": name, "version": dist.get("version")}
+    return None
+
+
+def version_label(facts: Facts, key: str, record: JSON) -> str:
+    imported = record.get("import") or {}
+    dist = distribution(facts, key) or {}
+    version = imported.get("version") or dist.get("version")
+    return f"{label(key)} {version}" if version else label(key)
+
+
+def accelerators(record: JSON) -> list[JSON]:
+    """The accelerator devices a framework listed (anything but the CPU)."""
+    return [
+        d
+        for d in record.get("devices") or []
+        if isinstance(d, dict) and d.get("kind") not in ("cpu", "backend default")
+    ]

@@ -1,0 +1,104 @@
+"""Fixes for what the runtime probes saw: reinstall a framework, pair a companion, bring a library."""
+
+from __future__ import annotations
+
+import re
+
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
+from dldoctor.fixes.installers import Install, render
+from dldoctor.report.model import Fix
+
+# Which NVIDIA wheel component ships a library: libcudnn_ops.so.9 → "cudnn" (nvidia-cudnn-cu12).
+_COMPONENTS = (
+    ("libcudart", "cuda-runtime"),
+    ("libcublas", "cublas"),
+    ("libcudnn", "cudnn"),
+    ("libnccl", "nccl"),
+    ("libcufft", "cufft"),
+    ("libcusparse", "cusparse"),
+    ("libcusolver", "cusolver"),
+    ("libcurand", "curand"),
+    ("libnvrtc", "cuda-nvrtc"),
+    ("libnvJitLink", "nvjitlink"),
+    ("libcupti", "cuda-cupti"),
+    ("libnvToolsExt", "nvtx"),
+    ("libcufile", "cufile"),
+)
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*([^;]*)")
+
+
+def component(library: str) -> str | None:
+    """'libcublasLt.so.12' → 'cublas'; None for a library no NVIDIA wheel ships."""
+    return next((c for prefix, c in _COMPONENTS if library.startswith(prefix)), None)
+
+
+def _index_for(facts: Facts, matrix: Matrix, dist: str, version: str) -> str | None:
+    """A torch-family local version (+cu128, +cpu) lives on PyTorch's own index."""
+    local = version.partition("+")[2]
+    if local and dist in ("torch", "torchvision", "torchaudio"):
+        return matrix.torch_index_url.format(variant=local)
+    return None
+
+
+def reinstall(facts: Facts, matrix: Matrix, dist: str, version: str, why: str) -> Fix:
+    """The same distribution and build again, replacing whatever is broken in its files."""
+    intent = Install(
+        (f"{dist}=={version}",),
+        index_url=_index_for(facts, matrix, dist, version),
+        reinstall=True,
+    )
+    return Fix(f"Reinstall {dist} {version} ({why}).", render(intent, facts), automatic=True)
+
+
+def paired_companion(facts: Facts, matrix: Matrix, companion: str) -> Fix | None:
+    """torchvision/torchaudio built for the installed torch (same release pairing and build)."""
+    torch = q.installed(facts, "torch")
+    release = matrix.torch_release(torch["version"]) if torch else None
+    if not torch or release is None:
+        return None
+    paired = release.torchvision if companion == "torchvision" else release.torchaudio
+    local = torch["version"].partition("+")[2]
+    index = matrix.torch_index_url.format(variant=local) if local else None
+    return Fix(
+        f"Install the {companion} release paired with the installed torch {torch['version']}.",
+        render(Install((f"{companion}=={paired}.*",), index_url=index), facts),
+        automatic=True,
+    )
+
+
+def numpy_below_2(facts: Facts) -> Fix:
+    return Fix(
+        "Install NumPy 1.x, which the framework's binaries were compiled against "
+        "(or upgrade the framework to a release built for NumPy 2).",
+        render(Install(("numpy<2",)), facts),
+        automatic=True,
+    )
+
+
+def pinned_wheels(facts: Facts, owner: str | None, libraries: list[str]) -> Fix | None:
+    """Install the NVIDIA wheels the framework itself pins for the missing libraries."""
+    wanted = {c for c in (component(lib) for lib in libraries) if c}
+    if not wanted or not owner:
+        return None
+    pins: list[str] = []
+    for name, requirements in (facts.packages.get("nvidia_pins") or {}).items():
+        if q.canonical(name) == q.canonical(owner):  # METADATA may spell it tensorflow_cpu
+            pins = [str(r) for r in requirements]
+    chosen = []
+    for requirement in pins:
+        match = _REQUIREMENT.match(requirement)
+        if not match:
+            continue
+        name = q.canonical(match.group(1))
+        stem = re.sub(r"-cu\d+$", "", name.removeprefix("nvidia-"))
+        if stem in wanted:
+            chosen.append(f"{name}{match.group(2).strip()}")
+    if not chosen:
+        return None
+    return Fix(
+        f"Install the NVIDIA library wheels {owner} declares for them.",
+        render(Install(tuple(chosen)), facts),
+        automatic=True,
+    )

@@ -1,0 +1,1 @@
+"""Runtime probes: each framework, in its own child process, says what it sees and computes."""

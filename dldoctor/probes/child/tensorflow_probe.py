@@ -1,0 +1,128 @@
+"""TensorFlow probe (child side): build info, devices, GPU warnings, smoke tests on every device."""
+
+# Runs inside the probe child (see harness.py): standard library + tensorflow only, Python 3.8.
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple
+
+JSON = Dict[str, Any]
+
+
+def _poly(x: Any) -> Any:
+    return x * x + 3 * x
+
+
+def probe(ctx: Any) -> None:
+    tf = ctx.import_module("tensorflow")
+    if tf is None:
+        return
+    for name in ctx.options.get("companions") or []:
+        ctx.import_module(name, companion=True)
+    gpus = []  # type: List[Tuple[str, str]]
+    ctx.facts_phase(lambda: gpus.extend(_gather(ctx, tf)))
+    for device, name in [("cpu", "/CPU:0"), *gpus]:
+        tests = [("autograd", _autograd), ("graph", _graph), ("train", _train)]
+        if device != "cpu" or ctx.options.get("full"):  # --full: the CPU's numerics too
+            tests += [("matmul", _matmul), ("mixed-precision", _mixed)]
+        for test, run in tests:
+            ctx.smoke(test, device, lambda r=run, n=name: r(ctx, tf, n))
+
+
+def _gather(ctx: Any, tf: Any) -> List[Tuple[str, str]]:
+    """Runtime facts; returns the GPUs to smoke-test as (id, TensorFlow device name)."""
+    ctx.fact("version", lambda: str(tf.__version__))
+    ctx.fact("build_info", lambda: dict(tf.sysconfig.get_build_info()))
+    ctx.fact("built_with_cuda", tf.test.is_built_with_cuda)
+    # Listing the devices is what loads the CUDA libraries, and where TensorFlow logs
+    # "Cannot dlopen some GPU libraries" and "Skipping registering GPU devices".
+    physical = ctx.fact(
+        "physical_devices",
+        lambda: [
+            {"name": d.name, "type": d.device_type} for d in tf.config.list_physical_devices()
+        ],
+    )
+    ctx.fact(
+        "logical_devices",
+        lambda: [{"name": d.name, "type": d.device_type} for d in tf.config.list_logical_devices()],
+    )
+    ctx.device(id="cpu", kind="cpu")
+    gpus = []
+    for i, entry in enumerate(d for d in physical or [] if d["type"] == "GPU"):
+        details = ctx.attempt("gpu_%d_details" % i, lambda e=entry: _details(tf, e["name"])) or {}
+        capability = details.get("compute_capability")
+        ctx.device(
+            id="gpu:%d" % i,
+            kind="gpu",
+            name=details.get("device_name"),
+            compute_capability="%d.%d" % tuple(capability) if capability else None,
+        )
+        gpus.append(("gpu:%d" % i, "/GPU:%d" % i))
+    return gpus
+
+
+def _details(tf: Any, name: str) -> JSON:
+    device = next(d for d in tf.config.list_physical_devices("GPU") if d.name == name)
+    return dict(tf.config.experimental.get_device_details(device))
+
+
+def _autograd(ctx: Any, tf: Any, name: str) -> JSON:
+    with tf.device(name):
+        x = tf.Variable(ctx.AUTOGRAD_X)
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(_poly(x))
+        grad = tape.gradient(y, x)
+    return ctx.autograd_result(grad.numpy().tolist())
+
+
+def _graph(ctx: Any, tf: Any, name: str) -> JSON:
+    with tf.device(name):
+        got = tf.function(_poly)(tf.constant(ctx.AUTOGRAD_X))
+    return ctx.graph_result(got.numpy().tolist(), "tf.function")
+
+
+def _train(ctx: Any, tf: Any, name: str) -> JSON:
+    xs, ys = ctx.train_data()
+    with tf.device(name):
+        xs, ys = tf.constant(xs), tf.constant(ys)
+        w, b = tf.Variable(0.0), tf.Variable(0.0)
+        for _ in range(ctx.TRAIN_STEPS):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean((w * xs + b - ys) ** 2)
+            gw, gb = tape.gradient(loss, [w, b])
+            w.assign_sub(ctx.TRAIN_LR * gw)
+            b.assign_sub(ctx.TRAIN_LR * gb)
+    return ctx.train_result(float(w.numpy()), float(b.numpy()), "GradientTape + SGD update")
+
+
+def _matmul(ctx: Any, tf: Any, name: str) -> JSON:
+    n = ctx.MATMUL_SIZE
+    with tf.device("/CPU:0"):
+        a = tf.random.stateless_normal([n, n], seed=[1, 2], dtype=tf.float64)
+        b = tf.random.stateless_normal([n, n], seed=[3, 4], dtype=tf.float64)
+        reference = tf.matmul(a, b)
+    errors = {}
+    for dtype in ("float32", "float16", "bfloat16"):
+        with tf.device(name):
+            got = tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype))
+        with tf.device("/CPU:0"):
+            error = tf.norm(tf.cast(got, tf.float64) - reference) / tf.norm(reference)
+        errors[dtype] = float(error.numpy())
+    return ctx.matmul_result(errors)
+
+
+def _mixed(ctx: Any, tf: Any, name: str) -> JSON:
+    xs, ys = ctx.train_data()
+    with tf.device(name):
+        xs = tf.constant([[x] for x in xs], dtype=tf.bfloat16)
+        ys = tf.constant(ys)
+        w, b = tf.Variable([[0.0]]), tf.Variable(0.0)
+        for _ in range(ctx.TRAIN_STEPS):
+            with tf.GradientTape() as tape:
+                pred = tf.cast(tf.matmul(xs, tf.cast(w, tf.bfloat16))[:, 0], tf.float32) + b
+                loss = tf.reduce_mean((pred - ys) ** 2)
+            gw, gb = tape.gradient(loss, [w, b])
+            w.assign_sub(ctx.TRAIN_LR * gw)
+            b.assign_sub(ctx.TRAIN_LR * gb)
+    return ctx.train_result(
+        float(w.numpy()[0][0]), float(b.numpy()), "bfloat16 matmul", tolerance=5e-2
+    )

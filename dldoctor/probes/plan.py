@@ -1,0 +1,143 @@
+"""Which frameworks to probe, in which child, with what: a plan made from the static facts."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dldoctor.compat_matrix import Matrix
+from dldoctor.facts.model import Facts
+from dldoctor.facts.queries import canonical
+
+CHILD = Path(__file__).resolve().parent / "child"
+# Frameworks with a probe module (child/<name>_probe.py), in the order they are shown.
+PROBED = ("torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime")
+ALIASES = {
+    "pytorch": "torch",
+    "tf": "tensorflow",
+    "paddlepaddle": "paddle",
+    "ort": "onnxruntime",
+    "onnx-runtime": "onnxruntime",
+}
+# Keras 3 runs in its backend's child when that backend is probed too: one import, not two.
+KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+# Set for every child: frameworks that reserve most of a GPU's memory at start (TensorFlow, JAX)
+# would make the children, which run side by side, fail each other.
+CHILD_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+
+
+# Rough CPU seconds of each probe on a 2-core development machine (mostly the import). Only the
+# order matters: with more children than cores, the longest keep normal priority and the others
+# run niced, so the longest is not slowed by the short ones (it alone sets the wall time).
+COST = {
+    "tensorflow": 4.3,
+    "torch": 1.8,
+    "paddle": 1.2,
+    "jax": 1.0,
+    "keras": 0.5,
+    "onnxruntime": 0.2,
+}
+NICE = 5
+
+
+class UnknownFramework(ValueError):
+    """--framework named something dldoctor has no probe for."""
+
+
+def normalise(names: list[str]) -> tuple[str, ...]:
+    """User spellings ("tf", "PyTorch") → probe keys; raises UnknownFramework naming the bad one."""
+    keys = []
+    for raw in names:
+        name = raw.strip().lower()
+        if not name:
+            continue
+        key = ALIASES.get(name, name)
+        if key not in PROBED:
+            raise UnknownFramework(f"no runtime probe for '{raw}' (known: {', '.join(PROBED)})")
+        if key not in keys:
+            keys.append(key)
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Plan:
+    groups: tuple[tuple[str, ...], ...]  # each tuple: the frameworks one child probes, in order
+    not_probed: dict[str, str]  # framework → why it is not probed
+    companions: dict[str, list[str]]  # framework → companion modules to import after it
+
+
+def keras_backend(env: Mapping[str, str]) -> str:
+    """The backend Keras 3 will pick: KERAS_BACKEND, else keras.json, else TensorFlow."""
+    if env.get("KERAS_BACKEND"):
+        return env["KERAS_BACKEND"].strip().lower()
+    home = env.get("KERAS_HOME") or os.path.join(env.get("HOME") or "~", ".keras")
+    try:
+        with open(os.path.join(os.path.expanduser(home), "keras.json"), encoding="utf-8") as f:
+            config = json.load(f)
+        return str(config.get("backend") or "tensorflow").lower()
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def make_plan(
+    facts: Facts, matrix: Matrix, wanted: tuple[str, ...] | None, env: Mapping[str, str]
+) -> Plan:
+    installed = facts.packages.get("frameworks") or {}
+    not_probed = {
+        key: "no runtime probe for this framework" for key in installed if key not in PROBED
+    }
+    chosen = [key for key in PROBED if key in installed and (wanted is None or key in wanted)]
+    for key in wanted or ():
+        if key not in installed:
+            not_probed[key] = "not installed in this environment"
+    groups = [[key] for key in chosen if key != "keras"]
+    if "keras" in chosen:
+        backend = KERAS_BACKENDS.get(keras_backend(env))
+        home = next((g for g in groups if g[0] == backend), None)
+        if home is not None:
+            home.append("keras")
+        else:
+            groups.append(["keras"])
+    companions = {key: _companions(installed.get(key) or {}, matrix) for key in chosen}
+    return Plan(tuple(tuple(g) for g in groups), not_probed, companions)
+
+
+def niceness(groups: tuple[tuple[str, ...], ...], cores: int | None) -> dict[tuple[str, ...], int]:
+    """How much to lower each child's priority: 0 for the longest ones, one per spare core."""
+    if os.environ.get("DLDOCTOR_AB_FLAT") or not cores or len(groups) <= cores:
+        return {g: 0 for g in groups}
+    longest = sorted(groups, key=lambda g: -sum(COST.get(k, 1.0) for k in g))[: max(1, cores - 1)]
+    return {g: 0 if g in longest else NICE for g in groups}
+
+
+def _companions(frame: dict[str, Any], matrix: Matrix) -> list[str]:
+    """Import names of the installed companions (torchvision, torchaudio, tf-keras)."""
+    names = []
+    for dist in frame.get("distributions") or []:
+        spec = matrix.package(canonical(str(dist.get("name", ""))))
+        if spec is not None and spec.role == "companion":
+            names.append(spec.import_name)
+    return names
+
+
+def job(framework: str, companions: list[str]) -> dict[str, Any]:
+    """One framework's part of a child's arguments: its probe module as source."""
+    path = CHILD / f"{framework}_probe.py"
+    return {
+        "framework": framework,
+        "source": path.read_text(encoding="utf-8"),
+        "filename": str(path),
+        "options": {"companions": companions},
+    }
+
+
+def harness_source() -> str:
+    return (CHILD / "harness.py").read_text(encoding="utf-8")
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {**env, **CHILD_ENV}

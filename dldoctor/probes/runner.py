@@ -1,0 +1,245 @@
+"""Run code in an isolated child: fresh interpreter, own process group, hard timeout, JSON channel.
+
+The child gets the write end of a pipe (``pass_fds``) and writes one JSON object per line to it;
+its stdout and stderr go to another pipe whose tail is kept as evidence. So nothing a framework
+prints can pass for a result. The child is killed at the end whatever happened, with its whole
+process group (a framework's worker processes too), and a crash or a timeout is a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+JSON = dict[str, Any]
+OUTPUT_TAIL_BYTES = 64 * 1024  # of the child's stdout+stderr, kept as evidence
+MAX_MESSAGE_BYTES = 4 << 20  # a channel line longer than this is not one of ours
+MAX_MESSAGES = 20_000
+POLL_S = 0.1
+EXIT_GRACE_S = 2.0  # after "done", how long the child may take to exit before it is killed
+
+
+@dataclass
+class ChildOutcome:
+    """What one child did: its messages, how it ended, and its last words."""
+
+    messages: list[JSON] = field(default_factory=list)
+    returncode: int | None = None
+    signal: str | None = None  # "SIGSEGV" when a signal ended it
+    timed_out: bool = False
+    done: bool = False  # the child said it finished
+    output_tail: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    error: str = ""  # could not be started at all
+    bad_lines: int = 0  # channel lines that were not JSON objects
+
+
+def signal_name(returncode: int | None) -> str | None:
+    if returncode is None or returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def run_child(
+    argv: list[str],
+    args: JSON,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    on_message: Callable[[JSON], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> ChildOutcome:
+    """Run ``argv + [json(args)]`` with a result channel; ``args["channel_fd"]`` is filled in.
+
+    The deadline is ``timeout_s`` from the start, reset by each ``begin`` message (one per
+    framework in the child) and extended by a ``phase`` message that asks for its own
+    ``timeout_s`` (torch.compile). Setting ``cancel`` (Ctrl-C in the parent) ends it early.
+    Never raises for anything the child does.
+    """
+    outcome = ChildOutcome()
+    started = time.monotonic()
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [*argv, json.dumps({**args, "channel_fd": write_fd})],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+        )
+    except (OSError, ValueError) as exc:
+        os.close(read_fd)
+        os.close(write_fd)
+        outcome.error = getattr(exc, "strerror", None) or str(exc)
+        return outcome
+    os.close(write_fd)
+    try:
+        _watch(proc, read_fd, outcome, started, timeout_s, on_message, cancel)
+    finally:
+        _kill_group(proc)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5.0)
+        os.close(read_fd)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    outcome.returncode = proc.returncode
+    outcome.signal = signal_name(proc.returncode)
+    outcome.duration_s = time.monotonic() - started
+    return outcome
+
+
+def _watch(
+    proc: subprocess.Popen[bytes],
+    channel: int,
+    outcome: ChildOutcome,
+    started: float,
+    timeout_s: float,
+    on_message: Callable[[JSON], None] | None,
+    cancel: threading.Event | None,
+) -> None:
+    assert proc.stdout is not None
+    output = proc.stdout.fileno()
+    os.set_blocking(channel, False)
+    os.set_blocking(output, False)
+    pending = {channel: b"", output: b""}
+    tail = bytearray()
+    deadline = started + timeout_s
+    done_at: float | None = None
+    with selectors.DefaultSelector() as selector:
+        selector.register(channel, selectors.EVENT_READ)
+        selector.register(output, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if done_at is None and now >= deadline:
+                outcome.timed_out = True
+                break
+            if (done_at is not None and now >= done_at) or (cancel and cancel.is_set()):
+                break
+            for key, _ in selector.select(timeout=POLL_S):
+                fd = int(key.fd)
+                data = _read(fd)
+                if data is None:
+                    continue
+                if not data:  # EOF (the child, and anything holding its fds, closed them)
+                    selector.unregister(fd)
+                    continue
+                if fd == output:
+                    tail += data
+                    del tail[:-OUTPUT_TAIL_BYTES]
+                    continue
+                for message in _lines(pending, fd, data, outcome):
+                    kind = message.get("type")
+                    if kind == "begin":
+                        deadline = time.monotonic() + timeout_s
+                    elif kind == "phase" and isinstance(message.get("timeout_s"), (int, float)):
+                        deadline = max(deadline, time.monotonic() + float(message["timeout_s"]))
+                    elif kind == "done":
+                        outcome.done = True
+                        done_at = time.monotonic() + EXIT_GRACE_S
+                    if on_message is not None:
+                        on_message(message)
+            if _exited(proc) or not selector.get_map():
+                _drain(channel, output, pending, tail, outcome, on_message)
+                if _exited(proc):
+                    break
+    text = bytes(tail).decode("utf-8", errors="replace")
+    control = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # never into a report or a terminal
+    kept = [ln.rstrip()[:400] for ln in text.splitlines() if ln.strip()][-20:]
+    outcome.output_tail = [control.sub("\ufffd", ln) for ln in kept]
+
+
+def _read(fd: int) -> bytes | None:
+    """Up to 64 KiB; b"" at EOF; None when nothing is there after all."""
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
+def _lines(pending: dict[int, bytes], fd: int, data: bytes, outcome: ChildOutcome) -> list[JSON]:
+    """Complete channel lines as messages; anything that is not a JSON object is counted."""
+    buffer = pending[fd] + data
+    *complete, rest = buffer.split(b"\n")
+    if len(rest) > MAX_MESSAGE_BYTES:
+        rest = b""
+        outcome.bad_lines += 1
+    pending[fd] = rest
+    messages = []
+    for line in complete:
+        if not line.strip():
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or len(outcome.messages) >= MAX_MESSAGES:
+            outcome.bad_lines += 1
+            continue
+        outcome.messages.append(message)
+        messages.append(message)
+    return messages
+
+
+def _drain(
+    channel: int,
+    output: int,
+    pending: dict[int, bytes],
+    tail: bytearray,
+    outcome: ChildOutcome,
+    on_message: Callable[[JSON], None] | None,
+) -> None:
+    """Read what is already in the pipes without waiting (the child has exited)."""
+    for fd in (channel, output):
+        for _ in range(256):
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # empty (EAGAIN) or closed
+                break
+            if not data:
+                break
+            if fd == output:
+                tail += data
+                del tail[:-OUTPUT_TAIL_BYTES]
+                continue
+            for message in _lines(pending, fd, data, outcome):
+                if message.get("type") == "done":
+                    outcome.done = True
+                if on_message is not None:
+                    on_message(message)
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether the child has exited, without reaping it: its pid must stay reserved until the
+    group is killed, or the kill could reach an unrelated process that reused the number."""
+    try:
+        result = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # already reaped
+        return True
+    except (AttributeError, OSError):  # no waitid (macOS, Windows): poll() reaps, good enough
+        return proc.poll() is not None
+    return result is not None
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, OSError):
+        proc.kill()

@@ -1,0 +1,67 @@
+"""The event lines the profiled child writes to dldoctor over its private pipe (stdlib only).
+
+One event per line, written with a single ``write()`` of less than ``PIPE_BUF`` bytes so lines
+from forked processes sharing the pipe never interleave. Times are ``time.perf_counter()``
+seconds: CLOCK_MONOTONIC on Linux (mach time on macOS), the same clock in every process, so the
+parent's samples and the child's events share one time axis. Every line starts with its kind
+and the writer's pid:
+
+=====  =====================================  ==============================================
+kind   fields after the pid                   meaning
+=====  =====================================  ==============================================
+``H``  JSON                                   hello: the child started (python, main thread)
+``F``  JSON                                   a framework was patched (or failed to be)
+``L``  JSON                                   a data loader was built: config, site, pipeline
+``W``  loader_id pids                         loader worker processes (comma-separated pids)
+``D``  loader_id t0 t1 main                   one batch fetched: waited from t0 to t1
+``E``  loader_id t main                       the iterator was exhausted (end of epoch) at t
+``B``  t source                               an explicit step boundary (``s`` step(), ``k`` Keras)
+``Z``  t                                      explicit steps paused (Keras epoch end)
+``Q``  JSON                                   the child stops itself: the window is full
+``X``  JSON                                   how the script ended (exit code, exception)
+=====  =====================================  ==============================================
+
+``main`` is 1 when the call came from the script's main thread, else 0.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+MAX_LINE_BYTES = 4000  # below Linux's PIPE_BUF (4096): one write() is atomic
+
+
+class Event(NamedTuple):
+    kind: str
+    pid: int
+    fields: tuple[str, ...]
+    payload: Any = None  # the decoded JSON for H, F, L, Q, X
+
+
+JSON_KINDS = frozenset("HFLQX")
+
+
+def json_line(kind: str, pid: int, data: dict[str, Any]) -> str:
+    """A JSON event line; oversized string values are cut so the line stays atomic."""
+    line = f"{kind} {pid} {json.dumps(data, separators=(',', ':'), default=str)}\n"
+    if len(line.encode("utf-8", "replace")) <= MAX_LINE_BYTES:
+        return line
+    trimmed = {k: (v[:200] if isinstance(v, str) else v) for k, v in data.items()}
+    trimmed = {k: v for k, v in trimmed.items() if len(json.dumps(v, default=str)) < 1000}
+    return f"{kind} {pid} {json.dumps(trimmed, separators=(',', ':'), default=str)}\n"
+
+
+def parse(line: str) -> Event | None:
+    """One line as an ``Event``; None for anything malformed (never raises)."""
+    kind, _, rest = line.partition(" ")
+    pid_text, _, body = rest.partition(" ")
+    if len(kind) != 1 or not pid_text.isdigit():
+        return None
+    if kind in JSON_KINDS:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return None
+        return Event(kind, int(pid_text), (), payload) if isinstance(payload, dict) else None
+    return Event(kind, int(pid_text), tuple(body.split()))

@@ -1,0 +1,59 @@
+"""The numbers behind a profile's verdict. The README's profile table is generated from them.
+
+Fractions are of the training steps' wall time (data wait), of sampled time (GPU busy: NVML's
+``utilization.gpu``, the share of its sample period in which any kernel ran), or of one CPU core
+(a thread or a worker process busy on a CPU).
+"""
+
+from __future__ import annotations
+
+# Data wait: share of step time the main thread spends blocked in the loader's ``__next__``.
+# TensorFlow's input-pipeline analyser calls >= 20 % "highly" and >= 5 % "moderately"
+# input-bound; PyTorch's TensorBoard plugin flags DataLoader time above 5 %.
+INPUT_BOUND = 0.20
+INPUT_NOTABLE = 0.05
+
+# GPU busy (mean utilization.gpu / 100 over the steps). >= 80 %: the GPU is the bottleneck (good).
+# < 50 %: underused (the TensorBoard plugin's batch-size advice starts there).
+GPU_BOUND = 0.80
+GPU_UNDERUSED = 0.50
+
+# The main thread is CPU-bound when it is running or waiting for a CPU (never blocked on data,
+# I/O or the GPU) >= 85 % of the time. A loader worker is saturated at >= 85 % of one core.
+MAIN_THREAD_BUSY = 0.85
+WORKER_BUSY = 0.85
+# The whole process tree using >= 85 % of the cores available (affinity and cgroup quota).
+CORES_BUSY = 0.85
+
+# Fewer complete steps than this: too little was measured for a verdict.
+MIN_STEPS = 10
+
+# Worker start-up: the first batch of each pass over a loader waits >= 1 s on average, and those
+# first batches hold >= 25 % of all the waiting (workers re-created every epoch).
+STARTUP_WAIT_S = 1.0
+STARTUP_SHARE = 0.25
+
+# Fixes: how many loader workers to suggest at most (beyond ~16, returns fall and memory grows).
+MAX_SUGGESTED_WORKERS = 16
+
+VERDICTS = ("input-bound", "gpu-bound", "cpu-bound", "healthy", "unknown")
+
+
+def as_dict() -> dict[str, float]:
+    """All thresholds, for the report (a report read later says which numbers judged it)."""
+    return {
+        "input_bound": INPUT_BOUND,
+        "input_notable": INPUT_NOTABLE,
+        "gpu_bound": GPU_BOUND,
+        "gpu_underused": GPU_UNDERUSED,
+        "main_thread_busy": MAIN_THREAD_BUSY,
+        "worker_busy": WORKER_BUSY,
+        "cores_busy": CORES_BUSY,
+        "min_steps": MIN_STEPS,
+        "startup_wait_s": STARTUP_WAIT_S,
+        "startup_share": STARTUP_SHARE,
+    }
+
+
+def pct(fraction: float) -> str:
+    return f"{fraction * 100:.0f} %"

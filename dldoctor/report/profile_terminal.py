@@ -1,0 +1,130 @@
+"""The terminal view of a profile: sparklines of data wait and GPU use, the verdict, the fixes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dldoctor.profile.analysis import judged_wait
+from dldoctor.profile.report import ProfileReport
+from dldoctor.report.terminal import Out, _finding
+
+_BARS = "▁▂▃▄▅▆▇█"
+_VERDICT_STYLE = {
+    "input-bound": "yellow",
+    "cpu-bound": "yellow",
+    "gpu-bound": "green",
+    "healthy": "green",
+    "unknown": "dim",
+}
+
+
+def sparkline(values: list[float | None], top: float = 1.0) -> str:
+    """One character per value, ▁ (0) to █ (``top``); a gap where nothing was measured."""
+    chars = []
+    for v in values:
+        if v is None:
+            chars.append(" ")
+        else:
+            level = min(max(v / top, 0.0), 1.0) if top > 0 else 0.0
+            chars.append(_BARS[min(int(level * len(_BARS)), len(_BARS) - 1)])
+    return "".join(chars)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f} %"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 1e3:.1f} ms"
+
+
+def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
+    p = report.profile
+    steps, wait, ended = p["steps"], p["data_wait"], p["exit"]
+    took = out.style(f"({steps['count']} steps, {p['wall_s']:.1f} s, {_ended(ended)})", "dim")
+    target = " ".join(
+        ["-m"] * (p["target"]["kind"] == "module") + [p["target"]["name"], *p["target"]["args"]]
+    )
+    target = target if len(target) <= 80 else target[:79] + "…"
+    out.line(f"{out.style('dldoctor profile', 'bold')} — {target} {took}")
+    out.line()
+    verdict = p["verdict"]
+    label = out.style(verdict["class"].upper(), "bold", _VERDICT_STYLE[verdict["class"]])
+    out.wrapped(f"{label} — {verdict['reason']}", 2, "Verdict:")
+    out.line()
+    _timelines(out, p)
+    out.line()
+    duration = steps["duration"]
+    if steps["count"]:
+        out.wrapped(
+            f"Steps: {steps['count']} (from {steps['source']}), {_ms(duration['mean_s'])} each "
+            f"(p50 {_ms(duration['p50_s'])}, p95 {_ms(duration['p95_s'])}); data wait "
+            f"{_ms(wait['per_step']['mean_s'])} per step (p95 {_ms(wait['per_step']['p95_s'])})",
+            2,
+        )
+    for loader in p["loaders"]:
+        if loader["batches"]:
+            out.wrapped(_loader_line(loader), 2, "•")
+    out.wrapped(_cpu_line(p["cpu"]), 2)
+    out.line()
+    for finding in report.findings:
+        _finding(out, finding, verbose)
+    for gate in report.gates:
+        state = out.style("TRIPPED", "red") if gate["tripped"] else out.style("ok", "green")
+        out.wrapped(f"--fail-if {gate['condition']}: {state} ({gate['detail']})", 2)
+
+
+def _ended(ended: dict[str, Any]) -> str:
+    status = ended["status"]
+    if status == "stopped":
+        return f"stopped after the {ended['stopped_by']} window"
+    if status == "completed":
+        return "exit 0"
+    if ended.get("signal"):
+        return f"{status} by {ended['signal']}"
+    return f"{status}, exit {ended['returncode']}"
+
+
+def _timelines(out: Out, p: dict[str, Any]) -> None:
+    tl = p["timeline"]
+    span = f"{tl['interval_s'] * len(tl['data_wait']):.0f} s"
+    out.line(f"  data wait  {sparkline(tl['data_wait'])}  {_pct(judged_wait(p))}")
+    if p["gpu"]["measured"]:
+        gpu = p["gpu"]
+        line = f"  GPU busy   {sparkline(tl['gpu_busy'])}  {_pct(gpu['busy_fraction'])}"
+        out.line(line + out.style(f" ({gpu['attribution']})", "dim"))
+    else:
+        out.wrapped(f"GPU busy   not measured: {p['gpu']['reason']}", 2)
+    cores = p["cpu"]["main_process_cores"]
+    top = max([v for v in tl["main_cores"] if v is not None] + [1.0])
+    main = "n/a" if cores is None else f"{cores:.2f} cores"
+    out.line(f"  main CPU   {sparkline(tl['main_cores'], top)}  {main}")
+    out.line(out.style(f"             (whole run, {span}; ▁ none … █ all)", "dim"))
+
+
+def _loader_line(loader: dict[str, Any]) -> str:
+    site = loader.get("site") or {}
+    where = f" at {site['file']}:{site['line']}" if site.get("file") else ""
+    config = loader["config"]
+    keys = ("batch_size", "num_workers", "pin_memory", "persistent_workers", "prefetch_factor")
+    settings = ", ".join(f"{k}={config[k]}" for k in keys if config.get(k) is not None)
+    if loader["framework"] == "tensorflow":
+        settings = " → ".join(s["op"] for s in loader.get("pipeline", []))
+    w = loader["wait"]
+    return (
+        f"{loader['framework']} {loader['kind']}{where} ({settings}): {loader['batches']} "
+        f"batches, wait {_ms(w['mean_s'])} mean, {_ms(w['p95_s'])} p95, {_ms(w['max_s'])} max"
+    )
+
+
+def _cpu_line(cpu: dict[str, Any]) -> str:
+    parts = [f"{cpu['cores_available']:g} cores available"]
+    if cpu["main_thread_busy"] is not None:
+        parts.append(f"main thread busy {_pct(cpu['main_thread_busy'])}")
+    if cpu["main_process_cores"] is not None:
+        parts.append(f"main process {cpu['main_process_cores']:.2f} cores")
+    if cpu["workers"]:
+        parts.append(
+            f"{cpu['workers']:.0f} loader workers at {_pct(cpu['worker_busy'])} of a core each"
+        )
+    return "CPU: " + ", ".join(parts)

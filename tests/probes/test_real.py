@@ -1,0 +1,89 @@
+"""`dldoctor check` with the real CPU builds of torch, tensorflow-cpu, jax, paddle, keras, onnxruntime.
+
+One real run is shared by every test here (see conftest.once).
+"""
+
+from __future__ import annotations
+
+import jsonschema
+
+from dldoctor.checks.registry import run_checks
+from dldoctor.facts.model import Facts
+from dldoctor.report.model import Status
+from dldoctor.report.schema import report_schema
+
+ALL = ["torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime"]
+
+
+def runtime(run: dict) -> dict:
+    return run["report"]["facts"]["runtime"]
+
+
+def test_every_framework_imports_and_computes_right_on_the_cpu(real_run):
+    assert real_run["returncode"] == 0, real_run["stderr"]
+    frameworks = runtime(real_run)["frameworks"]
+    assert list(frameworks) == ALL
+    for key, record in frameworks.items():
+        assert record["status"] == "pass", (key, record["reason"])
+        assert record["import"]["ok"] and record["smoke"]
+        assert all(s["status"] == "pass" for s in record["smoke"]), (key, record["smoke"])
+
+
+def test_each_framework_ran_the_same_tasks(real_run):
+    frameworks = runtime(real_run)["frameworks"]
+    tests = {key: [(s["test"], s["device"]) for s in r["smoke"]] for key, r in frameworks.items()}
+    for key in ("torch", "tensorflow", "jax", "paddle"):
+        assert tests[key] == [("autograd", "cpu"), ("graph", "cpu"), ("train", "cpu")]
+    assert tests["keras"] == [("layer", "default"), ("train", "default")]
+    assert tests["onnxruntime"] == [("graph", "cpu")]
+    for key in ("torch", "tensorflow", "jax", "paddle", "keras"):
+        train = next(s for s in frameworks[key]["smoke"] if s["test"] == "train")
+        assert train["expected"] == [3.0, 1.0]
+        w, b = train["got"]
+        assert abs(w - 3) <= 1e-2 and abs(b - 1) <= 1e-2
+
+
+def test_cpu_only_builds_say_so_at_run_time(real_run):
+    frameworks = runtime(real_run)["frameworks"]
+    torch = frameworks["torch"]["info"]
+    assert torch["cuda_built"] is False and torch["cuda_available"] is False
+    assert torch["arch_list"] == [] and torch["cuda_version"] is None
+    tf = frameworks["tensorflow"]["info"]
+    assert tf["build_info"]["is_cuda_build"] is False
+    assert [d["type"] for d in tf["physical_devices"]] == ["CPU"]
+    assert frameworks["jax"]["info"]["default_backend"] == "cpu"
+    assert "Unknown backend: 'gpu'" in frameworks["jax"]["info"]["gpu_error"]
+    assert frameworks["paddle"]["info"]["compiled_with_cuda"] is False
+    providers = frameworks["onnxruntime"]["info"]["available_providers"]
+    assert "CPUExecutionProvider" in providers and "CUDAExecutionProvider" not in providers
+    for record in frameworks.values():
+        assert [d["id"] for d in record["devices"]] in (["cpu"], ["default"])
+        assert record["libraries"] == []  # no CUDA library is mapped by a CPU build
+
+
+def test_keras_shares_tensorflows_child_and_names_its_backend(real_run):
+    section = runtime(real_run)
+    assert ["tensorflow", "keras"] in section["groups"]
+    keras = section["frameworks"]["keras"]
+    assert keras["info"]["backend"] == "tensorflow"
+    assert keras["process"]["shared_with"] == ["tensorflow", "keras"]
+
+
+def test_the_report_is_valid_and_rejudged_from_its_facts_alone(real_run, matrix):
+    report = real_run["report"]
+    jsonschema.validate(report, report_schema())
+    assert report["command"] == "dldoctor check"
+    assert [f["code"] for f in report["findings"]] == ["DD101"]
+    outcomes = {o.code: o for o in run_checks(Facts.from_dict(report["facts"]), matrix)}
+    runtime_checks = [o for code, o in outcomes.items() if code.startswith("DD6")]
+    assert len(runtime_checks) == 9
+    for outcome in runtime_checks:  # the runtime facts were there: judged, not skipped
+        assert outcome.status in (Status.PASSED, Status.SKIPPED), outcome
+        if outcome.status is Status.SKIPPED:
+            assert "GPU" in outcome.reason
+    assert sum(o.status is Status.PASSED for o in runtime_checks) >= 6
+
+
+def test_nothing_reaches_stderr_when_it_is_not_a_terminal(real_run):
+    assert real_run["stdout"].startswith("{")
+    assert real_run["stderr"] == ""  # no progress, and nothing a framework printed leaked

@@ -1,0 +1,74 @@
+"""A small CPU PaddlePaddle training loop whose dataset sleeps a known time per item.
+
+Times its own ``next()`` calls and writes the true data-wait fraction to ``--truth``.
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+import paddle
+from paddle.io import DataLoader, Dataset
+
+
+class SleepyDataset(Dataset):
+    def __init__(self, items, sleep_s):
+        super().__init__()
+        self.items, self.sleep_s = items, sleep_s
+
+    def __len__(self):
+        return self.items
+
+    def __getitem__(self, index):
+        time.sleep(self.sleep_s)
+        return np.full((64,), float(index % 7), np.float32), np.int64(index % 10)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=480)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--sleep-ms", type=float, default=1.5)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--truth", default="")
+    args = parser.parse_args()
+
+    paddle.set_device("cpu")
+    paddle.seed(0)
+    model = paddle.nn.Sequential(
+        paddle.nn.Linear(64, 256), paddle.nn.ReLU(), paddle.nn.Linear(256, 10)
+    )
+    optimizer = paddle.optimizer.SGD(learning_rate=0.01, parameters=model.parameters())
+    loss_fn = paddle.nn.CrossEntropyLoss()
+    loader = DataLoader(  # LOADER-LINE
+        SleepyDataset(args.items, args.sleep_ms / 1e3),
+        batch_size=args.batch,
+        num_workers=args.workers,
+    )
+
+    wait = steps = 0
+    started = time.perf_counter()
+    iterator = iter(loader)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            x, y = next(iterator)
+        except StopIteration:
+            wait += time.perf_counter() - t0
+            break
+        wait += time.perf_counter() - t0
+        for _ in range(3):
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+        steps += 1
+    loop = time.perf_counter() - started
+    if args.truth:
+        with open(args.truth, "w") as f:
+            json.dump({"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": steps}, f)
+
+
+if __name__ == "__main__":
+    main()

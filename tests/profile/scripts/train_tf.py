@@ -1,0 +1,120 @@
+"""A small CPU TensorFlow/Keras training run on a tf.data pipeline whose map sleeps per batch.
+
+``--mode loop``: a custom loop (``for x, y in dataset``) that times its own ``next()`` calls.
+``--mode fit``: Keras ``fit``, where no Python code can time the fetch; the truth is the time
+spent inside the map's Python function during the steps (one call per batch, the pipeline kept
+synchronous: no fusion, no prefetch) over the steps' time, both from inside this run.
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import tensorflow as tf
+
+LOADING = [0.0]  # seconds spent inside load(), the pipeline's Python function
+
+
+def load(indices):
+    started = time.perf_counter()
+    time.sleep(ARGS.sleep_ms / 1e3 * len(indices))
+    x = np.stack([np.full((64,), float(int(i) % 7), np.float32) for i in indices.numpy()])
+    y = (indices.numpy() % 10).astype(np.int64)
+    LOADING[0] += time.perf_counter() - started
+    return x, y
+
+
+def pipeline(items, batch):
+    def fetch(indices):
+        x, y = tf.py_function(load, [indices], [tf.float32, tf.int64])
+        x.set_shape((None, 64))
+        y.set_shape((None,))
+        return x, y
+
+    ds = tf.data.Dataset.range(items).batch(batch).map(fetch)
+    options = tf.data.Options()
+    options.experimental_optimization.map_and_batch_fusion = False
+    options.experimental_optimization.inject_prefetch = False
+    return ds.with_options(options)
+
+
+class StepClock(tf.keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.first = self.last = None
+        self.loading = [0.0, 0.0]
+        self.steps = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.first is None:
+            self.first, self.loading[0] = time.perf_counter(), LOADING[0]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last, self.loading[1] = time.perf_counter(), LOADING[0]
+        self.steps += 1
+
+
+def main():
+    tf.random.set_seed(0)
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((64,)),
+            tf.keras.layers.Dense(256, activation="relu"),
+            tf.keras.layers.Dense(10),
+        ]
+    )
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    ds = pipeline(ARGS.items, ARGS.batch)
+    truth = {}
+    if ARGS.mode == "fit":
+        model.compile(optimizer="sgd", loss=loss_fn)
+        clock = StepClock()
+        model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
+        loop = clock.last - clock.first
+        wait = clock.loading[1] - clock.loading[0]
+        truth = {"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": clock.steps}
+    else:
+        optimizer = tf.keras.optimizers.SGD()
+
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            optimizer.apply_gradients(
+                zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+            )
+            return loss
+
+        wait = steps = 0
+        started = time.perf_counter()
+        iterator = iter(ds)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                x, y = next(iterator)
+            except StopIteration:
+                wait += time.perf_counter() - t0
+                break
+            wait += time.perf_counter() - t0
+            train_step(x, y)
+            steps += 1
+        loop = time.perf_counter() - started
+        truth = {"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": steps}
+    if ARGS.truth:
+        with open(ARGS.truth, "w") as f:
+            json.dump(truth, f)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["loop", "fit"], default="loop")
+    parser.add_argument("--items", type=int, default=480)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--sleep-ms", type=float, default=2.0)
+    parser.add_argument("--truth", default="")
+    ARGS = parser.parse_args()
+    main()

@@ -1,0 +1,110 @@
+"""A small CPU PyTorch training loop whose dataset sleeps a known time per item.
+
+It times its own ``next()`` calls and writes the true data-wait fraction to ``--truth``, so a
+profile can be checked against it. Extra switches make it fail, exit, fork or mark steps.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+
+class SleepyDataset(Dataset):
+    def __init__(self, items: int, sleep_s: float) -> None:
+        self.items, self.sleep_s = items, sleep_s
+
+    def __len__(self) -> int:
+        return self.items
+
+    def __getitem__(self, index: int):
+        if self.sleep_s:
+            time.sleep(self.sleep_s)
+        return torch.full((64,), float(index % 7)), index % 10
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=800)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--sleep-ms", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--truth", default="")
+    parser.add_argument("--raise-after", type=int, default=0)
+    parser.add_argument("--exit-code", type=int, default=0)
+    parser.add_argument("--mark-steps", action="store_true")
+    parser.add_argument("--fork", action="store_true")
+    parser.add_argument("--announce", action="store_true")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = nn.Sequential(
+        nn.Linear(64, args.width),
+        nn.ReLU(),
+        nn.Linear(args.width, args.width),
+        nn.ReLU(),
+        nn.Linear(args.width, 10),
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    loader = DataLoader(  # LOADER-LINE
+        SleepyDataset(args.items, args.sleep_ms / 1e3),
+        batch_size=args.batch,
+        num_workers=args.workers,
+    )
+
+    if args.fork:
+        pid = os.fork()
+        if pid == 0:  # a helper process that also marks a few steps, then leaves
+            import dldoctor
+
+            for _ in range(15):  # 0.3 s: long enough for some of its events to be flushed
+                time.sleep(0.02)
+                dldoctor.step()
+            os._exit(0)
+
+    wait = steps = 0.0
+    started = time.perf_counter()
+    for _ in range(args.epochs):
+        iterator = iter(loader)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                x, y = next(iterator)
+            except StopIteration:
+                wait += time.perf_counter() - t0
+                break
+            wait += time.perf_counter() - t0
+            for _ in range(3):
+                optimizer.zero_grad()
+                loss = loss_fn(model(x.repeat(8, 1)), y.repeat(8))
+                loss.backward()
+                optimizer.step()
+            steps += 1
+            if args.mark_steps:
+                import dldoctor
+
+                dldoctor.step()
+            if args.announce and steps == 5:
+                print("TRAINING", flush=True)
+            if args.raise_after and steps == args.raise_after:
+                raise RuntimeError(f"boom after {int(steps)} steps")
+    loop = time.perf_counter() - started
+    if args.fork:
+        os.waitpid(pid, 0)
+    if args.truth:
+        with open(args.truth, "w") as f:
+            json.dump({"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": steps}, f)
+    return args.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
