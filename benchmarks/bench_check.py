@@ -33,8 +33,10 @@ def main() -> None:
     args = parser.parse_args()
     python = sys.executable
     tools = {
-        "dldoctor check": [python, "-m", "dldoctor", "check"],
-        "dldoctor check json": [python, "-m", "dldoctor", "check", "--format", "json"],
+        # --quick: the static check (no framework imported); plain `check` also runs the probes,
+        # measured by bench_probes.py.
+        "dldoctor check": [python, "-m", "dldoctor", "check", "--quick"],
+        "dldoctor check json": [python, "-m", "dldoctor", "check", "--quick", "--format", "json"],
         "torch collect_env": [python, "-m", "torch.utils.collect_env"],
     }
     results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in tools}

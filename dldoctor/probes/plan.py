@@ -108,7 +108,7 @@ def make_plan(
 
 def niceness(groups: tuple[tuple[str, ...], ...], cores: int | None) -> dict[tuple[str, ...], int]:
     """How much to lower each child's priority: 0 for the longest ones, one per spare core."""
-    if os.environ.get("DLDOCTOR_AB_FLAT") or not cores or len(groups) <= cores:
+    if not cores or len(groups) <= cores:
         return {g: 0 for g in groups}
     longest = sorted(groups, key=lambda g: -sum(COST.get(k, 1.0) for k in g))[: max(1, cores - 1)]
     return {g: 0 if g in longest else NICE for g in groups}

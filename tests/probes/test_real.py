@@ -5,12 +5,15 @@ One real run is shared by every test here (see conftest.once).
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 
 from dldoctor.checks.registry import run_checks
 from dldoctor.facts.model import Facts
 from dldoctor.report.model import Status
 from dldoctor.report.schema import report_schema
+from tests.probes.conftest import dldoctor
 
 ALL = ["torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime"]
 
@@ -87,3 +90,12 @@ def test_the_report_is_valid_and_rejudged_from_its_facts_alone(real_run, matrix)
 def test_nothing_reaches_stderr_when_it_is_not_a_terminal(real_run):
     assert real_run["stdout"].startswith("{")
     assert real_run["stderr"] == ""  # no progress, and nothing a framework printed leaked
+
+
+def test_check_from_the_report_shows_the_runtime_results_without_probing(real_run, tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(real_run["report"]))
+    result = dldoctor("check", "--from", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "torch 2.13.0+cpu — CPU-only build · imports · smoke 3/3 on cpu" in result.stdout
+    assert "(6 frameworks probed in child processes, " in result.stdout.splitlines()[0]
