@@ -140,6 +140,8 @@ def frameworks_line(facts: Facts) -> str:
     count = len(framework_lines(facts))
     if count:
         return f"{count} installed"
+    if facts.python.get("command") not in (None, "python"):
+        return "none in this environment"
     return "none in this environment (run dldoctor inside it, or use --python PATH)"
 
 
