@@ -95,6 +95,81 @@ ARGS = p.parse_args()
 main()
 '''
 
+HOOK_COST = r'''
+"""Cost of the batch hook: a DataLoader over 20,000 in-memory items, batch_size=1, no work."""
+import json, sys, time
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+loader = DataLoader(TensorDataset(torch.zeros(20000, 1)), batch_size=1)
+for _ in loader:  # warm up
+    break
+started = time.perf_counter()
+for _ in loader:
+    pass
+print(json.dumps({"per_batch_us": (time.perf_counter() - started) / len(loader) * 1e6}))
+'''
+
+
+def hook_cost(runs: int, work: Path) -> dict[str, object]:
+    """Per-batch time of a loop that does nothing but fetch: plain vs under dldoctor profile
+    (best of ``runs``: the least disturbed run on a shared machine)."""
+    script = work / "hook_cost.py"
+    script.write_text(HOOK_COST)
+    times: dict[str, list[float]] = {"plain": [], "dldoctor": []}
+    for _ in range(runs):
+        for name in times:
+            prefix = [sys.executable] + (
+                ["-m", "dldoctor", "profile"] if name == "dldoctor" else []
+            )
+            out = subprocess.run(
+                [*prefix, str(script)], capture_output=True, text=True, check=True
+            ).stdout
+            times[name].append(json.loads(out.strip().splitlines()[-1])["per_batch_us"])
+    plain, profiled = min(times["plain"]), min(times["dldoctor"])
+    return {
+        "in_process_hook_us": round(_in_process_hook_us(), 2),
+        "plain_per_batch_us": round(plain, 2),
+        "dldoctor_per_batch_us": round(profiled, 2),
+        "hook_cost_per_batch_us": round(profiled - plain, 2),
+        "runs": {k: [round(v, 2) for v in vs] for k, vs in times.items()},
+    }
+
+
+def _in_process_hook_us(calls: int = 200_000) -> float:
+    """The child-side cost of one timed fetch (``Recorder.timed`` around a no-op ``__next__``,
+    events written to a drained pipe), best of 3."""
+    import threading
+
+    from dldoctor.profile.child.recorder import Recorder
+
+    read_fd, write_fd = os.pipe()
+
+    def drain() -> None:
+        while os.read(read_fd, 1 << 16):
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    rec = Recorder(write_fd, None, None)
+
+    def fetch(_: object) -> int:
+        return 1
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(calls):
+            fetch(None)
+        direct = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(calls):
+            rec.timed(1, fetch, None)
+        best = min(best, (time.perf_counter() - started - direct) / calls * 1e6)
+    rec.fd = -1
+    os.close(write_fd)
+    return best
+
+
 # Runs a command; prints its exit code, wall time, the peak RSS of its largest process (KiB) and
 # the CPU time (user + system) of the whole process tree.
 MEASURE = (
@@ -112,7 +187,7 @@ def measure(argv: list[str]) -> tuple[int, float, int, float]:
     return int(out[0]), float(out[1]), int(out[2]) * 1024, float(out[3])
 
 
-def overhead(runs: int, steps: int, work: Path) -> list[dict[str, object]]:
+def overhead(runs: int, steps: int, work: Path, only_dldoctor: bool) -> list[dict[str, object]]:
     py = sys.executable
     script = work / "workload.py"
     script.write_text(WORKLOAD)
@@ -139,6 +214,8 @@ def overhead(runs: int, steps: int, work: Path) -> list[dict[str, object]]:
     ]
     if shutil.which("py-spy", path=str(Path(py).parent)) or shutil.which("py-spy"):
         configs += ["py-spy record -r 100", "py-spy record -r 100 --idle"]
+    if only_dldoctor:
+        configs = configs[:2]
     rows: dict[str, dict[str, list[float]]] = {
         c: {"wall": [], "cpu": [], "loop": [], "rss": [], "frac": [], "measured": []}
         for c in configs
@@ -160,9 +237,9 @@ def overhead(runs: int, steps: int, work: Path) -> list[dict[str, object]]:
             if name == "dldoctor profile":
                 report = json.loads((work / "dd.json").read_text())
                 row["measured"].append(report["profile"]["data_wait"]["fraction"])
-                row.setdefault("dd_rss", []).append(
-                    report["profile"]["sampling"]["dldoctor_peak_rss_bytes"]
-                )
+                sampling = report["profile"]["sampling"]
+                row.setdefault("dd_rss", []).append(sampling["dldoctor_peak_rss_bytes"])
+                row.setdefault("dd_cpu", []).append(sampling["dldoctor_cpu_s"])
             truth.unlink()
             print(f"run {run + 1}/{runs} {name}: {wall:.2f} s", file=sys.stderr)
     plain = statistics.median(rows["plain"]["wall"])
@@ -187,6 +264,7 @@ def overhead(runs: int, steps: int, work: Path) -> list[dict[str, object]]:
             entry["measured_fraction"] = [round(m, 4) for m in row["measured"]]
             entry["truth_in_same_runs"] = [round(f, 4) for f in row["frac"]]
             entry["dldoctor_own_peak_rss_mib"] = round(statistics.median(row["dd_rss"]) / 2**20)
+            entry["dldoctor_own_cpu_s"] = statistics.median(row["dd_cpu"])
         table.append(entry)
     return table
 
@@ -254,6 +332,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="training steps of the workload")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-hook-cost", action="store_true")
+    parser.add_argument(
+        "--only-dldoctor", action="store_true", help="overhead: plain and dldoctor profile only"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {
@@ -264,10 +346,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.skip_overhead:
-            results["overhead"] = overhead(args.runs, args.steps, work)
+            results["overhead"] = overhead(args.runs, args.steps, work, args.only_dldoctor)
         if not args.skip_accuracy:
             results["accuracy"] = accuracy(work)
-    (OUT / "profile.json").write_text(json.dumps(results, indent=2) + "\n")
+        if not args.skip_hook_cost:
+            results["hook_cost"] = hook_cost(max(args.runs, 5), work)
+    name = "profile.json" if not (args.skip_overhead or args.skip_accuracy) else "profile-part.json"
+    (OUT / name).write_text(json.dumps(results, indent=2) + "\n")
     if "overhead" in results:
         print(
             "| Tool | Wall s (runs) | Median wall ratio | Best-run wall ratio | Loop ratio | "
@@ -280,6 +365,8 @@ def main() -> None:
                 f"{r['best_wall_ratio']} | {r['loop_ratio']} | {r['cpu_ratio']} | "
                 f"{r['peak_rss_mib']} | {r['true_fraction']} |"
             )
+    if "hook_cost" in results:
+        print(f"\nHook cost: {json.dumps(results['hook_cost'])}")
     if "accuracy" in results:
         print("\n| Case | True | Measured | Error (points) | Verdict |")
         print("|---|---|---|---|---|")

@@ -57,9 +57,8 @@ def suggested_workers(loader: JSON, profile: JSON) -> tuple[int | None, str]:
     suggestion = max(min(needed, cap, th.MAX_SUGGESTED_WORKERS), 1)
     kind = "CPU work" if cpu_heavy else "mostly waiting (I/O or sleep), not CPU"
     why = (
-        f"a batch takes ~{load * 1e3:.0f} ms to load and a step ~{compute * 1e3:.0f} ms to "
-        f"compute, so ~{needed} workers keep up; loading is {kind}, and {cores:g} cores are "
-        "available here"
+        f"a batch takes ~{_duration(load)} to load and a step ~{_duration(compute)} to compute, "
+        f"so ~{needed} workers keep up; loading is {kind}, and {cores:g} cores are available here"
     )
     return suggestion, why
 
@@ -146,6 +145,12 @@ def loader_fixes(profile: JSON) -> list[Fix]:
         else:
             fixes.extend(torch_like_fixes(loader, profile))
     return fixes
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    return f"{seconds * 1e3:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def _join(changes: list[str]) -> str:

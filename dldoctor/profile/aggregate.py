@@ -12,6 +12,8 @@ from typing import Any
 _LOW_S = 1e-6  # histogram floor: 1 µs
 _PER_DECADE = 40  # bins per factor of 10: quantiles within ~6 % of the value
 _BINS = 11 * _PER_DECADE  # 1 µs .. 1e5 s
+_INV_LOW = 1.0 / _LOW_S
+_log10 = math.log10
 
 
 class Stats:
@@ -27,13 +29,17 @@ class Stats:
         self.bins = [0] * (_BINS + 1)
 
     def add(self, value: float) -> None:
-        value = max(value, 0.0)
+        # Called for every batch: plain comparisons, no min()/max() calls.
+        if value < 0.0:
+            value = 0.0
         self.count += 1
         self.total += value
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
-        index = 0 if value < _LOW_S else int(math.log10(value / _LOW_S) * _PER_DECADE) + 1
-        self.bins[min(index, _BINS)] += 1
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        index = 0 if value < _LOW_S else int(_log10(value * _INV_LOW) * _PER_DECADE) + 1
+        self.bins[index if index < _BINS else _BINS] += 1
 
     def quantile(self, q: float) -> float | None:
         """The q-quantile, as the geometric middle of its bin clipped to [min, max]."""
@@ -101,11 +107,20 @@ class Timeline:
         self.width *= 2
 
     def add(self, t: float, field: int, value: float) -> None:
-        self.buckets[self._index(t)][field] += value
+        index = int((t - self.origin) / self.width) if t > self.origin else 0
+        if index < len(self.buckets):  # the common case: the current bucket exists
+            self.buckets[index][field] += value
+        else:
+            self.buckets[self._index(t)][field] += value
 
     def add_interval(self, t0: float, t1: float, field: int) -> None:
         """Add the seconds of [t0, t1] that fall in each bucket."""
         if t1 <= t0:
+            return
+        index = int((t0 - self.origin) / self.width) if t0 > self.origin else 0
+        last = int((t1 - self.origin) / self.width) if t1 > self.origin else 0
+        if index == last and last < len(self.buckets):  # within one existing bucket
+            self.buckets[index][field] += t1 - t0
             return
         self._index(t1)  # coarsen first, so both ends use the final width
         index = self._index(t0)

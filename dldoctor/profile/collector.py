@@ -125,6 +125,21 @@ class Collector:
     # -- events -----------------------------------------------------------------------------
 
     def feed(self, line: str) -> None:
+        if line.startswith("D "):  # a batch: nearly every line, so parsed here directly
+            parts = line.split(" ")
+            if len(parts) == 6:
+                try:
+                    pid, loader = int(parts[1]), int(parts[2])
+                    t0, t1 = float(parts[3]), float(parts[4])
+                except ValueError:
+                    pass
+                else:
+                    with self.lock:
+                        self.events += 1
+                        proc = self._process(pid)
+                        if proc is not None:
+                            self._batch(proc, loader, t0, t1, parts[5] == "1")
+                    return
         event = parse(line)
         with self.lock:
             if event is None:

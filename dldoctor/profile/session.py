@@ -116,16 +116,20 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
         devices,
         reason if not devices else None,
         cores_available(host),
-        {**sampler.describe(), "dldoctor_peak_rss_bytes": _own_peak_rss_bytes()},
+        {**sampler.describe(), **_own_cost()},
         trace.truncated if trace is not None else False,
     )
 
 
-def _own_peak_rss_bytes() -> int | None:
-    """This process's peak RSS: what profiling cost in memory (on top of the script's own)."""
+def _own_cost() -> dict[str, float | int | None]:
+    """What profiling cost this process (on top of the script's own): peak RSS, CPU seconds."""
     try:
         import resource
     except ImportError:  # Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS: bytes; Linux: KiB
+        return {"dldoctor_peak_rss_bytes": None, "dldoctor_cpu_s": None}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024  # KiB on Linux
+    return {
+        "dldoctor_peak_rss_bytes": int(peak),
+        "dldoctor_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+    }

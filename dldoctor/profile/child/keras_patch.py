@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+from threading import get_ident
 from types import ModuleType
 from typing import Any
 
@@ -100,12 +101,12 @@ class _EagerIterable:
         )
 
     def __iter__(self) -> _EagerIterator:
-        local = self.rec.local
-        local.busy = True  # the tf.data iterator made here is ours, not another loader
+        ident, busy = get_ident(), self.rec.busy
+        busy.add(ident)  # the tf.data iterator made here is ours, not another loader
         try:
             return _EagerIterator(iter(self.dataset), self)
         finally:
-            local.busy = False
+            busy.discard(ident)
 
 
 class _EagerIterator:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from threading import get_ident
 from time import perf_counter
 from typing import Any, Callable
 
@@ -58,7 +59,8 @@ class Recorder:
         self.deadline = deadline  # perf_counter time after which the script is stopped
         self.pid = os.getpid()
         self.main_ident = threading.get_ident()
-        self.local = threading.local()
+        self.busy: set[int] = set()  # threads inside a timed fetch (a plain set: cheaper)
+        self.windowed = max_steps is not None or deadline is not None
         self.explicit = False  # step() or Keras marks seen: they define steps from now on
         self.steps = _Steps()
         self.stopped = False
@@ -75,7 +77,7 @@ class Recorder:
     def _after_fork(self) -> None:
         self.pid = os.getpid()
         self.main_ident = threading.get_ident()
-        self.local = threading.local()
+        self.busy = set()
         self.explicit = False
         self.steps = _Steps()
         self._lock = threading.Lock()
@@ -135,14 +137,15 @@ class Recorder:
 
     def timed(self, loader_id: int, fetch: Callable[[Any], Any], iterator: Any) -> Any:
         """``fetch(iterator)`` (the framework's own ``__next__``), timed as one data call."""
-        local = self.local
-        if getattr(local, "busy", False):  # a loader wrapping another: time the outer only
+        ident = get_ident()
+        busy = self.busy
+        if ident in busy:  # a loader wrapping another: time the outer only
             return fetch(iterator)
-        main = threading.get_ident() == self.main_ident
+        main = ident == self.main_ident
         t0 = perf_counter()
-        if main and not self.explicit and not self.stopped:
+        if self.windowed and main and not self.explicit and not self.stopped:
             self._maybe_stop(t0, f"E {self.pid} {loader_id} {t0:.6f} 1\n")
-        local.busy = True
+        busy.add(ident)
         try:
             value = fetch(iterator)
         except StopIteration:
@@ -151,11 +154,11 @@ class Recorder:
                 self.steps.end()
             raise
         finally:
-            local.busy = False
+            busy.discard(ident)
         t1 = perf_counter()
         self.write(f"D {self.pid} {loader_id} {t0:.6f} {t1:.6f} {int(main)}\n", t1)
-        if main and not self.explicit:
-            self.steps.boundary()
+        if self.windowed and main and not self.explicit:
+            self.steps.boundary()  # counted for the window only
         return value
 
     # -- explicit steps ---------------------------------------------------------------------

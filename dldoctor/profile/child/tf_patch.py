@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from threading import get_ident
 from types import ModuleType
 from typing import Any
 
@@ -26,7 +27,7 @@ def install(module: ModuleType, rec: Recorder) -> list[str]:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         dataset = kwargs.get("dataset", args[0] if args else None)
-        if dataset is not None and not getattr(rec.local, "busy", False):
+        if dataset is not None and get_ident() not in rec.busy:
             self.__dict__["_dldoctor_id"] = announce(rec, dataset, "tf.data")
 
     fetch = owned.__next__
