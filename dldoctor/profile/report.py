@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dldoctor import __version__
 from dldoctor.report.model import Finding, Severity
+from dldoctor.report.report import envelope
 
 SCHEMA_VERSION = "1.0"
 EXIT_OK = 0
@@ -52,12 +52,7 @@ class ProfileReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema_version": SCHEMA_VERSION,
-            "dldoctor_version": __version__,
-            "command": self.command,
-            "created": self.created,
-            "duration_s": round(self.duration_s, 3),
-            "redacted": self.redacted,
+            **envelope(self.command, self.created, self.duration_s, self.redacted, SCHEMA_VERSION),
             "summary": {
                 "verdict": self.profile["verdict"]["class"],
                 "errors": self.count(Severity.ERROR),

@@ -46,12 +46,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema_version": SCHEMA_VERSION,
-            "dldoctor_version": __version__,
-            "command": self.command,
-            "created": self.created,
-            "duration_s": round(self.duration_s, 3),
-            "redacted": self.redacted,
+            **envelope(self.command, self.created, self.duration_s, self.redacted),
             "summary": {
                 "errors": self.count(Severity.ERROR),
                 "warnings": self.count(Severity.WARNING),
@@ -62,3 +57,21 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "checks": [o.to_dict() for o in self.outcomes],
         }
+
+
+def envelope(
+    command: str,
+    created: str,
+    duration_s: float,
+    redacted: bool,
+    schema_version: str = SCHEMA_VERSION,
+) -> dict[str, Any]:
+    """The fields every dldoctor report starts with, whatever command wrote it."""
+    return {
+        "schema_version": schema_version,
+        "dldoctor_version": __version__,
+        "command": command,
+        "created": created,
+        "duration_s": round(duration_s, 3),
+        "redacted": redacted,
+    }
