@@ -141,7 +141,7 @@ def _in_process_hook_us(calls: int = 200_000) -> float:
     events written to a drained pipe), best of 3."""
     import threading
 
-    from dldoctor.profile.child.recorder import Recorder
+    from dldoctor.profilers.child.recorder import Recorder
 
     read_fd, write_fd = os.pipe()
 

@@ -4,6 +4,6 @@ __version__ = "0.1.0"
 
 # `import dldoctor; dldoctor.step()` marks a training step for `dldoctor profile` (a no-op
 # otherwise); stdlib only, so a training script can keep the call.
-from dldoctor.profile.marker import step
+from dldoctor.profilers.marker import step
 
 __all__ = ["__version__", "step"]

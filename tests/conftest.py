@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dldoctor.compat_matrix import Matrix, load
+from dldoctor.matrix import Matrix, load
 
 
 @pytest.fixture(scope="session")

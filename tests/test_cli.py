@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dldoctor.report.schema import report_schema
+from dldoctor.document.schema import report_schema
 
 FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib", "paddle", "keras", "onnxruntime", "mxnet")
 PY38 = Path("/root/.pyenv/versions/3.8.18/bin/python3")

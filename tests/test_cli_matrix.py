@@ -13,11 +13,11 @@ import jsonschema
 import pytest
 
 from dldoctor.checks.registry import run_checks
-from dldoctor.compat_matrix import load
+from dldoctor.document.report import Report
+from dldoctor.document.schema import report_schema
+from dldoctor.document.validate import Validator
 from dldoctor.facts.model import Facts
-from dldoctor.report.report import Report
-from dldoctor.report.schema import report_schema
-from dldoctor.report.validate import Validator
+from dldoctor.matrix import load
 
 FACTS = Path(__file__).resolve().parent / "data" / "facts"
 

@@ -7,7 +7,7 @@ import pytest
 from dldoctor.checks.registry import run_checks
 from dldoctor.facts import gather
 from dldoctor.facts.host import Host
-from dldoctor.report.model import Severity, Status
+from dldoctor.model import Severity, Status
 from tests.fakes.fake_nvml import fixture_names, load_fake
 
 

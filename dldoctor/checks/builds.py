@@ -7,11 +7,11 @@ from typing import Any, Callable
 from packaging.version import Version
 
 from dldoctor.checks.registry import NotApplicable, Verdict, check
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix
+from dldoctor.model import Area, Fix, Severity
 
 
 def _names(frame: dict[str, Any]) -> set[str]:

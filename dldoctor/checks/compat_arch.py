@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
-from dldoctor.compat_matrix import Matrix
-from dldoctor.compat_matrix.rules import PTX, coverage
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.torch_builds import torch_build
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix
+from dldoctor.matrix.rules import PTX, coverage
+from dldoctor.model import Area, Fix, Severity
 
 
 def _sm(cc: str) -> str:

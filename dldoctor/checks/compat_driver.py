@@ -6,12 +6,12 @@ from packaging.version import Version
 
 from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.driver import install_driver
 from dldoctor.fixes.gpu_builds import torch_build_for_driver
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix
+from dldoctor.model import Area, Fix, Severity
 
 
 def _windows(facts: Facts) -> bool:

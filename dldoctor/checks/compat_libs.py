@@ -10,10 +10,10 @@ from packaging.version import Version
 
 from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix
+from dldoctor.model import Area, Fix, Severity
 
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 

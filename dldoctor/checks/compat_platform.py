@@ -5,11 +5,11 @@ from __future__ import annotations
 from packaging.version import Version
 
 from dldoctor.checks.registry import NotApplicable, Verdict, check
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix
+from dldoctor.model import Area, Fix, Severity
 
 
 @check(

@@ -8,11 +8,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from dldoctor.checks.registry import NotApplicable, Verdict, check
-from dldoctor.compat_matrix import Matrix, minor_of
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix, minor_of
+from dldoctor.model import Area, Fix, Severity
 
 
 def _version(facts: Facts, name: str) -> Version | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.matrix import Matrix
 
 _ARCH = re.compile(r"^(sm|compute)_(\d+)(\d)[a-z]?$")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dldoctor.checks.registry import NotApplicable, Verdict, check
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix
+from dldoctor.model import Area, Fix, Severity
 
 _HIDE_ALL = ("", "-1", "none", "nodevfiles", "void")
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from dldoctor.facts.model import Facts
-from dldoctor.report.model import Area, CheckOutcome, Finding, Fix, Severity, Status
+from dldoctor.model import Area, CheckOutcome, Finding, Fix, Severity, Status
 
 if TYPE_CHECKING:
-    from dldoctor.compat_matrix import Matrix
+    from dldoctor.matrix import Matrix
 
 _CODE = re.compile(r"^DD\d{3}$")
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

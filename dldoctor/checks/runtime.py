@@ -6,11 +6,11 @@ from typing import Any
 
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks.registry import Verdict, check
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix
+from dldoctor.model import Area, Fix, Severity
 
 # Causes another runtime check reports with a better fix; DD601/DD606/DD607 leave them alone.
 _CLAIMED = ("missing-library", "cpu-instructions", "insufficient-driver", "no-kernel-image")

@@ -9,14 +9,14 @@ from typing import Any
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
 from dldoctor.fixes import runtime as fixes
 from dldoctor.fixes.driver import install_driver
 from dldoctor.fixes.torch_builds import torch_build
-from dldoctor.report.model import Area, Fix, Severity
+from dldoctor.matrix import Matrix
+from dldoctor.model import Area, Fix, Severity
 
 _INIT = re.compile(r"cuInit|CUDA_ERROR_|cudaError|CUDA driver|CUDA unknown error|hipError", re.I)
 _INIT_HINTS = (

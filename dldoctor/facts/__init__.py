@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import read_ldcache
 from dldoctor.facts.model import Facts
 from dldoctor.facts.run import run_command
+from dldoctor.matrix import Matrix
 
 INTERPRETER_TIMEOUT_S = 60.0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dldoctor.facts.model import Facts
-from dldoctor.report.model import Fix
+from dldoctor.model import Fix
 
 DRIVER_DOWNLOADS = "https://www.nvidia.com/en-us/drivers/"
 

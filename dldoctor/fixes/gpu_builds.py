@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
 from dldoctor.fixes.torch_builds import torch_build
-from dldoctor.report.model import Fix
+from dldoctor.matrix import Matrix
+from dldoctor.model import Fix
 
 
 def driver_cuda(facts: Facts) -> Version | None:

@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dldoctor.report.model import Finding, Fix, Severity
+from dldoctor.model import Finding, Fix, Severity
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
-from dldoctor.report.model import Fix
+from dldoctor.matrix import Matrix
+from dldoctor.model import Fix
 
 # Which NVIDIA wheel component ships a library: libcudnn_ops.so.9 → "cudnn" (nvidia-cudnn-cu12).
 _COMPONENTS = (

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from dldoctor.compat_matrix import Matrix, TorchRelease, minor_of
-from dldoctor.compat_matrix.rules import coverage, driver_runs
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
-from dldoctor.report.model import Fix
+from dldoctor.matrix import Matrix, TorchRelease, minor_of
+from dldoctor.matrix.rules import coverage, driver_runs
+from dldoctor.model import Fix
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import canonical
+from dldoctor.matrix import Matrix
 
 CHILD = Path(__file__).resolve().parent / "child"
 # Frameworks with a probe module (child/<name>_probe.py), in the order they are shown.

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from dldoctor.compat_matrix import Matrix
 from dldoctor.facts.model import Facts
+from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
 from dldoctor.probes.collect import ChildRecords
 from dldoctor.probes.runner import run_child

@@ -29,7 +29,7 @@ PROFILE_END = "<!-- profile-table:end -->"
 
 
 def profile_table(rules: Sequence[Any]) -> str:
-    """`dldoctor profile`'s findings (``dldoctor.profile.rules``), thresholds included."""
+    """`dldoctor profile`'s findings (``dldoctor.profilers.rules``), thresholds included."""
     rows = ["| Code | Name | Fires when |", "|---|---|---|"]
     rows += [f"| {r.code} | `{r.name}` | {r.summary}. |" for r in rules]
     return "\n".join(rows) + "\n"

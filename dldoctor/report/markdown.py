@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from dldoctor.report.model import Severity
-from dldoctor.report.report import Report
+from dldoctor.document.report import Report
+from dldoctor.model import Severity
 from dldoctor.report.summary import LINES, framework_lines
 
 _MARK = {Severity.OK: "✅", Severity.INFO: "ℹ️", Severity.WARNING: "⚠️", Severity.ERROR: "❌"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dldoctor.compat_matrix import Matrix
+from dldoctor.matrix import Matrix
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
 

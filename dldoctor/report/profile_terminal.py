@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dldoctor.profile.analysis import judged_wait
-from dldoctor.profile.report import ProfileReport
+from dldoctor.profilers.analysis import judged_wait
+from dldoctor.profilers.report import ProfileReport
 from dldoctor.report.terminal import Out, _finding
 
 _BARS = "▁▂▃▄▅▆▇█"

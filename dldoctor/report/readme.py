@@ -27,7 +27,7 @@ def _fill(readme: str, begin: str, end: str, table: str) -> str:
 def with_table(readme: str) -> str:
     """The README text with the generated tables between their markers (the profile table's
     section is added before "## The compatibility matrix" the first time)."""
-    from dldoctor.profile.rules import all_rules
+    from dldoctor.profilers.rules import all_rules
 
     if PROFILE_BEGIN not in readme:
         anchor = next(

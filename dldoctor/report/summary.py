@@ -6,7 +6,7 @@ from typing import Any
 
 from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import canonical
-from dldoctor.report.model import Area
+from dldoctor.model import Area
 from dldoctor.report.runtime_summary import details as runtime_details
 from dldoctor.report.runtime_summary import runtime_note
 

@@ -10,8 +10,8 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from dldoctor.report.model import Area, Finding, Severity, Status
-from dldoctor.report.report import Report
+from dldoctor.document.report import Report
+from dldoctor.model import Area, Finding, Severity, Status
 from dldoctor.report.runtime_summary import header
 from dldoctor.report.summary import LINES, details, framework_lines
 

@@ -6,7 +6,7 @@ import pytest
 
 from dldoctor.checks import builds
 from dldoctor.checks.registry import NotApplicable
-from dldoctor.report.model import Severity
+from dldoctor.model import Severity
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
 
 TORCH_CPU = with_packages(

@@ -12,7 +12,7 @@ from dldoctor.checks import (
     compat_versions,
 )
 from dldoctor.checks.registry import NotApplicable
-from dldoctor.report.model import Severity
+from dldoctor.model import Severity
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dldoctor.checks import driver
-from dldoctor.report.model import Severity
+from dldoctor.model import Severity
 from tests.checks.scenarios import gpu_machine, make_facts
 
 TOOLKIT_13 = {"cuda": {"toolkits": [{"path": "/usr/local/cuda-13.0", "version": "13.0.88"}]}}

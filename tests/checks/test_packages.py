@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dldoctor.checks import packages
-from dldoctor.report.model import Severity
+from dldoctor.model import Severity
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from dldoctor.checks import registry
 from dldoctor.checks.registry import NotApplicable, all_checks, check
-from dldoctor.report.model import Area, Status
+from dldoctor.model import Area, Status
 from tests.checks.scenarios import make_facts
 
 

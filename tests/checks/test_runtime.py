@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema
 
 from dldoctor.checks.registry import all_checks, run_checks
+from dldoctor.document.schema import report_schema
 from dldoctor.facts.model import Facts
-from dldoctor.report.model import Severity, Status
-from dldoctor.report.schema import report_schema
+from dldoctor.model import Severity, Status
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
 
 TORCH_CU121 = with_packages(

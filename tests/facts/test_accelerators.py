@@ -17,9 +17,9 @@ from dldoctor.facts.ldcache import LdCache
 from tests.fakes.fsroot import script, write
 
 PART = json.loads(
-    resources.files("dldoctor.report").joinpath("schema/facts-accelerators.json").read_text()
+    resources.files("dldoctor.document").joinpath("schema/facts-accelerators.json").read_text()
 )
-# Validated as dldoctor.report.schema embeds it in the report: under $defs, refs resolving there.
+# Validated as dldoctor.document.schema embeds it in the report: under $defs, refs resolving there.
 SCHEMA = {
     "$schema": PART["$schema"],
     "$defs": {"facts-accelerators": {k: v for k, v in PART.items() if k != "$schema"}},

@@ -20,7 +20,7 @@ from tests.fakes.fsroot import script as executable
 from tests.fakes.fsroot import write
 
 SCHEMA = json.loads(
-    resources.files("dldoctor.report").joinpath("schema/facts-cuda.json").read_text()
+    resources.files("dldoctor.document").joinpath("schema/facts-cuda.json").read_text()
 )
 REAL_TOOLKIT = "/usr/local/cuda-13.0"
 SLEEP = shutil.which("sleep") or "/bin/sleep"

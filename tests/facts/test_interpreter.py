@@ -19,8 +19,8 @@ import jsonschema
 import pytest
 from packaging.markers import default_environment
 
-from dldoctor.compat_matrix import load
 from dldoctor.facts import interpreter, interpreter_arguments
+from dldoctor.matrix import load
 
 ARGS = interpreter_arguments(load())
 SOURCE = Path(interpreter.__file__).read_text(encoding="utf-8")
@@ -30,8 +30,8 @@ OTHER_PYTHONS = [
 
 
 def schema(part: str) -> dict[str, Any]:
-    """A facts part, validated as dldoctor.report.schema embeds it: under $defs."""
-    text = resources.files("dldoctor.report").joinpath(f"schema/facts-{part}.json").read_text()
+    """A facts part, validated as dldoctor.document.schema embeds it: under $defs."""
+    text = resources.files("dldoctor.document").joinpath(f"schema/facts-{part}.json").read_text()
     sub = json.loads(text)
     return {
         "$schema": sub.pop("$schema"),

@@ -21,7 +21,7 @@ from tests.fakes.fake_nvml import FakeNvml, fixture_names, load_fake
 from tests.fakes.fsroot import script, write
 
 SCHEMA = json.loads(
-    resources.files("dldoctor.report").joinpath("schema/facts-nvidia.json").read_text()
+    resources.files("dldoctor.document").joinpath("schema/facts-nvidia.json").read_text()
 )
 SMI_FAILED = (
     "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "

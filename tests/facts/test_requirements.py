@@ -14,9 +14,9 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from dldoctor.compat_matrix import load
 from dldoctor.facts import interpreter, interpreter_arguments
 from dldoctor.facts.requirements import unsatisfied
+from dldoctor.matrix import load
 from tests.facts.test_interpreter import SOURCE, make_dist
 
 LINUX = {**default_environment(), "sys_platform": "linux", "platform_system": "Linux"}

@@ -20,9 +20,9 @@ from dldoctor.facts.system_linux import count_cpu_list
 from tests.fakes.fsroot import script, write
 
 PART = json.loads(
-    resources.files("dldoctor.report").joinpath("schema/facts-system.json").read_text()
+    resources.files("dldoctor.document").joinpath("schema/facts-system.json").read_text()
 )
-# Validated as dldoctor.report.schema embeds it in the report: under $defs, refs resolving there.
+# Validated as dldoctor.document.schema embeds it in the report: under $defs, refs resolving there.
 SCHEMA = {
     "$schema": PART["$schema"],
     "$defs": {"facts-system": {k: v for k, v in PART.items() if k != "$schema"}},

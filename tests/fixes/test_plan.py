@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dldoctor.fixes.plan import apply, plan
-from dldoctor.report.model import Area, Finding, Fix, Severity
+from dldoctor.model import Area, Finding, Fix, Severity
 
 A = Fix("install the CUDA build", ("pip install torch==2.13.0+cu130",), automatic=True)
 B = Fix("reboot", ("sudo reboot",))

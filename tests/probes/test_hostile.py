@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import jsonschema
 
-from dldoctor.report.schema import report_schema
+from dldoctor.document.schema import report_schema
 
 
 def frameworks(run: dict) -> dict:

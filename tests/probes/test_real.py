@@ -10,9 +10,9 @@ import json
 import jsonschema
 
 from dldoctor.checks.registry import run_checks
+from dldoctor.document.schema import report_schema
 from dldoctor.facts.model import Facts
-from dldoctor.report.model import Status
-from dldoctor.report.schema import report_schema
+from dldoctor.model import Status
 from tests.probes.conftest import dldoctor
 
 ALL = ["torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime"]

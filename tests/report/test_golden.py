@@ -14,10 +14,10 @@ import jsonschema
 import pytest
 
 from dldoctor.checks.registry import run_checks
+from dldoctor.document.report import Report
+from dldoctor.document.schema import report_schema
 from dldoctor.facts.model import Facts
 from dldoctor.report import markdown, terminal
-from dldoctor.report.report import Report
-from dldoctor.report.schema import report_schema
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SCENARIOS = ["h100_cpu_stack", "driver470_cpu_stack"]
@@ -71,7 +71,7 @@ def test_exit_code_is_1_for_errors_and_2_for_a_crashed_check(matrix):
     assert report.exit_code() == 1
     from dataclasses import replace
 
-    from dldoctor.report.model import CheckOutcome, Status
+    from dldoctor.model import CheckOutcome, Status
 
     crashed = replace(
         report, outcomes=(*report.outcomes, CheckOutcome("DD999", "x", Status.CRASHED))

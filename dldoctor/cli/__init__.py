@@ -1,0 +1,13 @@
+"""The command line: the only package that parses arguments, prints and exits; one module per
+command, each registering with the one typer app."""
+
+from __future__ import annotations
+
+from dldoctor.cli import catalog, check, fix, profile  # noqa: F401  (they register commands)
+from dldoctor.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

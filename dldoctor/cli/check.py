@@ -1,0 +1,158 @@
+"""`dldoctor check`: gather, probe, judge, render."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from dldoctor.cli.app import app
+from dldoctor.cli.common import OutputFormat, emit_report, fail, gather_facts, load_matrix
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dldoctor.facts.model import Facts
+    from dldoctor.matrix import Matrix
+    from dldoctor.probes.probe import ProbeEvent
+    from dldoctor.report.progress import Progress
+
+
+@app.command()
+def check(
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.terminal, "--format", "-f", help="What to print on stdout."
+    ),
+    json_path: Optional[Path] = typer.Option(
+        None, "--json", help="Also write the JSON report to this file."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show the evidence and skipped checks."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
+    python: Optional[str] = typer.Option(
+        None, "--python", help="Judge another interpreter (a venv's or conda env's python)."
+    ),
+    timeout_s: float = typer.Option(
+        60.0,
+        "--timeout",
+        min=0.1,
+        help="Seconds each framework's probe may take (external commands: at most 5).",
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Import no framework: static facts only (well under a second)."
+    ),
+    full: bool = typer.Option(
+        False, "--full", help="Also the slow smoke tests (torch.compile, export, all-reduce)."
+    ),
+    framework: Optional[str] = typer.Option(
+        None, "--framework", help="Probe only these frameworks (comma-separated: torch,jax)."
+    ),
+    memory_limit_gib: Optional[float] = typer.Option(
+        None, "--memory-limit", min=0.1, help="GiB each probe child may use (default: half of RAM)."
+    ),
+    redact_private: bool = typer.Option(
+        False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
+    ),
+    from_report: Optional[Path] = typer.Option(
+        None, "--from", help="Judge the facts of an earlier JSON report with today's matrix."
+    ),
+) -> None:
+    """Inspect this machine and Python environment, judge them, and print what to fix.
+
+    Exit codes: 0 healthy (warnings allowed), 1 an error was found (or a warning, with
+    --strict), 2 usage error or dldoctor itself failed.
+    """
+    from dldoctor.checks.registry import run_checks
+    from dldoctor.document.report import Report
+
+    started = time.perf_counter()
+    matrix = load_matrix()
+    facts, source = gather_facts(matrix, python, min(5.0, timeout_s), from_report)
+    if from_report is None:
+        facts, probed = _runtime(
+            facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
+        )
+        source += probed
+    elif full or framework:
+        fail("--from judges a report's facts as they are: --full and --framework need a live run")
+    outcomes = tuple(run_checks(facts, matrix))
+    command = "dldoctor check" + source
+    report = Report(
+        command=command,
+        created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        duration_s=time.perf_counter() - started,
+        facts=facts,
+        outcomes=outcomes,
+        redacted=redact_private,
+    )
+    emit_report(report, output_format, json_path, verbose)
+    raise typer.Exit(report.exit_code(strict))
+
+
+def _runtime(
+    facts: Facts,
+    matrix: Matrix,
+    python: Optional[str],
+    quick: bool,
+    full: bool,
+    framework: Optional[str],
+    timeout_s: float,
+    memory_limit_gib: Optional[float],
+) -> tuple[Facts, str]:
+    """The facts with their runtime section: each framework probed in its own child process."""
+    import dataclasses
+    import os
+
+    from dldoctor.probes.plan import UnknownFramework, normalise
+    from dldoctor.probes.probe import ProbeOptions, run_probes, skipped
+
+    if quick:
+        if full or framework:
+            fail("--quick imports no framework: it cannot be combined with --full or --framework")
+        return dataclasses.replace(
+            facts, runtime=skipped("--quick: no framework imported")
+        ), " --quick"
+    try:
+        wanted = normalise(framework.split(",")) if framework else None
+    except UnknownFramework as exc:
+        fail(f"--framework: {exc}")
+    options = ProbeOptions(
+        python=os.path.abspath(python) if python else sys.executable,
+        frameworks=wanted,
+        full=full,
+        timeout_s=timeout_s,
+        memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
+    )
+    progress = _progress()
+    try:
+        runtime = run_probes(
+            facts, matrix, options, on_event=_forward(progress) if progress else None
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    flags = (" --full" if full else "") + (f" --framework {','.join(wanted)}" if wanted else "")
+    return dataclasses.replace(facts, runtime=runtime), flags
+
+
+def _progress() -> Optional[Progress]:
+    """A live spinner block on a terminal's stderr; None (silence) anywhere else."""
+    import os
+    import shutil
+
+    from dldoctor.probes.plan import PROBED
+    from dldoctor.report.progress import Progress
+
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        return None
+    width = shutil.get_terminal_size().columns
+    return Progress(sys.stderr, "NO_COLOR" not in os.environ, width, order=PROBED)
+
+
+def _forward(progress: Progress) -> Callable[[ProbeEvent], None]:
+    return lambda e: progress.event(e.kind, e.framework, e.detail, e.record)

@@ -1,0 +1,129 @@
+"""`dldoctor profile`: run a training script unmodified and say where its time goes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from dldoctor.cli.app import app
+from dldoctor.cli.common import fail
+
+
+@app.command(
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+    },
+)
+def profile(
+    target: str = typer.Argument(
+        ..., metavar="SCRIPT", help="The training script (with -m: the module) to run."
+    ),
+    args: Optional[list[str]] = typer.Argument(
+        None, metavar="[ARGS]...", help="The script's own arguments, passed on unchanged."
+    ),
+    module: bool = typer.Option(False, "-m", help="Run SCRIPT as a module, like `python -m`."),
+    steps: Optional[int] = typer.Option(
+        None, "--steps", min=1, help="Stop the script cleanly after this many training steps."
+    ),
+    duration_s: Optional[float] = typer.Option(
+        None, "--duration", min=0.1, help="Stop the script cleanly this many seconds after start."
+    ),
+    rate_hz: float = typer.Option(
+        10.0, "--rate", min=0.5, max=100.0, help="CPU/GPU samples per second."
+    ),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the JSON report here."),
+    trace_path: Optional[Path] = typer.Option(
+        None, "--trace", help="Write a Chrome trace-event timeline here (opens in Perfetto)."
+    ),
+    fail_if: Optional[list[str]] = typer.Option(
+        None,
+        "--fail-if",
+        help="Exit 1 if this holds, for CI: a verdict (input-bound) or a condition "
+        "(data-wait>0.3, gpu-busy<50%). Repeatable.",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the evidence."),
+    redact_private: bool = typer.Option(
+        False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
+    ),
+) -> None:
+    """Run a training script unmodified and say where its time goes: waiting for data, the GPU,
+    or the CPU, with what to change. Put dldoctor's options before SCRIPT.
+
+    Exit codes: the script's own exit code when it fails (128+N if killed by signal N); else
+    1 when a --fail-if condition holds; else 0 (also when --steps/--duration stopped it);
+    2 for usage errors or when dldoctor itself fails. The summary goes to stderr.
+    """
+    import os
+
+    from dldoctor.profilers import gate
+    from dldoctor.profilers.report import build
+    from dldoctor.profilers.runner import Target
+    from dldoctor.profilers.session import Options, run
+
+    started = time.perf_counter()
+    try:
+        conditions = [gate.parse(text) for text in fail_if or []]
+    except gate.GateError as exc:
+        fail(str(exc))
+    if not hasattr(os, "fork"):
+        fail("dldoctor profile needs Linux or macOS (it passes a pipe to the script)")
+    if not module and not Path(target).is_file():
+        fail(f"can't open file {target!r}: no such file")
+    run_target = Target(target, tuple(args or ()), module)
+    options = Options(steps, duration_s, rate_hz, trace_path)
+    try:
+        session = run(run_target, options)
+    except OSError as exc:
+        fail(f"cannot start {run_target.describe()}: {exc.strerror or exc}")
+    from dldoctor.profilers.analysis import safe_args
+
+    words = (["-m"] if module else []) + [target, *safe_args(args or [])]
+    command = "dldoctor profile " + " ".join(words)
+    report = build(session, conditions, command, time.perf_counter() - started, redact_private)
+    _emit_profile(report, json_path, trace_path, verbose)
+    raise typer.Exit(report.exit_code())
+
+
+def _emit_profile(
+    report: object, json_path: Optional[Path], trace_path: Optional[Path], verbose: bool
+) -> None:
+    import os
+    import shutil
+
+    from dldoctor.profilers.report import ProfileReport
+    from dldoctor.report import profile_terminal
+    from dldoctor.report.terminal import Out
+
+    assert isinstance(report, ProfileReport)
+    if json_path is not None:  # first: a closed stderr must not cost the report
+        document = report.to_dict()
+        if report.redacted:
+            from dldoctor.document.redact import redact
+
+            document = redact(document)
+        try:
+            json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write the report to {json_path}: {exc.strerror or exc}")
+    if sys.stderr.isatty():
+        color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        out = Out(sys.stderr, color=color, width=shutil.get_terminal_size().columns)
+    else:
+        out = Out(sys.stderr)
+    try:
+        out.line()
+        profile_terminal.render(report, out, verbose=verbose)
+        if json_path is not None:
+            out.line(f"Report written to {json_path}")
+        if trace_path is not None:
+            out.line(f"Trace written to {trace_path} (open it in https://ui.perfetto.dev)")
+        sys.stderr.flush()
+    except BrokenPipeError:  # stderr piped into `head`: the summary is the reader's to cut
+        pass

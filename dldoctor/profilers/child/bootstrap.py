@@ -1,0 +1,116 @@
+"""The profiled interpreter's entry point: set up as ``python SCRIPT ARGS`` would, then run it.
+
+dldoctor starts ``python -c <BOOT> SCRIPT ARGS...`` (or ``-m MODULE``) with the channel's write
+end passed as an inherited fd named in ``DLDOCTOR_PROFILE_CHILD``; that variable is removed
+before the script runs, so the script sees the environment of a plain run. ``sys.argv``,
+``sys.path[0]`` and ``__main__`` are set as the interpreter sets them for a script or ``-m``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import os
+import runpy
+import sys
+from time import perf_counter
+from types import ModuleType, TracebackType
+from typing import Any, Callable
+
+from dldoctor.profilers import marker
+from dldoctor.profilers.child import importhook
+from dldoctor.profilers.child.recorder import Recorder, WindowReached
+
+ENV = "DLDOCTOR_PROFILE_CHILD"
+
+# module imported by the script -> (patch module, function): applied only when it is imported.
+PATCHES = {
+    "torch.utils.data.dataloader": ("torch_patch", "install"),
+    "tensorflow.python.data.ops.iterator_ops": ("tf_patch", "install"),
+    "keras.src.models.model": ("keras_patch", "install_model"),
+    "keras.src.backend.tensorflow.trainer": ("keras_patch", "install_tf_trainer"),
+    "paddle.io.reader": ("paddle_patch", "install_loader"),
+    "paddle.io.dataloader.dataloader_iter": ("paddle_patch", "install_iterators"),
+}
+
+# Leading traceback frames that are dldoctor's or runpy's, never the script's.
+_OURS = frozenset({"<string>", "<frozen runpy>", __file__, runpy.__file__ or ""})
+
+
+def main() -> None:
+    config: dict[str, Any] = json.loads(os.environ.pop(ENV, "{}"))
+    fd = int(config.get("fd", -1))
+    if fd >= 0:
+        os.set_inheritable(fd, False)  # forked children share it; exec'd programs don't get it
+    duration_s = config.get("duration_s")
+    deadline = None if duration_s is None else float(config["t0"]) + float(duration_s)
+    rec = Recorder(fd, config.get("steps"), deadline)
+    atexit.register(rec.flush)  # batches fetched by the script's own exit handlers
+    rec.event("H", {"python": sys.version.split()[0], "t": perf_counter(), "argv": sys.argv[1:]})
+    marker._hook = rec.mark
+    importhook.install({name: _guarded(name, *where, rec) for name, where in PATCHES.items()})
+    sys.excepthook = _trimming(sys.excepthook)
+    try:
+        _run(sys.argv[1], sys.argv[2:], bool(config.get("module")))
+    except WindowReached:
+        raise
+    except SystemExit as exc:
+        rec.event("X", {"kind": "exit", "code": _exit_code(exc.code)})
+        raise
+    except BaseException as exc:
+        rec.event("X", {"kind": "exception", "type": type(exc).__name__, "message": str(exc)})
+        raise
+    rec.event("X", {"kind": "return"})
+
+
+def _run(target: str, args: list[str], module: bool) -> None:
+    safe_path = getattr(sys.flags, "safe_path", False)  # python -P / PYTHONSAFEPATH
+    if module:
+        sys.argv = [target, *args]  # run_module puts the module's file in argv[0]
+        if not safe_path:
+            sys.path.insert(0, os.getcwd())
+        runpy.run_module(target, run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = [target, *args]
+        if not safe_path:
+            sys.path.insert(0, os.path.dirname(os.path.realpath(target)))
+        runpy.run_path(os.path.abspath(target), run_name="__main__")
+
+
+def _guarded(name: str, module_name: str, function: str, rec: Recorder) -> importhook.Patch:
+    def patch(module: ModuleType) -> None:
+        try:
+            install = getattr(importlib.import_module(f"{__package__}.{module_name}"), function)
+            patched = install(module, rec)
+        except Exception as exc:  # a framework release we don't know: run unpatched, say why
+            rec.event("F", {"module": name, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            return
+        rec.event("F", {"module": name, "patched": patched})
+
+    return patch
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+def _trimming(hook: Callable[..., Any]) -> Callable[..., Any]:
+    """The script's tracebacks as ``python SCRIPT`` prints them: without dldoctor's frames."""
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> Any:
+        while tb is not None and _is_ours(tb.tb_frame.f_code.co_filename):
+            tb = tb.tb_next
+        if tb is not None:
+            value = value.with_traceback(tb)
+        return hook(kind, value, tb)
+
+    return excepthook
+
+
+def _is_ours(filename: str) -> bool:
+    return filename in _OURS

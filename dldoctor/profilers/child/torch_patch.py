@@ -1,0 +1,96 @@
+"""PyTorch: time ``DataLoader`` iterators' ``__next__``; record each loader's settings and workers.
+
+Patched after ``torch.utils.data.dataloader`` is imported: ``DataLoader.__init__`` (settings and
+the line that built it), ``_BaseDataLoaderIter.__init__`` (which loader an iterator serves),
+``_BaseDataLoaderIter.__next__`` (the wait), ``_MultiProcessingDataLoaderIter.__init__``
+(worker pids, once the workers have started).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from types import ModuleType
+from typing import Any
+
+from dldoctor.profilers.child import callsite
+from dldoctor.profilers.child.recorder import Recorder
+
+
+def install(module: ModuleType, rec: Recorder) -> list[str]:
+    loader_cls = module.DataLoader
+    base = module._BaseDataLoaderIter
+    multi = module._MultiProcessingDataLoaderIter
+
+    loader_init = loader_cls.__init__
+
+    @functools.wraps(loader_init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        loader_init(self, *args, **kwargs)
+        if "_dldoctor_id" not in self.__dict__:
+            self.__dict__["_dldoctor_id"] = _announce(rec, self)
+
+    iter_init = base.__init__
+
+    @functools.wraps(iter_init)
+    def iter__init__(self: Any, loader: Any, *args: Any, **kwargs: Any) -> None:
+        iter_init(self, loader, *args, **kwargs)
+        loader_id = getattr(loader, "_dldoctor_id", None)
+        if loader_id is None:  # built before the patch, or by a subclass skipping __init__
+            loader_id = _announce(rec, loader)
+            loader.__dict__["_dldoctor_id"] = loader_id
+        self.__dict__["_dldoctor_id"] = loader_id
+
+    fetch = base.__next__
+
+    @functools.wraps(fetch)
+    def __next__(self: Any) -> Any:
+        return rec.timed(self.__dict__.get("_dldoctor_id", 0), fetch, self)
+
+    multi_init = multi.__init__
+
+    @functools.wraps(multi_init)
+    def multi__init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        multi_init(self, *args, **kwargs)
+        pids = [w.pid for w in getattr(self, "_workers", []) if w.pid is not None]
+        rec.workers(self.__dict__.get("_dldoctor_id", 0), pids)
+
+    loader_cls.__init__ = __init__
+    base.__init__ = iter__init__
+    base.__next__ = __next__
+    multi.__init__ = multi__init__
+    return ["DataLoader"]
+
+
+def _announce(rec: Recorder, loader: Any) -> int:
+    site = callsite.find(owner=loader)
+    return rec.new_loader(
+        id(loader), {"framework": "torch", "kind": "DataLoader", **_describe(loader), "site": site}
+    )
+
+
+def _describe(loader: Any) -> dict[str, Any]:
+    torch = sys.modules.get("torch")
+    dataset = getattr(loader, "dataset", None)
+    config: dict[str, Any] = {
+        "batch_size": getattr(loader, "batch_size", None),
+        "num_workers": getattr(loader, "num_workers", None),
+        "pin_memory": getattr(loader, "pin_memory", None),
+        "persistent_workers": getattr(loader, "persistent_workers", None),
+        "prefetch_factor": getattr(loader, "prefetch_factor", None),
+        "drop_last": getattr(loader, "drop_last", None),
+    }
+    context = getattr(loader, "multiprocessing_context", None)
+    if context is not None:
+        config["multiprocessing_context"] = getattr(context, "_name", None) or str(context)
+    info: dict[str, Any] = {
+        "framework_version": getattr(torch, "__version__", None),
+        "config": config,
+        "dataset": type(dataset).__name__ if dataset is not None else None,
+    }
+    try:
+        if dataset is not None and hasattr(type(dataset), "__len__"):
+            info["dataset_len"] = len(dataset)
+    except Exception:  # an IterableDataset's __len__ may raise; the length is a nicety
+        pass
+    return info

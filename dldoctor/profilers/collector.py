@@ -1,0 +1,296 @@
+"""What dldoctor keeps while the script runs: bounded aggregates fed by events and samples.
+
+Two threads feed one ``Collector`` under its lock: the channel reader (the child's events) and
+the sampler (CPU, memory, GPU). Steps are accounted twice, once from batch fetches ("data") and
+once from explicit marks (``dldoctor.step()``, Keras batches); the analysis picks one.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from dldoctor.profilers.aggregate import Stats, Timeline
+from dldoctor.profilers.protocol import Event, parse
+from dldoctor.profilers.trace import TraceWriter
+
+# Timeline fields (per-bucket sums).
+WAIT, BATCHES, MARKS, CPU_N, MAIN_CORES, MAIN_THREAD, WORKER_CORES, WORKERS = range(8)
+TREE_CORES, MAIN_THREAD_N = 8, 9
+GPU_BASE = 10  # then per device: utilisation sum (%), sample count, power sum (W), power count
+GPU_FIELDS = 4
+MAX_PROCESSES = 32  # processes that sent events (forks); the rest are counted, not kept
+MAX_LOADERS = 64
+
+
+class Steps:
+    """Steps delimited by boundaries; data waits inside an open step count towards it.
+
+    The first step of each pass (after the start or an end of iteration) is also summed apart:
+    its batch waits for worker start-up and a first prefetch, a cost paid once per pass.
+    """
+
+    def __init__(self) -> None:
+        self.open_start: float | None = None
+        self.open_first = False
+        self.pending_wait = 0.0
+        self.count = 0
+        self.time_s = 0.0
+        self.wait_s = 0.0
+        self.first_count = 0
+        self.first_time_s = 0.0
+        self.first_wait_s = 0.0
+        self.durations = Stats()
+        self.waits = Stats()
+        self.first_start: float | None = None
+        self.last_end: float | None = None
+
+    def boundary(self, t: float) -> tuple[float, float] | None:
+        first = self.open_start is None
+        closed = self.end(t)
+        self.open_start, self.open_first = t, first
+        return closed
+
+    def end(self, t: float) -> tuple[float, float] | None:
+        """Close the open step at ``t``: returns (start, wait) of the step closed, if any."""
+        start, self.open_start = self.open_start, None
+        wait, self.pending_wait = self.pending_wait, 0.0
+        if start is None or t < start:
+            return None
+        duration = t - start
+        wait = min(wait, duration)
+        self.count += 1
+        self.time_s += duration
+        self.wait_s += wait
+        if self.open_first:
+            self.first_count += 1
+            self.first_time_s += duration
+            self.first_wait_s += wait
+        self.durations.add(duration)
+        self.waits.add(wait)
+        self.first_start = start if self.first_start is None else self.first_start
+        self.last_end = t
+        return start, wait
+
+    def wait(self, t0: float, t1: float) -> None:
+        if self.open_start is not None and t1 > self.open_start:
+            self.pending_wait += t1 - max(t0, self.open_start)
+
+
+class ProcessRecord:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.data = Steps()  # from batch fetches in the main thread
+        self.marks = Steps()  # from explicit marks
+        self.mark_sources: set[str] = set()
+        self.hello: dict[str, Any] | None = None
+        self.exit: dict[str, Any] | None = None
+        self.stop: dict[str, Any] | None = None
+
+
+class LoaderRecord:
+    def __init__(self, pid: int, info: dict[str, Any]) -> None:
+        self.pid = pid
+        self.info = info
+        self.waits = Stats()  # every fetch, any thread
+        self.first_waits = Stats()  # the first fetch of each pass (worker start-up, prefetch)
+        self.background_batches = 0  # fetched outside the main thread
+        self.epochs = 0
+        self.fresh = True
+        self.worker_pids: list[int] = []
+        self.worker_sets = 0
+
+
+class Collector:
+    def __init__(self, origin: float, gpus: int = 0, trace: TraceWriter | None = None) -> None:
+        self.origin = origin
+        self.gpus = gpus
+        self.trace = trace
+        self.lock = threading.Lock()
+        self.timeline = Timeline(origin, GPU_BASE + GPU_FIELDS * gpus)
+        self.processes: dict[int, ProcessRecord] = {}
+        self.dropped_processes = 0
+        self.loaders: dict[tuple[int, int], LoaderRecord] = {}
+        self.frameworks: list[dict[str, Any]] = []
+        self.bad_lines = 0
+        self.events = 0
+        self.last_event_t: float | None = None
+        # Whole-run extremes and per-sample statistics kept outside the timeline.
+        self.peaks: dict[str, float] = {}
+        self.gpu_process_memory: dict[int, float] = {}  # device -> peak bytes used by the tree
+        self.gpu_devices_used: set[int] = set()
+        self.gpu_process_util: dict[int, list[float]] = {}  # device -> [sum of SM %, samples]
+        self.samples = 0
+
+    # -- events -----------------------------------------------------------------------------
+
+    def feed(self, line: str) -> None:
+        if line.startswith("D "):  # a batch: nearly every line, so parsed here directly
+            parts = line.split(" ")
+            if len(parts) == 6:
+                try:
+                    pid, loader = int(parts[1]), int(parts[2])
+                    t0, t1 = float(parts[3]), float(parts[4])
+                except ValueError:
+                    pass
+                else:
+                    with self.lock:
+                        self.events += 1
+                        proc = self._process(pid)
+                        if proc is not None:
+                            self._batch(proc, loader, t0, t1, parts[5] == "1")
+                    return
+        event = parse(line)
+        with self.lock:
+            if event is None:
+                self.bad_lines += 1
+                return
+            self.events += 1
+            self._dispatch(event)
+
+    def _process(self, pid: int) -> ProcessRecord | None:
+        record = self.processes.get(pid)
+        if record is None:
+            if len(self.processes) >= MAX_PROCESSES:
+                self.dropped_processes += 1
+                return None
+            record = self.processes[pid] = ProcessRecord(pid)
+        return record
+
+    def _dispatch(self, event: Event) -> None:
+        proc = self._process(event.pid)
+        if proc is None:
+            return
+        kind, f = event.kind, event.fields
+        if kind == "D" and len(f) == 4:
+            self._batch(proc, int(f[0]), float(f[1]), float(f[2]), f[3] == "1")
+        elif kind == "E" and len(f) == 3:
+            loader = self.loaders.get((proc.pid, int(f[0])))
+            if loader is not None:
+                loader.epochs += 1
+                loader.fresh = True
+            if f[2] == "1":
+                self._close(proc, proc.data, float(f[1]), boundary=False)
+        elif kind == "B" and len(f) == 2:
+            proc.mark_sources.add(f[1])
+            t = float(f[0])
+            self.timeline.add(t, MARKS, 1)
+            self._close(proc, proc.marks, t, boundary=True)
+        elif kind == "Z" and f:
+            self._close(proc, proc.marks, float(f[0]), boundary=False)
+        elif kind == "W" and len(f) == 2:
+            loader = self.loaders.get((proc.pid, int(f[0])))
+            if loader is not None:
+                loader.worker_pids = [int(p) for p in f[1].split(",") if p.isdigit()][:256]
+                loader.worker_sets += 1
+        elif kind == "L":
+            self._loader(proc, event.payload)
+        elif kind == "F" and len(self.frameworks) < 32:
+            self.frameworks.append({"pid": proc.pid, **event.payload})
+        elif kind == "H":
+            proc.hello = event.payload
+        elif kind == "Q":
+            proc.stop = event.payload
+        elif kind == "X":
+            proc.exit = event.payload
+
+    def _loader(self, proc: ProcessRecord, info: dict[str, Any]) -> None:
+        loader_id = info.get("id")
+        if isinstance(loader_id, int) and len(self.loaders) < MAX_LOADERS:
+            self.loaders[(proc.pid, loader_id)] = LoaderRecord(proc.pid, info)
+
+    def _batch(self, proc: ProcessRecord, loader_id: int, t0: float, t1: float, main: bool) -> None:
+        self.last_event_t = t1
+        loader = self.loaders.get((proc.pid, loader_id))
+        if loader is not None:
+            loader.waits.add(t1 - t0)
+            if loader.fresh:
+                loader.first_waits.add(t1 - t0)
+                loader.fresh = False
+            if not main:
+                loader.background_batches += 1
+        if not main:
+            return
+        self._close(proc, proc.data, t0, boundary=True)
+        for steps in (proc.data, proc.marks):
+            steps.wait(t0, t1)
+        self.timeline.add_interval(t0, t1, WAIT)
+        self.timeline.add(t0, BATCHES, 1)
+        if self.trace is not None:
+            self.trace.data_wait(proc.pid, loader_id, t0, t1)
+
+    def _close(self, proc: ProcessRecord, steps: Steps, t: float, boundary: bool) -> None:
+        closed = steps.boundary(t) if boundary else steps.end(t)
+        self.last_event_t = t
+        if closed is not None and self.trace is not None:
+            start, wait = closed
+            source = "batches" if steps is proc.data else "marks"
+            if source == "marks" or not proc.mark_sources:
+                self.trace.step(proc.pid, steps.count, start, t, wait)
+
+    # -- samples ----------------------------------------------------------------------------
+
+    def sample_cpu(self, t: float, values: dict[str, float]) -> None:
+        """One CPU sample: cores used by the main process, its main thread, workers, the tree."""
+        with self.lock:
+            self.samples += 1
+            tl = self.timeline
+            tl.add(t, CPU_N, 1)
+            tl.add(t, MAIN_CORES, values.get("main_cores", 0.0))
+            if "main_thread" in values:  # Linux only, and not in a thread's first sample
+                tl.add(t, MAIN_THREAD, values["main_thread"])
+                tl.add(t, MAIN_THREAD_N, 1)
+            tl.add(t, WORKER_CORES, values.get("worker_cores", 0.0))
+            tl.add(t, WORKERS, values.get("workers", 0.0))
+            tl.add(t, TREE_CORES, values.get("tree_cores", 0.0))
+            for key in ("main_rss_bytes", "tree_rss_bytes", "host_used_bytes"):
+                if key in values:
+                    self.peaks[key] = max(self.peaks.get(key, 0.0), values[key])
+        if self.trace is not None:
+            cores = {k: round(values.get(k, 0.0), 3) for k in ("main_cores", "worker_cores")}
+            self.trace.counter("CPU (cores)", t, cores)
+
+    def sample_gpu(self, t: float, device: int, util: float | None, power_w: float | None) -> None:
+        if device >= self.gpus:
+            return
+        base = GPU_BASE + GPU_FIELDS * device
+        with self.lock:
+            if util is not None:
+                self.timeline.add(t, base, util)
+                self.timeline.add(t, base + 1, 1)
+            if power_w is not None:
+                self.timeline.add(t, base + 2, power_w)
+                self.timeline.add(t, base + 3, 1)
+        if self.trace is not None and util is not None:
+            self.trace.counter(f"GPU {device} utilisation (%)", t, {"util": util})
+
+    def gpu_memory(self, device: int, used_bytes: float, process_bytes: float | None) -> None:
+        with self.lock:
+            key = f"gpu{device}_used_bytes"
+            self.peaks[key] = max(self.peaks.get(key, 0.0), used_bytes)
+            if process_bytes is not None:
+                self.gpu_devices_used.add(device)
+                previous = self.gpu_process_memory.get(device, 0.0)
+                self.gpu_process_memory[device] = max(previous, process_bytes)
+
+    def gpu_process_sm(self, device: int, sm_percent: float) -> None:
+        with self.lock:
+            total = self.gpu_process_util.setdefault(device, [0.0, 0.0])
+            total[0] += sm_percent
+            total[1] += 1
+
+    def worker_pids(self) -> set[int]:
+        with self.lock:
+            return {pid for loader in self.loaders.values() for pid in loader.worker_pids}
+
+    def main_process(self, default_pid: int) -> ProcessRecord | None:
+        """The process that trained: the one with the most steps (the script's own by default)."""
+        with self.lock:
+            records = list(self.processes.values())
+        if not records:
+            return None
+
+        def steps(record: ProcessRecord) -> tuple[int, bool]:
+            return (max(record.data.count, record.marks.count), record.pid == default_pid)
+
+        return max(records, key=steps)

@@ -1,0 +1,206 @@
+"""Run the script in a child interpreter as ``python SCRIPT ARGS`` would, and watch it.
+
+The child shares dldoctor's terminal, process group, cwd, stdin/stdout/stderr and environment;
+its events arrive on a private pipe (an inherited fd the script never sees in its environment).
+Signals sent to dldoctor alone are forwarded to the child; a Ctrl-C from the terminal already
+reaches the child directly (same process group) and is not sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dldoctor.profilers.collector import Collector
+
+ENV = "DLDOCTOR_PROFILE_CHILD"  # read and removed by child/bootstrap.py
+_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
+_BOOT = (
+    "import sys\n"
+    "if sys.path[:1] == ['']: del sys.path[0]\n"  # -c put the cwd first; the script's dir goes there
+    f"sys.path.append({_PACKAGE_PARENT!r})\n"
+    "from dldoctor.profilers.child.bootstrap import main\n"
+    f"if sys.path[-1] == {_PACKAGE_PARENT!r}: sys.path.pop()\n"
+    "main()\n"
+)
+STOP_GRACE_S = 10.0  # after the window's end, how long the script may take to exit by itself
+ESCALATE_S = 5.0  # then SIGINT, SIGTERM, SIGKILL, this far apart
+_SI_KERNEL = 0x80  # siginfo si_code of a signal the kernel sent: a terminal's Ctrl-C
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # the script's path, or the module's name
+    args: tuple[str, ...] = ()
+    module: bool = False
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-c", _BOOT, self.name, *self.args]
+
+    def describe(self) -> str:
+        return " ".join(["python", *(["-m"] if self.module else []), self.name, *self.args])
+
+
+@dataclass
+class RunResult:
+    pid: int
+    t_start: float  # perf_counter
+    t_end: float
+    returncode: int | None
+    forwarded: list[str] = field(default_factory=list)
+    enforced: list[str] = field(default_factory=list)  # signals dldoctor sent to end the window
+    error: str | None = None
+
+
+def start(
+    target: Target, collector: Collector, steps: int | None, duration_s: float | None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the child; returns (process, read fd). Raises OSError if it cannot start."""
+    read_fd, write_fd = os.pipe()
+    with contextlib.suppress(AttributeError, OSError):
+        import fcntl
+
+        fcntl.fcntl(write_fd, 1031, 1 << 20)  # F_SETPIPE_SZ: 1 MiB, so the child never blocks
+    config = {"fd": write_fd, "steps": steps, "duration_s": duration_s, "module": target.module}
+    config["t0"] = collector.origin
+    env = {**os.environ, ENV: json.dumps(config)}
+    try:
+        proc = subprocess.Popen(target.argv(), env=env, pass_fds=(write_fd,))
+    except OSError:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return proc, read_fd
+
+
+def read_events(fd: int, collector: Collector, child_done: threading.Event) -> None:
+    """Feed the collector until EOF, or until the child is gone and the pipe stays quiet
+    (a forked grandchild may keep the write end open)."""
+    pending = b""
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                if child_done.is_set():
+                    break
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            if len(pending) > 1 << 16:  # no event line is this long: drop the garbage
+                pending = b""
+            for line in lines:
+                collector.feed(line.decode("utf-8", "replace"))
+    finally:
+        os.close(fd)
+
+
+class SignalForwarder:
+    """Forwards SIGINT/SIGTERM/SIGHUP sent to dldoctor to the child (main thread only).
+
+    On Linux the signals are blocked and taken by ``sigtimedwait`` in a thread, which tells a
+    terminal's Ctrl-C (sent by the kernel to the whole foreground group: the child has it
+    already) from a ``kill`` aimed at dldoctor alone. Elsewhere, handlers forward every signal
+    unless dldoctor's group owns the terminal. A third SIGINT kills the child.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, proc: subprocess.Popen[bytes], result: RunResult) -> None:
+        self.proc = proc
+        self.result = result
+        self.interrupts = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._old_handlers: dict[int, object] = {}
+        self._blocked = False
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if hasattr(signal, "sigtimedwait"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+            self._blocked = True
+            self._thread = threading.Thread(target=self._wait, name="dldoctor-signals", daemon=True)
+            self._thread.start()
+        else:
+            for signum in self.SIGNALS:
+                self._old_handlers[signum] = signal.signal(signum, self._handler)
+
+    def _wait(self) -> None:
+        while not self._stop.is_set():
+            info = signal.sigtimedwait(self.SIGNALS, 0.2)
+            if info is not None:
+                from_terminal = info.si_signo == signal.SIGINT and info.si_code == _SI_KERNEL
+                self._forward(info.si_signo, already_delivered=from_terminal)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        shared_terminal = False
+        with contextlib.suppress(OSError):
+            shared_terminal = os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+        self._forward(signum, already_delivered=signum == signal.SIGINT and shared_terminal)
+
+    def _forward(self, signum: int, already_delivered: bool) -> None:
+        name = signal.Signals(signum).name
+        self.result.forwarded.append(name + (" (from the terminal)" if already_delivered else ""))
+        if signum == signal.SIGINT:
+            self.interrupts += 1
+        if self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            if self.interrupts >= 3:
+                self.proc.kill()
+            elif not already_delivered:
+                self.proc.send_signal(signum)
+
+    def uninstall(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+        if self._blocked:
+            # Drain what arrived after the child ended, so unblocking does not kill dldoctor
+            # before it writes the report.
+            while signal.sigtimedwait(self.SIGNALS, 0) is not None:
+                pass
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+        for signum, handler in self._old_handlers.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def wait(
+    proc: subprocess.Popen[bytes],
+    result: RunResult,
+    collector: Collector,
+    deadline: float | None,
+) -> None:
+    """Wait for the child; past the window's end (with grace), stop it ever more firmly."""
+    stop_at: float | None = None
+    escalation = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+    while True:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.1)
+            break
+        now = time.perf_counter()
+        if stop_at is None:
+            window_over = deadline is not None and now >= deadline
+            if window_over or any(p.stop for p in list(collector.processes.values())):
+                stop_at = now + STOP_GRACE_S
+        elif now >= stop_at and escalation:
+            signum = escalation.pop(0)
+            result.enforced.append(signal.Signals(signum).name)
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+            stop_at = now + ESCALATE_S
+    result.returncode = proc.returncode

@@ -1,0 +1,135 @@
+"""One profiling session: open the GPUs, start the script, sample and collect until it ends."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dldoctor.facts.host import Host
+from dldoctor.facts.nvml import Nvml
+from dldoctor.profilers import gpu, runner
+from dldoctor.profilers.collector import Collector
+from dldoctor.profilers.runner import RunResult, Target
+from dldoctor.profilers.sampler import Sampler
+from dldoctor.profilers.trace import TraceWriter
+
+
+@dataclass(frozen=True)
+class Options:
+    steps: int | None = None  # stop after this many complete steps
+    duration_s: float | None = None  # stop this long after the start
+    rate_hz: float = 10.0
+    trace_path: Path | None = None
+    forward_signals: bool = True  # the CLI forwards; tests calling in-process don't
+
+
+@dataclass
+class Session:
+    target: Target
+    options: Options
+    created: str
+    collector: Collector
+    result: RunResult
+    devices: list[gpu.Device] = field(default_factory=list)
+    gpu_reason: str | None = None
+    cores_available: float = 1.0
+    sampler_info: dict[str, object] = field(default_factory=dict)
+    trace_truncated: bool = False
+
+
+def cores_available(host: Host) -> float:
+    """CPUs this process may use: its affinity mask, capped by a cgroup CPU quota."""
+    try:
+        cores: float = float(len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        cores = float(os.cpu_count() or 1)
+    try:
+        from dldoctor.facts.system_linux import cgroup_cpu_quota_cores
+
+        quota = cgroup_cpu_quota_cores(host)
+    except Exception:  # not Linux, or an unreadable cgroup tree: the affinity stands
+        quota = None
+    return min(cores, quota) if quota else cores
+
+
+def run(target: Target, options: Options, host: Host | None = None) -> Session:
+    """Profile ``target``; raises OSError only if the script cannot be started at all."""
+    host = host or Host()
+    created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    nv = Nvml.for_host(host)
+    devices, reason = gpu.open_devices(nv) if nv.ok else ([], nv.error or nv.status)
+    origin = time.perf_counter()
+    trace = None
+    if options.trace_path is not None:
+        trace = TraceWriter(options.trace_path.open("w", encoding="utf-8"), origin)
+    collector = Collector(origin, len(devices), trace)
+    try:
+        proc, read_fd = runner.start(target, collector, options.steps, options.duration_s)
+    except OSError:
+        if trace is not None:
+            trace.close()
+        nv.shutdown()
+        raise
+    result = RunResult(proc.pid, origin, origin, None)
+    if trace is not None:
+        trace.process_name(proc.pid, target.describe())
+    forwarder = runner.SignalForwarder(proc, result)
+    if options.forward_signals:
+        forwarder.install()
+    child_done = threading.Event()
+    reader = threading.Thread(
+        target=runner.read_events, args=(read_fd, collector, child_done), daemon=True
+    )
+    reader.start()
+    sampler = Sampler(collector, proc.pid, options.rate_hz, nv, devices)
+    sampler.start()
+    deadline = None if options.duration_s is None else origin + options.duration_s
+    try:
+        runner.wait(proc, result, collector, deadline)
+    except BaseException:  # dldoctor itself interrupted or broken: never leave the script behind
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+        result.returncode = proc.returncode
+        result.error = "dldoctor was interrupted before the script ended"
+    finally:
+        result.t_end = time.perf_counter()
+        child_done.set()
+        sampler.stop()
+        reader.join(timeout=5)
+        forwarder.uninstall()
+        if trace is not None:
+            trace.close()
+        nv.shutdown()
+    return Session(
+        target,
+        options,
+        created,
+        collector,
+        result,
+        devices,
+        reason if not devices else None,
+        cores_available(host),
+        {**sampler.describe(), **_own_cost()},
+        trace.truncated if trace is not None else False,
+    )
+
+
+def _own_cost() -> dict[str, float | int | None]:
+    """What profiling cost this process (on top of the script's own): peak RSS, CPU seconds."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return {"dldoctor_peak_rss_bytes": None, "dldoctor_cpu_s": None}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024  # KiB on Linux
+    return {
+        "dldoctor_peak_rss_bytes": int(peak),
+        "dldoctor_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+    }

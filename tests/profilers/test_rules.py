@@ -1,0 +1,153 @@
+"""The DD7xx rules and their fixes, over hand-built profiles: values for the machine at hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from dldoctor.profilers import advice, rules
+from dldoctor.profilers.analysis import classify
+from tests.profilers.synthetic import loader, make, stats
+
+
+def _codes(profile):
+    return [f.code for f in rules.judge(profile)]
+
+
+def _fix(profile, code="DD701"):
+    return next(f for f in rules.judge(profile) if f.code == code).fixes[0]
+
+
+def test_input_bound_on_16_cores_with_2_busy_workers_says_raise_to_8_and_pin_memory():
+    # 70 ms steps, 50 ms of them waiting: 2 workers deliver a batch every 70 ms, so each needs
+    # 140 ms per batch; 20 ms of compute per step needs 7 workers busy, plus one in hand.
+    profile = make()
+    assert profile["verdict"]["class"] == "input-bound"
+    fix = _fix(profile)
+    assert fix.summary == "raise num_workers from 2 to 8 and set pin_memory=True"
+    assert "train.py:42" in fix.notes and "16 cores" in fix.notes
+
+
+def test_cpu_bound_workers_are_capped_by_the_cores_left():
+    fix = _fix(make(cores=4))
+    assert fix.summary.startswith("raise num_workers from 2 to 3 ")  # 4 cores, one for the loop
+
+
+def test_waiting_workers_io_may_exceed_the_core_count():
+    fix = _fix(make(cores=4, worker_busy=0.1))
+    assert fix.summary.startswith("raise num_workers from 2 to 8 ")
+    assert "mostly waiting" in fix.notes
+
+
+def test_no_gpu_no_pin_memory_but_a_note():
+    profile = make(gpu_busy=None)
+    fix = _fix(profile)
+    assert "pin_memory" not in fix.summary and "also set pin_memory=True" in fix.notes
+    assert "DD708" in _codes(profile)
+
+
+def test_saturated_workers_on_all_cores_get_cheaper_batches_not_more_workers():
+    profile = make(cores=2, worker_busy=0.99, main_thread=0.2)
+    codes = _codes(profile)
+    assert "DD701" in codes and "DD706" in codes
+    fixes = next(f for f in rules.judge(profile) if f.code == "DD701").fixes
+    assert [f.summary.split(":")[0] for f in fixes] == [
+        "set pin_memory=True",
+        "make each batch cheaper to produce",
+    ]
+
+
+def test_workers_recreated_every_epoch_get_persistent_workers():
+    slow_start = loader(num_workers=4)
+    slow_start.update(passes_completed=5, worker_starts=5, first_batch_wait=stats(5, 3.0))
+    slow_start["wait"] = stats(1000, 0.04)
+    profile = make(loaders=[slow_start], wait_s=0.04)
+    assert "DD707" in _codes(profile)
+    assert _fix(profile, "DD707").summary == "set persistent_workers=True"
+    assert "set persistent_workers=True" in _fix(profile).summary
+
+
+def test_slow_spawned_workers_are_start_up_not_the_verdict():
+    spawned = loader(num_workers=2, persistent_workers=True, multiprocessing_context="spawn")
+    spawned.update(first_batch_wait=stats(1, 3.8), wait=stats(25, 0.155))
+    profile = make(loaders=[spawned], steps=25, wait_s=0.155, step_s=0.16)
+    profile["data_wait"].update(steady_fraction=0.03)
+    profile["verdict"] = classify(profile)
+    assert profile["verdict"]["class"] != "input-bound"
+    finding = next(f for f in rules.judge(profile) if f.code == "DD707")
+    assert "3.8 s" in finding.title
+    assert finding.fixes[0].summary == "use the fork start method where the libraries allow it"
+
+
+def test_tf_pipeline_fix_names_prefetch_and_parallel_map():
+    tf_loader = loader()
+    tf_loader.update(
+        framework="tensorflow",
+        kind="tf.data",
+        pipeline=[{"op": "TensorSlice"}, {"op": "Map", "py_function": False}, {"op": "Batch"}],
+    )
+    tf_loader["config"] = {
+        "prefetch": False,
+        "cache": False,
+        "sequential_map": True,
+        "parallel_map": False,
+        "py_function": False,
+    }
+    fix = _fix(make(loaders=[tf_loader]))
+    assert fix.summary == (
+        "pass num_parallel_calls=tf.data.AUTOTUNE to .map() and add .prefetch(tf.data.AUTOTUNE) "
+        "as the pipeline's last step"
+    )
+    assert "TensorSlice → Map → Batch" in fix.notes
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "verdict"),
+    [
+        ({"wait_s": 0.014, "gpu_busy": 0.9}, "input-bound"),  # 14 of 70 ms: 20 %, on the line
+        ({"wait_s": 0.010, "gpu_busy": 0.85}, "gpu-bound"),
+        ({"wait_s": 0.010, "gpu_busy": 0.40, "main_thread": 0.95}, "cpu-bound"),
+        ({"wait_s": 0.010, "gpu_busy": 0.40}, "healthy"),
+        ({"wait_s": 0.010, "gpu_busy": None, "main_thread": 0.9}, "cpu-bound"),
+        ({"steps": 5}, "unknown"),
+    ],
+)
+def test_verdict_thresholds(kwargs, verdict):
+    assert classify(make(**kwargs))["class"] == verdict
+
+
+def test_moderate_wait_is_information_with_the_same_fixes():
+    profile = make(wait_s=0.007, gpu_busy=0.9)
+    findings = {f.code: f for f in rules.judge(profile)}
+    assert findings["DD702"].severity.value == "info"
+    assert "DD701" not in findings and "DD705" in findings
+
+
+def test_a_crashing_rule_becomes_a_finding(monkeypatch):
+    def broken(profile):
+        raise KeyError("x")
+
+    monkeypatch.setitem(rules._RULES, "DD799", rules.Rule("DD799", "broken", "never", broken))
+    (finding,) = [f for f in rules.judge(make()) if f.code == "DD799"]
+    assert "crashed" in finding.title
+
+
+def test_rule_codes_are_unique_dd7xx_and_kebab_case():
+    all_rules = rules.all_rules()
+    assert len({r.code for r in all_rules}) == len(all_rules) >= 10
+    assert all(r.code.startswith("DD7") and r.name == r.name.lower() for r in all_rules)
+    with pytest.raises(ValueError):
+        rules.rule("DD701", "again", "x")(lambda p: [])
+
+
+def test_where_falls_back_when_no_site_was_found():
+    assert advice.where({"site": None}) == "where the loader is built"
+
+
+def test_secret_looking_arguments_are_withheld():
+    from dldoctor.profilers.analysis import safe_args
+
+    args = ["--lr", "0.1", "--api-key", "abc", "--hf_token=xyz", "--key-file", "k.pem", "-v"]
+    assert safe_args(args) == [
+        "--lr", "0.1", "--api-key", "<withheld>", "--hf_token=<withheld>", "--key-file",
+        "<withheld>", "-v",
+    ]  # fmt: skip

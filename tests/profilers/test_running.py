@@ -1,0 +1,199 @@
+"""The script runs as `python SCRIPT` would, and however it ends, the report is written."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+from tests.profilers.helpers import SCRIPTS, codes, profile, read_report, start
+
+PLAIN = str(SCRIPTS / "plain.py")
+
+
+def _plain_run(*args: str, cwd=None, stdin: str = "") -> dict:
+    result = subprocess.run(
+        [sys.executable, *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60
+    )
+    return json.loads(result.stdout.splitlines()[0])
+
+
+def test_argv_path_main_cwd_env_and_stdin_are_those_of_a_plain_run(tmp_path):
+    plain = _plain_run(PLAIN, "--stdin", "a b", "-x", cwd=tmp_path, stdin="hello\n")
+    result, report = profile(tmp_path, PLAIN, "--stdin", "a b", "-x", cwd=tmp_path, stdin="hello\n")
+    profiled = json.loads(result.stdout.splitlines()[0])
+    assert profiled == plain
+    assert profiled["stdin"] == "hello" and not profiled["env_has_dldoctor"]
+    assert profiled["frameworks_loaded"] == []
+    assert report["profile"]["target"] == {
+        "kind": "script",
+        "name": PLAIN,
+        "args": ["--stdin", "a b", "-x"],
+    }
+
+
+def test_dash_m_runs_a_module_like_python_dash_m(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tool.py").write_text((SCRIPTS / "plain.py").read_text())
+    plain = _plain_run("-m", "pkg.tool", "x", cwd=tmp_path)
+    result, report = profile(tmp_path, "-m", "pkg.tool", "x", cwd=tmp_path)
+    assert json.loads(result.stdout.splitlines()[0]) == plain
+    assert plain["argv"][0].endswith("tool.py") and plain["path0"] == str(tmp_path)
+    assert report["profile"]["target"]["kind"] == "module"
+
+
+def test_a_script_that_never_touches_a_framework_gets_no_verdict_and_exit_0(tmp_path):
+    result, report = profile(tmp_path, PLAIN)
+    assert result.returncode == 0
+    assert report["profile"]["verdict"]["class"] == "unknown"
+    assert report["profile"]["frameworks"] == []
+    assert "DD709" in codes(report)
+    assert report["profile"]["exit"]["status"] == "completed"
+
+
+def test_the_scripts_exit_code_becomes_dldoctors(tmp_path):
+    result, report = profile(tmp_path, PLAIN, "--exit", "3")
+    assert result.returncode == 3
+    assert report["profile"]["exit"]["returncode"] == 3
+    assert report["summary"]["exit_code"] == 3
+    assert "DD710" in codes(report)
+
+
+def test_a_script_that_raises_keeps_its_traceback_and_its_report(tmp_path):
+    result, report = profile(tmp_path, PLAIN, "--steps", "12", "--step-ms", "5", "--raise")
+    assert result.returncode == 1
+    ended = report["profile"]["exit"]
+    assert ended["status"] == "failed" and ended["exception"] == "ValueError: plain failure"
+    assert report["profile"]["steps"]["count"] == 11  # 12 marks
+    traceback = result.stderr[result.stderr.index("Traceback") :]
+    assert traceback.splitlines()[1].strip().startswith(f'File "{PLAIN}"')  # no dldoctor frames
+    assert "runpy" not in traceback and "bootstrap" not in traceback
+
+
+def test_a_script_killed_by_a_signal_exits_128_plus_n_with_its_report(tmp_path):
+    result, report = profile(tmp_path, PLAIN, "--steps", "12", "--step-ms", "5", "--kill")
+    assert result.returncode == 128 + signal.SIGKILL
+    ended = report["profile"]["exit"]
+    assert ended["status"] == "killed" and ended["signal"] == "SIGKILL"
+
+
+def test_steps_stops_the_script_cleanly_after_n_steps(tmp_path):
+    result, report = profile(tmp_path, "--steps", "15", PLAIN, "--forever", "--step-ms", "5")
+    assert result.returncode == 0
+    p = report["profile"]
+    assert p["steps"]["count"] == 15
+    assert p["exit"]["stopped_by"] == "steps" and p["exit"]["status"] == "stopped"
+    assert "signals_sent" not in p["exit"]  # it stopped itself; dldoctor sent nothing
+
+
+def test_duration_stops_the_script_cleanly(tmp_path):
+    result, report = profile(tmp_path, "--duration", "1.5", PLAIN, "--forever", "--step-ms", "10")
+    assert result.returncode == 0
+    p = report["profile"]
+    assert p["exit"]["stopped_by"] == "duration"
+    assert 0.5 < p["wall_s"] < 10
+    assert p["steps"]["count"] >= 10
+
+
+def test_ctrl_c_sent_to_dldoctor_reaches_the_script_and_the_report_is_written(tmp_path):
+    proc, report_path = start(tmp_path, PLAIN, "--forever", "--step-ms", "10")
+    assert proc.stdout is not None
+    while "TRAINING" not in proc.stdout.readline():
+        pass
+    proc.send_signal(signal.SIGINT)  # dldoctor alone, as `kill -INT` does
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, stderr
+    assert "KeyboardInterrupt" in stderr
+    report = read_report(report_path)
+    ended = report["profile"]["exit"]
+    assert ended["status"] == "interrupted" and ended["signals_received"] == ["SIGINT"]
+    assert report["profile"]["steps"]["count"] >= 2
+
+
+def test_fail_if_with_a_bad_condition_is_a_usage_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "dldoctor", "profile", "--fail-if", "speed>3", PLAIN],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--fail-if 'speed>3'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_missing_script_is_a_usage_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "dldoctor", "profile", str(tmp_path / "nope.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "can't open file" in result.stderr
+
+
+def test_ctrl_c_at_a_terminal_reaches_the_script_once(tmp_path):
+    """The terminal sends SIGINT to the whole foreground group: dldoctor must not add a second."""
+    import fcntl
+    import os
+    import pty
+    import termios
+
+    from tests.profilers.helpers import command
+
+    master, slave = pty.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    report_path = tmp_path / "report.json"
+    proc = subprocess.Popen(
+        command(report_path, PLAIN, "--forever", "--step-ms", "10"),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        preexec_fn=controlling_terminal,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    os.close(slave)
+    seen = b""
+    while b"TRAINING" not in seen:
+        seen += os.read(master, 4096)
+    os.write(master, b"\x03")  # Ctrl-C, as typed
+    while proc.poll() is None:  # keep draining the terminal so nothing blocks on output
+        try:
+            os.read(master, 4096)
+        except OSError:
+            break
+    proc.wait(timeout=60)
+    os.close(master)
+    assert proc.returncode == 128 + signal.SIGINT
+    ended = read_report(report_path)["profile"]["exit"]
+    assert ended["signals_received"] == ["SIGINT (from the terminal)"]
+    assert ended["status"] == "interrupted"
+
+
+def test_dldoctor_itself_imports_no_framework(tmp_path):
+    code = (
+        "import json, runpy, sys\n"
+        f"sys.argv = ['dldoctor', 'profile', {str(SCRIPTS / 'train_torch.py')!r}, '--items', '96']\n"
+        "try:\n    runpy.run_module('dldoctor', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "frameworks = ('torch', 'tensorflow', 'paddle', 'jax', 'keras')\n"
+        "print(json.dumps([m for m in frameworks if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+    assert "Input-bound" in result.stderr  # the child did import torch, and was profiled
+
+
+def test_step_is_a_no_op_outside_a_profile():
+    import dldoctor
+
+    assert dldoctor.step() is None

@@ -1,0 +1,55 @@
+"""The terminal view of a profile, compared exactly with a golden rendering."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import jsonschema
+
+from dldoctor.document.schema import profile_report_schema
+from dldoctor.profilers import gate, rules
+from dldoctor.profilers.report import ProfileReport
+from dldoctor.report.profile_terminal import render, sparkline
+from dldoctor.report.terminal import Out
+from tests.profilers.synthetic import make
+
+GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "profile_input_bound.txt"
+
+
+def _report() -> ProfileReport:
+    profile = make()
+    conditions = [gate.parse("input-bound")]
+    return ProfileReport(
+        command="dldoctor profile --fail-if input-bound train.py --epochs 3",
+        created="2026-11-23T12:00:00+00:00",
+        duration_s=75.2,
+        profile=profile,
+        findings=tuple(rules.judge(profile)),
+        gates=tuple(c.evaluate(profile) for c in conditions),
+    )
+
+
+def test_input_bound_rendering_matches_the_golden_file():
+    stream = io.StringIO()
+    render(_report(), Out(stream))
+    assert stream.getvalue() == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_colour_only_when_asked():
+    stream = io.StringIO()
+    render(_report(), Out(stream, color=True, width=100))
+    assert "\033[" in stream.getvalue()
+    plain = io.StringIO()
+    render(_report(), Out(plain))
+    assert "\033[" not in plain.getvalue()
+
+
+def test_the_report_document_is_valid_and_its_exit_code_is_the_gates():
+    report = _report()
+    jsonschema.validate(report.to_dict(), profile_report_schema())
+    assert report.exit_code() == 1 and report.to_dict()["summary"]["exit_code"] == 1
+
+
+def test_sparkline_levels_and_gaps():
+    assert sparkline([0.0, 0.5, 1.0, None, 2.0]) == "▁▅█ █"

@@ -1,0 +1,86 @@
+"""PyTorch DataLoaders: the measured data wait matches the script's own timing; fixes name values."""
+
+from __future__ import annotations
+
+import json
+
+from tests.profilers.helpers import SCRIPTS, TOLERANCE, codes, marked_line, profile, truth
+
+SCRIPT = str(SCRIPTS / "train_torch.py")
+
+
+def test_workers_0_measures_the_true_wait_and_says_raise_num_workers(tmp_path):
+    result, report = profile(
+        tmp_path,
+        "--fail-if", "input-bound",
+        "--fail-if", "data-wait>0.99",
+        SCRIPT, "--items", "640", "--sleep-ms", "1.5", "--truth", str(tmp_path / "truth.json"),
+    )  # fmt: skip
+    p = report["profile"]
+    true = truth(tmp_path / "truth.json")
+    assert abs(p["data_wait"]["fraction"] - true["fraction"]) <= TOLERANCE, (p["data_wait"], true)
+    assert p["steps"]["count"] == true["steps"] == 80
+    assert p["steps"]["source"] == "batches"
+    assert p["verdict"]["class"] == "input-bound"
+    assert result.returncode == 1  # the gate; the script itself exited 0
+    assert [g["tripped"] for g in report["gates"]] == [True, False]
+    (loader,) = p["loaders"]
+    assert loader["framework"] == "torch" and loader["kind"] == "DataLoader"
+    assert loader["site"]["line"] == marked_line("train_torch.py")
+    assert loader["site"]["file"].endswith("train_torch.py")
+    assert loader["config"]["num_workers"] == 0 and loader["config"]["batch_size"] == 8
+    assert loader["batches"] == 80 and loader["passes_completed"] == 1
+    finding = next(f for f in report["findings"] if f["code"] == "DD701")
+    assert finding["severity"] == "warning"
+    assert finding["fixes"][0]["summary"].startswith("raise num_workers from 0 to ")
+    assert f"train_torch.py:{marked_line('train_torch.py')}" in finding["fixes"][0]["notes"]
+    assert "DD708" in codes(report)  # no GPU here: said, and the input pipeline still judged
+    assert "Input-bound" in result.stderr and "raise num_workers from 0 to" in result.stderr
+
+
+def test_workers_2_measures_the_true_wait_and_finds_the_workers(tmp_path):
+    trace = tmp_path / "trace.json"
+    _, report = profile(
+        tmp_path,
+        "--trace", str(trace),
+        SCRIPT, "--workers", "2", "--items", "1200", "--sleep-ms", "3", "--epochs", "2",
+        "--truth", str(tmp_path / "truth.json"),
+    )  # fmt: skip
+    p = report["profile"]
+    true = truth(tmp_path / "truth.json")
+    assert abs(p["data_wait"]["fraction"] - true["fraction"]) <= TOLERANCE, (p["data_wait"], true)
+    (loader,) = p["loaders"]
+    assert loader["config"]["num_workers"] == 2
+    assert len(loader["worker_pids"]) == 2 and loader["worker_starts"] == 2  # one set per epoch
+    assert loader["passes_completed"] == 2
+    assert p["cpu"]["workers"] is not None and p["cpu"]["workers"] > 0
+    assert p["cpu"]["worker_busy"] is not None
+    events = json.loads(trace.read_text())
+    waits = [e for e in events if e.get("name") == "wait for batch"]
+    assert len(waits) == loader["batches"] == 300
+    assert any(e.get("ph") == "C" for e in events)
+
+
+def test_a_healthy_loop_is_not_called_input_bound(tmp_path):
+    _, report = profile(tmp_path, SCRIPT, "--items", "480", "--sleep-ms", "0", "--width", "512")
+    p = report["profile"]
+    assert p["data_wait"]["fraction"] < 0.2
+    assert p["verdict"]["class"] in ("cpu-bound", "healthy")
+    assert not {"DD701"} & set(codes(report))
+
+
+def test_explicit_steps_and_a_fork_are_accounted_to_the_right_process(tmp_path):
+    result, report = profile(
+        tmp_path, SCRIPT, "--fork", "--mark-steps", "--items", "400",
+        "--truth", str(tmp_path / "truth.json"),
+    )  # fmt: skip
+    p = report["profile"]
+    true = truth(tmp_path / "truth.json")
+    assert result.returncode == 0
+    assert p["steps"]["source"] == "step()"
+    assert p["steps"]["count"] == true["steps"] - 1  # N marks delimit N-1 steps
+    assert abs(p["data_wait"]["fraction"] - true["fraction"]) <= TOLERANCE
+    main = [proc for proc in p["processes"] if proc["main"]]
+    assert len(main) == 1 and main[0]["pid"] == p["steps"]["pid"]
+    forked = [proc for proc in p["processes"] if not proc["main"]]
+    assert forked and forked[0]["marked_steps"] >= 1 and forked[0]["batch_steps"] == 0
