@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from dldoctor.cli.app import app
-from dldoctor.cli.common import OutputFormat, emit_report, fail, gather_facts, load_matrix
+from dldoctor.cli.common import (
+    OutputFormat,
+    emit_report,
+    ensure_writable,
+    fail,
+    gather_facts,
+    load_matrix,
+)
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it (128 + SIGINT)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,21 +74,31 @@ def check(
     """Inspect this machine and Python environment, judge them, and print what to fix.
 
     Exit codes: 0 healthy (warnings allowed), 1 an error was found (or a warning, with
-    --strict), 2 usage error or dldoctor itself failed.
+    --strict), 2 usage error or dldoctor itself failed, 130 interrupted (Ctrl-C; the report of
+    what was gathered until then is still written).
     """
     from dldoctor.checks.registry import run_checks
     from dldoctor.document.report import Report
 
     started = time.perf_counter()
+    ensure_writable(json_path)
     matrix = load_matrix()
-    facts, source = gather_facts(matrix, python, min(5.0, timeout_s), from_report)
-    if from_report is None:
-        facts, probed = _runtime(
-            facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
-        )
-        source += probed
-    elif full or framework:
+    if from_report is not None and (full or framework):
         fail("--from judges a report's facts as they are: --full and --framework need a live run")
+    try:
+        # External commands and NVML get at most 5 s; the gatherer in --python what --timeout
+        # says, within 5-60 s (it reads thousands of distributions on a slow disk).
+        facts, source = gather_facts(
+            matrix, python, min(5.0, timeout_s), from_report, min(60.0, max(5.0, timeout_s))
+        )
+        if from_report is None:
+            facts, probed = _runtime(
+                facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
+            )
+            source += probed
+    except KeyboardInterrupt:
+        fail("interrupted while gathering facts: no report written", EXIT_INTERRUPTED)
+    interrupted = bool(facts.runtime.get("interrupted"))
     outcomes = tuple(run_checks(facts, matrix))
     command = "dldoctor check" + source
     report = Report(
@@ -91,6 +110,11 @@ def check(
         redacted=redact_private,
     )
     emit_report(report, output_format, json_path, verbose)
+    if interrupted:
+        typer.echo(
+            "dldoctor: interrupted: the probes that had not finished are marked so", err=True
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(report.exit_code(strict))
 
 
