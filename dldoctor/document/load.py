@@ -12,7 +12,7 @@ from dldoctor.facts.model import Facts
 
 SUPPORTED_MAJOR = "1"
 MAX_REPORT_BYTES = 16 << 20  # a real report is well under 1 MiB; /dev/zero is endless
-MAX_DEPTH = 64  # a real report nests about 10 deep; the validator and json recurse
+MAX_DEPTH = 64  # a real report nests 8 deep; the validator recurses once per level
 
 
 class ReportError(ValueError):
@@ -40,7 +40,7 @@ def load_report(path: Path) -> dict[str, Any]:
         raise ReportError(
             f"{path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    except RecursionError:  # json's own recursion guard, far below MAX_DEPTH's cost
+    except RecursionError:  # nested past Python's recursion limit: json gives up first
         raise ReportError(_too_deep(path)) from None
     if _depth(document) > MAX_DEPTH:
         raise ReportError(_too_deep(path))

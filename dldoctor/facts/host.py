@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dldoctor.facts.run import DEFAULT_TIMEOUT_S, CommandResult, run_command
+from dldoctor.facts.run import DEFAULT_TIMEOUT_S, OUTPUT_LIMIT_BYTES, CommandResult, run_command
 
 
 def _environ() -> Mapping[str, str]:
@@ -44,5 +44,11 @@ class Host:
     def which(self, command: str) -> str | None:
         return shutil.which(command, path=self.env.get("PATH", ""))
 
-    def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
-        return run_command(argv, timeout_s or self.command_timeout_s, env=self.env)
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout_s: float | None = None,
+        limit_bytes: int = OUTPUT_LIMIT_BYTES,
+    ) -> CommandResult:
+        """``run_command`` with this host's environment and timeout."""
+        return run_command(argv, timeout_s or self.command_timeout_s, self.env, limit_bytes)

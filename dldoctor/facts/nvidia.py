@@ -15,6 +15,7 @@ JSON = dict[str, Any]
 # "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build  (…)"
 _NVRM = re.compile(r"NVRM version:.*?(Open )?Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)")
 _NVIDIA_SMI_LINES = 5
+_NVIDIA_SMI_BYTES = 64 << 10  # what it prints past this is not the diagnosis: it is stopped
 
 
 def gather_nvidia(host: Host, ldcache: LdCache | None = None) -> JSON:
@@ -84,15 +85,15 @@ def _nvidia_smi(host: Host, run: bool, errors: dict[str, str]) -> JSON:
     out: JSON = {"path": path, "ran": False, "exit_code": None, "timed_out": False, "output": None}
     if path is None or not run:
         return out
-    result = host.run([path])
+    result = host.run([path], limit_bytes=_NVIDIA_SMI_BYTES)  # we keep its first lines only
     if result.error:
         errors["nvidia_smi"] = result.describe_failure()
         return out
     out["ran"] = True
     out["timed_out"] = result.timed_out
-    out["exit_code"] = None if result.timed_out else result.returncode
-    said = [line.rstrip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
+    out["exit_code"] = None if result.timed_out or result.truncated else result.returncode
+    said = [line.rstrip()[:400] for line in (result.stdout + "\n" + result.stderr).splitlines()]
     out["output"] = "\n".join([line for line in said if line.strip()][:_NVIDIA_SMI_LINES]) or None
-    if result.timed_out:
+    if result.timed_out or result.truncated:
         errors["nvidia_smi"] = result.describe_failure()
     return out

@@ -48,7 +48,9 @@ class CommandResult:
             within = f"{self.timeout_s:g} s" if self.timeout_s else "its timeout"
             return f"{name} did not answer within {within} and was killed"
         if self.truncated:
-            return f"{name} printed more than {self.limit_bytes >> 20} MiB and was stopped"
+            size = self.limit_bytes
+            said = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
+            return f"{name} printed more than {said} and was stopped"
         said = (self.stderr.strip() or self.stdout.strip()).splitlines()
         text = said[0] if said else "no output"
         return f"{name} exited with code {self.returncode}: {text}"
