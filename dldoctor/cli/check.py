@@ -50,7 +50,7 @@ def check(
         60.0,
         "--timeout",
         min=0.1,
-        help="Seconds each framework's probe may take (external commands: at most 5).",
+        help="Seconds each framework's probe may take (NVML: 2 to 10, commands: at most 5).",
     ),
     quick: bool = typer.Option(
         False, "--quick", help="Import no framework: static facts only (well under a second)."
@@ -86,10 +86,15 @@ def check(
     if from_report is not None and (full or framework):
         fail("--from judges a report's facts as they are: --full and --framework need a live run")
     try:
-        # External commands and NVML get at most 5 s; the gatherer in --python what --timeout
-        # says, within 5-60 s (it reads thousands of distributions on a slow disk).
+        # External commands get at most 5 s, NVML what --timeout says within 2-10 s, and the
+        # gatherer in --python within 5-60 s (thousands of distributions on a slow disk).
         facts, source = gather_facts(
-            matrix, python, min(5.0, timeout_s), from_report, min(60.0, max(5.0, timeout_s))
+            matrix,
+            python,
+            min(5.0, timeout_s),
+            from_report,
+            interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
+            nvml_timeout_s=timeout_s,
         )
         if from_report is None:
             facts, probed = _runtime(

@@ -42,11 +42,12 @@ def gather_facts(
     timeout_s: float,
     from_report: Optional[Path],
     interpreter_timeout_s: float = 60.0,
+    nvml_timeout_s: float = 10.0,
 ) -> tuple[Facts, str]:
     """This machine's facts (or another interpreter's, or an old report's), and how they came.
 
-    ``timeout_s`` bounds each external command and NVML; ``interpreter_timeout_s`` the gatherer
-    run inside ``--python``.
+    ``timeout_s`` bounds each external command, ``nvml_timeout_s`` NVML (within 2-10 s), and
+    ``interpreter_timeout_s`` the gatherer run inside ``--python``.
     """
     from dldoctor.document.load import ReportError, facts_from_report
     from dldoctor.facts import GatherError, gather
@@ -62,7 +63,7 @@ def gather_facts(
     try:
         facts = gather(
             matrix,
-            Host(command_timeout_s=timeout_s),
+            Host(command_timeout_s=timeout_s, nvml_timeout_s=nvml_timeout_s),
             python=python,
             interpreter_timeout_s=interpreter_timeout_s,
         )

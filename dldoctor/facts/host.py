@@ -28,6 +28,9 @@ class Host:
     # The pynvml module object, or a stand-in with the same functions; None imports pynvml.
     nvml: Any = None
     command_timeout_s: float = DEFAULT_TIMEOUT_S
+    # NVML's child: what --timeout says, kept within nvml_child.TIMEOUT_BOUNDS_S (a many-GPU
+    # machine without persistence mode initialises slowly).
+    nvml_timeout_s: float = 10.0
 
     def path(self, absolute: str) -> Path:
         """Where an absolute machine path (``/proc/cpuinfo``) lives under this host's root."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from dldoctor.facts.ldcache import LdCache
 
 JSON = dict[str, Any]
-TIMEOUT_BOUNDS_S = (2.0, 10.0)  # the host's command timeout (--timeout, at most 5), kept within
+TIMEOUT_BOUNDS_S = (2.0, 10.0)  # the host's NVML timeout (--timeout) is kept within these
 LIBRARY = "libnvidia-ml.so.1"
 # Where glibc's loader looks when the cache has no entry (its trusted directories), and WSL's.
 _TRUSTED_DIRS = (
@@ -44,7 +44,7 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 
 def timeout_s(host: Host) -> float:
     low, high = TIMEOUT_BOUNDS_S
-    return min(high, max(low, host.command_timeout_s))
+    return min(high, max(low, host.nvml_timeout_s))
 
 
 def query(host: Host, ldcache: LdCache) -> JSON:

@@ -45,7 +45,7 @@ class CommandResult:
         if self.error:
             return f"{name}: {self.error}"
         if self.timed_out:
-            within = f"{self.timeout_s:g} s" if self.timeout_s else "its timeout"
+            within = f"its {self.timeout_s:g} s timeout" if self.timeout_s else "its timeout"
             return f"{name} did not answer within {within} and was killed"
         if self.truncated:
             size = self.limit_bytes

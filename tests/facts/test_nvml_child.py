@@ -38,7 +38,7 @@ def host_with(lib: Path, tmp_path: Path, timeout_s: float = 1.0) -> Host:
     """This machine (no driver), the fake library first on the loader's path, as a user's
     LD_LIBRARY_PATH would put it; PATH has no nvidia-smi."""
     env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": str(lib)}
-    return Host(env=env, command_timeout_s=timeout_s)
+    return Host(env=env, command_timeout_s=timeout_s, nvml_timeout_s=timeout_s)
 
 
 def gather(host: Host) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def test_a_segfaulting_init_is_status_crashed_with_the_signal(libs, tmp_path):
 @pytest.mark.parametrize(("given", "used"), [(0.1, 2.0), (2.0, 2.0), (5.0, 5.0), (10.0, 10.0),
                                              (60.0, 10.0)])  # fmt: skip
 def test_the_timeout_follows_the_hosts_within_bounds(given, used):
-    assert nvml_child.timeout_s(Host(command_timeout_s=given)) == used
+    assert nvml_child.timeout_s(Host(nvml_timeout_s=given)) == used
 
 
 def test_no_child_when_the_library_is_nowhere_the_loader_looks(tmp_path, monkeypatch):

@@ -42,7 +42,7 @@ def test_the_limit_is_exact(size, truncated):
 def test_a_hung_command_is_killed_at_its_timeout_and_says_how_long_it_had():
     result = run_command(sh("exec sleep 600"), timeout_s=0.5)
     assert result.timed_out and result.returncode is None
-    assert result.describe_failure() == "sh did not answer within 0.5 s and was killed"
+    assert result.describe_failure() == "sh did not answer within its 0.5 s timeout and was killed"
 
 
 def test_a_command_that_cannot_start_is_an_error_not_an_exception(tmp_path: Path):
