@@ -18,8 +18,8 @@ from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache
 from dldoctor.facts.nvidia import gather_nvidia
 from tests.facts.test_nvml import INIT_ERRORS
-from tests.fakes.fake_nvml import FakeNvml, fixture_names, load_fake
 from tests.fakes import procs
+from tests.fakes.fake_nvml import FakeNvml, fixture_names, load_fake
 from tests.fakes.fsroot import script, write
 
 SCHEMA = json.loads(
