@@ -172,6 +172,9 @@ def test_ctrl_c_marks_the_unfinished_probes_interrupted_and_still_writes_the_rep
     assert torch["status"] == "interrupted"
     assert torch["reason"].startswith("interrupted during import")
     assert not [f for f in document["findings"] if f["code"] in ("DD601", "DD607", "DD608")]
+    again = dldoctor("check", "--from", str(path))  # judged later: history, not an interruption
+    assert again.returncode in (0, 1), again.stderr
+    assert "interrupted during import" in again.stdout
 
 
 @pytest.mark.parametrize("where", ["missing-dir", "a-directory"])

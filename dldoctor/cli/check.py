@@ -85,6 +85,7 @@ def check(
     matrix = load_matrix()
     if from_report is not None and (full or framework):
         fail("--from judges a report's facts as they are: --full and --framework need a live run")
+    interrupted = False
     try:
         # External commands get at most 5 s, NVML what --timeout says within 2-10 s, and the
         # gatherer in --python within 5-60 s (thousands of distributions on a slow disk).
@@ -101,9 +102,9 @@ def check(
                 facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
             )
             source += probed
+            interrupted = bool(facts.runtime.get("interrupted"))  # a report's own is history
     except KeyboardInterrupt:
         fail("interrupted while gathering facts: no report written", EXIT_INTERRUPTED)
-    interrupted = bool(facts.runtime.get("interrupted"))
     outcomes = tuple(run_checks(facts, matrix))
     command = "dldoctor check" + source
     report = Report(

@@ -45,7 +45,6 @@ class ChildOutcome:
     error: str = ""  # could not be started at all
     bad_lines: int = 0  # channel lines that were not JSON objects
     cancelled: bool = False  # ended early by ``cancel`` (Ctrl-C in the parent), not by itself
-    leftovers: int = 0  # processes it left outside its group (setsid), killed at its end
 
 
 def run_child(
@@ -89,7 +88,7 @@ def run_child(
         _watch(proc, read_fd, outcome, started, timeout_s, on_message, cancel)
     finally:
         # Its group, its session, and what daemonised out of both (a framework's import can).
-        outcome.leftovers = reaper.kill_tree(proc.pid, token)
+        reaper.kill_tree(proc.pid, token)
         with contextlib.suppress(ProcessLookupError, OSError):
             proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
