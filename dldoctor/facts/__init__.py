@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 # Imported where used: the NVML child imports this package and should pay for none of them.
@@ -37,6 +36,8 @@ def interpreter_arguments(matrix: Matrix) -> dict[str, Any]:
 def _gather_interpreter(
     matrix: Matrix, python: str | None, host: Host, timeout_s: float
 ) -> dict[str, Any]:
+    from pathlib import Path
+
     from dldoctor.facts import interpreter
     from dldoctor.facts.run import run_command
 
