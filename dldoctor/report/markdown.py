@@ -27,7 +27,11 @@ def render(report: Report) -> str:
     out.append("")
     frameworks = framework_lines(facts)
     if frameworks:
-        out += ["**Frameworks**", ""] + [f"- {md_text(line, line_start=True)}" for line in frameworks] + [""]
+        out += (
+            ["**Frameworks**", ""]
+            + [f"- {md_text(line, line_start=True)}" for line in frameworks]
+            + [""]
+        )
     findings = report.findings
     if not findings:
         out += ["No issues found.", ""]
