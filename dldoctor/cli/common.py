@@ -26,7 +26,10 @@ class OutputFormat(str, enum.Enum):
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"dldoctor: error: {message}", err=True)
+    """One line on stderr, and the exit; the message may quote a report or a subprocess: cleaned."""
+    from dldoctor.report.clean import clean
+
+    typer.echo(f"dldoctor: error: {clean(message)}", err=True)
     raise typer.Exit(code)
 
 

@@ -86,7 +86,7 @@ def fix(
     if from_report is not None:
         why = foreign(facts, python)
         if why:
-            fail(f"--apply fixes only the interpreter judged here, and {clean(why)}")
+            fail(f"--apply fixes only the interpreter judged here, and {why}")
     if not runnable:
         typer.echo("\nNo step can run automatically; do the steps above by hand.")
         raise typer.Exit(1)

@@ -248,6 +248,20 @@ def test_a_timeout_says_where_it_stuck(matrix):
     assert "D state" in finding.fixes[0].notes
 
 
+RERUN = ("--framework", "torch", "--timeout", "600")
+
+
+def test_a_timeouts_rerun_hint_keeps_the_python_it_judged(matrix):
+    torch = record(status="timeout", during="import torch", reason="no answer")
+    other = {"python": {"command": "/envs/my env/bin/python"}}  # what --python PATH leaves
+    (finding,) = judge(matrix, TORCH_CU121, other, runtime(torch=torch))["DD608"].findings
+    (command,) = finding.fixes[0].commands
+    assert command == ("dldoctor", "check", "--python", "/envs/my env/bin/python", *RERUN)
+    assert shown_all(finding.fixes[0]) == (
+        "dldoctor check --python '/envs/my env/bin/python' --framework torch --timeout 600",
+    )
+
+
 def test_a_report_without_runtime_facts_skips_every_runtime_check(matrix):
     data = copy.deepcopy(make_facts(gpu_machine(), TORCH_CU121).to_dict())
     del data["runtime"]
