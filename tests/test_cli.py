@@ -184,8 +184,8 @@ def test_hostile_site_dir_is_judged_not_fatal(tmp_path):
         in result.stdout
     )
     assert (
-        "$ python -m pip install 'torchvision==0.28.*' --index-url https://download.pytorch.org/whl/cpu"
-        in result.stdout
+        f"$ {sys.executable} -m pip install 'torchvision==0.28.*' "
+        "--index-url https://download.pytorch.org/whl/cpu" in result.stdout
     )
     document = json.loads(path.read_text())
     jsonschema.validate(document, report_schema())
