@@ -107,7 +107,7 @@ def driver_library_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             fixes=(
                 Fix(
                     "Reboot so the new kernel module loads (or reload it, no GPU process running).",
-                    ("sudo reboot",),
+                    (("sudo", "reboot"),),
                     notes="Without a reboot: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset "
                     "nvidia && sudo modprobe nvidia",
                 ),
@@ -219,14 +219,14 @@ def nvml_hung(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 Fix(
                     "Find what the driver is stuck on in the kernel log (Xid errors), then reset "
                     "the GPU or reboot.",
-                    ("sudo dmesg --level=err,warn",),
+                    (("sudo", "dmesg", "--level=err,warn"),),
                     notes="An idle GPU can be reset with `sudo nvidia-smi -r -i INDEX` (no "
                     "process may use it); a GPU that fell off the bus needs a reboot.",
                 ),
                 Fix(
                     "On a machine with many GPUs and persistence mode off, keep the driver "
                     "initialised so NVML answers at once, then run dldoctor again.",
-                    ("sudo systemctl enable --now nvidia-persistenced",),
+                    (("sudo", "systemctl", "enable", "--now", "nvidia-persistenced"),),
                 ),
             ),
         )

@@ -49,8 +49,8 @@ class CommandResult:
             return f"{name} did not answer within {within} and was killed"
         if self.truncated:
             size = self.limit_bytes
-            said = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
-            return f"{name} printed more than {said} and was stopped"
+            limit = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
+            return f"{name} printed more than {limit} and was stopped"
         said = (self.stderr.strip() or self.stdout.strip()).splitlines()
         text = said[0] if said else "no output"
         return f"{name} exited with code {self.returncode}: {text}"

@@ -30,7 +30,9 @@ def test_hung_nvml_is_one_error_naming_the_wedged_driver_and_its_timeout(matrix)
     assert verdict.title == "NVML did not answer within 5 s: the driver is wedged"
     assert verdict.evidence["during"] == "nvmlInit"
     assert "Xid" in verdict.fixes[0].summary
-    assert "nvidia-persistenced" in " ".join(verdict.fixes[1].commands)
+    assert verdict.fixes[1].commands == (
+        ("sudo", "systemctl", "enable", "--now", "nvidia-persistenced"),
+    )
 
 
 def test_crashed_nvml_names_the_signal_and_the_call(matrix):
