@@ -7,7 +7,8 @@ moves; OSC: window titles, OSC 52 clipboard writes, hyperlinks; DCS/SOS/PM/APC s
 C1 forms of all of them) and shows every other control character, carriage return, backspace
 and bidirectional override as U+FFFD, so that hidden text becomes visible instead of
 overwriting or reordering what is shown. The Markdown helpers also keep outside text inside the
-table cell, prose or code fence it was put in.
+table cell, prose or code fence it was put in. (Probe children's output is also cleaned where
+it is collected, before the failure signatures read it: there the report holds it cleaned.)
 """
 
 from __future__ import annotations
