@@ -94,6 +94,7 @@ def test_a_requirement_or_name_that_is_not_plain_pep_508_makes_no_command():
         "numpy==1.0 --pre",
         "numpy==1.0;python_version>'3'",
         "numpy\n==1.0",
+        "numpy==1.0\n",
     ):
         assert render(Install((hostile,)), facts) == ()
         assert render(Install(("numpy<2",), remove_first=(hostile,)), facts) == ()
