@@ -136,7 +136,9 @@ def _environment_files(
     cuda = sections["cuda"]
     if "errors" in cuda and "toolkits" not in cuda:
         return  # the cuda section itself failed
-    site_dirs = [p for p in python.get("sys_path") or [] if isinstance(p, str) and p.startswith("/")]
+    site_dirs = [
+        p for p in python.get("sys_path") or [] if isinstance(p, str) and p.startswith("/")
+    ]
     try:
         cuda["library_map"] = gather_library_map(
             host,
@@ -151,7 +153,9 @@ def _environment_files(
             sections["system"].get("architecture"),
         )
     except Exception as exc:
-        cuda.setdefault("errors", {})["library_map"] = f"internal error: {type(exc).__name__}: {exc}"
+        cuda.setdefault("errors", {})["library_map"] = (
+            f"internal error: {type(exc).__name__}: {exc}"
+        )
 
 
 def _result(get: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:

@@ -85,7 +85,9 @@ def _record(path: Any, filename: str, errors: list[str]) -> JSON:
         "track_features": _features(record.get("track_features")),
         "python_dists": [],
         "library_files": [],
-        "record_error": None if data is not None else "record unreadable; name, version, build from its file name",
+        "record_error": None
+        if data is not None
+        else "record unreadable; name, version, build from its file name",
     }
     files = record.get("files")
     if isinstance(files, list):

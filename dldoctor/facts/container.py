@@ -26,7 +26,13 @@ _DRIVER_FILE = re.compile(
     r"\.so)\.(\d+\.\d+(?:\.\d+)?)$"
 )
 _DRIVER_BINARIES = frozenset(
-    {"nvidia-smi", "nvidia-debugdump", "nvidia-persistenced", "nvidia-cuda-mps-control", "nvidia-cuda-mps-server"}
+    {
+        "nvidia-smi",
+        "nvidia-debugdump",
+        "nvidia-persistenced",
+        "nvidia-cuda-mps-control",
+        "nvidia-cuda-mps-server",
+    }
 )
 # Which runtime a container's root filesystem comes from, by its overlay's storage directory.
 _STORAGE = (
@@ -62,7 +68,11 @@ def mounts(host: Host) -> list[JSON]:
                     "mount_point": _unescape(fields[4]),
                     "fstype": fields[dash + 1],
                     "source": _unescape(fields[dash + 2]),
-                    "options": ",".join(f for f in (fields[5], fields[dash + 3] if len(fields) > dash + 3 else "") if f),
+                    "options": ",".join(
+                        f
+                        for f in (fields[5], fields[dash + 3] if len(fields) > dash + 3 else "")
+                        if f
+                    ),
                 }
             )
         return entries
@@ -127,7 +137,10 @@ def runtime(host: Host, entries: list[JSON]) -> tuple[str | None, str | None]:
     env_file = host.read_text("/run/.containerenv", 64 * 1024)
     if env_file is not None:
         match = re.search(r'^engine="([^"\n]{1,80})"', env_file, re.M)
-        return "podman", f"/run/.containerenv engine={match.group(1)}" if match else "/run/.containerenv exists"
+        return (
+            "podman",
+            f"/run/.containerenv engine={match.group(1)}" if match else "/run/.containerenv exists",
+        )
     cgroup = host.read_text("/proc/self/cgroup", 64 * 1024) or ""
     for marker, name in _CGROUP_RUNTIMES:
         if marker in cgroup:

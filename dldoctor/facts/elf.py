@@ -100,7 +100,9 @@ def _parse(f: BinaryIO) -> DynamicInfo | None:
     return DynamicInfo(soname, needed, paths(_DT_RPATH), paths(_DT_RUNPATH), machine)
 
 
-def _entries(f: BinaryIO, dynamic: tuple[int, int], wide: bool, order: str) -> list[tuple[int, int]]:
+def _entries(
+    f: BinaryIO, dynamic: tuple[int, int], wide: bool, order: str
+) -> list[tuple[int, int]]:
     offset, size = dynamic
     width = 16 if wide else 8
     count = min(size // width, _MAX_DYNAMIC_ENTRIES)

@@ -45,7 +45,9 @@ def jaxlib_build(host: Host, location: str) -> JSON:
     facts: JSON = {
         "version": None,
         "git_hash": None,
-        "xla_client_version": client.get("_version") if type(client.get("_version")) is int else None,
+        "xla_client_version": client.get("_version")
+        if type(client.get("_version")) is int
+        else None,
         "error": None,
     }
     if version is None:
@@ -53,7 +55,9 @@ def jaxlib_build(host: Host, location: str) -> JSON:
         return facts
     release = version.get("_release_version") or version.get("_version")
     facts["version"] = release if isinstance(release, str) else None
-    facts["git_hash"] = version.get("_git_hash") if isinstance(version.get("_git_hash"), str) else None
+    facts["git_hash"] = (
+        version.get("_git_hash") if isinstance(version.get("_git_hash"), str) else None
+    )
     return facts
 
 

@@ -162,9 +162,11 @@ def gather_library_map(
         frameworks[str(anchor["framework"])] = _framework(
             host, scanner, path, site, ld_path, ldcache, defaults, executable
         )
-        places += [(d["dir"], _kind(d["dir"], site_dirs, prefix, toolkits)) for d in frameworks[
-            str(anchor["framework"])
-        ]["search"] if d["via"] == "runpath"]
+        places += [
+            (d["dir"], _kind(d["dir"], site_dirs, prefix, toolkits))
+            for d in frameworks[str(anchor["framework"])]["search"]
+            if d["via"] == "runpath"
+        ]
     places += [(d, "system") for d in defaults]
     copies = _copies(scanner, places, ldcache, site_dirs, prefix, toolkits)
     return {"copies": copies, "frameworks": frameworks, "errors": scanner.errors}
@@ -235,7 +237,9 @@ def _framework(
         exe = read_dynamic(str(host.path(resolve(host, executable)))) if executable else None
         if exe is not None and not exe.runpath:
             exe_origin = posixpath.dirname(executable or "")
-            search += [{"dir": _expand(d, exe_origin), "via": "executable rpath"} for d in exe.rpath]
+            search += [
+                {"dir": _expand(d, exe_origin), "via": "executable rpath"} for d in exe.rpath
+            ]
     search += [{"dir": d, "via": "LD_LIBRARY_PATH"} for d in ld_path]
     if info is not None:
         search += [{"dir": _expand(d, origin), "via": "runpath"} for d in info.runpath]
@@ -246,19 +250,29 @@ def _framework(
     search = unique
     libraries: JSON = {}
     for key in scanner.keys:
-        requested = next((n for n in (info.needed if info else ()) if scanner.library_of(n) == key), None)
+        requested = next(
+            (n for n in (info.needed if info else ()) if scanner.library_of(n) == key), None
+        )
         candidates: list[JSON] = []
         for step in search:
             for name in scanner.matches(step["dir"], key):
                 if requested is None or name == requested:
-                    _add(candidates, scanner.describe(posixpath.join(step["dir"], name), key), step["via"])
+                    _add(
+                        candidates,
+                        scanner.describe(posixpath.join(step["dir"], name), key),
+                        step["via"],
+                    )
         for soname, cached in scanner.cached(ldcache).get(key, []):
             if requested is None or soname == requested:
                 _add(candidates, scanner.describe(cached, key), "ldconfig")
         for directory in defaults:
             for name in scanner.matches(directory, key):
                 if requested is None or name == requested:
-                    _add(candidates, scanner.describe(posixpath.join(directory, name), key), "default")
+                    _add(
+                        candidates,
+                        scanner.describe(posixpath.join(directory, name), key),
+                        "default",
+                    )
         if candidates or requested:
             libraries[key] = {"requested": requested, "candidates": candidates[:MAX_CANDIDATES]}
     return {
@@ -288,7 +302,9 @@ def _expand(entry: str, origin: str) -> str:
     return posixpath.normpath(text)
 
 
-def _kind(directory: str, site_dirs: Sequence[str], prefix: str | None, toolkits: Sequence[str]) -> str:
+def _kind(
+    directory: str, site_dirs: Sequence[str], prefix: str | None, toolkits: Sequence[str]
+) -> str:
     for site in site_dirs:
         if directory.startswith(site.rstrip("/") + "/"):
             rest = directory[len(site.rstrip("/")) + 1 :]

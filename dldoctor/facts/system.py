@@ -7,7 +7,13 @@ import os
 import platform
 from typing import Any, Callable
 
-from dldoctor.facts.container import ipc_namespace, mounts, nvidia_injected, runtime, shm_size_from_mounts
+from dldoctor.facts.container import (
+    ipc_namespace,
+    mounts,
+    nvidia_injected,
+    runtime,
+    shm_size_from_mounts,
+)
 from dldoctor.facts.host import Host
 from dldoctor.facts.system_linux import (
     cgroup_cpu_quota_cores,
