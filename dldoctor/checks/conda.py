@@ -18,9 +18,9 @@ from dldoctor.model import Area, Fix, Severity
 
 
 def _dist_name(where: str) -> str:
-    """``lib/python3.10/site-packages/torch-1.13.0.dist-info`` → ``torch``."""
-    base = where.rstrip("/").rsplit("/", 1)[-1]
-    return q.canonical(base.rsplit(".", 1)[0].rsplit("-", 1)[0])
+    """``.../torch-1.13.0.dist-info`` or ``.../torch-1.13.1-py3.10.egg-info`` → ``torch``
+    (the name part of these directories never holds a hyphen)."""
+    return q.canonical(where.rstrip("/").rsplit("/", 1)[-1].split("-")[0])
 
 
 @check(
