@@ -138,7 +138,10 @@ def _loaded_too_old(
     """The copy the loader picks for the framework (the library map) is older than it needs."""
     loaded = q.loaded_copy(facts, build.framework, "cudnn", needed.major)
     found = q.version_of((loaded or {}).get("version"))
-    if loaded is None or found is None or len(found.release) < 2 or found >= needed:
+    if loaded is None or found is None or len(found.release) < 2:
+        return []
+    # A header says 9.1.0 where the matrix says 9.1.0.70: compare at the copy's precision.
+    if found >= Version(".".join(str(p) for p in needed.release[: len(found.release)])):
         return []
     directory = str(loaded.get("path", "")).rsplit("/", 1)[0]
     via = loaded.get("via")

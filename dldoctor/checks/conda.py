@@ -133,32 +133,45 @@ def conda_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     if not q.conda_packages(facts):
         raise NotApplicable("not a conda environment")
-    verdicts = []
+    unmet: dict[str, list[tuple[dict[str, Any], str, SpecifierSet]]] = {}
     for package in q.conda_packages(facts):
         for dep, spec_text in ((package.get("cuda") or {}).get("requires") or {}).items():
             spec = match_spec(spec_text)
-            installed = q.conda_package(facts, dep)
-            found = q.version_of((installed or {}).get("version"))
-            if spec is None or found is None or spec.contains(found, prereleases=True):
-                continue
-            verdicts.append(
-                Verdict(
-                    Severity.ERROR,
-                    f"{package['name']} {package.get('version')} ({package.get('build')}) requires "
-                    f"{dep} {spec_text}, but {dep} {found} is installed",
-                    evidence={
-                        "package": package["name"],
-                        "requires": {dep: spec_text},
-                        "installed": str(found),
-                    },
-                    fixes=(
-                        Fix(
-                            f"Install the {dep} it was built for.",
-                            (f"conda install -y '{dep}{spec}'",),
-                        ),
+            found = q.version_of((q.conda_package(facts, dep) or {}).get("version"))
+            if (
+                spec is not None
+                and found is not None
+                and not spec.contains(found, prereleases=True)
+            ):
+                unmet.setdefault(dep, []).append((package, spec_text, spec))
+    verdicts = []
+    for (
+        dep,
+        wanting,
+    ) in unmet.items():  # one finding per CUDA package: the root cause is its version
+        found = q.conda_package(facts, dep) or {}
+        who = " and ".join(
+            f"{p['name']} {p.get('version')} ({p.get('build')})" for p, _, _ in wanting
+        )
+        specs = sorted({text for _, text, _ in wanting})
+        combined = SpecifierSet(",".join(str(spec) for _, _, spec in wanting))
+        verdicts.append(
+            Verdict(
+                Severity.ERROR,
+                f"{who} require{'s' if len(wanting) == 1 else ''} {dep} {' and '.join(specs)}, "
+                f"but {dep} {found.get('version')} is installed",
+                evidence={
+                    "installed": {dep: found.get("version")},
+                    "required_by": {p["name"]: text for p, text, _ in wanting},
+                },
+                fixes=(
+                    Fix(
+                        f"Install the {dep} they were built for.",
+                        (f"conda install -y '{dep}{combined}'",),
                     ),
-                )
+                ),
             )
+        )
     verdicts += _builds_against_conda(facts, matrix)
     return verdicts
 

@@ -239,7 +239,9 @@ def join_distributions(packages: JSON, conda: JSON | None) -> None:
         for where in package.get("python_dists") or []:
             location = posixpath.normpath(posixpath.join(prefix, posixpath.dirname(where)))
             # "torch-1.13.1-py3.10.egg-info": the name never holds a hyphen (wheel/egg escaping)
-            name = _canonical(re.sub(r"\.(dist|egg)-info$", "", posixpath.basename(where)).split("-")[0])
+            name = _canonical(
+                re.sub(r"\.(dist|egg)-info$", "", posixpath.basename(where)).split("-")[0]
+            )
             for dist in by_name.get(name, []):
                 if posixpath.normpath(str(dist.get("location") or "")) == location:
                     dist["conda"] = summary
