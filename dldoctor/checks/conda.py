@@ -149,7 +149,7 @@ def conda_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
         dep,
         wanting,
     ) in unmet.items():  # one finding per CUDA package: the root cause is its version
-        found = q.conda_package(facts, dep) or {}
+        record = q.conda_package(facts, dep) or {}
         who = " and ".join(
             f"{p['name']} {p.get('version')} ({p.get('build')})" for p, _, _ in wanting
         )
@@ -159,9 +159,9 @@ def conda_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             Verdict(
                 Severity.ERROR,
                 f"{who} require{'s' if len(wanting) == 1 else ''} {dep} {' and '.join(specs)}, "
-                f"but {dep} {found.get('version')} is installed",
+                f"but {dep} {record.get('version')} is installed",
                 evidence={
-                    "installed": {dep: found.get("version")},
+                    "installed": {dep: record.get("version")},
                     "required_by": {p["name"]: text for p, text, _ in wanting},
                 },
                 fixes=(
