@@ -10,6 +10,7 @@ from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
+from dldoctor.fixes.installers import conda as conda_installer
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -113,12 +114,12 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
         remedy = fix(facts, matrix)
         fixes = [remedy] if remedy else []
         if pins and remedy:
-            names = " ".join(p["name"] for p in pins)
+            names = [str(p["name"]) for p in pins]
             fixes.insert(
                 0,
                 Fix(
-                    f"Remove {names}, which holds conda to CPU builds.",
-                    (f"conda remove -y {names}",),
+                    f"Remove {' and '.join(names)}, which hold conda to CPU builds.",
+                    conda_installer.remove(names, facts),
                 ),
             )
         verdicts.append(
@@ -166,7 +167,7 @@ def _conda_reason(cpu: list[Any], pins: list[Any]) -> str:
     first = cpu[0]
     text = f"conda installed its CPU build ({first['name']} {first.get('version')} {first.get('build')})"
     if pins:
-        text += f", and {', '.join(p['name'] for p in pins)} holds conda to CPU builds"
+        text += f", and {' and '.join(p['name'] for p in pins)} hold conda to CPU builds"
     return text
 
 

@@ -12,6 +12,7 @@ from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.installers import Install, conda, render
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -77,11 +78,10 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
         ((facts.cuda.get("library_map") or {}).get("copies") or {}).get("cudnn") or []
     )
     pip = _pip_cudnn(facts)
-    python = q.python_command(facts)
     verdicts = []
     for build in builds:
         if build.framework == "jax":
-            verdicts += _jax_cudnn(build, pip, matrix, python)
+            verdicts += _jax_cudnn(build, pip, matrix, facts)
             continue
         needed = needed_cudnn(build, matrix)
         if needed is None:
@@ -109,7 +109,7 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     fixes=(
                         Fix(
                             f"Install cuDNN {needed.major} as a wheel.",
-                            (f"{python} -m pip install '{wheel}>={needed}'",),
+                            render(Install((f"{wheel}>={needed}",)), facts),
                             automatic=True,
                         ),
                     ),
@@ -117,24 +117,20 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             )
             continue
         if q.library_candidates(facts, build.framework, "cudnn") is not None:
-            verdicts += _loaded_too_old(facts, build, needed, wheel, python)
+            verdicts += _loaded_too_old(facts, build, needed, wheel)
         else:  # a report without the library map: LD_LIBRARY_PATH is searched first
             verdicts += _ld_library_path_too_old(facts, build, needed, libraries)
     return verdicts
 
 
-def _unset_dir_fix(directory: str, needed: Version) -> Fix:
+def _unset_dir_fix(facts: Facts, directory: str, needed: Version) -> Fix:
     return Fix(
         f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first).",
-        (
-            f'export LD_LIBRARY_PATH=$(echo "$LD_LIBRARY_PATH" | tr : "\\n" | grep -vx "{directory}" | paste -sd:)',
-        ),
+        _without(facts, directory),
     )
 
 
-def _loaded_too_old(
-    facts: Facts, build: CudaBuild, needed: Version, wheel: str, python: str
-) -> list[Verdict]:
+def _loaded_too_old(facts: Facts, build: CudaBuild, needed: Version, wheel: str) -> list[Verdict]:
     """The copy the loader picks for the framework (the library map) is older than it needs."""
     loaded = q.loaded_copy(facts, build.framework, "cudnn", needed.major)
     found = q.version_of((loaded or {}).get("version"))
@@ -146,16 +142,16 @@ def _loaded_too_old(
     directory = str(loaded.get("path", "")).rsplit("/", 1)[0]
     via = loaded.get("via")
     if via == "LD_LIBRARY_PATH":
-        fix = _unset_dir_fix(directory, needed)
+        fix = _unset_dir_fix(facts, directory, needed)
     elif loaded.get("kind") == "conda-env":
         fix = Fix(
             f"Install cuDNN {needed} in the conda environment.",
-            (f"conda install -y 'cudnn>={needed}'",),
+            conda.install([f"cudnn>={needed}"], facts),
         )
     else:
         fix = Fix(
             f"Install cuDNN {needed} or newer where {build.label} looks for it.",
-            (f"{python} -m pip install '{wheel}>={needed}'",),
+            render(Install((f"{wheel}>={needed}",)), facts),
             automatic=loaded.get("kind") == "pip-wheel",
         )
     return [
@@ -200,14 +196,25 @@ def _ld_library_path_too_old(
                             "LD_LIBRARY_PATH"
                         ),
                     },
-                    fixes=(_unset_dir_fix(directory, needed),),
+                    fixes=(_unset_dir_fix(facts, directory, needed),),
                 )
             )
     return verdicts
 
 
+def _without(facts: Facts, directory: str) -> tuple[tuple[str, ...], ...]:
+    """The shell command (for a person) that sets LD_LIBRARY_PATH to its value less ``directory``."""
+    value = (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH")
+    if not isinstance(value, str):
+        return ()
+    kept = [p for p in value.split(":") if p and p.rstrip("/") != directory.rstrip("/")]
+    if not kept:
+        return (("unset", "LD_LIBRARY_PATH"),)
+    return (("export", "LD_LIBRARY_PATH=" + ":".join(kept)),)
+
+
 def _jax_cudnn(
-    build: CudaBuild, pip: list[dict[str, Any]], matrix: Matrix, python: str
+    build: CudaBuild, pip: list[dict[str, Any]], matrix: Matrix, facts: Facts
 ) -> list[Verdict]:
     plugin = next(
         (p for p in matrix.tables["jax"].get("plugin", []) if p["cuda"] == build.cuda), None
@@ -236,7 +243,7 @@ def _jax_cudnn(
                     fixes=(
                         Fix(
                             "Install the cuDNN the plugin accepts.",
-                            (f"{python} -m pip install '{wheel['name']}{accepted}'",),
+                            render(Install((f"{wheel['name']}{accepted}",)), facts),
                             automatic=True,
                         ),
                     ),

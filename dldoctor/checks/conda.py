@@ -13,6 +13,8 @@ from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.commands import Command, safe_name
+from dldoctor.fixes.installers import Install, conda, render
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -43,7 +45,6 @@ def conda_and_pip_copies(facts: Facts, matrix: Matrix) -> list[Verdict]:
     packages = q.conda_packages(facts)
     if not packages:
         raise NotApplicable("not a conda environment")
-    python = q.python_command(facts)
     verdicts = []
     for package in packages:
         for where in package.get("python_dists") or []:
@@ -76,16 +77,22 @@ def conda_and_pip_copies(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     fixes=(
                         Fix(
                             f"Keep the copy Python imports ({release}) and drop conda's record of it.",
-                            (
-                                f"conda remove --force -y {package['name']}",
-                                f"{python} -m pip install --force-reinstall --no-deps {name}=={release}",
-                            ),
+                            _keep_pip(facts, str(package["name"]), name, release),
                         ),
                     ),
                 )
             )
             break
     return verdicts
+
+
+def _keep_pip(facts: Facts, conda_name: str, name: str, release: str) -> tuple[Command, ...]:
+    """conda forgets its copy (--force: what depends on it stays), then pip rewrites the files
+    they shared; nothing when a name read from the records is not a plain one."""
+    if not safe_name(conda_name):
+        return ()
+    install = render(Install((f"{name}=={release}",), reinstall=True), facts)
+    return (*conda.remove([conda_name], facts), *install) if install else ()
 
 
 def match_spec(text: str) -> SpecifierSet | None:
@@ -167,7 +174,7 @@ def conda_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 fixes=(
                     Fix(
                         f"Install the {dep} they were built for.",
-                        (f"conda install -y '{dep}{combined}'",),
+                        conda.install([f"{dep}{combined}"], facts),
                     ),
                 ),
             )
@@ -203,8 +210,8 @@ def _builds_against_conda(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 )
                 fixes: tuple[Fix, ...] = (
                     Fix(
-                        f"Remove the unused {package['name']} if nothing else needs it.",
-                        (f"conda remove -y {package['name']}",),
+                        f"Remove the unused {package['name']} if nothing else needs it "
+                        f"(conda remove {package['name']}; conda also removes what depends on it).",
                     ),
                 )
             else:
@@ -213,13 +220,15 @@ def _builds_against_conda(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     f"{build.label} {build.version} needs {library} {need.major} (CUDA {build.cuda}), "
                     f"but this conda environment's is {what}"
                 )
-                spec = (
-                    f"{need.major}.*" if library == "cudnn" else ".".join(build.cuda.split(".")[:2])
+                low = need.major if library == "cudnn" else need
+                high = (
+                    f"{need.major + 1}" if library == "cudnn" else f"{need.major}.{need.minor + 1}"
                 )
+                spec = f">={low},<{high}"
                 fixes = (
                     Fix(
                         f"Install the {package['name']} it needs.",
-                        (f"conda install -y '{package['name']}={spec}'",),
+                        conda.install([f"{package['name']}{spec}"], facts),
                     ),
                 )
             verdicts.append(

@@ -85,11 +85,6 @@ def release_of(version: str) -> str:
     return parsed.public if parsed else version
 
 
-def python_command(facts: Facts) -> str:
-    """How to name the interpreter in a command the user will paste."""
-    return str(facts.python.get("command") or "python")
-
-
 def library_candidates(facts: Facts, framework: str, library: str) -> list[dict[str, Any]] | None:
     """The copies of a CUDA library the dynamic loader would try for a framework, in its order
     (the library map); None when the report has no map for that framework."""

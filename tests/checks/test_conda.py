@@ -43,7 +43,9 @@ def packages(
         "frameworks": frameworks or {},
     }
     join_distributions(data, section)
-    return {"packages": {**data, "conda": section}}
+    python = {"prefix": PREFIX, "executable": f"{PREFIX}/bin/python", "command": "python"}
+    conda_env = {"manager": "conda", "name": "work", "evidence": "conda-meta/ in prefix"}
+    return {"packages": {**data, "conda": section}, "python": {**python, "environment": conda_env}}
 
 
 def torch_frame(version: str, cuda: str | None, **build: Any) -> dict[str, Any]:
@@ -67,9 +69,11 @@ def test_pytorch_channel_cpu_build_held_by_cpuonly(tmp_path, matrix):
     (verdict,) = builds.cpu_only_build_on_gpu(facts, matrix)
     assert verdict.title.endswith(
         "it is a CPU-only build (torch.version.cuda is None); conda installed its CPU build "
-        "(pytorch 1.13.1 py3.10_cpu_0), and cpuonly, pytorch-mutex holds conda to CPU builds"
+        "(pytorch 1.13.1 py3.10_cpu_0), and cpuonly and pytorch-mutex hold conda to CPU builds"
     )
-    assert verdict.fixes[0].commands == ("conda remove -y cpuonly pytorch-mutex",)
+    assert verdict.fixes[0].commands == (
+        ("conda", "remove", "--prefix", PREFIX, "--force", "-y", "cpuonly", "pytorch-mutex"),
+    )
     assert [c["name"] for c in verdict.evidence["conda"]] == ["pytorch", "cpuonly", "pytorch-mutex"]
 
 
@@ -98,6 +102,17 @@ def test_conda_cuda_build_is_not_a_cpu_build(tmp_path, matrix):
     assert builds.cpu_only_build_on_gpu(facts, matrix) == []
 
 
+def test_conda_removes_a_python_package_by_its_own_name(tmp_path):
+    from dldoctor.fixes.installers import Install, render
+
+    section = conda_env(tmp_path, "pytorch-channel-cpu")
+    torch = dist("torch", "1.13.1", location=ENV_SITE, installer="conda")
+    facts = make_facts(packages(section, torch))
+    commands = render(Install(("torch==2.5.1",), remove_first=("torch",)), facts)
+    # the metadata says torch; conda knows the package as pytorch (its record, joined)
+    assert commands[0] == ("conda", "remove", "--prefix", PREFIX, "--force", "-y", "pytorch")
+
+
 # DD304: conda and pip copies of one package
 
 
@@ -112,8 +127,8 @@ def test_pip_replaced_condas_torch(tmp_path, matrix):
         f"(pip replaced conda's metadata); Python imports 2.5.1 from {ENV_SITE}"
     )
     assert verdict.fixes[0].commands == (
-        "conda remove --force -y pytorch",
-        "python -m pip install --force-reinstall --no-deps torch==2.5.1",
+        ("conda", "remove", "--prefix", PREFIX, "--force", "-y", "pytorch"),
+        (f"{PREFIX}/bin/python", "-m", "pip", "install", "--force-reinstall", "torch==2.5.1"),
     )
 
 
@@ -153,7 +168,9 @@ def test_cudatoolkit_older_than_the_conda_pytorch_depends_on(tmp_path, matrix):
         "nccl 2.14.3.1 (h0800d71_0) and pytorch 1.13.0 (cuda112py310he33e0d6_200) require "
         "cudatoolkit >=11.2,<12, but cudatoolkit 11.1.1 is installed"
     )
-    assert verdict.fixes[0].commands == ("conda install -y 'cudatoolkit<12,>=11.2'",)
+    assert verdict.fixes[0].commands == (
+        ("conda", "install", "--prefix", PREFIX, "-y", "cudatoolkit<12,>=11.2"),
+    )
 
 
 def test_pytorch_cuda_older_than_the_pytorch_build(tmp_path, matrix):
@@ -258,13 +275,14 @@ def test_older_cudnn_on_ld_library_path_shadows_the_wheel_torch_needs(tmp_path, 
             }
         },
         {"cuda": {"library_map": mapped}},
+        {"env": {"variables": {"LD_LIBRARY_PATH": OLD}}},
     )
     (verdict,) = compat_libs.cudnn_mismatch(facts, matrix)
     assert verdict.title == (
         f"PyTorch 2.4.1+cu124 needs cuDNN 9.1.0.70, but the dynamic loader would give it cuDNN 9.0.0 "
         f"from {OLD} (found by LD_LIBRARY_PATH)"
     )
-    assert f'grep -vx "{OLD}"' in verdict.fixes[0].commands[0]
+    assert verdict.fixes[0].commands == (("unset", "LD_LIBRARY_PATH"),)
 
 
 def test_the_wheel_found_through_runpath_is_enough(tmp_path, matrix):
