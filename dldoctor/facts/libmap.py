@@ -42,6 +42,7 @@ class _Scanner:
         self.host = host
         self.keys = list(stems)
         self._by_stem = {stem: key for key, stem in stems.items()}
+        self._stems = tuple(stems.values())
         self.owners = owners  # real path → version of the conda or pip package that installed it
         self._dirs: dict[str, dict[str, list[str]]] = {}
         self._files: dict[str, JSON] = {}
@@ -69,6 +70,8 @@ class _Scanner:
     def library_of(self, name: str) -> str | None:
         """``libcudnn.so.9`` → cudnn; ``libcudart-e409450e.so.11.0`` (a bundled, renamed copy)
         → cudart; ``libcudnn_ops.so.9`` → cudnn_ops."""
+        if not name.startswith(self._stems):  # most of /usr/lib: skip before the regex
+            return None
         match = _LIBRARY_FILE.match(name)
         return self._by_stem.get(match.group(1)) if match else None
 
