@@ -177,6 +177,29 @@ def test_ctrl_c_marks_the_unfinished_probes_interrupted_and_still_writes_the_rep
     assert "interrupted during import" in again.stdout
 
 
+def test_ctrl_c_while_gathering_is_one_line_and_exit_130_at_once(tmp_path: Path):
+    """The --python gatherer hangs (its timeout: 60 s); Ctrl-C stops it, and the run, now."""
+    pidfile = tmp_path / "pid"
+    fake = script(tmp_path, "/bin/python", f"echo $$ > {pidfile}\nexec sleep 600\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dldoctor", "check", "--python", str(fake), "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid = procs.wait_for_pid(pidfile)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)  # far less than the gatherer's 60 s
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and out == ""
+    assert err.strip().splitlines() == [
+        "dldoctor: error: interrupted while gathering facts: no report written"
+    ]
+    assert procs.gone(pid)
+
+
 @pytest.mark.parametrize("where", ["missing-dir", "a-directory"])
 def test_an_unwritable_json_path_is_refused_before_any_work(tmp_path: Path, where: str):
     marker = tmp_path / "smi-ran"

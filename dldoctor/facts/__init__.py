@@ -57,6 +57,7 @@ def _gather_interpreter(
         timeout_s,
         env=host.env,
         limit_bytes=INTERPRETER_OUTPUT_BYTES,
+        cancel=host.cancel,
     )
     if not result.ok:
         raise GatherError(
@@ -98,17 +99,21 @@ def gather(
 
     host = host or Host()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        interp = pool.submit(_gather_interpreter, matrix, python, host, interpreter_timeout_s)
-        ldcache = read_ldcache(host)
-        jobs: dict[str, Callable[[], dict[str, Any]]] = {
-            "system": lambda: gather_system(host),
-            "nvidia": lambda: gather_nvidia(host, ldcache),
-            "cuda": lambda: gather_cuda(host, ldcache),
-            "accelerators": lambda: gather_accelerators(host, ldcache),
-        }
-        futures = {name: pool.submit(job) for name, job in jobs.items()}
-        sections = {name: _result(f.result, name) for name, f in futures.items()}
-        interpreter_facts = interp.result()
+        try:
+            interp = pool.submit(_gather_interpreter, matrix, python, host, interpreter_timeout_s)
+            ldcache = read_ldcache(host)
+            jobs: dict[str, Callable[[], dict[str, Any]]] = {
+                "system": lambda: gather_system(host),
+                "nvidia": lambda: gather_nvidia(host, ldcache),
+                "cuda": lambda: gather_cuda(host, ldcache),
+                "accelerators": lambda: gather_accelerators(host, ldcache),
+            }
+            futures = {name: pool.submit(job) for name, job in jobs.items()}
+            sections = {name: _result(f.result, name) for name, f in futures.items()}
+            interpreter_facts = interp.result()
+        except BaseException:  # Ctrl-C: stop the commands now, not at their timeouts
+            host.cancel.set()
+            raise
     python_facts = interpreter_facts["python"]
     packages = interpreter_facts["packages"]
     marker_env = python_facts.get("marker_environment") or {}

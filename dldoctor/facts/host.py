@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ class Host:
     # NVML's child: what --timeout says, kept within nvml_child.TIMEOUT_BOUNDS_S (a many-GPU
     # machine without persistence mode initialises slowly).
     nvml_timeout_s: float = 10.0
+    # Set when the gathering is abandoned (Ctrl-C): every command still running is stopped.
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
     def path(self, absolute: str) -> Path:
         """Where an absolute machine path (``/proc/cpuinfo``) lives under this host's root."""
@@ -55,4 +58,5 @@ class Host:
         limit_bytes: int = OUTPUT_LIMIT_BYTES,
     ) -> CommandResult:
         """``run_command`` with this host's environment and timeout."""
-        return run_command(argv, timeout_s or self.command_timeout_s, self.env, limit_bytes)
+        timeout = timeout_s or self.command_timeout_s
+        return run_command(argv, timeout, self.env, limit_bytes, self.cancel)

@@ -58,7 +58,7 @@ def query(host: Host, ldcache: LdCache) -> JSON:
     limit = timeout_s(host)
     path = [_PACKAGE_ROOT, *recipe.get("path", []), *(p for p in sys.path if os.path.isabs(p))]
     argv = [sys.executable, "-I", "-S", "-c", _BOOT, json.dumps({"recipe": recipe, "path": path})]
-    return _answer(run_command(argv, limit, env=host.env), limit)
+    return _answer(run_command(argv, limit, env=host.env, cancel=host.cancel), limit)
 
 
 def recipe_for(module: Any) -> JSON:

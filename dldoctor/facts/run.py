@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import selectors
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,10 +62,12 @@ def run_command(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     env: Mapping[str, str] | None = None,
     limit_bytes: int = OUTPUT_LIMIT_BYTES,
+    cancel: threading.Event | None = None,
 ) -> CommandResult:
     """Run ``argv`` in its own session; at its end (or ``timeout_s``) kill all it left behind.
 
-    Each stream is kept up to ``limit_bytes``; past that the command is stopped.
+    Each stream is kept up to ``limit_bytes``; past that the command is stopped. Setting
+    ``cancel`` (Ctrl-C in dldoctor) stops it too, as a timeout.
     """
     args = tuple(argv)
     marked, token = reaper.mark(env)
@@ -84,7 +87,7 @@ def run_command(
     ending = "held"
     try:
         buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
-        ending = _collect(proc, buffers, timeout_s, limit_bytes)
+        ending = _collect(proc, buffers, timeout_s, limit_bytes, cancel)
     finally:
         # Not reaped yet, so its number still names only its group and session. After a clean
         # end only the group is killed: the /proc search is for signs that something stayed.
@@ -105,7 +108,11 @@ def run_command(
 
 
 def _collect(
-    proc: subprocess.Popen[bytes], buffers: dict[int, bytearray], timeout_s: float, limit: int
+    proc: subprocess.Popen[bytes],
+    buffers: dict[int, bytearray],
+    timeout_s: float,
+    limit: int,
+    cancel: threading.Event | None,
 ) -> str:
     """Read both pipes until the command ends; says how: clean, held, timeout or truncated.
 
@@ -119,7 +126,7 @@ def _collect(
             selector.register(fd, selectors.EVENT_READ)
         while True:
             now = time.monotonic()
-            if now >= deadline:
+            if now >= deadline or (cancel is not None and cancel.is_set()):
                 return "timeout"
             if exited_at is None and reaper.exited(proc):
                 exited_at = now

@@ -27,6 +27,7 @@ JSON = dict[str, Any]
 OUTPUT_TAIL_BYTES = 64 * 1024  # of the child's stdout+stderr, kept as evidence
 MAX_MESSAGE_BYTES = 4 << 20  # a channel line longer than this is not one of ours
 MAX_MESSAGES = 20_000
+MAX_CHANNEL_BYTES = 64 << 20  # all messages together: a flooding child is not heard past this
 POLL_S = 0.1
 EXIT_GRACE_S = 2.0  # after "done", how long the child may take to exit before it is killed
 
@@ -45,6 +46,7 @@ class ChildOutcome:
     error: str = ""  # could not be started at all
     bad_lines: int = 0  # channel lines that were not JSON objects
     cancelled: bool = False  # ended early by ``cancel`` (Ctrl-C in the parent), not by itself
+    channel_bytes: int = 0  # of the messages kept
 
 
 def run_child(
@@ -192,9 +194,11 @@ def _lines(pending: dict[int, bytes], fd: int, data: bytes, outcome: ChildOutcom
             message = json.loads(line)
         except ValueError:
             message = None
-        if not isinstance(message, dict) or len(outcome.messages) >= MAX_MESSAGES:
+        too_much = outcome.channel_bytes + len(line) > MAX_CHANNEL_BYTES
+        if not isinstance(message, dict) or len(outcome.messages) >= MAX_MESSAGES or too_much:
             outcome.bad_lines += 1
             continue
+        outcome.channel_bytes += len(line)
         outcome.messages.append(message)
         messages.append(message)
     return messages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -164,3 +165,33 @@ def test_the_child_runs_in_its_own_session():
     )
     (ids,) = [m for m in outcome.messages if m["type"] == "ids"]
     assert ids["sid"] == ids["pid"] != os.getsid(0)
+
+
+def test_cancel_ends_the_child_as_cancelled_not_as_a_crash():
+    import threading
+
+    cancel = threading.Event()
+    timer = threading.Timer(0.5, cancel.set)
+    timer.start()
+    outcome = child("""
+        send({"type": "begin", "framework": "x"})
+        time.sleep(600)
+        """, cancel=cancel)  # fmt: skip
+    timer.join()
+    assert outcome.cancelled and not outcome.timed_out and not outcome.done
+
+
+def test_a_child_flooding_the_channel_is_heard_only_up_to_the_budget(monkeypatch):
+    from dldoctor.probes import runner
+
+    monkeypatch.setattr(runner, "MAX_CHANNEL_BYTES", 10_000)
+    outcome = child("""
+        line = {"type": "info", "pad": "x" * 900}
+        for _ in range(100):
+            send(line)
+        send({"type": "done"})
+        """)  # fmt: skip
+    kept = sum(len(json.dumps(m)) for m in outcome.messages)
+    assert kept == outcome.channel_bytes <= 10_000
+    assert [m["type"] for m in outcome.messages] == ["info"] * 10 + ["done"]  # done still fits
+    assert outcome.bad_lines == 90
