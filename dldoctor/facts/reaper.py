@@ -57,7 +57,8 @@ def sweep() -> int:
     if not _marked:
         return 0
     needle = f"\0{TOKEN_VAR}={_RUN}.".encode()
-    return _rounds(lambda: _matches(None, needle, None))
+    since = _start_ticks(os.getpid())  # our descendants all started after us
+    return _rounds(lambda: _matches(None, needle, since))
 
 
 def signal_name(returncode: int | None) -> str | None:
