@@ -24,11 +24,13 @@ def main() -> int:
     matrix = corpus.matrix()
     cases = corpus.all_cases()
     misses, claims, doubled, counts = [], [], [], []
+    fully = 0
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             _, report = corpus.judge(case, matrix, Path(tmp))
             verdict = corpus.verdict(case, report)
             counts.append(verdict.findings)
+            fully += verdict.ok
             found = corpus.codes(report, "error", "warning")
             if not verdict.top_ok:
                 want = "nothing" if case.expected.healthy else "/".join(case.expected.primary)
@@ -49,7 +51,8 @@ def main() -> int:
         f"findings per case (warnings + errors): median {statistics.median(counts):g}, "
         f"mean {statistics.mean(counts):.2f}, max {max(counts)}"
     )
-    print(f"false claims: {len(claims)}")
+    print(f"false claims: {len(claims)} cases")
+    print(f"fully right (top, no false claim, one error per root cause): {fully}/{len(cases)}")
     print(f"cases with more than one error per root cause: {len(doubled)}")
     for title, rows in (("misses", misses), ("false claims", claims), ("doubled", doubled)):
         if rows:

@@ -190,7 +190,9 @@ def _packages(facts: JSON, matrix: Matrix) -> None:
     args = interpreter_arguments(matrix)
     given = packages.get("frameworks") or {}
     grouped: JSON = {}  # each build is what the case says its build file says
-    by_name = {interpreter.canonical(d["name"]): d for d in dists}
+    by_name: JSON = {}
+    for dist in dists:  # the first copy on sys.path is the one that imports
+        by_name.setdefault(interpreter.canonical(dist["name"]), dist)
     for entry in args["interesting"]:
         key, dist = entry.get("framework"), by_name.get(interpreter.canonical(entry.get("name")))
         if key and dist:
@@ -209,6 +211,7 @@ def _packages(facts: JSON, matrix: Matrix) -> None:
     is_nvidia = interpreter.nvidia_matcher(args["nvidia_prefixes"], args["nvidia_exclude"])
     packages["nvidia_wheels"] = interpreter.nvidia_wheels(dists, is_nvidia)
     packages["nvidia_pins"] = interpreter.nvidia_pins(dists, is_nvidia)
+    packages["duplicates"] = interpreter.duplicates(dists)
     packages["unsatisfied"] = unsatisfied(packages, python.get("marker_environment") or {})
     facts["cuda"]["pip_libraries"] = packages["nvidia_wheels"]
 
@@ -288,30 +291,42 @@ def report_of(case: Case, matrix: Matrix) -> JSON:
 # ---- judging ------------------------------------------------------------------------------------
 
 
-def judge(case: Case, matrix: Matrix, workdir: Path) -> tuple[int, JSON]:
-    """Exit code and JSON report of the real `dldoctor check --from <report> --format json`."""
+def judge(
+    case: Case, matrix: Matrix, workdir: Path, subprocess_run: bool = False
+) -> tuple[int, JSON]:
+    """Exit code and JSON report of `dldoctor check --from <report> --format json`: the real
+    command line, in this process (typer's runner) or, with ``subprocess_run``, in a child."""
     path = workdir / f"{case.name}.report.json"
     path.write_text(json.dumps(report_of(case, matrix), indent=1), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
-    result = subprocess.run(
-        [sys.executable, "-m", "dldoctor", "check", "--from", str(path), "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    if result.returncode not in (0, 1):
-        raise AssertionError(f"{case.name}: exit {result.returncode}: {result.stderr.strip()}")
-    return result.returncode, json.loads(result.stdout)
+    argv = ["check", "--from", str(path), "--format", "json"]
+    if subprocess_run:
+        env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
+        result = subprocess.run(
+            [sys.executable, "-m", "dldoctor", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        code, out, err = result.returncode, result.stdout, result.stderr
+    else:
+        from typer.testing import CliRunner
+
+        from dldoctor.cli import app
+
+        ran = CliRunner().invoke(app, argv)
+        code, out, err = ran.exit_code, ran.stdout, repr(ran.exception)
+    if code not in (0, 1):
+        raise AssertionError(f"{case.name}: exit {code}: {err.strip()}")
+    return code, json.loads(out)
 
 
 def primary_code(report: JSON) -> str | None:
-    """The report's primary diagnosis if it names one, else its first error, else first warning."""
-    primary = report.get("primary") or report.get("diagnosis")
-    if isinstance(primary, dict) and primary.get("code"):
-        return str(primary["code"])
-    if isinstance(primary, str):
-        return primary
+    """The report's primary diagnosis where it has one, else its first error, else first warning."""
+    diagnosis = report.get("diagnosis")
+    if isinstance(diagnosis, dict) and "primary" in diagnosis:
+        primary = diagnosis["primary"]
+        return str(primary["code"]) if isinstance(primary, dict) else None
     for severity in ("error", "warning"):
         for finding in report.get("findings") or []:
             if finding.get("severity") == severity:

@@ -35,9 +35,6 @@ def test_case(path: Path, matrix, tmp_path) -> None:
     assert verdict.extra_errors == 0, f"more than one error per root cause: {found}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the corpus is still being transcribed (fewer than 60 failures)"
-)
 def test_the_corpus_is_large_and_varied() -> None:
     cases = corpus.all_cases()
     failures = [c for c in cases if not c.expected.healthy]
@@ -45,3 +42,12 @@ def test_the_corpus_is_large_and_varied() -> None:
     assert sum(c.expected.healthy for c in cases) >= 8
     assert {c.platform for c in cases} == corpus.PLATFORMS
     assert len({c.source for c in failures}) == len(failures), "one thread, one case"
+
+
+def test_a_case_judged_by_the_real_command_in_a_child_process(matrix, tmp_path) -> None:
+    """The in-process runner above and `python -m dldoctor check --from` give the same report."""
+    case = corpus.load_case(corpus.HERE / "nvml-mismatch-after-unattended-upgrade.json")
+    inside = corpus.judge(case, matrix, tmp_path)
+    child = corpus.judge(case, matrix, tmp_path, subprocess_run=True)
+    assert inside[0] == child[0] == 1
+    assert corpus.codes(inside[1]) == corpus.codes(child[1]) == ["DD102"]
