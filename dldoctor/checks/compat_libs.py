@@ -18,14 +18,15 @@ from dldoctor.model import Area, Fix, Severity
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
 
-def _needed_cudnn(build: CudaBuild, matrix: Matrix) -> Version | None:
-    """The cuDNN a build needs: its own record, else the matrix row of its release."""
+def _needed_cudnn(build: CudaBuild, matrix: Matrix) -> tuple[Version, str] | None:
+    """The cuDNN a build needs, parsed and as written: its own record, else its release's row."""
     text = build.cudnn
     if build.framework == "tensorflow":
         row = matrix.row_for("tensorflow", "tensorflow", build.version)
         if row and (not text or "." not in text):
             text = row["cudnn"]
-    return q.version_of(text)
+    parsed = q.version_of(text)
+    return (parsed, str(text)) if parsed is not None else None
 
 
 def _brings_no_cudnn(build: CudaBuild, facts: Facts) -> bool:
@@ -75,9 +76,10 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
         if build.framework == "jax":
             verdicts += _jax_cudnn(build, pip, matrix, python)
             continue
-        needed = _needed_cudnn(build, matrix)
-        if needed is None:
+        need = _needed_cudnn(build, matrix)
+        if need is None:
             continue
+        needed, needed_text = need
         same_major = [
             e
             for e in libraries
@@ -91,17 +93,17 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
-                    f"{build.label} {build.version} needs cuDNN {needed}, but no cuDNN {needed.major} is installed",
+                    f"{build.label} {build.version} needs cuDNN {needed_text}, but no cuDNN {needed.major} is installed",
                     evidence={
                         "framework": build.framework,
-                        "cudnn_needed": str(needed),
+                        "cudnn_needed": needed_text,
                         "system": libraries,
                         "pip": pip,
                     },
                     fixes=(
                         Fix(
                             f"Install cuDNN {needed.major} as a wheel.",
-                            (f"{python} -m pip install '{wheel}>={needed}'",),
+                            (f"{python} -m pip install '{wheel}>={needed_text}'",),
                             automatic=True,
                         ),
                     ),
@@ -121,11 +123,11 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 verdicts.append(
                     Verdict(
                         Severity.ERROR,
-                        f"{build.label} {build.version} needs cuDNN {needed}, but LD_LIBRARY_PATH makes it load "
-                        f"cuDNN {found} from {directory}",
+                        f"{build.label} {build.version} needs cuDNN {needed_text}, but LD_LIBRARY_PATH makes it load "
+                        f"cuDNN {entry['version']} from {directory}",
                         evidence={
                             "framework": build.framework,
-                            "cudnn_needed": str(needed),
+                            "cudnn_needed": needed_text,
                             "loads": entry,
                             "LD_LIBRARY_PATH": (facts.env.get("variables") or {}).get(
                                 "LD_LIBRARY_PATH"
@@ -133,7 +135,7 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                         },
                         fixes=(
                             Fix(
-                                f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first).",
+                                f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed_text} first).",
                                 (
                                     f'export LD_LIBRARY_PATH=$(echo "$LD_LIBRARY_PATH" | tr : "\\n" | grep -vx "{directory}" | paste -sd:)',
                                 ),
@@ -164,10 +166,10 @@ def _jax_cudnn(
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
-                    f"{build.distribution} needs cuDNN {accepted}, but {wheel['name']} {found} is installed",
+                    f"{build.distribution} needs cuDNN {accepted}, but {wheel['name']} {wheel['version']} is installed",
                     evidence={
                         "plugin": build.distribution,
-                        "cudnn": str(found),
+                        "cudnn": wheel["version"],
                         "accepted": str(accepted),
                         "matrix_row": f"jax.toml plugin cuda{build.cuda}",
                     },

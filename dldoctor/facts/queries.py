@@ -80,9 +80,8 @@ def version_of(text: str | None) -> Version | None:
 
 
 def release_of(version: str) -> str:
-    """'2.13.0+cpu' → '2.13.0' (the public version a pin uses)."""
-    parsed = version_of(version)
-    return parsed.public if parsed else version
+    """'2.13.0+cpu' → '2.13.0' (the public version a pin uses), as written: never re-rendered."""
+    return version.partition("+")[0].strip() if version_of(version) else version
 
 
 def python_command(facts: Facts) -> str:
