@@ -142,3 +142,11 @@ def test_the_torch_variant_is_chosen_by_the_drivers_cuda_at_its_edge():
             assert not isinstance(choice, str)
             assert Version(choice.variant) <= Version(cuda)
             assert choice.variant in runs
+
+
+def test_pins_keep_the_version_as_written():
+    from dldoctor.facts.queries import release_of
+
+    assert release_of("2.13.0+cpu") == "2.13.0"
+    assert release_of("2.3.01+cu121") == "2.3.01"  # never re-rendered as 2.3.1
+    assert release_of("not a version") == "not a version"
