@@ -98,21 +98,24 @@ BUGS = [
     ),
     (
         "uv's --reinstall dropped",
-        "dldoctor/fixes/installers.py",
-        'again = " --reinstall" if intent.reinstall else ""',
-        'again = ""',
+        "dldoctor/fixes/installers/uv.py",
+        'again = ("--reinstall",) if intent.reinstall else ()',
+        "again = ()",
     ),
     (
         "pip's --force-reinstall dropped",
-        "dldoctor/fixes/installers.py",
-        'again = " --force-reinstall" if intent.reinstall else ""',
-        'again = ""',
+        "dldoctor/fixes/installers/pip.py",
+        'again = ("--force-reinstall",) if intent.reinstall else ()',
+        "again = ()",
     ),
 ]
 
 
 def run_one(what: str, relative: str, old: str, new: str) -> bool:
     path = ROOT / relative
+    if not path.is_file():
+        print(f"SKIPPED  {what}: {relative} is gone (code moved)")
+        return True
     original = path.read_text(encoding="utf-8")
     if original.count(old) != 1:
         print(f"SKIPPED  {what}: the text to change is not in {relative} once (code moved)")

@@ -82,8 +82,3 @@ def version_of(text: str | None) -> Version | None:
 def release_of(version: str) -> str:
     """'2.13.0+cpu' → '2.13.0' (the public version a pin uses), as written: never re-rendered."""
     return version.partition("+")[0].strip() if version_of(version) else version
-
-
-def python_command(facts: Facts) -> str:
-    """How to name the interpreter in a command the user will paste."""
-    return str(facts.python.get("command") or "python")

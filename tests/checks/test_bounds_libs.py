@@ -12,7 +12,7 @@ from dldoctor.checks.registry import NotApplicable
 from dldoctor.matrix import load
 from dldoctor.model import Severity
 from tests.checks.bounds import around, jax_plugin, machine, spec_edges, tensorflow_gpu, torch
-from tests.checks.scenarios import make_facts
+from tests.checks.scenarios import make_facts, shown_all
 
 MATRIX = load()
 TF = "2.16.1"
@@ -66,8 +66,8 @@ def test_another_major_anywhere_is_no_cudnn_at_all(origin):
             verdict.title
             == f"TensorFlow {TF} needs cuDNN {NEEDED}, but no cuDNN {major} is installed"
         )
-        assert verdict.fixes[0].commands == (
-            f"python -m pip install 'nvidia-cudnn-cu12>={NEEDED}'",
+        assert shown_all(verdict.fixes[0]) == (
+            f"/env/bin/python -m pip install 'nvidia-cudnn-cu12>={NEEDED}'",
         )
 
 
@@ -113,8 +113,8 @@ def test_jax_plugin_cudnn_wheel_at_the_edges_of_its_range(plugin):
                 f"{version} is installed"
             )
             assert verdict.evidence["cudnn"] == version
-            assert verdict.fixes[0].commands == (
-                f"python -m pip install 'nvidia-cudnn-cu{major}{accepted}'",
+            assert shown_all(verdict.fixes[0]) == (
+                f"/env/bin/python -m pip install 'nvidia-cudnn-cu{major}{accepted}'",
             )
 
 

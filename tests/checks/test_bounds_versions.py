@@ -11,7 +11,7 @@ from dldoctor.checks.registry import NotApplicable
 from dldoctor.matrix import load
 from dldoctor.model import Severity
 from tests.checks.bounds import above, around, below, machine, spec_edges, windows
-from tests.checks.scenarios import dist, make_facts, with_packages
+from tests.checks.scenarios import dist, make_facts, shown_all, with_packages
 
 MATRIX = load()
 
@@ -54,7 +54,9 @@ def test_a_plugin_of_any_other_version_than_jaxlib_is_flagged(plugin):
     assert severities(verdicts) == ([] if plugin == "0.10.2" else [Severity.ERROR])
     if verdicts:
         assert f"jax-cuda13-plugin {plugin} differs from jaxlib 0.10.2" in verdicts[0].title
-        assert verdicts[0].fixes[0].commands == ("python -m pip install 'jax[cuda13]==0.10.2'",)
+        assert shown_all(verdicts[0].fixes[0]) == (
+            "/env/bin/python -m pip install 'jax[cuda13]==0.10.2'",
+        )
 
 
 def test_jax_versions_are_shown_as_written():

@@ -7,11 +7,12 @@ import pytest
 from packaging.version import Version
 
 from dldoctor.fixes import gpu_builds, runtime
+from dldoctor.fixes.commands import shown
 from dldoctor.fixes.installers import Install, render
 from dldoctor.fixes.torch_builds import choose
 from dldoctor.matrix import load
 from tests.checks.bounds import around, below, machine
-from tests.checks.scenarios import dist, make_facts, with_packages
+from tests.checks.scenarios import dist, make_facts, shown_all, with_packages
 
 MATRIX = load()
 
@@ -66,7 +67,9 @@ def test_jax_gets_the_cuda13_plugin_from_its_first_release_and_a_cuda13_driver()
                 cuda is None or Version(cuda) >= Version("13.0")
             )
             extra = "cuda13" if new else "cuda12"
-            assert fix.commands == (f"python -m pip install 'jax[{extra}]=={version}'",), (
+            assert shown_all(fix) == (
+                f"/env/bin/python -m pip install 'jax[{extra}]=={version}'",
+            ), (
                 version,
                 cuda,
             )
@@ -82,7 +85,7 @@ def test_onnxruntime_from_the_cuda12_default_release_asks_for_a_cuda12_driver():
         fix = gpu_builds.onnxruntime_gpu_build(facts, MATRIX)
         needs_12 = Version(version) >= Version(since)
         assert fix.summary.startswith("First upgrade") is needs_12, version
-        assert fix.commands[-1] == f"python -m pip install onnxruntime-gpu=={version}"
+        assert shown_all(fix)[-1] == f"/env/bin/python -m pip install onnxruntime-gpu=={version}"
 
 
 def test_tensorflow_before_and_cuda_is_told_to_upgrade():
@@ -97,9 +100,9 @@ def test_tensorflow_before_and_cuda_is_told_to_upgrade():
                 == f"Upgrade to TensorFlow {since} or newer, then install tensorflow[and-cuda]."
             )
         else:
-            assert fix.commands == (
-                "python -m pip uninstall -y tensorflow-cpu",
-                f"python -m pip install 'tensorflow[and-cuda]=={version}'",
+            assert shown_all(fix) == (
+                "/env/bin/python -m pip uninstall -y tensorflow-cpu",
+                f"/env/bin/python -m pip install 'tensorflow[and-cuda]=={version}'",
             )
 
 
@@ -108,21 +111,24 @@ def reinstall(manager: str, installer: str):
         {"python": {"environment": {"manager": manager}}},
         with_packages(dist("torch", "2.13.0+cu128", installer=installer)),
     )
-    return runtime.reinstall(facts, MATRIX, "torch", "2.13.0+cu128", "a file is missing").commands
+    return shown_all(runtime.reinstall(facts, MATRIX, "torch", "2.13.0+cu128", "a file is missing"))
 
 
 def test_reinstall_renderings_per_installer():
     index = "--index-url https://download.pytorch.org/whl/cu128"
     assert reinstall("venv", "pip") == (
-        f"python -m pip install --force-reinstall torch==2.13.0+cu128 {index}",
+        f"/env/bin/python -m pip install --force-reinstall torch==2.13.0+cu128 {index}",
     )
-    assert reinstall("uv", "uv") == (f"uv pip install --reinstall torch==2.13.0+cu128 {index}",)
+    assert reinstall("uv", "uv") == (
+        f"uv pip install --python /env/bin/python --reinstall torch==2.13.0+cu128 {index}",
+    )
 
 
 def test_a_plain_install_never_forces_and_an_extra_index_is_kept():
     facts = make_facts()
-    assert render(Install(("numpy<2",), extra_index_url="https://example.org/simple"), facts) == (
-        "python -m pip install 'numpy<2' --extra-index-url https://example.org/simple",
+    rendered = render(Install(("numpy<2",), extra_index_url="https://example.org/simple"), facts)
+    assert tuple(shown(c) for c in rendered) == (
+        "/env/bin/python -m pip install 'numpy<2' --extra-index-url https://example.org/simple",
     )
 
 
