@@ -199,3 +199,10 @@ def test_driver_runs_reads_the_floor_of_the_os_asked(os):
             assert runs is (Version(version) >= Version(floor)), (row.cuda, os, version)
     assert driver_runs(MATRIX, None, "12.8") is None
     assert driver_runs(MATRIX, "not a version", "12.8") is None
+
+
+def test_driver_runs_defaults_to_linux_and_knows_no_unknown_release():
+    row = next(t for t in MATRIX.cuda_toolkits if t.linux and t.windows and t.windows != t.linux)
+    low = min(row.linux, row.windows, key=Version)
+    assert driver_runs(MATRIX, low, row.cuda) is (Version(low) >= Version(row.linux))
+    assert driver_runs(MATRIX, "999.99", "99.9") is None  # no such CUDA release in the matrix
