@@ -68,7 +68,9 @@ def emit_report(
     # The document only when one is written: building and dumping it grows with the environment
     # (0.4 s for 3000 distributions) and the terminal and Markdown views never read it.
     if json_path is not None or output_format is OutputFormat.json:
-        document = report.to_dict()
+        from dldoctor.facts.withhold import withhold_all
+
+        document = withhold_all(report.to_dict())  # secrets by shape, whatever carried them
         if report.redacted:
             from dldoctor.document.redact import redact
 
@@ -83,9 +85,10 @@ def emit_report(
         sys.stdout.write(text)
     elif output_format is OutputFormat.markdown:
         from dldoctor.document.redact import redact
+        from dldoctor.facts.withhold import withhold
         from dldoctor.report import markdown
 
-        body = markdown.render(report)
+        body = withhold(markdown.render(report))
         sys.stdout.write(redact(body) if report.redacted else body)
     else:
         from dldoctor.report import terminal

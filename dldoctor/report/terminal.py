@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from dldoctor.document.report import Report
+from dldoctor.facts.withhold import withhold
 from dldoctor.model import Area, Finding, Severity, Status
 from dldoctor.report.runtime_summary import header
 from dldoctor.report.summary import LINES, details, framework_lines
@@ -47,7 +48,7 @@ class Out:
         return f"\033[{';'.join(_CODES[s] for s in styles)}m{text}\033[0m"
 
     def line(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
+        self.stream.write(withhold(text) + "\n")  # secrets by shape, whatever carried them
 
     def wrapped(self, text: str, indent: int, lead: str = "", *styles: str) -> None:
         """``lead`` + ``text`` at ``indent``, wrapped with a hanging indent; ``lead`` styled."""
