@@ -137,3 +137,11 @@ def test_matrix_prints_torch_with_cudnn_per_variant():
 def test_matrix_unknown_section_is_exit_2():
     result = dldoctor("matrix", "caffe2")
     assert result.returncode == 2 and "no matrix section 'caffe2'" in result.stderr
+
+
+def test_errors_found_stay_exit_1_when_the_reader_stops_early(h100_report):
+    from tests.test_cli import closed_stdout_run
+
+    for fmt in ("terminal", "json", "markdown"):
+        result = closed_stdout_run("check", "--from", str(h100_report), "--format", fmt)
+        assert result.returncode == 1 and result.stderr == "", (fmt, result.stderr)

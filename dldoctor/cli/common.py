@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Optional
 
@@ -58,6 +61,25 @@ def gather_facts(
     return facts, f" --python {python}" if python else ""
 
 
+@contextlib.contextmanager
+def reader_may_stop() -> Iterator[None]:
+    """Output to a reader that may stop early (`dldoctor check | head -1`): the rest is dropped
+    and the exit code stays the one the run earned (click would make it 1, "errors found").
+
+    As the Python documentation advises for SIGPIPE, stdout is pointed at /dev/null so the
+    interpreter's own last flush cannot fail again.
+    """
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+
+
 def emit_report(
     report: object, output_format: OutputFormat, json_path: Optional[Path], verbose: bool
 ) -> None:
@@ -81,21 +103,22 @@ def emit_report(
             json_path.write_text(text, encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write the report to {json_path}: {exc.strerror or exc}")
-    if output_format is OutputFormat.json:
-        sys.stdout.write(text)
-    elif output_format is OutputFormat.markdown:
-        from dldoctor.document.redact import redact
-        from dldoctor.facts.withhold import withhold
-        from dldoctor.report import markdown
+    with reader_may_stop():
+        if output_format is OutputFormat.json:
+            sys.stdout.write(text)
+        elif output_format is OutputFormat.markdown:
+            from dldoctor.document.redact import redact
+            from dldoctor.facts.withhold import withhold
+            from dldoctor.report import markdown
 
-        body = withhold(markdown.render(report))
-        sys.stdout.write(redact(body) if report.redacted else body)
-    else:
-        from dldoctor.report import terminal
+            body = withhold(markdown.render(report))
+            sys.stdout.write(redact(body) if report.redacted else body)
+        else:
+            from dldoctor.report import terminal
 
-        out = terminal_out()
-        assert isinstance(out, terminal.Out)
-        terminal.render(report, out, verbose=verbose)
+            out = terminal_out()
+            assert isinstance(out, terminal.Out)
+            terminal.render(report, out, verbose=verbose)
     if json_path is not None and output_format is not OutputFormat.json:
         typer.echo(f"Report written to {json_path}", err=True)
 

@@ -114,6 +114,8 @@ def _emit_profile(
             json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write the report to {json_path}: {exc.strerror or exc}")
+    if report.profile["exit"].get("not_started"):
+        return  # python's one line ("python: No module named x") is all a plain run prints
     if sys.stderr.isatty():
         color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
         out = Out(sys.stderr, color=color, width=shutil.get_terminal_size().columns)

@@ -114,6 +114,8 @@ def _exit(session: Session, proc: ProcessRecord | None) -> JSON:
         # Withheld before it is cut: half a token no longer has the shape that gives it away.
         text = withhold(f"{exit_event.get('type')}: {exit_event.get('message', '')}")
         out["exception"] = text[:500]
+    if exit_event and exit_event.get("kind") == "not_started":  # python's own line, e.g.
+        out["not_started"] = withhold(str(exit_event.get("message", "")))[:500]  # no module x
     if result.forwarded:
         out["signals_received"] = list(result.forwarded)
     if result.enforced:
