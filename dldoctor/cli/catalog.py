@@ -48,7 +48,8 @@ def show_matrix(
     console = Console(highlight=False)
     if not console.is_terminal:  # a pipe or a file: whole rows, not wrapped at 80 columns
         console = Console(highlight=False, width=200)
-    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]  (rich would exit 1)
+    # rich would exit 1 on a closed pipe; reader_may_stop keeps the exit code.
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     with reader_may_stop():
         for title, header, rows in found:
             table = Table(title=title, title_justify="left", show_lines=False)
