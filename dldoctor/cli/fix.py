@@ -27,7 +27,9 @@ def fix(
         False, "--yes", "-y", help="With --apply: do not ask for confirmation."
     ),
     python: Optional[str] = typer.Option(
-        None, "--python", help="Fix another interpreter's environment."
+        None,
+        "--python",
+        help="Fix another interpreter's environment (with --from: the one the report is of).",
     ),
     from_report: Optional[Path] = typer.Option(
         None, "--from", help="Plan from an earlier JSON report (--apply: only of this interpreter)."
@@ -68,7 +70,14 @@ def fix(
             )
         facts, _ = gather_facts(matrix, None, 5.0, from_report)
     else:
-        facts, _ = gather_facts(matrix, python, min(5.0, timeout_s), None)
+        facts, _ = gather_facts(
+            matrix,
+            python,
+            min(5.0, timeout_s),
+            None,
+            interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
+            nvml_timeout_s=timeout_s,
+        )
         facts, _ = probe_runtime(facts, matrix, python, quick, False, framework, timeout_s, None)
     findings: list[Finding] = sorted(
         (f for o in run_checks(facts, matrix) for f in o.findings), key=lambda f: -f.severity.rank
