@@ -213,3 +213,36 @@ def test_hostile_site_dir_is_judged_not_fatal(tmp_path):
         d for d in document["facts"]["packages"]["distributions"] if d["name"] == "broken_pkg"
     )
     assert broken["metadata_error"]
+
+
+def closed_stdout_run(*args: str) -> subprocess.CompletedProcess[str]:
+    """dldoctor with a reader that leaves before the first line (as `| head -0` would)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dldoctor", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before dldoctor has started: its first write meets a closed pipe
+    _, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "--quick", "-v"),
+        ("check", "--quick", "--format", "markdown"),
+        ("check", "--quick", "--format", "json"),
+        ("checks",),
+        ("matrix",),
+        ("schema",),
+    ],
+)
+def test_a_reader_that_stops_early_does_not_change_the_exit_code(args):
+    full = dldoctor(*args)
+    cut = closed_stdout_run(*args)
+    assert full.returncode in (0, 1)
+    assert cut.returncode == full.returncode, cut.stderr
+    assert cut.stderr == full.stderr  # no traceback, no "Exception ignored" at exit

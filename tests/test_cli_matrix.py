@@ -54,8 +54,13 @@ def test_from_rejudges_an_old_report_from_another_machine(h100_report):
     ("content", "message"),
     [
         ("not json at all", "is not JSON: Expecting value at line 1, column 1"),
-        ('{"schema_version": "2.0"}', "uses report schema 2.0; this dldoctor reads 1.x"),
+        ('{"schema_version": "2.0"}', 'uses report schema "2.0"; this dldoctor reads 1.x'),
         ('{"hello": 1}', "is not a dldoctor report (no schema_version)"),
+        # never a Python repr (['2.0'], None) of what the file holds
+        ('{"schema_version": ["2.0"]}', "is not a dldoctor report: its schema_version is an array"),
+        ('{"schema_version": null}', "is not a dldoctor report: its schema_version is null"),
+        # json's message ends in "at": said once
+        ('{"a": "abc', "is not JSON: Unterminated string starting at line 1, column 7"),
     ],
 )
 def test_a_bad_report_is_one_line_and_exit_2(tmp_path, content, message):
@@ -106,3 +111,11 @@ def test_matrix_prints_torch_with_cudnn_per_variant():
 def test_matrix_unknown_section_is_exit_2():
     result = dldoctor("matrix", "caffe2")
     assert result.returncode == 2 and "no matrix section 'caffe2'" in result.stderr
+
+
+def test_errors_found_stay_exit_1_when_the_reader_stops_early(h100_report):
+    from tests.test_cli import closed_stdout_run
+
+    for fmt in ("terminal", "json", "markdown"):
+        result = closed_stdout_run("check", "--from", str(h100_report), "--format", fmt)
+        assert result.returncode == 1 and result.stderr == "", (fmt, result.stderr)

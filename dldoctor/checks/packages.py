@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
 
 from dldoctor.checks.registry import Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.facts.requirements import parse
 from dldoctor.fixes.installers import Install, render
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
@@ -141,12 +142,12 @@ def unsatisfied_requirements(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
 def _requirement_fix(facts: Facts, matrix: Matrix, owner: str, requirement: str) -> Fix:
     try:
-        req = Requirement(requirement)
+        req = parse(requirement)  # cached: pip check parsed the same text while gathering
     except InvalidRequirement:
         return Fix(f"{owner}'s requirement '{requirement}' is malformed: reinstall {owner}.")
-    torch = q.installed(facts, "torch")
     owner = q.canonical(owner)
-    if q.canonical(req.name) == "torch" and owner in ("torchvision", "torchaudio") and torch:
+    torch = q.installed(facts, "torch") if q.canonical(req.name) == "torch" else None
+    if torch and owner in ("torchvision", "torchaudio"):
         release = matrix.torch_release(torch["version"])
         if release:
             paired = release.torchvision if owner == "torchvision" else release.torchaudio

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from dldoctor.cli.app import app
-from dldoctor.cli.common import fail, load_matrix
+from dldoctor.cli.common import fail, load_matrix, reader_may_stop
 
 
 @app.command("checks")
@@ -21,9 +21,10 @@ def list_checks(
     from dldoctor.checks.registry import all_checks
     from dldoctor.report.checks_table import checks_table, checks_text
 
-    typer.echo(
-        checks_table(all_checks()) if markdown_table else checks_text(all_checks()), nl=False
-    )
+    with reader_may_stop():
+        typer.echo(
+            checks_table(all_checks()) if markdown_table else checks_text(all_checks()), nl=False
+        )
 
 
 @app.command("matrix")
@@ -47,14 +48,21 @@ def show_matrix(
     console = Console(highlight=False)
     if not console.is_terminal:  # a pipe or a file: whole rows, not wrapped at 80 columns
         console = Console(highlight=False, width=200)
-    for title, header, rows in found:
-        table = Table(title=title, title_justify="left", show_lines=False)
-        for column in header:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    console.print(f"Every row's source is in the data files under {data_dir()}.")
+    # rich would exit 1 on a closed pipe; reader_may_stop keeps the exit code.
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+    with reader_may_stop():
+        for title, header, rows in found:
+            table = Table(title=title, title_justify="left", show_lines=False)
+            for column in header:
+                table.add_column(column)
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
+        console.print(f"Every row's source is in the data files under {data_dir()}.")
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError
 
 
 @app.command()
@@ -62,4 +70,5 @@ def schema() -> None:
     """Print the JSON Schema every report follows."""
     from dldoctor.document.schema import report_schema
 
-    typer.echo(json.dumps(report_schema(), indent=2))
+    with reader_may_stop():
+        typer.echo(json.dumps(report_schema(), indent=2))

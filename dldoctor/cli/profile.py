@@ -82,10 +82,10 @@ def profile(
         session = run(run_target, options)
     except OSError as exc:
         fail(f"cannot start {run_target.describe()}: {exc.strerror or exc}")
-    from dldoctor.profilers.analysis import safe_args
+    from dldoctor.facts.withhold import safe_args
 
-    words = (["-m"] if module else []) + [target, *safe_args(args or [])]
-    command = "dldoctor profile " + " ".join(words)
+    words = (["-m"] if module else []) + [target, *(args or [])]
+    command = "dldoctor profile " + " ".join(safe_args(words))
     report = build(session, conditions, command, time.perf_counter() - started, redact_private)
     _emit_profile(report, json_path, trace_path, verbose)
     raise typer.Exit(report.exit_code())
@@ -103,7 +103,9 @@ def _emit_profile(
 
     assert isinstance(report, ProfileReport)
     if json_path is not None:  # first: a closed stderr must not cost the report
-        document = report.to_dict()
+        from dldoctor.facts.withhold import withhold_all
+
+        document = withhold_all(report.to_dict())  # secrets by shape, whatever carried them
         if report.redacted:
             from dldoctor.document.redact import redact
 
@@ -112,6 +114,8 @@ def _emit_profile(
             json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write the report to {json_path}: {exc.strerror or exc}")
+    if report.profile["exit"].get("not_started"):
+        return  # python's one line ("python: No module named x") is all a plain run prints
     if sys.stderr.isatty():
         color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
         out = Out(sys.stderr, color=color, width=shutil.get_terminal_size().columns)

@@ -11,6 +11,14 @@ from dldoctor.document.validate import Invalid, Validator
 from dldoctor.facts.model import Facts
 
 SUPPORTED_MAJOR = "1"
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    list: "an array",
+    dict: "an object",
+}
 MAX_REPORT_BYTES = 16 << 20  # a real report is well under 1 MiB; /dev/zero is endless
 MAX_DEPTH = 64  # a real report nests 8 deep; the validator recurses once per level
 
@@ -37,8 +45,10 @@ def load_report(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
+        # json's own words may end in "at" ("Unterminated string starting at"): not twice.
+        what = exc.msg[: -len(" at")] if exc.msg.endswith(" at") else exc.msg
         raise ReportError(
-            f"{path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            f"{path} is not JSON: {what} at line {exc.lineno}, column {exc.colno}"
         ) from None
     except RecursionError:  # nested past Python's recursion limit: json gives up first
         raise ReportError(_too_deep(path)) from None
@@ -46,10 +56,14 @@ def load_report(path: Path) -> dict[str, Any]:
         raise ReportError(_too_deep(path))
     if not isinstance(document, dict) or "schema_version" not in document:
         raise ReportError(f"{path} is not a dldoctor report (no schema_version)")
-    major = str(document["schema_version"]).split(".")[0]
-    if major != SUPPORTED_MAJOR:
+    version = document["schema_version"]
+    if not isinstance(version, str):  # shown as JSON names it, never as a Python repr
+        kind = _JSON_TYPES.get(type(version), "a JSON value")
+        raise ReportError(f"{path} is not a dldoctor report: its schema_version is {kind}")
+    if version.split(".")[0] != SUPPORTED_MAJOR:
+        shown = json.dumps(version[:40])  # quoted and escaped: the file is untrusted
         raise ReportError(
-            f"{path} uses report schema {document['schema_version']}; this dldoctor reads {SUPPORTED_MAJOR}.x"
+            f"{path} uses report schema {shown}; this dldoctor reads {SUPPORTED_MAJOR}.x"
         )
     try:
         Validator(report_schema()).validate(document)
@@ -81,4 +95,7 @@ def _depth(document: Any) -> int:
 
 
 def facts_from_report(path: Path) -> Facts:
-    return Facts.from_dict(load_report(path)["facts"])
+    """The report's facts, secrets by shape withheld (a report written before that rule)."""
+    from dldoctor.facts.withhold import withhold_all
+
+    return Facts.from_dict(withhold_all(load_report(path)["facts"]))

@@ -1,14 +1,18 @@
 """The environment variables that change how deep-learning stacks behave, secrets withheld.
 
 An allowlist, not a blocklist: only names known to matter are read at all, and among those any
-whose name looks secret has its value withheld (never written anywhere, redacted or not).
+whose name looks secret has its value withheld (never written anywhere, redacted or not); the
+others lose URL credentials and token shapes (a proxy's `user:pass@`) the same way.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
+
+from dldoctor.facts.withhold import looks_secret, withhold
+
+__all__ = ["gather_env", "is_relevant", "looks_secret"]
 
 _EXACT = frozenset(
     {
@@ -61,6 +65,18 @@ _EXACT = frozenset(
         "LOCAL_RANK",
         "MASTER_ADDR",
         "MASTER_PORT",
+        # Where pip and the model hubs download from: the index decides which build of a
+        # framework `pip install` picks (a mirror may have no CUDA wheels).
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
     }
 )
 _PREFIXES = (
@@ -79,17 +95,6 @@ _PREFIXES = (
     "MIOPEN_",
     "HSA_",
 )
-# TF_CPP_MIN_LOG_LEVEL is fine; NCCL_IB_... fine; anything carrying a credential is not.
-_SECRET = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|(^|_)KEY($|_)|PRIVATE|COOKIE|SESSION"
-)
-
-
-def looks_secret(name: str) -> bool:
-    """Whether a variable's name suggests its value is a credential."""
-    return bool(_SECRET.search(name.upper()))
-
-
 # Terraform also uses TF_ (TF_VAR_* often hold credentials): never TensorFlow's, never read.
 _TERRAFORM = (
     "TF_VAR_",
@@ -126,5 +131,5 @@ def gather_env(env: Mapping[str, str]) -> dict[str, Any]:
         if looks_secret(name):
             withheld.append(name)
         else:
-            variables[name] = env[name]
+            variables[name] = withhold(env[name])
     return {"variables": variables, "withheld": withheld}

@@ -56,9 +56,12 @@ REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 CONDA_LISTED = re.compile(r'"([^"]*?\.(?:dist|egg)-info)[/"]')
 
 
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
 def canonical(name: Optional[str]) -> str:
     """PEP 503 normalised name: 'Typing_Extensions' → 'typing-extensions' ('' for no name)."""
-    return re.sub(r"[-_.]+", "-", name or "").lower()
+    return _SEPARATORS.sub("-", name or "").lower()
 
 
 def _reason(exc: BaseException) -> str:
@@ -108,10 +111,40 @@ def _normpath(path: str) -> str:
     return os.path.normcase(os.path.normpath(os.path.abspath(path)))
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_bytes(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """At most `limit` bytes of a file; raises OSError as open() does.
+
+    Sized by fstat: `f.read(limit)` allocates the whole 4 MiB limit first, which made reading
+    three small metadata files per distribution the main cost of a 3000-distribution environment
+    (65 µs a file against 12 µs). A file that says it is empty (/proc) is read in chunks.
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        size = os.fstat(fd).st_size
+        if 0 < size < limit:  # a regular file: one read, one byte more to notice it grew
+            data = os.read(fd, size + 1)
+            if len(data) <= size:
+                return data
+            chunks, total = [data], len(data)
+        else:
+            chunks, total = [], 0
+        while total < limit:
+            data = os.read(fd, min(1 << 16, limit - total))
+            if not data:
+                break
+            chunks.append(data)
+            total += len(data)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read_head(path: str, limit: int = MAX_FILE_BYTES) -> Optional[str]:
     try:
-        with open(path, "rb") as f:
-            return f.read(limit).decode("utf-8", errors="replace")
+        return read_bytes(path, limit).decode("utf-8", errors="replace")
     except OSError:
         return None
 
@@ -229,21 +262,23 @@ def python_facts(search_path: List[str]) -> JSON:
 # ---- one distribution --------------------------------------------------------------------------
 
 
+# The three fields read, continuation lines included; a wheel's METADATA has dozens of others
+# (classifiers, project URLs, the description) that one C-level scan skips.
+_WANTED_HEADERS = re.compile(
+    r"^(name|version|requires-dist)[ \t]*:(.*(?:\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE
+)
+
+
 def _headers(text: str) -> Dict[str, List[str]]:
-    """The RFC 822 header block of METADATA, lower-cased keys; the body is never parsed."""
-    head = text.split("\n\n", 1)[0]
+    """Name, Version and Requires-Dist from METADATA's RFC 822 header block, lower-cased keys."""
+    end = text.find("\n\n")
+    head = text if end < 0 else text[:end]
     if "\r" in head:
         head = head.replace("\r\n", "\n").split("\n\n", 1)[0]
     headers: Dict[str, List[str]] = {}
-    last = None
-    for line in head.split("\n"):
-        if line[:1] in (" ", "\t") and last is not None:
-            headers[last][-1] += " " + line.strip()
-            continue
-        key, sep, value = line.partition(":")
-        if sep and key.strip():
-            last = key.strip().lower()
-            headers.setdefault(last, []).append(value.strip())
+    for key, value in _WANTED_HEADERS.findall(head):
+        joined = " ".join(p.strip() for p in value.split("\n")) if "\n" in value else value.strip()
+        headers.setdefault(key.lower(), []).append(joined)
     return headers
 
 
@@ -514,10 +549,16 @@ def nvidia_matcher(prefixes: List[str], exclude: List[str]) -> Callable[[str], b
     """Whether a distribution name is an NVIDIA library wheel (by prefix, minus the exclusions)."""
     starts = tuple(canonical(p) for p in prefixes)
     skip = {canonical(e) for e in exclude}
+    # Up to its first separator a prefix is unchanged by canonical(): a name that does not start
+    # with that (lower-cased) is no match, without normalising it (a few µs, times every
+    # requirement of every distribution).
+    heads = tuple(s.split("-", 1)[0] for s in starts)
 
     def is_nvidia_wheel(name: str) -> bool:
+        if not starts or not (name or "").lower().startswith(heads):
+            return False
         name = canonical(name)
-        return bool(starts) and name.startswith(starts) and name not in skip
+        return name.startswith(starts) and name not in skip
 
     return is_nvidia_wheel
 
@@ -637,8 +678,7 @@ class PathDist:
         """A metadata file's text (UTF-8), or None if absent; undecodable text raises."""
         path = os.path.join(self._path, name) if name else self._path
         try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_FILE_BYTES)
+            data = read_bytes(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         return data.decode("utf-8")

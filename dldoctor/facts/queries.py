@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -12,6 +13,7 @@ from dldoctor.facts.model import Facts
 _SEPARATORS = re.compile(r"[-_.]+")
 
 
+@functools.lru_cache(maxsize=8192)  # the same names are asked for again and again
 def canonical(name: str) -> str:
     """A distribution name as PEP 503 compares them ("TensorFlow_CPU" → "tensorflow-cpu").
 
@@ -57,13 +59,33 @@ def distributions(facts: Facts) -> list[dict[str, Any]]:
     return list(facts.packages.get("distributions") or [])
 
 
+# Where a Facts keeps its distribution index: (the list it was built from, its length, index).
+_INDEX_ATTR = "_dldoctor_distribution_index"
+
+
+def distribution_index(facts: Facts) -> dict[str, dict[str, Any]]:
+    """Canonical name → the first (active) distribution of that name, built once per Facts.
+
+    Checks and fix renderers ask `installed()` once per finding; a scan per question made an
+    environment of 3000 distributions with unmet requirements cost ~10 M name comparisons. Facts
+    is frozen, so the index rides on the instance (outside its fields: not serialised, not
+    compared) and is rebuilt if the distributions list was replaced or grew.
+    """
+    dists = facts.packages.get("distributions") or []
+    cached = facts.__dict__.get(_INDEX_ATTR)
+    if cached is not None and cached[0] is dists and cached[1] == len(dists):
+        return cached[2]
+    index: dict[str, dict[str, Any]] = {}
+    for dist in dists:
+        if isinstance(dist, dict) and isinstance(dist.get("name"), str) and dist["name"]:
+            index.setdefault(canonical(dist["name"]), dist)
+    object.__setattr__(facts, _INDEX_ATTR, (dists, len(dists), index))
+    return index
+
+
 def installed(facts: Facts, name: str) -> dict[str, Any] | None:
     """The first (active) installed distribution of that name, as Python would import it."""
-    wanted = canonical(name)
-    for dist in distributions(facts):
-        if dist.get("name") and canonical(dist["name"]) == wanted:
-            return dist
-    return None
+    return distribution_index(facts).get(canonical(name))
 
 
 def framework(facts: Facts, key: str) -> dict[str, Any] | None:

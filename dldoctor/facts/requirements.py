@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from dldoctor.facts.queries import canonical
@@ -41,38 +44,104 @@ def _entry(
     }
 
 
-def _applies(req: Requirement, marker_env: dict[str, str]) -> bool:
-    """Whether the marker holds for the target interpreter, with no extra requested."""
-    if req.marker is None:
-        return True
-    return bool(req.marker.evaluate({**marker_env, "extra": ""}))
+class Parsed(NamedTuple):
+    """The parts of a requirement pip check uses."""
+
+    name: str
+    specifier: SpecifierSet
+    marker: Marker | None
 
 
-def _check(
-    dist: JSON, text: str, installed: dict[str, JSON], marker_env: dict[str, str]
-) -> JSON | None:
-    if _EXTRA_ONLY.search(text) and not _OR.search(text.partition(";")[2]):
-        return None
+# The usual shape, `name`, `name>=1,<2` or `name==1.0; python_version < "3.10"`: split by one
+# regex, its specifier and marker parsed by packaging (cached: the same ones recur). packaging's
+# full parser costs ~60 µs a requirement, the main cost of pip check over 3000 distributions.
+# Anything else (extras, URLs, parentheses, odd text) and anything the parts refuse takes the
+# full parser, so what is accepted, refused and the error text are exactly packaging's.
+_OPERATOR_AND_VERSION = r"(?:[<>=!~]=?=?[ \t]*[^\s,;()\[\]@<>=!~]+)"
+_SIMPLE = re.compile(
+    r"[ \t]*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*"
+    rf"(?P<spec>{_OPERATOR_AND_VERSION}(?:[ \t]*,[ \t]*{_OPERATOR_AND_VERSION})*)?[ \t]*"
+    r"(?:;[ \t]*(?P<marker>\S.*?))?[ \t]*"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _specifier(text: str) -> SpecifierSet:
+    return SpecifierSet(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _marker(text: str) -> Marker:
+    return Marker(text)
+
+
+def _full(text: str) -> Parsed:
+    req = Requirement(text)
+    return Parsed(req.name, req.specifier, req.marker)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def parse(text: str) -> Parsed:
+    """A requirement's name, specifier and marker; raises what packaging's Requirement raises."""
+    match = _SIMPLE.fullmatch(text)
+    if match is None:
+        return _full(text)
     try:
-        req = Requirement(text)
-        if not _applies(req, marker_env):
+        spec = _specifier(match["spec"] or "")
+        marker = _marker(match["marker"]) if match["marker"] else None
+    except (InvalidSpecifier, InvalidMarker):
+        return _full(text)  # raises with packaging's own message
+    return Parsed(match["name"], spec, marker)
+
+
+class _Judge:
+    """One pip check's memo: marker results and parsed versions recur across distributions."""
+
+    def __init__(self, installed: dict[str, JSON], marker_env: dict[str, str]) -> None:
+        self.installed = installed
+        self.env = {**marker_env, "extra": ""}  # no extra requested
+        self.markers: dict[str, bool] = {}
+        self.versions: dict[str, Version | None] = {}
+
+    def applies(self, marker: Marker | None) -> bool:
+        """Whether the marker holds for the target interpreter (raises as evaluate does)."""
+        if marker is None:
+            return True
+        key = str(marker)
+        if key not in self.markers:
+            self.markers[key] = bool(marker.evaluate(self.env))
+        return self.markers[key]
+
+    def version(self, text: str) -> Version | None:
+        if text not in self.versions:
+            try:
+                self.versions[text] = Version(text)
+            except InvalidVersion:
+                self.versions[text] = None
+        return self.versions[text]
+
+    def check(self, dist: JSON, text: str) -> JSON | None:
+        if _EXTRA_ONLY.search(text) and not _OR.search(text.partition(";")[2]):
             return None
-    except Exception as exc:  # unparsable requirement, or a marker that cannot be evaluated
-        return _entry(dist, text, None, "invalid", f"{type(exc).__name__}: {exc}")
-    other = installed.get(canonical(req.name))
-    if other is None:
-        return _entry(dist, text, None, "missing", None)
-    version = other.get("version")
-    if not req.specifier:
-        return None
-    try:
-        parsed = Version(str(version))
-    except InvalidVersion:  # a legacy version string no specifier can match
-        detail = f"installed version {version!r} is not PEP 440"
-        return _entry(dist, text, version, "version", detail)
-    if req.specifier.contains(parsed, prereleases=True):
-        return None
-    return _entry(dist, text, version, "version", None)
+        try:
+            req = parse(text)
+            if not self.applies(req.marker):
+                return None
+        except Exception as exc:  # unparsable requirement, or a marker that cannot be evaluated
+            return _entry(dist, text, None, "invalid", f"{type(exc).__name__}: {exc}")
+        other = self.installed.get(canonical(req.name))
+        if other is None:
+            return _entry(dist, text, None, "missing", None)
+        version = other.get("version")
+        if not req.specifier:
+            return None
+        parsed = self.version(str(version))
+        if parsed is None:  # a legacy version string no specifier can match
+            detail = f"installed version {version!r} is not PEP 440"
+            return _entry(dist, text, version, "version", detail)
+        if req.specifier.contains(parsed, prereleases=True):
+            return None
+        return _entry(dist, text, version, "version", None)
 
 
 def unsatisfied(packages: JSON, marker_env: dict[str, str]) -> list[JSON]:
@@ -84,10 +153,11 @@ def unsatisfied(packages: JSON, marker_env: dict[str, str]) -> list[JSON]:
     with problem "invalid", never an exception.
     """
     installed = _installed(packages)
+    judge = _Judge(installed, marker_env)
     problems = []
     for dist in installed.values():
         for text in dist.get("requires") or []:
-            problem = _check(dist, text, installed, marker_env)
+            problem = judge.check(dist, text)
             if problem is not None:
                 problems.append(problem)
     return problems

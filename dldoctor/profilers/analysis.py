@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from dldoctor.facts.env_vars import looks_secret
+from dldoctor.facts.withhold import safe_args, withhold
 from dldoctor.profilers import collector as c
 from dldoctor.profilers import thresholds as th
 from dldoctor.profilers.collector import LoaderRecord, ProcessRecord, Steps
@@ -88,28 +88,6 @@ def analyse(session: Session) -> JSON:
     return profile
 
 
-def safe_args(args: tuple[str, ...] | list[str]) -> list[str]:
-    """The script's arguments with the values of secret-looking options withheld
-    (``--api-key X``, ``--hf_token=X``): they are never written anywhere."""
-    out: list[str] = []
-    withhold_next = False
-    for arg in args:
-        if withhold_next and not arg.startswith("-"):
-            out.append("<withheld>")
-            withhold_next = False
-            continue
-        withhold_next = False
-        if arg.startswith("-"):
-            name, eq, _ = arg.lstrip("-").partition("=")
-            if looks_secret(name.replace("-", "_")):
-                if eq:
-                    arg = arg[: arg.index("=") + 1] + "<withheld>"
-                else:
-                    withhold_next = True
-        out.append(arg)
-    return out
-
-
 def _choose_steps(proc: ProcessRecord | None) -> tuple[Steps, str]:
     if proc is None:
         return Steps(), "none"
@@ -133,7 +111,11 @@ def _exit(session: Session, proc: ProcessRecord | None) -> JSON:
     elif result.enforced:
         out["stopped_by"] = "duration"
     if exit_event and exit_event.get("kind") == "exception":
-        out["exception"] = f"{exit_event.get('type')}: {exit_event.get('message', '')}"[:500]
+        # Withheld before it is cut: half a token no longer has the shape that gives it away.
+        text = withhold(f"{exit_event.get('type')}: {exit_event.get('message', '')}")
+        out["exception"] = text[:500]
+    if exit_event and exit_event.get("kind") == "not_started":  # python's own line, e.g.
+        out["not_started"] = withhold(str(exit_event.get("message", "")))[:500]  # no module x
     if result.forwarded:
         out["signals_received"] = list(result.forwarded)
     if result.enforced:

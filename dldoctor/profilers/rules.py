@@ -54,6 +54,8 @@ def all_rules() -> list[Rule]:
 
 def judge(profile: JSON) -> list[Finding]:
     """Every rule's findings, worst first. A rule that crashes becomes a finding, not a crash."""
+    if profile["exit"].get("not_started"):
+        return []  # the script never ran (python said why, in its one line): nothing to judge
     findings: list[Finding] = []
     for r in all_rules():
         try:

@@ -47,7 +47,11 @@ class Target:
         return [sys.executable, "-c", _BOOT, self.name, *self.args]
 
     def describe(self) -> str:
-        return " ".join(["python", *(["-m"] if self.module else []), self.name, *self.args])
+        """The command as it may be shown (trace, errors): secrets in the arguments withheld."""
+        from dldoctor.facts.withhold import safe_args
+
+        words = ["python", *(["-m"] if self.module else []), self.name, *self.args]
+        return " ".join(safe_args(words))
 
 
 @dataclass

@@ -11,6 +11,8 @@ import json
 import threading
 from typing import IO, Any
 
+from dldoctor.facts.withhold import withhold
+
 SAMPLER_PID = 0  # the pseudo-process that carries dldoctor's own samples (GPU, CPU, memory)
 TID_DATA, TID_STEPS = 1, 2
 
@@ -67,7 +69,8 @@ class TraceWriter:
         self._write(event)
 
     def process_name(self, pid: int, name: str) -> None:
-        self._write({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": name}})
+        shown = withhold(name)  # a command line: no credentials in the trace file
+        self._write({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": shown}})
 
     def data_wait(self, pid: int, loader_id: int, t0: float, t1: float) -> None:
         event = {"name": "wait for batch", "cat": "data", "ph": "X", "ts": self._us(t0)}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from dldoctor.document.report import Report
+from dldoctor.facts.withhold import withhold
 from dldoctor.fixes.commands import shown
 from dldoctor.model import Area, Finding, Severity, Status
 from dldoctor.report.clean import clean
@@ -49,7 +50,7 @@ class Out:
         return f"\033[{';'.join(_CODES[s] for s in styles)}m{text}\033[0m"
 
     def line(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
+        self.stream.write(withhold(text) + "\n")  # secrets by shape, whatever carried them
 
     def wrapped(
         self, text: str, indent: int, lead: str = "", *styles: str, styled: bool = False

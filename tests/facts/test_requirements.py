@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from dldoctor.facts import interpreter, interpreter_arguments
+from dldoctor.facts.requirements import parse as parse_requirement
 from dldoctor.facts.requirements import unsatisfied
 from dldoctor.matrix import load
 from tests.facts.test_interpreter import SOURCE, make_dist
@@ -189,3 +191,100 @@ def pip_check(extra_env: dict[str, str]) -> set[tuple[str, str, str]]:
         else:
             assert line == "No broken requirements found.", line
     return said
+
+
+# The fast path splits the usual shapes itself; these must be accepted, refused and described
+# exactly as packaging's Requirement does.
+PARSE_CASES = [
+    "a",
+    "a>=1",
+    "a >= 1.0 , < 2",
+    "a>=1.0,",
+    "a>=1.0,,<2",
+    "a>=1 <2",
+    "a==1.0.*",
+    "a===foo",
+    "a~=1.4",
+    "a~1",
+    "a=1",
+    "a!1",
+    "a;python_version<'3'",
+    "a;",
+    "a; ",
+    "a>=1;",
+    "a>=1; bogus",
+    "a ; python_version < '3.10' and sys_platform=='linux'",
+    "a>=1; python_version",
+    "A_b.C-d>=2",
+    "a_>=1",
+    "-a",
+    "a[x]>=1",
+    "a (>=1)",
+    "a @ https://example.org/a.whl",
+    "a>=1.0)",
+    "a>=",
+    ">=1",
+    "",
+    " ",
+    "a>=1.0 ",
+    "  a  ",
+    "a>=1.0;extra=='x'",
+    "a==1.0+local",
+    "a<=1!2.0",
+    "a>=1.0a1",
+    "a>=1.0-post1",
+    "a==v1.0",
+    "a>=1..0",
+    "a==1.*.0",
+    "a~=1",
+    "a>=1.0;python_version>='3' or os_name=='nt'",
+    "a>=1;python_version>='3';x",
+    "this is not a requirement",
+    "a>=1,<2,!=1.5.*",
+    "a\t>=1",
+    "a>=1\n",
+    "a\n",
+    "a>=1#c",
+    "a b",
+    'a;python_version>"3"\n',
+    "a\x0b>=1",
+    "a<2;'linux'==sys_platform",
+    "ab-",
+    "a.b.",
+    "1a>=2",
+    "a==1.0 extra",
+    "a==\u2603",
+    "a>=1;python_version>='3\n'",
+]
+
+
+@pytest.mark.parametrize("text", PARSE_CASES)
+def test_fast_parse_agrees_with_packaging(text: str) -> None:
+    def described(parse: Any) -> tuple[str | None, ...]:
+        try:
+            req = parse(text)
+        except Exception as exc:
+            return ("error", type(exc).__name__, str(exc))
+        return (req.name, str(req.specifier), str(req.marker) if req.marker else None)
+
+    assert described(parse_requirement) == described(Requirement)
+
+
+def test_unmet_requirements_with_varied_shapes_match_the_full_parser() -> None:
+    texts = [t for t in PARSE_CASES if t.strip()]
+    pkgs = packages(dist("app", "1", *texts), dist("a", "1.5"), dist("a-b-c-d", "2.0"))
+    found = {p["requirement"]: p["problem"] for p in unsatisfied(pkgs, LINUX)}
+    for text in texts:
+        try:
+            req = Requirement(text)
+        except Exception:
+            assert found[text] == "invalid", text
+            continue
+        if req.marker is not None and not req.marker.evaluate({**LINUX, "extra": ""}):
+            assert text not in found, text
+        elif canonicalize_name(req.name) not in ("a", "a-b-c-d"):
+            assert found[text] == "missing", text
+        else:
+            version = "1.5" if canonicalize_name(req.name) == "a" else "2.0"
+            met = req.specifier.contains(version, prereleases=True)
+            assert found.get(text) == (None if met else "version"), text

@@ -197,3 +197,43 @@ def test_step_is_a_no_op_outside_a_profile():
     import dldoctor
 
     assert dldoctor.step() is None
+
+
+def _python(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=60
+    )
+
+
+def test_a_module_that_cannot_be_found_is_pythons_one_line_and_exit_code(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    for name in ("no_such_module_xyz", "no_such_pkg.sub", "pkg"):  # pkg: no __main__
+        plain = _python("-m", name, cwd=tmp_path)
+        result, report = profile(tmp_path, "-m", name, cwd=tmp_path)
+        assert plain.returncode == 1 and result.returncode == plain.returncode
+        assert result.stderr == plain.stderr and len(plain.stderr.splitlines()) == 1, name
+        assert report["profile"]["exit"]["not_started"] == plain.stderr.strip()
+        assert report["findings"] == [] and report["summary"]["exit_code"] == 1
+
+
+def test_a_module_whose_own_import_fails_keeps_its_traceback_and_summary(tmp_path):
+    (tmp_path / "broken.py").write_text("import no_such_dependency_xyz\n")
+    result, report = profile(tmp_path, "-m", "broken", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "not_started" not in report["profile"]["exit"]
+    assert report["profile"]["exit"]["exception"].startswith("ModuleNotFoundError")
+    frames = [ln for ln in result.stderr.splitlines() if ln.startswith("  File ")]
+    assert frames == [f'  File "{tmp_path / "broken.py"}", line 1, in <module>']
+    assert "dldoctor profile" in result.stderr  # the summary follows
+
+
+def test_a_syntax_error_prints_as_python_prints_it(tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_text("x = (\n")
+    plain = _python(str(script), cwd=tmp_path)
+    result, report = profile(tmp_path, str(script), cwd=tmp_path)
+    assert result.returncode == plain.returncode == 1
+    assert result.stderr.startswith(plain.stderr)  # no bootstrap or runpy frames before it
+    assert "Traceback" not in result.stderr and "bootstrap" not in result.stderr
+    assert report["profile"]["exit"]["exception"].startswith("SyntaxError")

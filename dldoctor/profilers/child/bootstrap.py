@@ -56,7 +56,10 @@ def main() -> None:
     except WindowReached:
         raise
     except SystemExit as exc:
-        rec.event("X", {"kind": "exit", "code": _exit_code(exc.code)})
+        if _never_started(bool(config.get("module"))):  # python's one line, e.g. no such module
+            rec.event("X", {"kind": "not_started", "message": str(exc.code)[:500]})
+        else:
+            rec.event("X", {"kind": "exit", "code": _exit_code(exc.code)})
         raise
     except BaseException as exc:
         rec.event("X", {"kind": "exception", "type": type(exc).__name__, "message": str(exc)})
@@ -67,10 +70,19 @@ def main() -> None:
 def _run(target: str, args: list[str], module: bool) -> None:
     safe_path = getattr(sys.flags, "safe_path", False)  # python -P / PYTHONSAFEPATH
     if module:
-        sys.argv = [target, *args]  # run_module puts the module's file in argv[0]
+        sys.argv = [target, *args]  # runpy puts the module's file in argv[0]
         if not safe_path:
             sys.path.insert(0, os.getcwd())
-        runpy.run_module(target, run_name="__main__", alter_sys=True)
+        as_main = getattr(runpy, "_run_module_as_main", None)
+        if as_main is None:  # not in any CPython 3.8-3.13; kept for another implementation
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+            return
+        # What `python -m` itself calls: the module runs in the real __main__, and a module
+        # that cannot be found exits 1 with python's own line ("python: No module named x").
+        namespace = sys.modules["__main__"].__dict__
+        for name in [n for n in namespace if not n.startswith("__")]:
+            del namespace[name]  # the -c bootstrap's names: a plain run has none
+        as_main(target, alter_argv=True)
     else:
         sys.argv = [target, *args]
         if not safe_path:
@@ -91,6 +103,11 @@ def _guarded(name: str, module_name: str, function: str, rec: Recorder) -> impor
     return patch
 
 
+def _never_started(module: bool) -> bool:
+    """Whether runpy exited before the module's code ran (it sets __spec__ just before)."""
+    return module and getattr(sys.modules.get("__main__"), "__spec__", None) is None
+
+
 def _exit_code(code: Any) -> int:
     if code is None:
         return 0
@@ -105,8 +122,9 @@ def _trimming(hook: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         while tb is not None and _is_ours(tb.tb_frame.f_code.co_filename):
             tb = tb.tb_next
-        if tb is not None:
-            value = value.with_traceback(tb)
+        # None when every frame is ours: a SyntaxError in the script (its location is in the
+        # exception, not a frame) prints as python prints it, without our frames.
+        value = value.with_traceback(tb)
         return hook(kind, value, tb)
 
     return excepthook
