@@ -48,13 +48,14 @@ class _Scanner:
         self._files: dict[str, JSON] = {}
         self.errors: dict[str, str] = {}
         self._cache: dict[str, list[tuple[str, str]]] | None = None
+        self._headers: dict[tuple[str, str], str | None] = {}
 
     def _index(self, directory: str) -> dict[str, list[str]]:
         """The directory's library files by library key, listed once."""
         if directory not in self._dirs:
             index: dict[str, list[str]] = {}
             try:
-                entries = os.listdir(self.host.path(resolve(self.host, directory)))
+                entries = os.listdir(_real_dir(self.host, directory))
             except (FileNotFoundError, NotADirectoryError):
                 entries = []
             except OSError as exc:
@@ -101,7 +102,9 @@ class _Scanner:
             info = read_dynamic(str(self.host.path(real)))
             versions = [_file_version(path), _file_version(real), self.owners.get(real)]
             include = posixpath.join(posixpath.dirname(posixpath.dirname(real)), "include")
-            versions.append(header_version(self.host, include, key))
+            if (include, key) not in self._headers:
+                self._headers[(include, key)] = header_version(self.host, include, key)
+            versions.append(self._headers[(include, key)])
             self._files[real] = {
                 "real": real,
                 "soname": info.soname if info else None,
@@ -137,13 +140,14 @@ def gather_library_map(
     site_dirs: Sequence[str],
     ldcache: LdCache,
     toolkits: Sequence[str] = (),
-    conda: JSON | None = None,
+    conda: JSON | bool | None = None,
     nvidia_wheels: Sequence[JSON] = (),
     executable: str | None = None,
     architecture: str | None = None,
 ) -> JSON:
     """The ``cuda.library_map`` section. Never raises; unreadable places are in ``errors``."""
     stems = {str(lib["key"]): str(lib["file"]) for lib in libraries}
+    conda = conda if isinstance(conda, dict) else None
     prefix = (conda or {}).get("prefix")
     scanner = _Scanner(host, stems, _owners(host, conda, site_dirs, nvidia_wheels))
     ld_path = [d for d in (host.env.get("LD_LIBRARY_PATH") or "").split(":") if d.startswith("/")]
@@ -175,9 +179,15 @@ def gather_library_map(
     return {"copies": copies, "frameworks": frameworks, "errors": scanner.errors}
 
 
+def _real_dir(host: Host, directory: str) -> Any:
+    """Where to list a machine directory: the OS follows links itself on the real machine (a
+    realpath costs an lstat per component); under a test root, links resolve within it."""
+    return directory if host.root.as_posix() == "/" else host.path(resolve(host, directory))
+
+
 def _names(host: Host, directory: str) -> list[str]:
     try:
-        return sorted(os.listdir(host.path(resolve(host, directory))))[:MAX_DIR_ENTRIES]
+        return sorted(os.listdir(_real_dir(host, directory)))[:MAX_DIR_ENTRIES]
     except OSError:
         return []
 

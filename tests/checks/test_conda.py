@@ -31,7 +31,7 @@ def conda_env(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
     for record in extra:
         shutil.copy(DATA / "extra" / record, root / PREFIX.lstrip("/") / "conda-meta")
     section = gather_conda(Host(root=root, env={}), PREFIX)
-    assert section is not None
+    assert isinstance(section, dict)
     return section
 
 

@@ -30,7 +30,7 @@ def env(tmp_path: Path, name: str) -> Path:
 
 def conda(root: Path) -> dict[str, Any]:
     section = gather_conda(Host(root=root, env={"PATH": ""}), PREFIX)
-    assert section is not None
+    assert isinstance(section, dict)
     wrapper = {"$defs": SCHEMA.get("$defs", {}), **SCHEMA["properties"]["conda"]}
     jsonschema.validate(section, wrapper)
     return section
@@ -123,8 +123,8 @@ def test_an_oversized_record_is_not_read(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_not_a_conda_environment(tmp_path: Path) -> None:
     host = Host(root=tmp_path, env={})
-    assert gather_conda(host, "/usr") is None
-    assert gather_conda(host, None) is None
+    assert gather_conda(host, "/usr") is False  # known: not a conda environment
+    assert gather_conda(host, None) is None  # the prefix is unknown
 
 
 def test_conda_packages_join_the_distributions(tmp_path: Path) -> None:
