@@ -58,6 +58,8 @@ def _record(path: Any, filename: str, errors: list[str]) -> JSON:
     name, version, build = _from_filename(filename)
     data: Any = None
     try:
+        if not path.is_file():  # a FIFO or device named *.json would block or never end
+            raise OSError("not a regular file")
         with open(path, "rb") as f:
             raw = f.read(MAX_RECORD_BYTES + 1)
         if len(raw) > MAX_RECORD_BYTES:

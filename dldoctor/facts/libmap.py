@@ -9,6 +9,7 @@ framework's own library named in compat_matrix/libraries.toml (torch/lib/libtorc
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import re
@@ -55,13 +56,13 @@ class _Scanner:
         if directory not in self._dirs:
             index: dict[str, list[str]] = {}
             try:
-                entries = os.listdir(_real_dir(self.host, directory))
+                entries = _listing(_real_dir(self.host, directory))
             except (FileNotFoundError, NotADirectoryError):
                 entries = []
             except OSError as exc:
                 self.errors[directory] = f"could not list: {exc.strerror or exc}"
                 entries = []
-            for name in sorted(entries[:MAX_DIR_ENTRIES]):
+            for name in sorted(entries):
                 key = self.library_of(name)
                 if key is not None:
                     index.setdefault(key, []).append(name)
@@ -185,9 +186,15 @@ def _real_dir(host: Host, directory: str) -> Any:
     return directory if host.root.as_posix() == "/" else host.path(resolve(host, directory))
 
 
+def _listing(directory: Any) -> list[str]:
+    """At most MAX_DIR_ENTRIES names of a directory (a hostile one may hold millions)."""
+    with os.scandir(directory) as entries:
+        return [entry.name for entry in itertools.islice(entries, MAX_DIR_ENTRIES)]
+
+
 def _names(host: Host, directory: str) -> list[str]:
     try:
-        return sorted(os.listdir(_real_dir(host, directory)))[:MAX_DIR_ENTRIES]
+        return sorted(_listing(_real_dir(host, directory)))
     except OSError:
         return []
 
@@ -214,7 +221,7 @@ def _owners(
         for site in site_dirs:
             lib = posixpath.join(site, "nvidia", component, "lib")
             try:
-                names = os.listdir(host.path(resolve(host, lib)))
+                names = _listing(_real_dir(host, lib))
             except OSError:
                 continue
             for name in names:
@@ -247,7 +254,8 @@ def _framework(
     search: list[JSON] = []
     if info is not None and not info.runpath:
         search += [{"dir": _expand(d, origin), "via": "rpath"} for d in info.rpath]
-        exe = read_dynamic(str(host.path(resolve(host, executable)))) if executable else None
+        exe_file = host.path(resolve(host, executable)) if executable else None
+        exe = read_dynamic(str(exe_file)) if exe_file is not None and exe_file.is_file() else None
         if exe is not None and not exe.runpath:
             exe_origin = posixpath.dirname(executable or "")
             search += [

@@ -166,3 +166,13 @@ def test_conda_packages_join_the_distributions(tmp_path: Path) -> None:
     assert (
         "pytorch" not in dists and "torchvision" not in dists
     )  # Python packages: by their metadata
+
+
+def test_a_fifo_named_like_a_record_is_not_opened(tmp_path: Path) -> None:
+    import os
+
+    root = env(tmp_path, "pytorch-channel-cpu")
+    os.mkfifo(root / PREFIX.lstrip("/") / "conda-meta" / "nccl-2.18.3.1-h12f7317_0.json")
+    section = conda(root)  # would block forever if the FIFO were opened
+    assert by_name(section)["nccl"]["record_error"]
+    assert any("not a regular file" in e for e in section["errors"])
