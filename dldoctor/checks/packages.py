@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from packaging.requirements import InvalidRequirement, Requirement
 
 from dldoctor.checks.registry import Verdict, check
@@ -35,6 +37,8 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
     for dup in facts.packages.get("duplicates") or []:
         name = dup["name"]
         copies = dup.get("copies") or []
+        if _conda_copy(facts, name, copies):
+            continue  # conda and pip copies: DD304 names that root cause, with conda's fix
         versions = sorted({c.get("version") or "?" for c in copies})
         first = copies[0] if copies else {}
         differs = len(versions) > 1
@@ -54,6 +58,18 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
             )
         )
     return verdicts
+
+
+def _conda_copy(facts: Facts, name: str, copies: list[dict[str, Any]]) -> bool:
+    """Whether one of the copies is conda's and the environment's conda records are known."""
+    if not q.conda_packages(facts):
+        return False
+    places = {c.get("location") for c in copies}
+    return any(
+        d.get("installer") == "conda" and d.get("location") in places
+        for d in q.distributions(facts)
+        if q.canonical(d.get("name") or "") == q.canonical(name or "")
+    )
 
 
 @check(
