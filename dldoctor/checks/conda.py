@@ -19,6 +19,14 @@ from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
 
+def _need_conda(facts: Facts) -> None:
+    conda = facts.packages.get("conda")
+    if conda is False:
+        raise NotApplicable("not a conda environment")
+    if not isinstance(conda, dict):
+        raise NotApplicable("the environment's conda records are unknown (an older report?)")
+
+
 def _dist_name(where: str) -> str:
     """``.../torch-1.13.0.dist-info`` or ``.../torch-1.13.1-py3.10.egg-info`` → ``torch``
     (the name part of these directories never holds a hyphen)."""
@@ -42,9 +50,8 @@ def conda_and_pip_copies(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: keep one installer per package: remove conda's record (conda remove --force), then
     reinstall the copy you keep with pip, or the other way round.
     """
+    _need_conda(facts)
     packages = q.conda_packages(facts)
-    if not packages:
-        raise NotApplicable("not a conda environment")
     verdicts = []
     for package in packages:
         for where in package.get("python_dists") or []:
@@ -138,8 +145,7 @@ def conda_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: install the cudatoolkit/cudnn the framework was built for (conda install
     cudatoolkit=X.Y cudnn=Z), or remove the unused conda copy.
     """
-    if not q.conda_packages(facts):
-        raise NotApplicable("not a conda environment")
+    _need_conda(facts)
     unmet: dict[str, list[tuple[dict[str, Any], str, SpecifierSet]]] = {}
     for package in q.conda_packages(facts):
         for dep, spec_text in ((package.get("cuda") or {}).get("requires") or {}).items():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from packaging.requirements import InvalidRequirement
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 from dldoctor.checks.registry import Verdict, check
 from dldoctor.facts import queries as q
@@ -36,6 +38,8 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
     for dup in facts.packages.get("duplicates") or []:
         name = dup["name"]
         copies = dup.get("copies") or []
+        if _conda_copy(facts, name, copies):
+            continue  # conda and pip copies: DD304 names that root cause, with conda's fix
         versions = sorted({c.get("version") or "?" for c in copies})
         first = copies[0] if copies else {}
         differs = len(versions) > 1
@@ -55,6 +59,18 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
             )
         )
     return verdicts
+
+
+def _conda_copy(facts: Facts, name: str, copies: list[dict[str, Any]]) -> bool:
+    """Whether one of the copies is conda's and the environment's conda records are known."""
+    if not q.conda_packages(facts):
+        return False
+    places = {c.get("location") for c in copies}
+    return any(
+        d.get("installer") == "conda" and d.get("location") in places
+        for d in q.distributions(facts)
+        if q.canonical(d.get("name") or "") == q.canonical(name or "")
+    )
 
 
 @check(

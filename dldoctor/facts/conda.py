@@ -33,14 +33,15 @@ _DIST_INFO = re.compile(r"(?:^|/)([^/]+\.(?:dist|egg)-info)(?:/|$)")
 _LIBRARY = re.compile(r"^(?:lib|lib64|Library/bin)/[^/]*\.(?:so(?:\.[0-9.]+)?|dll)$")
 
 
-def gather_conda(host: Host, prefix: str | None) -> JSON | None:
-    """The ``packages.conda`` section for the environment at ``prefix``; None when not conda."""
+def gather_conda(host: Host, prefix: str | None) -> JSON | bool | None:
+    """The ``packages.conda`` section for the environment at ``prefix``: False when it is not a
+    conda environment (no conda-meta/), None when the prefix is unknown."""
     if not prefix:
         return None
     meta = posixpath.join(prefix, "conda-meta")
     real = host.path(resolve(host, meta))
     if not real.is_dir():
-        return None
+        return False
     errors: list[str] = []
     try:
         names = sorted(n for n in os.listdir(real) if n.endswith(".json"))
@@ -57,6 +58,8 @@ def _record(path: Any, filename: str, errors: list[str]) -> JSON:
     name, version, build = _from_filename(filename)
     data: Any = None
     try:
+        if not path.is_file():  # a FIFO or device named *.json would block or never end
+            raise OSError("not a regular file")
         with open(path, "rb") as f:
             raw = f.read(MAX_RECORD_BYTES + 1)
         if len(raw) > MAX_RECORD_BYTES:
@@ -221,12 +224,12 @@ def _cuda_version(digits: str, minor: str | None) -> str:
     return digits
 
 
-def join_distributions(packages: JSON, conda: JSON | None) -> None:
+def join_distributions(packages: JSON, conda: JSON | bool | None) -> None:
     """Conda packages join the distributions, so checks see one list with each package's
     installer: a Python package's record is attached to its own .dist-info entry (``conda``);
     one without Python metadata (cudatoolkit, cudnn, pytorch-mutex) becomes an entry of its own,
     located at the environment's prefix, installer ``conda``."""
-    if not conda:
+    if not isinstance(conda, dict):
         return
     dists: list[JSON] = packages.setdefault("distributions", [])
     prefix = str(conda.get("prefix") or "")

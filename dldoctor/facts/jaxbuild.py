@@ -25,6 +25,7 @@ _PLUGIN = re.compile(r"^jax-(cuda|rocm)(\d+)-(plugin|pjrt)$")
 _NVIDIA_PIN = re.compile(
     r"^\s*nvidia-([a-z0-9-]+?)(?:-cu\d+)?(?=[\s\[<>=!~;(]|$)\s*(?:\[[^\]]*\])?\s*\(?([^;)]*)"
 )
+_CLIENT_VERSION = re.compile(r"^_version\s*(?::\s*int\s*)?=\s*(\d+)\b", re.M)
 PJRT_UNKNOWN = "set by the plugin's library when it is loaded: known only at run time"
 
 
@@ -41,7 +42,10 @@ def _literals(host: Host, path: str) -> JSON | None:
 def jaxlib_build(host: Host, location: str) -> JSON:
     """jaxlib's release, commit and XLA client version, from its own version.py/xla_client.py."""
     version = _literals(host, posixpath.join(location, "jaxlib", "version.py"))
-    client = _literals(host, posixpath.join(location, "jaxlib", "xla_client.py")) or {}
+    # xla_client.py is ~40 KB of code around one literal: find it, do not parse the module.
+    text = read_text(host, posixpath.join(location, "jaxlib", "xla_client.py"), MAX_SOURCE_BYTES)
+    match = _CLIENT_VERSION.search(text or "")
+    client = {"_version": int(match.group(1))} if match else {}
     facts: JSON = {
         "version": None,
         "git_hash": None,

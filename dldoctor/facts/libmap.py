@@ -9,17 +9,15 @@ framework's own library named in compat_matrix/libraries.toml (torch/lib/libtorc
 
 from __future__ import annotations
 
-import os
 import posixpath
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from dldoctor.facts.cudalibs import header_version
 from dldoctor.facts.elf import read_dynamic
 from dldoctor.facts.host import Host
 from dldoctor.facts.hostpaths import resolve
 from dldoctor.facts.ldcache import LdCache
+from dldoctor.facts.libscan import Scanner, listing, names, real_dir
 
 JSON = dict[str, Any]
 
@@ -30,104 +28,6 @@ DEFAULT_DIRS = {
 }
 COMMON_DIRS = ("/lib", "/usr/lib")
 MAX_CANDIDATES = 8  # per library and framework: the first one wins, the rest are evidence
-MAX_DIR_ENTRIES = 20000  # a directory listing larger than this is cut (an odd /usr/lib)
-_VERSION = re.compile(r"\.so\.(\d+(?:\.\d+)*)$")
-_LIBRARY_FILE = re.compile(r"^(lib[A-Za-z0-9_+]+?)(?:-[0-9a-f]{8})?\.so(?:\.\d+)*$")
-
-
-class _Scanner:
-    """Lists directories once and describes each library file once (by real path)."""
-
-    def __init__(self, host: Host, stems: dict[str, str], owners: dict[str, str]) -> None:
-        self.host = host
-        self.keys = list(stems)
-        self._by_stem = {stem: key for key, stem in stems.items()}
-        self._stems = tuple(stems.values())
-        self.owners = owners  # real path → version of the conda or pip package that installed it
-        self._dirs: dict[str, dict[str, list[str]]] = {}
-        self._files: dict[str, JSON] = {}
-        self.errors: dict[str, str] = {}
-        self._cache: dict[str, list[tuple[str, str]]] | None = None
-
-    def _index(self, directory: str) -> dict[str, list[str]]:
-        """The directory's library files by library key, listed once."""
-        if directory not in self._dirs:
-            index: dict[str, list[str]] = {}
-            try:
-                entries = os.listdir(self.host.path(resolve(self.host, directory)))
-            except (FileNotFoundError, NotADirectoryError):
-                entries = []
-            except OSError as exc:
-                self.errors[directory] = f"could not list: {exc.strerror or exc}"
-                entries = []
-            for name in sorted(entries[:MAX_DIR_ENTRIES]):
-                key = self.library_of(name)
-                if key is not None:
-                    index.setdefault(key, []).append(name)
-            self._dirs[directory] = index
-        return self._dirs[directory]
-
-    def library_of(self, name: str) -> str | None:
-        """``libcudnn.so.9`` → cudnn; ``libcudart-e409450e.so.11.0`` (a bundled, renamed copy)
-        → cudart; ``libcudnn_ops.so.9`` → cudnn_ops."""
-        if not name.startswith(self._stems):  # most of /usr/lib: skip before the regex
-            return None
-        match = _LIBRARY_FILE.match(name)
-        return self._by_stem.get(match.group(1)) if match else None
-
-    def entries(self, directory: str) -> list[tuple[str, str]]:
-        """(key, name) of every library file in the directory."""
-        return [(k, n) for k, names in self._index(directory).items() for n in names]
-
-    def cached(self, ldcache: LdCache) -> dict[str, list[tuple[str, str]]]:
-        """The loader cache's library entries by key, in the cache's order (computed once)."""
-        if self._cache is None:
-            self._cache = {}
-            for soname, path in ldcache.entries:
-                key = self.library_of(soname)
-                if key is not None:
-                    self._cache.setdefault(key, []).append((soname, path))
-        return self._cache
-
-    def matches(self, directory: str, key: str) -> list[str]:
-        return self._index(directory).get(key, [])
-
-    def describe(self, path: str, key: str) -> JSON | None:
-        """One copy: its path, real file, SONAME and most precise version; None if dangling."""
-        real = resolve(self.host, path)
-        if not self.host.path(real).is_file():
-            return None
-        if real not in self._files:
-            info = read_dynamic(str(self.host.path(real)))
-            versions = [_file_version(path), _file_version(real), self.owners.get(real)]
-            include = posixpath.join(posixpath.dirname(posixpath.dirname(real)), "include")
-            versions.append(header_version(self.host, include, key))
-            self._files[real] = {
-                "real": real,
-                "soname": info.soname if info else None,
-                "version": _most_precise(versions, info.soname if info else None),
-            }
-        return {"path": path, **self._files[real]}
-
-
-def _file_version(path: str) -> str | None:
-    match = _VERSION.search(posixpath.basename(path))
-    return match.group(1) if match else None
-
-
-def _most_precise(versions: Sequence[str | None], soname: str | None) -> str | None:
-    """The longest version consistent with the SONAME's major (a package version for a file of
-    another major, e.g. a compat library, is not this file's)."""
-    major = _file_version(soname or "")
-    best = None
-    for version in versions:
-        if not version or not re.fullmatch(r"\d+(?:\.\d+)*", version):
-            continue
-        if major and version.split(".")[0] != major.split(".")[0]:
-            continue
-        if best is None or version.count(".") > best.count("."):
-            best = version
-    return best
 
 
 def gather_library_map(
@@ -137,15 +37,16 @@ def gather_library_map(
     site_dirs: Sequence[str],
     ldcache: LdCache,
     toolkits: Sequence[str] = (),
-    conda: JSON | None = None,
+    conda: JSON | bool | None = None,
     nvidia_wheels: Sequence[JSON] = (),
     executable: str | None = None,
     architecture: str | None = None,
 ) -> JSON:
     """The ``cuda.library_map`` section. Never raises; unreadable places are in ``errors``."""
     stems = {str(lib["key"]): str(lib["file"]) for lib in libraries}
+    conda = conda if isinstance(conda, dict) else None
     prefix = (conda or {}).get("prefix")
-    scanner = _Scanner(host, stems, _owners(host, conda, site_dirs, nvidia_wheels))
+    scanner = Scanner(host, stems, _owners(host, conda, site_dirs, nvidia_wheels))
     ld_path = [d for d in (host.env.get("LD_LIBRARY_PATH") or "").split(":") if d.startswith("/")]
     defaults = [*DEFAULT_DIRS.get(architecture or "", ()), *COMMON_DIRS]
     places: list[tuple[str, str]] = [(d, "LD_LIBRARY_PATH") for d in ld_path]
@@ -153,7 +54,7 @@ def gather_library_map(
     places += [(d, "toolkit") for tk in toolkits for d in _target_dirs(host, tk)]
     for site in site_dirs:
         nvidia = posixpath.join(site, "nvidia")
-        places += [(posixpath.join(nvidia, n, "lib"), "pip-wheel") for n in _names(host, nvidia)]
+        places += [(posixpath.join(nvidia, n, "lib"), "pip-wheel") for n in names(host, nvidia)]
     if prefix:
         places.append((posixpath.join(prefix, "lib"), "conda-env"))
     frameworks: JSON = {}
@@ -175,16 +76,9 @@ def gather_library_map(
     return {"copies": copies, "frameworks": frameworks, "errors": scanner.errors}
 
 
-def _names(host: Host, directory: str) -> list[str]:
-    try:
-        return sorted(os.listdir(host.path(resolve(host, directory))))[:MAX_DIR_ENTRIES]
-    except OSError:
-        return []
-
-
 def _target_dirs(host: Host, toolkit: str) -> list[str]:
     targets = posixpath.join(toolkit, "targets")
-    return [posixpath.join(targets, n, "lib") for n in _names(host, targets)]
+    return [posixpath.join(targets, n, "lib") for n in names(host, targets)]
 
 
 def _owners(
@@ -204,7 +98,7 @@ def _owners(
         for site in site_dirs:
             lib = posixpath.join(site, "nvidia", component, "lib")
             try:
-                names = os.listdir(host.path(resolve(host, lib)))
+                names = listing(real_dir(host, lib))
             except OSError:
                 continue
             for name in names:
@@ -224,7 +118,7 @@ def _anchor(host: Host, anchor: JSON, site_dirs: Sequence[str]) -> tuple[str, st
 
 def _framework(
     host: Host,
-    scanner: _Scanner,
+    scanner: Scanner,
     path: str,
     site: str,
     ld_path: Sequence[str],
@@ -237,7 +131,8 @@ def _framework(
     search: list[JSON] = []
     if info is not None and not info.runpath:
         search += [{"dir": _expand(d, origin), "via": "rpath"} for d in info.rpath]
-        exe = read_dynamic(str(host.path(resolve(host, executable)))) if executable else None
+        exe_file = host.path(resolve(host, executable)) if executable else None
+        exe = read_dynamic(str(exe_file)) if exe_file is not None and exe_file.is_file() else None
         if exe is not None and not exe.runpath:
             exe_origin = posixpath.dirname(executable or "")
             search += [
@@ -320,7 +215,7 @@ def _kind(
 
 
 def _copies(
-    scanner: _Scanner,
+    scanner: Scanner,
     places: Sequence[tuple[str, str]],
     ldcache: LdCache,
     site_dirs: Sequence[str],

@@ -142,7 +142,8 @@ def loaded_copy(facts: Facts, framework: str, library: str, major: int) -> dict[
 
 def conda_packages(facts: Facts) -> list[dict[str, Any]]:
     """The conda environment's package records (empty outside conda, or in old reports)."""
-    return list((facts.packages.get("conda") or {}).get("packages") or [])
+    conda = facts.packages.get("conda")
+    return list(conda.get("packages") or []) if isinstance(conda, dict) else []
 
 
 def conda_package(facts: Facts, name: str) -> dict[str, Any] | None:

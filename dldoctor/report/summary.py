@@ -155,6 +155,7 @@ def details(area: Area, facts: Facts) -> list[str]:
             f"libc {(s.get('libc') or {}).get('version')}",
             f"container: {(s.get('container') or {}).get('evidence') or 'none detected'}",
             f"/dev/shm: {_gib(shm.get('free_bytes'))} free of {_gib(shm.get('total_bytes'))}",
+            *_container_details(s.get("container") or {}),
         ]
     if area is Area.PYTHON:
         p = facts.python
@@ -177,7 +178,7 @@ def details(area: Area, facts: Facts) -> list[str]:
                     f"{key} {e.get('version') or '?'}: {e.get('path')} ({e.get('source')})"
                 )
         lines += [f"pip: {w.get('name')} {w.get('version')}" for w in c.get("pip_libraries") or []]
-        return lines
+        return lines + _loader_details(c.get("library_map") or {})
     if area is Area.FRAMEWORKS:
         return runtime_details(facts)
     if area is Area.ENVIRONMENT:
@@ -186,6 +187,40 @@ def details(area: Area, facts: Facts) -> list[str]:
         lines += [f"{k} is set (value withheld)" for k in facts.env.get("withheld") or []]
         return lines
     return []
+
+
+def _container_details(container: dict[str, Any]) -> list[str]:
+    lines = []
+    if container.get("runtime") or container.get("ipc"):
+        lines.append(
+            f"container runtime: {container.get('runtime') or 'unknown'}, "
+            f"IPC namespace: {container.get('ipc') or 'unknown'}"
+        )
+    nvidia = container.get("nvidia") or {}
+    injected = nvidia.get("libraries") or []
+    if injected:
+        versions = sorted({str(i.get("version")) for i in injected})
+        lines.append(
+            f"driver files injected by the NVIDIA container toolkit: {len(injected)} "
+            f"(driver {', '.join(versions)}; host kernel module {nvidia.get('host_driver_version')})"
+        )
+    return lines
+
+
+def _loader_details(library_map: dict[str, Any]) -> list[str]:
+    """Which copy of the main CUDA libraries the dynamic loader would give each framework, if
+    it asked (a CPU build never does)."""
+    lines = []
+    for framework, entry in sorted((library_map.get("frameworks") or {}).items()):
+        for key in ("cudart", "cublas", "cudnn", "nccl"):
+            candidates = ((entry.get("libraries") or {}).get(key) or {}).get("candidates") or []
+            if candidates:
+                first = candidates[0]
+                lines.append(
+                    f"{framework}: the loader would find {key} {first.get('version') or '?'} at "
+                    f"{first.get('path')} (by {first.get('via')})"
+                )
+    return lines
 
 
 def _nvidia_details(facts: Facts) -> list[str]:
@@ -218,7 +253,10 @@ def packages_line(facts: Facts) -> str:
     count = len(p.get("distributions") or [])
     unsatisfied = len(p.get("unsatisfied") or [])
     state = "all requirements met" if not unsatisfied else f"{unsatisfied} unmet requirement(s)"
-    return f"{count} distributions · {state}"
+    conda = p.get("conda")
+    from_conda = len(conda.get("packages") or []) if isinstance(conda, dict) else 0
+    where = f" (conda environment: {from_conda} conda packages)" if from_conda else ""
+    return f"{count} distributions{where} · {state}"
 
 
 def environment_line(facts: Facts) -> str:

@@ -31,7 +31,7 @@ def conda_env(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
     for record in extra:
         shutil.copy(DATA / "extra" / record, root / PREFIX.lstrip("/") / "conda-meta")
     section = gather_conda(Host(root=root, env={}), PREFIX)
-    assert section is not None
+    assert isinstance(section, dict)
     return section
 
 
@@ -298,3 +298,32 @@ def test_the_wheel_found_through_runpath_is_enough(tmp_path, matrix):
         {"cuda": {"library_map": mapped}},
     )
     assert compat_libs.cudnn_mismatch(facts, matrix) == []
+
+
+def test_a_conda_and_a_pip_copy_is_one_finding_not_two(tmp_path, matrix):
+    from dldoctor.checks import packages as package_checks
+
+    section = conda_env(tmp_path, "pytorch-channel-cpu")
+    user = dist(
+        "torchvision",
+        "0.20.1",
+        location="/home/u/.local/lib/python3.10/site-packages",
+        installer="pip",
+    )
+    mine = dist("torchvision", "0.14.1", location=ENV_SITE, installer="conda")
+    duplicate = {
+        "name": "torchvision",
+        "copies": [
+            {"version": "0.20.1", "location": user["location"]},
+            {"version": "0.14.1", "location": ENV_SITE},
+        ],
+    }
+    facts = make_facts(packages(section, user, mine), {"packages": {"duplicates": [duplicate]}})
+    assert package_checks.duplicate_distribution(facts, matrix) == []
+    assert len(conda.conda_and_pip_copies(facts, matrix)) == 1
+    # Two pip copies in a conda environment are still DD301's
+    pip_only = make_facts(
+        packages(section, user, dict(mine, installer="pip")),
+        {"packages": {"duplicates": [duplicate]}},
+    )
+    assert len(package_checks.duplicate_distribution(pip_only, matrix)) == 1

@@ -30,7 +30,7 @@ def env(tmp_path: Path, name: str) -> Path:
 
 def conda(root: Path) -> dict[str, Any]:
     section = gather_conda(Host(root=root, env={"PATH": ""}), PREFIX)
-    assert section is not None
+    assert isinstance(section, dict)
     wrapper = {"$defs": SCHEMA.get("$defs", {}), **SCHEMA["properties"]["conda"]}
     jsonschema.validate(section, wrapper)
     return section
@@ -123,8 +123,8 @@ def test_an_oversized_record_is_not_read(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_not_a_conda_environment(tmp_path: Path) -> None:
     host = Host(root=tmp_path, env={})
-    assert gather_conda(host, "/usr") is None
-    assert gather_conda(host, None) is None
+    assert gather_conda(host, "/usr") is False  # known: not a conda environment
+    assert gather_conda(host, None) is None  # the prefix is unknown
 
 
 def test_conda_packages_join_the_distributions(tmp_path: Path) -> None:
@@ -166,3 +166,13 @@ def test_conda_packages_join_the_distributions(tmp_path: Path) -> None:
     assert (
         "pytorch" not in dists and "torchvision" not in dists
     )  # Python packages: by their metadata
+
+
+def test_a_fifo_named_like_a_record_is_not_opened(tmp_path: Path) -> None:
+    import os
+
+    root = env(tmp_path, "pytorch-channel-cpu")
+    os.mkfifo(root / PREFIX.lstrip("/") / "conda-meta" / "nccl-2.18.3.1-h12f7317_0.json")
+    section = conda(root)  # would block forever if the FIFO were opened
+    assert by_name(section)["nccl"]["record_error"]
+    assert any("not a regular file" in e for e in section["errors"])

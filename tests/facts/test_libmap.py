@@ -192,3 +192,15 @@ def test_real_wheels_and_toolkit_of_this_machine() -> None:
         pytest.skip(f"no CUDA 13.0 toolkit at {toolkit}")
     cudart = [c for c in result["copies"]["cudart"] if c["real"].startswith(toolkit)]
     assert cudart and cudart[0]["soname"] == "libcudart.so.13" and cudart[0]["version"] == "13.0"
+
+
+def test_fifo_and_dangling_link_named_like_libraries_are_skipped(tmp_path: Path) -> None:
+    import os
+
+    torch_wheel(tmp_path)
+    old = tmp_path / OLD.lstrip("/")
+    (old / "libcudnn.so.9").unlink()
+    os.mkfifo(old / "libcudnn.so.9")
+    link(old / "libcudnn.so.9.9", "missing")
+    candidates = cudnn_of(libmap(tmp_path, {"LD_LIBRARY_PATH": OLD}))["candidates"]
+    assert [c["via"] for c in candidates] == ["runpath"]  # never opened: it would block
