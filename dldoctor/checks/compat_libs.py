@@ -158,7 +158,8 @@ def _jax_cudnn(
     verdicts = []
     for wheel in pip:
         found = q.version_of(wheel.get("version"))
-        if wheel.get("cuda_major") not in (None, int(build.cuda)) or found is None:
+        major = wheel.get("cuda_major")  # False: an unsuffixed wheel, for any CUDA
+        if (major is not False and major != int(build.cuda)) or found is None:
             continue
         if not accepted.contains(found, prereleases=True):
             verdicts.append(

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from dldoctor.facts.known import Unknown
 from dldoctor.facts.model import Facts
 from dldoctor.model import Area, CheckOutcome, Finding, Fix, Severity, Status
 
@@ -51,6 +52,11 @@ class Check:
             verdicts = self.fn(facts, matrix)
         except NotApplicable as why:
             return CheckOutcome(self.code, self.name, Status.SKIPPED, reason=str(why))
+        except (
+            Unknown
+        ) as unknown:  # an input is unknown: say what could not be judged, claim nothing
+            reason = f"not judged: {unknown}"
+            return CheckOutcome(self.code, self.name, Status.NOT_JUDGED, reason=reason)
         except Exception as exc:  # a bug in a check must never take the doctor down
             reason = f"{type(exc).__name__}: {exc}"
             return CheckOutcome(self.code, self.name, Status.CRASHED, reason=reason)

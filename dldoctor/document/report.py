@@ -9,7 +9,7 @@ from dldoctor import __version__
 from dldoctor.facts.model import Facts
 from dldoctor.model import CheckOutcome, Finding, Severity, Status
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: unknown facts are null; none is false (see facts/known.py)
 
 EXIT_OK = 0  # healthy (warnings allowed unless --strict)
 EXIT_FOUND = 1  # at least one error (or warning, under --strict)

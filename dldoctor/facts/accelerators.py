@@ -56,9 +56,9 @@ def pci_display_devices(host: Host) -> JSON:
         if vendor not in _PCI_VENDORS or not device_class.startswith("0x03"):
             continue
         try:
-            driver: str | None = os.path.basename(os.readlink(entry / "driver"))
-        except OSError:  # no link: no driver bound
-            driver = None
+            driver: str | bool = os.path.basename(os.readlink(entry / "driver"))
+        except OSError:  # no link: no driver bound (False is "none", None would be unknown)
+            driver = False
         found[_PCI_VENDORS[vendor]].append(
             {
                 "address": entry.name,
@@ -101,7 +101,9 @@ def _version_from_link(host: Host, path: str) -> str | None:
 
 
 def _apple(host: Host, is_macos: bool) -> JSON:
-    facts: JSON = {"is_macos": is_macos, "macos_version": None, "hardware_arm64": None}
+    # Off macOS there is no macOS version and no Apple silicon: False ("none"), not unknown.
+    none = None if is_macos else False
+    facts: JSON = {"is_macos": is_macos, "macos_version": none, "hardware_arm64": none}
     errors: dict[str, str] = {}
     if is_macos:
         facts["macos_version"], problem = macos_product_version(host)

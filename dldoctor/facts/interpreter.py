@@ -535,7 +535,7 @@ def nvidia_wheels(effective: List[JSON], is_nvidia_wheel: Callable[[str], bool])
             {
                 "name": info["name"],
                 "version": info["version"],
-                "cuda_major": int(match.group(1)) if match else None,
+                "cuda_major": int(match.group(1)) if match else False,
                 "component": component,
             }
         )
@@ -732,7 +732,7 @@ def gather(interesting: List[JSON], nvidia_prefixes: List[str], nvidia_exclude: 
         search_path, entries, list(nvidia_prefixes or ()), list(nvidia_exclude or ())
     )
     pip = next((d for d in packages["distributions"] if canonical(d["name"]) == "pip"), None)
-    python["pip_version"] = pip["version"] if pip else None
+    python["pip_version"] = pip["version"] if pip else False  # False: no pip (None: unknown)
     return {"python": python, "packages": packages}
 
 

@@ -418,7 +418,7 @@ def test_nvidia_namespace_wheels_are_not_a_conflict(
         {
             "name": "nvidia-cublas",
             "version": "13.0.0.19",
-            "cuda_major": None,
+            "cuda_major": False,
             "component": "cublas",
         },
         {
