@@ -37,6 +37,16 @@ def upgrade_facts(facts: JSON, schema_version: str) -> JSON:
         holder = _at(data, parent) if parent else data
         if isinstance(holder, dict) and leaf in holder and holder[leaf] is None:
             holder[leaf] = False
+    frameworks = (facts.get("packages") or {}).get("frameworks") or {}
+    for frame in frameworks.values() if isinstance(frameworks, dict) else []:
+        build = frame.get("build") if isinstance(frame, dict) else None
+        if isinstance(build, dict):  # 1.0 wrote the build file's None (and "none found") as null
+            for key, value in build.items():
+                build[key] = False if value is None else value
+            for plugin in build.get("plugins") or []:
+                for key in ("backend", "major"):
+                    if isinstance(plugin, dict) and plugin.get(key, False) is None:
+                        plugin[key] = False
     for wheel in (facts.get("packages") or {}).get("nvidia_wheels") or []:
         if isinstance(wheel, dict) and wheel.get("cuda_major", False) is None:
             wheel["cuda_major"] = False  # 1.0: null meant an unsuffixed wheel

@@ -439,7 +439,7 @@ def tensorflow_build_info(tree: ast.Module) -> JSON:
 def _build_from_file(framework: str, providers: List[JSON]) -> JSON:
     module, relpath = BUILD_FILES[framework]
     if not providers:
-        return {"source": None, "error": "no installed distribution provides '%s'" % module}
+        return {"source": False, "error": "no installed distribution provides '%s'" % module}
     for info in providers:
         path = os.path.join(info["location"], *relpath.split("/"))
         if not os.path.isfile(path):
@@ -448,12 +448,13 @@ def _build_from_file(framework: str, providers: List[JSON]) -> JSON:
         try:
             tree = _parse(path)
             read = tensorflow_build_info if framework == "tensorflow" else module_literals
-            build.update(read(tree))
+            # The file's own None ("cuda = None": no CUDA) is a value, not unknown: False.
+            build.update((k, False if v is None else v) for k, v in read(tree).items())
         except Exception as exc:  # a broken file is a fact about the install
             build["error"] = _reason(exc)
         return build
     names = ", ".join("%s %s" % (i["name"], i["version"]) for i in providers)
-    return {"source": None, "error": "%s not found in %s" % (relpath, names)}
+    return {"source": False, "error": "%s not found in %s" % (relpath, names)}
 
 
 def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
@@ -464,8 +465,8 @@ def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
         name = canonical(info["name"])
         match = JAX_PLUGIN.match(name)
         if match or name in wanted:
-            backend = match.group(1) if match and match.group(1) else None
-            major = int(match.group(2)) if match and match.group(2) else None
+            backend = match.group(1) if match and match.group(1) else False
+            major = int(match.group(2)) if match and match.group(2) else False
             if name == "jax-metal":
                 backend = "metal"
             plugins.append(
@@ -476,7 +477,7 @@ def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
                     "major": major,
                 }
             )
-    return {"jaxlib": jaxlib["version"] if jaxlib else None, "plugins": plugins}
+    return {"jaxlib": jaxlib["version"] if jaxlib else False, "plugins": plugins}
 
 
 def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:

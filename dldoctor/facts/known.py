@@ -70,7 +70,7 @@ def _reason(facts: Facts, path: str) -> str:
     """Why a fact is unknown, from the nearest ``errors`` its gatherer wrote (bounded, one line)."""
     parts = path.split(".")
     for depth in range(len(parts) - 1, 0, -1):
-        errors = known(facts, ".".join(parts[:depth] + ["errors"]))
+        errors = known(facts, ".".join([*parts[:depth], "errors"]))
         field = ".".join(parts[depth:])
         text = None
         if isinstance(errors, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
@@ -55,15 +56,20 @@ def _check(
         return None
     try:
         req = Requirement(text)
+    except Exception as exc:  # unparsable requirement
+        return _entry(dist, text, None, "invalid", f"{type(exc).__name__}: {exc}")
+    try:
         if not _applies(req, marker_env):
             return None
-    except Exception as exc:  # unparsable requirement, or a marker that cannot be evaluated
+    except UndefinedEnvironmentName:  # the marker asks a fact that is unknown: cannot judge
+        return None
+    except Exception as exc:  # a marker that cannot be evaluated
         return _entry(dist, text, None, "invalid", f"{type(exc).__name__}: {exc}")
     other = installed.get(canonical(req.name))
     if other is None:
         return _entry(dist, text, None, "missing", None)
     version = other.get("version")
-    if not req.specifier:
+    if not req.specifier or version is None:  # None: the installed version is unknown
         return None
     try:
         parsed = Version(str(version))
