@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
 from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
-from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
@@ -52,7 +54,7 @@ def _pip_cudnn(facts: Facts) -> list[dict[str, Any]]:
     "The cuDNN a framework needs is missing or shadowed by an older copy",
     Area.CUDA,
 )
-def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: a framework's CUDA build needs cuDNN of some version, and either no cuDNN of that
     major is installed (pip wheel, system, LD_LIBRARY_PATH), or LD_LIBRARY_PATH puts an older
     copy of the same major first (the dynamic loader searches it before everything else), or the
@@ -67,10 +69,11 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     builds = [b for b in cuda_builds(facts, matrix) if _brings_no_cudnn(b, facts)]
     if not builds:
         raise NotApplicable("no CUDA build of a framework installed")
-    libraries = (facts.cuda.get("libraries") or {}).get("cudnn") or []
+    libraries = need(facts, "cuda.libraries.cudnn")
     pip = _pip_cudnn(facts)
+    need(facts, "packages.nvidia_wheels")
     python = q.python_command(facts)
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
     for build in builds:
         if build.framework == "jax":
             verdicts += _jax_cudnn(build, pip, matrix, python)
@@ -87,6 +90,10 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             w for w in pip if (q.version_of(w.get("version")) or Version("0")).major == needed.major
         ]
         wheel = f"nvidia-cudnn-cu{build.cuda.split('.')[0]}"
+        unversioned = [e for e in [*libraries, *pip] if q.version_of(e.get("version")) is None]
+        if not same_major and unversioned:  # a copy of unknown version may be the one needed
+            verdicts.append(Unjudged(build.label, "the version of a cuDNN copy"))
+            continue
         if not same_major:
             verdicts.append(
                 Verdict(
@@ -189,7 +196,7 @@ def _pins(facts: Facts) -> dict[str, list[tuple[str, Requirement]]]:
     installed = {q.canonical(w["name"]) for w in facts.packages.get("nvidia_wheels") or []}
     env = facts.python.get("marker_environment") or {}
     pins: dict[str, list[tuple[str, Requirement]]] = {}
-    for owner, texts in (facts.packages.get("nvidia_pins") or {}).items():
+    for owner, texts in need(facts, "packages.nvidia_pins").items():
         for text in texts:
             try:
                 req = Requirement(text)
@@ -198,7 +205,10 @@ def _pins(facts: Facts) -> dict[str, list[tuple[str, Requirement]]]:
             name = q.canonical(req.name)
             if req.marker is not None:
                 extras = _EXTRA.findall(str(req.marker)) or [""]
-                applies = any(req.marker.evaluate({**env, "extra": e}) for e in extras)
+                try:
+                    applies = any(req.marker.evaluate({**env, "extra": e}) for e in extras)
+                except UndefinedEnvironmentName:  # the marker asks an unknown fact: no claim
+                    continue
                 # An extra's pins count only when the extra was evidently installed.
                 if not applies or (extras != [""] and name not in installed):
                     continue

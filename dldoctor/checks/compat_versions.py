@@ -9,7 +9,7 @@ from packaging.version import Version
 
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
-from dldoctor.facts.known import Unknown, need_value
+from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
 from dldoctor.matrix import Matrix, minor_of
@@ -367,6 +367,7 @@ def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
     Fix: plan a move to a maintained framework; pin everything around it meanwhile.
     """
+    need(facts, "packages.distributions")
     verdicts = []
     for row in matrix.tables["retired"].get("framework", []):
         dist = q.installed(facts, row["distribution"])

@@ -6,6 +6,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from dldoctor.checks.registry import Unjudged, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
 from dldoctor.matrix import Matrix
@@ -32,7 +33,7 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict | Unjud
     Fix: uninstall until no copy is left, then install the version you want once.
     """
     verdicts: list[Verdict | Unjudged] = []
-    for dup in facts.packages.get("duplicates") or []:
+    for dup in need(facts, "packages.duplicates"):
         name = dup.get("name")
         if not name:
             verdicts.append(Unjudged("a distribution found twice", "its name"))
@@ -76,7 +77,7 @@ def clashing_distributions(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     gpu = q.nvidia_gpu_present(facts)
     verdicts = []
-    for conflict in facts.packages.get("module_conflicts") or []:
+    for conflict in need(facts, "packages.module_conflicts"):
         names = [q.canonical(n) for n in conflict.get("distributions") or [] if n]
         framework_clash = any(_interesting(matrix, n) for n in names)
         keep = _choose(names, gpu)
@@ -128,7 +129,7 @@ def unsatisfied_requirements(facts: Facts, matrix: Matrix) -> list[Verdict]:
     with the installed torch.
     """
     verdicts = []
-    for item in facts.packages.get("unsatisfied") or []:
+    for item in need(facts, "packages.unsatisfied"):
         owner = item["distribution"]
         requirement = item["requirement"]
         installed = item.get("installed")

@@ -83,9 +83,9 @@ def _rocm(host: Host) -> JSON:
             version = _version_from_link(host, path)  # /opt/rocm -> /opt/rocm-6.2.0
             if version is None:
                 errors["version"] = f"{path}/.info/version is missing or empty"
-    return {
-        "path": path,
-        "version": version,
+    return {  # False: no ROCm installed (None would be unknown)
+        "path": path if path is not None else False,
+        "version": version if path is not None else False,
         "kfd_present": host.path("/dev/kfd").exists(),
         "errors": errors,
     }
@@ -135,7 +135,7 @@ def _intel_xpu(host: Host, ldcache: LdCache | None) -> JSON:
             errors["level_zero_loader"] = ldcache.error
     return {
         "render_nodes": nodes,
-        "oneapi_path": next((p for p in candidates if host.path(p).is_dir()), None),
+        "oneapi_path": next((p for p in candidates if host.path(p).is_dir()), False),
         "level_zero_loader": loaders,
         "errors": errors,
     }

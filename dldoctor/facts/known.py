@@ -18,9 +18,13 @@ instead of a finding. :func:`known` returns ``None`` for an unknown without stop
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dldoctor.facts.model import Facts
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Unknown(Exception):
@@ -79,5 +83,6 @@ def _reason(facts: Facts, path: str) -> str:
             prefix = f"{field}:"
             text = next((e for e in errors if isinstance(e, str) and e.startswith(prefix)), None)
         if isinstance(text, str) and text:
-            return " ".join(text.split())[:200]
+            # Read from facts (maybe a hostile report): no control or escape characters, bounded.
+            return " ".join(_CONTROL.sub(" ", text).split())[:200]
     return ""

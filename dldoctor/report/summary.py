@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dldoctor.facts.model import Facts
+from dldoctor.facts import queries as q
 from dldoctor.facts.queries import canonical
 from dldoctor.model import Area
 from dldoctor.report.runtime_summary import details as runtime_details
@@ -40,6 +41,12 @@ def system_line(facts: Facts) -> str:
     return " · ".join(parts)
 
 
+def _container(container: dict[str, Any]) -> str:
+    if container.get("kind") is None:
+        return "unknown"
+    return str(container.get("evidence") or "none detected")
+
+
 def _flags(flags: list[str]) -> str:
     return "; " + " ".join(flags) if flags else ""
 
@@ -47,7 +54,8 @@ def _flags(flags: list[str]) -> str:
 def python_line(facts: Facts) -> str:
     p = facts.python
     env = p.get("environment") or {}
-    pip = f"pip {p['pip_version']}" if p.get("pip_version") else "no pip"
+    pip_version = p.get("pip_version")
+    pip = f"pip {pip_version}" if pip_version else ("no pip" if pip_version is False else "pip ?")
     manager = env.get("manager") or "unknown"
     version = f"{p.get('version', '?')} ({p.get('implementation', '?')})"
     return f"{version} · {manager} environment · {pip}"
@@ -57,6 +65,8 @@ def nvidia_line(facts: Facts) -> str:
     n = facts.nvidia
     gpus = n.get("gpus") or []
     driver = n.get("driver_version")
+    if not driver and q.driver_loaded(facts) is None:
+        return "NVIDIA driver unknown (not in these facts)"
     if not driver:
         nvml = n.get("nvml") or {}
         reason = nvml.get("error") or nvml.get("status") or "unknown"
@@ -153,7 +163,7 @@ def details(area: Area, facts: Facts) -> list[str]:
         return [
             f"kernel {(s.get('os') or {}).get('kernel')}, "
             f"libc {(s.get('libc') or {}).get('version')}",
-            f"container: {(s.get('container') or {}).get('evidence') or 'none detected'}",
+            f"container: {_container(s.get('container') or {})}",
             f"/dev/shm: {_gib(shm.get('free_bytes'))} free of {_gib(shm.get('total_bytes'))}",
         ]
     if area is Area.PYTHON:

@@ -48,13 +48,17 @@ BASE: dict[str, Any] = {
     "accelerators": {
         "pci": {"nvidia": [], "amd": [], "intel": [], "dxg_present": False, "error": None}
     },
-    "cuda": {"toolkits": [], "libraries": {}},
+    "cuda": {
+        "toolkits": [],
+        "libraries": {"cudart": [], "cudnn": [], "nccl": [], "tensorrt": [], "cublas": []},
+    },
     "packages": {
         "distributions": [],
         "frameworks": {},
         "duplicates": [],
         "module_conflicts": [],
         "unsatisfied": [],
+        "nvidia_pins": {},
         "nvidia_wheels": [],
     },
     "env": {"variables": {}, "withheld": []},

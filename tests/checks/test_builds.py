@@ -172,5 +172,5 @@ def test_aarch64_is_not_judged_by_x86_rules(matrix):
 
 def test_unknown_cpu_flags_are_not_judged_rather_than_guessed(matrix):
     facts = make_facts(CPU_STACK, {"system": {"cpu": {"flags": None, "flags_source": None}}})
-    with pytest.raises(Unknown, match="system.cpu.flags"):
+    with pytest.raises(Unknown, match=r"system\.cpu\.flags"):
         builds.cpu_lacks_instructions(facts, matrix)

@@ -135,8 +135,8 @@ def test_rocm_dir_without_a_version(tmp_path: Path) -> None:
 
 def test_no_rocm(tmp_path: Path) -> None:
     assert gather(tmp_path)["rocm"] == {
-        "path": None,
-        "version": None,
+        "path": False,
+        "version": False,
         "kfd_present": False,
         "errors": {},
     }

@@ -132,7 +132,8 @@ def test_real_torch_build_facts_say_cpu_build(real: dict[str, Any]) -> None:
     build = torch["build"]
     assert build["source"] == "torch/version.py"
     assert build["__version__"] == "2.13.0+cpu"
-    assert build["cuda"] is None and build["hip"] is None
+    # version.py says cuda = None: written False ("none"), since null would be unknown.
+    assert build["cuda"] is False and build["hip"] is False
     assert build["debug"] is False
     assert len(build["git_version"]) == 40
     assert "error" not in build
@@ -216,7 +217,7 @@ def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
     assert result["python"]["version"] == version
     assert result["python"]["environment"]["manager"] == "pyenv"
     frameworks = result["packages"]["frameworks"]
-    assert frameworks["torch"]["build"]["cuda"] is None
+    assert frameworks["torch"]["build"]["cuda"] is False
     assert frameworks["tensorflow"]["build"]["is_cuda_build"] is False
     assert any(d["location"] == site for d in result["packages"]["duplicates"][0]["copies"])
 
@@ -332,7 +333,7 @@ def test_build_file_missing_or_provider_missing(
     result = gather_on(monkeypatch, tmp_path)
     frameworks = result["packages"]["frameworks"]
     assert frameworks["torch"]["build"] == {
-        "source": None,
+        "source": False,
         "error": "torch/version.py not found in torch 2.5.0",
     }
     assert frameworks["paddle"]["build"]["error"].startswith("paddle/version/__init__.py not found")
