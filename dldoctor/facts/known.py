@@ -23,7 +23,6 @@ from typing import Any
 
 from dldoctor.facts.model import Facts
 
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 

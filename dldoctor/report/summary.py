@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dldoctor.facts.model import Facts
 from dldoctor.facts import queries as q
+from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import canonical
 from dldoctor.model import Area
 from dldoctor.report.runtime_summary import details as runtime_details

@@ -46,7 +46,7 @@ def test_every_fact_of_every_section_may_be_unknown(part):
     for path, sub in facts:
         scoped = {"$defs": defs[f"facts-{part}"].get("$defs", {}), **sub}
         jsonschema.validate(None, scoped)  # null: unknown, for each one of them
-        Validator(scoped).validate(None)
+        assert Validator(scoped).errors(None) is None, path
 
 
 def test_false_is_not_zero_and_true_is_not_one():
