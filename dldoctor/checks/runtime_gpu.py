@@ -26,7 +26,7 @@ _INIT_HINTS = (
         Fix(
             "After a suspend/resume the nvidia_uvm module often needs a reload (no GPU process "
             "running), or reboot.",
-            ("sudo rmmod nvidia_uvm", "sudo modprobe nvidia_uvm"),
+            (("sudo", "rmmod", "nvidia_uvm"), ("sudo", "modprobe", "nvidia_uvm")),
         ),
     ),
     (
@@ -38,7 +38,7 @@ _INIT_HINTS = (
     ),
     (
         re.compile(r"unsupported display driver / cuda driver combination|DRIVER_MISMATCH", re.I),
-        Fix("The user-space driver and the kernel module differ: reboot.", ("sudo reboot",)),
+        Fix("The user-space driver and the kernel module differ: reboot.", (("sudo", "reboot"),)),
     ),
 )
 

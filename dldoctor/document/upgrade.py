@@ -1,4 +1,4 @@
-"""Read facts written under an older 1.x schema as today's: where 1.0 wrote null for "none"."""
+"""Read facts written under an older 1.x schema as today's: where 1.0 and 1.1 wrote null for none."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 JSON = dict[str, Any]
 
-# Schema 1.0 wrote null both for "could not be read" and for "there is none"; 1.1 keeps null for
+# Schemas 1.0 and 1.1 wrote null both for "could not be read" and for "there is none"; 1.2 keeps null for
 # unknown only (dldoctor/facts/known.py). For these fields 1.0's null meant none, unless the
 # gatherer recorded why it could not read them: (section, path in it, errors key, condition).
 _NONE_WAS_NULL: tuple[tuple[str, str, str, Callable[[JSON], bool]], ...] = (
@@ -30,7 +30,7 @@ _NONE_WAS_NULL: tuple[tuple[str, str, str, Callable[[JSON], bool]], ...] = (
 
 def upgrade_facts(facts: JSON, schema_version: str) -> JSON:
     """Facts of a report of ``schema_version`` (1.x) in today's convention; changed in place."""
-    if _minor(schema_version) >= 1:
+    if _minor(schema_version) >= 2:  # 1.2 wrote unknown as null and none as false
         return facts
     for section, path, error_key, applies in _NONE_WAS_NULL:
         data = facts.get(section)

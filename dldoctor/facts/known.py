@@ -1,6 +1,6 @@
 """Unknown facts: how checks read a fact that may not be known, and stop judging when it is not.
 
-The convention, for every section of Facts and every report (schema 1.1 and later):
+The convention, for every section of Facts and every report (schema 1.2 and later):
 
 - ``None`` (JSON ``null``) means **unknown**: dldoctor could not learn the value (the section's
   ``errors`` says why, where it tried), or the report predates the field, or a paste left it out.
