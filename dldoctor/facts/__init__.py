@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+from dldoctor.facts import bootstrap
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import read_ldcache
 from dldoctor.facts.model import Facts
@@ -48,8 +49,11 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
     if not os.access(python, os.X_OK) or os.path.isdir(python):
         raise GatherError(f"--python {python}: not an executable file")
     result = run_command(
-        [python, "-c", source, json.dumps(args)], INTERPRETER_TIMEOUT_S, env=host.env
+        bootstrap.command(python, source, json.dumps(args)), INTERPRETER_TIMEOUT_S, env=host.env
     )
+    old = bootstrap.too_old(result.stdout) if result.ok else None
+    if old is not None:  # its packages stay unknown; DD513 says so, and the report is written
+        return bootstrap.too_old_facts(old, python)
     if not result.ok:
         raise GatherError(
             f"--python {python} could not run dldoctor's gatherer: {result.describe_failure()}"
@@ -58,7 +62,7 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
         data = json.loads(result.stdout)
     except json.JSONDecodeError:
         raise GatherError(
-            f"--python {python} did not answer with facts (is it a Python 3.8+?)"
+            f"--python {python} did not answer with facts (is it a Python 3.6+?)"
         ) from None
     if not isinstance(data, dict) or "python" not in data or "packages" not in data:
         raise GatherError(f"--python {python} answered with something other than facts")
@@ -91,8 +95,9 @@ def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) 
     python_facts = interpreter_facts["python"]
     packages = interpreter_facts["packages"]
     marker_env = python_facts.get("marker_environment") or {}
-    packages["unsatisfied"] = unsatisfied(packages, marker_env)
-    sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels") or []
+    known_dists = packages.get("distributions") is not None  # None: unknown, so is what is unmet
+    packages["unsatisfied"] = unsatisfied(packages, marker_env) if known_dists else None
+    sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels")
     return Facts(
         system=sections["system"],
         python=python_facts,

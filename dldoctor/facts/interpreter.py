@@ -1,16 +1,17 @@
-"""Interpreter-scoped facts: Python, its environment, installed distributions (stdlib, 3.8+)."""
+"""Interpreter-scoped facts: Python, its environment, installed distributions (stdlib, 3.6+)."""
 
 # This file runs two ways: imported by dldoctor (gather() on the current interpreter), or shipped
 # as source to another interpreter (`PYTHON -c <this file> <json-args>`), which prints one JSON
-# document. So: standard library only, Python 3.8 syntax, nothing from dldoctor, never raise.
-# Nothing here imports or executes a framework: metadata and build files are read as text.
-from __future__ import annotations
-
+# document. So: standard library only, nothing from dldoctor, never raise; and Python 3.6 syntax
+# and library (frameworks supported 3.6 until 2021-2022): no `from __future__ import annotations`,
+# annotations from typing (they are evaluated), no walrus, no dataclasses, no importlib.metadata
+# (3.8), no subprocess capture_output/text (3.7). tests/facts/test_interpreter_versions.py runs
+# it under every pyenv Python. Nothing here imports or executes a framework.
 import os
 import sys
 
 
-def _search_path(path: list[str]) -> list[str]:
+def _search_path(path: list) -> list:  # annotations evaluated on 3.6; typing imports re
     """sys.path without '' and the working directory: a project folder must not shadow anything."""
     try:
         cwd = os.path.normcase(os.getcwd())

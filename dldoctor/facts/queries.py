@@ -7,7 +7,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from dldoctor.facts.known import known
+from dldoctor.facts.known import known, need
 from dldoctor.facts.model import Facts
 
 _SEPARATORS = re.compile(r"[-_.]+")
@@ -81,11 +81,16 @@ def nvidia_gpu_present(facts: Facts) -> bool | None:
 
 
 def distributions(facts: Facts) -> list[dict[str, Any]]:
-    return list(facts.packages.get("distributions") or [])
+    """Every installed distribution; raises Unknown when the list itself is unknown (a check
+    asking "is X installed?" then is not judged, rather than told "no")."""
+    return list(need(facts, "packages.distributions"))
 
 
 def installed(facts: Facts, name: str) -> dict[str, Any] | None:
-    """The first (active) installed distribution of that name, as Python would import it."""
+    """The first (active) installed distribution of that name, as Python would import it.
+
+    None: not installed. Raises Unknown when the distributions are unknown.
+    """
     wanted = canonical(name)
     for dist in distributions(facts):
         if dist.get("name") and canonical(dist["name"]) == wanted:

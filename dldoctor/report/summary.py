@@ -57,7 +57,7 @@ def python_line(facts: Facts) -> str:
     pip_version = p.get("pip_version")
     pip = f"pip {pip_version}" if pip_version else ("no pip" if pip_version is False else "pip ?")
     manager = env.get("manager") or "unknown"
-    version = f"{p.get('version', '?')} ({p.get('implementation', '?')})"
+    version = f"{p.get('version') or '?'} ({p.get('implementation') or '?'})"
     return f"{version} · {manager} environment · {pip}"
 
 
@@ -150,6 +150,8 @@ def frameworks_line(facts: Facts) -> str:
     count = len(framework_lines(facts))
     if count:
         return f"{count} installed"
+    if facts.packages.get("frameworks") is None:
+        return "unknown (the distributions were not read)"
     if facts.python.get("command") not in (None, "python"):
         return "none in this environment"
     return "none in this environment (run dldoctor inside it, or use --python PATH)"
@@ -225,6 +227,8 @@ def _nvidia_details(facts: Facts) -> list[str]:
 
 def packages_line(facts: Facts) -> str:
     p = facts.packages
+    if p.get("distributions") is None:
+        return "unknown (the distributions were not read)"
     count = len(p.get("distributions") or [])
     unsatisfied = len(p.get("unsatisfied") or [])
     state = "all requirements met" if not unsatisfied else f"{unsatisfied} unmet requirement(s)"

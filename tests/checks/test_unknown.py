@@ -174,6 +174,9 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[str, ...]]] = [
 ]
 
 
+CASES.append(("DD513", [{"python": {"version": "2.7.18"}}], ("python.version",)))
+
+
 def _forget(data: dict[str, Any], path: str) -> None:
     """Make the fact at a dotted path unknown (null), as an old report or a paste would."""
     *parents, leaf = path.split(".")

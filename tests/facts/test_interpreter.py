@@ -19,14 +19,19 @@ import jsonschema
 import pytest
 from packaging.markers import default_environment
 
-from dldoctor.facts import interpreter, interpreter_arguments
+from dldoctor.facts import bootstrap, interpreter, interpreter_arguments
 from dldoctor.matrix import load
+from tests.pythons import params
+from tests.pythons import python as python_of
 
 ARGS = interpreter_arguments(load())
 SOURCE = Path(interpreter.__file__).read_text(encoding="utf-8")
-OTHER_PYTHONS = [
-    f"/root/.pyenv/versions/{v}/bin/python3" for v in ("3.8.18", "3.13.0")
-]  # 3.8 is the oldest interpreter --python supports: the compatibility proof
+# 3.6 is the oldest interpreter --python supports (dldoctor/facts/bootstrap.py): the proof is
+# running the gatherer there, and in each minor up to the newest.
+OTHER_PYTHONS = params("3.6", "3.7", "3.8", "3.13")
+OLDEST_PYTHON = next(
+    (exe for exe in (python_of(m) for m in ("3.6", "3.7", "3.8")) if exe), sys.executable
+)
 
 
 def schema(part: str) -> dict[str, Any]:
@@ -103,8 +108,8 @@ def run_source(python: str, cwd: Path, pythonpath: str | None = None) -> dict[st
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    proc = subprocess.run(
-        [python, "-c", SOURCE, json.dumps(ARGS)],
+    proc = subprocess.run(  # as dldoctor runs it: the version check first, then the source
+        bootstrap.command(python, SOURCE, json.dumps(ARGS)),
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -204,7 +209,7 @@ def test_python_section_describes_this_interpreter(real: dict[str, Any]) -> None
 
 @pytest.mark.parametrize("python", OTHER_PYTHONS)
 def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
-    # This venv's site-packages on PYTHONPATH: the real torch/tensorflow files, read by 3.8.
+    # This venv's site-packages on PYTHONPATH: the real torch/tensorflow files, read by 3.6+.
     site = sysconfig.get_paths()["purelib"]
     result = run_source(python, tmp_path, pythonpath=site)
     validate(result)
@@ -245,7 +250,7 @@ def test_project_dir_cannot_shadow_the_stdlib(tmp_path: Path) -> None:
     for name in ("json.py", "ast.py", "re.py", "email/__init__.py"):
         write(tmp_path / name, "raise SystemExit('shadowed by the project dir')\n")
     make_dist(tmp_path, "project-local", "1.0")
-    result = run_source(OTHER_PYTHONS[0], tmp_path)
+    result = run_source(OLDEST_PYTHON, tmp_path)
     assert not any(d["name"] == "project-local" for d in result["packages"]["distributions"])
     assert str(tmp_path) not in result["python"]["sys_path"]
 
