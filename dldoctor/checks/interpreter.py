@@ -12,7 +12,7 @@ from dldoctor.model import Area, Fix, Severity
 
 
 @check(
-    "DD513",
+    "DD514",
     "python-too-old-to-examine",
     "The judged Python is too old for dldoctor's gatherer: its packages were not examined",
     Area.PYTHON,

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from dldoctor.facts import bootstrap
 from dldoctor.facts.host import Host
-from dldoctor.facts.ldcache import read_ldcache
+from dldoctor.facts.ldcache import LdCache, read_ldcache
 from dldoctor.facts.model import Facts
 from dldoctor.facts.run import run_command
 from dldoctor.matrix import Matrix
@@ -52,7 +52,7 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
         bootstrap.command(python, source, json.dumps(args)), INTERPRETER_TIMEOUT_S, env=host.env
     )
     old = bootstrap.too_old(result.stdout) if result.ok else None
-    if old is not None:  # its packages stay unknown; DD513 says so, and the report is written
+    if old is not None:  # its packages stay unknown; DD514 says so, and the report is written
         return bootstrap.too_old_facts(old, python)
     if not result.ok:
         raise GatherError(
@@ -98,6 +98,7 @@ def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) 
     known_dists = packages.get("distributions") is not None  # None: unknown, so is what is unmet
     packages["unsatisfied"] = unsatisfied(packages, marker_env) if known_dists else None
     sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels")
+    _environment_files(host, matrix, python_facts, packages, sections, ldcache)
     return Facts(
         system=sections["system"],
         python=python_facts,
@@ -107,6 +108,59 @@ def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) 
         packages=packages,
         env=gather_env(host.env),
     )
+
+
+def _environment_files(
+    host: Host,
+    matrix: Matrix,
+    python: dict[str, Any],
+    packages: dict[str, Any],
+    sections: dict[str, dict[str, Any]],
+    ldcache: LdCache,
+) -> None:
+    """Facts read from the judged environment's files once its paths are known: its conda
+    records, JAX's build files, and the library map (each costs itself on a bug, never more)."""
+    from dldoctor.facts.conda import gather_conda, join_distributions
+    from dldoctor.facts.jaxbuild import jax_build_facts
+    from dldoctor.facts.libmap import gather_library_map
+
+    errors = packages.setdefault("errors", [])
+    try:
+        packages["conda"] = gather_conda(host, python.get("prefix"))
+        join_distributions(packages, packages["conda"])
+    except Exception as exc:  # a gatherer bug must not cost the report
+        errors.append(f"conda: internal error: {type(exc).__name__}: {exc}")
+    jax = (packages.get("frameworks") or {}).get("jax")
+    if jax is not None:
+        try:
+            jax.setdefault("build", {})["static"] = jax_build_facts(
+                host, list(packages.get("distributions") or [])
+            )
+        except Exception as exc:
+            errors.append(f"jax build files: internal error: {type(exc).__name__}: {exc}")
+    cuda = sections["cuda"]
+    if "errors" in cuda and "toolkits" not in cuda:
+        return  # the cuda section itself failed
+    site_dirs = [
+        p for p in python.get("sys_path") or [] if isinstance(p, str) and p.startswith("/")
+    ]
+    try:
+        cuda["library_map"] = gather_library_map(
+            host,
+            matrix.tables["libraries"]["library"],
+            matrix.tables["libraries"]["anchor"],
+            site_dirs,
+            ldcache,
+            [tk["path"] for tk in cuda.get("toolkits") or []],
+            packages.get("conda"),
+            packages.get("nvidia_wheels") or [],
+            python.get("executable"),
+            sections["system"].get("architecture"),
+        )
+    except Exception as exc:
+        cuda.setdefault("errors", {})["library_map"] = (
+            f"internal error: {type(exc).__name__}: {exc}"
+        )
 
 
 def _result(get: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:

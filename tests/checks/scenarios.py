@@ -61,6 +61,7 @@ BASE: dict[str, Any] = {
         "module_conflicts": [],
         "unsatisfied": [],
         "nvidia_pins": {},
+        "conda": False,  # not a conda environment
         "nvidia_wheels": [],
     },
     "env": {"variables": {}, "withheld": []},

@@ -174,7 +174,15 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[str, ...]]] = [
 ]
 
 
-CASES.append(("DD513", [{"python": {"version": "2.7.18"}}], ("python.version",)))
+CASES.append(("DD514", [{"python": {"version": "2.7.18"}}], ("python.version",)))
+SMALL_SHM = {
+    "system": {
+        "container": {"kind": "docker", "evidence": "/.dockerenv exists", "ipc": "private"},
+        "shm": {"path": "/dev/shm", "total_bytes": 64 << 20, "free_bytes": 64 << 20},
+    }
+}
+CASES.append(("DD203", [SMALL_SHM], ("system.container.kind",)))
+CASES.append(("DD203", [SMALL_SHM], ("system.shm.total_bytes",)))
 
 
 def _forget(data: dict[str, Any], path: str) -> None:
@@ -211,8 +219,20 @@ def test_a_check_whose_input_is_unknown_is_not_judged(code, overrides, unknown, 
     assert outcome.reason.startswith("not judged: ") and "unknown" in outcome.reason
 
 
+@pytest.mark.parametrize("code", ["DD304", "DD513"])
+def test_conda_checks_are_not_judged_when_the_conda_records_are_unknown(code, tmp_path, matrix):
+    from tests.checks.test_conda import ENV_SITE, conda_env, packages, torch_frame
+
+    section = conda_env(tmp_path, "conda-forge-cuda")
+    torch = dist("torch", "1.13.0", location=ENV_SITE, installer="pip")
+    fires = packages(section, torch, frameworks=torch_frame("1.13.0", "11.2"))
+    assert _run(code, [fires], (), matrix).status is Status.FOUND
+    outcome = _run(code, [fires], ("packages.conda",), matrix)
+    assert outcome.status is Status.NOT_JUDGED and "packages.conda" in outcome.reason
+
+
 def test_every_check_outside_the_runtime_probes_has_an_unknown_case():
-    covered = {code for code, _, _ in CASES}
+    covered = {code for code, _, _ in CASES} | {"DD304", "DD513"}
     static = {c.code for c in all_checks() if not c.code.startswith("DD6")}
     assert static <= covered, sorted(static - covered)
 

@@ -54,7 +54,7 @@ def test_the_oldest_supported_pythons_are_gathered_in_full(python):
     ("version", "fires"),
     [("2.7.18", True), ("3.5.10", True), ("3.6.0", False), ("3.6.15", False), ("3.13.0", False)],
 )
-def test_dd513_fires_below_3_6_only(version, fires, matrix):
+def test_dd514_fires_below_3_6_only(version, fires, matrix):
     facts = make_facts({"python": {"version": version, "command": "/envs/old/bin/python"}})
     verdicts = interpreter_check.python_too_old_to_examine(facts, matrix)
     assert bool(verdicts) is fires
@@ -67,7 +67,7 @@ def test_dd513_fires_below_3_6_only(version, fires, matrix):
         )
 
 
-def test_dd513_does_not_judge_an_unknown_version(matrix):
+def test_dd514_does_not_judge_an_unknown_version(matrix):
     with pytest.raises(Unknown):
         interpreter_check.python_too_old_to_examine(
             make_facts({"python": {"version": None}}), matrix
@@ -102,7 +102,7 @@ def test_check_on_a_too_old_python_says_so_in_one_line_and_writes_the_report(pyt
     assert "Frameworks: unknown" in result.stdout  # not "none in this environment"
     document = json.loads(path.read_text())
     jsonschema.validate(document, report_schema())
-    assert [f["code"] for f in document["findings"] if f["severity"] == "error"] == ["DD513"]
+    assert [f["code"] for f in document["findings"] if f["severity"] == "error"] == ["DD514"]
 
 
 def test_the_version_check_parses_in_python_2_syntax():
