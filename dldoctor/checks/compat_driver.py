@@ -55,7 +55,8 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     if need_value(q.driver_loaded(facts), q.DRIVER_FACTS) is False:
         raise NotApplicable("no NVIDIA driver loaded")
-    driver = need_value(q.version_of(q.driver_version(facts)), "nvidia.driver_version")
+    shown = need_value(q.driver_version(facts), "nvidia.driver_version")  # as the driver wrote it
+    driver = need_value(q.version_of(shown), "nvidia.driver_version")
     verdicts = []
     for build in cuda_builds(facts, matrix):
         full, mvc, row = _floors(build, facts, matrix)
@@ -66,7 +67,7 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
             "distribution": build.distribution,
             "version": build.version,
             "built_with_cuda": build.cuda,
-            "driver": str(driver),
+            "driver": shown,
             "driver_needed": full,
             "driver_needed_mvc": mvc,
             "matrix_row": row,
@@ -77,7 +78,7 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
             verdicts.append(
                 Verdict(
                     Severity.WARNING,
-                    f"{build.label} {build.version} is built with CUDA {build.cuda}; driver {driver} runs it only "
+                    f"{build.label} {build.version} is built with CUDA {build.cuda}; driver {shown} runs it only "
                     f"under minor-version compatibility (CUDA {build.cuda} wants {full} or newer)",
                     evidence=evidence,
                     fixes=(install_driver(facts, full, f"CUDA {build.cuda} without limits"),),
@@ -95,7 +96,7 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
         verdicts.append(
             Verdict(
                 Severity.ERROR,
-                f"Driver {driver} is too old for {build.label} {build.version} (built with CUDA {build.cuda}, "
+                f"Driver {shown} is too old for {build.label} {build.version} (built with CUDA {build.cuda}, "
                 f"needs driver {full or mvc} or newer): CUDA will not initialise",
                 evidence=evidence,
                 fixes=tuple(fixes),

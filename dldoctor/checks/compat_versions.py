@@ -24,6 +24,11 @@ def _version(facts: Facts, name: str) -> Version | None:
     return need_value(q.version_of(dist.get("version")), f"the version of {name}")
 
 
+def _written(facts: Facts, name: str) -> str:
+    """An installed distribution's version as its metadata writes it (shown, never re-rendered)."""
+    return str((q.installed(facts, name) or {}).get("version") or "")
+
+
 @check(
     "DD506",
     "jax-version-mismatch",
@@ -45,14 +50,18 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
     verdicts: list[Verdict | Unjudged] = []
     problems = []
     if jaxlib > jax:
-        problems.append(f"jaxlib {jaxlib} is newer than jax {jax}")
+        problems.append(
+            f"jaxlib {_written(facts, 'jaxlib')} is newer than jax {_written(facts, 'jax')}"
+        )
     plugins = ((q.framework(facts, "jax") or {}).get("build") or {}).get("plugins") or []
     for plugin in plugins:
         version = q.version_of(plugin.get("version"))
         if plugin.get("backend") == "cuda" and version is None:
             verdicts.append(Unjudged(str(plugin.get("name")), "its version"))
         elif plugin.get("backend") == "cuda" and version != jaxlib:
-            problems.append(f"{plugin['name']} {version} differs from jaxlib {jaxlib}")
+            problems.append(
+                f"{plugin['name']} {plugin['version']} differs from jaxlib {_written(facts, 'jaxlib')}"
+            )
     if not problems:
         return verdicts
     majors = sorted(
@@ -65,15 +74,15 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
             Severity.ERROR,
             "JAX's pieces do not match: " + "; ".join(problems),
             evidence={
-                "jax": str(jax),
-                "jaxlib": str(jaxlib),
+                "jax": _written(facts, "jax"),
+                "jaxlib": _written(facts, "jaxlib"),
                 "plugins": plugins,
                 "rule": matrix.tables["jax"]["versioning_source"],
             },
             fixes=(
                 Fix(
                     f"Reinstall jax{extra} at one version.",
-                    render(Install((f"jax{extra}=={jax}",)), facts),
+                    render(Install((f"jax{extra}=={_written(facts, 'jax')}",)), facts),
                     automatic=True,
                 ),
             ),
@@ -124,9 +133,9 @@ def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unj
                 facts,
                 label,
                 name,
-                str(version),
-                str(numpy),
-                f"{since}",
+                _written(facts, name),
+                _written(facts, "numpy"),
+                str(doc["numpy2_since"]),
                 doc.get("numpy2_source", ""),
             )
         )
@@ -139,7 +148,7 @@ def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unj
                     row["distribution"],
                     row["distribution"],
                     dist["version"],
-                    str(numpy),
+                    _written(facts, "numpy"),
                     None,
                     row["source"],
                 )
@@ -223,7 +232,8 @@ def python_unsupported(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: use a Python the release supports (a new environment), or a release that supports this
     Python.
     """
-    version = need_value(q.version_of(facts.python.get("version")), "python.version")
+    written = str(facts.python.get("version") or "")
+    version = need_value(q.version_of(written), "python.version")
     verdicts = []
     for label, release, supported, row in _python_ranges(facts, matrix):
         if supported.contains(version, prereleases=True):
@@ -231,11 +241,11 @@ def python_unsupported(facts: Facts, matrix: Matrix) -> list[Verdict]:
         verdicts.append(
             Verdict(
                 Severity.WARNING,
-                f"{label} {release} supports Python {supported}, not Python {version}",
+                f"{label} {release} supports Python {supported}, not Python {written}",
                 evidence={
                     "distribution": label,
                     "version": release,
-                    "python": str(version),
+                    "python": written,
                     "supported": str(supported),
                     "matrix_row": row,
                 },
@@ -335,12 +345,12 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
-                    f"Keras {keras} needs {rule['distribution']} {rule['min']} or newer as its {backend} backend; "
-                    f"{have} is installed",
+                    f"Keras {_written(facts, 'keras')} needs {rule['distribution']} {rule['min']} or newer as its "
+                    f"{backend} backend; {(dist or {}).get('version')} is installed",
                     evidence={
-                        "keras": str(keras),
+                        "keras": _written(facts, "keras"),
                         "backend": backend,
-                        "installed": str(have),
+                        "installed": (dist or {}).get("version"),
                         "minimum": rule["min"],
                         "source": keras_rules["source"],
                     },
