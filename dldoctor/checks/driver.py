@@ -211,7 +211,7 @@ def nvml_hung(facts: Facts, matrix: Matrix) -> list[Verdict]:
     persistence daemon on a many-GPU machine.
     """
     nvml = facts.nvidia.get("nvml") or {}
-    if nvml.get("status") != "hung":
+    if need(facts, "nvidia.nvml.status") != "hung":
         return []
     seconds = nvml.get("timeout_s")
     within = f" within {seconds:g} s" if isinstance(seconds, (int, float)) else ""
@@ -256,7 +256,7 @@ def nvml_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
     driver).
     """
     nvml = facts.nvidia.get("nvml") or {}
-    if nvml.get("status") != "crashed":
+    if need(facts, "nvidia.nvml.status") != "crashed":
         return []
     signal = nvml.get("signal") or "a signal"
     return [

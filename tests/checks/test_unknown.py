@@ -174,6 +174,14 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[str, ...]]] = [
 ]
 
 
+CASES.append(("DD105", [{"nvidia": {"nvml": {"status": "hung"}}}], ("nvidia.nvml.status",)))
+CASES.append(
+    (
+        "DD106",
+        [{"nvidia": {"nvml": {"status": "crashed", "signal": "SIGSEGV"}}}],
+        ("nvidia.nvml.status",),
+    )
+)
 CASES.append(("DD514", [{"python": {"version": "2.7.18"}}], ("python.version",)))
 SMALL_SHM = {
     "system": {

@@ -32,7 +32,7 @@ def version_of(python: str) -> str:
 
 @pytest.mark.parametrize("python", TOO_OLD)
 def test_a_too_old_python_answers_with_its_version_and_its_packages_stay_unknown(python):
-    data = _gather_interpreter(load(), python, Host())
+    data = _gather_interpreter(load(), python, Host(), 120.0)
     version = version_of(python)
     assert data["python"]["version"] == version
     assert data["python"]["command"] == os.path.abspath(python)
@@ -44,7 +44,7 @@ def test_a_too_old_python_answers_with_its_version_and_its_packages_stay_unknown
 
 @pytest.mark.parametrize("python", NEW_ENOUGH)
 def test_the_oldest_supported_pythons_are_gathered_in_full(python):
-    data = _gather_interpreter(load(), python, Host())
+    data = _gather_interpreter(load(), python, Host(), 120.0)
     assert data["python"]["version"] == version_of(python)
     assert data["python"]["errors"] == [] and data["packages"]["errors"] == []
     assert isinstance(data["packages"]["distributions"], list)
