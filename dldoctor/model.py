@@ -124,6 +124,7 @@ class Status(str, enum.Enum):
     PASSED = "passed"  # ran, found nothing wrong
     FOUND = "found"  # ran, returned findings
     SKIPPED = "skipped"  # did not apply to this machine (the reason says why)
+    NOT_JUDGED = "not_judged"  # a fact it needs is unknown (the reason names it): no verdict
     CRASHED = "crashed"  # raised: a bug in dldoctor, reported rather than fatal
 
 

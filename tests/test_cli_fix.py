@@ -20,6 +20,7 @@ import pytest
 
 from dldoctor.checks.registry import run_checks
 from dldoctor.document.report import Report
+from dldoctor.document.upgrade import upgrade_facts
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import load
 from tests.probes.fakes import dist_info, package
@@ -51,7 +52,8 @@ def report_file(path: Path, facts_doc: dict) -> Path:
 
 
 def h100_facts() -> dict:
-    return json.loads((FACTS / "h100_cpu_stack.json").read_text())
+    """The recorded facts, written under schema 1.0, read as today's reports write them."""
+    return upgrade_facts(json.loads((FACTS / "h100_cpu_stack.json").read_text()), "1.0")
 
 
 def test_a_foreign_reports_plan_is_shown_with_its_interpreter_and_runs_nothing(tmp_path):

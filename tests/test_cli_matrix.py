@@ -15,6 +15,7 @@ import pytest
 from dldoctor.checks.registry import run_checks
 from dldoctor.document.report import Report
 from dldoctor.document.schema import report_schema
+from dldoctor.document.upgrade import upgrade_facts
 from dldoctor.document.validate import Validator
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import load
@@ -34,12 +35,14 @@ def dldoctor(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def h100_report(tmp_path: Path) -> Path:
-    facts = Facts.from_dict(json.loads((FACTS / "h100_cpu_stack.json").read_text()))
+    """A report written under schema 1.0, as the recorded facts were."""
+    recorded = json.loads((FACTS / "h100_cpu_stack.json").read_text())
+    facts = Facts.from_dict(upgrade_facts(copy.deepcopy(recorded), "1.0"))
     report = Report(
         "dldoctor check", "2026-11-23T00:00:00+00:00", 0.2, facts, tuple(run_checks(facts, load()))
     )
     path = tmp_path / "h100.json"
-    path.write_text(json.dumps(report.to_dict()))
+    path.write_text(json.dumps({**report.to_dict(), "schema_version": "1.0", "facts": recorded}))
     return path
 
 

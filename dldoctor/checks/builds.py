@@ -6,8 +6,9 @@ from typing import Any, Callable
 
 from packaging.version import Version
 
-from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
 from dldoctor.fixes.installers import conda as conda_installer
@@ -17,15 +18,27 @@ from dldoctor.model import Area, Fix, Severity
 
 def _names(frame: dict[str, Any]) -> set[str]:
     """Canonical names (METADATA may say tensorflow_cpu for tensorflow-cpu)."""
-    return {q.canonical(d["name"]) for d in frame.get("distributions", [])}
+    return {q.canonical(d["name"]) for d in frame.get("distributions") or [] if d.get("name")}
+
+
+def _build(frame: dict[str, Any], key: str) -> dict[str, Any]:
+    """The framework's build facts; Unknown when its build file could not be read."""
+    build = frame.get("build")
+    if not isinstance(build, dict) or build.get("error"):
+        raise Unknown(f"packages.frameworks.{key}.build", str((build or {}).get("error") or ""))
+    return build
 
 
 def _torch_cpu_only(frame: dict[str, Any]) -> str | None:
-    build = frame.get("build") or {}
-    if "torch" not in _names(frame) or build.get("error"):
+    if "torch" not in _names(frame):
         return None
-    if build.get("cuda") or build.get("hip"):
+    build = _build(frame, "torch")
+    # torch/version.py says cuda = None on a CPU build (read as False); before 1.8 it had no hip.
+    cuda, hip = build.get("cuda"), build.get("hip", False)
+    if cuda or hip:
         return None
+    need_value(cuda, "packages.frameworks.torch.build.cuda")
+    need_value(hip, "packages.frameworks.torch.build.hip")
     return "it is a CPU-only build (torch.version.cuda is None)"
 
 
@@ -33,8 +46,10 @@ def _tensorflow_cpu_only(frame: dict[str, Any]) -> str | None:
     names = _names(frame)
     if "tensorflow-cpu" in names:
         return "tensorflow-cpu is the CPU-only package"
-    build = frame.get("build") or {}
-    if names & {"tensorflow", "tensorflow-intel"} and build.get("is_cuda_build") is False:
+    if not names & {"tensorflow", "tensorflow-intel"}:
+        return None
+    built_with_cuda = _build(frame, "tensorflow").get("is_cuda_build")
+    if need_value(built_with_cuda, "packages.frameworks.tensorflow.build.is_cuda_build") is False:
         return "it was built without CUDA (is_cuda_build is False)"
     return None
 
@@ -87,7 +102,7 @@ _CPU_ONLY: dict[str, tuple[Callable[[dict[str, Any]], str | None], FixFn, Severi
     "A framework's CPU-only build is installed on a machine with an NVIDIA GPU",
     Area.FRAMEWORKS,
 )
-def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: an NVIDIA GPU is present but a framework is installed as its CPU-only build.
 
     Why: the framework imports fine and silently computes on the CPU: "CUDA not available",
@@ -96,19 +111,26 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: install the framework's CUDA build for the installed version, with the CUDA variant the
     driver can run, from the index where that build lives.
     """
-    if not q.nvidia_gpu_present(facts):
+    if not need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS):
         raise NotApplicable("no NVIDIA GPU on this machine")
     gpu_names = sorted({str(g["name"]) for g in q.gpus(facts) if g.get("name")})
     gpu = f"the {', '.join(gpu_names)}" if gpu_names else "this machine's NVIDIA GPU"
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
+    frameworks = need(facts, "packages.frameworks")
     for key, (is_cpu_only, fix, severity) in _CPU_ONLY.items():
-        frame = q.framework(facts, key)
+        frame = frameworks.get(key)
         if not frame:
             continue
-        why = is_cpu_only(frame)
+        unjudged = None
+        try:
+            why = is_cpu_only(frame)
+        except Unknown as unknown:  # the build file's facts are unknown: conda may still say
+            why, unjudged = None, Unjudged(_LABEL[key], unknown.path)
         conda, pins = _conda_cpu_build(facts, matrix, key)
         build = frame.get("build") or {}
-        if not why and not (conda and (not build or build.get("error"))):
+        if not why and not (conda and (not build or build.get("error") or unjudged)):
+            if unjudged:
+                verdicts.append(unjudged)
             continue  # the build file says CUDA (or says nothing and conda does not say CPU)
         reasons = [r for r in (why, _conda_reason(conda, pins)) if r]
         remedy = fix(facts, matrix)
@@ -177,7 +199,7 @@ def _conda_reason(cpu: list[Any], pins: list[Any]) -> str:
     "The CPU lacks instructions an installed framework's binaries need",
     Area.SYSTEM,
 )
-def cpu_lacks_instructions(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def cpu_lacks_instructions(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: an installed framework's official binaries need an instruction set (AVX) this CPU
     does not report.
 
@@ -188,11 +210,9 @@ def cpu_lacks_instructions(facts: Facts, matrix: Matrix) -> list[Verdict]:
     without them (a source build, or a distribution's package).
     """
     cpu = facts.system.get("cpu") or {}
-    flags = cpu.get("flags")
-    arch = facts.system.get("architecture")
-    if flags is None or not cpu.get("flags_source"):
-        raise NotApplicable("the CPU's instruction-set flags are unknown")
-    verdicts = []
+    flags = need(facts, "system.cpu.flags")
+    arch = need(facts, "system.architecture")
+    verdicts: list[Verdict | Unjudged] = []
     for rule in matrix.cpu_rules:
         if arch not in (rule.architecture, "amd64" if rule.architecture == "x86_64" else ""):
             continue
@@ -202,8 +222,13 @@ def cpu_lacks_instructions(facts: Facts, matrix: Matrix) -> list[Verdict]:
         needs = ", ".join(m.upper() for m in missing)
         for name in rule.distributions:
             dist = q.installed(facts, name)
-            version = q.version_of((dist or {}).get("version"))
-            if not dist or version is None or version < Version(str(rule.since)):
+            if not dist:
+                continue
+            version = q.version_of(dist.get("version"))
+            if version is None:
+                verdicts.append(Unjudged(name, f"packages.distributions.{name}.version"))
+                continue
+            if version < Version(str(rule.since)):
                 continue
             verdicts.append(
                 Verdict(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dldoctor.checks.cuda_builds import cuda_builds
-from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
@@ -23,7 +23,7 @@ def _sm(cc: str) -> str:
     "A GPU's architecture is missing from a framework build's code",
     Area.FRAMEWORKS,
 )
-def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: a GPU's compute capability is neither in a framework build's list of compiled
     architectures nor reachable by the PTX it ships (e.g. an RTX 5090, sm_120, with a CUDA 12.6
     build of torch; a Kepler K80 with any CUDA 12 build; a GPU older than 7.5 with a CUDA 13
@@ -36,9 +36,13 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
     variant), or, for old GPUs, the last release that still built for them.
     """
     gpus = [g for g in q.gpus(facts) if g.get("compute_capability")]
-    if not gpus:
-        raise NotApplicable("no GPU with a known compute capability")
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = [
+        Unjudged(f"GPU {g.get('index')}", "its compute_capability")
+        for g in q.gpus(facts)
+        if not g.get("compute_capability")
+    ]
+    if not gpus and not verdicts:
+        raise NotApplicable("no NVIDIA GPU listed")
     for build in cuda_builds(facts, matrix):
         if build.framework == "jax":
             plugin = next(

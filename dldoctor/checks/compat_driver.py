@@ -7,6 +7,7 @@ from packaging.version import Version
 from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.driver import install_driver
 from dldoctor.fixes.gpu_builds import torch_build_for_driver
@@ -52,10 +53,10 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
     Fix: upgrade the driver, or install the framework's build for a CUDA the driver supports.
     """
-    shown = q.driver_version(facts)  # as the driver wrote it: "580.82.07", never "580.82.7"
-    driver = q.version_of(shown)
-    if driver is None:
+    if need_value(q.driver_loaded(facts), q.DRIVER_FACTS) is False:
         raise NotApplicable("no NVIDIA driver loaded")
+    shown = need_value(q.driver_version(facts), "nvidia.driver_version")  # as the driver wrote it
+    driver = need_value(q.version_of(shown), "nvidia.driver_version")
     verdicts = []
     for build in cuda_builds(facts, matrix):
         full, mvc, row = _floors(build, facts, matrix)
@@ -119,10 +120,10 @@ def wsl_without_libcuda(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: install or update the NVIDIA driver on Windows and update WSL; never install a Linux
     display driver inside WSL.
     """
-    if not (facts.system.get("wsl") or {}).get("is_wsl"):
+    if not need(facts, "system.wsl.is_wsl"):
         raise NotApplicable("not WSL")
     libcuda = facts.nvidia.get("libcuda") or {}
-    if libcuda.get("wsl_libcuda"):
+    if need(facts, "nvidia.libcuda.wsl_libcuda"):
         return []
     return [
         Verdict(

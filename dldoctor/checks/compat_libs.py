@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
 from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
-from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, conda, render
 from dldoctor.matrix import Matrix
@@ -53,7 +55,7 @@ def _pip_cudnn(facts: Facts) -> list[dict[str, Any]]:
     "The cuDNN a framework needs is missing or shadowed by an older copy",
     Area.CUDA,
 )
-def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: a framework's CUDA build needs cuDNN of some version, and either no cuDNN of that
     major is installed (pip wheel, conda environment, system, LD_LIBRARY_PATH, inside a
     package), or the copy the dynamic loader would pick for it (the library map: RPATH,
@@ -73,12 +75,13 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     ]
     if not builds:
         raise NotApplicable("no CUDA build of a framework installed")
-    libraries = (facts.cuda.get("libraries") or {}).get("cudnn") or []
+    libraries = list(need(facts, "cuda.libraries.cudnn"))
     libraries = libraries + list(
         ((facts.cuda.get("library_map") or {}).get("copies") or {}).get("cudnn") or []
     )
     pip = _pip_cudnn(facts)
-    verdicts = []
+    need(facts, "packages.nvidia_wheels")
+    verdicts: list[Verdict | Unjudged] = []
     for build in builds:
         if build.framework == "jax":
             verdicts += _jax_cudnn(build, pip, matrix, facts)
@@ -95,6 +98,11 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             w for w in pip if (q.version_of(w.get("version")) or Version("0")).major == needed.major
         ]
         wheel = f"nvidia-cudnn-cu{build.cuda.split('.')[0]}"
+        unversioned = [e for e in [*libraries, *pip] if q.version_of(e.get("version")) is None]
+        if not same_major and unversioned and _brings_no_cudnn(build, facts):
+            # A copy of unknown version may be the one needed: no "none installed" claim.
+            verdicts.append(Unjudged(build.label, "the version of a cuDNN copy"))
+            continue
         if not same_major and _brings_no_cudnn(build, facts):
             verdicts.append(
                 Verdict(
@@ -227,7 +235,8 @@ def _jax_cudnn(
     verdicts = []
     for wheel in pip:
         found = q.version_of(wheel.get("version"))
-        if wheel.get("cuda_major") not in (None, int(build.cuda)) or found is None:
+        major = wheel.get("cuda_major")  # False: an unsuffixed wheel, for any CUDA
+        if (major is not False and major != int(build.cuda)) or found is None:
             continue
         if not accepted.contains(found, prereleases=True):
             verdicts.append(
@@ -257,7 +266,7 @@ def _pins(facts: Facts) -> dict[str, list[tuple[str, Requirement]]]:
     installed = {q.canonical(w["name"]) for w in facts.packages.get("nvidia_wheels") or []}
     env = facts.python.get("marker_environment") or {}
     pins: dict[str, list[tuple[str, Requirement]]] = {}
-    for owner, texts in (facts.packages.get("nvidia_pins") or {}).items():
+    for owner, texts in need(facts, "packages.nvidia_pins").items():
         for text in texts:
             try:
                 req = Requirement(text)
@@ -266,7 +275,10 @@ def _pins(facts: Facts) -> dict[str, list[tuple[str, Requirement]]]:
             name = q.canonical(req.name)
             if req.marker is not None:
                 extras = _EXTRA.findall(str(req.marker)) or [""]
-                applies = any(req.marker.evaluate({**env, "extra": e}) for e in extras)
+                try:
+                    applies = any(req.marker.evaluate({**env, "extra": e}) for e in extras)
+                except UndefinedEnvironmentName:  # the marker asks an unknown fact: no claim
+                    continue
                 # An extra's pins count only when the extra was evidently installed.
                 if not applies or (extras != [""] and name not in installed):
                     continue

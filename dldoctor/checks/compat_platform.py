@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
 from dldoctor.matrix import Matrix
@@ -27,17 +28,15 @@ def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]
 
     Fix: run TensorFlow in WSL2 with tensorflow[and-cuda], or pin tensorflow<2.11 on Windows.
     """
-    if (facts.system.get("os") or {}).get("name") != "Windows":
+    if need(facts, "system.os.name") != "Windows":
         raise NotApplicable("not native Windows")
     tf = q.installed(facts, "tensorflow") or q.installed(facts, "tensorflow-intel")
     rules = matrix.tables["tensorflow"]
     last = Version(rules["windows_native_gpu_last"])
     version = q.version_of((tf or {}).get("version"))
-    if (
-        version is None
-        or not q.nvidia_gpu_present(facts)
-        or Version(version.base_version) < Version(f"{last}.999")
-    ):
+    if version is None or Version(version.base_version) < Version(f"{last}.999"):
+        return []
+    if not need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS):
         return []
     return [
         Verdict(
@@ -66,7 +65,7 @@ def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]
     "PyTorch cannot use Apple's GPU (MPS) in this Python",
     Area.FRAMEWORKS,
 )
-def mps_unavailable(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def mps_unavailable(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: on a Mac with Apple silicon, torch runs in an x86-64 Python under Rosetta, or the
     macOS version is older than the torch release's MPS backend needs.
 
@@ -76,10 +75,13 @@ def mps_unavailable(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     apple = facts.accelerators.get("apple") or {}
     torch = q.installed(facts, "torch")
-    if not apple.get("is_macos") or not torch:
+    if not need(facts, "accelerators.apple.is_macos") or not torch:
         raise NotApplicable("not macOS, or torch not installed")
-    verdicts = []
-    if apple.get("hardware_arm64") and facts.python.get("machine") == "x86_64":
+    verdicts: list[Verdict | Unjudged] = []
+    rosetta = facts.python.get("machine") == "x86_64"
+    if rosetta and apple.get("hardware_arm64") is None:
+        verdicts.append(Unjudged("Rosetta", "accelerators.apple.hardware_arm64"))
+    if rosetta and apple.get("hardware_arm64"):
         verdicts.append(
             Verdict(
                 Severity.ERROR,

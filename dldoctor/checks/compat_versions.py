@@ -7,8 +7,9 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
 from dldoctor.matrix import Matrix, minor_of
@@ -16,7 +17,11 @@ from dldoctor.model import Area, Fix, Severity
 
 
 def _version(facts: Facts, name: str) -> Version | None:
-    return q.version_of(_written(facts, name))
+    """The installed version; None when not installed; Unknown when installed but unknown."""
+    dist = q.installed(facts, name)
+    if dist is None:
+        return None
+    return need_value(q.version_of(dist.get("version")), f"the version of {name}")
 
 
 def _written(facts: Facts, name: str) -> str:
@@ -30,7 +35,7 @@ def _written(facts: Facts, name: str) -> str:
     "jax, jaxlib and the CUDA plugin versions do not fit together",
     Area.FRAMEWORKS,
 )
-def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: jaxlib is newer than jax, or a CUDA plugin (jax-cudaNN-plugin/-pjrt) has another
     version than jaxlib.
 
@@ -42,6 +47,7 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     jax, jaxlib = _version(facts, "jax"), _version(facts, "jaxlib")
     if jax is None or jaxlib is None:
         raise NotApplicable("jax or jaxlib not installed")
+    verdicts: list[Verdict | Unjudged] = []
     problems = []
     if jaxlib > jax:
         problems.append(
@@ -50,17 +56,20 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     plugins = ((q.framework(facts, "jax") or {}).get("build") or {}).get("plugins") or []
     for plugin in plugins:
         version = q.version_of(plugin.get("version"))
-        if plugin.get("backend") == "cuda" and version is not None and version != jaxlib:
+        if plugin.get("backend") == "cuda" and version is None:
+            verdicts.append(Unjudged(str(plugin.get("name")), "its version"))
+        elif plugin.get("backend") == "cuda" and version != jaxlib:
             problems.append(
                 f"{plugin['name']} {plugin['version']} differs from jaxlib {_written(facts, 'jaxlib')}"
             )
     if not problems:
-        return []
+        return verdicts
     majors = sorted(
         {p.get("major") for p in plugins if p.get("backend") == "cuda" and p.get("major")}
     )
     extra = f"[cuda{majors[-1]}]" if majors else ""
     return [
+        *verdicts,
         Verdict(
             Severity.ERROR,
             "JAX's pieces do not match: " + "; ".join(problems),
@@ -77,7 +86,7 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     automatic=True,
                 ),
             ),
-        )
+        ),
     ]
 
 
@@ -97,7 +106,7 @@ _NUMPY2 = (  # (distribution, matrix table, label)
     "NumPy 2 is installed beside a framework built against NumPy 1",
     Area.PACKAGES,
 )
-def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: NumPy 2 is installed and a framework release compiled against NumPy 1 is too.
 
     Why: importing it prints "A module that was compiled using NumPy 1.x cannot be run in
@@ -108,9 +117,13 @@ def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
     numpy = _version(facts, "numpy")
     if numpy is None or numpy.major < 2:
         raise NotApplicable("NumPy 2 is not installed")
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
     for name, table, label in _NUMPY2:
-        version = _version(facts, name)
+        try:
+            version = _version(facts, name)
+        except Unknown as unknown:
+            verdicts.append(Unjudged(name, unknown.path))
+            continue
         doc = matrix.torch if table == "pytorch" else matrix.tables[table]
         since = q.version_of(doc.get("numpy2_since"))
         if version is None or since is None or version >= since:
@@ -128,7 +141,7 @@ def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
         )
     for row in matrix.tables["retired"].get("framework", []):
         dist = q.installed(facts, row["distribution"])
-        if dist and "numpy" in row.get("note", "").lower():
+        if dist and "numpy" in row.get("note", "").lower() and dist.get("version"):
             verdicts.append(
                 _numpy_verdict(
                     facts,
@@ -220,9 +233,7 @@ def python_unsupported(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Python.
     """
     written = str(facts.python.get("version") or "")
-    version = q.version_of(written)
-    if version is None:
-        raise NotApplicable("the Python version is unknown")
+    version = need_value(q.version_of(written), "python.version")
     verdicts = []
     for label, release, supported, row in _python_ranges(facts, matrix):
         if supported.contains(version, prereleases=True):
@@ -259,7 +270,7 @@ def _tf(facts: Facts) -> dict[str, Any] | None:
     "Keras 3, tf-keras and the backend do not fit together",
     Area.FRAMEWORKS,
 )
-def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: TF_USE_LEGACY_KERAS=1 without tf-keras installed; tf-keras of another minor than
     TensorFlow; or Keras 3 with a backend older than it supports.
 
@@ -269,11 +280,13 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: install tf-keras of TensorFlow's minor version (and set TF_USE_LEGACY_KERAS=1), or
     upgrade the Keras backend.
     """
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
     tf = _tf(facts)
     tf_keras = q.installed(facts, "tf-keras")
     legacy = (facts.env.get("variables") or {}).get("TF_USE_LEGACY_KERAS") in ("1", "true", "True")
     keras_rules = matrix.tables["keras"]
+    if tf and not tf.get("version"):
+        return [Unjudged("tensorflow", "its version")]
     if tf:
         tf_minor = minor_of(tf["version"])
         pin = f"tf-keras~={tf_minor}.0"
@@ -364,6 +377,7 @@ def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
     Fix: plan a move to a maintained framework; pin everything around it meanwhile.
     """
+    need(facts, "packages.distributions")
     verdicts = []
     for row in matrix.tables["retired"].get("framework", []):
         dist = q.installed(facts, row["distribution"])
@@ -371,7 +385,8 @@ def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
             verdicts.append(
                 Verdict(
                     Severity.WARNING,
-                    f"{row['distribution']} {dist['version']} is retired: {row['note']}",
+                    f"{row['distribution']} {dist.get('version') or '(version unknown)'} is retired: "
+                    f"{row['note']}",
                     evidence={
                         "distribution": row["distribution"],
                         "version": dist["version"],

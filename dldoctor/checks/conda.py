@@ -12,6 +12,7 @@ from dldoctor.checks.compat_libs import needed_cudnn
 from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need as need_fact
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.commands import Command, safe_name
 from dldoctor.fixes.installers import Install, conda, render
@@ -20,11 +21,11 @@ from dldoctor.model import Area, Fix, Severity
 
 
 def _need_conda(facts: Facts) -> None:
-    conda = facts.packages.get("conda")
-    if conda is False:
+    """Raises NotApplicable outside conda, Unknown (not judged) when the records are unknown."""
+    if need_fact(facts, "packages.conda") is False:
         raise NotApplicable("not a conda environment")
-    if not isinstance(conda, dict):
-        raise NotApplicable("the environment's conda records are unknown (an older report?)")
+    if not q.conda_packages(facts):
+        raise NotApplicable("no conda package recorded")
 
 
 def _dist_name(where: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.facts.known import need
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
@@ -32,13 +33,13 @@ def shm_too_small(facts: Facts, matrix: Matrix) -> list[Verdict]:
     or on Kubernetes mount a memory-backed emptyDir at /dev/shm.
     """
     container = facts.system.get("container") or {}
-    kind = container.get("kind")
-    if not kind:
-        raise NotApplicable("not in a container (or it cannot be told)")
+    kind = need(facts, "system.container.kind")
+    if kind is False:
+        raise NotApplicable("not in a container")
+    if need(facts, "system.shm") is False:
+        raise NotApplicable("no /dev/shm here")
     shm = facts.system.get("shm") or {}
-    total = shm.get("total_bytes")
-    if not isinstance(total, int):
-        raise NotApplicable("the size of /dev/shm is unknown")
+    total = need(facts, "system.shm.total_bytes")
     rule = matrix.tables["system"]["shm"][0]
     floor = int(rule["min_bytes"])
     if total >= floor:

@@ -6,6 +6,7 @@ from packaging.version import Version
 
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.driver import install_driver
 from dldoctor.matrix import Matrix
@@ -14,6 +15,10 @@ from dldoctor.model import Area, Fix, Severity
 
 def _toolkit_versions(facts: Facts) -> list[str]:
     return [t["version"] for t in facts.cuda.get("toolkits") or [] if t.get("version")]
+
+
+def _driver_loaded(facts: Facts) -> bool:
+    return bool(need_value(q.driver_loaded(facts), q.DRIVER_FACTS))
 
 
 def _needed_driver(facts: Facts, matrix: Matrix) -> tuple[str | None, str]:
@@ -55,10 +60,10 @@ def toolkit_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: none needed on a build-only machine; if a GPU should be here, attach it and install a
     driver at least as new as the toolkit needs.
     """
-    toolkits = _toolkit_versions(facts)
-    if not toolkits:
+    if not need(facts, "cuda.toolkits"):
         raise NotApplicable("no CUDA toolkit installed")
-    if q.driver_loaded(facts) or q.nvidia_gpu_present(facts):
+    toolkits = need_value(_toolkit_versions(facts) or None, "cuda.toolkits.version")
+    if _driver_loaded(facts) or need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS):
         return []  # a GPU without a driver is DD104's, with a stronger verdict
     minimum, source = _needed_driver(facts, matrix)
     why = f"{source} needs it" if minimum else "the toolkit needs one"
@@ -92,7 +97,7 @@ def driver_library_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
     Fix: reboot (or unload and reload the nvidia kernel modules when no process uses the GPU).
     """
-    if q.nvml_status(facts) != "lib_rm_version_mismatch":
+    if need(facts, "nvidia.nvml.status") != "lib_rm_version_mismatch":
         return []
     module = (facts.nvidia.get("proc_driver") or {}).get("version") or (
         facts.nvidia.get("kernel_module") or {}
@@ -138,7 +143,7 @@ def nvml_failure(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: depends on the error: permissions on /dev/nvidia*, a driver older than the bindings,
     or what the kernel log says.
     """
-    status = q.nvml_status(facts)
+    status = need(facts, "nvidia.nvml.status")  # unknown is not "NVML cannot talk to the driver"
     if status not in _NVML_HINTS:
         return []
     error = (facts.nvidia.get("nvml") or {}).get("error") or status
@@ -166,8 +171,8 @@ def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: install the NVIDIA driver (at least what the installed CUDA needs) and reboot; if
     nouveau holds the GPU, the driver install blacklists it.
     """
-    devices = q.nvidia_pci_devices(facts)
-    if not devices or q.driver_loaded(facts):
+    devices = need_value(q.nvidia_pci_devices(facts), "accelerators.pci.nvidia")
+    if not devices or _driver_loaded(facts):
         return []
     minimum, source = _needed_driver(facts, matrix)
     holders = sorted({str(d["driver"]) for d in devices if d.get("driver")})
@@ -206,7 +211,7 @@ def nvml_hung(facts: Facts, matrix: Matrix) -> list[Verdict]:
     persistence daemon on a many-GPU machine.
     """
     nvml = facts.nvidia.get("nvml") or {}
-    if nvml.get("status") != "hung":
+    if need(facts, "nvidia.nvml.status") != "hung":
         return []
     seconds = nvml.get("timeout_s")
     within = f" within {seconds:g} s" if isinstance(seconds, (int, float)) else ""
@@ -251,7 +256,7 @@ def nvml_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
     driver).
     """
     nvml = facts.nvidia.get("nvml") or {}
-    if nvml.get("status") != "crashed":
+    if need(facts, "nvidia.nvml.status") != "crashed":
         return []
     signal = nvml.get("signal") or "a signal"
     return [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
@@ -12,7 +13,9 @@ _HIDE_ALL = ("", "-1", "none", "nodevfiles", "void")
 
 
 def _visible_devices(facts: Facts) -> str | None:
-    return (facts.env.get("variables") or {}).get("CUDA_VISIBLE_DEVICES")
+    """Its value; None when unset (the allowlist names every variable that is set)."""
+    value = need(facts, "env.variables").get("CUDA_VISIBLE_DEVICES")
+    return value if isinstance(value, str) else None
 
 
 def _matches(entry: str, facts: Facts) -> bool:
@@ -21,8 +24,12 @@ def _matches(entry: str, facts: Facts) -> bool:
     if entry.isdigit():
         return int(entry) < len(gpus)
     if entry.startswith("MIG-"):
+        if any(g.get("mig") is None for g in gpus):
+            raise Unknown("nvidia.gpus.mig")
         return any((g.get("mig") or {}).get("current") for g in gpus)
-    uuids = [g.get("uuid") or "" for g in gpus]
+    if any(not g.get("uuid") for g in gpus):  # an unknown UUID might be the one named
+        raise Unknown("nvidia.gpus.uuid")
+    uuids = [str(g["uuid"]) for g in gpus]
     candidate = entry if entry.startswith("GPU-") else f"GPU-{entry}"
     # CUDA accepts any unique prefix of a UUID.
     return sum(1 for u in uuids if u.startswith(candidate)) == 1
@@ -76,8 +83,12 @@ def visible_devices_unknown(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     value = _visible_devices(facts)
     gpus = q.gpus(facts)
-    if value is None or not gpus:
-        raise NotApplicable("CUDA_VISIBLE_DEVICES is not set, or NVML lists no GPU")
+    if value is None:
+        raise NotApplicable("CUDA_VISIBLE_DEVICES is not set")
+    if not gpus:
+        if need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS) is False:
+            raise NotApplicable("no NVIDIA GPU on this machine")
+        raise Unknown("nvidia.gpus", "NVML did not list the GPUs")
     if value.strip().lower() in _HIDE_ALL:
         return []
     entries = [e.strip() for e in value.split(",")]

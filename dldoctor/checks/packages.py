@@ -6,8 +6,9 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from dldoctor.checks.registry import Verdict, check
+from dldoctor.checks.registry import Unjudged, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need
 from dldoctor.facts.model import Facts
 from dldoctor.facts.requirements import parse
 from dldoctor.fixes.installers import Install, render
@@ -25,7 +26,7 @@ def _interesting(matrix: Matrix, name: str) -> bool:
     "Two copies of one distribution are on sys.path",
     Area.PACKAGES,
 )
-def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: one distribution is installed twice in places Python searches (e.g. ~/.local and the
     environment).
 
@@ -34,15 +35,19 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
     Fix: uninstall until no copy is left, then install the version you want once.
     """
-    verdicts = []
-    for dup in facts.packages.get("duplicates") or []:
-        name = dup["name"]
+    verdicts: list[Verdict | Unjudged] = []
+    for dup in need(facts, "packages.duplicates"):
+        name = dup.get("name")
+        if not name:
+            verdicts.append(Unjudged("a distribution found twice", "its name"))
+            continue
         copies = dup.get("copies") or []
         if _conda_copy(facts, name, copies):
             continue  # conda and pip copies: DD304 names that root cause, with conda's fix
-        versions = sorted({c.get("version") or "?" for c in copies})
+        versions = sorted({c.get("version") or "version unknown" for c in copies})
         first = copies[0] if copies else {}
-        differs = len(versions) > 1
+        # Copies of unknown version are not known to differ: that needs two known versions.
+        differs = len({c.get("version") for c in copies if c.get("version")}) > 1
         severity = Severity.ERROR if differs and _interesting(matrix, name) else Severity.WARNING
         wanted = first.get("version") or versions[-1]
         intent = Install(
@@ -90,8 +95,8 @@ def clashing_distributions(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     gpu = q.nvidia_gpu_present(facts)
     verdicts = []
-    for conflict in facts.packages.get("module_conflicts") or []:
-        names = [q.canonical(n) for n in conflict["distributions"]]
+    for conflict in need(facts, "packages.module_conflicts"):
+        names = [q.canonical(n) for n in conflict.get("distributions") or [] if n]
         framework_clash = any(_interesting(matrix, n) for n in names)
         keep = _choose(names, gpu)
         dist = q.installed(facts, keep) or {}
@@ -110,13 +115,16 @@ def clashing_distributions(facts: Facts, matrix: Matrix) -> list[Verdict]:
     return verdicts
 
 
-def _choose(names: list[str], gpu: bool) -> str:
-    """Which of the clashing distributions to keep: the GPU flavour on a GPU machine."""
+def _choose(names: list[str], gpu: bool | None) -> str:
+    """Which of the clashing distributions to keep: the GPU flavour on a GPU machine.
+
+    With the GPU unknown (None), the plain one: neither flavour is known to fit.
+    """
     gpu_named = [n for n in names if n.endswith("-gpu")]
     cpu_named = [n for n in names if n.endswith(("-cpu", "-headless"))]
     if gpu and gpu_named:
         return gpu_named[0]
-    if not gpu and cpu_named:
+    if gpu is False and cpu_named:
         return cpu_named[0]
     plain = [n for n in names if n not in gpu_named]
     return (plain or names)[0]
@@ -139,7 +147,7 @@ def unsatisfied_requirements(facts: Facts, matrix: Matrix) -> list[Verdict]:
     with the installed torch.
     """
     verdicts = []
-    for item in facts.packages.get("unsatisfied") or []:
+    for item in need(facts, "packages.unsatisfied"):
         owner = item["distribution"]
         requirement = item["requirement"]
         installed = item.get("installed")

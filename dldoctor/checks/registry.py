@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from dldoctor.facts.known import Unknown
 from dldoctor.facts.model import Facts
 from dldoctor.model import Area, CheckOutcome, Finding, Fix, Severity, Status
 
@@ -27,11 +29,22 @@ class Verdict:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Unjudged:
+    """Returned by a check, beside its verdicts, for one item it could not judge: a fact unknown."""
+
+    what: str  # the item: "torch", "GPU 0"
+    path: str  # the unknown fact: "packages.frameworks.torch.build.cuda"
+
+    def __str__(self) -> str:
+        return f"{self.what} ({self.path} is unknown)"
+
+
 class NotApplicable(Exception):
     """Raised by a check whose preconditions are absent: becomes a SKIPPED outcome with reason."""
 
 
-CheckFn = Callable[[Facts, "Matrix"], "list[Verdict]"]
+CheckFn = Callable[[Facts, "Matrix"], "Sequence[Verdict | Unjudged]"]
 
 
 @dataclass(frozen=True)
@@ -48,18 +61,28 @@ class Check:
 
     def run(self, facts: Facts, matrix: Matrix) -> CheckOutcome:
         try:
-            verdicts = self.fn(facts, matrix)
+            results = self.fn(facts, matrix)
         except NotApplicable as why:
             return CheckOutcome(self.code, self.name, Status.SKIPPED, reason=str(why))
+        except (
+            Unknown
+        ) as unknown:  # an input is unknown: say what could not be judged, claim nothing
+            reason = f"not judged: {unknown}"
+            return CheckOutcome(self.code, self.name, Status.NOT_JUDGED, reason=reason)
         except Exception as exc:  # a bug in a check must never take the doctor down
             reason = f"{type(exc).__name__}: {exc}"
             return CheckOutcome(self.code, self.name, Status.CRASHED, reason=reason)
         findings = tuple(
             Finding(self.code, v.severity, v.title, self.area, v.evidence, v.fixes, v.detail)
-            for v in verdicts
+            for v in results
+            if isinstance(v, Verdict)
         )
-        status = Status.FOUND if findings else Status.PASSED
-        return CheckOutcome(self.code, self.name, status, findings)
+        unjudged = [str(u) for u in results if isinstance(u, Unjudged)]
+        reason = f"not judged: {'; '.join(unjudged)}" if unjudged else ""
+        if findings:
+            return CheckOutcome(self.code, self.name, Status.FOUND, findings, reason=reason)
+        status = Status.NOT_JUDGED if unjudged else Status.PASSED
+        return CheckOutcome(self.code, self.name, status, reason=reason)
 
 
 _REGISTRY: dict[str, Check] = {}

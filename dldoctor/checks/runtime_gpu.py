@@ -10,6 +10,7 @@ from dldoctor.checks import runtime_common as rt
 from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
 from dldoctor.fixes import runtime as fixes
@@ -43,7 +44,7 @@ _INIT_HINTS = (
 
 
 def _gpu_machine(facts: Facts) -> None:
-    if not q.nvidia_gpu_present(facts):
+    if not need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS):
         raise NotApplicable("no NVIDIA GPU on this machine")
 
 

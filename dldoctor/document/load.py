@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dldoctor.document.schema import report_schema
+from dldoctor.document.upgrade import upgrade_facts
 from dldoctor.document.validate import Invalid, Validator
 from dldoctor.facts.model import Facts
 
@@ -66,9 +67,12 @@ def load_report(path: Path) -> dict[str, Any]:
             f"{path} uses report schema {shown}; this dldoctor reads {SUPPORTED_MAJOR}.x"
         )
     try:
-        Validator(report_schema()).validate(document)
+        # Partial: a fact an older report (or a paste) leaves out is unknown, not an error.
+        Validator(report_schema(partial=True)).validate(document)
     except Invalid as why:
         raise ReportError(f"{path} is not a valid dldoctor report: {why}") from None
+    if isinstance(document.get("facts"), dict):
+        upgrade_facts(document["facts"], str(document["schema_version"]))
     return document
 
 

@@ -9,7 +9,9 @@ from dldoctor import __version__
 from dldoctor.facts.model import Facts
 from dldoctor.model import CheckOutcome, Finding, Severity, Status
 
-SCHEMA_VERSION = "1.1"  # 1.1: a fix's commands are argument vectors, not shell lines
+# 1.1: a fix's commands are argument vectors, not shell lines.
+# 1.2: unknown facts are null, "there is none" is false (dldoctor/facts/known.py).
+SCHEMA_VERSION = "1.2"
 
 EXIT_OK = 0  # healthy (warnings allowed unless --strict)
 EXIT_FOUND = 1  # at least one error (or warning, under --strict)

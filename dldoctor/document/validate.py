@@ -31,6 +31,11 @@ def _is(value: Any, name: str) -> bool:
     return isinstance(value, _TYPES[name])
 
 
+def _same(value: Any, wanted: Any) -> bool:
+    """JSON equality: false is not 0, and 1 is not true (Python's == says they are)."""
+    return isinstance(value, bool) == isinstance(wanted, bool) and value == wanted
+
+
 def _where(path: list[str]) -> str:
     text = ""
     for part in path:
@@ -74,9 +79,9 @@ class Validator:
             names = kinds if isinstance(kinds, list) else [kinds]
             if not any(_is(value, n) for n in names):
                 raise Invalid(f"{where}: expected {' or '.join(names)}, got {type(value).__name__}")
-        if "const" in schema and value != schema["const"]:
+        if "const" in schema and not _same(value, schema["const"]):
             raise Invalid(f"{where}: must be {schema['const']!r}")
-        if "enum" in schema and value not in schema["enum"]:
+        if "enum" in schema and not any(_same(value, e) for e in schema["enum"]):
             raise Invalid(f"{where}: {value!r} is not one of {schema['enum']}")
         for key in ("anyOf", "oneOf"):
             if key in schema:

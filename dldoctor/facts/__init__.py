@@ -39,7 +39,7 @@ def _gather_interpreter(
 ) -> dict[str, Any]:
     from pathlib import Path
 
-    from dldoctor.facts import interpreter
+    from dldoctor.facts import bootstrap, interpreter
     from dldoctor.facts.run import run_command
 
     args = interpreter_arguments(matrix)
@@ -53,12 +53,15 @@ def _gather_interpreter(
     if not os.access(python, os.X_OK) or os.path.isdir(python):
         raise GatherError(f"--python {python}: not an executable file")
     result = run_command(
-        [python, "-c", source, json.dumps(args)],
+        bootstrap.command(python, source, json.dumps(args)),
         timeout_s,
         env=host.env,
         limit_bytes=INTERPRETER_OUTPUT_BYTES,
         cancel=host.cancel,
     )
+    old = bootstrap.too_old(result.stdout) if result.ok else None
+    if old is not None:  # its packages stay unknown; DD514 says so, and the report is written
+        return bootstrap.too_old_facts(old, python)
     if not result.ok:
         raise GatherError(
             f"--python {python} could not run dldoctor's gatherer: {result.describe_failure()}"
@@ -67,7 +70,7 @@ def _gather_interpreter(
         data = json.loads(result.stdout)
     except json.JSONDecodeError:
         raise GatherError(
-            f"--python {python} did not answer with facts (is it a Python 3.8+?)"
+            f"--python {python} did not answer with facts (is it a Python 3.6+?)"
         ) from None
     if not isinstance(data, dict) or "python" not in data or "packages" not in data:
         raise GatherError(f"--python {python} answered with something other than facts")
@@ -117,8 +120,9 @@ def gather(
     python_facts = interpreter_facts["python"]
     packages = interpreter_facts["packages"]
     marker_env = python_facts.get("marker_environment") or {}
-    packages["unsatisfied"] = unsatisfied(packages, marker_env)
-    sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels") or []
+    known_dists = packages.get("distributions") is not None  # None: unknown, so is what is unmet
+    packages["unsatisfied"] = unsatisfied(packages, marker_env) if known_dists else None
+    sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels")
     _environment_files(host, matrix, python_facts, packages, sections, ldcache)
     return Facts(
         system=sections["system"],

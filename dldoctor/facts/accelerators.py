@@ -56,9 +56,9 @@ def pci_display_devices(host: Host) -> JSON:
         if vendor not in _PCI_VENDORS or not device_class.startswith("0x03"):
             continue
         try:
-            driver: str | None = os.path.basename(os.readlink(entry / "driver"))
-        except OSError:  # no link: no driver bound
-            driver = None
+            driver: str | bool = os.path.basename(os.readlink(entry / "driver"))
+        except OSError:  # no link: no driver bound (False is "none", None would be unknown)
+            driver = False
         found[_PCI_VENDORS[vendor]].append(
             {
                 "address": entry.name,
@@ -83,9 +83,9 @@ def _rocm(host: Host) -> JSON:
             version = _version_from_link(host, path)  # /opt/rocm -> /opt/rocm-6.2.0
             if version is None:
                 errors["version"] = f"{path}/.info/version is missing or empty"
-    return {
-        "path": path,
-        "version": version,
+    return {  # False: no ROCm installed (None would be unknown)
+        "path": path if path is not None else False,
+        "version": version if path is not None else False,
         "kfd_present": host.path("/dev/kfd").exists(),
         "errors": errors,
     }
@@ -101,7 +101,9 @@ def _version_from_link(host: Host, path: str) -> str | None:
 
 
 def _apple(host: Host, is_macos: bool) -> JSON:
-    facts: JSON = {"is_macos": is_macos, "macos_version": None, "hardware_arm64": None}
+    # Off macOS there is no macOS version and no Apple silicon: False ("none"), not unknown.
+    none = None if is_macos else False
+    facts: JSON = {"is_macos": is_macos, "macos_version": none, "hardware_arm64": none}
     errors: dict[str, str] = {}
     if is_macos:
         facts["macos_version"], problem = macos_product_version(host)
@@ -133,7 +135,7 @@ def _intel_xpu(host: Host, ldcache: LdCache | None) -> JSON:
             errors["level_zero_loader"] = ldcache.error
     return {
         "render_nodes": nodes,
-        "oneapi_path": next((p for p in candidates if host.path(p).is_dir()), None),
+        "oneapi_path": next((p for p in candidates if host.path(p).is_dir()), False),
         "level_zero_loader": loaders,
         "errors": errors,
     }

@@ -34,8 +34,8 @@ _LIBRARY = re.compile(r"^(?:lib|lib64|Library/bin)/[^/]*\.(?:so(?:\.[0-9.]+)?|dl
 
 
 def gather_conda(host: Host, prefix: str | None) -> JSON | bool | None:
-    """The ``packages.conda`` section for the environment at ``prefix``: False when it is not a
-    conda environment (no conda-meta/), None when the prefix is unknown."""
+    """The ``packages.conda`` section for the environment at ``prefix``; False when it is not a
+    conda environment, None (unknown) when the prefix is."""
     if not prefix:
         return None
     meta = posixpath.join(prefix, "conda-meta")

@@ -62,10 +62,11 @@ def gather_cuda(host: Host, ldcache: LdCache | None = None) -> JSON:
         errors["ldconfig"] = ldcache.error
     default = resolve(host, DEFAULT_LINK)
     return {
-        "env": {name: host.env.get(name) for name in ENV_VARS},
+        # False: unset / none there (None would be unknown: dldoctor/facts/known.py).
+        "env": {name: host.env.get(name, False) for name in ENV_VARS},
         "toolkits": toolkits,
-        "default_toolkit": default if host.path(default).is_dir() else None,
-        "nvcc_on_path": nvcc,
+        "default_toolkit": default if host.path(default).is_dir() else False,
+        "nvcc_on_path": nvcc if nvcc is not None else False,
         "libraries": gather_libraries(host, [tk["path"] for tk in toolkits], ldcache, errors),
         "errors": errors,
     }

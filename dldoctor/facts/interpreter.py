@@ -1,16 +1,17 @@
-"""Interpreter-scoped facts: Python, its environment, installed distributions (stdlib, 3.8+)."""
+"""Interpreter-scoped facts: Python, its environment, installed distributions (stdlib, 3.6+)."""
 
 # This file runs two ways: imported by dldoctor (gather() on the current interpreter), or shipped
 # as source to another interpreter (`PYTHON -c <this file> <json-args>`), which prints one JSON
-# document. So: standard library only, Python 3.8 syntax, nothing from dldoctor, never raise.
-# Nothing here imports or executes a framework: metadata and build files are read as text.
-from __future__ import annotations
-
+# document. So: standard library only, nothing from dldoctor, never raise; and Python 3.6 syntax
+# and library (frameworks supported 3.6 until 2021-2022): no `from __future__ import annotations`,
+# annotations from typing (they are evaluated), no walrus, no dataclasses, no importlib.metadata
+# (3.8), no subprocess capture_output/text (3.7). tests/facts/test_interpreter_versions.py runs
+# it under every pyenv Python. Nothing here imports or executes a framework.
 import os
 import sys
 
 
-def _search_path(path: list[str]) -> list[str]:
+def _search_path(path: list) -> list:  # annotations evaluated on 3.6; typing imports re
     """sys.path without '' and the working directory: a project folder must not shadow anything."""
     try:
         cwd = os.path.normcase(os.getcwd())
@@ -474,7 +475,7 @@ def tensorflow_build_info(tree: ast.Module) -> JSON:
 def _build_from_file(framework: str, providers: List[JSON]) -> JSON:
     module, relpath = BUILD_FILES[framework]
     if not providers:
-        return {"source": None, "error": "no installed distribution provides '%s'" % module}
+        return {"source": False, "error": "no installed distribution provides '%s'" % module}
     for info in providers:
         path = os.path.join(info["location"], *relpath.split("/"))
         if not os.path.isfile(path):
@@ -483,12 +484,13 @@ def _build_from_file(framework: str, providers: List[JSON]) -> JSON:
         try:
             tree = _parse(path)
             read = tensorflow_build_info if framework == "tensorflow" else module_literals
-            build.update(read(tree))
+            # The file's own None ("cuda = None": no CUDA) is a value, not unknown: False.
+            build.update((k, False if v is None else v) for k, v in read(tree).items())
         except Exception as exc:  # a broken file is a fact about the install
             build["error"] = _reason(exc)
         return build
     names = ", ".join("%s %s" % (i["name"], i["version"]) for i in providers)
-    return {"source": None, "error": "%s not found in %s" % (relpath, names)}
+    return {"source": False, "error": "%s not found in %s" % (relpath, names)}
 
 
 def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
@@ -499,8 +501,8 @@ def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
         name = canonical(info["name"])
         match = JAX_PLUGIN.match(name)
         if match or name in wanted:
-            backend = match.group(1) if match and match.group(1) else None
-            major = int(match.group(2)) if match and match.group(2) else None
+            backend = match.group(1) if match and match.group(1) else False
+            major = int(match.group(2)) if match and match.group(2) else False
             if name == "jax-metal":
                 backend = "metal"
             plugins.append(
@@ -511,7 +513,7 @@ def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
                     "major": major,
                 }
             )
-    return {"jaxlib": jaxlib["version"] if jaxlib else None, "plugins": plugins}
+    return {"jaxlib": jaxlib["version"] if jaxlib else False, "plugins": plugins}
 
 
 def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:
@@ -576,7 +578,7 @@ def nvidia_wheels(effective: List[JSON], is_nvidia_wheel: Callable[[str], bool])
             {
                 "name": info["name"],
                 "version": info["version"],
-                "cuda_major": int(match.group(1)) if match else None,
+                "cuda_major": int(match.group(1)) if match else False,
                 "component": component,
             }
         )
@@ -772,7 +774,7 @@ def gather(interesting: List[JSON], nvidia_prefixes: List[str], nvidia_exclude: 
         search_path, entries, list(nvidia_prefixes or ()), list(nvidia_exclude or ())
     )
     pip = next((d for d in packages["distributions"] if canonical(d["name"]) == "pip"), None)
-    python["pip_version"] = pip["version"] if pip else None
+    python["pip_version"] = pip["version"] if pip else False  # False: no pip (None: unknown)
     return {"python": python, "packages": packages}
 
 

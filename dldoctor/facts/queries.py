@@ -8,6 +8,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from dldoctor.facts.known import known, need
 from dldoctor.facts.model import Facts
 
 _SEPARATORS = re.compile(r"[-_.]+")
@@ -24,39 +25,67 @@ def canonical(name: str) -> str:
 
 NO_DRIVER_STATUSES = ("library_not_found", "driver_not_loaded")
 
+# What checks name when they cannot judge whether a driver is loaded or a GPU is present.
+DRIVER_FACTS = "nvidia.nvml.status, nvidia.proc_driver and nvidia.kernel_module.loaded"
+GPU_FACTS = "nvidia.gpus and accelerators.pci.nvidia"
+
 
 def nvml_status(facts: Facts) -> str | None:
-    return (facts.nvidia.get("nvml") or {}).get("status")
+    """nvmlInit's outcome ("ok", "driver_not_loaded", ...); None when unknown."""
+    return known(facts, "nvidia.nvml.status")
 
 
 def driver_version(facts: Facts) -> str | None:
     """The loaded driver's version, from NVML or else /proc/driver/nvidia/version."""
-    return facts.nvidia.get("driver_version") or (facts.nvidia.get("proc_driver") or {}).get(
-        "version"
+    return (
+        known(facts, "nvidia.driver_version") or known(facts, "nvidia.proc_driver.version") or None
     )
 
 
-def driver_loaded(facts: Facts) -> bool:
+def driver_loaded(facts: Facts) -> bool | None:
+    """Whether an NVIDIA driver is loaded: True, False, or None when the facts cannot tell."""
     if driver_version(facts):
         return True
-    return nvml_status(facts) not in (*NO_DRIVER_STATUSES, "module_missing", None)
+    status = nvml_status(facts)
+    if status in NO_DRIVER_STATUSES:
+        return False
+    if status is not None and status != "module_missing":
+        return True  # NVML reached a driver that answered with an error: one is loaded
+    loaded = known(facts, "nvidia.kernel_module.loaded")  # no NVML answer: the kernel decides
+    return bool(loaded) if loaded is not None else None
 
 
 def gpus(facts: Facts) -> list[dict[str, Any]]:
+    """The GPUs NVML listed (empty when it listed none or could not be asked)."""
     return list(facts.nvidia.get("gpus") or [])
 
 
-def nvidia_pci_devices(facts: Facts) -> list[dict[str, Any]]:
-    return list(((facts.accelerators.get("pci") or {}).get("nvidia")) or [])
+def nvidia_pci_devices(facts: Facts) -> list[dict[str, Any]] | None:
+    """NVIDIA display devices on the PCI bus; None when the bus could not be read."""
+    devices = known(facts, "accelerators.pci.nvidia")
+    if devices is None or (not devices and known(facts, "accelerators.pci.error")):
+        return None
+    return list(devices)
 
 
-def nvidia_gpu_present(facts: Facts) -> bool:
-    """An NVIDIA GPU is on this machine: NVML lists one, or the PCI bus shows one."""
-    return bool(gpus(facts)) or bool(nvidia_pci_devices(facts))
+def nvidia_gpu_present(facts: Facts) -> bool | None:
+    """An NVIDIA GPU is on this machine: NVML lists one, or the PCI bus shows one.
+
+    False only when a source that would show one was read and shows none; None when unknown.
+    """
+    pci = nvidia_pci_devices(facts)
+    if gpus(facts) or pci:
+        return True
+    nvml_listed_none = nvml_status(facts) == "ok" and known(facts, "nvidia.gpus") is not None
+    # WSL2's GPUs are not PCI devices (/dev/dxg), so an empty bus proves nothing there.
+    pci_shows_none = pci is not None and known(facts, "accelerators.pci.dxg_present") is False
+    return False if nvml_listed_none or pci_shows_none else None
 
 
 def distributions(facts: Facts) -> list[dict[str, Any]]:
-    return list(facts.packages.get("distributions") or [])
+    """Every installed distribution; raises Unknown when the list itself is unknown (a check
+    asking "is X installed?" then is not judged, rather than told "no")."""
+    return list(need(facts, "packages.distributions"))
 
 
 # Where a Facts keeps its distribution index: (the list it was built from, its length, index).
@@ -84,7 +113,11 @@ def distribution_index(facts: Facts) -> dict[str, dict[str, Any]]:
 
 
 def installed(facts: Facts, name: str) -> dict[str, Any] | None:
-    """The first (active) installed distribution of that name, as Python would import it."""
+    """The first (active) installed distribution of that name, as Python would import it.
+
+    None: not installed. Raises Unknown when the distributions are unknown.
+    """
+    distributions(facts)  # raises Unknown when the list itself is unknown
     return distribution_index(facts).get(canonical(name))
 
 

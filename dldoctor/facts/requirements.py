@@ -6,7 +6,7 @@ import functools
 import re
 from typing import Any, NamedTuple
 
-from packaging.markers import InvalidMarker, Marker
+from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
 from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -125,15 +125,20 @@ class _Judge:
             return None
         try:
             req = parse(text)
+        except Exception as exc:  # unparsable requirement
+            return _entry(dist, text, None, "invalid", f"{type(exc).__name__}: {exc}")
+        try:
             if not self.applies(req.marker):
                 return None
-        except Exception as exc:  # unparsable requirement, or a marker that cannot be evaluated
+        except UndefinedEnvironmentName:  # the marker asks a fact that is unknown: cannot judge
+            return None
+        except Exception as exc:  # a marker that cannot be evaluated
             return _entry(dist, text, None, "invalid", f"{type(exc).__name__}: {exc}")
         other = self.installed.get(canonical(req.name))
         if other is None:
             return _entry(dist, text, None, "missing", None)
         version = other.get("version")
-        if not req.specifier:
+        if not req.specifier or version is None:  # None: the installed version is unknown
             return None
         parsed = self.version(str(version))
         if parsed is None:  # a legacy version string no specifier can match

@@ -44,7 +44,7 @@ def gather_system(host: Host, os_name: str | None = None, machine: str | None = 
             "distribution_id": None,
             "distribution_version": None,
             "kernel": None,
-            "macos_version": None,
+            "macos_version": False,  # false: not macOS (system_macos fills it in)
         },
         "architecture": machine or platform.machine() or None,
         "libc": None,
@@ -53,13 +53,14 @@ def gather_system(host: Host, os_name: str | None = None, machine: str | None = 
             "vendor": None,
             "logical_cores": None,
             "usable_cores": None,
-            "cgroup_quota_cores": None,
+            "cgroup_quota_cores": False,  # false: no cgroup CPU quota (or not Linux)
             "flags": None,
             "flags_source": None,
         },
-        "memory": {"total_bytes": None, "available_bytes": None, "cgroup_limit_bytes": None},
-        "wsl": {"is_wsl": False, "version": None},
-        "container": {"kind": None, "evidence": None},
+        # None is unknown, False is "there is none" (dldoctor/facts/known.py).
+        "memory": {"total_bytes": None, "available_bytes": None, "cgroup_limit_bytes": False},
+        "wsl": {"is_wsl": False, "version": False},
+        "container": {"kind": False, "evidence": None},
         "shm": None,
         "errors": errors,
     }
@@ -73,10 +74,9 @@ def gather_system(host: Host, os_name: str | None = None, machine: str | None = 
             ("container", _linux_container),
             ("shm", _shm),
         ]
-    elif name == "Darwin":
-        steps = [("darwin", gather_darwin)]
-    else:
-        steps = [("other", gather_other)]
+    else:  # no glibc/musl and no /dev/shm off Linux: "none", not unknown
+        facts["libc"] = facts["shm"] = False
+        steps = [("darwin", gather_darwin)] if name == "Darwin" else [("other", gather_other)]
     for field, step in steps:
         try:
             step(host, facts, errors)
@@ -152,7 +152,7 @@ def _linux_cpu(host: Host, facts: JSON, errors: dict[str, str]) -> None:
     if allowed is None and is_live(host) and hasattr(os, "sched_getaffinity"):
         allowed = len(os.sched_getaffinity(0))
     quota = cgroup_cpu_quota_cores(host)
-    cpu["cgroup_quota_cores"] = quota
+    cpu["cgroup_quota_cores"] = quota if quota is not None else False
     usable = allowed or cpu["logical_cores"]
     if quota is not None:
         # Rounded up: a 1.5-CPU quota lets two threads run at once, each throttled to 75%.
@@ -178,14 +178,19 @@ def _linux_memory(host: Host, facts: JSON, errors: dict[str, str]) -> None:
         for name in ("total_bytes", "available_bytes"):
             if facts["memory"][name] is None:
                 errors[f"memory.{name}"] = f"/proc/meminfo has no value for {name}"
-    facts["memory"]["cgroup_limit_bytes"] = cgroup_memory_limit_bytes(host)
+    limit = cgroup_memory_limit_bytes(host)
+    facts["memory"]["cgroup_limit_bytes"] = limit if limit is not None else False
 
 
 def _linux_wsl(host: Host, facts: JSON, errors: dict[str, str]) -> None:
-    is_wsl, version = wsl(
-        host.read_text("/proc/version"), host.read_text("/proc/sys/kernel/osrelease")
-    )
-    facts["wsl"] = {"is_wsl": is_wsl, "version": version}
+    proc_version = host.read_text("/proc/version")
+    osrelease = host.read_text("/proc/sys/kernel/osrelease")
+    if proc_version is None and osrelease is None:  # nothing to tell WSL by: unknown, not "no"
+        facts["wsl"] = {"is_wsl": None, "version": None}
+        errors["wsl"] = "neither /proc/version nor /proc/sys/kernel/osrelease is readable"
+        return
+    is_wsl, version = wsl(proc_version, osrelease)
+    facts["wsl"] = {"is_wsl": is_wsl, "version": version if is_wsl else False}
 
 
 def _linux_container(host: Host, facts: JSON, errors: dict[str, str]) -> None:
@@ -194,7 +199,7 @@ def _linux_container(host: Host, facts: JSON, errors: dict[str, str]) -> None:
     name, how = runtime(host, table)
     ipc, ipc_evidence = ipc_namespace(host)
     facts["container"] = {
-        "kind": kind,
+        "kind": kind or False,  # False: no container seen (None would be unknown)
         "evidence": evidence,
         "runtime": name,
         "runtime_evidence": how,

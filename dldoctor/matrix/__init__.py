@@ -172,10 +172,10 @@ def minor_of(version: str) -> str:
     return f"{release[0]}.{release[1] if len(release) > 1 else 0}"
 
 
-def _parse(version: str) -> Version | None:
+def _parse(version: str | None) -> Version | None:
     try:
-        return Version(version)
-    except InvalidVersion:
+        return Version(version)  # type: ignore[arg-type]  # None: an unknown version
+    except (InvalidVersion, TypeError):
         return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import canonical
 from dldoctor.model import Area
@@ -40,6 +41,12 @@ def system_line(facts: Facts) -> str:
     return " · ".join(parts)
 
 
+def _container(container: dict[str, Any]) -> str:
+    if container.get("kind") is None:
+        return "unknown"
+    return str(container.get("evidence") or "none detected")
+
+
 def _flags(flags: list[str]) -> str:
     return "; " + " ".join(flags) if flags else ""
 
@@ -47,9 +54,10 @@ def _flags(flags: list[str]) -> str:
 def python_line(facts: Facts) -> str:
     p = facts.python
     env = p.get("environment") or {}
-    pip = f"pip {p['pip_version']}" if p.get("pip_version") else "no pip"
+    pip_version = p.get("pip_version")
+    pip = f"pip {pip_version}" if pip_version else ("no pip" if pip_version is False else "pip ?")
     manager = env.get("manager") or "unknown"
-    version = f"{p.get('version', '?')} ({p.get('implementation', '?')})"
+    version = f"{p.get('version') or '?'} ({p.get('implementation') or '?'})"
     return f"{version} · {manager} environment · {pip}"
 
 
@@ -57,6 +65,8 @@ def nvidia_line(facts: Facts) -> str:
     n = facts.nvidia
     gpus = n.get("gpus") or []
     driver = n.get("driver_version")
+    if not driver and q.driver_loaded(facts) is None:
+        return "NVIDIA driver unknown (not in these facts)"
     if not driver:
         nvml = n.get("nvml") or {}
         reason = nvml.get("error") or nvml.get("status") or "unknown"
@@ -140,6 +150,8 @@ def frameworks_line(facts: Facts) -> str:
     count = len(framework_lines(facts))
     if count:
         return f"{count} installed"
+    if facts.packages.get("frameworks") is None:
+        return "unknown (the distributions were not read)"
     if facts.python.get("command") not in (None, "python"):
         return "none in this environment"
     return "none in this environment (run dldoctor inside it, or use --python PATH)"
@@ -153,7 +165,7 @@ def details(area: Area, facts: Facts) -> list[str]:
         return [
             f"kernel {(s.get('os') or {}).get('kernel')}, "
             f"libc {(s.get('libc') or {}).get('version')}",
-            f"container: {(s.get('container') or {}).get('evidence') or 'none detected'}",
+            f"container: {_container(s.get('container') or {})}",
             f"/dev/shm: {_gib(shm.get('free_bytes'))} free of {_gib(shm.get('total_bytes'))}",
             *_container_details(s.get("container") or {}),
         ]
@@ -250,6 +262,8 @@ def _nvidia_details(facts: Facts) -> list[str]:
 
 def packages_line(facts: Facts) -> str:
     p = facts.packages
+    if p.get("distributions") is None:
+        return "unknown (the distributions were not read)"
     count = len(p.get("distributions") or [])
     unsatisfied = len(p.get("unsatisfied") or [])
     state = "all requirements met" if not unsatisfied else f"{unsatisfied} unmet requirement(s)"

@@ -133,8 +133,12 @@ def _skipped(out: Out, area: Area, report: Report) -> None:
 
     areas = {c.code: c.area for c in all_checks()}
     for outcome in report.outcomes:
-        if outcome.status is Status.SKIPPED and areas.get(outcome.code) is area:
+        if areas.get(outcome.code) is not area:
+            continue
+        if outcome.status is Status.SKIPPED:
             out.wrapped(f"{outcome.code} {outcome.name} skipped: {outcome.reason}", 4, "–", "dim")
+        elif outcome.reason.startswith("not judged"):  # all of it, or some items (with findings)
+            out.wrapped(f"{outcome.code} {outcome.name} {outcome.reason}", 4, "?", "dim")
 
 
 def _short(value: Any, limit: int = 160) -> str:

@@ -15,7 +15,7 @@ BASE: dict[str, Any] = {
             "distribution_id": "ubuntu",
             "distribution_version": "24.04",
             "kernel": "6.8.0",
-            "macos_version": None,
+            "macos_version": False,
         },
         "architecture": "x86_64",
         "cpu": {
@@ -25,8 +25,8 @@ BASE: dict[str, Any] = {
             "logical_cores": 8,
             "usable_cores": 8,
         },
-        "wsl": {"is_wsl": False, "version": None},
-        "container": {"kind": None, "evidence": None},
+        "wsl": {"is_wsl": False, "version": False},
+        "container": {"kind": False, "evidence": None},
         "memory": {"total_bytes": 64 * 1024**3, "available_bytes": 60 * 1024**3},
         "errors": {},
     },
@@ -47,14 +47,21 @@ BASE: dict[str, Any] = {
         "gpu_count": None,
         "proc_driver": {"text": None, "version": None, "error": "missing"},
     },
-    "accelerators": {"pci": {"nvidia": [], "amd": [], "intel": [], "error": None}},
-    "cuda": {"toolkits": [], "libraries": {}},
+    "accelerators": {
+        "pci": {"nvidia": [], "amd": [], "intel": [], "dxg_present": False, "error": None}
+    },
+    "cuda": {
+        "toolkits": [],
+        "libraries": {"cudart": [], "cudnn": [], "nccl": [], "tensorrt": [], "cublas": []},
+    },
     "packages": {
         "distributions": [],
         "frameworks": {},
         "duplicates": [],
         "module_conflicts": [],
         "unsatisfied": [],
+        "nvidia_pins": {},
+        "conda": False,  # not a conda environment
         "nvidia_wheels": [],
     },
     "env": {"variables": {}, "withheld": []},

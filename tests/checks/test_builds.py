@@ -6,6 +6,7 @@ import pytest
 
 from dldoctor.checks import builds
 from dldoctor.checks.registry import NotApplicable
+from dldoctor.facts.known import Unknown
 from dldoctor.model import Severity
 from tests.checks.scenarios import dist, gpu_machine, make_facts, shown_all, with_packages
 
@@ -18,7 +19,7 @@ TORCH_CPU = with_packages(
                 {"name": "torch", "version": "2.13.0+cpu"},
                 {"name": "torchvision", "version": "0.28.0+cpu"},
             ],
-            "build": {"cuda": None, "hip": None},
+            "build": {"cuda": False, "hip": False},
         }
     },
 )
@@ -27,7 +28,7 @@ TORCH_CUDA = with_packages(
     frameworks={
         "torch": {
             "distributions": [{"name": "torch", "version": "2.13.0+cu130"}],
-            "build": {"cuda": "13.0", "hip": None},
+            "build": {"cuda": "13.0", "hip": False},
         }
     },
 )
@@ -173,7 +174,7 @@ def test_aarch64_is_not_judged_by_x86_rules(matrix):
     assert builds.cpu_lacks_instructions(facts, matrix) == []
 
 
-def test_unknown_cpu_flags_skip_rather_than_guess(matrix):
+def test_unknown_cpu_flags_are_not_judged_rather_than_guessed(matrix):
     facts = make_facts(CPU_STACK, {"system": {"cpu": {"flags": None, "flags_source": None}}})
-    with pytest.raises(NotApplicable):
+    with pytest.raises(Unknown, match=r"system\.cpu\.flags"):
         builds.cpu_lacks_instructions(facts, matrix)

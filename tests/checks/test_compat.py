@@ -22,7 +22,7 @@ def torch_build(version: str, cuda: str | None) -> dict:
         frameworks={
             "torch": {
                 "distributions": [{"name": "torch", "version": version}],
-                "build": {"cuda": cuda, "hip": None},
+                "build": {"cuda": cuda if cuda is not None else False, "hip": False},
             }
         },
     )

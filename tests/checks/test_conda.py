@@ -52,7 +52,7 @@ def torch_frame(version: str, cuda: str | None, **build: Any) -> dict[str, Any]:
     return {
         "torch": {
             "distributions": [{"name": "torch", "version": version}],
-            "build": {"cuda": cuda, "hip": None, **build},
+            "build": {"cuda": cuda if cuda is not None else False, "hip": False, **build},
         }
     }
 

@@ -22,7 +22,7 @@ TORCH_CU121 = with_packages(
                 {"name": "torch", "version": "2.5.1+cu121"},
                 {"name": "torchvision", "version": "0.20.1+cu121"},
             ],
-            "build": {"cuda": "12.1", "hip": None},
+            "build": {"cuda": "12.1", "hip": False},
         }
     },
 )

@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dldoctor.document.schema import allow_unknown
 from dldoctor.facts.accelerators import gather_accelerators
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache
@@ -22,7 +23,9 @@ PART = json.loads(
 # Validated as dldoctor.document.schema embeds it in the report: under $defs, refs resolving there.
 SCHEMA = {
     "$schema": PART["$schema"],
-    "$defs": {"facts-accelerators": {k: v for k, v in PART.items() if k != "$schema"}},
+    "$defs": {
+        "facts-accelerators": allow_unknown({k: v for k, v in PART.items() if k != "$schema"})
+    },
     "$ref": "#/$defs/facts-accelerators",
 }
 NO_LIBS = LdCache(())
@@ -63,7 +66,12 @@ def test_pci_gpus_with_and_without_a_bound_driver(tmp_path: Path) -> None:
                 "class": "0x030200",
                 "driver": "nvidia",
             },
-            {"address": "0000:02:00.0", "device_id": "0x2684", "class": "0x030000", "driver": None},
+            {
+                "address": "0000:02:00.0",
+                "device_id": "0x2684",
+                "class": "0x030000",
+                "driver": False,
+            },
         ],
         "amd": [
             {
@@ -127,8 +135,8 @@ def test_rocm_dir_without_a_version(tmp_path: Path) -> None:
 
 def test_no_rocm(tmp_path: Path) -> None:
     assert gather(tmp_path)["rocm"] == {
-        "path": None,
-        "version": None,
+        "path": False,
+        "version": False,
         "kfd_present": False,
         "errors": {},
     }
@@ -215,7 +223,12 @@ def test_apple_without_sysctl(tmp_path: Path) -> None:
 def test_linux_asks_nothing_of_macos_tools(tmp_path: Path) -> None:
     env = fake_sysctl(tmp_path, arm64=True)
     apple = gather(tmp_path, env=env)["apple"]
-    assert apple == {"is_macos": False, "macos_version": None, "hardware_arm64": None, "errors": {}}
+    assert apple == {
+        "is_macos": False,
+        "macos_version": False,
+        "hardware_arm64": False,
+        "errors": {},
+    }
     assert not (tmp_path / "sysctl-ran").exists()
 
 

@@ -123,8 +123,8 @@ def test_an_oversized_record_is_not_read(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_not_a_conda_environment(tmp_path: Path) -> None:
     host = Host(root=tmp_path, env={})
-    assert gather_conda(host, "/usr") is False  # known: not a conda environment
-    assert gather_conda(host, None) is None  # the prefix is unknown
+    assert gather_conda(host, "/usr") is False  # not conda: "none", not unknown
+    assert gather_conda(host, None) is None  # the prefix is unknown: so is this
 
 
 def test_conda_packages_join_the_distributions(tmp_path: Path) -> None:

@@ -13,14 +13,18 @@ import pytest
 
 from dldoctor.checks.container import shm_too_small
 from dldoctor.checks.registry import NotApplicable
+from dldoctor.document.schema import allow_unknown
 from dldoctor.facts.host import Host
+from dldoctor.facts.known import Unknown
 from dldoctor.facts.model import Facts
 from dldoctor.facts.system import gather_system
 from dldoctor.matrix import load
 from tests.fakes.fsroot import write
 
-SCHEMA = json.loads(
-    resources.files("dldoctor.document").joinpath("schema/facts-system.json").read_text()
+SCHEMA = allow_unknown(
+    json.loads(
+        resources.files("dldoctor.document").joinpath("schema/facts-system.json").read_text()
+    )
 )
 DOCKER_ROOT = (
     "1234 1000 0:123 / / rw,relatime master:1 - overlay overlay rw,"
@@ -117,7 +121,7 @@ def test_mount_paths_with_escapes_and_garbage_lines(tmp_path: Path) -> None:
     assert facts["shm"] is None or facts["shm"]["size_source"] == "statvfs"
 
 
-def judged(shm_bytes: int, kind: str | None = "docker") -> list[Any]:
+def judged(shm_bytes: int, kind: str | bool | None = "docker") -> list[Any]:
     facts = Facts.from_dict(
         {
             "system": {
@@ -152,4 +156,6 @@ def test_kubernetes_gets_the_emptydir_fix_and_no_container_is_not_judged() -> No
     (verdict,) = judged(64 << 20, kind="kubernetes")
     assert "emptyDir" in verdict.fixes[0].summary and "medium: Memory" in verdict.fixes[0].notes
     with pytest.raises(NotApplicable):
-        judged(64 << 20, kind=None)
+        judged(64 << 20, kind=False)  # no container seen
+    with pytest.raises(Unknown):
+        judged(64 << 20, kind=None)  # unknown: not judged

@@ -13,14 +13,15 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dldoctor.document.schema import allow_unknown
 from dldoctor.facts.cuda import gather_cuda
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache, read_ldcache
 from tests.fakes.fsroot import script as executable
 from tests.fakes.fsroot import write
 
-SCHEMA = json.loads(
-    resources.files("dldoctor.document").joinpath("schema/facts-cuda.json").read_text()
+SCHEMA = allow_unknown(
+    json.loads(resources.files("dldoctor.document").joinpath("schema/facts-cuda.json").read_text())
 )
 REAL_TOOLKIT = "/usr/local/cuda-13.0"
 SLEEP = shutil.which("sleep") or "/bin/sleep"
@@ -136,13 +137,13 @@ def test_cuda_home_first_then_default_symlink_then_newest(tmp_path: Path, cuda_h
     assert second["found_by"] == ["/usr/local/cuda", "/usr/local/cuda-*"]
     assert (second["version"], second["nvcc_version"]) == ("12.4.1", "12.4.131")
     assert section["default_toolkit"] == "/usr/local/cuda-12.4"
-    assert section["env"] == {"CUDA_HOME": home, "CUDA_PATH": None, "CUDA_ROOT": None}
-    assert section["nvcc_on_path"] is None
+    assert section["env"] == {"CUDA_HOME": home, "CUDA_PATH": False, "CUDA_ROOT": False}
+    assert section["nvcc_on_path"] is False
 
 
 def test_cuda_home_that_is_not_a_directory_is_recorded(tmp_path: Path) -> None:
     section = gather(fake_host(tmp_path, env={"CUDA_HOME": "/opt/nowhere"}))
-    assert section["toolkits"] == [] and section["default_toolkit"] is None
+    assert section["toolkits"] == [] and section["default_toolkit"] is False
     assert section["errors"] == {"CUDA_HOME": "/opt/nowhere is not a directory"}
 
 

@@ -19,15 +19,16 @@ import jsonschema
 import pytest
 from packaging.markers import default_environment
 
-from dldoctor.facts import interpreter, interpreter_arguments
+from dldoctor.facts import bootstrap, interpreter, interpreter_arguments
 from dldoctor.matrix import load
 from tests.machine import fresh_venv, other_pythons
 
 ARGS = interpreter_arguments(load())
 SOURCE = Path(interpreter.__file__).read_text(encoding="utf-8")
-# The oldest and newest other Pythons here (3.8, the oldest --python supports, is the
-# compatibility proof where present), found by globbing; else a fresh venv of this one.
-OTHER_PYTHONS = list(other_pythons()) or ["venv"]
+# The oldest and newest other Pythons here (3.6, the oldest --python supports, is the
+# compatibility proof where present: dldoctor/facts/bootstrap.py), found by globbing; else
+# a fresh venv of this one.
+OTHER_PYTHONS = list(other_pythons("3.6")) or ["venv"]
 
 
 def interpreter_for(python: str, tmp_path: Path) -> str:
@@ -108,8 +109,8 @@ def run_source(python: str, cwd: Path, pythonpath: str | None = None) -> dict[st
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    proc = subprocess.run(
-        [python, "-c", SOURCE, json.dumps(ARGS)],
+    proc = subprocess.run(  # as dldoctor runs it: the version check first, then the source
+        bootstrap.command(python, SOURCE, json.dumps(ARGS)),
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -137,7 +138,8 @@ def test_real_torch_build_facts_say_cpu_build(real: dict[str, Any]) -> None:
     build = torch["build"]
     assert build["source"] == "torch/version.py"
     assert build["__version__"] == "2.13.0+cpu"
-    assert build["cuda"] is None and build["hip"] is None
+    # version.py says cuda = None: written False ("none"), since null would be unknown.
+    assert build["cuda"] is False and build["hip"] is False
     assert build["debug"] is False
     assert len(build["git_version"]) == 40
     assert "error" not in build
@@ -208,7 +210,7 @@ def test_python_section_describes_this_interpreter(real: dict[str, Any]) -> None
 
 @pytest.mark.parametrize("python", OTHER_PYTHONS)
 def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
-    # This venv's site-packages on PYTHONPATH: the real torch/tensorflow files, read by 3.8.
+    # This venv's site-packages on PYTHONPATH: the real torch/tensorflow files, read by 3.6+.
     python = interpreter_for(python, tmp_path)
     site = sysconfig.get_paths()["purelib"]
     result = run_source(python, tmp_path, pythonpath=site)
@@ -225,7 +227,7 @@ def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
     elif python.startswith(str(tmp_path)):
         assert result["python"]["environment"]["manager"] == "venv"
     frameworks = result["packages"]["frameworks"]
-    assert frameworks["torch"]["build"]["cuda"] is None
+    assert frameworks["torch"]["build"]["cuda"] is False
     assert frameworks["tensorflow"]["build"]["is_cuda_build"] is False
     assert any(d["location"] == site for d in result["packages"]["duplicates"][0]["copies"])
 
@@ -342,7 +344,7 @@ def test_build_file_missing_or_provider_missing(
     result = gather_on(monkeypatch, tmp_path)
     frameworks = result["packages"]["frameworks"]
     assert frameworks["torch"]["build"] == {
-        "source": None,
+        "source": False,
         "error": "torch/version.py not found in torch 2.5.0",
     }
     assert frameworks["paddle"]["build"]["error"].startswith("paddle/version/__init__.py not found")
@@ -428,7 +430,7 @@ def test_nvidia_namespace_wheels_are_not_a_conflict(
         {
             "name": "nvidia-cublas",
             "version": "13.0.0.19",
-            "cuda_major": None,
+            "cuda_major": False,
             "component": "cublas",
         },
         {

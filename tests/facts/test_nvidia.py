@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dldoctor.document.schema import allow_unknown
 from dldoctor.facts import reaper
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache
@@ -22,8 +23,10 @@ from tests.fakes import procs
 from tests.fakes.fake_nvml import FakeNvml, fixture_names, load_fake
 from tests.fakes.fsroot import script, write
 
-SCHEMA = json.loads(
-    resources.files("dldoctor.document").joinpath("schema/facts-nvidia.json").read_text()
+SCHEMA = allow_unknown(
+    json.loads(
+        resources.files("dldoctor.document").joinpath("schema/facts-nvidia.json").read_text()
+    )
 )
 SMI_FAILED = (
     "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "

@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dldoctor.document.schema import allow_unknown
 from dldoctor.facts import system as system_module
 from dldoctor.facts.host import Host
 from dldoctor.facts.system import gather_system
@@ -25,7 +26,7 @@ PART = json.loads(
 # Validated as dldoctor.document.schema embeds it in the report: under $defs, refs resolving there.
 SCHEMA = {
     "$schema": PART["$schema"],
-    "$defs": {"facts-system": {k: v for k, v in PART.items() if k != "$schema"}},
+    "$defs": {"facts-system": allow_unknown({k: v for k, v in PART.items() if k != "$schema"})},
     "$ref": "#/$defs/facts-system",
 }
 
@@ -182,7 +183,7 @@ def test_cgroup_v1_quota_in_a_container_without_cgroup_namespace(tmp_path: Path)
     assert facts["memory"]["cgroup_limit_bytes"] == 8 << 30
 
 
-def test_affinity_tighter_than_quota_wins_and_unlimited_limits_are_null(tmp_path: Path) -> None:
+def test_affinity_tighter_than_quota_wins_and_unlimited_limits_are_false(tmp_path: Path) -> None:
     write(tmp_path, "/proc/self/status", "Cpus_allowed_list:\t0,4-5\n")
     write(tmp_path, "/proc/self/cgroup", "4:memory:/\n1:cpu:/\n0::/\n")
     write(tmp_path, "/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n")
@@ -190,9 +191,9 @@ def test_affinity_tighter_than_quota_wins_and_unlimited_limits_are_null(tmp_path
     write(tmp_path, "/sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n")
     write(tmp_path, "/sys/fs/cgroup/memory.max", "max\n")
     facts = gather(tmp_path, os_name="Linux")
-    assert facts["cpu"]["cgroup_quota_cores"] is None
+    assert facts["cpu"]["cgroup_quota_cores"] is False  # no quota: "none", not unknown
     assert facts["cpu"]["usable_cores"] == 3
-    assert facts["memory"]["cgroup_limit_bytes"] is None
+    assert facts["memory"]["cgroup_limit_bytes"] is False
 
 
 def test_count_cpu_list() -> None:
@@ -217,7 +218,7 @@ def test_os_release_meminfo_and_kernel(tmp_path: Path) -> None:
         "distribution_id": "ubuntu",
         "distribution_version": "22.04",
         "kernel": "5.15.0-105-generic",
-        "macos_version": None,
+        "macos_version": False,
     }
     assert facts["memory"]["total_bytes"] == 65536000 * 1024
     assert facts["memory"]["available_bytes"] == 1024 * 1024
@@ -233,8 +234,9 @@ def test_empty_root_never_raises_and_says_why_for_each_gap(tmp_path: Path) -> No
     assert facts["shm"] is None and errors["shm"].startswith("/dev/shm:")
     # glibc answers only to the running process, which a fake root is not.
     assert facts["libc"] is None and "running process" in errors["libc"]
-    assert facts["wsl"] == {"is_wsl": False, "version": None}
-    assert facts["container"]["kind"] is None and facts["container"]["evidence"] is None
+    # Nothing to tell WSL by is unknown, not "not WSL"; no container marker is "none seen".
+    assert facts["wsl"] == {"is_wsl": None, "version": None} and "/proc/version" in errors["wsl"]
+    assert facts["container"]["kind"] is False and facts["container"]["evidence"] is None
 
 
 def test_a_bug_in_one_reader_costs_only_its_field(
@@ -280,7 +282,7 @@ def test_shm_size_is_read_from_the_filesystem(tmp_path: Path) -> None:
         (
             "6.1.0-21-amd64",
             "Linux version 6.1.0-21-amd64 (debian-kernel@lists.debian.org) (gcc-12 12.2.0)",
-            {"is_wsl": False, "version": None},
+            {"is_wsl": False, "version": False},
         ),
     ],
 )
@@ -326,11 +328,11 @@ def test_wsl_from_kernel_strings(
             "lxc",
             "/proc/1/environ has container=lxc",
         ),
-        ({"/proc/1/cgroup": "0::/init.scope\n"}, {}, None, None),
+        ({"/proc/1/cgroup": "0::/init.scope\n"}, {}, False, None),
     ],
 )
 def test_container_detection(
-    tmp_path: Path, files: dict[str, str], env: dict[str, str], kind: str, evidence: str
+    tmp_path: Path, files: dict[str, str], env: dict[str, str], kind: str | bool, evidence: str
 ) -> None:
     for path, text in files.items():
         write(tmp_path, path, text)
@@ -406,12 +408,12 @@ def test_macos_on_apple_silicon(tmp_path: Path) -> None:
         "vendor": "Apple",
         "logical_cores": 12,
         "usable_cores": 12,
-        "cgroup_quota_cores": None,
+        "cgroup_quota_cores": False,
         "flags": ["asimd", "asimddp", "asimdfhm", "asimdhp", "bf16", "i8mm"],
         "flags_source": "sysctl",
     }
     assert facts["memory"]["total_bytes"] == 32 << 30
-    assert facts["libc"] is None and facts["shm"] is None
+    assert facts["libc"] is False and facts["shm"] is False
     assert "cpu" not in facts["errors"]
 
 
@@ -460,7 +462,7 @@ def test_real_machine_debian12_x86_64_two_cores() -> None:
     assert facts["cpu"]["usable_cores"] == 2
     assert {"avx", "avx2", "fma"} <= set(facts["cpu"]["flags"])
     assert 22 << 30 < facts["memory"]["total_bytes"] < 26 << 30
-    assert facts["wsl"] == {"is_wsl": False, "version": None}
+    assert facts["wsl"] == {"is_wsl": False, "version": False}
     assert facts["errors"] == {}
 
 

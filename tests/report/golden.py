@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dldoctor.checks.registry import run_checks
 from dldoctor.document.report import Report
+from dldoctor.document.upgrade import upgrade_facts
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix, load
 from dldoctor.profilers import gate, rules
@@ -28,7 +29,9 @@ SCENARIOS = ["h100_cpu_stack", "driver470_cpu_stack"]
 
 
 def report_for(name: str, matrix: Matrix) -> Report:
-    facts = Facts.from_dict(json.loads((DATA / "facts" / f"{name}.json").read_text()))
+    # The recorded facts were written under schema 1.0: read them as --from reads a 1.0 report.
+    recorded = json.loads((DATA / "facts" / f"{name}.json").read_text())
+    facts = Facts.from_dict(upgrade_facts(recorded, "1.0"))
     return Report(
         "dldoctor check", "2026-11-23T00:00:00+00:00", 0.25, facts, tuple(run_checks(facts, matrix))
     )

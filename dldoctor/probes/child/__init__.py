@@ -1,4 +1,4 @@
-"""Code that runs in the probe child, in the target interpreter: stdlib + one framework, 3.8+.
+"""Code that runs in the probe child, in the target interpreter: stdlib + one framework, 3.6+.
 
 dldoctor never imports these modules to run them: it reads their source and ships it.
 """

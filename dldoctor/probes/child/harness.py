@@ -1,13 +1,11 @@
-"""The probe child's harness: result channel, phases with captured output, limits (stdlib, 3.8+)."""
+"""The probe child's harness: result channel, phases with captured output, limits (stdlib, 3.6+)."""
 
 # Runs in the TARGET interpreter as `PYTHON -c <this file> <json-args>`: standard library only,
-# Python 3.8 syntax, nothing from dldoctor. The per-framework probe modules arrive as source in
+# Python 3.6 syntax, nothing from dldoctor. The per-framework probe modules arrive as source in
 # the arguments and run here one after another. Results go, one JSON object per line, to the pipe
 # whose fd the parent passed (pass_fds): whatever a framework prints to stdout or stderr can never
 # be mistaken for a result. Each phase's output goes to its own file the parent can read if this
 # process dies, so a crash still has its last words.
-from __future__ import annotations
-
 import os
 import sys
 

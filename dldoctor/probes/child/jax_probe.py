@@ -1,9 +1,7 @@
 """JAX probe (child side): backend, devices, plugins and their errors, smoke tests per device."""
 
 # Runs inside the probe child (see harness.py): standard library + jax (and its numpy) only,
-# Python 3.8 syntax.
-from __future__ import annotations
-
+# Python 3.6 syntax.
 import importlib
 from typing import Any, Dict, List
 

@@ -1,10 +1,8 @@
 """Keras 3 probe (child side): the active backend, and a layer and a fit on its default device."""
 
 # Runs inside the probe child (see harness.py): standard library + keras (and its backend and
-# numpy) only, Python 3.8 syntax. When Keras's backend is another framework that is probed too,
+# numpy) only, Python 3.6 syntax. When Keras's backend is another framework that is probed too,
 # this runs in that framework's child, after it: the backend is imported once, not twice.
-from __future__ import annotations
-
 import importlib
 from typing import Any, Dict
 

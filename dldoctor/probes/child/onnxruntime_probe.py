@@ -1,10 +1,8 @@
 """ONNX Runtime probe (child side): execution providers, whether each really loads, smoke tests."""
 
 # Runs inside the probe child (see harness.py): standard library + onnxruntime (and its numpy)
-# only, Python 3.8 syntax. The test models are encoded here by hand (ONNX is protobuf), so the
+# only, Python 3.6 syntax. The test models are encoded here by hand (ONNX is protobuf), so the
 # `onnx` package is not needed.
-from __future__ import annotations
-
 import importlib
 from typing import Any, Dict, List, Sequence
 

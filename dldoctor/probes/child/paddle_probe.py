@@ -1,9 +1,7 @@
 """PaddlePaddle probe (child side): CUDA build and devices as Paddle sees them, smoke tests."""
 
 # Runs inside the probe child (see harness.py): standard library + paddle (and its numpy) only,
-# Python 3.8 syntax.
-from __future__ import annotations
-
+# Python 3.6 syntax.
 import importlib
 from typing import Any, Dict, List
 

@@ -1,8 +1,6 @@
 """TensorFlow probe (child side): build info, devices, GPU warnings, smoke tests on every device."""
 
-# Runs inside the probe child (see harness.py): standard library + tensorflow only, Python 3.8.
-from __future__ import annotations
-
+# Runs inside the probe child (see harness.py): standard library + tensorflow only, Python 3.6.
 from typing import Any, Dict, List, Tuple
 
 JSON = Dict[str, Any]

@@ -1,8 +1,6 @@
 """PyTorch probe (child side): what torch sees at run time, and smoke tests on every device."""
 
-# Runs inside the probe child (see harness.py): standard library + torch only, Python 3.8 syntax.
-from __future__ import annotations
-
+# Runs inside the probe child (see harness.py): standard library + torch only, Python 3.6 syntax.
 import json
 import os
 import socket
