@@ -39,15 +39,20 @@ PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
     ),
     "profilers": (
         ["dldoctor/profilers/analysis.py"],
-        ["tests/profilers/test_verdict_bounds.py", "tests/profilers/test_rules.py"],
+        [
+            "tests/profilers/test_verdict_bounds.py",
+            "tests/profilers/test_analysis_session.py",
+            "tests/profilers/test_rules.py",
+        ],
     ),
 }
 TARGETS = {"checks": 85.0, "fixes": 85.0, "matrix": 85.0, "profilers": 75.0}
 KILLED = {"killed", "timeout", "segfault", "suspicious"}  # a test run that did not pass
 
 
-def prepare(work: Path, parts: list[str]) -> None:
-    """The tracked files (and this tree's uncommitted edits) in ``work``, with mutmut's config."""
+def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> None:
+    """The tracked files (and this tree's uncommitted edits) in ``work``, with mutmut's config;
+    ``files`` narrows what is mutated to those source files (a subset first)."""
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
         cwd=ROOT,
@@ -61,7 +66,7 @@ def prepare(work: Path, parts: list[str]) -> None:
             target = work / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    mutate = [p for part in parts for p in PARTS[part][0]]
+    mutate = files or [p for part in parts for p in PARTS[part][0]]
     tests = sorted({t for part in parts for t in PARTS[part][1]})
     lines = [
         "[mutmut]",
@@ -116,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--max-children", type=int, default=1)
     parser.add_argument("--survivors", action="store_true", help="list the surviving mutants")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--files", nargs="+", help="mutate only these source files of the part")
     args = parser.parse_args(argv)
     parts = list(PARTS) if args.part == "all" else [args.part]
     work = args.keep or Path(tempfile.mkdtemp(prefix="dldoctor-mutation-"))
     work.mkdir(parents=True, exist_ok=True)
-    prepare(work, parts)
+    prepare(work, parts, args.files)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run(
         [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],

@@ -7,10 +7,7 @@ import pytest
 
 from dldoctor.profilers import thresholds as th
 from dldoctor.profilers.analysis import analyse, classify, judged_wait, safe_args
-from dldoctor.profilers.collector import Collector
-from dldoctor.profilers.gpu import Device
-from dldoctor.profilers.runner import RunResult, Target
-from dldoctor.profilers.session import Options, Session
+from tests.profilers.sessions import session
 from tests.profilers.synthetic import make
 
 EPS = 1e-4
@@ -90,33 +87,6 @@ def test_reasons_quote_the_numbers():
 
 
 # analyse(): from collected samples
-
-
-def session(utils: list[float], used: set[int], steps: int = 20, step_s: float = 0.1) -> Session:
-    """A finished run: ``steps`` steps of ``step_s``, each device sampled at its utilisation."""
-    col = Collector(origin=0.0, gpus=len(utils))
-    t_end = 1.0 + steps * step_s + 1.0
-    for i in range(steps + 1):  # batch fetches at each step start: wait 10 % of the step
-        t = 1.0 + i * step_s
-        col.feed(f"D 100 1 {t:.4f} {t + step_s / 10:.4f} 1")
-    for k in range(steps * 4):
-        t = 1.0 + (k + 0.5) * step_s / 4
-        col.sample_cpu(t, {"main_cores": 0.5, "main_thread": 0.5})
-        for index, util in enumerate(utils):
-            col.sample_gpu(t, index, util, 100.0)
-    col.sample_gpu(0.2, 0, 0.0, 0.0)  # before the steps: left out of the window
-    for index in used:
-        col.gpu_memory(index, 1 << 30, 1 << 29)
-    devices = [Device(i, None, f"GPU{i}", f"GPU-{i}", 80 << 30) for i in range(len(utils))]
-    return Session(
-        target=Target("train.py", ("--token", "s3cret")),
-        options=Options(),
-        created="2026-01-01T00:00:00+00:00",
-        collector=col,
-        result=RunResult(100, 0.0, t_end, 0),
-        devices=devices,
-        cores_available=8.0,
-    )
 
 
 def test_the_gpus_the_script_used_are_averaged_and_the_others_left_out():
