@@ -95,7 +95,9 @@ def fix(
     if not yes and not _confirm(f"\nRun the {len(runnable)} automatic step(s) now?"):
         typer.echo("Nothing was run.")
         raise typer.Exit(1)
-    raise typer.Exit(apply(runnable, lambda line: typer.echo(clean(line))))
+    from dldoctor.fixes.driver_now import loaded_driver
+
+    raise typer.Exit(apply(steps, lambda line: typer.echo(clean(line)), driver_now=loaded_driver))
 
 
 def _show(steps: list[Step]) -> None:
@@ -105,7 +107,10 @@ def _show(steps: list[Step]) -> None:
 
     for number, step in enumerate(steps, 1):
         how = "automatic" if step.runnable else "by hand"
-        typer.echo(f"{number}. [{clean(', '.join(step.codes))}] {clean(step.fix.summary)} ({how})")
+        after = f", after {', '.join(map(str, step.after))}" if step.after else ""
+        typer.echo(
+            f"{number}. [{clean(', '.join(step.codes))}] {clean(step.fix.summary)} ({how}{after})"
+        )
         for command in step.commands:
             typer.echo(f"     $ {clean(shown(command))}")
         if step.fix.notes:
