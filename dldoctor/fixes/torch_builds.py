@@ -178,13 +178,13 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
             f"{direction} to torch {choice.release.torch} built for CUDA {choice.variant}: no build of "
             f"torch {version} fits ({purpose})."
         )
-    floor = matrix.toolkit_floor(choice.variant) or matrix.major_floor(choice.variant)
+    needed = matrix.toolkit_floor(choice.variant) or matrix.major_floor(choice.variant)
     intent = Install(
         tuple(reqs),
         index_url=matrix.torch_index_url.format(variant=suffix),
         framework="torch",
         cuda=choice.variant,
-        driver=floor.linux if floor else None,
+        driver=needed.linux if needed else None,
     )
     return fix(summary, intent, facts)
 
