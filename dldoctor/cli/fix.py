@@ -70,7 +70,14 @@ def fix(
             )
         facts, _ = gather_facts(matrix, None, 5.0, from_report)
     else:
-        facts, _ = gather_facts(matrix, python, min(5.0, timeout_s), None)
+        facts, _ = gather_facts(
+            matrix,
+            python,
+            min(5.0, timeout_s),
+            None,
+            interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
+            nvml_timeout_s=timeout_s,
+        )
         facts, _ = probe_runtime(facts, matrix, python, quick, False, framework, timeout_s, None)
     findings: list[Finding] = sorted(
         (f for o in run_checks(facts, matrix) for f in o.findings), key=lambda f: -f.severity.rank

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from dldoctor.facts.host import Host
-from dldoctor.facts.ldcache import read_ldcache
-from dldoctor.facts.model import Facts
-from dldoctor.facts.run import run_command
-from dldoctor.matrix import Matrix
+# Imported where used: the NVML child imports this package and should pay for none of them.
+if TYPE_CHECKING:
+    from dldoctor.facts.host import Host
+    from dldoctor.facts.ldcache import LdCache
+    from dldoctor.facts.model import Facts
+    from dldoctor.matrix import Matrix
 
 INTERPRETER_TIMEOUT_S = 60.0
+INTERPRETER_OUTPUT_BYTES = 64 << 20  # the facts of thousands of distributions, with requirements
 
 
 class GatherError(Exception):
@@ -34,8 +34,13 @@ def interpreter_arguments(matrix: Matrix) -> dict[str, Any]:
     }
 
 
-def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[str, Any]:
+def _gather_interpreter(
+    matrix: Matrix, python: str | None, host: Host, timeout_s: float
+) -> dict[str, Any]:
+    from pathlib import Path
+
     from dldoctor.facts import interpreter
+    from dldoctor.facts.run import run_command
 
     args = interpreter_arguments(matrix)
     if python is None:
@@ -48,7 +53,10 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
     if not os.access(python, os.X_OK) or os.path.isdir(python):
         raise GatherError(f"--python {python}: not an executable file")
     result = run_command(
-        [python, "-c", source, json.dumps(args)], INTERPRETER_TIMEOUT_S, env=host.env
+        [python, "-c", source, json.dumps(args)],
+        timeout_s,
+        env=host.env,
+        limit_bytes=INTERPRETER_OUTPUT_BYTES,
     )
     if not result.ok:
         raise GatherError(
@@ -66,18 +74,31 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
     return data
 
 
-def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) -> Facts:
-    """Every fact, gathered in parallel threads (the slow parts wait on subprocesses or NVML)."""
+def gather(
+    matrix: Matrix,
+    host: Host | None = None,
+    python: str | None = None,
+    interpreter_timeout_s: float = INTERPRETER_TIMEOUT_S,
+) -> Facts:
+    """Every fact, gathered in parallel threads (the slow parts wait on subprocesses or NVML).
+
+    ``interpreter_timeout_s`` bounds the gatherer run in ``python`` (another interpreter).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from dldoctor.facts.accelerators import gather_accelerators
     from dldoctor.facts.cuda import gather_cuda
     from dldoctor.facts.env_vars import gather_env
+    from dldoctor.facts.host import Host
+    from dldoctor.facts.ldcache import read_ldcache
+    from dldoctor.facts.model import Facts
     from dldoctor.facts.nvidia import gather_nvidia
     from dldoctor.facts.requirements import unsatisfied
     from dldoctor.facts.system import gather_system
 
     host = host or Host()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        interp = pool.submit(_gather_interpreter, matrix, python, host)
+        interp = pool.submit(_gather_interpreter, matrix, python, host, interpreter_timeout_s)
         ldcache = read_ldcache(host)
         jobs: dict[str, Callable[[], dict[str, Any]]] = {
             "system": lambda: gather_system(host),
@@ -93,6 +114,7 @@ def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) 
     marker_env = python_facts.get("marker_environment") or {}
     packages["unsatisfied"] = unsatisfied(packages, marker_env)
     sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels") or []
+    _environment_files(host, matrix, python_facts, packages, sections, ldcache)
     return Facts(
         system=sections["system"],
         python=python_facts,
@@ -102,6 +124,59 @@ def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) 
         packages=packages,
         env=gather_env(host.env),
     )
+
+
+def _environment_files(
+    host: Host,
+    matrix: Matrix,
+    python: dict[str, Any],
+    packages: dict[str, Any],
+    sections: dict[str, dict[str, Any]],
+    ldcache: LdCache,
+) -> None:
+    """Facts read from the judged environment's files once its paths are known: its conda
+    records, JAX's build files, and the library map (each costs itself on a bug, never more)."""
+    from dldoctor.facts.conda import gather_conda, join_distributions
+    from dldoctor.facts.jaxbuild import jax_build_facts
+    from dldoctor.facts.libmap import gather_library_map
+
+    errors = packages.setdefault("errors", [])
+    try:
+        packages["conda"] = gather_conda(host, python.get("prefix"))
+        join_distributions(packages, packages["conda"])
+    except Exception as exc:  # a gatherer bug must not cost the report
+        errors.append(f"conda: internal error: {type(exc).__name__}: {exc}")
+    jax = (packages.get("frameworks") or {}).get("jax")
+    if jax is not None:
+        try:
+            jax.setdefault("build", {})["static"] = jax_build_facts(
+                host, list(packages.get("distributions") or [])
+            )
+        except Exception as exc:
+            errors.append(f"jax build files: internal error: {type(exc).__name__}: {exc}")
+    cuda = sections["cuda"]
+    if "errors" in cuda and "toolkits" not in cuda:
+        return  # the cuda section itself failed
+    site_dirs = [
+        p for p in python.get("sys_path") or [] if isinstance(p, str) and p.startswith("/")
+    ]
+    try:
+        cuda["library_map"] = gather_library_map(
+            host,
+            matrix.tables["libraries"]["library"],
+            matrix.tables["libraries"]["anchor"],
+            site_dirs,
+            ldcache,
+            [tk["path"] for tk in cuda.get("toolkits") or []],
+            packages.get("conda"),
+            packages.get("nvidia_wheels") or [],
+            python.get("executable"),
+            sections["system"].get("architecture"),
+        )
+    except Exception as exc:
+        cuda.setdefault("errors", {})["library_map"] = (
+            f"internal error: {type(exc).__name__}: {exc}"
+        )
 
 
 def _result(get: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:

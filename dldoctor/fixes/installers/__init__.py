@@ -81,7 +81,9 @@ def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
     if tool is Installer.PIXI:
         return pixi.render(intent, facts)
     owned = [n for n in intent.remove_first if conda_owned(facts, n)]
-    commands = list(conda.remove(owned, facts)) if owned else []
+    # conda removes by its own package name (pytorch for torch's metadata), from the record.
+    names = [str(((installed(facts, n) or {}).get("conda") or {}).get("name") or n) for n in owned]
+    commands = list(conda.remove([n for n in names if safe_name(n)], facts)) if owned else []
     rest = tuple(n for n in intent.remove_first if n not in owned)
     by = uv if tool is Installer.UV else pip
     if not intent.requirements:  # a removal only
