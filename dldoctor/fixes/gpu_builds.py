@@ -76,7 +76,7 @@ def _too_old(
         f"The driver supports CUDA {driver_cuda(facts)}, older than every CUDA build of {name} "
         f"{version} ({', '.join(variants)}): upgrade the NVIDIA driver{target}, "
         f"or install an older {name}.",
-        intents=needs_driver(row.linux if row else None, name),
+        intents=needs_driver(row.linux if row else None, "paddle" if "paddle" in name else name),
     )
 
 
