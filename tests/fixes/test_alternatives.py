@@ -1,48 +1,22 @@
 """Golden plans: both alternatives when the driver is the issue, the resolver, each installer.
 
-Regenerate after an intended change with DLDOCTOR_REGEN_GOLDEN=1 and read the diff.
+The golden files are written only by `python -m tests.fixes.golden_plans`; these compare.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from pathlib import Path
 
 import pytest
 
-from dldoctor.checks.registry import run_checks
 from dldoctor.facts.interpreter import environment
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.alternatives import alternatives, install_alternatives
 from dldoctor.fixes.builds import candidates
 from dldoctor.fixes.resolve import keep_driver, runs, upgrade
-from dldoctor.report.plan_view import alternative_lines
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
-
-DATA = Path(__file__).resolve().parent.parent / "data"
-GOLDEN = DATA / "golden" / "plans"
-
-
-def facts_of(name: str) -> Facts:
-    return Facts.from_dict(json.loads((DATA / "facts" / f"{name}.json").read_text()))
-
-
-def compare(actual: str, name: str) -> None:
-    golden = GOLDEN / f"{name}.txt"
-    if os.environ.get("DLDOCTOR_REGEN_GOLDEN"):
-        golden.write_text(actual, encoding="utf-8")
-    assert actual == golden.read_text(encoding="utf-8")
-
-
-def rendered(plans) -> str:
-    return "\n\n".join("\n".join(alternative_lines(p)) for p in plans) + "\n"
-
-
-def findings(facts: Facts, matrix) -> list:
-    found = [f for o in run_checks(facts, matrix) for f in o.findings]
-    return sorted(found, key=lambda f: -f.severity.rank)
+from tests.fixes.golden_plans import GOLDEN, compare, facts_of, findings, rendered, renderings
 
 
 def test_old_driver_gets_plan_a_and_plan_b_with_what_each_costs(matrix):
@@ -55,7 +29,7 @@ def test_old_driver_gets_plan_a_and_plan_b_with_what_each_costs(matrix):
     assert "driver" not in [s.kind for s in b.steps]  # B keeps the driver
     assert "B stays on torch 2.7 (2.13.0 is installed)" in b.costs
     assert "leaves JAX on the CPU" in b.costs
-    compare(rendered(plans), "driver470_fix")
+    compare(rendered(plans), GOLDEN / "driver470_fix.txt")
 
 
 def test_a_new_enough_driver_is_not_the_issue(matrix):
@@ -69,7 +43,7 @@ def test_install_names_one_set_of_nvidia_wheels_for_the_frameworks(matrix):
     assert only.resolution.pins["nvidia-cudnn-cu13"] == "==9.24.0.43"  # torch's pin; jax takes it
     jax = next(s for s in only.steps if "jax" in " ".join(s.commands[0]))
     assert jax.commands[0][-1] == "nvidia-cudnn-cu13==9.24.0.43"
-    compare(rendered([only]), "h100_install")
+    compare(rendered([only]), GOLDEN / "h100_install.txt")
 
 
 def test_frameworks_pinning_different_cudnn_majors_cannot_share_one_environment(matrix):
@@ -186,3 +160,7 @@ def test_mamba_made_environment_is_changed_with_mamba(tmp_path, matrix):
     assert facts.python["environment"]["manager"] == "mamba"
     (only,) = install_alternatives(["torch"], facts, matrix)
     assert only.steps[0].commands[0][:2] == ("mamba", "remove")
+
+
+def test_every_golden_plan_file_is_one_regeneration_writes(matrix):
+    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(p.name for p in renderings(matrix))

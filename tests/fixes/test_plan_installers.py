@@ -1,67 +1,24 @@
 """Golden plans for each installer an environment can have: the same intents, each tool's words.
 
-Regenerate after an intended change with DLDOCTOR_REGEN_GOLDEN=1 and read the diff.
+The golden files are written only by `python -m tests.fixes.golden_plans`; these compare.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from dldoctor.facts.model import Facts
 from dldoctor.fixes.alternatives import install_alternatives
 from dldoctor.fixes.installers import Install, Installer, installer_for, render
 from dldoctor.report.plan_view import steps_lines
-from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
-
-GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "plans"
-PREFIXES = {
-    "pip": "/env",
-    "uv": "/env",
-    "poetry": "/home/u/.cache/pypoetry/virtualenvs/proj-x1-py3.11",
-    "pdm": "/home/u/proj/.venv",
-    "pixi": "/home/u/proj/.pixi/envs/default",
-    "conda": "/opt/conda/envs/train",
-}
-
-
-def env(kind: str) -> Facts:
-    """torch's CPU build and tensorflow-cpu on an H100, in an environment made by ``kind``."""
-    prefix = PREFIXES[kind]
-    manager = {"pip": "venv", "pixi": "conda"}.get(kind, kind)
-    installer = {"uv": "uv", "pdm": "pdm", "conda": "conda"}.get(kind, "pip")
-    packages = [
-        dist("torch", "2.13.0+cpu", installer=installer),
-        dist("tensorflow-cpu", "2.21.0", installer=installer),
-    ]
-    if kind not in ("uv",):  # a uv venv has no pip
-        packages.append(dist("pip", "25.0"))
-    python = f"{prefix}/bin/python"
-    return make_facts(
-        gpu_machine(),
-        {
-            "python": {
-                "command": python,
-                "executable": python,
-                "prefix": prefix,
-                "environment": {"manager": manager, "name": None, "evidence": "test"},
-            }
-        },
-        with_packages(*packages),
-    )
+from tests.checks.scenarios import dist, make_facts, with_packages
+from tests.fixes.golden_plans import GOLDEN, PREFIXES, compare, env
 
 
 @pytest.mark.parametrize("kind", sorted(PREFIXES))
 def test_the_plan_in_each_installers_words(kind, matrix):
     facts = env(kind)
     (plan,) = install_alternatives(["torch", "tensorflow"], facts, matrix)
-    text = "\n".join(steps_lines(plan.steps)) + "\n"
-    golden = GOLDEN / f"installer_{kind}.txt"
-    if os.environ.get("DLDOCTOR_REGEN_GOLDEN"):
-        golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
+    compare("\n".join(steps_lines(plan.steps)) + "\n", GOLDEN / f"installer_{kind}.txt")
 
 
 def test_a_uv_venv_without_pip_never_gets_python_m_pip(matrix):
