@@ -31,8 +31,13 @@ class Alternative:
 
 
 def _framework(finding: Finding) -> str | None:
+    """The framework a finding's plan is about: its fix's intent says, else its evidence (a
+    driver too old for torch's CUDA build is answered by A's driver or B's older torch)."""
     fix = finding.fixes[0] if finding.fixes else None
-    return next((i.framework for i in (fix.intents if fix else ()) if i.framework), None)
+    named = next((i.framework for i in (fix.intents if fix else ()) if i.framework), None)
+    if named is None and fix and any(i.action == "driver" for i in fix.intents):
+        named = finding.evidence.get("framework")
+    return named if isinstance(named, str) else None
 
 
 def _about_driver(finding: Finding) -> bool:

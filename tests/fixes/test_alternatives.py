@@ -164,3 +164,26 @@ def test_mamba_made_environment_is_changed_with_mamba(tmp_path, matrix):
 
 def test_every_golden_plan_file_is_one_regeneration_writes(matrix):
     assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(p.name for p in renderings(matrix))
+
+
+def test_a_cuda_build_too_new_for_the_driver_gets_a_and_an_older_build_as_b(matrix):
+    facts = make_facts(
+        gpu_machine(driver="570.86.15", cuda="12.8"),
+        with_packages(
+            dist("torch", "2.13.0+cu130"),
+            frameworks={
+                "torch": {
+                    "distributions": [{"name": "torch", "version": "2.13.0+cu130"}],
+                    "build": {"cuda": "13.0", "hip": None},
+                }
+            },
+        ),
+    )
+    a, b = alternatives(findings(facts, matrix), facts, matrix)
+    assert a.steps[0].fix.summary.startswith("Install the NVIDIA driver 580.65.06 or newer")
+    assert [(x.release, x.cuda) for x in b.resolution.builds] == [("2.13", "12.6")]
+    assert b.steps[-1].commands[-1][-3:] == (
+        "torch==2.13.0+cu126",
+        "--index-url",
+        "https://download.pytorch.org/whl/cu126",
+    )
