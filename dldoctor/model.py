@@ -38,6 +38,58 @@ class Area(str, enum.Enum):
     PROFILE = "profile"  # `dldoctor profile` findings (DD7xx); not an area of `check`'s view
 
 
+ACTIONS = ("install", "remove", "driver", "set", "unset")
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a fix must achieve, before any installer's words: ``fixes/`` renders and orders it.
+
+    ``install``: ``requirements`` (pinned) from ``index_url``, after removing ``remove_first``;
+    ``remove``: the distributions in ``remove_first``; ``driver``: an NVIDIA driver ``driver`` or
+    newer; ``set``/``unset``: the environment variable ``variable`` (to ``value``). An install of a
+    GPU build names its ``framework``, the ``cuda`` it is built for and the ``driver`` it needs.
+    """
+
+    requirements: tuple[str, ...] = ()
+    index_url: str | None = None  # a framework's own wheel index (PyTorch's, Paddle's)
+    extra_index_url: str | None = None
+    remove_first: tuple[str, ...] = ()  # distributions to uninstall before installing
+    reinstall: bool = False  # same version, different build (e.g. +cpu → CUDA)
+    copies: int = 1  # installed copies of each removed distribution: one uninstall removes one
+    action: str = "install"
+    framework: str | None = None
+    cuda: str | None = None
+    driver: str | None = None
+    variable: str | None = None
+    value: str | None = None
+
+    def to_dict(self) -> JSON:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: JSON) -> Intent:
+        """An intent read back from a report: strings kept as data (rendering checks them)."""
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key in ("requirements", "remove_first"):
+            known[key] = tuple(str(x) for x in known.get(key) or ())
+        known["copies"] = max(1, min(int(known.get("copies") or 1), 16))
+        known["reinstall"] = bool(known.get("reinstall", False))
+        for key in (
+            "index_url",
+            "extra_index_url",
+            "framework",
+            "cuda",
+            "driver",
+            "variable",
+            "value",
+        ):
+            if not isinstance(known.get(key), (str, type(None))):
+                known[key] = None
+        known["action"] = known.get("action") if known.get("action") in ACTIONS else "install"
+        return cls(**known)
+
+
 @dataclass(frozen=True)
 class Fix:
     """A remedy: the explanation kept apart from the commands that carry it out.
@@ -51,6 +103,7 @@ class Fix:
     commands: tuple[tuple[str, ...], ...] = ()
     automatic: bool = False
     notes: str = ""
+    intents: tuple[Intent, ...] = ()  # what the commands achieve, for the plan to merge and order
 
     def to_dict(self) -> JSON:
         return {
@@ -58,6 +111,7 @@ class Fix:
             "commands": [list(command) for command in self.commands],
             "automatic": self.automatic,
             "notes": self.notes,
+            "intents": [intent.to_dict() for intent in self.intents],
         }
 
     @classmethod
@@ -67,6 +121,9 @@ class Fix:
             commands=tuple(_argv(c) for c in data.get("commands", ())),
             automatic=bool(data.get("automatic", False)),
             notes=data.get("notes", ""),
+            intents=tuple(
+                Intent.from_dict(i) for i in data.get("intents", ()) if isinstance(i, dict)
+            ),
         )
 
 

@@ -164,7 +164,7 @@ def test_apply_asks_on_a_terminal_and_a_no_runs_nothing(tmp_path):
     out, err = proc.communicate(timeout=180)
     os.close(parent)
     assert proc.returncode == 1, err
-    assert "Run the 5 automatic step(s) now?" in out
+    assert "Run the 8 automatic step(s) now?" in out
     assert out.rstrip().endswith("Nothing was run.")
 
 

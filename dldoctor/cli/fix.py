@@ -43,6 +43,11 @@ def fix(
     framework: Optional[str] = typer.Option(
         None, "--framework", help="Probe only these frameworks (comma-separated: torch,jax)."
     ),
+    keep_driver: bool = typer.Option(
+        False,
+        "--keep-driver",
+        help="When the driver is the issue: plan B, the newest builds the loaded driver runs.",
+    ),
 ) -> None:
     """Print the plan that fixes what `dldoctor check` finds; --apply runs it after confirmation.
 
@@ -51,14 +56,19 @@ def fix(
     argument lists without a shell; with --from, only when the report's interpreter is the one
     judged here (--python, else the one dldoctor runs in).
 
+    When the driver is the issue, two plans: A upgrades it, then installs the builds the GPUs
+    run best; B keeps it, with the newest releases it runs (--keep-driver applies B). --apply
+    reads the driver again before any GPU build and refuses while it is still too old.
+
     Exit codes: 0 nothing to fix or every command succeeded, 1 something is left to fix or a
     command failed, 2 usage or internal error.
     """
     from dldoctor.checks.registry import run_checks
-    from dldoctor.fixes.plan import apply, plan
+    from dldoctor.fixes.alternatives import alternatives
+    from dldoctor.fixes.plan import plan
     from dldoctor.fixes.target import foreign
     from dldoctor.model import Finding
-    from dldoctor.report.clean import clean
+    from dldoctor.report import plan_view
 
     if apply_fixes and not dry_run and not yes and not _interactive():
         fail("--apply asks before it runs anything, and stdin is not a terminal: add --yes")
@@ -86,37 +96,46 @@ def fix(
     if not steps:
         typer.echo("Nothing to fix.")
         raise typer.Exit(0)
-    _show(steps)
+    choices = alternatives(findings, facts, matrix)
+    if choices:
+        typer.echo("The NVIDIA driver is the issue; two plans:\n")
+        for number, choice in enumerate(choices):
+            typer.echo(("\n" if number else "") + "\n".join(plan_view.alternative_lines(choice)))
+        if keep_driver and len(choices) < 2:
+            fail("--keep-driver: no build of the installed frameworks runs on the loaded driver")
+        steps = choices[1].steps if keep_driver else choices[0].steps
+    else:
+        typer.echo("\n".join(plan_view.steps_lines(steps)))
     runnable = [s for s in steps if s.runnable]
     if not apply_fixes or dry_run:
         hint = "--apply would run the automatic steps" if runnable else "every step is by hand"
+        if choices and runnable:
+            hint = f"--apply would run plan {'B' if keep_driver else 'A'}'s automatic steps"
         typer.echo(f"\n{'Dry run: nothing was run.' if dry_run else 'Nothing was run.'} ({hint})")
         raise typer.Exit(1)
     if from_report is not None:
         why = foreign(facts, python)
         if why:
             fail(f"--apply fixes only the interpreter judged here, and {why}")
+    run_plan(steps, yes)
+
+
+def run_plan(steps: list[Step], yes: bool) -> None:
+    """--apply: ask (unless --yes), then run the automatic steps once their prerequisites hold."""
+    from dldoctor.fixes.driver_now import loaded_driver
+    from dldoctor.fixes.plan import apply
+    from dldoctor.report.clean import clean
+
+    if not yes and not _interactive():
+        fail("--apply asks before it runs anything, and stdin is not a terminal: add --yes")
+    runnable = [s for s in steps if s.runnable]
     if not runnable:
         typer.echo("\nNo step can run automatically; do the steps above by hand.")
         raise typer.Exit(1)
     if not yes and not _confirm(f"\nRun the {len(runnable)} automatic step(s) now?"):
         typer.echo("Nothing was run.")
         raise typer.Exit(1)
-    raise typer.Exit(apply(runnable, lambda line: typer.echo(clean(line))))
-
-
-def _show(steps: list[Step]) -> None:
-    """The numbered plan; every string in it may come from facts or a report, so all are cleaned."""
-    from dldoctor.fixes.commands import shown
-    from dldoctor.report.clean import clean
-
-    for number, step in enumerate(steps, 1):
-        how = "automatic" if step.runnable else "by hand"
-        typer.echo(f"{number}. [{clean(', '.join(step.codes))}] {clean(step.fix.summary)} ({how})")
-        for command in step.commands:
-            typer.echo(f"     $ {clean(shown(command))}")
-        if step.fix.notes:
-            typer.echo(f"     {clean(step.fix.notes)}")
+    raise typer.Exit(apply(steps, lambda line: typer.echo(clean(line)), driver_now=loaded_driver))
 
 
 def _interactive() -> bool:

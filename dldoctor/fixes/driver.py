@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dldoctor.facts.model import Facts
-from dldoctor.model import Fix
+from dldoctor.model import Fix, Intent
 
 DRIVER_DOWNLOADS = "https://www.nvidia.com/en-us/drivers/"
 
@@ -13,14 +13,19 @@ def install_driver(facts: Facts, minimum: str | None, why: str) -> Fix:
     distro = ((facts.system.get("os") or {}).get("distribution_id") or "").lower()
     at_least = f" {minimum} or newer" if minimum else ""
     summary = f"Install the NVIDIA driver{at_least} ({why}), then reboot."
+    intents = (Intent(action="driver", driver=minimum),)
     if facts.system.get("wsl", {}).get("is_wsl"):
         return Fix(
             summary=f"Install the NVIDIA Windows driver{at_least} on the Windows host ({why}); "
             "WSL uses the host's driver, never a Linux one.",
             notes=DRIVER_DOWNLOADS,
+            intents=intents,
         )
     if distro == "ubuntu":
-        return Fix(summary, (("sudo", "ubuntu-drivers", "install"), ("sudo", "reboot")))
+        commands = (("sudo", "ubuntu-drivers", "install"), ("sudo", "reboot"))
+        return Fix(summary, commands, intents=intents)
     return Fix(
-        summary, notes=f"Use your distribution's NVIDIA driver packages or {DRIVER_DOWNLOADS}"
+        summary,
+        notes=f"Use your distribution's NVIDIA driver packages or {DRIVER_DOWNLOADS}",
+        intents=intents,
     )

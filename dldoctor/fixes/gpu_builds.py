@@ -6,10 +6,10 @@ from packaging.version import Version
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install, fix
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
-from dldoctor.model import Fix
+from dldoctor.model import Fix, Intent
 
 
 def driver_cuda(facts: Facts) -> Version | None:
@@ -45,6 +45,23 @@ def driver_first(facts: Facts, matrix: Matrix, cuda: str, what: str) -> str:
     return f"First upgrade the NVIDIA driver to {row.linux} or newer ({what} uses CUDA {major}). "
 
 
+def mvc_floor(matrix: Matrix, cuda: str) -> str | None:
+    """The first driver of CUDA ``cuda``'s major (minor-version compatibility), Linux."""
+    row = matrix.major_floor(cuda)
+    return row.linux if row else None
+
+
+def full_floor(matrix: Matrix, cuda: str) -> str | None:
+    """The driver CUDA ``cuda`` shipped with (every feature), Linux; the major's floor if unknown."""
+    row = matrix.toolkit_floor(cuda) if "." in cuda else None
+    return (row.linux if row else None) or mvc_floor(matrix, cuda)
+
+
+def needs_driver(minimum: str | None, framework: str) -> tuple[Intent, ...]:
+    """The intent of a fix that only a newer driver can carry out."""
+    return (Intent(action="driver", driver=minimum, framework=framework),)
+
+
 def _tag(variant: str) -> str:
     return "cu" + variant.replace(".", "")
 
@@ -58,7 +75,8 @@ def _too_old(
     return Fix(
         f"The driver supports CUDA {facts.nvidia.get('cuda_driver_version')}, older than every CUDA build of {name} "
         f"{version} ({', '.join(variants)}): upgrade the NVIDIA driver{target}, "
-        f"or install an older {name}."
+        f"or install an older {name}.",
+        intents=needs_driver(row.linux if row else None, "paddle" if "paddle" in name else name),
     )
 
 
@@ -84,15 +102,22 @@ def tensorflow_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     if parsed is not None and parsed < Version(since):
         return Fix(f"Upgrade to TensorFlow {since} or newer, then install tensorflow[and-cuda].")
     remove = tuple(n for n in names if n in ("tensorflow-cpu", "tensorflow-intel", "tensorflow"))
-    intent = Install((f"tensorflow[and-cuda]=={version}",), remove_first=remove)
     row = matrix.row_for("tensorflow", "tensorflow", version)
+    cuda = row["cuda"] if row else None
+    intent = Install(
+        (f"tensorflow[and-cuda]=={version}",),
+        remove_first=remove,
+        framework="tensorflow",
+        cuda=cuda,
+        driver=mvc_floor(matrix, cuda) if cuda else None,
+    )
     first = (
         driver_first(facts, matrix, row["cuda"], f"TensorFlow {row['tensorflow']}") if row else ""
     )
-    return Fix(
+    return fix(
         f"{first}Replace {main} with the CUDA build: tensorflow[and-cuda] {version} (Linux only).",
-        render(intent, facts),
-        automatic=True,
+        intent,
+        facts,
     )
 
 
@@ -108,13 +133,12 @@ def jax_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         supported is None or supported >= Version("13.0")
     )
     extra = "cuda13" if cuda13 else "cuda12"
-    intent = Install((f"jax[{extra}]=={version}",))
-    first = driver_first(facts, matrix, extra[4:], f"jax[{extra}]")
-    return Fix(
-        f"{first}Install the CUDA {extra[4:]} plugin for jax {version}.",
-        render(intent, facts),
-        automatic=True,
+    major = extra[4:]
+    intent = Install(
+        (f"jax[{extra}]=={version}",), framework="jax", cuda=major, driver=mvc_floor(matrix, major)
     )
+    first = driver_first(facts, matrix, major, f"jax[{extra}]")
+    return fix(f"{first}Install the CUDA {major} plugin for jax {version}.", intent, facts)
 
 
 def paddle_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
@@ -130,12 +154,17 @@ def paddle_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         return _too_old("paddlepaddle-gpu", version, row["cuda"], facts, matrix)
     url = matrix.tables["paddle"]["index_url"].format(variant=_tag(variant))
     intent = Install(
-        (f"paddlepaddle-gpu=={version}",), index_url=url, remove_first=("paddlepaddle",)
+        (f"paddlepaddle-gpu=={version}",),
+        index_url=url,
+        remove_first=("paddlepaddle",),
+        framework="paddle",
+        cuda=variant,
+        driver=full_floor(matrix, variant),
     )
-    return Fix(
+    return fix(
         f"Replace paddlepaddle with paddlepaddle-gpu {version} built for CUDA {variant}.",
-        render(intent, facts),
-        automatic=True,
+        intent,
+        facts,
     )
 
 
@@ -146,10 +175,16 @@ def onnxruntime_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     version = q.release_of(dist["version"])
     rules = matrix.tables["onnxruntime"]
     gpu = rules["gpu_distribution"]
-    intent = Install((f"{gpu}=={version}",), remove_first=("onnxruntime",))
     parsed = q.version_of(version)
     cuda12 = parsed is not None and parsed >= Version(rules["cuda12_default_since"])
-    first = driver_first(facts, matrix, "12", gpu) if cuda12 else ""
-    return Fix(
-        f"{first}Replace onnxruntime with {gpu} {version}.", render(intent, facts), automatic=True
+    row = matrix.rows_matching("onnxruntime", "onnxruntime", version)
+    cuda = "12" if cuda12 else (row["cuda"] if row else None)
+    intent = Install(
+        (f"{gpu}=={version}",),
+        remove_first=("onnxruntime",),
+        framework="onnxruntime",
+        cuda=cuda,
+        driver=mvc_floor(matrix, cuda) if cuda else None,
     )
+    first = driver_first(facts, matrix, "12", gpu) if cuda12 else ""
+    return fix(f"{first}Replace onnxruntime with {gpu} {version}.", intent, facts)

@@ -8,10 +8,10 @@ from packaging.version import Version
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install, fix
 from dldoctor.matrix import Matrix, TorchRelease, minor_of
 from dldoctor.matrix.rules import coverage, driver_runs
-from dldoctor.model import Fix
+from dldoctor.model import Fix, Intent
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,8 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         )
         return Fix(
             f"{driver} is older than every CUDA build of torch {version} "
-            f"({', '.join(release.cuda)}): upgrade the NVIDIA driver{target}, or install an older torch."
+            f"({', '.join(release.cuda)}): upgrade the NVIDIA driver{target}, or install an older torch.",
+            intents=_driver(row.linux if row else None),
         )
     if isinstance(choice, str) and choice.startswith("old-driver:"):
         _, release_name, variant = choice.split(":")
@@ -129,7 +130,8 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         return Fix(
             f"The newest torch with code for these GPUs is {release_name} (CUDA {variant}), which needs "
             f"driver {floor} or newer: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
-            f"{matrix.torch_index_url.format(variant=tag(variant))}."
+            f"{matrix.torch_index_url.format(variant=tag(variant))}.",
+            intents=_driver(row.linux if row else None),
         )
     if isinstance(choice, str) and choice.startswith("arch:"):
         variant = choice.partition(":")[2]
@@ -138,7 +140,8 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         return Fix(
             f"Only torch's CUDA {variant} build has code for these GPUs, and it needs driver {floor} or "
             f"newer: upgrade the NVIDIA driver, then install torch=={version}+{tag(variant)} from "
-            f"{matrix.torch_index_url.format(variant=tag(variant))}."
+            f"{matrix.torch_index_url.format(variant=tag(variant))}.",
+            intents=_driver(row.linux if row else None),
         )
     if isinstance(choice, str):
         ccs = ", ".join(
@@ -175,5 +178,16 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
             f"{direction} to torch {choice.release.torch} built for CUDA {choice.variant}: no build of "
             f"torch {version} fits ({purpose})."
         )
-    intent = Install(tuple(reqs), index_url=matrix.torch_index_url.format(variant=suffix))
-    return Fix(summary, render(intent, facts), automatic=True)
+    needed = matrix.toolkit_floor(choice.variant) or matrix.major_floor(choice.variant)
+    intent = Install(
+        tuple(reqs),
+        index_url=matrix.torch_index_url.format(variant=suffix),
+        framework="torch",
+        cuda=choice.variant,
+        driver=needed.linux if needed else None,
+    )
+    return fix(summary, intent, facts)
+
+
+def _driver(minimum: str | None) -> tuple[Intent, ...]:
+    return (Intent(action="driver", driver=minimum, framework="torch"),)

@@ -32,9 +32,9 @@ def test_same_command_from_two_findings_is_planned_once_and_info_is_left_out():
         ],
         FACTS,
     )
+    # DD503's second fix is an alternative to its first ("or …"): the plan takes the first.
     assert [(s.codes, s.commands, s.runnable) for s in steps] == [
-        (("DD201",), A.commands, True),
-        (("DD503",), B.commands, False),  # not automatic
+        (("DD201", "DD503"), A.commands, True),
     ]
 
 
@@ -47,7 +47,12 @@ def test_apply_runs_only_automatic_steps_and_stops_at_the_first_failure():
         return 1 if "numpy<2" in command else 0
 
     steps = plan(
-        [finding("DD201", Severity.ERROR, A, B), finding("DD507", Severity.ERROR, C)], FACTS
+        [
+            finding("DD201", Severity.ERROR, A),
+            finding("DD502", Severity.ERROR, B),
+            finding("DD507", Severity.ERROR, C),
+        ],
+        FACTS,
     )
     assert apply(steps, said.append, run) == 1
     assert ran == [A.commands[0], C.commands[0]]  # not reboot, not pip check

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.commands import Command, interpreter
-
-if TYPE_CHECKING:
-    from dldoctor.fixes.installers import Install
+from dldoctor.model import Intent
 
 
-def render(intent: Install, remove: tuple[str, ...], facts: Facts) -> tuple[Command, ...]:
+def remove(names: tuple[str, ...], copies: int, facts: Facts) -> tuple[Command, ...]:
+    """One uninstall per installed copy: pip removes the first copy it finds each time."""
+    return ((interpreter(facts), "-m", "pip", "uninstall", "-y", *names),) * copies
+
+
+def render(intent: Intent, rest: tuple[str, ...], facts: Facts) -> tuple[Command, ...]:
     from dldoctor.fixes.installers import index_options
 
-    pip = (interpreter(facts), "-m", "pip")
-    commands: list[Command] = []
-    if remove:
-        commands += [(*pip, "uninstall", "-y", *remove)] * intent.copies
     again = ("--force-reinstall",) if intent.reinstall else ()
-    commands.append((*pip, "install", *again, *intent.requirements, *index_options(intent)))
-    return tuple(commands)
+    install = (interpreter(facts), "-m", "pip", "install", *again, *intent.requirements)
+    return (
+        *(remove(rest, intent.copies, facts) if rest else ()),
+        (*install, *index_options(intent)),
+    )

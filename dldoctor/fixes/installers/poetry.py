@@ -6,19 +6,18 @@ Poetry acts on the project in the working directory, not on an interpreter it is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dldoctor.fixes.commands import Command
-
-if TYPE_CHECKING:
-    from dldoctor.fixes.installers import Install
+from dldoctor.model import Intent
 
 
-def render(intent: Install) -> tuple[Command, ...]:
+def render(intent: Intent) -> tuple[Command, ...]:
+    from dldoctor.fixes.installers import source_name
+
     commands: list[Command] = [("poetry", "remove", name) for name in intent.remove_first]
+    if not intent.requirements:
+        return tuple(commands)
     if intent.index_url:
-        source = intent.index_url.rstrip("/").rsplit("/", 1)[-1]
-        name = f"wheels-{source}"
+        name = source_name(intent.index_url)
         commands.append(("poetry", "source", "add", "--priority=explicit", name, intent.index_url))
         commands.append(("poetry", "add", *intent.requirements, "--source", name))
     else:

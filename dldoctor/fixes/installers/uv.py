@@ -1,25 +1,25 @@
-"""uv's words: ``uv pip … --python /abs/env/bin/python``, never the environment uv would guess."""
+"""uv's words: ``uv pip … --python /abs/env/bin/python``, never the environment uv would guess.
+
+A ``uv venv`` has no pip: ``python -m pip`` would fail there, so its packages are uv's to change.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.commands import Command, interpreter
-
-if TYPE_CHECKING:
-    from dldoctor.fixes.installers import Install
+from dldoctor.model import Intent
 
 
-def render(intent: Install, remove: tuple[str, ...], facts: Facts) -> tuple[Command, ...]:
+def remove(names: tuple[str, ...], copies: int, facts: Facts) -> tuple[Command, ...]:
+    return (("uv", "pip", "uninstall", "--python", interpreter(facts), *names),) * copies
+
+
+def render(intent: Intent, rest: tuple[str, ...], facts: Facts) -> tuple[Command, ...]:
     from dldoctor.fixes.installers import index_options
 
-    target = ("--python", interpreter(facts))
-    commands: list[Command] = []
-    if remove:
-        commands += [("uv", "pip", "uninstall", *target, *remove)] * intent.copies
     again = ("--reinstall",) if intent.reinstall else ()
-    commands.append(
-        ("uv", "pip", "install", *target, *again, *intent.requirements, *index_options(intent))
+    install = ("uv", "pip", "install", "--python", interpreter(facts), *again, *intent.requirements)
+    return (
+        *(remove(rest, intent.copies, facts) if rest else ()),
+        (*install, *index_options(intent)),
     )
-    return tuple(commands)

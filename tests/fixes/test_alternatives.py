@@ -1,0 +1,189 @@
+"""Golden plans: both alternatives when the driver is the issue, the resolver, each installer.
+
+The golden files are written only by `python -m tests.fixes.golden_plans`; these compare.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from dldoctor.facts.interpreter import environment
+from dldoctor.facts.model import Facts
+from dldoctor.fixes.alternatives import alternatives, install_alternatives
+from dldoctor.fixes.builds import candidates
+from dldoctor.fixes.resolve import keep_driver, runs, upgrade
+from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
+from tests.fixes.golden_plans import GOLDEN, compare, facts_of, findings, rendered, renderings
+
+
+def test_old_driver_gets_plan_a_and_plan_b_with_what_each_costs(matrix):
+    facts = facts_of("driver470_cpu_stack")
+    plans = alternatives(findings(facts, matrix), facts, matrix)
+    assert [p.letter for p in plans] == ["A", "B"]
+    a, b = plans
+    assert a.resolution.driver == "580.65.06"  # torch cu130 and jax[cuda13]: one upgrade for all
+    assert [s.kind for s in a.steps].count("driver") == 1 and a.steps[0].kind == "driver"
+    assert "driver" not in [s.kind for s in b.steps]  # B keeps the driver
+    assert "B stays on torch 2.7 (2.13.0 is installed)" in b.costs
+    assert "leaves JAX on the CPU" in b.costs
+    compare(rendered(plans), GOLDEN / "driver470_fix.txt")
+
+
+def test_a_new_enough_driver_is_not_the_issue(matrix):
+    facts = facts_of("h100_cpu_stack")
+    assert alternatives(findings(facts, matrix), facts, matrix) == []
+
+
+def test_install_names_one_set_of_nvidia_wheels_for_the_frameworks(matrix):
+    facts = facts_of("h100_cpu_stack")
+    (only,) = install_alternatives(["torch", "tensorflow", "jax"], facts, matrix)
+    assert only.resolution.pins["nvidia-cudnn-cu13"] == "==9.24.0.43"  # torch's pin; jax takes it
+    jax = next(s for s in only.steps if "jax" in " ".join(s.commands[0]))
+    assert jax.commands[0][-1] == "nvidia-cudnn-cu13==9.24.0.43"
+    compare(rendered([only]), GOLDEN / "h100_install.txt")
+
+
+def test_frameworks_pinning_different_cudnn_majors_cannot_share_one_environment(matrix):
+    facts = facts_of("driver470_cpu_stack")
+    b = keep_driver(["torch", "tensorflow"], facts, matrix)
+    assert b is not None
+    assert (
+        "cudnn" in b.conflict
+        and "torch 2.7 (CUDA 11.8) pins nvidia-cudnn-cu11==9.1.0.70" in b.conflict
+    )
+    assert "TensorFlow 2.14 (CUDA 11.8) loads cuDNN 8" in b.conflict
+    assert [[x.framework for x in g] for g in b.groups] == [["torch"], ["tensorflow"]]
+    (a_plan,) = [
+        p for p in install_alternatives(["torch", "tensorflow"], facts, matrix) if p.letter == "B"
+    ]
+    assert a_plan.second[0].commands == (
+        ("/work/venv/bin/python", "-m", "venv", "/work/venv-tensorflow"),
+    )
+    assert all(
+        c[0] == "/work/venv-tensorflow/bin/python" for s in a_plan.second[1:] for c in s.commands
+    )
+
+
+def torch_build(matrix, release: str, cuda: str):
+    facts = make_facts(gpu_machine(), with_packages(dist("torch", f"{release}.0")))  # an H100
+    return next(
+        b for b in candidates("torch", facts, matrix) if (b.release, b.cuda) == (release, cuda)
+    )
+
+
+@pytest.mark.parametrize(
+    ("driver", "release", "cuda", "expected"),
+    [
+        ("520.61.05", "2.7", "11.8", True),  # 11.8's own driver
+        ("450.80.02", "2.7", "11.8", True),  # below it, at 11.x's first: minor-version compat.
+        ("450.80.01", "2.7", "11.8", False),  # below that
+        ("525.60.13", "2.7", "12.6", True),  # 12.x's first driver runs a 12.6 build (cubins)
+        ("525.60.12", "2.7", "12.6", False),
+        ("580.65.06", "2.13", "13.0", True),
+        ("575.51.03", "2.13", "13.0", False),  # a 12.x driver never runs a CUDA 13 build
+    ],
+)
+def test_a_build_runs_from_its_majors_first_driver_on(matrix, driver, release, cuda, expected):
+    build = torch_build(matrix, release, cuda)
+    assert build.code == "cubin"  # the H100's sm_90 is compiled into each
+    assert runs(driver, build) is expected
+
+
+def test_minor_version_compatibility_does_not_carry_ptx(matrix):
+    build = torch_build(matrix, "2.13", "13.2")
+    ptx_only = dataclasses.replace(build, code="ptx")  # a GPU these wheels hold only PTX for
+    assert runs("580.65.06", build) is True  # 13.x's first driver, cubins: runs
+    assert runs("580.65.06", ptx_only) is False  # PTX of a 13.2 toolkit needs 13.2's driver
+    assert runs(build.driver_full, ptx_only) is True
+
+
+def test_plan_a_keeps_the_installed_release_and_b_never_goes_above_it(matrix):
+    facts = facts_of("driver470_cpu_stack")
+    a = upgrade(["torch"], facts, matrix)
+    assert [(x.release, x.cuda) for x in a.builds] == [("2.13", "13.0")]
+    b = keep_driver(["torch"], facts, matrix)
+    assert b is not None and [(x.release, x.cuda) for x in b.builds] == [("2.7", "11.8")]
+
+
+def test_unknown_driver_gives_no_plan_b(matrix):
+    facts = make_facts(with_packages(dist("torch", "2.13.0+cpu")))
+    assert keep_driver(["torch"], facts, matrix) is None
+
+
+def conda_facts(tmp_path: Path, manager_history: str = "") -> Facts:
+    """A conda env in a tmp prefix (a real conda-meta/), with torch installed by conda."""
+    prefix = tmp_path / "envs" / "train"
+    (prefix / "conda-meta").mkdir(parents=True)
+    if manager_history:
+        (prefix / "conda-meta" / "history").write_text(f"# cmd: {manager_history}\n")
+    env = environment(str(prefix), {})
+    python = str(prefix / "bin" / "python")
+    record = {
+        "name": "pytorch",
+        "version": "2.13.0",
+        "build": "cpu_py311",
+        "channel": "conda-forge",
+    }
+    return make_facts(
+        gpu_machine(),
+        {
+            "python": {
+                "command": python,
+                "executable": python,
+                "prefix": str(prefix),
+                "environment": env,
+            }
+        },
+        with_packages(dist("torch", "2.13.0", installer="conda", conda=record)),
+    )
+
+
+def test_conda_owned_torch_is_removed_by_conda_by_its_conda_name_then_installed_by_pip(
+    tmp_path, matrix
+):
+    facts = conda_facts(tmp_path)
+    assert facts.python["environment"]["manager"] == "conda"
+    (only,) = install_alternatives(["torch"], facts, matrix)
+    prefix = facts.python["prefix"]
+    commands = [c for s in only.steps for c in s.commands]
+    assert commands[0] == ("conda", "remove", "--prefix", prefix, "--force", "-y", "pytorch")
+    assert commands[1][-2:] == ("--index-url", "https://download.pytorch.org/whl/cu130")
+    assert commands[1][:4] == (f"{prefix}/bin/python", "-m", "pip", "install")
+    assert all(s.runnable for s in only.steps)  # both name the judged environment
+
+
+def test_mamba_made_environment_is_changed_with_mamba(tmp_path, matrix):
+    facts = conda_facts(tmp_path, "mamba create -n train python=3.11")
+    assert facts.python["environment"]["manager"] == "mamba"
+    (only,) = install_alternatives(["torch"], facts, matrix)
+    assert only.steps[0].commands[0][:2] == ("mamba", "remove")
+
+
+def test_every_golden_plan_file_is_one_regeneration_writes(matrix):
+    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(p.name for p in renderings(matrix))
+
+
+def test_a_cuda_build_too_new_for_the_driver_gets_a_and_an_older_build_as_b(matrix):
+    facts = make_facts(
+        gpu_machine(driver="570.86.15", cuda="12.8"),
+        with_packages(
+            dist("torch", "2.13.0+cu130"),
+            frameworks={
+                "torch": {
+                    "distributions": [{"name": "torch", "version": "2.13.0+cu130"}],
+                    "build": {"cuda": "13.0", "hip": None},
+                }
+            },
+        ),
+    )
+    a, b = alternatives(findings(facts, matrix), facts, matrix)
+    assert a.steps[0].fix.summary.startswith("Install the NVIDIA driver 580.65.06 or newer")
+    assert [(x.release, x.cuda) for x in b.resolution.builds] == [("2.13", "12.6")]
+    assert b.steps[-1].commands[-1][-3:] == (
+        "torch==2.13.0+cu126",
+        "--index-url",
+        "https://download.pytorch.org/whl/cu126",
+    )
