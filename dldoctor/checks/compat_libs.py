@@ -73,6 +73,11 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     ]
     if not builds:
         raise NotApplicable("no CUDA build of a framework installed")
+    if not q.nvidia_gpu_present(facts):
+        # cuDNN is loaded only for work on an NVIDIA GPU; without one a CUDA build computes on
+        # the CPU and never asks for it (TensorFlow's and PyTorch's CUDA wheels run on CPU-only
+        # machines: https://www.tensorflow.org/install/pip).
+        raise NotApplicable("no NVIDIA GPU: a CUDA build runs on the CPU without cuDNN")
     libraries = (facts.cuda.get("libraries") or {}).get("cudnn") or []
     libraries = libraries + list(
         ((facts.cuda.get("library_map") or {}).get("copies") or {}).get("cudnn") or []
@@ -213,6 +218,17 @@ def _without(facts: Facts, directory: str) -> tuple[tuple[str, ...], ...]:
     return (("export", "LD_LIBRARY_PATH=" + ":".join(kept)),)
 
 
+def _plugin_cudnn(matrix: Matrix, build: CudaBuild) -> str | None:
+    """The cuDNN range of this plugin release, where the matrix states one for its version."""
+    from packaging.specifiers import SpecifierSet
+
+    version = q.version_of(build.version)
+    for row in matrix.tables["jax"].get("plugin_cudnn", []):
+        if row["cuda"] == build.cuda and version and SpecifierSet(row["jax"]).contains(version):
+            return str(row["cudnn"])
+    return None
+
+
 def _jax_cudnn(
     build: CudaBuild, pip: list[dict[str, Any]], matrix: Matrix, facts: Facts
 ) -> list[Verdict]:
@@ -223,7 +239,7 @@ def _jax_cudnn(
         return []
     from packaging.specifiers import SpecifierSet
 
-    accepted = SpecifierSet(plugin["cudnn"])
+    accepted = SpecifierSet(_plugin_cudnn(matrix, build) or plugin["cudnn"])
     verdicts = []
     for wheel in pip:
         found = q.version_of(wheel.get("version"))
