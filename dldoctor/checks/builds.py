@@ -119,8 +119,8 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
     frameworks = need(facts, "packages.frameworks")
     for key, (is_cpu_only, fix, severity) in _CPU_ONLY.items():
         frame = frameworks.get(key)
-        if not frame:
-            continue
+        if not frame or (key == "tensorflow" and _no_windows_gpu_build(facts, matrix)):
+            continue  # on native Windows after 2.10 no CUDA build exists: DD511 says so
         unjudged = None
         try:
             why = is_cpu_only(frame)
@@ -162,6 +162,16 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
             )
         )
     return verdicts
+
+
+def _no_windows_gpu_build(facts: Facts, matrix: Matrix) -> bool:
+    """Native Windows with a TensorFlow newer than the last release that had a GPU build there."""
+    if (facts.system.get("os") or {}).get("name") != "Windows":
+        return False
+    tf = q.installed(facts, "tensorflow") or q.installed(facts, "tensorflow-intel")
+    version = q.version_of((tf or {}).get("version"))
+    last = matrix.tables["tensorflow"]["windows_native_gpu_last"]
+    return version is not None and Version(version.base_version) >= Version(f"{last}.999")
 
 
 def _conda_cpu_build(facts: Facts, matrix: Matrix, key: str) -> tuple[list[Any], list[Any]]:

@@ -75,6 +75,8 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
         if full and driver >= Version(full):
             continue
         if mvc and driver >= Version(mvc):
+            if full is None:  # only the CUDA major is known: every minor of it runs on this driver
+                continue
             verdicts.append(
                 Verdict(
                     Severity.WARNING,

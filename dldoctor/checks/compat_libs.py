@@ -12,7 +12,7 @@ from packaging.version import Version
 from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
-from dldoctor.facts.known import need
+from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, conda, render
 from dldoctor.matrix import Matrix
@@ -75,6 +75,11 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     ]
     if not builds:
         raise NotApplicable("no CUDA build of a framework installed")
+    if need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS) is False:
+        # cuDNN is loaded only for work on an NVIDIA GPU; without one a CUDA build computes on
+        # the CPU and never asks for it (TensorFlow's and PyTorch's CUDA wheels run on CPU-only
+        # machines: https://www.tensorflow.org/install/pip).
+        raise NotApplicable("no NVIDIA GPU: a CUDA build runs on the CPU without cuDNN")
     libraries = list(need(facts, "cuda.libraries.cudnn"))
     libraries = libraries + list(
         ((facts.cuda.get("library_map") or {}).get("copies") or {}).get("cudnn") or []
@@ -221,6 +226,17 @@ def _without(facts: Facts, directory: str) -> tuple[tuple[str, ...], ...]:
     return (("export", "LD_LIBRARY_PATH=" + ":".join(kept)),)
 
 
+def _plugin_cudnn(matrix: Matrix, build: CudaBuild) -> str | None:
+    """The cuDNN range of this plugin release, where the matrix states one for its version."""
+    from packaging.specifiers import SpecifierSet
+
+    version = q.version_of(build.version)
+    for row in matrix.tables["jax"].get("plugin_cudnn", []):
+        if row["cuda"] == build.cuda and version and SpecifierSet(row["jax"]).contains(version):
+            return str(row["cudnn"])
+    return None
+
+
 def _jax_cudnn(
     build: CudaBuild, pip: list[dict[str, Any]], matrix: Matrix, facts: Facts
 ) -> list[Verdict]:
@@ -231,7 +247,7 @@ def _jax_cudnn(
         return []
     from packaging.specifiers import SpecifierSet
 
-    accepted = SpecifierSet(plugin["cudnn"])
+    accepted = SpecifierSet(_plugin_cudnn(matrix, build) or plugin["cudnn"])
     verdicts = []
     for wheel in pip:
         found = q.version_of(wheel.get("version"))

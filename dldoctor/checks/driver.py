@@ -8,7 +8,7 @@ from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.driver import install_driver
+from dldoctor.fixes.driver import container_gpu_access, install_driver, rebuild_kernel_module
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -169,7 +169,9 @@ def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Why: no framework can use the GPU; they silently fall back to the CPU ("CUDA not available").
 
     Fix: install the NVIDIA driver (at least what the installed CUDA needs) and reboot; if
-    nouveau holds the GPU, the driver install blacklists it.
+    nouveau holds the GPU, the driver install blacklists it. In a container, start it with the GPU
+    (--gpus all) instead; where the driver is installed but its kernel module is not loaded (a new
+    kernel without a DKMS build), rebuild the module.
     """
     devices = need_value(q.nvidia_pci_devices(facts), "accelerators.pci.nvidia")
     if not devices or _driver_loaded(facts):
@@ -193,9 +195,21 @@ def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 "driver_needed": minimum,
                 "matrix_row": f"cuda_drivers.toml {source}" if source else None,
             },
-            fixes=(install_driver(facts, minimum, why),),
+            fixes=(_driver_fix(facts, minimum, why),),
         )
     ]
+
+
+def _driver_fix(facts: Facts, minimum: str | None, why: str) -> Fix:
+    """What brings the driver: the container's GPU access, the kernel module, or a driver."""
+    if (facts.system.get("container") or {}).get("kind"):
+        return container_gpu_access()
+    userspace = q.nvml_status(facts) == "driver_not_loaded" or (
+        (facts.nvidia.get("nvidia_smi") or {}).get("path")
+    )
+    if userspace:  # libnvidia-ml answered "driver not loaded", or nvidia-smi is installed
+        return rebuild_kernel_module(facts)
+    return install_driver(facts, minimum, why)
 
 
 @check("DD105", "nvml-hung", "NVML does not answer: the driver is wedged", Area.NVIDIA)

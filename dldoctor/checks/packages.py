@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
 
 from dldoctor.checks.registry import Unjudged, Verdict, check
 from dldoctor.facts import queries as q

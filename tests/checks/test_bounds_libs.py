@@ -103,7 +103,11 @@ def test_jax_plugin_cudnn_wheel_at_the_edges_of_its_range(plugin):
             "cuda_major": major,
             "component": "cudnn",
         }
-        facts = make_facts(jax_plugin(plugin["cuda"]), {"packages": {"nvidia_wheels": [wheel]}})
+        facts = make_facts(
+            jax_plugin(plugin["cuda"]),
+            machine("580.65.06", "13.0"),
+            {"packages": {"nvidia_wheels": [wheel]}},
+        )
         verdicts = compat_libs.cudnn_mismatch(facts, MATRIX)
         inside = accepted.contains(Version(version), prereleases=True)
         assert [v.severity for v in verdicts] == ([] if inside else [Severity.ERROR]), version
@@ -125,5 +129,32 @@ def test_a_cudnn_wheel_for_another_cuda_major_is_not_the_jax_plugins():
         "cuda_major": 12,
         "component": "cudnn",
     }
-    facts = make_facts(jax_plugin("13"), {"packages": {"nvidia_wheels": [wheel]}})
+    facts = make_facts(
+        jax_plugin("13"), machine("580.65.06", "13.0"), {"packages": {"nvidia_wheels": [wheel]}}
+    )
     assert compat_libs.cudnn_mismatch(facts, MATRIX) == []
+
+
+def test_an_older_plugin_release_takes_the_cudnn_range_of_its_time():
+    """jax-cuda12-plugin 0.4.30 asked for cuDNN >=9.1 (0.8+ asks >=9.8): 9.1 passes there only."""
+    for version, cudnn, fires in (
+        ("0.4.30", "9.1.0.70", False),
+        ("0.4.30", "9.0.0.312", True),
+        ("0.7.2", "9.1.0.70", False),
+        ("0.8.0", "9.1.0.70", True),
+        ("0.8.0", "9.8.0.87", False),
+    ):
+        wheel = {"name": "nvidia-cudnn-cu12", "version": cudnn, "cuda_major": 12}
+        facts = make_facts(
+            jax_plugin("12", version),
+            machine("580.65.06", "13.0"),
+            {"packages": {"nvidia_wheels": [{**wheel, "component": "cudnn"}]}},
+        )
+        assert bool(compat_libs.cudnn_mismatch(facts, MATRIX)) is fires, (version, cudnn)
+
+
+def test_without_an_nvidia_gpu_no_cudnn_is_asked_for():
+    """A CUDA build computes on the CPU without cuDNN: no GPU, no verdict (with one, the error)."""
+    with pytest.raises(NotApplicable, match="no NVIDIA GPU"):
+        compat_libs.cudnn_mismatch(make_facts(tensorflow_gpu(TF, "12.3", "8")), MATRIX)
+    assert judge()  # the same TensorFlow on a GPU machine without cuDNN 8 is an error
