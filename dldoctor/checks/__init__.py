@@ -11,7 +11,10 @@ from dldoctor.checks import (
     env,
     packages,
     runtime,
+    runtime_deps,
     runtime_gpu,
+    runtime_health,
+    runtime_libs,
 )
 
 __all__ = [
@@ -25,5 +28,8 @@ __all__ = [
     "env",
     "packages",
     "runtime",
+    "runtime_deps",
     "runtime_gpu",
+    "runtime_health",
+    "runtime_libs",
 ]
