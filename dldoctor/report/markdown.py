@@ -25,9 +25,16 @@ def render(report: Report) -> str:
     findings = report.findings
     if not findings:
         out += ["No issues found.", ""]
+    primary = report.diagnosis.primary
+    if primary is not None:
+        out += [f"**Diagnosis:** {primary.code}: {primary.title}", ""]
     for finding in findings:
         out.append(f"### {_MARK[finding.severity]} {finding.code}: {finding.title}")
         out.append("")
+        if finding.explains:
+            out.append("Explains:")
+            out += [f"- {e.get('code')}: {e.get('title')}" for e in finding.explains]
+            out.append("")
         for fix in finding.fixes:
             out.append(f"To fix: {fix.summary}")
             if fix.commands:
