@@ -43,18 +43,19 @@ class Fix:
     """A remedy: the explanation kept apart from the commands that carry it out.
 
     ``automatic`` says whether ``dldoctor fix --apply`` may run the commands (after confirmation);
-    a driver install, for instance, never is.
+    a driver install, for instance, never is. Each command is an argument vector (run without a
+    shell; shown quoted by ``fixes.commands.shown``), never a shell line.
     """
 
     summary: str
-    commands: tuple[str, ...] = ()
+    commands: tuple[tuple[str, ...], ...] = ()
     automatic: bool = False
     notes: str = ""
 
     def to_dict(self) -> JSON:
         return {
             "summary": self.summary,
-            "commands": list(self.commands),
+            "commands": [list(command) for command in self.commands],
             "automatic": self.automatic,
             "notes": self.notes,
         }
@@ -63,10 +64,22 @@ class Fix:
     def from_dict(cls, data: JSON) -> Fix:
         return cls(
             summary=data["summary"],
-            commands=tuple(data.get("commands", ())),
+            commands=tuple(_argv(c) for c in data.get("commands", ())),
             automatic=bool(data.get("automatic", False)),
             notes=data.get("notes", ""),
         )
+
+
+def _argv(command: Any) -> tuple[str, ...]:
+    """An argument vector as written; a shell line (a report of schema 1.0) split as a shell would."""
+    if isinstance(command, str):
+        import shlex
+
+        try:
+            return tuple(shlex.split(command))
+        except ValueError:  # unbalanced quotes: keep it whole, to be read (never run)
+            return (command,)
+    return tuple(str(arg) for arg in command)
 
 
 @dataclass(frozen=True)

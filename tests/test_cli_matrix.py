@@ -1,4 +1,4 @@
-"""`dldoctor check --from`, `dldoctor fix` and `dldoctor matrix` as a user runs them."""
+"""`dldoctor check --from` and `dldoctor matrix` as a user runs them (`fix`: test_cli_fix.py)."""
 
 from __future__ import annotations
 
@@ -95,32 +95,6 @@ def test_our_validator_agrees_with_jsonschema(h100_report):
         doc = copy.deepcopy(document)
         mutate(doc)
         assert (ours.errors(doc) is None) == official.is_valid(doc)
-
-
-def test_fix_prints_the_plan_and_runs_nothing_without_apply(h100_report):
-    result = dldoctor("fix", "--from", str(h100_report), "--dry-run")
-    assert result.returncode == 1
-    assert (
-        "$ python -m pip install torch==2.13.0+cu130 --index-url https://download.pytorch.org/whl/cu130"
-        in result.stdout
-    )
-    assert "[DD201]" in result.stdout
-    assert result.stdout.rstrip().endswith(
-        "Dry run: nothing was run. (--apply would run the automatic steps)"
-    )
-
-
-def test_fix_apply_asks_first_and_a_no_runs_nothing(h100_report):
-    result = subprocess.run(
-        [sys.executable, "-m", "dldoctor", "fix", "--from", str(h100_report), "--apply"],
-        input="n\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert "Run the 5 automatic step(s) now?" in result.stdout
-    assert result.stdout.rstrip().endswith("Nothing was run.")
 
 
 def test_matrix_prints_torch_with_cudnn_per_variant():

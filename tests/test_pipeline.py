@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from dldoctor.checks.registry import run_checks
 from dldoctor.facts import gather
 from dldoctor.facts.host import Host
 from dldoctor.model import Severity, Status
+from tests.checks.scenarios import shown_all
 from tests.fakes.fake_nvml import fixture_names, load_fake
 
 
@@ -21,17 +25,16 @@ def test_real_cpu_stack_on_an_h100_is_told_to_install_each_gpu_build(matrix):
     outcome = findings_by_code(run_checks(facts, matrix))["DD201"]
     by_framework = {f.evidence["framework"]: f for f in outcome.findings}
     assert set(by_framework) == {"torch", "tensorflow", "jax", "paddle", "onnxruntime"}
-    torch_fix = by_framework["torch"].fixes[0].commands[-1]
+    torch_fix = shown_all(by_framework["torch"].fixes[0])[-1]
     assert "torch==2.13.0+cu130" in torch_fix
     assert torch_fix.endswith("--index-url https://download.pytorch.org/whl/cu130")
-    assert (
-        by_framework["tensorflow"]
-        .fixes[0]
-        .commands[0]
-        .endswith("-m pip uninstall -y tensorflow-cpu")
+    # The judged interpreter by absolute path (this one: no --python), never "python" from PATH.
+    assert by_framework["tensorflow"].fixes[0].commands[0] == (
+        os.path.abspath(sys.executable),
+        *("-m", "pip", "uninstall", "-y", "tensorflow-cpu"),
     )
-    assert "'tensorflow[and-cuda]==2.21.0'" in by_framework["tensorflow"].fixes[0].commands[1]
-    assert "'jax[cuda13]==0.10.2'" in by_framework["jax"].fixes[0].commands[0]
+    assert "'tensorflow[and-cuda]==2.21.0'" in shown_all(by_framework["tensorflow"].fixes[0])[1]
+    assert "'jax[cuda13]==0.10.2'" in shown_all(by_framework["jax"].fixes[0])[0]
     assert by_framework["torch"].severity is Severity.ERROR
 
 
@@ -39,7 +42,7 @@ def test_driver_470_gets_no_cuda_13_command_for_torch(matrix):
     facts = gather(matrix, Host(nvml=load_fake("driver470")))
     outcome = findings_by_code(run_checks(facts, matrix))["DD201"]
     torch = next(f for f in outcome.findings if f.evidence["framework"] == "torch")
-    assert torch.fixes[0].commands == ()
+    assert shown_all(torch.fixes[0]) == ()
     assert "upgrade the NVIDIA driver" in torch.fixes[0].summary
 
 
@@ -76,4 +79,4 @@ def test_k80_with_driver_470_gets_no_cuda_13_advice(matrix):
         for f in findings_by_code(run_checks(facts, matrix))["DD201"].findings
         if f.evidence["framework"] == "torch"
     )
-    assert "cu13" not in " ".join(torch.fixes[0].commands)
+    assert "cu13" not in " ".join(shown_all(torch.fixes[0]))

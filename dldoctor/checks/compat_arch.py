@@ -6,6 +6,7 @@ from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.installers import Install, render
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
 from dldoctor.matrix.rules import PTX, coverage
@@ -64,9 +65,12 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
                         fixes=(
                             Fix(
                                 "Use the CUDA 12 plugin, which supports older GPUs.",
-                                (
-                                    f"{q.python_command(facts)} -m pip uninstall -y jax-cuda13-plugin jax-cuda13-pjrt",
-                                    f"{q.python_command(facts)} -m pip install 'jax[cuda12]=={q.release_of(build.version)}'",
+                                render(
+                                    Install(
+                                        (f"jax[cuda12]=={q.release_of(build.version)}",),
+                                        remove_first=("jax-cuda13-plugin", "jax-cuda13-pjrt"),
+                                    ),
+                                    facts,
                                 ),
                             ),
                         )

@@ -132,7 +132,7 @@ def wsl_without_libcuda(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 Fix(
                     "Install or update the NVIDIA driver on Windows (it brings WSL's libcuda), then "
                     "update WSL from a Windows prompt.",
-                    ("wsl --update", "wsl --shutdown"),
+                    (("wsl", "--update"), ("wsl", "--shutdown")),
                     notes="Run these in Windows PowerShell, not inside WSL.",
                 ),
             ),

@@ -12,6 +12,7 @@ from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.installers import Install, render
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -69,11 +70,10 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
         raise NotApplicable("no CUDA build of a framework installed")
     libraries = (facts.cuda.get("libraries") or {}).get("cudnn") or []
     pip = _pip_cudnn(facts)
-    python = q.python_command(facts)
     verdicts = []
     for build in builds:
         if build.framework == "jax":
-            verdicts += _jax_cudnn(build, pip, matrix, python)
+            verdicts += _jax_cudnn(build, pip, matrix, facts)
             continue
         needed = _needed_cudnn(build, matrix)
         if needed is None:
@@ -101,7 +101,7 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     fixes=(
                         Fix(
                             f"Install cuDNN {needed.major} as a wheel.",
-                            (f"{python} -m pip install '{wheel}>={needed}'",),
+                            render(Install((f"{wheel}>={needed}",)), facts),
                             automatic=True,
                         ),
                     ),
@@ -134,9 +134,7 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                         fixes=(
                             Fix(
                                 f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first).",
-                                (
-                                    f'export LD_LIBRARY_PATH=$(echo "$LD_LIBRARY_PATH" | tr : "\\n" | grep -vx "{directory}" | paste -sd:)',
-                                ),
+                                _without(facts, directory),
                             ),
                         ),
                     )
@@ -144,8 +142,19 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     return verdicts
 
 
+def _without(facts: Facts, directory: str) -> tuple[tuple[str, ...], ...]:
+    """The shell command (for a person) that sets LD_LIBRARY_PATH to its value less ``directory``."""
+    value = (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH")
+    if not isinstance(value, str):
+        return ()
+    kept = [p for p in value.split(":") if p and p.rstrip("/") != directory.rstrip("/")]
+    if not kept:
+        return (("unset", "LD_LIBRARY_PATH"),)
+    return (("export", "LD_LIBRARY_PATH=" + ":".join(kept)),)
+
+
 def _jax_cudnn(
-    build: CudaBuild, pip: list[dict[str, Any]], matrix: Matrix, python: str
+    build: CudaBuild, pip: list[dict[str, Any]], matrix: Matrix, facts: Facts
 ) -> list[Verdict]:
     plugin = next(
         (p for p in matrix.tables["jax"].get("plugin", []) if p["cuda"] == build.cuda), None
@@ -174,7 +183,7 @@ def _jax_cudnn(
                     fixes=(
                         Fix(
                             "Install the cuDNN the plugin accepts.",
-                            (f"{python} -m pip install '{wheel['name']}{accepted}'",),
+                            render(Install((f"{wheel['name']}{accepted}",)), facts),
                             automatic=True,
                         ),
                     ),

@@ -47,7 +47,7 @@ def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]
             fixes=(
                 Fix(
                     "Use WSL2 and install the CUDA build there.",
-                    ("wsl --install", "pip install 'tensorflow[and-cuda]'"),
+                    (("wsl", "--install"), ("pip", "install", "tensorflow[and-cuda]")),
                     notes="Run the second command inside WSL2, in a Linux Python environment.",
                 ),
                 Fix(

@@ -107,7 +107,7 @@ def driver_library_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             fixes=(
                 Fix(
                     "Reboot so the new kernel module loads (or reload it, no GPU process running).",
-                    ("sudo reboot",),
+                    (("sudo", "reboot"),),
                     notes="Without a reboot: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset "
                     "nvidia && sudo modprobe nvidia",
                 ),

@@ -53,7 +53,9 @@ def visible_devices_hide_all(facts: Facts, matrix: Matrix) -> list[Verdict]:
             Severity.ERROR,
             f"CUDA_VISIBLE_DEVICES={value!r} hides all {count} GPU(s) from every framework",
             evidence={"CUDA_VISIBLE_DEVICES": value, "gpu_count": count},
-            fixes=(Fix("Unset it (or name the GPUs to use).", ("unset CUDA_VISIBLE_DEVICES",)),),
+            fixes=(
+                Fix("Unset it (or name the GPUs to use).", (("unset", "CUDA_VISIBLE_DEVICES"),)),
+            ),
         )
     ]
 
@@ -95,7 +97,12 @@ def visible_devices_unknown(facts: Facts, matrix: Matrix) -> list[Verdict]:
             fixes=(
                 Fix(
                     f"Set it to existing GPUs (indices {valid}, or UUIDs from `nvidia-smi -L`).",
-                    (f"export CUDA_VISIBLE_DEVICES={','.join(str(i) for i in range(len(gpus)))}",),
+                    (
+                        (
+                            "export",
+                            f"CUDA_VISIBLE_DEVICES={','.join(str(i) for i in range(len(gpus)))}",
+                        ),
+                    ),
                 ),
             ),
         )

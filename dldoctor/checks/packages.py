@@ -40,9 +40,10 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict]:
         differs = len(versions) > 1
         severity = Severity.ERROR if differs and _interesting(matrix, name) else Severity.WARNING
         wanted = first.get("version") or versions[-1]
-        python = q.python_command(facts)
-        uninstalls = [f"{python} -m pip uninstall -y {name}"] * len(copies)
-        commands = (*uninstalls, f"{python} -m pip install {name}=={q.release_of(wanted)}")
+        intent = Install(
+            (f"{name}=={q.release_of(wanted)}",), remove_first=(name,), copies=len(copies)
+        )
+        commands = render(intent, facts)
         verdicts.append(
             Verdict(
                 severity,

@@ -9,6 +9,7 @@ from dldoctor.checks.registry import Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
+from dldoctor.fixes.commands import rerun
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -92,7 +93,7 @@ def _smoke_fix(facts: Facts, matrix: Matrix, smoke: dict[str, Any], text: str) -
             Fix(
                 "torch.compile needs a working C/C++ compiler (and Python headers) for its CPU "
                 "backend; install one, or leave torch.compile unused.",
-                ("sudo apt-get install -y build-essential python3-dev",),
+                (("sudo", "apt-get", "install", "-y", "build-essential", "python3-dev"),),
                 notes="The command is Debian/Ubuntu's; other systems name these packages differently.",
             ),
         )
@@ -267,7 +268,7 @@ def probe_timed_out(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 fixes=(
                     Fix(
                         "Rerun with a longer timeout to tell slow from stuck.",
-                        (f"dldoctor check --framework {key} --timeout 600",),
+                        (rerun(facts, "--framework", key, "--timeout", "600"),),
                         notes=hint,
                     ),
                 ),

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import typer
 
 from dldoctor.cli.app import app
-from dldoctor.cli.common import OutputFormat, emit_report, fail, gather_facts, load_matrix
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from dldoctor.facts.model import Facts
-    from dldoctor.matrix import Matrix
-    from dldoctor.probes.probe import ProbeEvent
-    from dldoctor.report.progress import Progress
+from dldoctor.cli.common import (
+    OutputFormat,
+    emit_report,
+    fail,
+    gather_facts,
+    load_matrix,
+    probe_runtime,
+)
 
 
 @app.command()
@@ -74,7 +72,7 @@ def check(
     matrix = load_matrix()
     facts, source = gather_facts(matrix, python, min(5.0, timeout_s), from_report)
     if from_report is None:
-        facts, probed = _runtime(
+        facts, probed = probe_runtime(
             facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
         )
         source += probed
@@ -92,67 +90,3 @@ def check(
     )
     emit_report(report, output_format, json_path, verbose)
     raise typer.Exit(report.exit_code(strict))
-
-
-def _runtime(
-    facts: Facts,
-    matrix: Matrix,
-    python: Optional[str],
-    quick: bool,
-    full: bool,
-    framework: Optional[str],
-    timeout_s: float,
-    memory_limit_gib: Optional[float],
-) -> tuple[Facts, str]:
-    """The facts with their runtime section: each framework probed in its own child process."""
-    import dataclasses
-    import os
-
-    from dldoctor.probes.plan import UnknownFramework, normalise
-    from dldoctor.probes.probe import ProbeOptions, run_probes, skipped
-
-    if quick:
-        if full or framework:
-            fail("--quick imports no framework: it cannot be combined with --full or --framework")
-        return dataclasses.replace(
-            facts, runtime=skipped("--quick: no framework imported")
-        ), " --quick"
-    try:
-        wanted = normalise(framework.split(",")) if framework else None
-    except UnknownFramework as exc:
-        fail(f"--framework: {exc}")
-    options = ProbeOptions(
-        python=os.path.abspath(python) if python else sys.executable,
-        frameworks=wanted,
-        full=full,
-        timeout_s=timeout_s,
-        memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
-    )
-    progress = _progress()
-    try:
-        runtime = run_probes(
-            facts, matrix, options, on_event=_forward(progress) if progress else None
-        )
-    finally:
-        if progress is not None:
-            progress.close()
-    flags = (" --full" if full else "") + (f" --framework {','.join(wanted)}" if wanted else "")
-    return dataclasses.replace(facts, runtime=runtime), flags
-
-
-def _progress() -> Optional[Progress]:
-    """A live spinner block on a terminal's stderr; None (silence) anywhere else."""
-    import os
-    import shutil
-
-    from dldoctor.probes.plan import PROBED
-    from dldoctor.report.progress import Progress
-
-    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
-        return None
-    width = shutil.get_terminal_size().columns
-    return Progress(sys.stderr, "NO_COLOR" not in os.environ, width, order=PROBED)
-
-
-def _forward(progress: Progress) -> Callable[[ProbeEvent], None]:
-    return lambda e: progress.event(e.kind, e.framework, e.detail, e.record)

@@ -11,8 +11,12 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dldoctor.facts.model import Facts
     from dldoctor.matrix import Matrix
+    from dldoctor.probes.probe import ProbeEvent
+    from dldoctor.report.progress import Progress
 
 
 class OutputFormat(str, enum.Enum):
@@ -22,7 +26,10 @@ class OutputFormat(str, enum.Enum):
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"dldoctor: error: {message}", err=True)
+    """One line on stderr, and the exit; the message may quote a report or a subprocess: cleaned."""
+    from dldoctor.report.clean import clean
+
+    typer.echo(f"dldoctor: error: {clean(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -104,3 +111,67 @@ def terminal_out() -> object:
         return Out(sys.stdout)
     color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
     return Out(sys.stdout, color=color, width=shutil.get_terminal_size().columns)
+
+
+def probe_runtime(
+    facts: Facts,
+    matrix: Matrix,
+    python: Optional[str],
+    quick: bool,
+    full: bool,
+    framework: Optional[str],
+    timeout_s: float,
+    memory_limit_gib: Optional[float],
+) -> tuple[Facts, str]:
+    """The facts with their runtime section: each framework probed in its own child process."""
+    import dataclasses
+    import os
+
+    from dldoctor.probes.plan import UnknownFramework, normalise
+    from dldoctor.probes.probe import ProbeOptions, run_probes, skipped
+
+    if quick:
+        if full or framework:
+            fail("--quick imports no framework: it cannot be combined with --full or --framework")
+        return dataclasses.replace(
+            facts, runtime=skipped("--quick: no framework imported")
+        ), " --quick"
+    try:
+        wanted = normalise(framework.split(",")) if framework else None
+    except UnknownFramework as exc:
+        fail(f"--framework: {exc}")
+    options = ProbeOptions(
+        python=os.path.abspath(python) if python else sys.executable,
+        frameworks=wanted,
+        full=full,
+        timeout_s=timeout_s,
+        memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
+    )
+    progress = _progress()
+    try:
+        runtime = run_probes(
+            facts, matrix, options, on_event=_forward(progress) if progress else None
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    flags = (" --full" if full else "") + (f" --framework {','.join(wanted)}" if wanted else "")
+    return dataclasses.replace(facts, runtime=runtime), flags
+
+
+def _progress() -> Optional[Progress]:
+    """A live spinner block on a terminal's stderr; None (silence) anywhere else."""
+    import os
+    import shutil
+
+    from dldoctor.probes.plan import PROBED
+    from dldoctor.report.progress import Progress
+
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        return None
+    width = shutil.get_terminal_size().columns
+    return Progress(sys.stderr, "NO_COLOR" not in os.environ, width, order=PROBED)
+
+
+def _forward(progress: Progress) -> Callable[[ProbeEvent], None]:
+    return lambda e: progress.event(e.kind, e.framework, e.detail, e.record)

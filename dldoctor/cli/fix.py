@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from dldoctor.cli.app import app
-from dldoctor.cli.common import gather_facts, load_matrix
+from dldoctor.cli.common import fail, gather_facts, load_matrix, probe_runtime
+
+if TYPE_CHECKING:
+    from dldoctor.fixes.plan import Step
 
 
 @app.command()
@@ -26,45 +30,99 @@ def fix(
         None, "--python", help="Fix another interpreter's environment."
     ),
     from_report: Optional[Path] = typer.Option(
-        None, "--from", help="Plan from an earlier JSON report."
+        None, "--from", help="Plan from an earlier JSON report (--apply: only of this interpreter)."
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Import no framework: plan from static facts only."
+    ),
+    timeout_s: float = typer.Option(
+        60.0, "--timeout", min=0.1, help="Seconds each framework's probe may take."
+    ),
+    framework: Optional[str] = typer.Option(
+        None, "--framework", help="Probe only these frameworks (comma-separated: torch,jax)."
     ),
 ) -> None:
     """Print the plan that fixes what `dldoctor check` finds; --apply runs it after confirmation.
+
+    The plan is check's: the same facts and runtime probes, judged the same way. --apply runs
+    only commands that name the judged interpreter (or its environment) by absolute path, as
+    argument lists without a shell; with --from, only when the report's interpreter is the one
+    judged here (--python, else the one dldoctor runs in).
 
     Exit codes: 0 nothing to fix or every command succeeded, 1 something is left to fix or a
     command failed, 2 usage or internal error.
     """
     from dldoctor.checks.registry import run_checks
+    from dldoctor.diagnosis import diagnose
     from dldoctor.fixes.plan import apply, plan
+    from dldoctor.fixes.target import foreign
     from dldoctor.model import Finding
+    from dldoctor.report.clean import clean
 
+    if apply_fixes and not dry_run and not yes and not _interactive():
+        fail("--apply asks before it runs anything, and stdin is not a terminal: add --yes")
     matrix = load_matrix()
-    facts, _ = gather_facts(matrix, python, 5.0, from_report)
-    findings: list[Finding] = sorted(
-        (f for o in run_checks(facts, matrix) for f in o.findings), key=lambda f: -f.severity.rank
+    if from_report is not None:
+        if quick or framework:
+            fail(
+                "--from plans from a report's facts as they are: --quick and --framework need a live run"
+            )
+        facts, _ = gather_facts(matrix, None, 5.0, from_report)
+    else:
+        facts, _ = gather_facts(matrix, python, min(5.0, timeout_s), None)
+        facts, _ = probe_runtime(facts, matrix, python, quick, False, framework, timeout_s, None)
+    # One finding per root cause, primary first: a folded consequence's fix ("reinstall") is not
+    # a step when its cause has the real one.
+    findings: list[Finding] = list(
+        diagnose([f for o in run_checks(facts, matrix) for f in o.findings]).findings
     )
-    steps = plan(findings)
+    steps = plan(findings, facts)
     if not steps:
         typer.echo("Nothing to fix.")
         raise typer.Exit(0)
-    for number, step in enumerate(steps, 1):
-        how = "automatic" if step.fix.automatic and step.commands else "by hand"
-        typer.echo(f"{number}. [{', '.join(step.codes)}] {step.fix.summary} ({how})")
-        for command in step.commands:
-            typer.echo(f"     $ {command}")
-        if step.fix.notes:
-            typer.echo(f"     {step.fix.notes}")
-    runnable = [s for s in steps if s.fix.automatic and s.commands]
+    _show(steps)
+    runnable = [s for s in steps if s.runnable]
     if not apply_fixes or dry_run:
         hint = "--apply would run the automatic steps" if runnable else "every step is by hand"
         typer.echo(f"\n{'Dry run: nothing was run.' if dry_run else 'Nothing was run.'} ({hint})")
         raise typer.Exit(1)
+    if from_report is not None:
+        why = foreign(facts, python)
+        if why:
+            fail(f"--apply fixes only the interpreter judged here, and {why}")
     if not runnable:
         typer.echo("\nNo step can run automatically; do the steps above by hand.")
         raise typer.Exit(1)
-    if not yes and not typer.confirm(
-        f"\nRun the {len(runnable)} automatic step(s) now?", default=False
-    ):
+    if not yes and not _confirm(f"\nRun the {len(runnable)} automatic step(s) now?"):
         typer.echo("Nothing was run.")
         raise typer.Exit(1)
-    raise typer.Exit(apply(runnable, typer.echo))
+    raise typer.Exit(apply(runnable, lambda line: typer.echo(clean(line))))
+
+
+def _show(steps: list[Step]) -> None:
+    """The numbered plan; every string in it may come from facts or a report, so all are cleaned."""
+    from dldoctor.fixes.commands import shown
+    from dldoctor.report.clean import clean
+
+    for number, step in enumerate(steps, 1):
+        how = "automatic" if step.runnable else "by hand"
+        typer.echo(f"{number}. [{clean(', '.join(step.codes))}] {clean(step.fix.summary)} ({how})")
+        for command in step.commands:
+            typer.echo(f"     $ {clean(shown(command))}")
+        if step.fix.notes:
+            typer.echo(f"     {clean(step.fix.notes)}")
+
+
+def _interactive() -> bool:
+    """A person can answer: stdin is open and a terminal."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed
+        return False
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return typer.confirm(question, default=False)
+    except (EOFError, typer.Abort, KeyboardInterrupt):  # stdin closed mid-question, or Ctrl-C
+        return False

@@ -10,7 +10,7 @@ from dldoctor.diagnosis import Diagnosis, diagnose
 from dldoctor.facts.model import Facts
 from dldoctor.model import CheckOutcome, Finding, Severity, Status
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: a fix's commands are argument vectors, not shell lines
 
 EXIT_OK = 0  # healthy (warnings allowed unless --strict)
 EXIT_FOUND = 1  # at least one error (or warning, under --strict)

@@ -62,7 +62,7 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
         ) from None
     if not isinstance(data, dict) or "python" not in data or "packages" not in data:
         raise GatherError(f"--python {python} answered with something other than facts")
-    data["python"]["command"] = python
+    data["python"]["command"] = os.path.abspath(python)  # fixes name it so, whatever the cwd
     return data
 
 

@@ -83,8 +83,3 @@ def release_of(version: str) -> str:
     """'2.13.0+cpu' → '2.13.0' (the public version a pin uses)."""
     parsed = version_of(version)
     return parsed.public if parsed else version
-
-
-def python_command(facts: Facts) -> str:
-    """How to name the interpreter in a command the user will paste."""
-    return str(facts.python.get("command") or "python")

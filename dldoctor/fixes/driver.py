@@ -20,7 +20,7 @@ def install_driver(facts: Facts, minimum: str | None, why: str) -> Fix:
             notes=DRIVER_DOWNLOADS,
         )
     if distro == "ubuntu":
-        return Fix(summary, ("sudo ubuntu-drivers install", "sudo reboot"))
+        return Fix(summary, (("sudo", "ubuntu-drivers", "install"), ("sudo", "reboot")))
     return Fix(
         summary, notes=f"Use your distribution's NVIDIA driver packages or {DRIVER_DOWNLOADS}"
     )

@@ -34,7 +34,9 @@ class Signature:
     source: str
     fix: str | None = None
     advice: str = ""
-    commands: tuple[str, ...] = ()  # what the advice says to run (never run automatically)
+    commands: tuple[
+        tuple[str, ...], ...
+    ] = ()  # argument vectors the advice names (never automatic)
     generic: bool = False
     examples: tuple[str, ...] = ()
     near_misses: tuple[str, ...] = ()
@@ -191,11 +193,20 @@ def _signature(row: dict[str, Any], where: str) -> Signature:
         source=row["source"],
         fix=row.get("fix"),
         advice=str(row.get("advice", "")),
-        commands=tuple(str(c) for c in row.get("commands", ())),
+        commands=_commands(row.get("commands", []), where),
         generic=bool(row.get("generic", False)),
         examples=tuple(row.get("examples", ())),
         near_misses=tuple(row.get("near_misses", ())),
     )
+
+
+def _commands(value: Any, where: str) -> tuple[tuple[str, ...], ...]:
+    """Argument vectors: lists of strings (never a shell line)."""
+    if not isinstance(value, list) or not all(
+        isinstance(c, list) and c and all(isinstance(a, str) for a in c) for c in value
+    ):
+        raise ValueError(f"{where}: commands must be argument vectors (lists of strings)")
+    return tuple(tuple(c) for c in value)
 
 
 def read(root: Path) -> Signatures:

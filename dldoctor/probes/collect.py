@@ -7,11 +7,11 @@ checked and coerced to the shape the report schema gives it; anything else is dr
 from __future__ import annotations
 
 import os
-import re
 import time
 from typing import Any
 
 from dldoctor.probes.runner import ChildOutcome
+from dldoctor.report.clean import clean
 
 JSON = dict[str, Any]
 STATUSES = ("pass", "fail", "skip", "crash", "timeout")
@@ -19,12 +19,9 @@ TEXT_LIMIT = 4000
 LIST_LIMIT = 60
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def printable(value: str) -> str:
-    """Control characters (a framework's ANSI codes, NULs) never reach a report or a terminal."""
-    return _CONTROL.sub("\ufffd", value)
+    """A framework's ANSI codes, CRs and NULs never reach a report: ``report.clean``, lines kept."""
+    return clean(value, newlines=True)
 
 
 def text(value: Any, limit: int = TEXT_LIMIT) -> str | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import selectors
 import signal
 import subprocess
@@ -20,6 +19,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from dldoctor.report.clean import clean
 
 JSON = dict[str, Any]
 OUTPUT_TAIL_BYTES = 64 * 1024  # of the child's stdout+stderr, kept as evidence
@@ -159,9 +160,10 @@ def _watch(
                 if _exited(proc):
                     break
     text = bytes(tail).decode("utf-8", errors="replace")
-    control = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # never into a report or a terminal
-    kept = [ln.rstrip()[:400] for ln in text.splitlines() if ln.strip()][-20:]
-    outcome.output_tail = [control.sub("\ufffd", ln) for ln in kept]
+    # Cleaned here as well as where it is shown: the failure signatures read these lines, and
+    # a colour code or a CR in the middle of "undefined symbol" must not hide it from them.
+    kept = [clean(ln).rstrip()[:400] for ln in text.splitlines() if ln.strip()][-20:]
+    outcome.output_tail = kept
 
 
 def _read(fd: int) -> bytes | None:

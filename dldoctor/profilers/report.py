@@ -14,7 +14,7 @@ from typing import Any
 from dldoctor.document.report import envelope
 from dldoctor.model import Finding, Severity
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: a fix's commands are argument vectors, not shell lines
 EXIT_OK = 0
 EXIT_GATE = 1
 EXIT_INTERNAL = 2

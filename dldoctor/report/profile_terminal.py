@@ -6,6 +6,7 @@ from typing import Any
 
 from dldoctor.profilers.analysis import judged_wait
 from dldoctor.profilers.report import ProfileReport
+from dldoctor.report.clean import clean
 from dldoctor.report.terminal import Out, _finding
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -45,12 +46,12 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
     target = " ".join(
         ["-m"] * (p["target"]["kind"] == "module") + [p["target"]["name"], *p["target"]["args"]]
     )
-    target = target if len(target) <= 80 else target[:79] + "…"
+    target = clean(target if len(target) <= 80 else target[:79] + "…")
     out.line(f"{out.style('dldoctor profile', 'bold')} — {target} {took}")
     out.line()
     verdict = p["verdict"]
     label = out.style(verdict["class"].upper(), "bold", _VERDICT_STYLE[verdict["class"]])
-    out.wrapped(f"{label} — {verdict['reason']}", 2, "Verdict:")
+    out.wrapped(f"{label} — {clean(verdict['reason'])}", 2, "Verdict:", styled=True)
     out.line()
     _timelines(out, p)
     out.line()
@@ -71,7 +72,11 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
         _finding(out, finding, verbose)
     for gate in report.gates:
         state = out.style("TRIPPED", "red") if gate["tripped"] else out.style("ok", "green")
-        out.wrapped(f"--fail-if {gate['condition']}: {state} ({gate['detail']})", 2)
+        out.wrapped(
+            f"--fail-if {clean(gate['condition'])}: {state} ({clean(gate['detail'])})",
+            2,
+            styled=True,
+        )
 
 
 def _ended(ended: dict[str, Any]) -> str:
@@ -92,7 +97,7 @@ def _timelines(out: Out, p: dict[str, Any]) -> None:
     if p["gpu"]["measured"]:
         gpu = p["gpu"]
         line = f"  GPU busy   {sparkline(tl['gpu_busy'])}  {_pct(gpu['busy_fraction'])}"
-        out.line(line + out.style(f" ({gpu['attribution']})", "dim"))
+        out.line(line + out.style(f" ({clean(gpu['attribution'])})", "dim"))
     else:
         out.wrapped(f"GPU busy   not measured: {p['gpu']['reason']}", 2)
     cores = p["cpu"]["main_process_cores"]

@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any, TextIO
 
+from dldoctor.report.clean import clean
 from dldoctor.report.runtime_summary import note
 
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -46,10 +47,10 @@ class Progress:
                 seconds = f" ({took:.1f} s)" if isinstance(took, (int, float)) else ""
                 self.done[framework] = (
                     str(record.get("status")),
-                    note(framework, record) + seconds,
+                    clean(note(framework, record)) + seconds,
                 )
             elif framework not in self.done:
-                self.state[framework] = detail
+                self.state[framework] = clean(detail)
 
     def close(self) -> None:
         self.stop.set()

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from dldoctor.document.report import Report
+from dldoctor.fixes.commands import shown
 from dldoctor.model import Area, Finding, Severity, Status
+from dldoctor.report.clean import clean
 from dldoctor.report.runtime_summary import header
 from dldoctor.report.summary import LINES, details, framework_lines
 
@@ -49,9 +51,16 @@ class Out:
     def line(self, text: str = "") -> None:
         self.stream.write(text + "\n")
 
-    def wrapped(self, text: str, indent: int, lead: str = "", *styles: str) -> None:
-        """``lead`` + ``text`` at ``indent``, wrapped with a hanging indent; ``lead`` styled."""
+    def wrapped(
+        self, text: str, indent: int, lead: str = "", *styles: str, styled: bool = False
+    ) -> None:
+        """``lead`` + ``text`` at ``indent``, wrapped with a hanging indent; ``lead`` styled.
+
+        ``text`` is cleaned (it carries outside strings) unless ``styled``: then it holds
+        dldoctor's own colour codes and the caller cleaned the outside parts.
+        """
         pad = " " * indent
+        text = text if styled else clean(text)
         plain = f"{lead} {text}" if lead else text
         if self.width is None:
             parts = [pad + plain]
@@ -72,8 +81,8 @@ class Out:
 
 def render(report: Report, out: Out, verbose: bool = False) -> None:
     facts = report.facts
-    took = out.style(f"({header(facts)}, {report.duration_s:.2f} s)", "dim")
-    out.line(f"{out.style('dldoctor', 'bold')} — {report.command} {took}")
+    took = out.style(f"({clean(header(facts))}, {report.duration_s:.2f} s)", "dim")
+    out.line(f"{out.style('dldoctor', 'bold')} — {clean(report.command)} {took}")
     out.line()
     primary = report.diagnosis.primary
     if primary is not None:  # the root cause that explains the most, before the details
@@ -105,7 +114,7 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
         glyph, colour = _CRASHED
         out.line(
             f"{out.style(f'[{glyph}]', colour)} check {outcome.code} {outcome.name} crashed: "
-            f"{outcome.reason} (a dldoctor bug; please report it)"
+            f"{clean(outcome.reason)} (a dldoctor bug; please report it)"
         )
     out.line()
     out.line(_summary(report, out, verbose))
@@ -131,7 +140,7 @@ def _finding(out: Out, finding: Finding, verbose: bool) -> None:
     for fix in finding.fixes:
         out.wrapped(f"To fix: {fix.summary}", 6)
         for command in fix.commands:  # never wrapped: it must paste as one line
-            out.line("        " + out.style(f"$ {command}", "bold"))
+            out.line("        " + out.style(f"$ {clean(shown(command))}", "bold"))
         if fix.notes:
             out.wrapped(fix.notes, 8)
     if verbose:

@@ -34,6 +34,8 @@ BASE: dict[str, Any] = {
         "version": "3.11.7",
         "implementation": "CPython",
         "command": "python",
+        "executable": "/env/bin/python",
+        "prefix": "/env",
         "environment": {"manager": "venv", "name": None, "evidence": "pyvenv.cfg"},
         "marker_environment": {},
     },
@@ -118,3 +120,10 @@ def with_packages(
     *dists: dict[str, Any], frameworks: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     return {"packages": {"distributions": list(dists), "frameworks": frameworks or {}}}
+
+
+def shown_all(fix: Any) -> tuple[str, ...]:
+    """A fix's commands as the lines a user sees (each argument vector quoted for a shell)."""
+    from dldoctor.fixes.commands import shown
+
+    return tuple(shown(c) for c in fix.commands)

@@ -7,7 +7,7 @@ import pytest
 from dldoctor.checks import builds
 from dldoctor.checks.registry import NotApplicable
 from dldoctor.model import Severity
-from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
+from tests.checks.scenarios import dist, gpu_machine, make_facts, shown_all, with_packages
 
 TORCH_CPU = with_packages(
     dist("torch", "2.13.0+cpu"),
@@ -65,8 +65,8 @@ def test_cpu_torch_on_h100_with_driver_580_gets_the_cu130_build_and_matching_tor
     (verdict,) = builds.cpu_only_build_on_gpu(make_facts(TORCH_CPU, gpu_machine()), matrix)
     assert verdict.severity is Severity.ERROR
     assert "H100" in verdict.title
-    assert verdict.fixes[0].commands == (
-        "python -m pip install torch==2.13.0+cu130 torchvision==0.28.0+cu130 "
+    assert shown_all(verdict.fixes[0]) == (
+        "/env/bin/python -m pip install torch==2.13.0+cu130 torchvision==0.28.0+cu130 "
         "--index-url https://download.pytorch.org/whl/cu130",
     )
 
@@ -74,13 +74,13 @@ def test_cpu_torch_on_h100_with_driver_580_gets_the_cu130_build_and_matching_tor
 def test_driver_for_cuda_12_8_gets_the_cu126_build_of_torch_2_13(matrix):
     facts = make_facts(TORCH_CPU, gpu_machine(driver="570.86.15", cuda="12.8"))
     (verdict,) = builds.cpu_only_build_on_gpu(facts, matrix)
-    assert "cu126" in verdict.fixes[0].commands[0]
+    assert "cu126" in shown_all(verdict.fixes[0])[0]
 
 
 def test_driver_older_than_every_variant_says_upgrade_instead_of_a_command(matrix):
     facts = make_facts(TORCH_CPU, gpu_machine(driver="470.82.01", cuda="11.4"))
     (verdict,) = builds.cpu_only_build_on_gpu(facts, matrix)
-    assert verdict.fixes[0].commands == ()
+    assert shown_all(verdict.fixes[0]) == ()
     assert "upgrade the NVIDIA driver" in verdict.fixes[0].summary
 
 
@@ -92,7 +92,9 @@ def test_uv_environment_gets_uv_commands(matrix):
         with_packages(dist("torch", "2.13.0+cpu", installer="uv")),
     )
     (verdict,) = builds.cpu_only_build_on_gpu(facts, matrix)
-    assert verdict.fixes[0].commands[0].startswith("uv pip install torch==2.13.0+cu130")
+    assert shown_all(verdict.fixes[0])[0].startswith(
+        "uv pip install --python /env/bin/python torch==2.13.0+cu130"
+    )
 
 
 def test_cuda_torch_on_gpu_machine_is_silent(matrix):
@@ -109,13 +111,15 @@ def test_every_cpu_only_framework_is_named_with_its_own_fix(matrix):
     by_framework = {v.evidence["framework"]: v for v in verdicts}
     assert set(by_framework) == {"tensorflow", "jax", "paddle", "onnxruntime"}
     assert by_framework["onnxruntime"].severity is Severity.WARNING
-    assert by_framework["tensorflow"].fixes[0].commands == (
-        "python -m pip uninstall -y tensorflow-cpu",
-        "python -m pip install 'tensorflow[and-cuda]==2.21.0'",
+    assert shown_all(by_framework["tensorflow"].fixes[0]) == (
+        "/env/bin/python -m pip uninstall -y tensorflow-cpu",
+        "/env/bin/python -m pip install 'tensorflow[and-cuda]==2.21.0'",
     )
-    assert by_framework["jax"].fixes[0].commands == ("python -m pip install 'jax[cuda13]==0.10.2'",)
-    paddle = by_framework["paddle"].fixes[0].commands
-    assert paddle[0] == "python -m pip uninstall -y paddlepaddle"
+    assert shown_all(by_framework["jax"].fixes[0]) == (
+        "/env/bin/python -m pip install 'jax[cuda13]==0.10.2'",
+    )
+    paddle = shown_all(by_framework["paddle"].fixes[0])
+    assert paddle[0] == "/env/bin/python -m pip uninstall -y paddlepaddle"
     assert paddle[1].endswith("--index-url https://www.paddlepaddle.org.cn/packages/stable/cu130/")
 
 
@@ -123,7 +127,7 @@ def test_jax_on_a_cuda_12_driver_gets_the_cuda12_plugin(matrix):
     facts = make_facts(CPU_STACK, gpu_machine(driver="550.54.14", cuda="12.4"))
     verdicts = builds.cpu_only_build_on_gpu(facts, matrix)
     jax = next(v for v in verdicts if v.evidence["framework"] == "jax")
-    assert "jax[cuda12]" in jax.fixes[0].commands[0]
+    assert "jax[cuda12]" in shown_all(jax.fixes[0])[0]
 
 
 def test_gpu_on_the_pci_bus_without_driver_still_counts_as_a_gpu_machine(matrix):
@@ -132,7 +136,7 @@ def test_gpu_on_the_pci_bus_without_driver_still_counts_as_a_gpu_machine(matrix)
     )
     (verdict,) = builds.cpu_only_build_on_gpu(facts, matrix)
     # No driver: the default variant of the release, the driver itself is DD104's business.
-    assert "cu130" in verdict.fixes[0].commands[0]
+    assert "cu130" in shown_all(verdict.fixes[0])[0]
 
 
 NO_AVX = {

@@ -13,7 +13,7 @@ from dldoctor.checks import (
 )
 from dldoctor.checks.registry import NotApplicable
 from dldoctor.model import Severity
-from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
+from tests.checks.scenarios import dist, gpu_machine, make_facts, shown_all, with_packages
 
 
 def torch_build(version: str, cuda: str | None) -> dict:
@@ -45,8 +45,8 @@ def test_cu130_torch_on_a_cuda_12_8_driver_is_an_error_with_both_remedies(matrix
     assert verdict.severity is Severity.ERROR
     assert "needs driver 580.65.06 or newer" in verdict.title
     assert "580.65.06" in verdict.fixes[0].summary
-    assert verdict.fixes[1].commands == (
-        "python -m pip install torch==2.13.0+cu126 --index-url https://download.pytorch.org/whl/cu126",
+    assert shown_all(verdict.fixes[1]) == (
+        "/env/bin/python -m pip install torch==2.13.0+cu126 --index-url https://download.pytorch.org/whl/cu126",
     )
 
 
@@ -111,7 +111,7 @@ def test_wsl_without_libcuda_is_an_error_and_with_it_silent(matrix):
     (verdict,) = compat_driver.wsl_without_libcuda(
         make_facts(wsl, {"nvidia": {"libcuda": {"wsl_libcuda": False}}}), matrix
     )
-    assert verdict.severity is Severity.ERROR and "wsl --update" in verdict.fixes[0].commands
+    assert verdict.severity is Severity.ERROR and "wsl --update" in shown_all(verdict.fixes[0])
     assert (
         compat_driver.wsl_without_libcuda(
             make_facts(wsl, {"nvidia": {"libcuda": {"wsl_libcuda": True}}}), matrix
@@ -143,8 +143,8 @@ def test_rtx_5090_with_a_new_driver_gets_the_cu130_build(matrix):
         gpu("12.0", "NVIDIA GeForce RTX 5090", "580.65.06", "13.0"),
     )
     (verdict,) = compat_arch.gpu_arch_not_in_build(facts, matrix)
-    assert verdict.fixes[0].commands == (
-        "python -m pip install torch==2.13.0+cu130 --index-url https://download.pytorch.org/whl/cu130",
+    assert shown_all(verdict.fixes[0]) == (
+        "/env/bin/python -m pip install torch==2.13.0+cu130 --index-url https://download.pytorch.org/whl/cu130",
     )
 
 
@@ -154,8 +154,8 @@ def test_kepler_k80_is_sent_back_to_the_last_release_that_built_for_it(matrix):
     )
     (verdict,) = compat_arch.gpu_arch_not_in_build(facts, matrix)
     assert "Go back to torch 2.7 built for CUDA 11.8" in verdict.fixes[0].summary
-    assert (
-        verdict.fixes[0].commands[-1].endswith("--index-url https://download.pytorch.org/whl/cu118")
+    assert shown_all(verdict.fixes[0])[-1].endswith(
+        "--index-url https://download.pytorch.org/whl/cu118"
     )
 
 
@@ -199,7 +199,7 @@ def test_cuda13_jax_plugin_on_a_volta_is_refused(matrix):
     )
     (verdict,) = compat_arch.gpu_arch_not_in_build(facts, matrix)
     assert "7.5 or newer" in verdict.title
-    assert "'jax[cuda12]==0.10.2'" in verdict.fixes[0].commands[-1]
+    assert "'jax[cuda12]==0.10.2'" in shown_all(verdict.fixes[0])[-1]
 
 
 # DD504 cuDNN
@@ -244,7 +244,9 @@ def test_ld_library_path_shadowing_cudnn_with_an_older_minor_is_named(matrix):
 def test_no_cudnn_of_the_needed_major_anywhere_is_an_error(matrix):
     (verdict,) = compat_libs.cudnn_mismatch(make_facts(TF_216_GPU, gpu_machine()), matrix)
     assert "no cuDNN 8 is installed" in verdict.title
-    assert verdict.fixes[0].commands == ("python -m pip install 'nvidia-cudnn-cu12>=8.9'",)
+    assert shown_all(verdict.fixes[0]) == (
+        "/env/bin/python -m pip install 'nvidia-cudnn-cu12>=8.9'",
+    )
 
 
 def test_the_right_cudnn_wheel_is_silent(matrix):
@@ -347,7 +349,7 @@ def test_jax_plugin_of_another_version_than_jaxlib_is_an_error(matrix):
         make_facts(jax_stack("0.10.2", "0.10.2", "0.10.1")), matrix
     )
     assert "jax-cuda13-plugin 0.10.1 differs from jaxlib 0.10.2" in verdict.title
-    assert verdict.fixes[0].commands == ("python -m pip install 'jax[cuda13]==0.10.2'",)
+    assert shown_all(verdict.fixes[0]) == ("/env/bin/python -m pip install 'jax[cuda13]==0.10.2'",)
 
 
 def test_jaxlib_newer_than_jax_is_an_error_and_a_matching_trio_is_silent(matrix):
@@ -367,7 +369,7 @@ def test_numpy2_with_torch_2_2_is_an_error_and_with_2_3_silent(matrix):
         make_facts(with_packages(dist("numpy", "2.1.0"), dist("torch", "2.2.2"))), matrix
     )
     assert "_ARRAY_API not found" in verdict.title
-    assert verdict.fixes[0].commands == ("python -m pip install 'numpy<2'",)
+    assert shown_all(verdict.fixes[0]) == ("/env/bin/python -m pip install 'numpy<2'",)
     assert (
         compat_versions.numpy2_with_numpy1_build(
             make_facts(with_packages(dist("numpy", "2.1.0"), dist("torch", "2.3.0"))), matrix
@@ -401,7 +403,7 @@ def test_legacy_keras_without_tf_keras_and_a_mismatched_tf_keras(matrix):
         make_facts(with_packages(dist("tensorflow", "2.21.0")), legacy), matrix
     )
     assert "tf-keras is not installed" in verdict.title
-    assert verdict.fixes[0].commands == ("python -m pip install 'tf-keras~=2.21.0'",)
+    assert shown_all(verdict.fixes[0]) == ("/env/bin/python -m pip install 'tf-keras~=2.21.0'",)
     facts = make_facts(with_packages(dist("tensorflow", "2.21.0"), dist("tf-keras", "2.20.1")))
     (verdict,) = compat_versions.keras_mismatch(facts, matrix)
     assert "does not match TensorFlow 2.21.0" in verdict.title
@@ -498,4 +500,4 @@ def test_an_older_release_without_wheels_for_this_python_is_never_proposed(matri
         {"python": {"version": "3.14.0"}},
     )
     (verdict,) = compat_arch.gpu_arch_not_in_build(facts, matrix)
-    assert "torch==" not in " ".join(verdict.fixes[0].commands)
+    assert "torch==" not in " ".join(shown_all(verdict.fixes[0]))

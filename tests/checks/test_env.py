@@ -7,7 +7,7 @@ import pytest
 from dldoctor.checks import env
 from dldoctor.checks.registry import NotApplicable
 from dldoctor.model import Severity
-from tests.checks.scenarios import gpu_machine, make_facts
+from tests.checks.scenarios import gpu_machine, make_facts, shown_all
 
 
 def cvd(value: str) -> dict:
@@ -19,7 +19,7 @@ def test_disabling_values_hide_all_gpus(matrix, value):
     (verdict,) = env.visible_devices_hide_all(make_facts(gpu_machine(8), cvd(value)), matrix)
     assert verdict.severity is Severity.ERROR
     assert "all 8 GPU(s)" in verdict.title
-    assert verdict.fixes[0].commands == ("unset CUDA_VISIBLE_DEVICES",)
+    assert shown_all(verdict.fixes[0]) == ("unset CUDA_VISIBLE_DEVICES",)
 
 
 def test_unset_does_not_apply(matrix):
@@ -47,7 +47,7 @@ def test_first_entry_invalid_means_no_gpu_at_all(matrix):
     (verdict,) = env.visible_devices_unknown(make_facts(gpu_machine(1), cvd("4")), matrix)
     assert verdict.severity is Severity.ERROR
     assert "CUDA sees no GPU at all" in verdict.title
-    assert verdict.fixes[0].commands == ("export CUDA_VISIBLE_DEVICES=0",)
+    assert shown_all(verdict.fixes[0]) == ("export CUDA_VISIBLE_DEVICES=0",)
 
 
 def test_uuid_prefixes_are_accepted_and_unknown_uuids_are_not(matrix):

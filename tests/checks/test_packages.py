@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dldoctor.checks import packages
 from dldoctor.model import Severity
-from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
+from tests.checks.scenarios import dist, gpu_machine, make_facts, shown_all, with_packages
 
 
 def test_two_numpy_copies_with_different_versions_are_named_with_the_one_python_imports(matrix):
@@ -29,7 +29,7 @@ def test_two_numpy_copies_with_different_versions_are_named_with_the_one_python_
     (verdict,) = packages.duplicate_distribution(facts, matrix)
     assert verdict.severity is Severity.ERROR
     assert "imports 1.26.4 from /home/u/.local" in verdict.title
-    assert verdict.fixes[0].commands[-1] == "python -m pip install numpy==1.26.4"
+    assert shown_all(verdict.fixes[0])[-1] == "/env/bin/python -m pip install numpy==1.26.4"
 
 
 def test_no_duplicates_is_silent(matrix):
@@ -49,9 +49,9 @@ def test_tensorflow_and_tensorflow_cpu_clash_keeps_the_cpu_one_without_gpu(matri
     )
     (verdict,) = packages.clashing_distributions(facts, matrix)
     assert verdict.severity is Severity.ERROR
-    assert verdict.fixes[0].commands == (
-        "python -m pip uninstall -y tensorflow tensorflow-cpu",
-        "python -m pip install tensorflow-cpu==2.21.0",
+    assert shown_all(verdict.fixes[0]) == (
+        "/env/bin/python -m pip uninstall -y tensorflow tensorflow-cpu",
+        "/env/bin/python -m pip install tensorflow-cpu==2.21.0",
     )
 
 
@@ -91,8 +91,8 @@ def test_torchvision_built_for_another_torch_gets_the_paired_release_from_the_sa
     (verdict,) = packages.unsatisfied_requirements(facts, matrix)
     assert verdict.severity is Severity.ERROR
     assert "requires torch==2.8.0, but 2.13.0+cpu is installed" in verdict.title
-    assert verdict.fixes[0].commands == (
-        "python -m pip install 'torchvision==0.28.*' --index-url https://download.pytorch.org/whl/cpu",
+    assert shown_all(verdict.fixes[0]) == (
+        "/env/bin/python -m pip install 'torchvision==0.28.*' --index-url https://download.pytorch.org/whl/cpu",
     )
 
 
@@ -115,7 +115,9 @@ def test_a_missing_dependency_of_an_unlisted_package_is_a_warning_with_its_insta
     (verdict,) = packages.unsatisfied_requirements(facts, matrix)
     assert verdict.severity is Severity.WARNING
     assert "it is not installed" in verdict.title
-    assert verdict.fixes[0].commands == ("python -m pip install 'pygments<3.0.0,>=2.13.0'",)
+    assert shown_all(verdict.fixes[0]) == (
+        "/env/bin/python -m pip install 'pygments<3.0.0,>=2.13.0'",
+    )
 
 
 def test_all_requirements_met_is_silent(matrix):

@@ -12,7 +12,7 @@ from dldoctor.diagnosis import diagnose
 from dldoctor.document.schema import report_schema
 from dldoctor.facts.model import Facts
 from dldoctor.model import Severity, Status
-from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
+from tests.checks.scenarios import dist, gpu_machine, make_facts, shown_all, with_packages
 
 TORCH_CU121 = with_packages(
     dist("torch", "2.5.1+cu121"),
@@ -107,8 +107,8 @@ def test_torchvision_built_for_another_torch_gets_the_paired_release(matrix):
         "`import torchvision` (PyTorch's companion) fails although it is installed: "
         "RuntimeError: operator torchvision::nms does not exist"
     )
-    assert finding.fixes[0].commands == (
-        "python -m pip install 'torchvision==0.20.*' --index-url https://download.pytorch.org/whl/cu121",
+    assert shown_all(finding.fixes[0]) == (
+        "/env/bin/python -m pip install 'torchvision==0.20.*' --index-url https://download.pytorch.org/whl/cu121",
     )
 
 
@@ -123,7 +123,7 @@ def test_a_numpy_abi_import_error_gets_numpy_below_2(matrix):
         ),
     }
     (finding,) = judge(matrix, TORCH_CU121, runtime(torch=torch))["DD601"].findings
-    assert finding.fixes[0].commands == ("python -m pip install 'numpy<2'",)
+    assert shown_all(finding.fixes[0]) == ("/env/bin/python -m pip install 'numpy<2'",)
 
 
 def test_no_kernel_image_on_the_gpu_is_reported_with_the_architecture(matrix):
@@ -213,7 +213,7 @@ def test_wrong_numbers_from_a_gpu_are_an_error_with_hardware_checks(matrix):
     )
     assert "nvidia-smi -q -d ECC" in matmul.fixes[0].summary
     assert compile_.severity is Severity.WARNING
-    assert "build-essential" in compile_.fixes[0].commands[0]
+    assert "build-essential" in shown_all(compile_.fixes[0])[0]
 
 
 def test_sigill_is_the_cpu_not_a_generic_crash(matrix):
@@ -247,8 +247,22 @@ def test_a_timeout_says_where_it_stuck(matrix):
     assert finding.title == (
         "PyTorch 2.5.1+cu121 did not finish import torch within 60.0 s and was killed"
     )
-    assert finding.fixes[0].commands == ("dldoctor check --framework torch --timeout 600",)
+    assert shown_all(finding.fixes[0]) == ("dldoctor check --framework torch --timeout 600",)
     assert "D state" in finding.fixes[0].notes
+
+
+RERUN = ("--framework", "torch", "--timeout", "600")
+
+
+def test_a_timeouts_rerun_hint_keeps_the_python_it_judged(matrix):
+    torch = record(status="timeout", during="import torch", reason="no answer")
+    other = {"python": {"command": "/envs/my env/bin/python"}}  # what --python PATH leaves
+    (finding,) = judge(matrix, TORCH_CU121, other, runtime(torch=torch))["DD608"].findings
+    (command,) = finding.fixes[0].commands
+    assert command == ("dldoctor", "check", "--python", "/envs/my env/bin/python", *RERUN)
+    assert shown_all(finding.fixes[0]) == (
+        "dldoctor check --python '/envs/my env/bin/python' --framework torch --timeout 600",
+    )
 
 
 def test_a_report_without_runtime_facts_skips_every_runtime_check(matrix):

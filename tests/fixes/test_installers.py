@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from dldoctor.fixes.commands import shown
 from dldoctor.fixes.installers import Install, Installer, installer_for, render
 from tests.checks.scenarios import dist, make_facts, with_packages
+
+
+def shown_all(commands):
+    return tuple(shown(c) for c in commands)
+
 
 TORCH = Install(
     ("torch==2.13.0+cu130", "torchvision==0.28.0+cu130"),
@@ -25,25 +31,25 @@ def env(manager: str, installer: str = "pip") -> object:
 def test_pip_in_a_venv():
     facts = env("venv")
     assert installer_for(facts, "torch") is Installer.PIP
-    assert render(TORCH, facts) == (
-        "python -m pip install torch==2.13.0+cu130 torchvision==0.28.0+cu130 "
+    assert shown_all(render(TORCH, facts)) == (
+        "/env/bin/python -m pip install torch==2.13.0+cu130 torchvision==0.28.0+cu130 "
         "--index-url https://download.pytorch.org/whl/cu130",
     )
-    assert render(TF, facts) == (
-        "python -m pip uninstall -y tensorflow-cpu",
-        "python -m pip install 'tensorflow[and-cuda]==2.21.0'",
+    assert shown_all(render(TF, facts)) == (
+        "/env/bin/python -m pip uninstall -y tensorflow-cpu",
+        "/env/bin/python -m pip install 'tensorflow[and-cuda]==2.21.0'",
     )
 
 
 def test_uv_when_uv_installed_the_package():
     facts = env("uv", installer="uv")
-    assert render(TORCH, facts) == (
-        "uv pip install torch==2.13.0+cu130 torchvision==0.28.0+cu130 "
+    assert shown_all(render(TORCH, facts)) == (
+        "uv pip install --python /env/bin/python torch==2.13.0+cu130 torchvision==0.28.0+cu130 "
         "--index-url https://download.pytorch.org/whl/cu130",
     )
-    assert render(TF, facts) == (
-        "uv pip uninstall tensorflow-cpu",
-        "uv pip install 'tensorflow[and-cuda]==2.21.0'",
+    assert shown_all(render(TF, facts)) == (
+        "uv pip uninstall --python /env/bin/python tensorflow-cpu",
+        "uv pip install --python /env/bin/python 'tensorflow[and-cuda]==2.21.0'",
     )
 
 
@@ -52,18 +58,18 @@ def test_uv_targets_another_interpreter_explicitly():
         {"python": {"command": "/envs/train/bin/python", "environment": {"manager": "uv"}}},
         with_packages(dist("torch", "2.13.0+cpu", installer="uv")),
     )
-    assert render(TORCH, facts)[0].startswith(
+    assert shown_all(render(TORCH, facts))[0].startswith(
         "uv pip install --python /envs/train/bin/python torch=="
     )
 
 
 def test_poetry_adds_an_explicit_source_for_a_wheel_index():
     facts = env("poetry")
-    assert render(TORCH, facts) == (
+    assert shown_all(render(TORCH, facts)) == (
         "poetry source add --priority=explicit wheels-cu130 https://download.pytorch.org/whl/cu130",
         "poetry add torch==2.13.0+cu130 torchvision==0.28.0+cu130 --source wheels-cu130",
     )
-    assert render(TF, facts) == (
+    assert shown_all(render(TF, facts)) == (
         "poetry remove tensorflow-cpu",
         "poetry add 'tensorflow[and-cuda]==2.21.0'",
     )
@@ -71,7 +77,7 @@ def test_poetry_adds_an_explicit_source_for_a_wheel_index():
 
 def test_conda_owned_package_is_removed_with_conda_and_replaced_with_pip():
     facts = env("conda", installer="conda")
-    assert render(TF, facts) == (
-        "conda remove --force -y tensorflow-cpu",
-        "python -m pip install 'tensorflow[and-cuda]==2.21.0'",
+    assert shown_all(render(TF, facts)) == (
+        "conda remove --prefix /env --force -y tensorflow-cpu",
+        "/env/bin/python -m pip install 'tensorflow[and-cuda]==2.21.0'",
     )

@@ -135,7 +135,7 @@ def test_untrusted_messages_are_coerced_or_dropped(tmp_path):
     )
     record = records.records["torch"]
     assert record["devices"] == [] and record["info"] == {}
-    assert record["import"]["version"] == "\ufffd[31mred\ufffd[0m"
+    assert record["import"]["version"] == "red"  # the colour codes dropped whole
     assert len(record["import"]["output"]) == 40 and record["import"]["output"][0] == "a\ufffdb"
     assert record["smoke"][0]["status"] == "fail" and len(record["smoke"][0]["got"]["k"]) == 60
 

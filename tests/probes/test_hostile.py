@@ -7,6 +7,8 @@ garbage and fake results before working.
 
 from __future__ import annotations
 
+import sys
+
 import jsonschema
 
 from dldoctor.document.schema import report_schema
@@ -35,7 +37,7 @@ def test_an_import_that_segfaults_is_a_crash_with_its_python_stack(hostile_run):
     assert any("jax/__init__.py" in line for line in jax["output"])
     (finding,) = findings(hostile_run, "DD607")
     assert finding["title"] == "JAX 0.4.30 crashed with SIGSEGV during import jax"
-    assert "--force-reinstall jax==0.4.30" in finding["fixes"][0]["commands"][-1]
+    assert finding["fixes"][0]["commands"][-1][-2:] == ["--force-reinstall", "jax==0.4.30"]
 
 
 def test_an_import_that_hangs_is_killed_at_the_timeout(hostile_run):
@@ -66,7 +68,7 @@ def test_a_missing_cuda_library_is_named_with_the_wheel_the_framework_pins(hosti
         "PyTorch 2.6.0+cu124 could not load libcudart.so.12 so it cannot be imported"
     )
     assert finding["fixes"][0]["commands"] == [
-        "python -m pip install nvidia-cuda-runtime-cu12==12.4.127"
+        [sys.executable, "-m", "pip", "install", "nvidia-cuda-runtime-cu12==12.4.127"]
     ]
     assert not [f for f in findings(hostile_run, "DD601") if f["evidence"]["framework"] == "torch"]
 

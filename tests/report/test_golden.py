@@ -48,7 +48,7 @@ def test_terminal_colour_and_wrapping_on_a_narrow_terminal(matrix):
     terminal.render(report_for("h100_cpu_stack", matrix), terminal.Out(out, color=True, width=60))
     lines = out.getvalue().splitlines()
     assert "\033[31m✗\033[0m" in out.getvalue()  # errors in red
-    commands = [ln for ln in lines if "$ python -m pip install torch==" in ln]
+    commands = [ln for ln in lines if "$ /work/venv/bin/python -m pip install torch==" in ln]
     assert len(commands) == 1 and len(commands[0]) > 60  # a command is never broken
     prose = [ln for ln in lines if "$ " not in ln and "\033" not in ln]
     assert prose and all(len(ln) <= 60 for ln in prose)
