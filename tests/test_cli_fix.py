@@ -166,6 +166,21 @@ def test_apply_asks_on_a_terminal_and_a_no_runs_nothing(tmp_path):
     assert out.rstrip().endswith("Nothing was run.")
 
 
+def test_without_python_the_plan_names_the_interpreter_dldoctor_runs_in(tmp_path):
+    """Issue 10 item 1: `.venv/bin/dldoctor fix`, venv not activated, PATH's python elsewhere."""
+    site = tmp_path / "site"
+    dist_info(site, "torchvision", "0.23.0", requires=("torch==2.8.0",))  # built for another torch
+    trap = tmp_path / "bin"
+    trap.mkdir()
+    (trap / "python").write_text("#!/bin/sh\nexit 1\n")
+    (trap / "python").chmod(0o755)
+    env = {"PATH": f"{trap}:{os.environ['PATH']}", "PYTHONPATH": str(site)}
+    result = dldoctor("fix", "--quick", env=env)
+    commands = [ln.strip() for ln in result.stdout.splitlines() if ln.strip().startswith("$ ")]
+    assert f"$ {sys.executable} -m pip install 'torchvision==0.28.*' " in "\n".join(commands)
+    assert all(not ln.startswith(("$ python ", "$ pip ")) for ln in commands)
+
+
 # ---- a real throwaway venv, judged with --python ----------------------------------------------
 
 

@@ -27,7 +27,9 @@ def fix(
         False, "--yes", "-y", help="With --apply: do not ask for confirmation."
     ),
     python: Optional[str] = typer.Option(
-        None, "--python", help="Fix another interpreter's environment."
+        None,
+        "--python",
+        help="Fix another interpreter's environment (with --from: the one the report is of).",
     ),
     from_report: Optional[Path] = typer.Option(
         None, "--from", help="Plan from an earlier JSON report (--apply: only of this interpreter)."

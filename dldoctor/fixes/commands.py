@@ -15,8 +15,8 @@ Command = tuple[str, ...]  # an argument vector: argv[0] is the program, nothing
 # never becomes an argument (pip would take "--index-url=…" or "-r file" as an option).
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _SPEC = r"(?:===|==|!=|~=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+"
-_REQUIREMENT = re.compile(rf"^{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPEC}(?:,{_SPEC})*)?$")
-_DISTRIBUTION = re.compile(rf"^{_NAME}$")
+_REQUIREMENT = re.compile(rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPEC}(?:,{_SPEC})*)?")
+_DISTRIBUTION = re.compile(_NAME)  # both used with fullmatch: "$" would let a final "\n" in
 
 
 def shown(command: Command) -> str:
@@ -26,12 +26,12 @@ def shown(command: Command) -> str:
 
 def safe_requirement(requirement: str) -> bool:
     """A plain pinned requirement ("torch==2.13.0+cu130", "jax[cuda13]==0.10.2", "numpy<2")."""
-    return bool(_REQUIREMENT.match(requirement))
+    return bool(_REQUIREMENT.fullmatch(requirement))
 
 
 def safe_name(name: str) -> bool:
     """A plain distribution name ("tensorflow-cpu"), fit to be one argument of an uninstall."""
-    return bool(_DISTRIBUTION.match(name))
+    return bool(_DISTRIBUTION.fullmatch(name))
 
 
 def interpreter(facts: Facts) -> str:

@@ -7,7 +7,8 @@ moves; OSC: window titles, OSC 52 clipboard writes, hyperlinks; DCS/SOS/PM/APC s
 C1 forms of all of them) and shows every other control character, carriage return, backspace
 and bidirectional override as U+FFFD, so that hidden text becomes visible instead of
 overwriting or reordering what is shown. The Markdown helpers also keep outside text inside the
-cell, span or fence it was put in.
+table cell, prose or code fence it was put in. (Probe children's output is also cleaned where
+it is collected, before the failure signatures read it: there the report holds it cleaned.)
 """
 
 from __future__ import annotations
@@ -64,16 +65,8 @@ def md_text(text: object, line_start: bool = False) -> str:
 
 
 def md_cell(text: object) -> str:
-    """Outside text inside one table cell (a ``|`` cannot open another column)."""
+    """Outside text inside one table cell (a ``|`` cannot open another column, nor a newline a row)."""
     return md_text(text)
-
-
-def md_code(text: object) -> str:
-    """Outside text as one inline code span, delimited by more backticks than it contains."""
-    value = clean(text)
-    fence = "`" * (_longest_run(value, "`") + 1)
-    pad = " " if value.startswith("`") or value.endswith("`") else ""
-    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def md_fence(lines: list[str], info: str = "") -> list[str]:

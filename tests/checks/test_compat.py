@@ -239,6 +239,15 @@ def test_ld_library_path_shadowing_cudnn_with_an_older_minor_is_named(matrix):
         "TensorFlow 2.16.1 needs cuDNN 8.9, but LD_LIBRARY_PATH makes it load cuDNN 8.6.0 "
         "from /usr/lib/x86_64-linux-gnu"
     )
+    assert verdict.fixes[0].commands == ()  # LD_LIBRARY_PATH's value unknown: no command made up
+    for value, expected in [
+        ("/opt/x:/usr/lib/x86_64-linux-gnu/:/opt/y z", "export 'LD_LIBRARY_PATH=/opt/x:/opt/y z'"),
+        ("/usr/lib/x86_64-linux-gnu", "unset LD_LIBRARY_PATH"),
+    ]:
+        env = {"env": {"variables": {"LD_LIBRARY_PATH": value}}}
+        facts = make_facts(TF_216_GPU, gpu_machine(), cudnn, env)
+        (verdict,) = compat_libs.cudnn_mismatch(facts, matrix)
+        assert shown_all(verdict.fixes[0]) == (expected,)
 
 
 def test_no_cudnn_of_the_needed_major_anywhere_is_an_error(matrix):

@@ -81,3 +81,30 @@ def test_conda_owned_package_is_removed_with_conda_and_replaced_with_pip():
         "conda remove --prefix /env --force -y tensorflow-cpu",
         "/env/bin/python -m pip install 'tensorflow[and-cuda]==2.21.0'",
     )
+
+
+def test_a_requirement_or_name_that_is_not_plain_pep_508_makes_no_command():
+    facts = env("venv")
+    for hostile in (
+        "numpy; touch /tmp/x",
+        "$(touch /tmp/x)",
+        "evil @ https://evil.example/evil.whl",
+        "--index-url=https://evil.example/simple",
+        "-r/etc/passwd",
+        "numpy==1.0 --pre",
+        "numpy==1.0;python_version>'3'",
+        "numpy\n==1.0",
+        "numpy==1.0\n",
+    ):
+        assert render(Install((hostile,)), facts) == ()
+        assert render(Install(("numpy<2",), remove_first=(hostile,)), facts) == ()
+    for plain in ("numpy<2", "jax[cuda12]==0.10.2", "torch==2.13.0+cu130", "tf-keras~=2.21.0"):
+        assert render(Install((plain,)), facts)[0][-1] == plain
+
+
+def test_each_copy_of_a_duplicate_gets_its_own_uninstall():
+    (*uninstalls, install) = render(
+        Install(("numpy==2.1.0",), remove_first=("numpy",), copies=2), env("venv")
+    )
+    assert uninstalls == [("/env/bin/python", "-m", "pip", "uninstall", "-y", "numpy")] * 2
+    assert install == ("/env/bin/python", "-m", "pip", "install", "numpy==2.1.0")

@@ -12,7 +12,7 @@ from dldoctor.checks.registry import run_checks
 from dldoctor.document.report import Report
 from dldoctor.facts.model import Facts
 from dldoctor.report import markdown, terminal
-from dldoctor.report.clean import clean, md_cell, md_code, md_fence, md_text
+from dldoctor.report.clean import clean, md_cell, md_fence, md_text
 from tests.report.test_golden import DATA
 
 # What a hostile string carries: screen clear, cursor home, erase line, a window title (OSC 0,
@@ -61,7 +61,6 @@ def test_markdown_helpers_keep_outside_text_in_its_place():
         "\\[click\\](http://evil) \\<img src=x\\> \\*x\\* \\`y\\`"
     )
     assert md_text("# heading", line_start=True) == "\\# heading"
-    assert md_code("a ``` b") == "````a ``` b````"
     fence = md_fence(["pip install x", "```", "# now outside?"], "sh")
     assert fence[0] == "````sh" and fence[-1] == "````" and "```" in fence[2]
 
