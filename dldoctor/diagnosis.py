@@ -16,6 +16,28 @@ from dldoctor.model import Finding, Severity
 
 JSON = dict[str, Any]
 
+# Causes that keep a framework off its GPU: they explain its missing devices (DD605) and its
+# failing computations on the accelerator.
+GPU_CAUSES = (
+    "insufficient-driver",
+    "forward-compat",
+    "cuda-unknown-error",
+    "driver-mismatch",
+    "device-busy",
+    "cuda-init",
+    "no-kernel-image",
+    "ptx-jit",
+    "missing-library",
+    "shadowed-library",
+    "cuda-library-too-old",
+    "cudnn-version-mismatch",
+    "cudnn-init-failed",
+    "jax-version-mismatch",
+    "mps-macos",
+    "nccl-shared-memory",
+    "nccl-system-error",
+)
+GPU_STATIC = ("DD201", "DD501", "DD503", "DD504", "DD506", "DD512")
 # A static check and the observed causes it predicts for the same framework (same root cause).
 PREDICTS = {
     "DD202": ("cpu-instructions",),
@@ -126,17 +148,19 @@ def diagnose(findings: list[Finding] | tuple[Finding, ...]) -> Diagnosis:
         for r in serious:
             if _cause(items[r]) in causes and framework_of(items[r]) == framework_of(items[s]):
                 folder.fold(s, r)
-    # 2. Per framework, its consequences and generic symptoms fold under its root cause.
+    # 2. Per framework, what its root cause explains folds under it: findings showing the same
+    #    words (cause), its generic symptoms, and what keeps it off the GPU when the cause does.
     for framework in {framework_of(items[i]) for i in serious} - {None}:
         mine = [i for i in folder.alive() if i in serious and framework_of(items[i]) == framework]
         roots = [i for i in mine if items[i].code not in CONSEQUENCES and not _generic(items[i])]
-        if roots:
-            root = max(roots, key=lambda i: (items[i].severity.rank, -i))
-            for i in mine:
-                if i not in roots:
-                    folder.fold(root, i)
-        else:  # only symptoms: the same words from several tests are one problem
-            _fold_repeats(folder, mine)
+        roots.sort(key=lambda i: (-items[i].severity.rank, i))
+        for i in mine:
+            if i in roots:
+                continue
+            root = next((r for r in roots if _explains(items[r], items[i])), None)
+            if root is not None:
+                folder.fold(root, i)
+        _fold_repeats(folder, [i for i in mine if i in folder.alive()])
     # 3. A machine-wide cause explains frameworks that see no GPU or cannot compute on it.
     machine = [i for i in folder.alive() if items[i].code in MACHINE and i in serious]
     if machine:
@@ -149,6 +173,25 @@ def diagnose(findings: list[Finding] | tuple[Finding, ...]) -> Diagnosis:
         key=lambda p: (-p[1].severity.rank, -len(p[1].explains), p[1].code, p[0]),
     )
     return Diagnosis(tuple(f for _, f in ranked))
+
+
+def _gpu_related(finding: Finding) -> bool:
+    return finding.code in GPU_STATIC or _cause(finding) in GPU_CAUSES
+
+
+def _explains(root: Finding, other: Finding) -> bool:
+    """Whether ``root`` (a cause of one framework) explains ``other`` (of the same framework)."""
+    cause = _cause(other)
+    if cause is not None and (cause == _cause(root) or cause in PREDICTS.get(root.code, ())):
+        return True  # the same words, or what the static check predicted
+    if other.code == "DD610":
+        return True  # nothing could run: whatever is wrong with it explains that
+    if not _gpu_related(root):
+        return False
+    if _generic(other) or other.code == "DD605":
+        return True
+    device = str(other.evidence.get("device") or "")
+    return other.code == "DD606" and device not in ("", "cpu")
 
 
 def _fold_repeats(folder: _Folder, indices: list[int]) -> None:

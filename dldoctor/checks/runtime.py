@@ -76,6 +76,7 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     f"{what} fails although it is installed: {rt.first_line(text)}",
                     evidence={
                         "framework": key,
+                        "cause": rt.cause(text, matrix),
                         "module": module,
                         "error": text,
                         "traceback": (imported.get("error") or {}).get("traceback") or [],
@@ -156,6 +157,7 @@ def smoke_test_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     title,
                     evidence={
                         "framework": key,
+                        "cause": rt.cause(text, matrix),
                         **{k: v for k, v in smoke.items() if k != "output"},
                     },
                     fixes=_smoke_fix(facts, matrix, smoke, text),
@@ -215,11 +217,15 @@ def probe_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
             remedies.append(
                 fixes.reinstall(facts, matrix, name, str(dist["version"]), "a clean copy")
             )
+        said = rt.said(record, matrix)
         verdicts.append(
             Verdict(
                 Severity.ERROR,
                 f"{rt.version_label(facts, key, record)} {how}",
-                evidence=_process_evidence(key, record),
+                evidence={
+                    **_process_evidence(key, record),
+                    "cause": said[0].cause if said else None,
+                },
                 fixes=tuple(remedies),
                 detail="\n".join((record.get("output") or [])[-12:]),
             )

@@ -167,3 +167,21 @@ def test_a_healthy_record_has_no_primary_diagnosis():
     _, diagnosis = judged(TORCH_CU121, runtime(torch=torch))
     assert diagnosis.primary is None
     assert diagnosis.to_dict() == {"primary": None, "root_causes": 0, "folded": 0}
+
+
+def test_a_cause_does_not_swallow_what_it_does_not_explain():
+    jax = record(
+        status="crash",
+        reason="crashed with SIGSEGV during import jax",
+        during="import jax",
+        process={"exit_code": -11, "signal": "SIGSEGV", "timed_out": False, "output_tail": []},
+    )
+    jax["import"] = None
+    stack = with_packages(
+        dist("jax", "0.4.30"),
+        dist("jaxlib", "0.10.2"),
+        frameworks={"jax": {"distributions": [{"name": "jax", "version": "0.4.30"}]}},
+    )
+    _, diagnosis = judged(stack, runtime(jax=jax))
+    codes = [f.code for f in diagnosis.findings if f.severity is Severity.ERROR]
+    assert sorted(codes) == ["DD506", "DD607"]  # a version mismatch is not a segfault's cause
