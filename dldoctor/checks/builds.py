@@ -10,6 +10,7 @@ from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
+from dldoctor.fixes.installers import conda as conda_installer
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -102,24 +103,72 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
     verdicts = []
     for key, (is_cpu_only, fix, severity) in _CPU_ONLY.items():
         frame = q.framework(facts, key)
-        why = is_cpu_only(frame) if frame else None
-        if not why:
+        if not frame:
             continue
+        why = is_cpu_only(frame)
+        conda, pins = _conda_cpu_build(facts, matrix, key)
+        build = frame.get("build") or {}
+        if not why and not (conda and (not build or build.get("error"))):
+            continue  # the build file says CUDA (or says nothing and conda does not say CPU)
+        reasons = [r for r in (why, _conda_reason(conda, pins)) if r]
         remedy = fix(facts, matrix)
+        fixes = [remedy] if remedy else []
+        if pins and remedy:
+            names = [str(p["name"]) for p in pins]
+            fixes.insert(
+                0,
+                Fix(
+                    f"Remove {' and '.join(names)}, which hold conda to CPU builds.",
+                    conda_installer.remove(names, facts),
+                ),
+            )
         verdicts.append(
             Verdict(
                 severity,
-                f"{_LABEL[key]} cannot use {gpu}: {why}",
+                f"{_LABEL[key]} cannot use {gpu}: {'; '.join(reasons)}",
                 evidence={
                     "framework": key,
-                    "distributions": frame.get("distributions") if frame else None,
-                    "build": (frame or {}).get("build"),
+                    "distributions": frame.get("distributions"),
+                    "build": frame.get("build"),
+                    "conda": [
+                        {k: p.get(k) for k in ("name", "version", "build", "channel")}
+                        for p in conda + pins
+                    ],
                     "driver_cuda": facts.nvidia.get("cuda_driver_version"),
                 },
-                fixes=(remedy,) if remedy else (),
+                fixes=tuple(fixes),
             )
         )
     return verdicts
+
+
+def _conda_cpu_build(facts: Facts, matrix: Matrix, key: str) -> tuple[list[Any], list[Any]]:
+    """The framework's conda packages that are CPU builds, and what pins conda to CPU builds."""
+    names = {r["conda"] for r in matrix.tables["conda"]["framework"] if r["framework"] == key}
+    cpu = [
+        p
+        for p in q.conda_packages(facts)
+        if p.get("name") in names and (p.get("cuda") or {}).get("variant") == "cpu"
+    ]
+    if not cpu:
+        return [], []
+    pins = []
+    if key == "torch":  # cpuonly and pytorch-mutex are PyTorch's own mechanism
+        for rule in matrix.tables["conda"]["cpu_pin"]:
+            found = q.conda_package(facts, rule["package"])
+            if found and rule.get("build") in (None, found.get("build")):
+                pins.append(found)
+    return cpu, pins
+
+
+def _conda_reason(cpu: list[Any], pins: list[Any]) -> str:
+    if not cpu:
+        return ""
+    first = cpu[0]
+    text = f"conda installed its CPU build ({first['name']} {first.get('version')} {first.get('build')})"
+    if pins:
+        text += f", and {' and '.join(p['name'] for p in pins)} hold conda to CPU builds"
+    return text
 
 
 @check(

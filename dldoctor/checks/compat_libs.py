@@ -12,14 +12,14 @@ from dldoctor.checks.cuda_builds import CudaBuild, cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install, conda, render
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
 
-def _needed_cudnn(build: CudaBuild, matrix: Matrix) -> Version | None:
+def needed_cudnn(build: CudaBuild, matrix: Matrix) -> Version | None:
     """The cuDNN a build needs: its own record, else the matrix row of its release."""
     text = build.cudnn
     if build.framework == "tensorflow":
@@ -55,9 +55,10 @@ def _pip_cudnn(facts: Facts) -> list[dict[str, Any]]:
 )
 def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: a framework's CUDA build needs cuDNN of some version, and either no cuDNN of that
-    major is installed (pip wheel, system, LD_LIBRARY_PATH), or LD_LIBRARY_PATH puts an older
-    copy of the same major first (the dynamic loader searches it before everything else), or the
-    pip wheel is outside the range the JAX plugin accepts.
+    major is installed (pip wheel, conda environment, system, LD_LIBRARY_PATH, inside a
+    package), or the copy the dynamic loader would pick for it (the library map: RPATH,
+    LD_LIBRARY_PATH, the framework's RUNPATH, the ldconfig cache, in that order) is older than
+    it needs, or the pip wheel is outside the range the JAX plugin accepts.
 
     Why: the framework skips the GPU ("Cannot dlopen some GPU libraries") or aborts with
     "Loaded runtime CuDNN library: 8.6.0 but source was compiled with: 8.9.7".
@@ -65,17 +66,24 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: install the cuDNN wheel the framework asks for, and take the stale directory out of
     LD_LIBRARY_PATH.
     """
-    builds = [b for b in cuda_builds(facts, matrix) if _brings_no_cudnn(b, facts)]
+    builds = [
+        b
+        for b in cuda_builds(facts, matrix)
+        if _brings_no_cudnn(b, facts) or q.library_candidates(facts, b.framework, "cudnn")
+    ]
     if not builds:
         raise NotApplicable("no CUDA build of a framework installed")
     libraries = (facts.cuda.get("libraries") or {}).get("cudnn") or []
+    libraries = libraries + list(
+        ((facts.cuda.get("library_map") or {}).get("copies") or {}).get("cudnn") or []
+    )
     pip = _pip_cudnn(facts)
     verdicts = []
     for build in builds:
         if build.framework == "jax":
             verdicts += _jax_cudnn(build, pip, matrix, facts)
             continue
-        needed = _needed_cudnn(build, matrix)
+        needed = needed_cudnn(build, matrix)
         if needed is None:
             continue
         same_major = [
@@ -87,7 +95,7 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             w for w in pip if (q.version_of(w.get("version")) or Version("0")).major == needed.major
         ]
         wheel = f"nvidia-cudnn-cu{build.cuda.split('.')[0]}"
-        if not same_major:
+        if not same_major and _brings_no_cudnn(build, facts):
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
@@ -108,37 +116,89 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 )
             )
             continue
-        for entry in libraries:
-            found = q.version_of(entry.get("version"))
-            if (
-                entry.get("source") != "LD_LIBRARY_PATH"
-                or found is None
-                or found.major != needed.major
-            ):
-                continue
-            if len(found.release) > 1 and found < needed:
-                directory = str(entry.get("path", "")).rsplit("/", 1)[0]
-                verdicts.append(
-                    Verdict(
-                        Severity.ERROR,
-                        f"{build.label} {build.version} needs cuDNN {needed}, but LD_LIBRARY_PATH makes it load "
-                        f"cuDNN {found} from {directory}",
-                        evidence={
-                            "framework": build.framework,
-                            "cudnn_needed": str(needed),
-                            "loads": entry,
-                            "LD_LIBRARY_PATH": (facts.env.get("variables") or {}).get(
-                                "LD_LIBRARY_PATH"
-                            ),
-                        },
-                        fixes=(
-                            Fix(
-                                f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first).",
-                                _without(facts, directory),
-                            ),
+        if q.library_candidates(facts, build.framework, "cudnn") is not None:
+            verdicts += _loaded_too_old(facts, build, needed, wheel)
+        else:  # a report without the library map: LD_LIBRARY_PATH is searched first
+            verdicts += _ld_library_path_too_old(facts, build, needed, libraries)
+    return verdicts
+
+
+def _unset_dir_fix(facts: Facts, directory: str, needed: Version) -> Fix:
+    return Fix(
+        f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first).",
+        _without(facts, directory),
+    )
+
+
+def _loaded_too_old(facts: Facts, build: CudaBuild, needed: Version, wheel: str) -> list[Verdict]:
+    """The copy the loader picks for the framework (the library map) is older than it needs."""
+    loaded = q.loaded_copy(facts, build.framework, "cudnn", needed.major)
+    found = q.version_of((loaded or {}).get("version"))
+    if loaded is None or found is None or len(found.release) < 2:
+        return []
+    # A header says 9.1.0 where the matrix says 9.1.0.70: compare at the copy's precision.
+    if found >= Version(".".join(str(p) for p in needed.release[: len(found.release)])):
+        return []
+    directory = str(loaded.get("path", "")).rsplit("/", 1)[0]
+    via = loaded.get("via")
+    if via == "LD_LIBRARY_PATH":
+        fix = _unset_dir_fix(facts, directory, needed)
+    elif loaded.get("kind") == "conda-env":
+        fix = Fix(
+            f"Install cuDNN {needed} in the conda environment.",
+            conda.install([f"cudnn>={needed}"], facts),
+        )
+    else:
+        fix = Fix(
+            f"Install cuDNN {needed} or newer where {build.label} looks for it.",
+            render(Install((f"{wheel}>={needed}",)), facts),
+            automatic=loaded.get("kind") == "pip-wheel",
+        )
+    return [
+        Verdict(
+            Severity.ERROR,
+            f"{build.label} {build.version} needs cuDNN {needed}, but the dynamic loader would give it "
+            f"cuDNN {found} from {directory} (found by {via})",
+            evidence={
+                "framework": build.framework,
+                "cudnn_needed": str(needed),
+                "loads": loaded,
+                "search": ((facts.cuda.get("library_map") or {}).get("frameworks") or {})
+                .get(build.framework, {})
+                .get("search"),
+                "LD_LIBRARY_PATH": (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH"),
+            },
+            fixes=(fix,),
+        )
+    ]
+
+
+def _ld_library_path_too_old(
+    facts: Facts, build: CudaBuild, needed: Version, libraries: list[dict[str, Any]]
+) -> list[Verdict]:
+    verdicts = []
+    for entry in libraries:
+        found = q.version_of(entry.get("version"))
+        if entry.get("source") != "LD_LIBRARY_PATH" or found is None or found.major != needed.major:
+            continue
+        if len(found.release) > 1 and found < needed:
+            directory = str(entry.get("path", "")).rsplit("/", 1)[0]
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"{build.label} {build.version} needs cuDNN {needed}, but LD_LIBRARY_PATH makes it load "
+                    f"cuDNN {found} from {directory}",
+                    evidence={
+                        "framework": build.framework,
+                        "cudnn_needed": str(needed),
+                        "loads": entry,
+                        "LD_LIBRARY_PATH": (facts.env.get("variables") or {}).get(
+                            "LD_LIBRARY_PATH"
                         ),
-                    )
+                    },
+                    fixes=(_unset_dir_fix(facts, directory, needed),),
                 )
+            )
     return verdicts
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dldoctor.facts.host import Host
-from dldoctor.facts.ldcache import read_ldcache
+from dldoctor.facts.ldcache import LdCache, read_ldcache
 from dldoctor.facts.model import Facts
 from dldoctor.facts.run import run_command
 from dldoctor.matrix import Matrix
@@ -93,6 +93,7 @@ def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) 
     marker_env = python_facts.get("marker_environment") or {}
     packages["unsatisfied"] = unsatisfied(packages, marker_env)
     sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels") or []
+    _environment_files(host, matrix, python_facts, packages, sections, ldcache)
     return Facts(
         system=sections["system"],
         python=python_facts,
@@ -102,6 +103,59 @@ def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) 
         packages=packages,
         env=gather_env(host.env),
     )
+
+
+def _environment_files(
+    host: Host,
+    matrix: Matrix,
+    python: dict[str, Any],
+    packages: dict[str, Any],
+    sections: dict[str, dict[str, Any]],
+    ldcache: LdCache,
+) -> None:
+    """Facts read from the judged environment's files once its paths are known: its conda
+    records, JAX's build files, and the library map (each costs itself on a bug, never more)."""
+    from dldoctor.facts.conda import gather_conda, join_distributions
+    from dldoctor.facts.jaxbuild import jax_build_facts
+    from dldoctor.facts.libmap import gather_library_map
+
+    errors = packages.setdefault("errors", [])
+    try:
+        packages["conda"] = gather_conda(host, python.get("prefix"))
+        join_distributions(packages, packages["conda"])
+    except Exception as exc:  # a gatherer bug must not cost the report
+        errors.append(f"conda: internal error: {type(exc).__name__}: {exc}")
+    jax = (packages.get("frameworks") or {}).get("jax")
+    if jax is not None:
+        try:
+            jax.setdefault("build", {})["static"] = jax_build_facts(
+                host, list(packages.get("distributions") or [])
+            )
+        except Exception as exc:
+            errors.append(f"jax build files: internal error: {type(exc).__name__}: {exc}")
+    cuda = sections["cuda"]
+    if "errors" in cuda and "toolkits" not in cuda:
+        return  # the cuda section itself failed
+    site_dirs = [
+        p for p in python.get("sys_path") or [] if isinstance(p, str) and p.startswith("/")
+    ]
+    try:
+        cuda["library_map"] = gather_library_map(
+            host,
+            matrix.tables["libraries"]["library"],
+            matrix.tables["libraries"]["anchor"],
+            site_dirs,
+            ldcache,
+            [tk["path"] for tk in cuda.get("toolkits") or []],
+            packages.get("conda"),
+            packages.get("nvidia_wheels") or [],
+            python.get("executable"),
+            sections["system"].get("architecture"),
+        )
+    except Exception as exc:
+        cuda.setdefault("errors", {})["library_map"] = (
+            f"internal error: {type(exc).__name__}: {exc}"
+        )
 
 
 def _result(get: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:

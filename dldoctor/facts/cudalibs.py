@@ -238,3 +238,18 @@ def _number(macros: dict[str, str], name: str) -> int | None:
             return int(value)
         value = macros.get(value)
     return None
+
+
+def header_version(host: Host, include_dir: str, library: str) -> Version:
+    """The version a library's own header in ``include_dir`` declares (``cudnn_version.h``)."""
+    names = _list_dir(host, include_dir, {})
+    for kind in _HEADERS:
+        if kind.library != library:
+            continue
+        for pattern in kind.files + kind.optional_files:
+            for name in fnmatch.filter(names, pattern):
+                text = read_text(host, posixpath.join(include_dir, name), _HEADER_LIMIT_BYTES)
+                version = kind.version(_macros(text or ""))
+                if version is not None:
+                    return version
+    return None

@@ -83,3 +83,33 @@ def release_of(version: str) -> str:
     """'2.13.0+cpu' → '2.13.0' (the public version a pin uses)."""
     parsed = version_of(version)
     return parsed.public if parsed else version
+
+
+def library_candidates(facts: Facts, framework: str, library: str) -> list[dict[str, Any]] | None:
+    """The copies of a CUDA library the dynamic loader would try for a framework, in its order
+    (the library map); None when the report has no map for that framework."""
+    frameworks = (facts.cuda.get("library_map") or {}).get("frameworks") or {}
+    if framework not in frameworks:
+        return None
+    entry = (frameworks[framework].get("libraries") or {}).get(library) or {}
+    return list(entry.get("candidates") or [])
+
+
+def loaded_copy(facts: Facts, framework: str, library: str, major: int) -> dict[str, Any] | None:
+    """The copy of ``lib<library>.so.<major>`` the loader would pick for a framework, if known."""
+    for copy in library_candidates(facts, framework, library) or []:
+        found = version_of(copy.get("version")) or version_of(
+            str(copy.get("soname") or "").rpartition(".so.")[2] or None
+        )
+        if found is not None and found.major == major:
+            return copy
+    return None
+
+
+def conda_packages(facts: Facts) -> list[dict[str, Any]]:
+    """The conda environment's package records (empty outside conda, or in old reports)."""
+    return list((facts.packages.get("conda") or {}).get("packages") or [])
+
+
+def conda_package(facts: Facts, name: str) -> dict[str, Any] | None:
+    return next((p for p in conda_packages(facts) if p.get("name") == name), None)

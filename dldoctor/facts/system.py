@@ -7,6 +7,13 @@ import os
 import platform
 from typing import Any, Callable
 
+from dldoctor.facts.container import (
+    ipc_namespace,
+    mounts,
+    nvidia_injected,
+    runtime,
+    shm_size_from_mounts,
+)
 from dldoctor.facts.host import Host
 from dldoctor.facts.system_linux import (
     cgroup_cpu_quota_cores,
@@ -183,17 +190,37 @@ def _linux_wsl(host: Host, facts: JSON, errors: dict[str, str]) -> None:
 
 def _linux_container(host: Host, facts: JSON, errors: dict[str, str]) -> None:
     kind, evidence = container(host)
-    facts["container"] = {"kind": kind, "evidence": evidence}
+    table = mounts(host)
+    name, how = runtime(host, table)
+    ipc, ipc_evidence = ipc_namespace(host)
+    facts["container"] = {
+        "kind": kind,
+        "evidence": evidence,
+        "runtime": name,
+        "runtime_evidence": how,
+        "ipc": ipc,
+        "ipc_evidence": ipc_evidence,
+        "nvidia": nvidia_injected(host, table),
+    }
 
 
 def _shm(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    """/dev/shm's size: the tmpfs ``size=`` option in the mount table (what the kernel
+    enforces, and what docker --shm-size sets), else statvfs."""
+    size, options = shm_size_from_mounts(mounts(host))
     try:
         stat = os.statvfs(host.path("/dev/shm"))
     except (OSError, AttributeError) as exc:
-        errors["shm"] = f"/dev/shm: {getattr(exc, 'strerror', None) or exc}"
-        return
+        if size is None:
+            errors["shm"] = f"/dev/shm: {getattr(exc, 'strerror', None) or exc}"
+            return
+        stat = None
+    stat_total = stat.f_blocks * stat.f_frsize if stat else None
+    same = stat is not None and (size is None or stat_total == size)  # statvfs saw that tmpfs
     facts["shm"] = {
         "path": "/dev/shm",
-        "total_bytes": stat.f_blocks * stat.f_frsize,
-        "free_bytes": stat.f_bavail * stat.f_frsize,
+        "total_bytes": size if size is not None else stat_total,
+        "free_bytes": stat.f_bavail * stat.f_frsize if stat and same else None,
+        "size_source": "mount size= option" if size is not None else "statvfs",
+        "mount_options": options,
     }

@@ -24,7 +24,17 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 _DATA_DIRS = (_PACKAGE / "compat_matrix", _PACKAGE.parent / "compat_matrix")
 JSON = dict[str, Any]
 # Files read as validated tables (rows of plain data), beside the typed ones below.
-TABLES = ("tensorflow", "jax", "paddle", "onnxruntime", "keras", "retired")
+TABLES = (
+    "tensorflow",
+    "jax",
+    "paddle",
+    "onnxruntime",
+    "keras",
+    "retired",
+    "libraries",
+    "conda",
+    "system",
+)
 
 
 class MatrixError(ValueError):

@@ -62,7 +62,9 @@ def render(intent: Install, facts: Facts) -> tuple[Command, ...]:
     owned = [
         n for n in intent.remove_first if (installed(facts, n) or {}).get("installer") == "conda"
     ]
-    commands = list(conda.remove(owned, facts)) if owned else []
+    # conda removes by its own package name (pytorch for torch's metadata), from the record.
+    names = [str(((installed(facts, n) or {}).get("conda") or {}).get("name") or n) for n in owned]
+    commands = list(conda.remove([n for n in names if safe_name(n)], facts)) if owned else []
     rest = tuple(n for n in intent.remove_first if n not in owned)
     by = uv if tool is Installer.UV else pip
     return (*commands, *by.render(intent, rest, facts))
