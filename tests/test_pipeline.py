@@ -13,6 +13,8 @@ from dldoctor.facts.host import Host
 from dldoctor.model import Severity, Status
 from tests.checks.scenarios import shown_all
 from tests.fakes.fake_nvml import fixture_names, load_fake
+from tests.fakes.fsroot import write
+from tests.machine import NO_DRIVER_REASON, expected_static_codes, nvidia_driver_loaded
 
 
 def findings_by_code(outcomes):
@@ -46,13 +48,28 @@ def test_driver_470_gets_no_cuda_13_command_for_torch(matrix):
     assert "upgrade the NVIDIA driver" in torch.fixes[0].summary
 
 
-def test_this_machine_toolkit_without_driver_is_the_only_warning(matrix):
+@pytest.mark.skipif(nvidia_driver_loaded(), reason=NO_DRIVER_REASON)
+def test_this_machine_is_judged_by_what_it_has(matrix):
+    """A CUDA toolkit without a driver is the only warning; without a toolkit, nothing."""
     facts = gather(matrix, Host())
     outcomes = findings_by_code(run_checks(facts, matrix))
-    assert outcomes["DD101"].status is Status.FOUND
+    expected = expected_static_codes()
+    assert outcomes["DD101"].status is (Status.FOUND if expected else Status.SKIPPED)
     assert outcomes["DD201"].status is Status.SKIPPED
     assert [o.code for o in outcomes.values() if o.status is Status.CRASHED] == []
-    assert [f.code for o in outcomes.values() for f in o.findings] == ["DD101"]
+    assert [f.code for o in outcomes.values() for f in o.findings] == expected
+
+
+def test_a_toolkit_without_a_driver_is_the_only_warning(matrix, tmp_path):
+    """The same machine built under a fake root: a CUDA 13.0 toolkit, no driver, no GPU."""
+    write(tmp_path, "/usr/local/cuda-13.0/version.json", '{"cuda": {"version": "13.0.88"}}')
+    facts = gather(matrix, Host(root=tmp_path, env={"PATH": "/usr/bin:/bin"}))
+    outcomes = findings_by_code(run_checks(facts, matrix))
+    assert [o.code for o in outcomes.values() if o.status is Status.CRASHED] == []
+    ((code, finding),) = [(o.code, f) for o in outcomes.values() for f in o.findings]
+    assert code == "DD101" and finding.severity is Severity.WARNING
+    assert finding.evidence["toolkits"] == ["13.0.88"]
+    assert finding.evidence["driver_needed"] == matrix.toolkit_floor("13.0").linux
 
 
 def test_cuda_visible_devices_beyond_the_eight_a100s(matrix):

@@ -44,7 +44,8 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
             plugin = next(
                 (p for p in matrix.tables["jax"].get("plugin", []) if p["cuda"] == build.cuda), None
             )
-            minimum = q.version_of(plugin["min_compute_capability"]) if plugin else None
+            needs = str(plugin["min_compute_capability"]) if plugin else ""
+            minimum = q.version_of(needs)
             old = [
                 g
                 for g in gpus
@@ -54,7 +55,7 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 verdicts.append(
                     Verdict(
                         Severity.ERROR,
-                        f"{build.distribution} needs compute capability {minimum} or newer; GPU {gpu['index']} "
+                        f"{build.distribution} needs compute capability {needs} or newer; GPU {gpu['index']} "
                         f"({gpu.get('name')}) is {gpu['compute_capability']}",
                         evidence={
                             "distribution": build.distribution,

@@ -52,7 +52,8 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
     Fix: upgrade the driver, or install the framework's build for a CUDA the driver supports.
     """
-    driver = q.version_of(q.driver_version(facts))
+    shown = q.driver_version(facts)  # as the driver wrote it: "580.82.07", never "580.82.7"
+    driver = q.version_of(shown)
     if driver is None:
         raise NotApplicable("no NVIDIA driver loaded")
     verdicts = []
@@ -65,7 +66,7 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
             "distribution": build.distribution,
             "version": build.version,
             "built_with_cuda": build.cuda,
-            "driver": str(driver),
+            "driver": shown,
             "driver_needed": full,
             "driver_needed_mvc": mvc,
             "matrix_row": row,
@@ -76,7 +77,7 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
             verdicts.append(
                 Verdict(
                     Severity.WARNING,
-                    f"{build.label} {build.version} is built with CUDA {build.cuda}; driver {driver} runs it only "
+                    f"{build.label} {build.version} is built with CUDA {build.cuda}; driver {shown} runs it only "
                     f"under minor-version compatibility (CUDA {build.cuda} wants {full} or newer)",
                     evidence=evidence,
                     fixes=(install_driver(facts, full, f"CUDA {build.cuda} without limits"),),
@@ -94,7 +95,7 @@ def driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
         verdicts.append(
             Verdict(
                 Severity.ERROR,
-                f"Driver {driver} is too old for {build.label} {build.version} (built with CUDA {build.cuda}, "
+                f"Driver {shown} is too old for {build.label} {build.version} (built with CUDA {build.cuda}, "
                 f"needs driver {full or mvc} or newer): CUDA will not initialise",
                 evidence=evidence,
                 fixes=tuple(fixes),

@@ -42,8 +42,9 @@ def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]
     return [
         Verdict(
             Severity.ERROR,
-            f"TensorFlow {version} on native Windows runs on the CPU only: GPU support ended with {last}",
-            evidence={"tensorflow": str(version), "source": rules["windows_source"]},
+            f"TensorFlow {(tf or {}).get('version')} on native Windows runs on the CPU only: GPU support "
+            f"ended with {rules['windows_native_gpu_last']}",
+            evidence={"tensorflow": (tf or {}).get("version"), "source": rules["windows_source"]},
             fixes=(
                 Fix(
                     "Use WSL2 and install the CUDA build there.",
@@ -51,8 +52,8 @@ def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]
                     notes="Run the second command inside WSL2, in a Linux Python environment.",
                 ),
                 Fix(
-                    f"Or keep native Windows with TensorFlow {last}.",
-                    render(Install((f"tensorflow=={last}.*",)), facts),
+                    f"Or keep native Windows with TensorFlow {rules['windows_native_gpu_last']}.",
+                    render(Install((f"tensorflow=={rules['windows_native_gpu_last']}.*",)), facts),
                 ),
             ),
         )
@@ -107,9 +108,9 @@ def mps_unavailable(facts: Facts, matrix: Matrix) -> list[Verdict]:
         verdicts.append(
             Verdict(
                 Severity.ERROR,
-                f"torch {torch['version']} needs macOS {needed['macos']} or newer for the GPU (MPS); this is macOS {macos}",
+                f"torch {torch['version']} needs macOS {needed['macos']} or newer for the GPU (MPS); this is macOS {apple.get('macos_version')}",
                 evidence={
-                    "macos": str(macos),
+                    "macos": apple.get("macos_version"),
                     "torch": torch["version"],
                     "source": needed["source"],
                 },

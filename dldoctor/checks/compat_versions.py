@@ -16,7 +16,12 @@ from dldoctor.model import Area, Fix, Severity
 
 
 def _version(facts: Facts, name: str) -> Version | None:
-    return q.version_of((q.installed(facts, name) or {}).get("version"))
+    return q.version_of(_written(facts, name))
+
+
+def _written(facts: Facts, name: str) -> str:
+    """An installed distribution's version as its metadata writes it (shown, never re-rendered)."""
+    return str((q.installed(facts, name) or {}).get("version") or "")
 
 
 @check(
@@ -39,12 +44,16 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
         raise NotApplicable("jax or jaxlib not installed")
     problems = []
     if jaxlib > jax:
-        problems.append(f"jaxlib {jaxlib} is newer than jax {jax}")
+        problems.append(
+            f"jaxlib {_written(facts, 'jaxlib')} is newer than jax {_written(facts, 'jax')}"
+        )
     plugins = ((q.framework(facts, "jax") or {}).get("build") or {}).get("plugins") or []
     for plugin in plugins:
         version = q.version_of(plugin.get("version"))
         if plugin.get("backend") == "cuda" and version is not None and version != jaxlib:
-            problems.append(f"{plugin['name']} {version} differs from jaxlib {jaxlib}")
+            problems.append(
+                f"{plugin['name']} {plugin['version']} differs from jaxlib {_written(facts, 'jaxlib')}"
+            )
     if not problems:
         return []
     majors = sorted(
@@ -56,15 +65,15 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             Severity.ERROR,
             "JAX's pieces do not match: " + "; ".join(problems),
             evidence={
-                "jax": str(jax),
-                "jaxlib": str(jaxlib),
+                "jax": _written(facts, "jax"),
+                "jaxlib": _written(facts, "jaxlib"),
                 "plugins": plugins,
                 "rule": matrix.tables["jax"]["versioning_source"],
             },
             fixes=(
                 Fix(
                     f"Reinstall jax{extra} at one version.",
-                    render(Install((f"jax{extra}=={jax}",)), facts),
+                    render(Install((f"jax{extra}=={_written(facts, 'jax')}",)), facts),
                     automatic=True,
                 ),
             ),
@@ -111,9 +120,9 @@ def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 facts,
                 label,
                 name,
-                str(version),
-                str(numpy),
-                f"{since}",
+                _written(facts, name),
+                _written(facts, "numpy"),
+                str(doc["numpy2_since"]),
                 doc.get("numpy2_source", ""),
             )
         )
@@ -126,7 +135,7 @@ def numpy2_with_numpy1_build(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     row["distribution"],
                     row["distribution"],
                     dist["version"],
-                    str(numpy),
+                    _written(facts, "numpy"),
                     None,
                     row["source"],
                 )
@@ -210,7 +219,8 @@ def python_unsupported(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Fix: use a Python the release supports (a new environment), or a release that supports this
     Python.
     """
-    version = q.version_of(facts.python.get("version"))
+    written = str(facts.python.get("version") or "")
+    version = q.version_of(written)
     if version is None:
         raise NotApplicable("the Python version is unknown")
     verdicts = []
@@ -220,11 +230,11 @@ def python_unsupported(facts: Facts, matrix: Matrix) -> list[Verdict]:
         verdicts.append(
             Verdict(
                 Severity.WARNING,
-                f"{label} {release} supports Python {supported}, not Python {version}",
+                f"{label} {release} supports Python {supported}, not Python {written}",
                 evidence={
                     "distribution": label,
                     "version": release,
-                    "python": str(version),
+                    "python": written,
                     "supported": str(supported),
                     "matrix_row": row,
                 },
@@ -322,12 +332,12 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
-                    f"Keras {keras} needs {rule['distribution']} {rule['min']} or newer as its {backend} backend; "
-                    f"{have} is installed",
+                    f"Keras {_written(facts, 'keras')} needs {rule['distribution']} {rule['min']} or newer as its "
+                    f"{backend} backend; {(dist or {}).get('version')} is installed",
                     evidence={
-                        "keras": str(keras),
+                        "keras": _written(facts, "keras"),
                         "backend": backend,
-                        "installed": str(have),
+                        "installed": (dist or {}).get("version"),
                         "minimum": rule["min"],
                         "source": keras_rules["source"],
                     },

@@ -191,3 +191,82 @@ def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
             fixes=(install_driver(facts, minimum, why),),
         )
     ]
+
+
+@check("DD105", "nvml-hung", "NVML does not answer: the driver is wedged", Area.NVIDIA)
+def nvml_hung(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: the process asking NVML got no answer within its timeout and was killed.
+
+    Why: a driver that hangs NVML hangs nvidia-smi and every CUDA program the same way: a
+    framework blocks at its first CUDA call. Usually a GPU in a bad state (an Xid error in the
+    kernel log) or a process stuck in the driver; on a machine with many GPUs and persistence
+    mode off, NVML's first initialisation alone can be that slow.
+
+    Fix: read the kernel log for Xid errors, then reset the GPU or reboot; start the
+    persistence daemon on a many-GPU machine.
+    """
+    nvml = facts.nvidia.get("nvml") or {}
+    if nvml.get("status") != "hung":
+        return []
+    seconds = nvml.get("timeout_s")
+    within = f" within {seconds:g} s" if isinstance(seconds, (int, float)) else ""
+    return [
+        Verdict(
+            Severity.ERROR,
+            f"NVML did not answer{within}: the driver is wedged",
+            evidence={**_nvml_evidence(facts), "during": nvml.get("during"), "timeout_s": seconds},
+            fixes=(
+                Fix(
+                    "Find what the driver is stuck on in the kernel log (Xid errors), then reset "
+                    "the GPU or reboot.",
+                    (("sudo", "dmesg", "--level=err,warn"),),
+                    notes="An idle GPU can be reset with `sudo nvidia-smi -r -i INDEX` (no "
+                    "process may use it); a GPU that fell off the bus needs a reboot.",
+                ),
+                Fix(
+                    "On a machine with many GPUs and persistence mode off, keep the driver "
+                    "initialised so NVML answers at once, then run dldoctor again.",
+                    (("sudo", "systemctl", "enable", "--now", "nvidia-persistenced"),),
+                ),
+            ),
+        )
+    ]
+
+
+def _doing(call: object) -> str:
+    if not isinstance(call, str) or not call:
+        return "answering"
+    return "initialising (nvmlInit)" if call == "nvmlInit" else f"in {call}"
+
+
+@check("DD106", "nvml-crashed", "NVML crashes when asked about the driver", Area.NVIDIA)
+def nvml_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: the process asking NVML died of a signal (SIGSEGV, SIGABRT) in an NVML call.
+
+    Why: the libnvidia-ml.so.1 the loader finds is usually not the running driver's own: a
+    stub or another driver's copy earlier on the path (LD_LIBRARY_PATH, a container's stale
+    mount). Frameworks load the same library and crash or fail the same way.
+
+    Fix: find which libnvidia-ml.so.1 loads and make it the driver's own (or reinstall the
+    driver).
+    """
+    nvml = facts.nvidia.get("nvml") or {}
+    if nvml.get("status") != "crashed":
+        return []
+    signal = nvml.get("signal") or "a signal"
+    return [
+        Verdict(
+            Severity.ERROR,
+            f"NVML crashed ({signal}) while {_doing(nvml.get('during'))}",
+            evidence={**_nvml_evidence(facts), "during": nvml.get("during"), "signal": signal},
+            fixes=(
+                Fix(
+                    "Find which libnvidia-ml.so.1 is loaded (LD_LIBRARY_PATH first, then the "
+                    "loader cache) and make it the running driver's own, or reinstall the driver.",
+                    notes="`ldconfig -p | grep libnvidia-ml` lists the cached copies; one under "
+                    "LD_LIBRARY_PATH or left from another driver version wins over the driver's; "
+                    "`cat /proc/driver/nvidia/version` names the running driver.",
+                ),
+            ),
+        )
+    ]

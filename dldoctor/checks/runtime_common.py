@@ -68,7 +68,10 @@ def probed(facts: Facts) -> dict[str, JSON]:
     if not runtime.get("ran"):
         raise NotApplicable(str(runtime.get("reason") or "runtime probes did not run"))
     records = runtime.get("frameworks") or {}
-    return {k: v for k, v in records.items() if isinstance(v, dict)}
+    # A probe the user interrupted saw part of the story: it judges nothing (unknown, not healthy).
+    return {
+        k: v for k, v in records.items() if isinstance(v, dict) and v.get("status") != "interrupted"
+    }
 
 
 def label(key: str) -> str:

@@ -10,4 +10,9 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    app()
+    from dldoctor.facts import reaper
+
+    try:
+        app()
+    finally:  # what daemonised out of a child's group (and closed its pipes) goes too
+        reaper.sweep()

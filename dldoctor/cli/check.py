@@ -13,11 +13,14 @@ from dldoctor.cli.app import app
 from dldoctor.cli.common import (
     OutputFormat,
     emit_report,
+    ensure_writable,
     fail,
     gather_facts,
     load_matrix,
     probe_runtime,
 )
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it (128 + SIGINT)
 
 
 @app.command()
@@ -39,7 +42,7 @@ def check(
         60.0,
         "--timeout",
         min=0.1,
-        help="Seconds each framework's probe may take (external commands: at most 5).",
+        help="Seconds each framework's probe may take (NVML: 2 to 10, commands: at most 5).",
     ),
     quick: bool = typer.Option(
         False, "--quick", help="Import no framework: static facts only (well under a second)."
@@ -63,21 +66,37 @@ def check(
     """Inspect this machine and Python environment, judge them, and print what to fix.
 
     Exit codes: 0 healthy (warnings allowed), 1 an error was found (or a warning, with
-    --strict), 2 usage error or dldoctor itself failed.
+    --strict), 2 usage error or dldoctor itself failed, 130 interrupted (Ctrl-C; the report of
+    what was gathered until then is still written).
     """
     from dldoctor.checks.registry import run_checks
     from dldoctor.document.report import Report
 
     started = time.perf_counter()
+    ensure_writable(json_path)
     matrix = load_matrix()
-    facts, source = gather_facts(matrix, python, min(5.0, timeout_s), from_report)
-    if from_report is None:
-        facts, probed = probe_runtime(
-            facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
-        )
-        source += probed
-    elif full or framework:
+    if from_report is not None and (full or framework):
         fail("--from judges a report's facts as they are: --full and --framework need a live run")
+    interrupted = False
+    try:
+        # External commands get at most 5 s, NVML what --timeout says within 2-10 s, and the
+        # gatherer in --python within 5-60 s (thousands of distributions on a slow disk).
+        facts, source = gather_facts(
+            matrix,
+            python,
+            min(5.0, timeout_s),
+            from_report,
+            interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
+            nvml_timeout_s=timeout_s,
+        )
+        if from_report is None:
+            facts, probed = probe_runtime(
+                facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
+            )
+            source += probed
+            interrupted = bool(facts.runtime.get("interrupted"))  # a report's own is history
+    except KeyboardInterrupt:
+        fail("interrupted while gathering facts: no report written", EXIT_INTERRUPTED)
     outcomes = tuple(run_checks(facts, matrix))
     command = "dldoctor check" + source
     report = Report(
@@ -89,4 +108,9 @@ def check(
         redacted=redact_private,
     )
     emit_report(report, output_format, json_path, verbose)
+    if interrupted:
+        typer.echo(
+            "dldoctor: interrupted: the probes that had not finished are marked so", err=True
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(report.exit_code(strict))

@@ -44,9 +44,18 @@ def load_matrix() -> Matrix:
 
 
 def gather_facts(
-    matrix: Matrix, python: Optional[str], timeout_s: float, from_report: Optional[Path]
+    matrix: Matrix,
+    python: Optional[str],
+    timeout_s: float,
+    from_report: Optional[Path],
+    interpreter_timeout_s: float = 60.0,
+    nvml_timeout_s: float = 10.0,
 ) -> tuple[Facts, str]:
-    """This machine's facts (or another interpreter's, or an old report's), and how they came."""
+    """This machine's facts (or another interpreter's, or an old report's), and how they came.
+
+    ``timeout_s`` bounds each external command, ``nvml_timeout_s`` NVML (within 2-10 s), and
+    ``interpreter_timeout_s`` the gatherer run inside ``--python``.
+    """
     from dldoctor.document.load import ReportError, facts_from_report
     from dldoctor.facts import GatherError, gather
     from dldoctor.facts.host import Host
@@ -59,10 +68,34 @@ def gather_facts(
         except ReportError as exc:
             fail(str(exc))
     try:
-        facts = gather(matrix, Host(command_timeout_s=timeout_s), python=python)
+        facts = gather(
+            matrix,
+            Host(command_timeout_s=timeout_s, nvml_timeout_s=nvml_timeout_s),
+            python=python,
+            interpreter_timeout_s=interpreter_timeout_s,
+        )
     except GatherError as exc:
         fail(str(exc))
     return facts, f" --python {python}" if python else ""
+
+
+def ensure_writable(path: Optional[Path]) -> None:
+    """Refuse a --json path the report could not be written to now, not after all the work."""
+    import os
+
+    if path is None:
+        return
+    parent = path.parent
+    if path.is_dir():
+        why = "it is a directory"
+    elif path.exists():
+        why = "" if os.access(path, os.W_OK) else "permission denied"
+    elif not parent.is_dir():
+        why = "no such directory"
+    else:
+        why = "" if os.access(parent, os.W_OK | os.X_OK) else "permission denied"
+    if why:
+        fail(f"cannot write the report to {path}: {why}")
 
 
 def emit_report(

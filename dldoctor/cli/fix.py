@@ -71,7 +71,14 @@ def fix(
             )
         facts, _ = gather_facts(matrix, None, 5.0, from_report)
     else:
-        facts, _ = gather_facts(matrix, python, min(5.0, timeout_s), None)
+        facts, _ = gather_facts(
+            matrix,
+            python,
+            min(5.0, timeout_s),
+            None,
+            interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
+            nvml_timeout_s=timeout_s,
+        )
         facts, _ = probe_runtime(facts, matrix, python, quick, False, framework, timeout_s, None)
     # One finding per root cause, primary first: a folded consequence's fix ("reinstall") is not
     # a step when its cause has the real one.

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from dldoctor.facts.host import Host
-from dldoctor.facts.ldcache import LdCache, read_ldcache
-from dldoctor.facts.model import Facts
-from dldoctor.facts.run import run_command
-from dldoctor.matrix import Matrix
+# Imported where used: the NVML child imports this package and should pay for none of them.
+if TYPE_CHECKING:
+    from dldoctor.facts.host import Host
+    from dldoctor.facts.ldcache import LdCache
+    from dldoctor.facts.model import Facts
+    from dldoctor.matrix import Matrix
 
 INTERPRETER_TIMEOUT_S = 60.0
+INTERPRETER_OUTPUT_BYTES = 64 << 20  # the facts of thousands of distributions, with requirements
 
 
 class GatherError(Exception):
@@ -34,8 +34,13 @@ def interpreter_arguments(matrix: Matrix) -> dict[str, Any]:
     }
 
 
-def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[str, Any]:
+def _gather_interpreter(
+    matrix: Matrix, python: str | None, host: Host, timeout_s: float
+) -> dict[str, Any]:
+    from pathlib import Path
+
     from dldoctor.facts import interpreter
+    from dldoctor.facts.run import run_command
 
     args = interpreter_arguments(matrix)
     if python is None:
@@ -48,7 +53,10 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
     if not os.access(python, os.X_OK) or os.path.isdir(python):
         raise GatherError(f"--python {python}: not an executable file")
     result = run_command(
-        [python, "-c", source, json.dumps(args)], INTERPRETER_TIMEOUT_S, env=host.env
+        [python, "-c", source, json.dumps(args)],
+        timeout_s,
+        env=host.env,
+        limit_bytes=INTERPRETER_OUTPUT_BYTES,
     )
     if not result.ok:
         raise GatherError(
@@ -66,18 +74,31 @@ def _gather_interpreter(matrix: Matrix, python: str | None, host: Host) -> dict[
     return data
 
 
-def gather(matrix: Matrix, host: Host | None = None, python: str | None = None) -> Facts:
-    """Every fact, gathered in parallel threads (the slow parts wait on subprocesses or NVML)."""
+def gather(
+    matrix: Matrix,
+    host: Host | None = None,
+    python: str | None = None,
+    interpreter_timeout_s: float = INTERPRETER_TIMEOUT_S,
+) -> Facts:
+    """Every fact, gathered in parallel threads (the slow parts wait on subprocesses or NVML).
+
+    ``interpreter_timeout_s`` bounds the gatherer run in ``python`` (another interpreter).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from dldoctor.facts.accelerators import gather_accelerators
     from dldoctor.facts.cuda import gather_cuda
     from dldoctor.facts.env_vars import gather_env
+    from dldoctor.facts.host import Host
+    from dldoctor.facts.ldcache import read_ldcache
+    from dldoctor.facts.model import Facts
     from dldoctor.facts.nvidia import gather_nvidia
     from dldoctor.facts.requirements import unsatisfied
     from dldoctor.facts.system import gather_system
 
     host = host or Host()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        interp = pool.submit(_gather_interpreter, matrix, python, host)
+        interp = pool.submit(_gather_interpreter, matrix, python, host, interpreter_timeout_s)
         ldcache = read_ldcache(host)
         jobs: dict[str, Callable[[], dict[str, Any]]] = {
             "system": lambda: gather_system(host),

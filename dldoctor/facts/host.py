@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dldoctor.facts.run import DEFAULT_TIMEOUT_S, CommandResult, run_command
+from dldoctor.facts.run import DEFAULT_TIMEOUT_S, OUTPUT_LIMIT_BYTES, CommandResult, run_command
 
 
 def _environ() -> Mapping[str, str]:
@@ -26,8 +26,12 @@ class Host:
     root: Path = Path("/")
     env: Mapping[str, str] = field(default_factory=_environ)
     # The pynvml module object, or a stand-in with the same functions; None imports pynvml.
+    # gather_nvidia asks it in a child process: a stand-in travels by its dldoctor_recipe().
     nvml: Any = None
     command_timeout_s: float = DEFAULT_TIMEOUT_S
+    # NVML's child: what --timeout says, kept within nvml_child.TIMEOUT_BOUNDS_S (a many-GPU
+    # machine without persistence mode initialises slowly).
+    nvml_timeout_s: float = 10.0
 
     def path(self, absolute: str) -> Path:
         """Where an absolute machine path (``/proc/cpuinfo``) lives under this host's root."""
@@ -44,5 +48,11 @@ class Host:
     def which(self, command: str) -> str | None:
         return shutil.which(command, path=self.env.get("PATH", ""))
 
-    def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
-        return run_command(argv, timeout_s or self.command_timeout_s, env=self.env)
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout_s: float | None = None,
+        limit_bytes: int = OUTPUT_LIMIT_BYTES,
+    ) -> CommandResult:
+        """``run_command`` with this host's environment and timeout."""
+        return run_command(argv, timeout_s or self.command_timeout_s, self.env, limit_bytes)

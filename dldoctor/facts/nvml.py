@@ -1,4 +1,7 @@
-"""The one door to NVML: lazy thread-safe init; queries give "not available" with the reason."""
+"""The one door to NVML: lazy thread-safe init; queries give "not available" with the reason.
+
+``check`` runs it inside a child process (``facts/nvml_child.py``), behind a timeout.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from dldoctor.facts.host import Host
+if TYPE_CHECKING:
+    from dldoctor.facts.host import Host
 
 # Init outcomes. Each failure is named for its usual root cause, which the checks explain:
 STATUS_OK = "ok"
@@ -33,6 +37,13 @@ STATUS_NO_PERMISSION = "no_permission"
 # nvidia-ml-py bindings expect, or a stub or foreign libnvidia-ml earlier on the loader path.
 STATUS_FUNCTION_NOT_FOUND = "function_not_found"
 STATUS_ERROR = "error"
+# The child querying NVML gave no answer within its timeout and was killed: a wedged driver (a
+# GPU in a bad state after an Xid error, a process stuck in the kernel), or on a machine with
+# many GPUs and persistence mode off, an initialisation slower than the timeout.
+STATUS_HUNG = "hung"
+# The child querying NVML died of a signal (SIGSEGV, SIGABRT): a broken or foreign
+# libnvidia-ml.so.1 on the loader path, or a driver bug.
+STATUS_CRASHED = "crashed"
 
 STATUSES = (
     STATUS_OK,
@@ -43,6 +54,8 @@ STATUSES = (
     STATUS_NO_PERMISSION,
     STATUS_FUNCTION_NOT_FOUND,
     STATUS_ERROR,
+    STATUS_HUNG,
+    STATUS_CRASHED,
 )
 
 # NVML return codes (nvml.h; pynvml's NVML_ERROR_* constants win when the module has them).
@@ -96,11 +109,13 @@ class Nvml:
     """One NVML session over a module object (pynvml or a fake with the same functions).
 
     ``nvmlInit`` runs once, lazily, on the first query or ``init()``, under a lock; ``shutdown()``
-    (or leaving the ``with`` block) balances it. Queries never raise.
+    (or leaving the ``with`` block) balances it. Queries never raise. ``trace`` hears the name of
+    each NVML function just before it is called (the child says where it hung or crashed).
     """
 
-    def __init__(self, module: Any = None) -> None:
+    def __init__(self, module: Any = None, trace: Callable[[str], None] | None = None) -> None:
         self._module = module
+        self._trace = trace or (lambda fn: None)
         self._lock = threading.Lock()
         self._started = False
         self._initialized = False
@@ -132,6 +147,7 @@ class Nvml:
                 self.status, self.error = STATUS_MODULE_MISSING, str(exc)
                 return
         try:
+            self._trace("nvmlInit")
             self._module.nvmlInit()
         except Exception as exc:  # NVMLError, or anything a broken binding throws
             self.status, self.error = self._classify(exc), describe(exc)
@@ -155,6 +171,7 @@ class Nvml:
             if self._initialized:
                 # Nothing useful to do about a failed shutdown.
                 with contextlib.suppress(Exception):
+                    self._trace("nvmlShutdown")
                     self._module.nvmlShutdown()
             self._initialized = False
             self._started = False
@@ -184,6 +201,7 @@ class Nvml:
         if not callable(func):
             return NotAvailable(f"{fn} is not in this pynvml (nvidia-ml-py too old)", None, True)
         try:
+            self._trace(fn)
             return func(*args)
         except Exception as exc:  # NVMLError_NotSupported, _GpuIsLost, mismatch errors, ...
             code = error_code(exc)

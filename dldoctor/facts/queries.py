@@ -70,19 +70,31 @@ def framework(facts: Facts, key: str) -> dict[str, Any] | None:
     return (facts.packages.get("frameworks") or {}).get(key)
 
 
+class Written(Version):
+    """A parsed version that prints as its source wrote it: driver "580.82.07" compares as
+    580.82.7 but is shown "580.82.07", never re-rendered from the parse."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._text = text.strip()
+
+    def __str__(self) -> str:
+        return self._text
+
+
 def version_of(text: str | None) -> Version | None:
+    """The parsed version (shown as written), or None for no text or a text that is no version."""
     if not text:
         return None
     try:
-        return Version(text)
+        return Written(str(text))
     except InvalidVersion:
         return None
 
 
 def release_of(version: str) -> str:
-    """'2.13.0+cpu' → '2.13.0' (the public version a pin uses)."""
-    parsed = version_of(version)
-    return parsed.public if parsed else version
+    """'2.13.0+cpu' → '2.13.0' (the public version a pin uses), as written: never re-rendered."""
+    return version.partition("+")[0].strip() if version_of(version) else version
 
 
 def library_candidates(facts: Facts, framework: str, library: str) -> list[dict[str, Any]] | None:

@@ -1,15 +1,24 @@
-"""Run an external command with a hard timeout; never raises, never leaves a child behind."""
+"""Run an external command with a hard timeout and bounded output; never raises, leaves nothing.
+
+A hung ``nvidia-smi`` (wedged driver, process in D state) is the reason this exists, and one that
+prints forever: nothing in dldoctor starts a command any other way.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
+import selectors
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from dldoctor.facts import reaper
+
 DEFAULT_TIMEOUT_S = 5.0
+OUTPUT_LIMIT_BYTES = 4 << 20  # per stream: far more than any command dldoctor runs prints
+EXIT_GRACE_S = 0.2  # after the command exits, how long what it started may hold its pipes
+_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -22,10 +31,13 @@ class CommandResult:
     stderr: str
     timed_out: bool = False
     error: str = ""
+    truncated: bool = False  # it printed more than its limit and was stopped there
+    timeout_s: float | None = None
+    limit_bytes: int = OUTPUT_LIMIT_BYTES
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and not self.timed_out and not self.error
+        return self.returncode == 0 and not (self.timed_out or self.error or self.truncated)
 
     def describe_failure(self) -> str:
         """One line saying why the command did not succeed, with the command's own words."""
@@ -33,7 +45,12 @@ class CommandResult:
         if self.error:
             return f"{name}: {self.error}"
         if self.timed_out:
-            return f"{name} did not answer within its timeout and was killed"
+            within = f"its {self.timeout_s:g} s timeout" if self.timeout_s else "its timeout"
+            return f"{name} did not answer within {within} and was killed"
+        if self.truncated:
+            size = self.limit_bytes
+            limit = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
+            return f"{name} printed more than {limit} and was stopped"
         said = (self.stderr.strip() or self.stdout.strip()).splitlines()
         text = said[0] if said else "no output"
         return f"{name} exited with code {self.returncode}: {text}"
@@ -43,42 +60,89 @@ def run_command(
     argv: Sequence[str],
     timeout_s: float = DEFAULT_TIMEOUT_S,
     env: Mapping[str, str] | None = None,
-    stdin_text: str | None = None,
+    limit_bytes: int = OUTPUT_LIMIT_BYTES,
 ) -> CommandResult:
-    """Run ``argv`` in its own process group; kill the whole group if it outlives ``timeout_s``.
+    """Run ``argv`` in its own session; at its end (or ``timeout_s``) kill all it left behind.
 
-    A hung ``nvidia-smi`` (wedged driver, process in D state) is the reason this exists: nothing
-    in dldoctor starts a process any other way.
+    Each stream is kept up to ``limit_bytes``; past that the command is stopped.
     """
     args = tuple(argv)
+    marked, token = reaper.mark(env)
     try:
         proc = subprocess.Popen(
             args,
-            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else None,
+            env=marked,
             start_new_session=True,
-            text=True,
-            errors="replace",
         )
-    except OSError as exc:
-        return CommandResult(args, None, "", "", error=exc.strerror or str(exc))
+    except (OSError, ValueError) as exc:
+        return CommandResult(args, None, "", "", error=getattr(exc, "strerror", None) or str(exc))
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = bytearray(), bytearray()
+    ending = "held"
     try:
-        out, err = proc.communicate(stdin_text, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        try:
-            out, err = proc.communicate(timeout=1.0)
-        except subprocess.TimeoutExpired:  # stuck in the kernel (D state): give up on its output
-            out, err = "", ""
-        return CommandResult(args, proc.returncode, out or "", err or "", timed_out=True)
+        buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+        ending = _collect(proc, buffers, timeout_s, limit_bytes)
     finally:
-        if proc.poll() is None:
-            _kill_group(proc)
-    return CommandResult(args, proc.returncode, out, err)
+        # Not reaped yet, so its number still names only its group and session. After a clean
+        # end only the group is killed: the /proc search is for signs that something stayed.
+        reaper.kill_tree(proc.pid, token, scan=ending != "clean")
+        proc.stdout.close()
+        proc.stderr.close()
+    returncode = proc.wait()
+    return CommandResult(
+        args,
+        None if ending == "timeout" else returncode,
+        out.decode("utf-8", errors="replace"),
+        err.decode("utf-8", errors="replace"),
+        timed_out=ending == "timeout",
+        truncated=ending == "truncated",
+        timeout_s=timeout_s,
+        limit_bytes=limit_bytes,
+    )
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+def _collect(
+    proc: subprocess.Popen[bytes], buffers: dict[int, bytearray], timeout_s: float, limit: int
+) -> str:
+    """Read both pipes until the command ends; says how: clean, held, timeout or truncated.
+
+    "held": the command exited but something it started still holds its pipes.
+    """
+    deadline = time.monotonic() + timeout_s
+    exited_at: float | None = None
+    with selectors.DefaultSelector() as selector:
+        for fd in buffers:
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return "timeout"
+            if exited_at is None and reaper.exited(proc):
+                exited_at = now
+            if exited_at is not None and not selector.get_map():
+                return "clean"
+            if exited_at is not None and now >= exited_at + EXIT_GRACE_S:
+                return "held"
+            if not selector.get_map():  # both pipes closed, the command not gone yet
+                time.sleep(_POLL_S / 5)
+                continue
+            for key, _ in selector.select(timeout=min(_POLL_S, deadline - now)):
+                fd = int(key.fd)
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    selector.unregister(fd)
+                    continue
+                kept = buffers[fd]
+                if len(kept) + len(data) > limit:
+                    kept += data[: limit - len(kept)]
+                    return "truncated"
+                kept += data

@@ -56,7 +56,7 @@ def _too_old(
     row = matrix.toolkit_floor(lowest)
     target = f" to {row.linux} or newer (CUDA {lowest})" if row and row.linux else ""
     return Fix(
-        f"The driver supports CUDA {driver_cuda(facts)}, older than every CUDA build of {name} "
+        f"The driver supports CUDA {facts.nvidia.get('cuda_driver_version')}, older than every CUDA build of {name} "
         f"{version} ({', '.join(variants)}): upgrade the NVIDIA driver{target}, "
         f"or install an older {name}."
     )

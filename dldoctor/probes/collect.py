@@ -14,7 +14,8 @@ from dldoctor.probes.runner import ChildOutcome
 from dldoctor.report.clean import clean
 
 JSON = dict[str, Any]
-STATUSES = ("pass", "fail", "skip", "crash", "timeout")
+# "interrupted": the user stopped the run (Ctrl-C) before this probe finished; it judges nothing.
+STATUSES = ("pass", "fail", "skip", "crash", "timeout", "interrupted")
 TEXT_LIMIT = 4000
 LIST_LIMIT = 60
 
@@ -233,6 +234,11 @@ class ChildRecords:
             if outcome.error:
                 record["status"] = "crash"
                 record["reason"] = f"the probe could not start: {outcome.error}"
+            elif outcome.cancelled:
+                phase = self.phase.get(name, ("start-up", ""))[0] if name == culprit else ""
+                record["status"] = "interrupted"
+                record["reason"] = f"interrupted during {phase}" if phase else "interrupted"
+                record["during"] = phase or None
             elif name == culprit:
                 self._died(name, outcome)
             elif culprit is not None:

@@ -61,7 +61,11 @@ def run_probes(
     options: ProbeOptions,
     on_event: Callable[[ProbeEvent], None] | None = None,
 ) -> JSON:
-    """Run the probes; never raises for anything a framework or child does."""
+    """Run the probes; never raises for anything a framework or child does.
+
+    Ctrl-C stops them: the section is still returned, with ``interrupted`` set and the probes
+    that had not finished marked "interrupted".
+    """
     if os.name != "posix":
         return skipped("runtime probes need a POSIX system (Linux, macOS, WSL)")
     started = time.monotonic()
@@ -99,13 +103,17 @@ def run_probes(
                     for group in plan.groups
                 ]
                 try:
-                    for future in futures:
-                        records, errors = future.result()
-                        section["frameworks"].update(records)
-                        section["errors"] += errors
-                except BaseException:  # Ctrl-C: every child is killed before we leave
+                    results = [future.result() for future in futures]
+                except KeyboardInterrupt:  # Ctrl-C: the children are killed, what they said kept
+                    cancel.set()
+                    section["interrupted"] = True
+                    results = [future.result() for future in futures]
+                except BaseException:  # every child is killed before we leave
                     cancel.set()
                     raise
+            for records, errors in results:
+                section["frameworks"].update(records)
+                section["errors"] += errors
     order = {key: i for i, key in enumerate(planning.PROBED)}
     section["frameworks"] = dict(
         sorted(section["frameworks"].items(), key=lambda kv: order.get(kv[0], 99))

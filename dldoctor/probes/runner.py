@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import selectors
-import signal
 import subprocess
 import threading
 import time
@@ -20,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from dldoctor.facts import reaper
+from dldoctor.facts.reaper import signal_name
 from dldoctor.report.clean import clean
 
 JSON = dict[str, Any]
@@ -43,15 +44,7 @@ class ChildOutcome:
     duration_s: float = 0.0
     error: str = ""  # could not be started at all
     bad_lines: int = 0  # channel lines that were not JSON objects
-
-
-def signal_name(returncode: int | None) -> str | None:
-    if returncode is None or returncode >= 0:
-        return None
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return f"signal {-returncode}"
+    cancelled: bool = False  # ended early by ``cancel`` (Ctrl-C in the parent), not by itself
 
 
 def run_child(
@@ -72,6 +65,7 @@ def run_child(
     """
     outcome = ChildOutcome()
     started = time.monotonic()
+    marked, token = reaper.mark(env)
     read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(
@@ -81,7 +75,7 @@ def run_child(
             stderr=subprocess.STDOUT,
             pass_fds=(write_fd,),
             start_new_session=True,
-            env=dict(env) if env is not None else None,
+            env=marked,
             cwd=cwd,
         )
     except (OSError, ValueError) as exc:
@@ -93,7 +87,10 @@ def run_child(
     try:
         _watch(proc, read_fd, outcome, started, timeout_s, on_message, cancel)
     finally:
-        _kill_group(proc)
+        # Its group, its session, and what daemonised out of both (a framework's import can).
+        reaper.kill_tree(proc.pid, token)
+        with contextlib.suppress(ProcessLookupError, OSError):
+            proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5.0)
         os.close(read_fd)
@@ -130,7 +127,10 @@ def _watch(
             if done_at is None and now >= deadline:
                 outcome.timed_out = True
                 break
-            if (done_at is not None and now >= done_at) or (cancel and cancel.is_set()):
+            if cancel is not None and cancel.is_set():
+                outcome.cancelled = not outcome.done
+                break
+            if done_at is not None and now >= done_at:
                 break
             for key, _ in selector.select(timeout=POLL_S):
                 fd = int(key.fd)
@@ -155,9 +155,9 @@ def _watch(
                         done_at = time.monotonic() + EXIT_GRACE_S
                     if on_message is not None:
                         on_message(message)
-            if _exited(proc) or not selector.get_map():
+            if reaper.exited(proc) or not selector.get_map():
                 _drain(channel, output, pending, tail, outcome, on_message)
-                if _exited(proc):
+                if reaper.exited(proc):
                     break
     text = bytes(tail).decode("utf-8", errors="replace")
     # Cleaned here as well as where it is shown: the failure signatures read these lines, and
@@ -226,22 +226,3 @@ def _drain(
                     outcome.done = True
                 if on_message is not None:
                     on_message(message)
-
-
-def _exited(proc: subprocess.Popen[bytes]) -> bool:
-    """Whether the child has exited, without reaping it: its pid must stay reserved until the
-    group is killed, or the kill could reach an unrelated process that reused the number."""
-    try:
-        result = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:  # already reaped
-        return True
-    except (AttributeError, OSError):  # no waitid (macOS, Windows): poll() reaps, good enough
-        return proc.poll() is not None
-    return result is not None
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, OSError):
-        proc.kill()

@@ -15,7 +15,13 @@ from dldoctor.report.clean import clean
 from dldoctor.report.runtime_summary import note
 
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-_GLYPH = {"pass": ("✓", "32"), "fail": ("✗", "31"), "crash": ("☠", "35"), "timeout": ("⌛", "31")}
+_GLYPH = {
+    "pass": ("✓", "32"),
+    "fail": ("✗", "31"),
+    "crash": ("☠", "35"),
+    "timeout": ("⌛", "31"),
+    "interrupted": ("–", "33"),
+}
 TICK_S = 0.1
 
 

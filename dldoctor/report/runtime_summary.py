@@ -31,7 +31,7 @@ def smoke_counts(record: JSON) -> str:
 def note(key: str, record: JSON) -> str:
     """What the probe of one framework found, in a few words."""
     status = record.get("status")
-    if status in ("crash", "timeout", "skip"):
+    if status in ("crash", "timeout", "skip", "interrupted"):
         return _short(str(record.get("reason") or status))
     imported = record.get("import") or {}
     if not imported.get("ok"):

@@ -21,12 +21,17 @@ from packaging.markers import default_environment
 
 from dldoctor.facts import interpreter, interpreter_arguments
 from dldoctor.matrix import load
+from tests.machine import fresh_venv, other_pythons
 
 ARGS = interpreter_arguments(load())
 SOURCE = Path(interpreter.__file__).read_text(encoding="utf-8")
-OTHER_PYTHONS = [
-    f"/root/.pyenv/versions/{v}/bin/python3" for v in ("3.8.18", "3.13.0")
-]  # 3.8 is the oldest interpreter --python supports: the compatibility proof
+# The oldest and newest other Pythons here (3.8, the oldest --python supports, is the
+# compatibility proof where present), found by globbing; else a fresh venv of this one.
+OTHER_PYTHONS = list(other_pythons()) or ["venv"]
+
+
+def interpreter_for(python: str, tmp_path: Path) -> str:
+    return fresh_venv(tmp_path / "venv") if python == "venv" else python
 
 
 def schema(part: str) -> dict[str, Any]:
@@ -204,6 +209,7 @@ def test_python_section_describes_this_interpreter(real: dict[str, Any]) -> None
 @pytest.mark.parametrize("python", OTHER_PYTHONS)
 def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
     # This venv's site-packages on PYTHONPATH: the real torch/tensorflow files, read by 3.8.
+    python = interpreter_for(python, tmp_path)
     site = sysconfig.get_paths()["purelib"]
     result = run_source(python, tmp_path, pythonpath=site)
     validate(result)
@@ -214,7 +220,10 @@ def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     assert result["python"]["version"] == version
-    assert result["python"]["environment"]["manager"] == "pyenv"
+    if "/.pyenv/versions/" in python:
+        assert result["python"]["environment"]["manager"] == "pyenv"
+    elif python.startswith(str(tmp_path)):
+        assert result["python"]["environment"]["manager"] == "venv"
     frameworks = result["packages"]["frameworks"]
     assert frameworks["torch"]["build"]["cuda"] is None
     assert frameworks["tensorflow"]["build"]["is_cuda_build"] is False
@@ -223,6 +232,7 @@ def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("python", OTHER_PYTHONS)
 def test_hostile_site_under_other_pythons(python: str, tmp_path: Path) -> None:
+    python = interpreter_for(python, tmp_path)
     site = tmp_path / "site"
     make_dist(site, "ghost", "1.2", metadata=None)
     make_dist(site, "junk", "0.1", metadata=b"\xff\xfe\x00\x81garbage")
@@ -244,7 +254,7 @@ def test_project_dir_cannot_shadow_the_stdlib(tmp_path: Path) -> None:
     for name in ("json.py", "ast.py", "re.py", "email/__init__.py"):
         write(tmp_path / name, "raise SystemExit('shadowed by the project dir')\n")
     make_dist(tmp_path, "project-local", "1.0")
-    result = run_source(OTHER_PYTHONS[0], tmp_path)
+    result = run_source(interpreter_for(OTHER_PYTHONS[0], tmp_path / "interpreter"), tmp_path)
     assert not any(d["name"] == "project-local" for d in result["packages"]["distributions"])
     assert str(tmp_path) not in result["python"]["sys_path"]
 

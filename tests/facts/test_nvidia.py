@@ -13,10 +13,12 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dldoctor.facts import reaper
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache
 from dldoctor.facts.nvidia import gather_nvidia
 from tests.facts.test_nvml import INIT_ERRORS
+from tests.fakes import procs
 from tests.fakes.fake_nvml import FakeNvml, fixture_names, load_fake
 from tests.fakes.fsroot import script, write
 
@@ -75,7 +77,7 @@ def test_fixture_gathers_its_facts(tmp_path: Path, name: str) -> None:
     assert len({g["uuid"] for g in section["gpus"]}) == len(names)
     assert section["nvidia_smi"]["ran"] is False
     assert section["errors"] == {}
-    assert fake.refcount == 0  # NVML shut down again
+    assert fake.init_calls == 0  # asked in the NVML child, never in this process
 
 
 def test_h100_gathers_every_field(tmp_path: Path) -> None:
@@ -234,6 +236,31 @@ def test_nvidia_smi_is_not_run_when_nvml_works(tmp_path: Path) -> None:
     assert smi["path"] is not None
     assert smi["ran"] is False
     assert not marker.exists()
+
+
+def test_nvidia_smi_that_prints_forever_is_stopped_after_its_first_lines(tmp_path: Path) -> None:
+    script(tmp_path / "bin", "nvidia-smi", "exec yes 'NVIDIA-SMI garbage'\n")
+    section = gather(tmp_path, load_fake("h100", init_error="Unknown"), command_timeout_s=60)
+    smi = section["nvidia_smi"]
+    assert smi["ran"] is True and smi["exit_code"] is None
+    assert smi["output"] == "\n".join(["NVIDIA-SMI garbage"] * 5)
+    assert section["errors"]["nvidia_smi"] == "nvidia-smi printed more than 64 KiB and was stopped"
+
+
+@pytest.mark.parametrize("keep_stdio", [True, False], ids=["holding-pipes", "detached"])
+def test_nvidia_smi_that_leaves_a_sleeper_behind_leaves_nothing(
+    tmp_path: Path, keep_stdio: bool
+) -> None:
+    pidfile = tmp_path / "pid"
+    script(tmp_path / "bin", "nvidia-smi", procs.escapee(pidfile, keep_stdio) + "echo failed\n")
+    gather(tmp_path, load_fake("h100", init_error="Unknown"))
+    pid = procs.wait_for_pid(pidfile)
+    try:
+        if not keep_stdio:  # nothing showed it stayed: the sweep at the end of the run finds it
+            reaper.sweep()
+        assert procs.gone(pid)
+    finally:
+        procs.kill(pid)
 
 
 def test_hung_nvidia_smi_is_killed_at_the_timeout(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pynvml
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "nvml"
+REPO_ROOT = Path(__file__).resolve().parents[2]  # where the child imports ``tests`` from
 
 
 def nvml_error(name: str) -> Exception:
@@ -57,6 +58,15 @@ class FakeNvml:
             if attr.startswith(("NVML_", "NVMLError")):
                 setattr(self, attr, getattr(pynvml, attr))
         self.NVMLLibraryMismatchError = pynvml.NVMLLibraryMismatchError
+
+    def dldoctor_recipe(self) -> dict[str, Any]:
+        """How dldoctor's NVML child builds this same fake (``from_recipe`` with these args)."""
+        return {
+            "import": __name__,
+            "call": "from_recipe",
+            "args": {"description": self.description, "init_delay_s": self.init_delay_s},
+            "path": [str(REPO_ROOT)],
+        }
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -223,6 +233,11 @@ class FakeNvml:
 
     def nvmlDeviceGetGraphicsRunningProcesses_v2(self, h: _Handle) -> list[SimpleNamespace]:
         return self._processes("nvmlDeviceGetGraphicsRunningProcesses_v2", h, "graphics_processes")
+
+
+def from_recipe(description: dict[str, Any], init_delay_s: float = 0.0) -> FakeNvml:
+    """The fake, built again in dldoctor's NVML child from ``FakeNvml.dldoctor_recipe``."""
+    return FakeNvml(description, init_delay_s)
 
 
 def load_description(name: str) -> dict[str, Any]:

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import jsonschema
 
 from dldoctor.document.schema import profile_report_schema
-from dldoctor.profilers import gate, rules
-from dldoctor.profilers.report import ProfileReport
 from dldoctor.report.profile_terminal import render, sparkline
 from dldoctor.report.terminal import Out
-from tests.profilers.synthetic import make
-
-GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "profile_input_bound.txt"
-
-
-def _report() -> ProfileReport:
-    profile = make()
-    conditions = [gate.parse("input-bound")]
-    return ProfileReport(
-        command="dldoctor profile --fail-if input-bound train.py --epochs 3",
-        created="2026-11-23T12:00:00+00:00",
-        duration_s=75.2,
-        profile=profile,
-        findings=tuple(rules.judge(profile)),
-        gates=tuple(c.evaluate(profile) for c in conditions),
-    )
+from tests.report.golden import GOLDEN, compare, profile_view
+from tests.report.golden import profile_report as _report
 
 
 def test_input_bound_rendering_matches_the_golden_file():
-    stream = io.StringIO()
-    render(_report(), Out(stream))
-    assert stream.getvalue() == GOLDEN.read_text(encoding="utf-8")
+    compare(profile_view(), GOLDEN / "profile_input_bound.txt")
 
 
 def test_colour_only_when_asked():

@@ -13,7 +13,7 @@ from dldoctor.document.report import Report
 from dldoctor.facts.model import Facts
 from dldoctor.report import markdown, terminal
 from dldoctor.report.clean import clean, md_cell, md_fence, md_text
-from tests.report.test_golden import DATA
+from tests.report.golden import DATA
 
 # What a hostile string carries: screen clear, cursor home, erase line, a window title (OSC 0,
 # BEL-terminated), a clipboard write (OSC 52, ST-terminated), a hyperlink (OSC 8), a DCS string,

@@ -1,46 +1,31 @@
 """Golden renderings of recorded facts: the terminal and Markdown views, compared exactly.
 
-Regenerate after an intended change with DLDOCTOR_REGEN_GOLDEN=1 and read the diff.
+These tests only compare; regenerating is a separate step (see tests/report/golden.py).
 """
 
 from __future__ import annotations
 
 import io
-import json
-import os
-from pathlib import Path
 
 import jsonschema
 import pytest
 
-from dldoctor.checks.registry import run_checks
-from dldoctor.document.report import Report
 from dldoctor.document.schema import report_schema
-from dldoctor.facts.model import Facts
-from dldoctor.report import markdown, terminal
-
-DATA = Path(__file__).resolve().parent.parent / "data"
-SCENARIOS = ["h100_cpu_stack", "driver470_cpu_stack"]
-
-
-def report_for(name: str, matrix) -> Report:
-    facts = Facts.from_dict(json.loads((DATA / "facts" / f"{name}.json").read_text()))
-    return Report(
-        "dldoctor check", "2026-11-23T00:00:00+00:00", 0.25, facts, tuple(run_checks(facts, matrix))
-    )
-
-
-def compare(actual: str, golden: Path) -> None:
-    if os.environ.get("DLDOCTOR_REGEN_GOLDEN"):
-        golden.write_text(actual, encoding="utf-8")
-    assert actual == golden.read_text(encoding="utf-8")
+from dldoctor.report import terminal
+from tests.report.golden import (
+    GOLDEN,
+    SCENARIOS,
+    compare,
+    markdown_view,
+    renderings,
+    report_for,
+    terminal_view,
+)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_terminal_view(name, matrix):
-    out = io.StringIO()
-    terminal.render(report_for(name, matrix), terminal.Out(out))
-    compare(out.getvalue(), DATA / "golden" / f"{name}.txt")
+    compare(terminal_view(name, matrix), GOLDEN / f"{name}.txt")
 
 
 def test_terminal_colour_and_wrapping_on_a_narrow_terminal(matrix):
@@ -56,9 +41,7 @@ def test_terminal_colour_and_wrapping_on_a_narrow_terminal(matrix):
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_markdown_view(name, matrix):
-    text = markdown.render(report_for(name, matrix))
-    head = text.split("<details>")[0]  # the folded facts are the fixture itself
-    compare(head, DATA / "golden" / f"{name}.md")
+    compare(markdown_view(name, matrix), GOLDEN / f"{name}.md")
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -77,3 +60,17 @@ def test_exit_code_is_1_for_errors_and_2_for_a_crashed_check(matrix):
         report, outcomes=(*report.outcomes, CheckOutcome("DD999", "x", Status.CRASHED))
     )
     assert crashed.exit_code() == 2
+
+
+def test_comparing_never_regenerates(tmp_path, monkeypatch, matrix):
+    """The old switch is gone: a stale golden file fails and stays as it was."""
+    monkeypatch.setenv("DLDOCTOR_REGEN_GOLDEN", "1")
+    stale = tmp_path / "stale.txt"
+    stale.write_text("old rendering\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match=r"python -m tests\.report\.golden"):
+        compare(terminal_view("h100_cpu_stack", matrix), stale)
+    assert stale.read_text(encoding="utf-8") == "old rendering\n"
+
+
+def test_every_golden_file_is_one_regeneration_writes(matrix):
+    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(p.name for p in renderings(matrix))

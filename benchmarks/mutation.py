@@ -1,0 +1,157 @@
+"""Mutation score of the judging code, with mutmut: how many planted bugs the fast tests catch.
+
+Slow (minutes to an hour on two cores), so never part of CI. It copies the tracked tree into a
+scratch folder, configures mutmut there (the repository keeps no mutmut state), mutates the
+chosen parts and runs only the fast, framework-free tests against each mutant:
+
+    PYTHONPATH=. python benchmarks/mutation.py                    # every part, one worker
+    PYTHONPATH=. python benchmarks/mutation.py --part matrix -j 2  # one part first
+    PYTHONPATH=. python benchmarks/mutation.py --survivors         # and list what survived
+
+Prints the score per part and, with --survivors, each surviving mutant's name (``mutmut show
+NAME`` in the scratch folder prints its diff). Figures are in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
+    "checks": (
+        ["dldoctor/checks/*"],
+        ["tests/checks"],
+    ),
+    "fixes": (
+        ["dldoctor/fixes/*"],
+        ["tests/fixes", "tests/checks"],
+    ),
+    "matrix": (
+        ["dldoctor/matrix/rules.py"],
+        ["tests/checks/test_bounds_arch.py", "tests/checks/test_bounds_driver.py", "tests/fixes"],
+    ),
+    "profilers": (
+        ["dldoctor/profilers/analysis.py"],
+        ["tests/profilers/test_verdict_bounds.py", "tests/profilers/test_rules.py"],
+    ),
+}
+TARGETS = {"checks": 85.0, "fixes": 85.0, "matrix": 85.0, "profilers": 75.0}
+KILLED = {"killed", "timeout", "segfault", "suspicious"}  # a test run that did not pass
+
+
+def prepare(work: Path, parts: list[str]) -> None:
+    """The tracked files (and this tree's uncommitted edits) in ``work``, with mutmut's config."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        source = ROOT / name
+        if source.is_file():
+            target = work / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    mutate = [p for part in parts for p in PARTS[part][0]]
+    tests = sorted({t for part in parts for t in PARTS[part][1]})
+    lines = [
+        "[mutmut]",
+        "source_paths = dldoctor",
+        "only_mutate =",
+        *(f"    {p}" for p in mutate),
+        "also_copy =",
+        "    compat_matrix",
+        "    tests",
+        "pytest_add_cli_args_test_selection =",
+        *(f"    {t}" for t in tests),
+        "pytest_add_cli_args =",
+        "    -p",
+        "    no:cacheprovider",
+        "    -p",
+        "    no:xdist",
+        "    -q",
+    ]
+    (work / "setup.cfg").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def results(work: Path) -> dict[str, str]:
+    """mutant name -> status, as ``mutmut results --all true`` lists them."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    found = {}
+    for line in out.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and name:
+            found[name] = status.strip()
+    return found
+
+
+def part_of(mutant: str) -> str:
+    module = mutant.split(".x_")[0].split(".xǁ")[0]
+    for part, (patterns, _) in PARTS.items():
+        for pattern in patterns:
+            stem = pattern.removesuffix("*").removesuffix(".py").replace("/", ".")
+            if module.startswith(stem.rstrip(".")):
+                return part
+    return "other"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
+    parser.add_argument("-j", "--max-children", type=int, default=1)
+    parser.add_argument("--survivors", action="store_true", help="list the surviving mutants")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    args = parser.parse_args(argv)
+    parts = list(PARTS) if args.part == "all" else [args.part]
+    work = args.keep or Path(tempfile.mkdtemp(prefix="dldoctor-mutation-"))
+    work.mkdir(parents=True, exist_ok=True)
+    prepare(work, parts)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run(
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+        cwd=work,
+        env=env,
+        check=False,
+    )
+    statuses = results(work)
+    by_part: dict[str, Counter[str]] = {}
+    for name, status in statuses.items():
+        by_part.setdefault(part_of(name), Counter())[status] += 1
+    failed = run.returncode != 0 or not statuses
+    print(f"\nmutmut in {work}")
+    for part in parts:
+        counts = by_part.get(part, Counter())
+        total = sum(n for s, n in counts.items() if s not in ("skipped", "not checked"))
+        killed = sum(n for s, n in counts.items() if s in KILLED)
+        score = 100.0 * killed / total if total else 0.0
+        failed |= score < TARGETS[part]
+        detail = ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
+        print(
+            f"{part:10} {score:5.1f} % killed ({killed}/{total}; target {TARGETS[part]:.0f} %): {detail}"
+        )
+    if args.survivors:
+        for name, status in sorted(statuses.items()):
+            if status == "survived":
+                print(f"  survived {name}")
+    if not args.keep:
+        print("(scratch folder kept for `mutmut show NAME`; delete it when done)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

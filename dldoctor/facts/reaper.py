@@ -1,0 +1,147 @@
+"""Kill what a child leaves behind: its process group, its session, and whatever carries its mark.
+
+Every child dldoctor starts runs in its own session (``start_new_session``), so ``killpg`` ends
+what it forked. A process that calls ``setsid`` or ``setpgid`` again (a daemonising framework
+import, a hostile ``nvidia-smi``) leaves that group but keeps its environment, so each child is
+started with a token in ``DLDOCTOR_CHILD`` and /proc is searched for it. Only a process that
+both leaves the session and scrubs its environment escapes (cgroups would catch it; dldoctor
+does not require them). Linux only: elsewhere the group kill is all there is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+TOKEN_VAR = "DLDOCTOR_CHILD"
+# One prefix per dldoctor process: "<pid>.<random>"; each child adds ".<n>".
+_RUN = f"{os.getpid()}.{os.urandom(4).hex()}"
+_COUNTER = itertools.count(1)
+_marked = False  # whether any child was started: sweep() has nothing to look for otherwise
+_PROC = "/proc"
+_MAX_ROUNDS = 8  # a process forking while we scan is found in the next round
+
+
+def mark(env: Mapping[str, str] | None) -> tuple[dict[str, str], str]:
+    """A copy of ``env`` (None: this process's) with a fresh token, and the token."""
+    global _marked
+    _marked = True
+    token = f"{_RUN}.{next(_COUNTER)}"
+    marked = dict(os.environ if env is None else env)
+    marked[TOKEN_VAR] = token
+    return marked, token
+
+
+def kill_tree(pid: int, token: str, scan: bool = True) -> int:
+    """SIGKILL the group ``pid`` leads and, with ``scan``, its session and all marked ``token``.
+
+    Call it before reaping ``pid``: while its zombie exists, its number cannot be reused, so no
+    unrelated process can lead a group or session of that number. Returns how many processes
+    the /proc search found (what had left the group, or was still dying).
+    """
+    _kill_group(pid)
+    if not scan:
+        return 0
+    since = _start_ticks(pid)
+    needle = f"\0{TOKEN_VAR}={token}\0".encode()
+    return _rounds(lambda: _matches(pid, needle, since))
+
+
+def sweep() -> int:
+    """Kill every process still marked by any child of this dldoctor process (at its end)."""
+    if not _marked:
+        return 0
+    needle = f"\0{TOKEN_VAR}={_RUN}.".encode()
+    return _rounds(lambda: _matches(None, needle, None))
+
+
+def signal_name(returncode: int | None) -> str | None:
+    """The name of the signal that ended a process (-11: ``SIGSEGV``), else None."""
+    if returncode is None or returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def exited(proc: subprocess.Popen[Any]) -> bool:
+    """Whether the child has exited, without reaping it (its number stays reserved)."""
+    try:
+        result = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # already reaped
+        return True
+    except (AttributeError, OSError):  # no waitid (macOS): poll() reaps, good enough there
+        return proc.poll() is not None
+    return result is not None
+
+
+def _rounds(find: Callable[[], Iterator[int]]) -> int:
+    killed = 0
+    for _ in range(_MAX_ROUNDS):
+        found = [p for p in find() if p != os.getpid()]
+        for victim in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(victim, signal.SIGKILL)
+        killed += len(found)
+        if not found:
+            break
+    return killed
+
+
+def _matches(leader: int | None, needle: bytes, since: int | None) -> Iterator[int]:
+    """Live processes in ``leader``'s group or session, or whose environment holds ``needle``."""
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:  # no /proc (macOS): the group kill was all we could do
+        return
+    for name in entries:
+        if not name.isdigit():
+            continue
+        stat = _stat(int(name))
+        if stat is None or stat[0] in ("Z", "X"):  # gone, or a zombie: already dead
+            continue
+        _, group, session, started = stat
+        if leader is not None and leader in (group, session):
+            yield int(name)
+        elif since is None or started >= since:  # a descendant started after its ancestor
+            environ = _read(f"{_PROC}/{name}/environ")
+            if environ is not None and needle in b"\0" + environ:
+                yield int(name)
+
+
+def _stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(state, process group, session, start time in clock ticks) from /proc/PID/stat."""
+    raw = _read(f"{_PROC}/{pid}/stat")
+    if raw is None:
+        return None
+    # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    try:
+        return fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, zombie or not; None when unknown (then every process is read)."""
+    stat = _stat(pid)
+    return stat[3] if stat else None
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read(1 << 20)
+    except OSError:  # gone, or another user's process
+        return None
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,153 @@
+"""GPU architectures at their edges: the cubin/PTX rule, every torch architecture row against
+every compute capability the matrix knows, every GPU of a machine, the JAX plugins' minimums."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.version import Version
+
+from dldoctor.checks import compat_arch
+from dldoctor.checks.registry import NotApplicable
+from dldoctor.matrix import load
+from dldoctor.matrix.rules import CUBIN, PTX, coverage
+from dldoctor.model import Severity
+from tests.checks.bounds import jax_plugin, machine, torch
+from tests.checks.scenarios import make_facts
+
+MATRIX = load()
+CCS = [c.cc for c in MATRIX.capabilities]
+
+
+def rule(sm: list[str], ptx: list[str], cc: str) -> str | None:
+    """A cubin runs on its own major at an equal or higher minor; PTX on any equal or newer GPU."""
+    gpu = Version(cc)
+    if any(Version(a).major == gpu.major and Version(a).minor <= gpu.minor for a in sm):
+        return CUBIN
+    if any(Version(a) <= gpu for a in ptx):
+        return PTX
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sm=st.lists(st.sampled_from(CCS), unique=True),
+    ptx=st.lists(st.sampled_from(CCS), unique=True, max_size=2),
+    cc=st.sampled_from(CCS),
+)
+def test_coverage_property(sm, ptx, cc):
+    assert coverage(sorted(sm, key=Version), ptx, cc) == rule(sm, ptx, cc)
+
+
+def test_coverage_edges_on_the_same_major():
+    assert coverage(["8.6"], [], "8.6") == CUBIN  # at
+    assert coverage(["8.6"], [], "8.5") is None  # just below: a cubin never runs on an older minor
+    assert coverage(["8.6"], [], "8.7") == CUBIN  # just above
+    assert coverage(["8.6"], [], "9.0") is None  # another major needs PTX
+    assert coverage([], ["8.6"], "8.6") == PTX and coverage([], ["8.6"], "8.5") is None
+    assert coverage(["8.0"], ["8.0"], "8.6") == CUBIN  # a cubin wins over PTX
+    assert coverage(["8.0"], [], "unknown") is None
+
+
+def release_for(row) -> str | None:
+    """A torch release whose architecture lookup lands on this row."""
+    for release in MATRIX.torch_releases:
+        version = f"{release.torch}.0"
+        if MATRIX.torch_arch(version, row.variant) is row:
+            return version
+    return None
+
+
+ARCH_ROWS = [r for r in MATRIX.torch_arches if release_for(r)]
+
+
+@pytest.mark.parametrize("row", ARCH_ROWS, ids=[f"{r.torch}-cu{r.variant}" for r in ARCH_ROWS])
+def test_dd503_judges_each_known_gpu_by_the_rows_architectures(row):
+    version = release_for(row)
+    tag = "cu" + row.variant.replace(".", "")
+    for cc in CCS:
+        facts = make_facts(
+            torch(f"{version}+{tag}", row.variant), machine("610.43.02", "13.3", ("GPU", cc))
+        )
+        verdicts = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+        want = {None: [Severity.ERROR], PTX: [Severity.INFO], CUBIN: []}[
+            rule(list(row.sm), list(row.ptx), cc)
+        ]
+        assert [v.severity for v in verdicts] == want, (row.torch, row.variant, cc)
+        for verdict in verdicts:
+            assert verdict.evidence["compute_capability"] == cc
+            assert verdict.evidence["matrix_row"] == row.source
+
+
+def test_an_rtx_5090_beside_an_h100_is_judged():
+    facts = make_facts(
+        torch("2.13.0+cu126", "12.6"),
+        machine(
+            "580.65.06",
+            "13.0",
+            ("NVIDIA H100 80GB HBM3", "9.0"),
+            ("NVIDIA GeForce RTX 5090", "12.0"),
+        ),
+    )
+    (verdict,) = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+    assert verdict.severity is Severity.ERROR
+    assert verdict.evidence["gpu"] == "NVIDIA GeForce RTX 5090"
+    assert "GPU 1 (NVIDIA GeForce RTX 5090, sm_120" in verdict.title
+
+
+@settings(max_examples=60, deadline=None)
+@given(ccs=st.lists(st.sampled_from(CCS), min_size=1, max_size=4))
+def test_every_gpu_of_a_machine_is_judged(ccs):
+    row = MATRIX.torch_arch("2.13.0", "12.6")
+    assert row is not None
+    specs = [(f"GPU{i}", cc) for i, cc in enumerate(ccs)]
+    facts = make_facts(torch("2.13.0+cu126", "12.6"), machine("610.43.02", "13.3", *specs))
+    verdicts = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+    uncovered = [
+        f"GPU{i}" for i, cc in enumerate(ccs) if rule(list(row.sm), list(row.ptx), cc) is None
+    ]
+    assert [v.evidence["gpu"] for v in verdicts if v.severity is Severity.ERROR] == uncovered
+
+
+def neighbours(cc: str) -> list[str]:
+    """The known compute capabilities just below, at and just above ``cc``."""
+    i = CCS.index(cc)
+    return CCS[max(i - 1, 0) : i + 2]
+
+
+PLUGINS = MATRIX.tables["jax"]["plugin"]
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=[p["distribution"] for p in PLUGINS])
+def test_each_jax_plugin_refuses_gpus_below_its_minimum_only(plugin):
+    minimum = plugin["min_compute_capability"]
+    assert minimum in CCS
+    for cc in neighbours(minimum):
+        facts = make_facts(jax_plugin(plugin["cuda"]), machine("610.43.02", "13.3", ("GPU", cc)))
+        verdicts = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+        old = Version(cc) < Version(minimum)
+        assert [v.severity for v in verdicts] == ([Severity.ERROR] if old else []), cc
+        for verdict in verdicts:
+            assert f"needs compute capability {minimum} or newer" in verdict.title
+            assert verdict.evidence["matrix_row"] == f"jax.toml plugin cuda{plugin['cuda']}"
+
+
+def test_a_tesla_t4_is_at_the_cuda13_plugins_minimum_and_runs():
+    facts = make_facts(jax_plugin("13"), machine("580.65.06", "13.0", ("Tesla T4", "7.5")))
+    assert compat_arch.gpu_arch_not_in_build(facts, MATRIX) == []
+
+
+def test_an_old_gpu_beside_a_new_one_is_named_for_the_jax_plugin():
+    facts = make_facts(
+        jax_plugin("13"),
+        machine("580.65.06", "13.0", ("NVIDIA H100 80GB HBM3", "9.0"), ("Tesla V100", "7.0")),
+    )
+    (verdict,) = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+    assert "GPU 1 (Tesla V100) is 7.0" in verdict.title
+
+
+def test_no_gpu_with_a_known_capability_is_not_judged():
+    facts = make_facts(torch("2.13.0+cu126", "12.6"), machine("580.65.06", "13.0", ("GPU", "")))
+    with pytest.raises(NotApplicable):
+        compat_arch.gpu_arch_not_in_build(facts, MATRIX)

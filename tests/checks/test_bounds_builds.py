@@ -1,0 +1,131 @@
+"""Build variants (DD201): CPU, CUDA, ROCm and unknown builds of each framework on a GPU
+machine; and CUDA_VISIBLE_DEVICES at the edge of the GPU count (DD401, DD402)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dldoctor.checks import builds, env
+from dldoctor.checks.registry import NotApplicable
+from dldoctor.matrix import load
+from dldoctor.model import Severity
+from tests.checks.bounds import machine
+from tests.checks.scenarios import dist, make_facts, with_packages
+
+MATRIX = load()
+
+
+def framework(key: str, names: list[str], build: dict | None) -> dict:
+    frame: dict = {"distributions": [{"name": n, "version": "1.0"} for n in names]}
+    if build is not None:
+        frame["build"] = build
+    return with_packages(*(dist(n, "1.0") for n in names), frameworks={key: frame})
+
+
+# (framework, distributions, build facts, CPU-only?)
+VARIANTS = [
+    ("torch", ["torch"], {"cuda": "12.8", "hip": None}, False),
+    ("torch", ["torch"], {"cuda": None, "hip": "6.4.43482"}, False),  # ROCm
+    ("torch", ["torch"], {"cuda": None, "hip": None}, True),
+    ("torch", ["torch"], {"error": "could not read torch/version.py"}, False),  # unknown
+    ("tensorflow", ["tensorflow"], {"is_cuda_build": True}, False),
+    ("tensorflow", ["tensorflow"], {"is_cuda_build": False}, True),
+    ("tensorflow", ["tensorflow"], {"is_cuda_build": None}, False),  # unknown
+    ("tensorflow", ["tensorflow-intel"], {"is_cuda_build": False}, True),
+    ("tensorflow", ["tensorflow-cpu"], {}, True),
+    ("tensorflow", ["tensorflow_cpu"], {}, True),  # METADATA spelling
+    ("jax", ["jax", "jaxlib"], {}, True),
+    ("jax", ["jax", "jaxlib", "jax-cuda12-plugin"], {}, False),
+    ("jax", ["jax", "jaxlib", "jax-cuda13-plugin", "jax-cuda13-pjrt"], {}, False),
+    ("jax", ["jax", "jaxlib", "jax-rocm60-plugin"], {}, False),  # ROCm
+    ("jax", ["jax"], {}, False),  # no jaxlib: nothing to judge
+    ("paddle", ["paddlepaddle"], {}, True),
+    ("paddle", ["paddlepaddle-gpu"], {}, False),
+    ("onnxruntime", ["onnxruntime"], {}, True),
+    ("onnxruntime", ["onnxruntime-gpu"], {}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "names", "build", "cpu_only"),
+    VARIANTS,
+    ids=[f"{k}-{'+'.join(n)}-{i}" for i, (k, n, _, _) in enumerate(VARIANTS)],
+)
+def test_each_build_variant_on_a_gpu_machine(key, names, build, cpu_only):
+    facts = make_facts(framework(key, names, build), machine("580.65.06", "13.0"))
+    verdicts = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    assert [v.evidence["framework"] for v in verdicts] == ([key] if cpu_only else [])
+    want = Severity.WARNING if key == "onnxruntime" else Severity.ERROR
+    assert all(v.severity is want for v in verdicts)
+
+
+def test_a_rocm_torch_is_never_called_cpu_only():
+    facts = make_facts(
+        framework("torch", ["torch"], {"cuda": None, "hip": "6.4.43482"}),
+        machine("580.65.06", "13.0"),
+    )
+    assert builds.cpu_only_build_on_gpu(facts, MATRIX) == []
+
+
+def test_every_gpu_is_named():
+    facts = make_facts(
+        framework("torch", ["torch"], {"cuda": None, "hip": None}),
+        machine(
+            "580.65.06",
+            "13.0",
+            ("NVIDIA H100 80GB HBM3", "9.0"),
+            ("NVIDIA GeForce RTX 5090", "12.0"),
+        ),
+    )
+    (verdict,) = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    assert verdict.title.startswith(
+        "PyTorch cannot use the NVIDIA GeForce RTX 5090, NVIDIA H100 80GB HBM3:"
+    )
+
+
+def test_a_gpu_seen_only_on_the_pci_bus_is_a_gpu():
+    pci = {"accelerators": {"pci": {"nvidia": [{"slot": "0000:01:00.0", "driver": None}]}}}
+    facts = make_facts(framework("torch", ["torch"], {"cuda": None, "hip": None}), pci)
+    (verdict,) = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    assert "this machine's NVIDIA GPU" in verdict.title
+
+
+def test_no_gpu_is_not_judged():
+    with pytest.raises(NotApplicable):
+        builds.cpu_only_build_on_gpu(
+            make_facts(framework("torch", ["torch"], {"cuda": None})), MATRIX
+        )
+
+
+# CUDA_VISIBLE_DEVICES against the GPU count
+
+
+def visible(value: str, count: int):
+    specs = [(f"GPU{i}", "9.0") for i in range(count)]
+    return make_facts(
+        machine("580.65.06", "13.0", *specs),
+        {"env": {"variables": {"CUDA_VISIBLE_DEVICES": value}}},
+    )
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_indices_up_to_the_last_gpu_are_valid_and_the_next_is_not(count):
+    assert env.visible_devices_unknown(visible(str(count - 1), count), MATRIX) == []
+    (verdict,) = env.visible_devices_unknown(visible(str(count), count), MATRIX)
+    assert verdict.severity is Severity.ERROR and verdict.evidence["invalid"] == [str(count)]
+    (verdict,) = env.visible_devices_unknown(visible(f"0,{count}", count), MATRIX)
+    assert verdict.severity is Severity.WARNING and "CUDA sees only 0" in verdict.title
+
+
+@pytest.mark.parametrize("value", ["", "-1", "none", "NoDevFiles", " void "])
+def test_disabling_values_hide_every_gpu(value):
+    (verdict,) = env.visible_devices_hide_all(visible(value, 2), MATRIX)
+    assert "hides all 2 GPU(s)" in verdict.title
+    assert env.visible_devices_unknown(visible(value, 2), MATRIX) == []
+
+
+def test_uuid_prefixes_must_be_unique():
+    facts = visible("GPU-0000000", 2)  # a prefix of both GPUs' UUIDs
+    (verdict,) = env.visible_devices_unknown(facts, MATRIX)
+    assert verdict.evidence["invalid"] == ["GPU-0000000"]
+    assert env.visible_devices_unknown(visible("GPU-00000001", 2), MATRIX) == []

@@ -1,0 +1,208 @@
+"""Driver floors at their edges: DD501 on Linux and Windows for every CUDA release the matrix
+lists, the JAX plugins' own floors, and the driver DD101/DD104 ask for, all read from the rows."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.version import Version
+
+from dldoctor.checks import compat_driver, driver
+from dldoctor.matrix import DriverFloor, load
+from dldoctor.matrix.rules import driver_runs
+from dldoctor.model import Severity
+from tests.checks.bounds import above, around, below, jax_plugin, machine, torch, windows
+from tests.checks.scenarios import make_facts
+
+MATRIX = load()
+OSES = ("linux", "windows")
+
+
+def floors(cuda: str, os: str) -> tuple[str | None, str | None]:
+    """(full-compatibility floor, minor-version-compatibility floor) the matrix gives on ``os``."""
+    full = MATRIX.toolkit_floor(cuda)
+    major = MATRIX.major_floor(cuda)
+    return (getattr(full, os) if full else None, getattr(major, os) if major else None)
+
+
+def expected(driver_version: str, full: str | None, mvc: str | None) -> Severity | None:
+    """The rule: at or above the release's own floor, healthy; from the major's first driver up
+    to it, minor-version compatibility (a warning); below both, CUDA does not start."""
+    version = Version(driver_version)
+    if full is None and mvc is None:
+        return None  # no floor known for this OS: nothing judged
+    if full and version >= Version(full):
+        return None
+    if mvc and version >= Version(mvc):
+        return Severity.WARNING
+    return Severity.ERROR
+
+
+def judge(driver_version: str, cuda: str, os: str):
+    tag = "cu" + cuda.replace(".", "")
+    facts = make_facts(
+        torch(f"2.13.0+{tag}", cuda),
+        machine(driver_version, None),
+        *([windows()] if os == "windows" else []),
+    )
+    return compat_driver.driver_too_old(facts, MATRIX)
+
+
+def candidates(full: str | None, mvc: str | None) -> list[str]:
+    return sorted({d for f in (full, mvc) if f for d in around(f)}, key=Version)
+
+
+ROWS = [(t.cuda, os) for t in MATRIX.cuda_toolkits for os in OSES]
+
+
+@pytest.mark.parametrize(("cuda", "os"), ROWS, ids=[f"cuda{c}-{o}" for c, o in ROWS])
+def test_dd501_follows_each_releases_floors_at_below_and_above_them(cuda, os):
+    full, mvc = floors(cuda, os)
+    for version in candidates(full, mvc):
+        verdicts = judge(version, cuda, os)
+        want = expected(version, full, mvc)
+        assert [v.severity for v in verdicts] == ([want] if want else []), (version, full, mvc)
+        for verdict in verdicts:
+            assert f"river {version} " in verdict.title  # as the driver wrote it
+            assert verdict.evidence["driver"] == version
+            assert verdict.evidence["driver_needed"] == full
+            assert verdict.evidence["driver_needed_mvc"] == mvc
+
+
+def test_windows_rows_are_not_linux_rows():
+    """On Windows a driver between the Linux and the Windows floor is still too old."""
+    differing = [t for t in MATRIX.cuda_toolkits if t.linux and t.windows and t.windows != t.linux]
+    assert differing, "the matrix has Windows floors of their own"
+    for row in differing:
+        low, high = sorted((row.linux, row.windows), key=Version)
+        between = above(low)
+        assert Version(between) < Version(high)
+        on_windows = expected(between, *floors(row.cuda, "windows"))
+        on_linux = expected(between, *floors(row.cuda, "linux"))
+        assert [v.severity for v in judge(between, row.cuda, "windows")] == (
+            [on_windows] if on_windows else []
+        )
+        assert [v.severity for v in judge(between, row.cuda, "linux")] == (
+            [on_linux] if on_linux else []
+        )
+
+
+drivers = st.builds(
+    lambda a, b, c: f"{a}.{b:02d}.{c:02d}",
+    st.integers(300, 700),
+    st.integers(0, 120),
+    st.integers(0, 99),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    version=drivers,
+    cuda=st.sampled_from([t.cuda for t in MATRIX.cuda_toolkits]),
+    os=st.sampled_from(OSES),
+)
+def test_dd501_property_any_driver_against_any_release(version, cuda, os):
+    full, mvc = floors(cuda, os)
+    want = expected(version, full, mvc)
+    assert [v.severity for v in judge(version, cuda, os)] == ([want] if want else [])
+
+
+def test_dd501_shows_the_driver_exactly_as_written():
+    """ "580.82.07" parsed and printed again would read "580.82.7"."""
+    full, mvc = floors("13.2", "linux")
+    assert full and mvc and Version(mvc) <= Version("580.82.07") < Version(full)
+    (verdict,) = judge("580.82.07", "13.2", "linux")
+    assert verdict.title == (
+        "PyTorch 2.13.0+cu132 is built with CUDA 13.2; driver 580.82.07 runs it only under "
+        f"minor-version compatibility (CUDA 13.2 wants {full} or newer)"
+    )
+    assert verdict.evidence["driver"] == "580.82.07"
+    (error,) = judge("470.82.01", "12.8", "linux")
+    need = floors("12.8", "linux")[0]
+    assert error.title == (
+        f"Driver 470.82.01 is too old for PyTorch 2.13.0+cu128 (built with CUDA 12.8, needs driver "
+        f"{need} or newer): CUDA will not initialise"
+    )
+
+
+def jax_floor(major: str) -> str:
+    return next(p for p in MATRIX.tables["jax"]["plugin"] if p["cuda"] == major)["min_driver_linux"]
+
+
+@pytest.mark.parametrize("major", [p["cuda"] for p in MATRIX.tables["jax"]["plugin"]])
+def test_each_jax_plugin_uses_its_own_floor_at_below_and_above(major):
+    floor = jax_floor(major)
+    for version in around(floor):
+        facts = make_facts(jax_plugin(major), machine(version, None))
+        verdicts = compat_driver.driver_too_old(facts, MATRIX)
+        too_old = Version(version) < Version(floor)
+        assert [v.severity for v in verdicts] == ([Severity.ERROR] if too_old else []), version
+        assert all(v.evidence["matrix_row"] == f"jax.toml plugin cuda{major}" for v in verdicts)
+
+
+def test_jax_plugins_state_no_windows_floor_so_windows_is_not_judged():
+    facts = make_facts(jax_plugin("13"), machine(below(jax_floor("13")), None), windows())
+    assert compat_driver.driver_too_old(facts, MATRIX) == []
+
+
+def test_every_framework_build_is_judged_not_only_the_first():
+    """torch and a JAX plugin side by side: both too old, two verdicts."""
+    from tests.checks.scenarios import merge
+
+    both = merge(torch("2.13.0+cu130", "13.0"), jax_plugin("13"))
+    both["packages"]["distributions"] = (
+        torch("2.13.0+cu130", "13.0")["packages"]["distributions"]
+        + jax_plugin("13")["packages"]["distributions"]
+    )
+    facts = make_facts(both, machine(below(jax_floor("13")), None))
+    verdicts = compat_driver.driver_too_old(facts, MATRIX)
+    assert sorted(v.evidence["framework"] for v in verdicts) == ["jax", "torch"]
+
+
+# DD101 / DD104: the driver asked for is the highest floor of every installed toolkit
+
+
+def toolkit_machine(*versions: str) -> dict:
+    return {
+        "cuda": {"toolkits": [{"version": v, "path": f"/usr/local/cuda-{v}"} for v in versions]}
+    }
+
+
+def highest_floor(*versions: str) -> DriverFloor:
+    rows = [MATRIX.toolkit_floor(v) for v in versions]
+    return max((r for r in rows if r and r.linux), key=lambda r: Version(str(r.linux)))
+
+
+@pytest.mark.parametrize(
+    "toolkits", [("11.8.0",), ("13.0.88", "11.8.0"), ("12.4.1", "13.0.2", "12.8.0")]
+)
+def test_dd101_and_dd104_ask_for_the_highest_floor_of_all_toolkits(toolkits):
+    row = highest_floor(*toolkits)
+    (dd101,) = driver.toolkit_without_driver(make_facts(toolkit_machine(*toolkits)), MATRIX)
+    assert dd101.evidence["driver_needed"] == row.linux
+    assert dd101.evidence["matrix_row"] == f"cuda_drivers.toml CUDA {row.cuda}"
+    pci = {"accelerators": {"pci": {"nvidia": [{"slot": "0000:01:00.0", "driver": None}]}}}
+    (dd104,) = driver.gpu_without_driver(make_facts(toolkit_machine(*toolkits), pci), MATRIX)
+    assert dd104.evidence["driver_needed"] == row.linux
+
+
+@pytest.mark.parametrize("os", OSES)
+def test_driver_runs_reads_the_floor_of_the_os_asked(os):
+    for row in MATRIX.cuda_toolkits:
+        floor = getattr(row, os)
+        if not floor:
+            assert driver_runs(MATRIX, "999.0", row.cuda, windows=os == "windows") is None
+            continue
+        for version in around(floor):
+            runs = driver_runs(MATRIX, version, row.cuda, windows=os == "windows")
+            assert runs is (Version(version) >= Version(floor)), (row.cuda, os, version)
+    assert driver_runs(MATRIX, None, "12.8") is None
+    assert driver_runs(MATRIX, "not a version", "12.8") is None
+
+
+def test_driver_runs_defaults_to_linux_and_knows_no_unknown_release():
+    row = next(t for t in MATRIX.cuda_toolkits if t.linux and t.windows and t.windows != t.linux)
+    low = min(row.linux, row.windows, key=Version)
+    assert driver_runs(MATRIX, low, row.cuda) is (Version(low) >= Version(row.linux))
+    assert driver_runs(MATRIX, "999.99", "99.9") is None  # no such CUDA release in the matrix
