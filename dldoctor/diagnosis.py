@@ -47,6 +47,13 @@ PREDICTS = {
     "DD506": ("jax-version-mismatch",),
     "DD507": ("numpy-abi",),
     "DD512": ("mps-macos",),
+    "DD303": ("companion-operator",),
+}
+# One finding that, for the same framework, makes another one its evidence (same root cause).
+ABSORBS = {
+    "DD511": ("DD201",),  # native Windows TensorFlow after 2.10 is the CPU-only build
+    "DD604": ("DD504",),  # the library it could not load is the cuDNN DD504 finds missing
+    "DD303": ("DD601",),  # a companion built for another torch fails its import
 }
 # Static findings about one framework whose evidence does not name it.
 _IMPLIED = {"DD506": "jax", "DD511": "tensorflow", "DD512": "torch"}
@@ -54,7 +61,7 @@ _IMPLIED = {"DD506": "jax", "DD511": "tensorflow", "DD512": "torch"}
 # computations failing, its child dying. Reported alone only when nothing explains them.
 CONSEQUENCES = ("DD601", "DD605", "DD606", "DD607", "DD610")
 # Machine-wide causes: every framework's CUDA start-up and GPU list follow from them.
-MACHINE = ("DD101", "DD102", "DD103", "DD104", "DD401", "DD502")
+MACHINE = ("DD101", "DD102", "DD103", "DD104", "DD401", "DD402", "DD502")
 _MACHINE_EXPLAINS = ("DD605", "DD610")
 
 
@@ -88,8 +95,29 @@ class Diagnosis:
 
 
 def framework_of(finding: Finding) -> str | None:
+    """The framework a finding is about: named, implied by its code, or by its distribution."""
     named = finding.evidence.get("framework")
-    return named if isinstance(named, str) else _IMPLIED.get(finding.code)
+    if isinstance(named, str):
+        return named
+    dist = finding.evidence.get("distribution")
+    if isinstance(dist, str):
+        from dldoctor.matrix import load
+
+        spec = load().package(dist.lower().replace("_", "-"))
+        if spec is not None and spec.framework:
+            return spec.framework
+    return _IMPLIED.get(finding.code)
+
+
+def _absorbs(root: Finding, other: Finding) -> bool:
+    if other.code not in ABSORBS.get(root.code, ()):
+        return False
+    if root.code == "DD604":  # only DD504's "no cuDNN of that major is installed"
+        libraries = root.evidence.get("libraries") or []
+        return "pip" in other.evidence and any(str(x).startswith("libcudnn") for x in libraries)
+    if root.code == "DD303":  # the companion whose requirement is unmet is the one failing
+        return root.evidence.get("distribution") == other.evidence.get("module")
+    return True
 
 
 def _cause(finding: Finding) -> str | None:
@@ -146,18 +174,31 @@ def diagnose(findings: list[Finding] | tuple[Finding, ...]) -> Diagnosis:
     for s in serious:
         causes = PREDICTS.get(items[s].code, ())
         for r in serious:
-            if _cause(items[r]) in causes and framework_of(items[r]) == framework_of(items[s]):
+            if framework_of(items[r]) != framework_of(items[s]):
+                continue
+            if _cause(items[r]) in causes or _absorbs(items[s], items[r]):
                 folder.fold(s, r)
     # 2. Per framework, what its root cause explains folds under it: findings showing the same
     #    words (cause), its generic symptoms, and what keeps it off the GPU when the cause does.
     for framework in {framework_of(items[i]) for i in serious} - {None}:
         mine = [i for i in folder.alive() if i in serious and framework_of(items[i]) == framework]
-        roots = [i for i in mine if items[i].code not in CONSEQUENCES and not _generic(items[i])]
-        roots.sort(key=lambda i: (-items[i].severity.rank, i))
+        # A generic symptom is a cause only when nothing more specific explains it.
+        roots = [i for i in mine if items[i].code not in CONSEQUENCES]
+        roots.sort(key=lambda i: (_generic(items[i]), -items[i].severity.rank, i))
         for i in mine:
-            if i in roots:
+            if i in roots and not _generic(items[i]):
                 continue
-            root = next((r for r in roots if _explains(items[r], items[i])), None)
+            root = next(
+                (
+                    r
+                    for r in roots
+                    if r != i
+                    and r in folder.alive()
+                    and not (_generic(items[i]) and _generic(items[r]))
+                    and _explains(items[r], items[i])
+                ),
+                None,
+            )
             if root is not None:
                 folder.fold(root, i)
         _fold_repeats(folder, [i for i in mine if i in folder.alive()])
