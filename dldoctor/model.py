@@ -150,6 +150,8 @@ class Finding:
     evidence: JSON = field(default_factory=dict)
     fixes: tuple[Fix, ...] = ()
     detail: str = ""
+    # The findings this one's root cause explains (code, severity, title), folded under it.
+    explains: tuple[JSON, ...] = ()
 
     def to_dict(self) -> JSON:
         return {
@@ -160,6 +162,7 @@ class Finding:
             "detail": self.detail,
             "evidence": self.evidence,
             "fixes": [fix.to_dict() for fix in self.fixes],
+            "explains": [dict(e) for e in self.explains],
         }
 
     @classmethod
@@ -172,6 +175,7 @@ class Finding:
             evidence=dict(data.get("evidence", {})),
             fixes=tuple(Fix.from_dict(f) for f in data.get("fixes", ())),
             detail=data.get("detail", ""),
+            explains=tuple(dict(e) for e in data.get("explains", ()) if isinstance(e, dict)),
         )
 
 

@@ -14,7 +14,10 @@ from dldoctor.checks import (
     interpreter,
     packages,
     runtime,
+    runtime_deps,
     runtime_gpu,
+    runtime_health,
+    runtime_libs,
 )
 
 __all__ = [
@@ -31,5 +34,8 @@ __all__ = [
     "interpreter",
     "packages",
     "runtime",
+    "runtime_deps",
     "runtime_gpu",
+    "runtime_health",
+    "runtime_libs",
 ]

@@ -317,12 +317,12 @@ def conflicting_nvidia_pins(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
     Fix: give each framework its own environment, or choose releases whose pins agree.
     """
-    verdicts = []
+    conflicts: dict[tuple[str, ...], list[tuple[str, list[tuple[str, Requirement]]]]] = {}
+    wheels = {q.canonical(w["name"]): w for w in facts.packages.get("nvidia_wheels") or []}
     for wheel, reqs in sorted(_pins(facts).items()):
-        owners = {o for o, _ in reqs}
+        owners = tuple(sorted({o for o, _ in reqs}))
         if len(owners) < 2:
             continue
-        wheels = {q.canonical(w["name"]): w for w in facts.packages.get("nvidia_wheels") or []}
         candidates = {q.version_of((wheels.get(wheel) or {}).get("version"))}
         for _, req in reqs:
             for spec in req.specifier:
@@ -332,18 +332,35 @@ def conflicting_nvidia_pins(facts: Facts, matrix: Matrix) -> list[Verdict]:
             for v in candidates
             if v is not None and all(r.specifier.contains(v, prereleases=True) for _, r in reqs)
         ]
-        if fits:
-            continue
-        said = "; ".join(f"{o} wants {wheel}{r.specifier}" for o, r in reqs)
+        if not fits:
+            conflicts.setdefault(owners, []).append((wheel, reqs))
+    # One conflict between the same frameworks is one problem, however many wheels it spans.
+    verdicts = []
+    for owners, clashes in conflicts.items():
+        names = [wheel for wheel, _ in clashes]
+        first, reqs = clashes[0]
+        said = "; ".join(f"{o} wants {first}{r.specifier}" for o, r in reqs)
+        more = (
+            f" (and {len(names) - 1} more NVIDIA wheel(s): {', '.join(names[1:])})"
+            if len(names) > 1
+            else ""
+        )
         verdicts.append(
             Verdict(
                 Severity.ERROR,
-                f"No version of {wheel} satisfies every framework here: {said}",
-                evidence={"wheel": wheel, "requirements": {o: str(r) for o, r in reqs}},
+                f"{' and '.join(owners)} pin NVIDIA wheels no single version satisfies: {said}{more}",
+                evidence={
+                    "owners": list(owners),
+                    "wheels": names,
+                    "wheel": first,
+                    "requirements": {
+                        wheel: {o: str(r) for o, r in reqs} for wheel, reqs in clashes
+                    },
+                },
                 fixes=(
                     Fix(
-                        "Install these frameworks in separate virtual environments, or pick releases that pin "
-                        f"the same {wheel}."
+                        f"Install {' and '.join(owners)} in separate virtual environments, or pick "
+                        f"releases that pin the same {', '.join(names)}."
                     ),
                 ),
             )

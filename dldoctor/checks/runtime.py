@@ -13,8 +13,6 @@ from dldoctor.fixes.commands import rerun
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
-# Causes another runtime check reports with a better fix; DD601/DD606/DD607 leave them alone.
-_CLAIMED = ("missing-library", "cpu-instructions", "insufficient-driver", "no-kernel-image")
 # --full only tests that a working installation may well fail (no C++ compiler for Inductor).
 _OPTIONAL = ("compile",)
 
@@ -22,7 +20,7 @@ _OPTIONAL = ("compile",)
 def _import_fixes(
     facts: Facts, matrix: Matrix, key: str, module: str, companion: bool, text: str
 ) -> tuple[Fix, ...]:
-    kind = rt.cause(text)
+    kind = rt.cause(text, matrix)
     if kind == "companion-operator" and module in ("torchvision", "torchaudio"):
         fix = fixes.paired_companion(facts, matrix, module)
         return (fix,) if fix else ()
@@ -70,8 +68,6 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
             if not isinstance(imported, dict) or imported.get("ok") is not False:
                 continue
             text = rt.error_text(imported.get("error"))
-            if rt.cause(text) in _CLAIMED:
-                continue
             module = imported.get("module") or key
             what = f"`import {module}`" + (f" ({rt.label(key)}'s companion)" if companion else "")
             verdicts.append(
@@ -80,6 +76,7 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     f"{what} fails although it is installed: {rt.first_line(text)}",
                     evidence={
                         "framework": key,
+                        "cause": rt.cause(text, matrix),
                         "module": module,
                         "error": text,
                         "traceback": (imported.get("error") or {}).get("traceback") or [],
@@ -90,7 +87,7 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
     return verdicts
 
 
-def _smoke_fix(facts: Facts, smoke: dict[str, Any], text: str) -> tuple[Fix, ...]:
+def _smoke_fix(facts: Facts, matrix: Matrix, smoke: dict[str, Any], text: str) -> tuple[Fix, ...]:
     test, device = smoke.get("test"), str(smoke.get("device"))
     if test == "compile":
         return (
@@ -101,7 +98,7 @@ def _smoke_fix(facts: Facts, smoke: dict[str, Any], text: str) -> tuple[Fix, ...
                 notes="The command is Debian/Ubuntu's; other systems name these packages differently.",
             ),
         )
-    if rt.cause(text) == "out-of-memory":
+    if rt.cause(text, matrix) == "out-of-memory":
         return (
             Fix(
                 "Other processes hold the accelerator's memory: see `nvidia-smi` "
@@ -148,8 +145,6 @@ def smoke_test_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
             if smoke.get("status") != "fail":
                 continue
             text = rt.error_text(smoke.get("error"))
-            if rt.cause(text) in _CLAIMED:
-                continue
             where = f"{rt.version_label(facts, key, record)}: {smoke.get('test')} on {smoke.get('device')}"
             if text:
                 title = f"{where} failed: {rt.first_line(text)}"
@@ -162,9 +157,10 @@ def smoke_test_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     title,
                     evidence={
                         "framework": key,
+                        "cause": rt.cause(text, matrix),
                         **{k: v for k, v in smoke.items() if k != "output"},
                     },
-                    fixes=_smoke_fix(facts, smoke, text),
+                    fixes=_smoke_fix(facts, matrix, smoke, text),
                     detail="\n".join(smoke.get("output") or []),
                 )
             )
@@ -183,9 +179,9 @@ def _process_evidence(key: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _sigill(record: dict[str, Any]) -> bool:
+def _sigill(record: dict[str, Any], matrix: Matrix) -> bool:
     signal = (record.get("process") or {}).get("signal")
-    return signal == "SIGILL" or bool(rt.with_cause(record, "cpu-instructions"))
+    return signal == "SIGILL" or bool(rt.with_cause(record, "cpu-instructions", matrix))
 
 
 @check(
@@ -207,25 +203,29 @@ def probe_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     verdicts = []
     for key, record in rt.probed(facts).items():
-        if record.get("status") != "crash" or _sigill(record):
+        if record.get("status") != "crash" or _sigill(record, matrix):
             continue
         process = record.get("process") or {}
         signal = process.get("signal")
         how = record.get("reason") or "crashed"
         dist = rt.distribution(facts, key)
         remedies: list[Fix] = []
-        if signal == "SIGKILL" or rt.with_cause(record, "out-of-memory"):
+        if signal == "SIGKILL" or rt.with_cause(record, "out-of-memory", matrix):
             remedies.append(_out_of_memory(facts))
         elif dist and dist.get("version"):
             name = q.canonical(str(dist["name"]))
             remedies.append(
                 fixes.reinstall(facts, matrix, name, str(dist["version"]), "a clean copy")
             )
+        said = rt.said(record, matrix)
         verdicts.append(
             Verdict(
                 Severity.ERROR,
                 f"{rt.version_label(facts, key, record)} {how}",
-                evidence=_process_evidence(key, record),
+                evidence={
+                    **_process_evidence(key, record),
+                    "cause": said[0].cause if said else None,
+                },
                 fixes=tuple(remedies),
                 detail="\n".join((record.get("output") or [])[-12:]),
             )
@@ -303,9 +303,9 @@ def illegal_instruction(facts: Facts, matrix: Matrix) -> list[Verdict]:
     flags = [f for f in ("avx", "avx2", "avx512f", "fma") if f in (cpu.get("flags") or [])]
     verdicts = []
     for key, record in rt.probed(facts).items():
-        if not _sigill(record):
+        if not _sigill(record, matrix):
             continue
-        said = rt.with_cause(record, "cpu-instructions")
+        said = rt.with_cause(record, "cpu-instructions", matrix)
         dist = rt.distribution(facts, key) or {}
         rule = next(
             (
@@ -317,6 +317,7 @@ def illegal_instruction(facts: Facts, matrix: Matrix) -> list[Verdict]:
         )
         evidence = _process_evidence(key, record)
         evidence.update(
+            cause="cpu-instructions",
             cpu_model=cpu.get("model"),
             cpu_flags_present=flags,
             framework_said=[text for _, text in said][:3],

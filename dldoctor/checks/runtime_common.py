@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from dldoctor.checks.registry import NotApplicable
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.matrix import Matrix
+from dldoctor.matrix.signatures import Match
 
 JSON = dict[str, Any]
 LABELS = {
@@ -20,60 +23,40 @@ LABELS = {
     "onnxruntime": "ONNX Runtime",
 }
 
-# The causes a framework's own words reveal, most specific first.
-CAUSES = (
-    (
-        "cpu-instructions",
-        re.compile(
-            r"compiled to use \w+ instructions|built using \w+ instructions|"
-            r"instructions, which your CPU|Illegal instruction",
-            re.I,
-        ),
-    ),
-    (
-        "missing-library",
-        re.compile(r"cannot open shared object file|Could not load dynamic library"),
-    ),
-    (
-        "insufficient-driver",
-        re.compile(
-            r"driver version is insufficient|NVIDIA driver on your system is too old|"
-            r"CUDA_ERROR_INSUFFICIENT_DRIVER|cudaErrorInsufficientDriver",
-            re.I,
-        ),
-    ),
-    (
-        "no-kernel-image",
-        re.compile(
-            r"no kernel image is available|is not compatible with the current PyTorch installation|"
-            r"CUDA_ERROR_NO_BINARY_FOR_GPU|cudaErrorNoKernelImageForDevice",
-            re.I,
-        ),
-    ),
-    ("companion-operator", re.compile(r"operator (torchvision|torchaudio)::\w+ does not exist")),
-    (
-        "numpy-abi",
-        re.compile(r"compiled using NumPy 1\.x cannot be run in|numpy\.core\.multiarray failed"),
-    ),
-    ("out-of-memory", re.compile(r"(?i:out of memory)|MemoryError|std::bad_alloc|\bOOM\b")),
-)
-MISSING_LIBRARY = re.compile(
-    r"(lib[\w.+-]+?\.so(?:\.[0-9]+)*)(?::|'|\"|;)?\s*(?:cannot open shared object file|"
-    r"; dlerror)"
-)
-LOAD_FAILURE = re.compile(r"Could not load dynamic library '(lib[\w.+-]+?\.so(?:\.[0-9]+)*)'")
+
+@dataclass(frozen=True)
+class Said:
+    """A signature one of a framework's recorded texts shows, and where it was recorded."""
+
+    where: str
+    text: str
+    match: Match
+
+    @property
+    def cause(self) -> str:
+        return self.match.cause
 
 
-def cause(text: str | None) -> str | None:
-    """The first known cause a message shows ("missing-library"…), or None."""
-    for name, pattern in CAUSES:
-        if text and pattern.search(text):
-            return name
-    return None
+def said(record: JSON, matrix: Matrix) -> list[Said]:
+    """Every signature in every error, warning and output line the probe recorded."""
+    return [
+        Said(where, text, match)
+        for where, text in texts(record)
+        for match in matrix.signatures.scan(text)
+    ]
 
 
-def missing_libraries(text: str) -> list[str]:
-    found = MISSING_LIBRARY.findall(text) + LOAD_FAILURE.findall(text)
+def cause(text: str | None, matrix: Matrix) -> str | None:
+    """The cause the first signature ``text`` shows proves ("missing-library"…), or None."""
+    found = matrix.signatures.scan(text) if text else []
+    return found[0].cause if found else None
+
+
+def missing_libraries(seen: list[Said]) -> list[str]:
+    """The libraries named by missing-library signatures, in order, once each."""
+    found = [s.match.groups["library"] for s in seen if "library" in s.match.groups]
+    dlerror = [s.match.groups.get("dlerror", "") for s in seen]
+    found += [m for text in dlerror for m in re.findall(r"(lib[\w+-]+?\.so(?:\.\d+)*)", text)]
     return sorted(set(found), key=found.index)
 
 
@@ -143,8 +126,8 @@ def texts(record: JSON) -> Iterator[tuple[str, str]]:
             yield "last output", str(line)
 
 
-def with_cause(record: JSON, wanted: str) -> list[tuple[str, str]]:
-    return [(where, text) for where, text in texts(record) if cause(text) == wanted]
+def with_cause(record: JSON, wanted: str, matrix: Matrix) -> list[tuple[str, str]]:
+    return [(s.where, s.text) for s in said(record, matrix) if s.cause == wanted]
 
 
 def distribution(facts: Facts, key: str) -> JSON | None:

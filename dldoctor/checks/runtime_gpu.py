@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from dldoctor.checks import runtime_common as rt
+from dldoctor.checks import runtime_said as said
 from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
@@ -17,30 +18,12 @@ from dldoctor.fixes import runtime as fixes
 from dldoctor.fixes.driver import install_driver
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
+from dldoctor.matrix.signatures import Match
 from dldoctor.model import Area, Fix, Severity
 
-_INIT = re.compile(r"cuInit|CUDA_ERROR_|cudaError|CUDA driver|CUDA unknown error|hipError", re.I)
-_INIT_HINTS = (
-    (
-        re.compile(r"CUDA unknown error|CUDA_ERROR_UNKNOWN|cudaErrorUnknown", re.I),
-        Fix(
-            "After a suspend/resume the nvidia_uvm module often needs a reload (no GPU process "
-            "running), or reboot.",
-            (("sudo", "rmmod", "nvidia_uvm"), ("sudo", "modprobe", "nvidia_uvm")),
-        ),
-    ),
-    (
-        re.compile(r"forward compatibility was attempted on non supported HW", re.I),
-        Fix(
-            "A CUDA forward-compatibility libcuda (the cuda-compat package) is on the library "
-            "path of a GPU that does not support it: remove its directory from LD_LIBRARY_PATH."
-        ),
-    ),
-    (
-        re.compile(r"unsupported display driver / cuda driver combination|DRIVER_MISMATCH", re.I),
-        Fix("The user-space driver and the kernel module differ: reboot.", (("sudo", "reboot"),)),
-    ),
-)
+# Where a framework records why CUDA did not start: anything said there is an init failure.
+_INIT_CONTEXTS = ("cuda_init_error", "cuda backend", "rocm backend")
+_FALLBACK = "cuda-error-other"  # the generic signature for init words no other row knows
 
 
 def _gpu_machine(facts: Facts) -> None:
@@ -56,16 +39,29 @@ def _build_cuda(facts: Facts, matrix: Matrix, key: str, record: dict[str, Any]) 
     return next((b.cuda for b in cuda_builds(facts, matrix) if b.framework == key), None)
 
 
-def _init_errors(record: dict[str, Any]) -> list[tuple[str, str]]:
-    found = []
-    for where, text in rt.texts(record):
-        kind = rt.cause(text)
-        if kind == "insufficient-driver" or (
-            kind is None
-            and (where in ("cuda_init_error", "cuda backend", "rocm backend") or _INIT.search(text))
-        ):
-            found.append((where, text))
+def init_observations(facts: Facts, matrix: Matrix) -> list[said.Observation]:
+    """Why each framework's CUDA did not start: its DD602 signatures, else what it recorded
+    where it records init failures (when no signature knows those words)."""
+    found = said.observations(facts, matrix, "DD602")
+    have = {o.framework for o in found}
+    fallback = matrix.signatures.by_id(_FALLBACK)
+    for key, record in rt.probed(facts).items():
+        if key in have or fallback is None:
+            continue
+        for where, text in rt.texts(record):
+            if where in _INIT_CONTEXTS and text.strip() and not matrix.signatures.scan(text):
+                seen = rt.Said(where, text, Match(fallback, rt.first_line(text)))
+                found.append(said.Observation(key, "cuda-init", record, [seen]))
+                break
     return found
+
+
+def _driver_cuda(value: str | None) -> str | None:
+    """torch's "found version 11040" is the CUDA the driver supports: 11.4."""
+    if not value or not value.isdigit():
+        return value
+    number = int(value)
+    return f"{number // 1000}.{(number % 1000) // 10}"
 
 
 @check(
@@ -88,41 +84,42 @@ def cuda_init_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     _gpu_machine(facts)
     verdicts = []
-    for key, record in rt.probed(facts).items():
-        errors = _init_errors(record)
-        if not errors:
-            continue
-        where, text = errors[0]
-        remedies: list[Fix] = []
-        if rt.cause(text) == "insufficient-driver":
+    for obs in init_observations(facts, matrix):
+        key, record = obs.framework, obs.record
+        base = said.verdict(facts, matrix, obs)
+        remedies = list(base.fixes)
+        title = f"{rt.version_label(facts, key, record)} cannot initialise CUDA: {rt.first_line(obs.first.text)}"
+        if obs.cause == "insufficient-driver":
             cuda = _build_cuda(facts, matrix, key, record)
             row = matrix.toolkit_floor(cuda) if cuda and "." in cuda else None
             major = matrix.major_floor(cuda) if cuda else None
             needed = (row.linux if row else None) or (major.linux if major else None)
-            remedies.append(
-                install_driver(facts, needed, f"{rt.label(key)}'s CUDA {cuda} build needs it")
+            remedies.insert(
+                0, install_driver(facts, needed, f"{rt.label(key)}'s CUDA {cuda} build needs it")
             )
             if key == "torch":
                 alternative = gpu_builds.torch_build_for_driver(facts, matrix)
                 if alternative:
-                    remedies.append(alternative)
-        else:
-            remedies += [fix for pattern, fix in _INIT_HINTS if pattern.search(text)][:1]
-        verdicts.append(
-            Verdict(
-                Severity.ERROR,
-                f"{rt.version_label(facts, key, record)} cannot initialise CUDA: {rt.first_line(text)}",
-                evidence={
-                    "framework": key,
-                    "error": text,
-                    "where": where,
-                    "driver": q.driver_version(facts),
-                    "driver_cuda": facts.nvidia.get("cuda_driver_version"),
-                    "gpus": [g.get("name") for g in q.gpus(facts)],
-                },
-                fixes=tuple(remedies),
+                    remedies.insert(1, alternative)
+            supports = _driver_cuda(obs.groups.get("driver_cuda")) or facts.nvidia.get(
+                "cuda_driver_version"
             )
+            title = (
+                f"The NVIDIA driver is too old for {rt.version_label(facts, key, record)}"
+                + (f" (built for CUDA {cuda})" if cuda else "")
+                + (f": it supports CUDA {supports} only" if supports else "")
+            )
+        elif obs.cause != "cuda-init":
+            title = base.title
+        evidence = dict(base.evidence)
+        evidence.update(
+            error=obs.first.text,
+            where=obs.first.where,
+            driver=q.driver_version(facts),
+            driver_cuda=facts.nvidia.get("cuda_driver_version"),
+            gpus=[g.get("name") for g in q.gpus(facts)],
         )
+        verdicts.append(Verdict(base.severity, title, evidence=evidence, fixes=tuple(remedies)))
     return verdicts
 
 
@@ -150,11 +147,20 @@ def no_kernel_image(facts: Facts, matrix: Matrix) -> list[Verdict]:
     ccs = sorted(
         {str(g["compute_capability"]) for g in q.gpus(facts) if g.get("compute_capability")}
     )
-    for key, record in rt.probed(facts).items():
-        seen = rt.with_cause(record, "no-kernel-image")
-        if not seen:
-            continue
+    for obs in said.observations(facts, matrix, "DD603"):
+        key, record = obs.framework, obs.record
         arch = ", ".join(_sm(cc) for cc in ccs) or "this GPU"
+        base = said.verdict(facts, matrix, obs)
+        evidence = dict(base.evidence)
+        evidence.update(
+            where=obs.first.where,
+            error=obs.first.text,
+            compute_capabilities=ccs,
+            arch_list=(record.get("info") or {}).get("arch_list"),
+        )
+        if obs.cause == "ptx-jit":
+            verdicts.append(Verdict(base.severity, base.title, evidence, base.fixes))
+            continue
         remedy = torch_build(facts, matrix, f"one built for {arch}") if key == "torch" else None
         remedy = remedy or Fix(
             f"Install a {rt.label(key)} build compiled for {arch}: usually the newest CUDA variant "
@@ -162,15 +168,10 @@ def no_kernel_image(facts: Facts, matrix: Matrix) -> list[Verdict]:
         )
         verdicts.append(
             Verdict(
-                Severity.ERROR,
-                f"{rt.version_label(facts, key, record)} has no GPU code for {arch}: {rt.first_line(seen[0][1])}",
-                evidence={
-                    "framework": key,
-                    "where": seen[0][0],
-                    "error": seen[0][1],
-                    "compute_capabilities": ccs,
-                    "arch_list": (record.get("info") or {}).get("arch_list"),
-                },
+                base.severity,
+                f"{rt.version_label(facts, key, record)} has no GPU code for {arch}: "
+                f"{rt.first_line(obs.first.match.line)}",
+                evidence=evidence,
                 fixes=(remedy,),
             )
         )
@@ -196,31 +197,33 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     gpu = q.nvidia_gpu_present(facts)
     verdicts = []
-    for key, record in rt.probed(facts).items():
-        seen = [(w, t) for w, t in rt.with_cause(record, "missing-library") if "libtpu" not in t]
+    for obs in said.observations(facts, matrix, "DD604"):
+        key, record = obs.framework, obs.record
         imported = (record.get("import") or {}).get("ok", False)
-        if not seen or (imported and not gpu):
+        if imported and not gpu:
             continue  # a GPU build on a machine without a GPU says this and carries on: fine
-        libraries = [lib for _, text in seen for lib in rt.missing_libraries(text)]
-        libraries = sorted(set(libraries), key=libraries.index)
+        libraries = [_soname(lib) for lib in rt.missing_libraries(obs.seen)]
         dist = rt.distribution(facts, key) or {}
         fix = fixes.pinned_wheels(facts, dist.get("name"), libraries)
-        where, text = seen[0]
-        names = ", ".join(libraries) or "a CUDA library"
-        effect = "so it cannot be imported" if not imported else f"({where})"
+        names = ", ".join(libraries) or "some of its GPU libraries"
+        effect = "so it cannot be imported" if not imported else f"({obs.first.where})"
+        base = said.verdict(facts, matrix, obs)
+        evidence = dict(base.evidence)
+        evidence.update(
+            libraries=libraries,
+            error=obs.first.text,
+            LD_LIBRARY_PATH=(facts.env.get("variables") or {}).get("LD_LIBRARY_PATH"),
+            copies_found=_copies(facts, libraries),
+            loaded=[lib.get("path") for lib in record.get("libraries") or []],
+            failed_loads=(record.get("info") or {}).get("failed_loads"),
+        )
+        advice = [f for f in base.fixes if not f.commands]
         verdicts.append(
             Verdict(
-                Severity.ERROR,
+                base.severity,
                 f"{rt.version_label(facts, key, record)} could not load {names} {effect}",
-                evidence={
-                    "framework": key,
-                    "libraries": libraries,
-                    "error": text,
-                    "LD_LIBRARY_PATH": (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH"),
-                    "copies_found": _copies(facts, libraries),
-                    "loaded": [lib.get("path") for lib in record.get("libraries") or []],
-                },
-                fixes=(fix,)
+                evidence=evidence,
+                fixes=(fix, *advice)
                 if fix
                 else (
                     Fix(
@@ -228,10 +231,16 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
                         "NVIDIA pip wheels, or the CUDA toolkit), and make sure the dynamic loader "
                         "finds it (LD_LIBRARY_PATH or ldconfig)."
                     ),
+                    *advice,
                 ),
             )
         )
     return verdicts
+
+
+def _soname(library: str) -> str:
+    """Paddle's "Cannot load cudnn shared library" names the product: libcudnn."""
+    return library if library.startswith("lib") or library.endswith(".dll") else "lib" + library
 
 
 def _copies(facts: Facts, libraries: list[str]) -> list[str]:
@@ -283,13 +292,9 @@ def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
             continue
         if not _gpu_build(facts, matrix, key, record):
             continue  # a CPU-only build: DD201's finding
-        explained = any(
-            rt.with_cause(record, c)
-            for c in ("missing-library", "insufficient-driver", "no-kernel-image")
-        )
-        if explained or _init_errors(record):
-            continue
-        said = [
+        if rt.said(record, matrix) or any(w in _INIT_CONTEXTS for w, _ in rt.texts(record)):
+            continue  # what it said is reported by the check that knows those words
+        words = [
             t
             for _, t in rt.texts(record)
             if re.search(r"gpu|cuda|plugin|device", t, re.I) and "libtpu" not in t
@@ -300,10 +305,10 @@ def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
             Verdict(
                 Severity.ERROR,
                 f"{rt.version_label(facts, key, record)} sees no GPU although NVML lists "
-                f"{len(q.gpus(facts))}" + (f": {rt.first_line(said[0])}" if said else ""),
+                f"{len(q.gpus(facts))}" + (f": {rt.first_line(words[0])}" if words else ""),
                 evidence={
                     "framework": key,
-                    "framework_said": said,
+                    "framework_said": words,
                     "info": {
                         k: v
                         for k, v in (record.get("info") or {}).items()

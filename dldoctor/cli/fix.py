@@ -64,6 +64,7 @@ def fix(
     command failed, 2 usage or internal error.
     """
     from dldoctor.checks.registry import run_checks
+    from dldoctor.diagnosis import diagnose
     from dldoctor.fixes.alternatives import alternatives
     from dldoctor.fixes.plan import plan
     from dldoctor.fixes.target import foreign
@@ -89,8 +90,10 @@ def fix(
             nvml_timeout_s=timeout_s,
         )
         facts, _ = probe_runtime(facts, matrix, python, quick, False, framework, timeout_s, None)
-    findings: list[Finding] = sorted(
-        (f for o in run_checks(facts, matrix) for f in o.findings), key=lambda f: -f.severity.rank
+    # One finding per root cause, primary first: a folded consequence's fix ("reinstall") is not
+    # a step when its cause has the real one.
+    findings: list[Finding] = list(
+        diagnose([f for o in run_checks(facts, matrix) for f in o.findings]).findings
     )
     steps = plan(findings, facts)
     if not steps:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dldoctor import __version__
+from dldoctor.diagnosis import Diagnosis, diagnose
 from dldoctor.facts.model import Facts
 from dldoctor.model import CheckOutcome, Finding, Severity, Status
 
@@ -28,9 +29,13 @@ class Report:
     redacted: bool = False
 
     @property
+    def diagnosis(self) -> Diagnosis:
+        """One finding per root cause, the primary diagnosis first."""
+        return diagnose([f for o in self.outcomes for f in o.findings])
+
+    @property
     def findings(self) -> list[Finding]:
-        found = [f for o in self.outcomes for f in o.findings]
-        return sorted(found, key=lambda f: (-f.severity.rank, f.code))
+        return list(self.diagnosis.findings)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -55,6 +60,7 @@ class Report:
                 "infos": self.count(Severity.INFO),
                 "checks_crashed": len(self.crashed),
             },
+            "diagnosis": self.diagnosis.to_dict(),
             "facts": self.facts.to_dict(),
             "findings": [f.to_dict() for f in self.findings],
             "checks": [o.to_dict() for o in self.outcomes],

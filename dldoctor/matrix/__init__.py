@@ -11,6 +11,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from dldoctor.matrix.signatures import Signatures
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.9/3.10 only
@@ -109,6 +111,7 @@ class Matrix:
     torch_arches: tuple[TorchArch, ...]
     torch: JSON  # pytorch.toml's file-level facts (index_url, numpy2_since, mps…)
     tables: dict[str, JSON]  # TABLES, as read and validated
+    signatures: Signatures  # signatures.toml: failure words → root causes
 
     @property
     def torch_index_url(self) -> str:
@@ -236,6 +239,9 @@ def data_dir() -> Path:
     )
 
 
+from dldoctor.matrix import signatures  # noqa: E402  (after MatrixError and _read exist)
+
+
 @cache
 def load(root: Path | None = None) -> Matrix:
     """Load and validate every data file. Raises MatrixError naming the file and row."""
@@ -265,6 +271,7 @@ def load(root: Path | None = None) -> Matrix:
         **_gpus(root),
         **_torch(root),
         tables=_tables(root),
+        signatures=signatures.read(root),
     )
 
 

@@ -35,11 +35,21 @@ def render(report: Report) -> str:
     findings = report.findings
     if not findings:
         out += ["No issues found.", ""]
+    primary = report.diagnosis.primary
+    if primary is not None:
+        out += [f"**Diagnosis:** {md_text(primary.code)}: {md_text(primary.title)}", ""]
     for finding in findings:
         out.append(
             f"### {_MARK[finding.severity]} {md_text(finding.code)}: {md_text(finding.title)}"
         )
         out.append("")
+        if finding.explains:
+            out.append("Explains:")
+            out += [
+                f"- {md_text(str(e.get('code')))}: {md_text(str(e.get('title')))}"
+                for e in finding.explains
+            ]
+            out.append("")
         for fix in finding.fixes:
             out.append(f"To fix: {md_text(fix.summary)}")
             if fix.commands:

@@ -85,6 +85,13 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
     took = out.style(f"({clean(header(facts))}, {report.duration_s:.2f} s)", "dim")
     out.line(f"{out.style('dldoctor', 'bold')} — {clean(report.command)} {took}")
     out.line()
+    primary = report.diagnosis.primary
+    if primary is not None:  # the root cause that explains the most, before the details
+        glyph, colour = _GLYPH[primary.severity]
+        out.wrapped(
+            f"Diagnosis: {primary.title} ({primary.code}){_explains(primary)}", 0, glyph, colour
+        )
+        out.line()
     by_area: dict[Area, list[Finding]] = {area: [] for area in Area}
     for finding in report.findings:
         by_area[finding.area].append(finding)
@@ -114,9 +121,23 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
     out.line(_summary(report, out, verbose))
 
 
+def _explains(finding: Finding) -> str:
+    count = len(finding.explains)
+    return f"; it explains {count} other finding{'s' if count > 1 else ''}" if count else ""
+
+
 def _finding(out: Out, finding: Finding, verbose: bool) -> None:
     glyph, colour = _GLYPH[finding.severity]
     out.wrapped(f"{finding.title} ({finding.code})", 4, glyph, colour)
+    if finding.explains:
+        codes: dict[str, int] = {}
+        for folded in finding.explains:
+            codes[str(folded.get("code"))] = codes.get(str(folded.get("code")), 0) + 1
+        listed = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n in codes.items())
+        out.wrapped(f"Explains {len(finding.explains)} other finding(s): {listed}", 6)
+        if verbose:
+            for folded in finding.explains:
+                out.wrapped(f"{folded.get('code')}: {folded.get('title')}", 8, "↳", "dim")
     for fix in finding.fixes:
         out.wrapped(f"To fix: {fix.summary}", 6)
         for command in fix.commands:  # never wrapped: it must paste as one line

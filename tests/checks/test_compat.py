@@ -293,7 +293,31 @@ def test_torch_and_tensorflow_pinning_different_cudnn_wheels_conflict(matrix):
         {"python": {"marker_environment": {"platform_system": "Linux", "sys_platform": "linux"}}},
     )
     (verdict,) = compat_libs.conflicting_nvidia_pins(facts, matrix)
-    assert "No version of nvidia-cudnn-cu12 satisfies" in verdict.title
+    assert verdict.title == (
+        "tensorflow and torch pin NVIDIA wheels no single version satisfies: torch wants "
+        "nvidia-cudnn-cu12==9.10.2.21; tensorflow wants nvidia-cudnn-cu12<9.5,>=9.3.0.75"
+    )
+
+
+def test_one_pin_conflict_over_ten_wheels_is_one_finding_listing_them(matrix):
+    names = ["cublas", "cuda-cupti", "cuda-nvrtc", "cuda-runtime", "cudnn", "cufft", "curand"]
+    names += ["cusolver", "cusparse", "nccl"]
+    wheels = [f"nvidia-{n}-cu12" for n in names]
+    facts = make_facts(
+        {
+            "packages": {
+                "nvidia_wheels": [{"name": w, "version": "12.4.0"} for w in wheels],
+                "nvidia_pins": {
+                    "torch": [f"{w}==12.4.0" for w in wheels],
+                    "tensorflow": [f"{w}==12.3.0" for w in wheels],
+                },
+            }
+        }
+    )
+    (verdict,) = compat_libs.conflicting_nvidia_pins(facts, matrix)
+    assert sorted(verdict.evidence["wheels"]) == sorted(wheels)
+    assert "(and 9 more NVIDIA wheel(s): " in verdict.title
+    assert verdict.evidence["owners"] == ["tensorflow", "torch"]
 
 
 def test_pins_that_agree_are_silent(matrix):

@@ -78,9 +78,12 @@ def test_a_framework_filling_memory_hits_the_cap_and_is_reported(hostile_run):
     assert paddle["status"] == "fail"
     assert paddle["import"]["error"]["type"] == "MemoryError"
     assert paddle["process"]["memory_limit_bytes"] == 512 << 20
-    (finding,) = findings(hostile_run, "DD601")
-    assert finding["title"] == "`import paddle` fails although it is installed: MemoryError"
+    (finding,) = findings(hostile_run, "DD618")  # the cause, not "import fails"
+    assert finding["title"] == "PaddlePaddle 2.6.1 ran out of memory"
     assert "capped at 0.5 GiB" in finding["fixes"][0]["summary"]
+    assert [e["title"] for e in finding["explains"]] == [
+        "`import paddle` fails although it is installed: MemoryError"
+    ]
 
 
 def test_garbage_and_fake_results_printed_by_a_framework_change_nothing(hostile_run):

@@ -1,0 +1,182 @@
+"""Verdicts from what frameworks said about their native libraries: a cuDNN of another version,
+a CUDA library shadowed by an older copy, a C/C++ runtime older than the build needs."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from dldoctor.checks import runtime_common as rt
+from dldoctor.checks import runtime_said as said
+from dldoctor.checks.registry import Verdict, check
+from dldoctor.facts.model import Facts
+from dldoctor.fixes import runtime as fixes
+from dldoctor.matrix import Matrix
+from dldoctor.model import Area, Fix
+
+JSON = dict[str, Any]
+# JAX names libraries by product; the loader by file.
+_STEMS = {
+    "cuda": "libcudart",
+    "cublas": "libcublas",
+    "cufft": "libcufft",
+    "cusolver": "libcusolver",
+    "cusparse": "libcusparse",
+    "cupti": "libcupti",
+    "nccl": "libnccl",
+    "nvjitlink": "libnvJitLink",
+    "nvrtc": "libnvrtc",
+    "cudnn": "libcudnn",
+}
+
+
+def _ld_library_path(facts: Facts) -> list[str]:
+    value = (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH")
+    return [d.rstrip("/") for d in str(value or "").split(":") if d]
+
+
+def _stem(library: str) -> str:
+    name = library.split(".so")[0]
+    return _STEMS.get(name.lower(), name if name.startswith("lib") else "lib" + name)
+
+
+def copies(facts: Facts, record: JSON, stem: str) -> JSON:
+    """Where copies of a library are: loaded by the framework, in LD_LIBRARY_PATH, elsewhere."""
+    dirs = _ld_library_path(facts)
+    loaded = [
+        {"path": lib.get("path"), "source": lib.get("source")}
+        for lib in record.get("libraries") or []
+        if isinstance(lib, dict) and str(lib.get("name", "")).startswith(stem + ".")
+    ]
+    found = []
+    for entries in (facts.cuda.get("libraries") or {}).values():
+        for entry in entries or []:
+            path = str((entry or {}).get("path") or "")
+            if posixpath.basename(path).startswith(stem + "."):
+                found.append({"path": path, "version": entry.get("version")})
+    on_path = [c for c in found if posixpath.dirname(c["path"]).rstrip("/") in dirs]
+    return {
+        "loaded": loaded,
+        "on_LD_LIBRARY_PATH": on_path,
+        "elsewhere": found,
+        "LD_LIBRARY_PATH": dirs,
+    }
+
+
+def _shadow(facts: Facts, record: JSON, stem: str) -> str | None:
+    """The copy that shadows the framework's own: loaded from outside its wheels, or first in
+    LD_LIBRARY_PATH."""
+    where = copies(facts, record, stem)
+    for lib in where["loaded"]:
+        if not str(lib.get("source") or "").startswith(("pip wheel", "bundled")):
+            return str(lib["path"])
+    if where["on_LD_LIBRARY_PATH"]:
+        return str(where["on_LD_LIBRARY_PATH"][0]["path"])
+    return None
+
+
+def _shadow_fix(facts: Facts, obs: said.Observation, stem: str, shadow: str | None) -> Fix | None:
+    if shadow and posixpath.dirname(shadow).rstrip("/") in _ld_library_path(facts):
+        return Fix(
+            f"Remove {posixpath.dirname(shadow)} from LD_LIBRARY_PATH: the dynamic loader searches it "
+            f"first, so its older {posixpath.basename(shadow)} is loaded instead of the copy "
+            f"{obs.framework} installs with its NVIDIA wheels (which its libraries find by RPATH).",
+            notes="Check your shell profile, module files or container image for where it is set.",
+        )
+    if shadow:
+        return Fix(
+            f"{shadow} is loaded instead of the copy {obs.framework}'s NVIDIA wheels provide: remove "
+            "it from the loader's path (ldconfig, LD_LIBRARY_PATH) or upgrade it."
+        )
+    dist = rt.distribution(facts, obs.framework) or {}
+    return fixes.pinned_wheels(facts, dist.get("name"), [stem + ".so"])
+
+
+@check(
+    "DD611",
+    "cudnn-version-mismatch",
+    "A framework loaded a cuDNN of another version than it was built with (observed)",
+    Area.CUDA,
+)
+def cudnn_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: a framework said it was built against one cuDNN and loaded another ("cuDNN version
+    incompatibility: PyTorch was compiled against (8, 9, 2) but found runtime version (8, 5, 0)",
+    "Loaded runtime CuDNN library: 8.5.0 but source was compiled with: 8.6.0"), or cuDNN failed to
+    initialise ("DNN library initialization failed").
+
+    Why: every convolution, RNN and attention kernel that uses cuDNN fails; the framework imports
+    and even lists the GPU, so the failure shows only in the first training step.
+
+    Fix: remove the directory holding the other cuDNN from LD_LIBRARY_PATH (the evidence names
+    the copies), or install the cuDNN the build pins.
+    """
+    verdicts = []
+    for obs in said.observations(facts, matrix, "DD611"):
+        where = copies(facts, obs.record, "libcudnn")
+        found = list(said.intent_fixes(facts, matrix, obs))
+        shadow = _shadow(facts, obs.record, "libcudnn")
+        if shadow:
+            remedy = _shadow_fix(facts, obs, "libcudnn", shadow)
+            found = [remedy, *found] if remedy else found
+        base = said.verdict(facts, matrix, obs, cudnn_copies=where, shadowing_copy=shadow)
+        verdicts.append(Verdict(base.severity, base.title, base.evidence, tuple(found)))
+    return verdicts
+
+
+@check(
+    "DD612",
+    "shadowed-cuda-library",
+    "An older copy of a CUDA library is loaded before the framework's own (undefined symbol)",
+    Area.CUDA,
+)
+def shadowed_cuda_library(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: loading a framework failed with "undefined symbol" in a CUDA library
+    (libcusparse.so.12: undefined symbol: __nvJitLinkComplete_12_4, version libnvJitLink.so.12),
+    or JAX found an older CUDA library than it was built against.
+
+    Why: the library that lacks the symbol is an older copy (a system CUDA on LD_LIBRARY_PATH, a
+    conda package) found before the one the framework's NVIDIA wheels install. Reinstalling the
+    framework changes nothing: the older copy is still found first.
+
+    Fix: remove the directory of the older copy from LD_LIBRARY_PATH (the evidence names it), or
+    install the NVIDIA wheel version the framework pins.
+    """
+    verdicts = []
+    for obs in said.observations(facts, matrix, "DD612"):
+        groups = obs.groups
+        library = groups.get("provider") or groups.get("library") or ""
+        stem = _stem(library) if library else ""
+        shadow = _shadow(facts, obs.record, stem) if stem else None
+        base = said.verdict(
+            facts,
+            matrix,
+            obs,
+            library=stem or None,
+            shadowing_copy=shadow,
+            copies=copies(facts, obs.record, stem) if stem else None,
+        )
+        title = base.title + (f" ({shadow})" if shadow else "")
+        remedy = _shadow_fix(facts, obs, stem, shadow) if stem else None
+        verdicts.append(
+            Verdict(base.severity, title, base.evidence, ((remedy,) if remedy else ()) + base.fixes)
+        )
+    return verdicts
+
+
+@check(
+    "DD615",
+    "system-library-too-old",
+    "The system's C or C++ runtime is older than a framework's binaries need (GLIBC/GLIBCXX)",
+    Area.SYSTEM,
+)
+def system_library_too_old(facts: Facts, matrix: Matrix) -> list[Verdict]:
+    """What: loading a framework failed with "version `GLIBCXX_3.4.30' not found (required by
+    …/libtorch_python.so)" or the same for GLIBC.
+
+    Why: the binaries were built for a newer C/C++ runtime than the one loaded: an old OS, or an
+    older libstdc++ in a conda environment found first.
+
+    Fix: a newer libstdc++ in the conda environment, or a build (or OS, or container) matching
+    this system's glibc.
+    """
+    return [said.verdict(facts, matrix, obs) for obs in said.observations(facts, matrix, "DD615")]

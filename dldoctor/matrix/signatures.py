@@ -1,0 +1,221 @@
+"""Failure signatures (signatures.toml): what frameworks say when they fail, read as data.
+
+The engine is a pure function of text: ``scan(text)`` returns the signatures the text matches,
+with the facts their named groups extract. The runtime checks run it over every line a probe
+recorded; ``triage`` will run it over pasted logs.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SEVERITIES = ("error", "warning")
+TEXT_LIMIT = 65536  # characters of one text scanned: a pasted log is scanned in pieces
+_CODE = re.compile(r"^DD\d{3}$")
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# Title fields the engine fills in besides the named groups.
+COMPUTED = ("framework", "provider")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One row: the words, the root cause they prove, and where maintainers said so."""
+
+    id: str
+    cause: str
+    code: str
+    severity: str
+    patterns: tuple[re.Pattern[str], ...]
+    title: str
+    source: str
+    fix: str | None = None
+    advice: str = ""
+    commands: tuple[
+        tuple[str, ...], ...
+    ] = ()  # argument vectors the advice names (never automatic)
+    generic: bool = False
+    examples: tuple[str, ...] = ()
+    near_misses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """A signature found in a text: the line it is on and the facts it extracts."""
+
+    signature: Signature
+    line: str
+    groups: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cause(self) -> str:
+        return self.signature.cause
+
+    @property
+    def code(self) -> str:
+        return self.signature.code
+
+    def title(self, framework: str = "the framework") -> str:
+        """The signature's title with the extracted facts ("?" for one this text lacks)."""
+        values = _Missing(self.groups, framework=framework)
+        return string.Formatter().vformat(self.signature.title, (), values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "signature": self.signature.id,
+            "cause": self.cause,
+            "line": self.line,
+            "extracted": dict(self.groups),
+            "source": self.signature.source,
+        }
+
+
+class _Missing(dict[str, str]):
+    def __init__(self, groups: dict[str, str], **extra: str) -> None:
+        super().__init__({**groups, **extra})
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+@dataclass(frozen=True)
+class Signatures:
+    """Every signature, in file order, and which library each CUDA symbol prefix belongs to."""
+
+    rows: tuple[Signature, ...]
+    providers: tuple[tuple[str, str], ...] = ()  # (symbol prefix, library), longest first
+
+    def scan(self, text: str) -> list[Match]:
+        return scan(text, self)
+
+    def provider(self, symbol: str) -> str | None:
+        """'__nvJitLinkComplete_12_4' → 'libnvJitLink'."""
+        return next((lib for prefix, lib in self.providers if symbol.startswith(prefix)), None)
+
+    def by_id(self, signature_id: str) -> Signature | None:
+        return next((s for s in self.rows if s.id == signature_id), None)
+
+
+def scan(text: str, signatures: Signatures | None = None) -> list[Match]:
+    """The signatures ``text`` shows, in file order; a specific one hides the generic ones.
+
+    Pure: the same text gives the same matches. ``signatures`` defaults to the shipped table.
+    """
+    if signatures is None:
+        from dldoctor.matrix import load
+
+        signatures = load().signatures
+    text = text[:TEXT_LIMIT]
+    found = []
+    for row in signatures.rows:
+        for pattern in row.patterns:
+            hit = pattern.search(text)
+            if hit:
+                found.append(Match(row, _line(text, hit), _groups(signatures, hit)))
+                break
+    if any(not m.signature.generic for m in found):
+        found = [m for m in found if not m.signature.generic]
+    return found
+
+
+def _line(text: str, hit: re.Match[str]) -> str:
+    """The whole line(s) the match is on."""
+    start = text.rfind("\n", 0, hit.start()) + 1
+    end = text.find("\n", hit.end())
+    return text[start : end if end >= 0 else len(text)].strip()[:1000]
+
+
+def _groups(signatures: Signatures, hit: re.Match[str]) -> dict[str, str]:
+    groups = {k: v for k, v in hit.groupdict().items() if v is not None}
+    symbol = groups.get("symbol")
+    if symbol and "provider" not in groups:
+        provider = groups.get("library") or signatures.provider(symbol)
+        if provider:
+            groups["provider"] = provider
+    return groups
+
+
+def load_signatures(doc: dict[str, Any], name: str = "signatures.toml") -> Signatures:
+    """Validate and compile the parsed file. Raises ValueError naming the row and problem."""
+    rows, ids = [], set()
+    for i, row in enumerate(doc.get("signature", [])):
+        where = f"{name} signature #{i + 1} ({row.get('id', '?')})"
+        rows.append(_signature(row, where))
+        if rows[-1].id in ids:
+            raise ValueError(f"{where}: id listed twice")
+        ids.add(rows[-1].id)
+    providers = []
+    for i, row in enumerate(doc.get("symbol_provider", [])):
+        where = f"{name} symbol_provider #{i + 1}"
+        for key in ("prefix", "library", "source"):
+            if not isinstance(row.get(key), str) or not row[key]:
+                raise ValueError(f"{where}: missing '{key}'")
+        providers.append((row["prefix"], row["library"]))
+    providers.sort(key=lambda p: -len(p[0]))
+    return Signatures(tuple(rows), tuple(providers))
+
+
+def _signature(row: dict[str, Any], where: str) -> Signature:
+    for key in ("id", "cause", "code", "severity", "title", "source"):
+        if not isinstance(row.get(key), str) or not row[key]:
+            raise ValueError(f"{where}: missing '{key}'")
+    if not _ID.match(row["id"]) or not _ID.match(row["cause"]):
+        raise ValueError(f"{where}: id and cause must be kebab-case")
+    if not _CODE.match(row["code"]):
+        raise ValueError(f"{where}: code {row['code']!r} is not of the form DD123")
+    if row["severity"] not in SEVERITIES:
+        raise ValueError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
+    if row.get("commands") and not row.get("advice"):
+        raise ValueError(f"{where}: commands need the advice that explains them")
+    if not row["source"].startswith("https://"):
+        raise ValueError(f"{where}: source must be an https URL")
+    texts = row.get("patterns")
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"{where}: patterns must be a non-empty list of strings")
+    try:
+        patterns = tuple(re.compile(t) for t in texts)
+    except re.error as exc:
+        raise ValueError(f"{where}: bad pattern: {exc}") from exc
+    named = {g for p in patterns for g in p.groupindex} | set(COMPUTED)
+    fields = {f for _, f, _, _ in string.Formatter().parse(row["title"]) if f}
+    if not fields <= named:
+        raise ValueError(f"{where}: title uses {sorted(fields - named)}, which no pattern names")
+    return Signature(
+        id=row["id"],
+        cause=row["cause"],
+        code=row["code"],
+        severity=row["severity"],
+        patterns=patterns,
+        title=row["title"],
+        source=row["source"],
+        fix=row.get("fix"),
+        advice=str(row.get("advice", "")),
+        commands=_commands(row.get("commands", []), where),
+        generic=bool(row.get("generic", False)),
+        examples=tuple(row.get("examples", ())),
+        near_misses=tuple(row.get("near_misses", ())),
+    )
+
+
+def _commands(value: Any, where: str) -> tuple[tuple[str, ...], ...]:
+    """Argument vectors: lists of strings (never a shell line)."""
+    if not isinstance(value, list) or not all(
+        isinstance(c, list) and c and all(isinstance(a, str) for a in c) for c in value
+    ):
+        raise ValueError(f"{where}: commands must be argument vectors (lists of strings)")
+    return tuple(tuple(c) for c in value)
+
+
+def read(root: Path) -> Signatures:
+    """Load signatures.toml from a data folder (MatrixError on any problem, via the caller)."""
+    from dldoctor.matrix import MatrixError, _read
+
+    try:
+        return load_signatures(_read("signatures.toml", root))
+    except ValueError as exc:
+        if isinstance(exc, MatrixError):
+            raise
+        raise MatrixError(str(exc)) from exc
