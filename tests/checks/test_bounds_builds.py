@@ -6,13 +6,18 @@ from __future__ import annotations
 import pytest
 
 from dldoctor.checks import builds, env
-from dldoctor.checks.registry import NotApplicable
+from dldoctor.checks.registry import NotApplicable, Verdict
 from dldoctor.matrix import load
 from dldoctor.model import Severity
 from tests.checks.bounds import machine
 from tests.checks.scenarios import dist, make_facts, with_packages
 
 MATRIX = load()
+
+
+def judged(results: list) -> list[Verdict]:
+    """The verdicts, without the items a check could not judge (unknown facts)."""
+    return [r for r in results if isinstance(r, Verdict)]
 
 
 def framework(key: str, names: list[str], build: dict | None) -> dict:
@@ -25,8 +30,9 @@ def framework(key: str, names: list[str], build: dict | None) -> dict:
 # (framework, distributions, build facts, CPU-only?)
 VARIANTS = [
     ("torch", ["torch"], {"cuda": "12.8", "hip": None}, False),
-    ("torch", ["torch"], {"cuda": None, "hip": "6.4.43482"}, False),  # ROCm
-    ("torch", ["torch"], {"cuda": None, "hip": None}, True),
+    ("torch", ["torch"], {"cuda": False, "hip": "6.4.43482"}, False),  # ROCm
+    ("torch", ["torch"], {"cuda": False, "hip": False}, True),  # version.py's None, read as False
+    ("torch", ["torch"], {"cuda": None, "hip": None}, False),  # unknown
     ("torch", ["torch"], {"error": "could not read torch/version.py"}, False),  # unknown
     ("tensorflow", ["tensorflow"], {"is_cuda_build": True}, False),
     ("tensorflow", ["tensorflow"], {"is_cuda_build": False}, True),
@@ -53,7 +59,7 @@ VARIANTS = [
 )
 def test_each_build_variant_on_a_gpu_machine(key, names, build, cpu_only):
     facts = make_facts(framework(key, names, build), machine("580.65.06", "13.0"))
-    verdicts = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    verdicts = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
     assert [v.evidence["framework"] for v in verdicts] == ([key] if cpu_only else [])
     want = Severity.WARNING if key == "onnxruntime" else Severity.ERROR
     assert all(v.severity is want for v in verdicts)
@@ -61,15 +67,15 @@ def test_each_build_variant_on_a_gpu_machine(key, names, build, cpu_only):
 
 def test_a_rocm_torch_is_never_called_cpu_only():
     facts = make_facts(
-        framework("torch", ["torch"], {"cuda": None, "hip": "6.4.43482"}),
+        framework("torch", ["torch"], {"cuda": False, "hip": "6.4.43482"}),
         machine("580.65.06", "13.0"),
     )
-    assert builds.cpu_only_build_on_gpu(facts, MATRIX) == []
+    assert judged(builds.cpu_only_build_on_gpu(facts, MATRIX)) == []
 
 
 def test_every_gpu_is_named():
     facts = make_facts(
-        framework("torch", ["torch"], {"cuda": None, "hip": None}),
+        framework("torch", ["torch"], {"cuda": False, "hip": False}),
         machine(
             "580.65.06",
             "13.0",
@@ -77,7 +83,7 @@ def test_every_gpu_is_named():
             ("NVIDIA GeForce RTX 5090", "12.0"),
         ),
     )
-    (verdict,) = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
     assert verdict.title.startswith(
         "PyTorch cannot use the NVIDIA GeForce RTX 5090, NVIDIA H100 80GB HBM3:"
     )
@@ -85,8 +91,8 @@ def test_every_gpu_is_named():
 
 def test_a_gpu_seen_only_on_the_pci_bus_is_a_gpu():
     pci = {"accelerators": {"pci": {"nvidia": [{"slot": "0000:01:00.0", "driver": None}]}}}
-    facts = make_facts(framework("torch", ["torch"], {"cuda": None, "hip": None}), pci)
-    (verdict,) = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    facts = make_facts(framework("torch", ["torch"], {"cuda": False, "hip": False}), pci)
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
     assert "this machine's NVIDIA GPU" in verdict.title
 
 
