@@ -53,14 +53,14 @@ KILLED = {"killed", "timeout", "segfault", "suspicious"}  # a test run that did 
 def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> None:
     """The tracked files (and this tree's uncommitted edits) in ``work``, with mutmut's config;
     ``files`` narrows what is mutated to those source files (a subset first)."""
-    files = subprocess.run(
+    tracked = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    for name in files:
+    for name in tracked:
         source = ROOT / name
         if source.is_file():
             target = work / name
