@@ -63,6 +63,8 @@ def test_this_machine_is_judged_by_what_it_has(matrix):
 def test_a_toolkit_without_a_driver_is_the_only_warning(matrix, tmp_path):
     """The same machine built under a fake root: a CUDA 13.0 toolkit, no driver, no GPU."""
     write(tmp_path, "/usr/local/cuda-13.0/version.json", '{"cuda": {"version": "13.0.88"}}')
+    # A PCI bus that was read and shows no NVIDIA device: "no GPU" is known, not unknown.
+    (tmp_path / "sys/bus/pci/devices").mkdir(parents=True)
     facts = gather(matrix, Host(root=tmp_path, env={"PATH": "/usr/bin:/bin"}))
     outcomes = findings_by_code(run_checks(facts, matrix))
     assert [o.code for o in outcomes.values() if o.status is Status.CRASHED] == []

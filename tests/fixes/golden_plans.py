@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from dldoctor.checks.registry import run_checks
+from dldoctor.document.upgrade import upgrade_facts
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.alternatives import alternatives, install_alternatives
 from dldoctor.matrix import Matrix, load
@@ -31,7 +32,10 @@ PREFIXES = {
 
 
 def facts_of(name: str) -> Facts:
-    return Facts.from_dict(json.loads((DATA / "facts" / f"{name}.json").read_text()))
+    # The recorded facts predate schema 1.2: read them as --from reads a 1.0 report (null there
+    # meant "none", not "unknown").
+    data = json.loads((DATA / "facts" / f"{name}.json").read_text())
+    return Facts.from_dict(upgrade_facts(data, "1.0"))
 
 
 def findings(facts: Facts, matrix: Matrix) -> list:
