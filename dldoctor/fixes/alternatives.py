@@ -52,6 +52,8 @@ def alternatives(findings: list[Finding], facts: Facts, matrix: Matrix) -> list[
         return []
     wanted = [f for f in findings if f.severity.rank >= Severity.WARNING.rank]
     frameworks = list(dict.fromkeys(k for k in map(_framework, wanted) if k in LABELS))
+    if not frameworks:  # a driver to install with no GPU build waiting on it: one plain plan
+        return []
     codes = {k: next(f.code for f in wanted if _framework(f) == k) for k in frameworks}
     rest = [f for f in wanted if _framework(f) is None and not _about_driver(f)]
     driver_code = next((f.code for f in wanted if _about_driver(f)), "DD501")

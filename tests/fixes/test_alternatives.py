@@ -187,3 +187,20 @@ def test_a_cuda_build_too_new_for_the_driver_gets_a_and_an_older_build_as_b(matr
         "--index-url",
         "https://download.pytorch.org/whl/cu126",
     )
+
+
+def test_a_driver_with_no_framework_waiting_on_it_is_one_plain_plan(matrix, tmp_path):
+    """A CUDA toolkit and no driver (DD101), no framework: the driver step, not "two plans"."""
+    from dldoctor.checks.registry import run_checks
+    from dldoctor.facts import gather
+    from dldoctor.facts.host import Host
+    from dldoctor.fixes.plan import plan
+
+    (tmp_path / "usr/local/cuda-13.0").mkdir(parents=True)
+    (tmp_path / "usr/local/cuda-13.0/version.json").write_text('{"cuda": {"version": "13.0.88"}}')
+    (tmp_path / "sys/bus/pci/devices").mkdir(parents=True)
+    facts = gather(matrix, Host(root=tmp_path, env={"PATH": "/usr/bin:/bin"}))
+    found = [f for o in run_checks(facts, matrix) for f in o.findings]
+    assert [f.code for f in found] == ["DD101"]
+    assert [s.kind for s in plan(found, facts)] == ["driver"]
+    assert alternatives(found, facts, matrix) == []
