@@ -76,7 +76,9 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     f"{what} fails although it is installed: {rt.first_line(text)}",
                     evidence={
                         "framework": key,
-                        "cause": rt.cause(text, matrix),
+                        # The error's own words first; else what the import printed.
+                        "cause": rt.cause(text, matrix)
+                        or rt.cause("\n".join(map(str, imported.get("output") or [])), matrix),
                         "module": module,
                         "error": text,
                         "traceback": (imported.get("error") or {}).get("traceback") or [],
@@ -157,7 +159,10 @@ def smoke_test_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     title,
                     evidence={
                         "framework": key,
-                        "cause": rt.cause(text, matrix),
+                        # The error's own words first; else what the test printed while
+                        # it failed (NumPy's ABI warning precedes MindSpore's SystemError).
+                        "cause": rt.cause(text, matrix)
+                        or rt.cause("\n".join(map(str, smoke.get("output") or [])), matrix),
                         **{k: v for k, v in smoke.items() if k != "output"},
                     },
                     fixes=_smoke_fix(facts, matrix, smoke, text),

@@ -15,13 +15,14 @@ from dldoctor.matrix import Matrix
 
 CHILD = Path(__file__).resolve().parent / "child"
 # Frameworks with a probe module (child/<name>_probe.py), in the order they are shown.
-PROBED = ("torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime")
+PROBED = ("torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime", "mindspore")
 ALIASES = {
     "pytorch": "torch",
     "tf": "tensorflow",
     "paddlepaddle": "paddle",
     "ort": "onnxruntime",
     "onnx-runtime": "onnxruntime",
+    "ms": "mindspore",
 }
 # Keras 3 runs in its backend's child when that backend is probed too: one import, not two.
 KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -40,6 +41,7 @@ COST = {
     "jax": 1.0,
     "keras": 0.5,
     "onnxruntime": 0.2,
+    "mindspore": 4.0,
 }
 NICE = 5
 

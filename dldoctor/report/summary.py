@@ -140,9 +140,31 @@ def _build_note(key: str, build: dict[str, Any], names: set[str]) -> str:
                 f"built for CUDA {build.get('cuda_version')} / cuDNN {build.get('cudnn_version')}"
             )
         return "CPU-only build"
+    if key == "mindspore":
+        return _mindspore_note(build)
     if key == "paddle" and build.get("cuda_version") not in (None, ""):
         cuda = build.get("cuda_version")
         return "CPU-only build" if str(cuda) == "False" else f"built for CUDA {cuda}"
+    return ""
+
+
+def _mindspore_note(build: dict[str, Any]) -> str:
+    plugins = build.get("device_plugins")
+    if isinstance(plugins, dict):
+        names = ["CPU"] if plugins.get("cpu") else []
+        cuda = [str(v) for v in plugins.get("gpu_cuda") or []]
+        if cuda:
+            names.append(f"GPU (CUDA {', '.join(cuda)})")
+        if plugins.get("ascend"):
+            names.append("Ascend")
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+        return f"{listed} plugin{'s' if len(names) > 1 else ''}" if names else "no device plugin"
+    target = build.get("device_target")
+    if isinstance(target, str) and target:
+        built_for = build.get("cuda_version")
+        return f"{target} build" + (
+            f" for CUDA {built_for}" if target == "GPU" and built_for else ""
+        )
     return ""
 
 
