@@ -350,6 +350,7 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
                     evidence={
                         "keras": _written(facts, "keras"),
                         "backend": backend,
+                        "backend_distribution": (dist or {}).get("name"),
                         "installed": (dist or {}).get("version"),
                         "minimum": rule["min"],
                         "source": keras_rules["source"],

@@ -204,7 +204,9 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
             continue  # a GPU build on a machine without a GPU says this and carries on: fine
         libraries = [_soname(lib) for lib in rt.missing_libraries(obs.seen)]
         dist = rt.distribution(facts, key) or {}
-        fix = fixes.pinned_wheels(facts, dist.get("name"), libraries)
+        fix = fixes.pinned_wheels(facts, dist.get("name"), libraries) or _build_for_machine(
+            facts, matrix, key, record
+        )
         names = ", ".join(libraries) or "some of its GPU libraries"
         effect = "so it cannot be imported" if not imported else f"({obs.first.where})"
         base = said.verdict(facts, matrix, obs)
@@ -236,6 +238,33 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
             )
         )
     return verdicts
+
+
+# Frameworks published as one build per CUDA major that pin no NVIDIA wheels: a library of the
+# build's major missing on a machine with another CUDA major is the wrong build, not a missing
+# library (onnxruntime.ai: "choose the package based on CUDA and cuDNN major versions").
+_BUILD_PER_MAJOR = {"onnxruntime": gpu_builds.onnxruntime_for_cuda}
+
+
+def _cuda_majors(facts: Facts) -> set[str]:
+    """The CUDA majors installed here: toolkits and CUDA runtime libraries found."""
+    versions = [t.get("version") for t in facts.cuda.get("toolkits") or []]
+    versions += [
+        lib.get("version") for lib in (facts.cuda.get("libraries") or {}).get("cudart") or []
+    ]
+    return {str(v).split(".")[0] for v in versions if v and str(v)[:1].isdigit()}
+
+
+def _build_for_machine(
+    facts: Facts, matrix: Matrix, key: str, record: dict[str, Any]
+) -> Fix | None:
+    """The framework's build for the CUDA major this machine has, when its own is another."""
+    other = _BUILD_PER_MAJOR.get(key)
+    built = _build_cuda(facts, matrix, key, record)
+    present = _cuda_majors(facts)
+    if other is None or not built or not present or built.split(".")[0] in present:
+        return None
+    return other(facts, matrix, max(present, key=int))
 
 
 def _soname(library: str) -> str:
