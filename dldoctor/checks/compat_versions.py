@@ -24,6 +24,10 @@ def _version(facts: Facts, name: str) -> Version | None:
     return need_value(q.version_of(dist.get("version")), f"the version of {name}")
 
 
+def _public(version: Version) -> Version:
+    return q.public_of(str(version)) or version
+
+
 def _written(facts: Facts, name: str) -> str:
     """An installed distribution's version as its metadata writes it (shown, never re-rendered)."""
     return str((q.installed(facts, name) or {}).get("version") or "")
@@ -47,6 +51,8 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
     jax, jaxlib = _version(facts, "jax"), _version(facts, "jaxlib")
     if jax is None or jaxlib is None:
         raise NotApplicable("jax or jaxlib not installed")
+    # A local label ("+cuda11.cudnn86") names the build, not the release: never compared.
+    jax, jaxlib = _public(jax), _public(jaxlib)
     verdicts: list[Verdict | Unjudged] = []
     problems = []
     if jaxlib > jax:
@@ -55,7 +61,7 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
         )
     plugins = ((q.framework(facts, "jax") or {}).get("build") or {}).get("plugins") or []
     for plugin in plugins:
-        version = q.version_of(plugin.get("version"))
+        version = q.public_of(plugin.get("version"))
         if plugin.get("backend") == "cuda" and version is None:
             verdicts.append(Unjudged(str(plugin.get("name")), "its version"))
         elif plugin.get("backend") == "cuda" and version != jaxlib:
