@@ -9,7 +9,7 @@ from typing import Any
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks import runtime_said as said
 from dldoctor.checks.cuda_builds import cuda_builds
-from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import need_value
 from dldoctor.facts.model import Facts
@@ -302,7 +302,7 @@ def _gpu_build(facts: Facts, matrix: Matrix, key: str, record: dict[str, Any]) -
     "NVML sees GPUs but a framework's GPU build sees none",
     Area.FRAMEWORKS,
 )
-def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: the driver (NVML) lists GPUs and a framework's GPU build imports, yet the framework
     lists no GPU, with no CUDA error that another check explains.
 
@@ -313,11 +313,15 @@ def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     if not q.gpus(facts):
         raise NotApplicable("NVML lists no GPU")
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
     for key, record in rt.probed(facts).items():
         if key == "keras" or record.get("status") in ("crash", "timeout", "skip"):
             continue
         if not (record.get("import") or {}).get("ok") or rt.accelerators(record):
+            continue
+        if record.get("devices") is None or (not record["devices"] and record.get("probe_error")):
+            # Unknown (an old report), or the probe failed before it could list any device.
+            verdicts.append(Unjudged(rt.label(key), f"runtime.frameworks.{key}.devices"))
             continue
         if not _gpu_build(facts, matrix, key, record):
             continue  # a CPU-only build: DD201's finding
