@@ -12,6 +12,7 @@ from dldoctor.facts import queries as q
 from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.runtime import jax_pieces
 from dldoctor.matrix import Matrix, minor_of
 from dldoctor.model import Area, Fix, Severity
 
@@ -74,6 +75,16 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
         {p.get("major") for p in plugins if p.get("backend") == "cuda" and p.get("major")}
     )
     extra = f"[cuda{majors[-1]}]" if majors else ""
+    # Without a plugin, `pip install jax==V` leaves jaxlib as it is: jaxlib itself is pinned.
+    remedy = (
+        Fix(
+            f"Reinstall jax{extra} at one version.",
+            render(Install((f"jax{extra}=={_written(facts, 'jax')}",)), facts),
+            automatic=True,
+        )
+        if majors
+        else jax_pieces(facts)
+    )
     return [
         *verdicts,
         Verdict(
@@ -85,13 +96,7 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
                 "plugins": plugins,
                 "rule": matrix.tables["jax"]["versioning_source"],
             },
-            fixes=(
-                Fix(
-                    f"Reinstall jax{extra} at one version.",
-                    render(Install((f"jax{extra}=={_written(facts, 'jax')}",)), facts),
-                    automatic=True,
-                ),
-            ),
+            fixes=(remedy,) if remedy else (),
         ),
     ]
 

@@ -89,3 +89,35 @@ def test_the_summary_calls_a_labelled_jaxlib_a_cuda_build():
     assert line.endswith("jaxlib built for CUDA 11 / cuDNN 8.6")
     (line,) = framework_lines(make_facts(jax_pair("0.4.7")))
     assert line.endswith("CPU only (no CUDA plugin)")
+
+
+def _pieces(jax: str, jaxlib: str, *plugins: str, required: str | None = None):
+    from dldoctor.fixes.runtime import jax_pieces
+    from tests.checks.scenarios import shown_all
+
+    names = {"jax": jax, "jaxlib": jaxlib, **{p: jaxlib for p in plugins}}
+    frame = {"distributions": [{"name": n, "version": v} for n, v in names.items()]}
+    packages = with_packages(*(dist(n, v) for n, v in names.items()), frameworks={"jax": frame})
+    fix = jax_pieces(make_facts(packages), required)
+    assert fix is not None
+    return fix, shown_all(fix)
+
+
+def test_without_a_plugin_jaxlib_itself_is_pinned_to_fit_jax():
+    # `pip install jax==0.4.20` would leave jaxlib 0.4.31 in place: jaxlib is what moves
+    _, commands = _pieces("0.4.20", "0.4.31")
+    assert commands == ("/env/bin/python -m pip install 'jaxlib<=0.4.20'",)
+    # before 0.4, jax and jaxlib had their own versions: the range jax said, up to jax's own
+    _, commands = _pieces("0.2.26", "0.1.69", required="0.1.74")
+    assert commands == ("/env/bin/python -m pip install 'jaxlib>=0.1.74,<=0.2.26'",)
+
+
+def test_with_a_plugin_the_extra_pins_every_piece():
+    _, commands = _pieces("0.4.38", "0.4.36", "jax-cuda12-plugin")
+    assert commands == ("/env/bin/python -m pip install 'jax[cuda12]==0.4.38'",)
+
+
+def test_a_pre_plugin_cuda_jaxlib_is_never_replaced_by_pypis_cpu_one():
+    fix, commands = _pieces("0.2.26", "0.1.69+cuda101", required="0.1.74")
+    assert commands == ()  # PyPI's jaxlib of that time has no CUDA
+    assert "jaxlib>=0.1.74,<=0.2.26 built for CUDA 10.1" in fix.summary
