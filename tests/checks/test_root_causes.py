@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from dldoctor.diagnosis import diagnose
 from dldoctor.model import Area, Finding, Severity
 from tests.checks.scenarios import dist, gpu_machine, shown_all, with_packages
@@ -165,3 +167,20 @@ def test_a_cuda_11_onnxruntime_on_a_cuda_11_machine_is_missing_a_library_not_a_b
     (finding,) = judge(matrix, *_ort("1.18.0", "11.8", "11.8.89"))["DD604"].findings
     assert "onnxruntime-cuda-12" not in " ".join(" ".join(shown_all(f)) for f in finding.fixes)
     assert finding.fixes[0].summary.startswith("Install libcublasLt.so.11")
+
+
+@pytest.mark.parametrize(
+    ("found", "built", "named"),
+    [
+        ("8.0.5", "8.1.0", "Install cuDNN 8.1.0 or a newer 8.x"),  # older: the build's version
+        ("8.1.0", "8.1.0", None),  # the same: nothing to install
+        ("7600", "7102", None),  # newer than the build (torch's old wording): not this fix
+        ("8600", "8906", "Install cuDNN 8.9.6 or a newer 8.x"),  # JAX's numbers, dotted
+        ("8, 0, 3", "8, 3, 2", "Install cuDNN 8.3.2 or a newer 8.x"),  # torch's tuples
+    ],
+)
+def test_a_cudnn_older_than_the_build_names_the_version_to_install(found, built, named):
+    from dldoctor.checks.runtime_libs import _cudnn_needed
+
+    fix = _cudnn_needed({"found": found, "built": built})
+    assert (fix.summary.split(" (")[0] if fix else None) == named
