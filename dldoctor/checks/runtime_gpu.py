@@ -203,8 +203,11 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
         if imported and not gpu:
             continue  # a GPU build on a machine without a GPU says this and carries on: fine
         libraries = [_soname(lib) for lib in rt.missing_libraries(obs.seen)]
+        # Libraries a row without a fix names (the driver's libcuda): no wheel or toolkit has them
+        own = {s.match.groups.get("library") for s in obs.seen if s.match.signature.fix is None}
+        shipped = [lib for lib in libraries if lib not in own]
         dist = rt.distribution(facts, key) or {}
-        fix = fixes.pinned_wheels(facts, dist.get("name"), libraries) or _build_for_machine(
+        fix = fixes.pinned_wheels(facts, dist.get("name"), shipped) or _build_for_machine(
             facts, matrix, key, record
         )
         names = ", ".join(libraries) or "some of its GPU libraries"
@@ -219,22 +222,22 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
             loaded=[lib.get("path") for lib in record.get("libraries") or []],
             failed_loads=(record.get("info") or {}).get("failed_loads"),
         )
-        advice = [f for f in base.fixes if not f.commands]
+        advice = [f for f in _advice(obs) if not f.commands]
+        if libraries and not shipped:
+            remedies = tuple(advice)
+        else:
+            generic = Fix(
+                f"Install {', '.join(shipped) or names} for the CUDA major {rt.label(key)} was "
+                "built for (its NVIDIA pip wheels, or the CUDA toolkit), and make sure the dynamic "
+                "loader finds it (LD_LIBRARY_PATH or ldconfig)."
+            )
+            remedies = (fix or generic, *advice)
         verdicts.append(
             Verdict(
                 base.severity,
                 f"{rt.version_label(facts, key, record)} could not load {names} {effect}",
                 evidence=evidence,
-                fixes=(fix, *advice)
-                if fix
-                else (
-                    Fix(
-                        f"Install {names} for the CUDA major {rt.label(key)} was built for (its "
-                        "NVIDIA pip wheels, or the CUDA toolkit), and make sure the dynamic loader "
-                        "finds it (LD_LIBRARY_PATH or ldconfig)."
-                    ),
-                    *advice,
-                ),
+                fixes=remedies,
             )
         )
     return verdicts
@@ -265,6 +268,14 @@ def _build_for_machine(
     if other is None or not built or not present or built.split(".")[0] in present:
         return None
     return other(facts, matrix, max(present, key=int))
+
+
+def _advice(obs: said.Observation) -> list[Fix]:
+    """The advice of every signature the words showed, once each (first seen first); a generic
+    row's only when nothing more specific was said."""
+    rows = list({s.match.signature.id: s.match.signature for s in obs.seen}.values())
+    rows = [r for r in rows if not r.generic] or rows
+    return [Fix(r.advice, r.commands, notes=f"Source: {r.source}") for r in rows if r.advice]
 
 
 def _soname(library: str) -> str:

@@ -77,7 +77,7 @@ def evidence(obs: Observation, **extra: Any) -> JSON:
         "generic": obs.generic,
         "signature": signature.id,
         "extracted": obs.groups,
-        "said": [f"{s.where}: {s.match.line}" for s in obs.seen[:SAID_LINES]],
+        "said": list(dict.fromkeys(f"{s.where}: {s.match.line}" for s in obs.seen))[:SAID_LINES],
         "source": signature.source,
         **extra,
     }

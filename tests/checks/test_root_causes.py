@@ -184,3 +184,38 @@ def test_a_cudnn_older_than_the_build_names_the_version_to_install(found, built,
 
     fix = _cudnn_needed({"found": found, "built": built})
     assert (fix.summary.split(" (")[0] if fix else None) == named
+
+
+def _tf_said(*lines: str) -> dict[str, Any]:
+    tf = record(
+        **{"import": {"module": "tensorflow", "ok": True, "version": "2.16.1", "error": None}},
+        info={"build_info": {"is_cuda_build": True}},
+        output=list(lines),
+    )
+    return runtime(tensorflow=tf)
+
+
+LIBCUDA = (
+    "Could not load dynamic library 'libcuda.so.1'; dlerror: libcuda.so.1: cannot open shared "
+    "object file: No such file or directory"
+)
+CUDART = (
+    "Could not load dynamic library 'libcudart.so.12'; dlerror: libcudart.so.12: cannot open "
+    "shared object file: No such file or directory"
+)
+
+
+def test_the_drivers_own_library_missing_is_never_a_wheel_to_install(matrix):
+    (finding,) = judge(matrix, gpu_machine(), _tf_said(LIBCUDA))["DD604"].findings
+    assert finding.evidence["libraries"] == ["libcuda.so.1"]
+    (fix,) = finding.fixes
+    assert "/usr/lib/wsl/lib" in fix.summary and "comes with the NVIDIA driver" in fix.summary
+    assert finding.evidence["said"] == [f"output: {LIBCUDA}"]  # once, though two rows read it
+
+
+def test_beside_the_driver_library_the_shipped_ones_are_still_installed(matrix):
+    (finding,) = judge(matrix, gpu_machine(), _tf_said(LIBCUDA, CUDART))["DD604"].findings
+    assert finding.evidence["libraries"] == ["libcuda.so.1", "libcudart.so.12"]
+    first, *rest = finding.fixes
+    assert first.summary.startswith("Install libcudart.so.12 for the CUDA major")
+    assert any("comes with the NVIDIA driver" in f.summary for f in rest)
