@@ -199,7 +199,7 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
     verdicts = []
     for obs in said.observations(facts, matrix, "DD604"):
         key, record = obs.framework, obs.record
-        imported = (record.get("import") or {}).get("ok", False)
+        imported = (record.get("import") or {}).get("ok")  # None: unknown, not "fails"
         if imported and not gpu:
             continue  # a GPU build on a machine without a GPU says this and carries on: fine
         libraries = [_soname(lib) for lib in rt.missing_libraries(obs.seen)]
@@ -211,7 +211,7 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
             facts, matrix, key, record
         )
         names = ", ".join(libraries) or "some of its GPU libraries"
-        effect = "so it cannot be imported" if not imported else f"({obs.first.where})"
+        effect = "so it cannot be imported" if imported is False else f"({obs.first.where})"
         base = said.verdict(facts, matrix, obs)
         evidence = dict(base.evidence)
         evidence.update(
