@@ -104,6 +104,11 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[str, ...]]] = [
     ("DD302", [CLASH], ("packages.module_conflicts",)),
     ("DD303", [UNMET], ("packages.unsatisfied",)),
     ("DD401", [gpu_machine(8), cvd("")], ("env.variables",)),
+    (
+        "DD401",
+        [gpu_machine(8), cvd("")],
+        ("nvidia.gpus", "nvidia.nvml.status", "accelerators.pci.nvidia"),
+    ),
     ("DD402", [gpu_machine(2), cvd("GPU-deadbeef")], ("nvidia.gpus.0.uuid",)),
     ("DD402", [gpu_machine(2), cvd("4")], ("env.variables",)),
     (
