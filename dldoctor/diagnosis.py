@@ -222,7 +222,11 @@ def diagnose(findings: list[Finding] | tuple[Finding, ...]) -> Diagnosis:
     machine = [i for i in folder.alive() if items[i].code in MACHINE and i in serious]
     if machine:
         for i in folder.alive():
-            if items[i].code in _MACHINE_EXPLAINS or _cause(items[i]) == "cuda-init":
+            if (
+                items[i].code in _MACHINE_EXPLAINS
+                or _cause(items[i]) == "cuda-init"
+                or _driver_library(items[i])
+            ):
                 folder.fold(machine[0], i)
     judged = folder.result()
     ranked = sorted(
@@ -230,6 +234,21 @@ def diagnose(findings: list[Finding] | tuple[Finding, ...]) -> Diagnosis:
         key=lambda p: (-p[1].severity.rank, -len(p[1].explains), not _said(p[1]), p[1].code, p[0]),
     )
     return Diagnosis(tuple(f for _, f in ranked))
+
+
+# The driver's own libraries: missing when the driver is, whatever the framework.
+_DRIVER_LIBRARIES = ("libcuda.", "libnvidia-")
+
+
+def _driver_library(finding: Finding) -> bool:
+    """A library that could not be loaded (DD604) is only the driver's: the driver explains it."""
+    libraries = finding.evidence.get("libraries")
+    return (
+        finding.code == "DD604"
+        and isinstance(libraries, list)
+        and bool(libraries)
+        and all(str(lib).startswith(_DRIVER_LIBRARIES) for lib in libraries)
+    )
 
 
 def _gpu_related(finding: Finding) -> bool:

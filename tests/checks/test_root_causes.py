@@ -219,3 +219,14 @@ def test_beside_the_driver_library_the_shipped_ones_are_still_installed(matrix):
     first, *rest = finding.fixes
     assert first.summary.startswith("Install libcudart.so.12 for the CUDA major")
     assert any("comes with the NVIDIA driver" in f.summary for f in rest)
+
+
+def test_no_driver_on_the_machine_explains_a_framework_not_finding_libcuda():
+    no_driver = _finding("DD104", gpus=1)
+    libcuda = _finding("DD604", framework="tensorflow", libraries=["libcuda.so.1"], said=["x"])
+    judged = diagnose([libcuda, no_driver]).findings
+    assert [f.code for f in judged] == ["DD104"]
+    assert [e["code"] for e in judged[0].explains] == ["DD604"]
+    # a CUDA library the wheels ship is not the driver's doing
+    cudart = _finding("DD604", framework="tensorflow", libraries=["libcudart.so.12"], said=["x"])
+    assert sorted(f.code for f in diagnose([cudart, no_driver]).findings) == ["DD104", "DD604"]
