@@ -60,6 +60,8 @@ def _jax_cpu_only(frame: dict[str, Any]) -> str | None:
         return None
     if any(n.startswith(("jax-cuda", "jax-rocm")) for n in names):
         return None
+    if q.jaxlib_cuda(frame):  # before the plugins, jaxlib itself was the CUDA build
+        return None
     return "jaxlib has no CUDA plugin (jax-cuda12-plugin or jax-cuda13-plugin)"
 
 

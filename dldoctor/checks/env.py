@@ -53,12 +53,17 @@ def visible_devices_hide_all(facts: Facts, matrix: Matrix) -> list[Verdict]:
     if value is None:
         raise NotApplicable("CUDA_VISIBLE_DEVICES is not set")
     count = len(q.gpus(facts))
-    if not count or value.strip().lower() not in _HIDE_ALL:
+    if value.strip().lower() not in _HIDE_ALL:
         return []
+    # None listed: none here, or unknown (NVML not asked, an old report): Unknown is not judged.
+    if not count and need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS) is False:
+        raise NotApplicable("no NVIDIA GPU on this machine")
     return [
         Verdict(
             Severity.ERROR,
-            f"CUDA_VISIBLE_DEVICES={value!r} hides all {count} GPU(s) from every framework",
+            f"CUDA_VISIBLE_DEVICES={value!r} hides "
+            + (f"all {count} GPU(s)" if count else "every GPU")
+            + " from every framework",
             evidence={"CUDA_VISIBLE_DEVICES": value, "gpu_count": count},
             fixes=(
                 Fix("Unset it (or name the GPUs to use).", (("unset", "CUDA_VISIBLE_DEVICES"),)),

@@ -11,19 +11,37 @@ from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
 from dldoctor.fixes.commands import rerun
 from dldoctor.matrix import Matrix
+from dldoctor.matrix.signatures import Match
 from dldoctor.model import Area, Fix, Severity
 
 # --full only tests that a working installation may well fail (no C++ compiler for Inductor).
 _OPTIONAL = ("compile",)
 
 
+def _import_match(text: str, imported: dict[str, Any], matrix: Matrix) -> Match | None:
+    """The signature that explains a failed import: the error's own words first, then what the
+    import printed before failing (torch on Windows names the missing runtime there)."""
+    for line in [text, *(imported.get("warnings") or []), *(imported.get("output") or [])]:
+        found = matrix.signatures.scan(str(line))
+        if found:
+            return found[0]
+    return None
+
+
 def _import_fixes(
-    facts: Facts, matrix: Matrix, key: str, module: str, companion: bool, text: str
+    facts: Facts, matrix: Matrix, key: str, module: str, companion: bool, match: Match | None
 ) -> tuple[Fix, ...]:
-    kind = rt.cause(text, matrix)
-    if kind == "companion-operator" and module in ("torchvision", "torchaudio"):
+    kind = match.cause if match else None
+    if kind in ("companion-operator", "extension-build-mismatch") and module in (
+        "torchvision",
+        "torchaudio",
+    ):
         fix = fixes.paired_companion(facts, matrix, module)
         return (fix,) if fix else ()
+    if match and match.code == "DD601" and match.signature.advice:
+        # A cause no reinstall fixes (a runtime missing, an extension built for another torch).
+        signature = match.signature
+        return (Fix(signature.advice, signature.commands, notes=f"Source: {signature.source}"),)
     if kind == "numpy-abi":
         return (fixes.numpy_below_2(facts),)
     if kind == "out-of-memory":
@@ -57,8 +75,9 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Why: nothing that uses it can run; metadata-only tools report this environment as healthy.
 
     Fix: depends on the error, quoted verbatim: the companion release paired with torch
-    ("operator torchvision::nms does not exist"), NumPy 1.x for binaries built against it, or a
-    clean reinstall.
+    ("operator torchvision::nms does not exist"), NumPy 1.x for binaries built against it, an
+    extension built for the installed torch (an undefined c10 symbol), the runtime the framework
+    says is missing (the Visual C++ Redistributable), or a clean reinstall.
     """
     verdicts = []
     for key, record in rt.probed(facts).items():
@@ -70,20 +89,26 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
             text = rt.error_text(imported.get("error"))
             module = imported.get("module") or key
             what = f"`import {module}`" + (f" ({rt.label(key)}'s companion)" if companion else "")
+            match = _import_match(text, imported, matrix)
+            # The error quoted, unless only what was printed before it names the cause.
+            said_before = match is not None and match.code == "DD601" and match.line not in text
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
-                    f"{what} fails although it is installed: {rt.first_line(text)}",
+                    f"{what} fails although it is installed: "
+                    + (
+                        match.title(rt.version_label(facts, key, record))
+                        if match is not None and said_before
+                        else rt.first_line(text)
+                    ),
                     evidence={
                         "framework": key,
-                        # The error's own words first; else what the import printed.
-                        "cause": rt.cause(text, matrix)
-                        or rt.cause("\n".join(map(str, imported.get("output") or [])), matrix),
+                        "cause": match.cause if match else None,
                         "module": module,
                         "error": text,
                         "traceback": (imported.get("error") or {}).get("traceback") or [],
                     },
-                    fixes=_import_fixes(facts, matrix, key, module, bool(companion), text),
+                    fixes=_import_fixes(facts, matrix, key, module, bool(companion), match),
                 )
             )
     return verdicts

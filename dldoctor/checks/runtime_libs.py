@@ -9,6 +9,7 @@ from typing import Any
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks import runtime_said as said
 from dldoctor.checks.registry import Verdict, check
+from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
 from dldoctor.matrix import Matrix
@@ -92,6 +93,29 @@ def _shadow_fix(facts: Facts, obs: said.Observation, stem: str, shadow: str | No
     return fixes.pinned_wheels(facts, dist.get("name"), [stem + ".so"])
 
 
+def cudnn_dotted(text: str | None) -> str | None:
+    """cuDNN as frameworks print it, dotted: '8, 3, 2' and '8.3.2' as is, 8600 → 8.6.0 and
+    90100 → 9.1.0 (cudnnGetVersion: major*1000 + minor*100 + patch, from 9 major*10000)."""
+    value = str(text or "").strip().replace(", ", ".").replace(",", ".")
+    if value.isdigit() and len(value) in (4, 5):
+        major = value[: len(value) - 3] if len(value) == 4 else value[:1]
+        rest = value[len(major) :]
+        return f"{int(major)}.{int(rest[:-2])}.{int(rest[-2:])}"
+    return value if q.version_of(value) else None
+
+
+def _cudnn_needed(groups: dict[str, str]) -> Fix | None:
+    """When the cuDNN loaded is older than the one the build was compiled with: that one."""
+    built, found = cudnn_dotted(groups.get("built")), cudnn_dotted(groups.get("found"))
+    have, want = q.version_of(found), q.version_of(built)
+    if have is None or want is None or have >= want:
+        return None
+    return Fix(
+        f"Install cuDNN {built} or a newer {want.major}.x (the version the build was compiled "
+        f"with; the copy it loaded, {found}, is older), and make it the one the loader finds first."
+    )
+
+
 @check(
     "DD611",
     "cudnn-version-mismatch",
@@ -115,6 +139,9 @@ def cudnn_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
         where = copies(facts, obs.record, "libcudnn")
         found = list(said.intent_fixes(facts, matrix, obs))
         shadow = _shadow(facts, obs.record, "libcudnn")
+        newer = _cudnn_needed(obs.groups)
+        if newer:
+            found = [newer, *found]
         if shadow:
             remedy = _shadow_fix(facts, obs, "libcudnn", shadow)
             found = [remedy, *found] if remedy else found

@@ -11,7 +11,6 @@ from typing import Any
 
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks.registry import Verdict
-from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
 from dldoctor.fixes.installers import Install, render
@@ -78,7 +77,7 @@ def evidence(obs: Observation, **extra: Any) -> JSON:
         "generic": obs.generic,
         "signature": signature.id,
         "extracted": obs.groups,
-        "said": [f"{s.where}: {s.match.line}" for s in obs.seen[:SAID_LINES]],
+        "said": list(dict.fromkeys(f"{s.where}: {s.match.line}" for s in obs.seen))[:SAID_LINES],
         "source": signature.source,
         **extra,
     }
@@ -122,7 +121,7 @@ def intent_fixes(facts: Facts, matrix: Matrix, obs: Observation) -> tuple[Fix, .
         companion = obs.groups.get("companion")
         found.append(fixes.paired_companion(facts, matrix, companion) if companion else None)
     elif signature.fix == "jax-one-version":
-        found.append(_jax_one_version(facts))
+        found.append(_jax_one_version(facts, obs.groups))
     elif signature.fix == "pinned-wheels":
         dist = rt.distribution(facts, obs.framework) or {}
         found.append(fixes.pinned_wheels(facts, dist.get("name"), [obs.groups.get("library", "")]))
@@ -131,21 +130,6 @@ def intent_fixes(facts: Facts, matrix: Matrix, obs: Observation) -> tuple[Fix, .
     return tuple(f for f in found if f is not None)
 
 
-def _jax_one_version(facts: Facts) -> Fix | None:
-    jax = q.installed(facts, "jax")
-    if not jax or not jax.get("version"):
-        return None
-    plugins = [
-        str(d.get("name"))
-        for d in (q.framework(facts, "jax") or {}).get("distributions") or []
-        if str(d.get("name", "")).startswith("jax-cuda")
-    ]
-    majors = sorted({p.split("-")[1].removeprefix("cuda") for p in plugins if "-" in p})
-    extra = f"[cuda{majors[-1]}]" if majors else ""
-    version = str(jax["version"])
-    return Fix(
-        f"Install jax{extra} {version} with every piece (jaxlib, the CUDA plugin) at the same "
-        "version.",
-        render(Install((f"jax{extra}=={version}",)), facts),
-        automatic=True,
-    )
+def _jax_one_version(facts: Facts, said: dict[str, str]) -> Fix | None:
+    """jaxlib (and the CUDA plugin) that fit the installed jax; what jax said it requires."""
+    return fixes.jax_pieces(facts, said.get("required"))

@@ -102,3 +102,47 @@ def pinned_wheels(facts: Facts, owner: str | None, libraries: list[str]) -> Fix 
         render(Install(tuple(chosen)), facts),
         automatic=True,
     )
+
+
+def jax_pieces(facts: Facts, required: str | None = None) -> Fix | None:
+    """jaxlib (and the CUDA plugin) that fit the installed jax.
+
+    With a CUDA plugin, jax's extra pins jaxlib and the plugin to jax's version. Without one,
+    ``pip install jax==V`` would leave jaxlib as it is (jax does not require jaxlib): jaxlib
+    itself is pinned, no newer than jax and at least what jax says it requires (``required``).
+    Before 0.4, jax and jaxlib had versions of their own (jax 0.2.26 with jaxlib 0.1.75): only
+    that range is right for every release.
+    """
+    jax = q.installed(facts, "jax")
+    if not jax or not jax.get("version"):
+        return None
+    frame = q.framework(facts, "jax") or {}
+    plugins = [
+        str(d.get("name"))
+        for d in frame.get("distributions") or []
+        if str(d.get("name", "")).startswith("jax-cuda")
+    ]
+    majors = sorted({p.split("-")[1].removeprefix("cuda") for p in plugins if "-" in p})
+    version = str(jax["version"])
+    if majors:
+        extra = f"[cuda{majors[-1]}]"
+        return Fix(
+            f"Install jax{extra} {version} with every piece (jaxlib, the CUDA plugin) at the same "
+            "version.",
+            render(Install((f"jax{extra}=={version}",)), facts),
+            automatic=True,
+        )
+    wanted = (f">={required}," if required else "") + f"<={q.release_of(version)}"
+    built = q.jaxlib_cuda(frame)
+    if built:  # a CUDA jaxlib from before the plugins: its wheels were never on PyPI
+        return Fix(
+            f"Install a jaxlib{wanted} built for CUDA {built[0]} from jax's own wheel pages "
+            "(https://storage.googleapis.com/jax-releases/jax_releases.html, from 2022 "
+            "jax_cuda_releases.html: PyPI's jaxlib of that time is the CPU build), or a jax "
+            "release that accepts the installed jaxlib."
+        )
+    return Fix(
+        f"Install the jaxlib that fits jax {version} (jaxlib{wanted}).",
+        render(Install((f"jaxlib{wanted}",)), facts),
+        automatic=True,
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.facts.queries import canonical
+from dldoctor.facts.queries import canonical, jaxlib_cuda
 from dldoctor.model import Area
 from dldoctor.report.runtime_summary import details as runtime_details
 from dldoctor.report.runtime_summary import runtime_note
@@ -116,16 +116,23 @@ def framework_lines(facts: Facts) -> list[str]:
         build = frame.get("build") or {}
         names = {canonical(d["name"]) for d in dists}
         note = " · ".join(
-            n for n in (_build_note(key, build, names), runtime_note(facts, key)) if n
+            n for n in (_build_note(key, build, names, frame), runtime_note(facts, key)) if n
         )
         lines.append(f"{text}{' — ' + note if note else ''}")
     return lines
 
 
-def _build_note(key: str, build: dict[str, Any], names: set[str]) -> str:
+def _build_note(key: str, build: dict[str, Any], names: set[str], frame: dict[str, Any]) -> str:
     if key == "jax" and "jaxlib" in names:
         plugins = [n for n in names if n.startswith(("jax-cuda", "jax-rocm"))]
-        return f"with {', '.join(sorted(plugins))}" if plugins else "CPU only (no CUDA plugin)"
+        if plugins:
+            return f"with {', '.join(sorted(plugins))}"
+        built = jaxlib_cuda(frame)  # a jaxlib from before the plugins, built for CUDA itself
+        if built:
+            return f"jaxlib built for CUDA {built[0]}" + (
+                f" / cuDNN {built[1]}" if built[1] else ""
+            )
+        return "CPU only (no CUDA plugin)"
     if key == "onnxruntime":
         return "CUDA build" if "onnxruntime-gpu" in names else "CPU build"
     if build.get("error"):

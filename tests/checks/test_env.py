@@ -28,7 +28,8 @@ def test_unset_does_not_apply(matrix):
 
 
 def test_hiding_gpus_on_a_machine_without_gpus_is_not_reported(matrix):
-    assert env.visible_devices_hide_all(make_facts(cvd("")), matrix) == []
+    with pytest.raises(NotApplicable, match="no NVIDIA GPU"):
+        env.visible_devices_hide_all(make_facts(cvd("")), matrix)
 
 
 def test_valid_index_list_is_silent(matrix):

@@ -104,6 +104,11 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[str, ...]]] = [
     ("DD302", [CLASH], ("packages.module_conflicts",)),
     ("DD303", [UNMET], ("packages.unsatisfied",)),
     ("DD401", [gpu_machine(8), cvd("")], ("env.variables",)),
+    (
+        "DD401",
+        [gpu_machine(8), cvd("")],
+        ("nvidia.gpus", "nvidia.nvml.status", "accelerators.pci.nvidia"),
+    ),
     ("DD402", [gpu_machine(2), cvd("GPU-deadbeef")], ("nvidia.gpus.0.uuid",)),
     ("DD402", [gpu_machine(2), cvd("4")], ("env.variables",)),
     (
@@ -251,3 +256,34 @@ def test_runtime_checks_claim_nothing_when_no_probe_facts_are_known(matrix):
     for check in all_checks():
         if check.code.startswith("DD6"):
             assert check.run(facts, matrix).findings == (), check.code
+
+
+def _probed(**record: Any) -> Facts:
+    from tests.checks.test_runtime import TORCH_CU121, runtime
+    from tests.checks.test_runtime import record as probe_record
+
+    data = merge(merge(copy.deepcopy(BASE), gpu_machine()), TORCH_CU121)
+    return Facts.from_dict(merge(data, runtime(torch=probe_record(**record))))
+
+
+@pytest.mark.parametrize(
+    ("code", "fires", "unknown"),
+    [
+        # the devices a framework lists: unknown, or never listed because the probe failed first
+        ("DD605", {"devices": [{"id": "cpu", "kind": "cpu"}]}, {"devices": None}),
+        (
+            "DD605",
+            {"devices": [{"id": "cpu", "kind": "cpu"}]},
+            {"devices": [], "probe_error": {"type": "AttributeError", "message": "no attribute"}},
+        ),
+        # the smoke tests it ran: unknown is not "none could run"
+        ("DD610", {"smoke": []}, {"smoke": None}),
+    ],
+    ids=["DD605-devices", "DD605-probe-error", "DD610-smoke"],
+)
+def test_a_runtime_check_whose_record_is_unknown_is_not_judged(code, fires, unknown, matrix):
+    (check,) = [c for c in all_checks() if c.code == code]
+    assert check.run(_probed(**fires), matrix).status is Status.FOUND
+    outcome = check.run(_probed(**unknown), matrix)
+    assert outcome.findings == ()
+    assert outcome.status is Status.NOT_JUDGED and "unknown" in outcome.reason

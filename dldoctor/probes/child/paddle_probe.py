@@ -3,6 +3,7 @@
 # Runs inside the probe child (see harness.py): standard library + paddle (and its numpy) only,
 # Python 3.6 syntax.
 import importlib
+import inspect
 from typing import Any, Dict, List
 
 JSON = Dict[str, Any]
@@ -10,6 +11,15 @@ JSON = Dict[str, Any]
 
 def _poly(x: Any) -> Any:
     return x * x + 3 * x
+
+
+def _takes(function: Any, keyword: str) -> bool:
+    """Whether this release's ``function`` accepts ``keyword`` (detected, never tried)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def probe(ctx: Any) -> None:
@@ -68,7 +78,11 @@ def _autograd(ctx: Any, paddle: Any) -> JSON:
 
 
 def _graph(ctx: Any, paddle: Any) -> JSON:
-    static = paddle.jit.to_static(_poly, full_graph=True)
+    to_static = paddle.jit.to_static
+    # full_graph (2.6+) keeps the whole-graph translation the older releases always did
+    static = (
+        to_static(_poly, full_graph=True) if _takes(to_static, "full_graph") else to_static(_poly)
+    )
     got = static(paddle.to_tensor(ctx.AUTOGRAD_X))
     return ctx.graph_result(got.numpy().tolist(), "paddle.jit.to_static")
 
@@ -106,6 +120,10 @@ def _matmul(ctx: Any, paddle: Any) -> JSON:
 
 
 def _mixed(ctx: Any, paddle: Any) -> JSON:
+    if not _takes(paddle.amp.auto_cast, "dtype"):
+        raise ctx.Skip(
+            "paddle %s has no auto_cast(dtype=...): not tested on this release" % paddle.__version__
+        )
     xs, ys = ctx.train_data()
     xs = paddle.to_tensor([[x] for x in xs])
     ys = paddle.to_tensor(ys)

@@ -38,6 +38,25 @@ def _poly(x: Any) -> Any:
     return x * x + 3 * x
 
 
+def _api(obj: Any, dotted: str) -> Any:
+    """``obj.a.b`` for ``dotted`` "a.b", or None on a release that lacks it (detected before any
+    call: a missing API is not tested on this release, never a failed computation)."""
+    for name in dotted.split("."):
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _needs(ctx: Any, torch: Any, dotted: str) -> Any:
+    """``torch.<dotted>``, or the test is skipped as not tested on this release."""
+    found = _api(torch, dotted)
+    if found is None:
+        version = getattr(torch, "__version__", "?")
+        raise ctx.Skip("torch %s has no torch.%s: not tested on this release" % (version, dotted))
+    return found
+
+
 def probe(ctx: Any) -> None:
     torch = ctx.import_module("torch")
     if torch is None:
@@ -76,7 +95,8 @@ def _gather(ctx: Any, torch: Any) -> List[str]:
     ctx.fact("cuda_version", lambda: version.cuda)
     hip = ctx.fact("hip_version", lambda: getattr(version, "hip", None))
     built = ctx.fact("cuda_built", lambda: bool(torch.backends.cuda.is_built()))
-    ctx.fact("arch_list", torch.cuda.get_arch_list)
+    if _api(torch, "cuda.get_arch_list"):  # torch 1.7+
+        ctx.fact("arch_list", torch.cuda.get_arch_list)
     available = ctx.fact("cuda_available", torch.cuda.is_available)
     if built or hip:
         ctx.fact("cuda_init_error", lambda: _init_error(torch))
@@ -92,7 +112,8 @@ def _gather(ctx: Any, torch: Any) -> List[str]:
     ctx.fact("cudnn_version", torch.backends.cudnn.version)
     if available:
         ctx.fact("nccl_version", lambda: _dotted(torch.cuda.nccl.version()))
-        ctx.fact("bf16_supported", torch.cuda.is_bf16_supported)
+        if _api(torch, "cuda.is_bf16_supported"):  # torch 1.10+
+            ctx.fact("bf16_supported", torch.cuda.is_bf16_supported)
     ctx.fact("mps_built", lambda: bool(torch.backends.mps.is_built()))
     if ctx.fact("mps_available", lambda: bool(torch.backends.mps.is_available())):
         ctx.device(id="mps", kind="mps")
@@ -128,9 +149,10 @@ def _cuda_device(torch: Any, index: int) -> JSON:
     }  # type: JSON
     if getattr(props, "gcnArchName", None):
         info["gcn_arch"] = props.gcnArchName
+    mem_get_info = _api(torch, "cuda.mem_get_info")  # torch 1.10+: unknown before
     try:
-        free, _ = torch.cuda.mem_get_info(index)
-        info["memory_free_bytes"] = int(free)
+        if mem_get_info is not None:
+            info["memory_free_bytes"] = int(mem_get_info(index)[0])
     except Exception as exc:
         info["memory_error"] = "%s: %s" % (type(exc).__name__, exc)
     return info
@@ -165,14 +187,16 @@ def _export(ctx: Any, torch: Any, device: str) -> JSON:
         def forward(self, x: Any) -> Any:
             return _poly(x)
 
+    export = _needs(ctx, torch, "export.export")  # torch 2.1+
     x = torch.tensor(ctx.AUTOGRAD_X, device=device)
-    program = torch.export.export(Poly(), (x,))
+    program = export(Poly(), (x,))
     return ctx.graph_result(program.module()(x).cpu().tolist(), "torch.export")
 
 
 def _compile(ctx: Any, torch: Any, device: str) -> JSON:
+    compile_ = _needs(ctx, torch, "compile")  # torch 2.0+
     x = torch.tensor(ctx.AUTOGRAD_X, device=device)
-    compiled = torch.compile(_poly)
+    compiled = compile_(_poly)
     return ctx.graph_result(compiled(x).cpu().tolist(), "torch.compile")
 
 
@@ -211,7 +235,8 @@ def _train_optim(ctx: Any, torch: Any, device: str) -> JSON:
 
 def _dtypes(torch: Any, device: str) -> List[str]:
     names = ["float32", "float16"]
-    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+    bf16 = _api(torch, "cuda.is_bf16_supported")  # torch 1.10+: bfloat16 not tested before
+    if device.startswith("cuda") and bf16 is not None and bf16():
         names.append("bfloat16")
     return names
 
@@ -226,15 +251,17 @@ def _matmul(ctx: Any, torch: Any, device: str) -> JSON:
     for name in _dtypes(torch, device):
         dtype = getattr(torch, name)
         got = (a.to(dtype).to(device) @ b.to(dtype).to(device)).to("cpu").to(torch.float64)
-        errors[name] = float(torch.linalg.norm(got - reference) / torch.linalg.norm(reference))
+        # Tensor.norm (every release) where torch.linalg (1.7+) may be missing
+        errors[name] = float((got - reference).norm() / reference.norm())
     return ctx.matmul_result(errors)
 
 
 def _memory(ctx: Any, torch: Any, device: str) -> JSON:
     if not device.startswith("cuda"):
         raise ctx.Skip("no free-memory query for %s" % device)
+    mem_get_info = _needs(ctx, torch, "cuda.mem_get_info")  # torch 1.10+
     with ctx.accelerator_lock():
-        free, total = torch.cuda.mem_get_info(device)
+        free, total = mem_get_info(device)
         size = int(free * ctx.MEMORY_SHARE)
         block = torch.empty(size, dtype=torch.uint8, device=device)
         block.fill_(7)
@@ -251,14 +278,16 @@ def _memory(ctx: Any, torch: Any, device: str) -> JSON:
 
 def _mixed(ctx: Any, torch: Any, device: str) -> JSON:
     kind = device.split(":")[0]
-    bf16 = kind == "cuda" and torch.cuda.is_bf16_supported()
+    autocast = _needs(ctx, torch, "autocast")  # torch 1.10+ (device_type, dtype)
+    supported = _api(torch, "cuda.is_bf16_supported")
+    bf16 = kind == "cuda" and supported is not None and supported()
     dtype = torch.bfloat16 if bf16 else torch.float16
     xs, ys = _data(ctx, torch, device)
     xs = xs[:, None]
     w = torch.zeros((1, 1), device=device, requires_grad=True)
     b = torch.zeros((), device=device, requires_grad=True)
     for _ in range(ctx.TRAIN_STEPS):
-        with torch.autocast(device_type=kind, dtype=dtype):
+        with autocast(device_type=kind, dtype=dtype):
             pred = (xs @ w)[:, 0] + b
         loss = ((pred.float() - ys) ** 2).mean()
         gw, gb = torch.autograd.grad(loss, [w, b])
