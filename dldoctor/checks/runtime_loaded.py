@@ -175,7 +175,10 @@ def library_from_elsewhere(facts: Facts, matrix: Matrix) -> list[Verdict | Unjud
     verdicts: list[Verdict | Unjudged] = []
     groups: dict[tuple[str | None, str | None], list[Foreign]] = {}
     loaded_any = False
+    anchored = {str(a["framework"]) for a in matrix.tables["libraries"]["anchor"]}
     for framework, record in records.items():
+        if framework not in anchored:  # Keras: its libraries are its backend's, judged there
+            continue
         loaded = mapped(record, matrix)
         loaded_any = loaded_any or bool(loaded)
         if loaded and framework not in mapped_frameworks:  # its own copies are unknown
@@ -188,7 +191,7 @@ def library_from_elsewhere(facts: Facts, matrix: Matrix) -> list[Verdict | Unjud
             if found is not None:  # one finding per place the copies came from
                 groups.setdefault((found.via, found.directory), []).append(found)
     if not loaded_any:
-        raise NotApplicable("no framework loaded a CUDA library in its probe")
+        raise NotApplicable("no probed framework loaded a CUDA library (CPU builds, or no GPU)")
     for group in groups.values():
         names = list(dict.fromkeys(f.framework for f in group))
         evidence: JSON = {"cause": "library-from-elsewhere", "frameworks": names}
