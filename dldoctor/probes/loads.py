@@ -15,6 +15,7 @@ JSON = dict[str, Any]
 # The causes whose signatures name a library that did not load (compat_matrix/signatures.toml).
 LOAD_CAUSES = ("missing-library", "shadowed-library", "system-library-too-old")
 MAX_FAILED = 20
+_EXTRA = ("symbol", "provider", "dlerror", "needed")  # facts a signature extracts, kept
 
 
 def annotate(record: JSON, matrix: Matrix) -> None:
@@ -54,7 +55,11 @@ def failed_loads(record: JSON, matrix: Matrix) -> list[JSON]:
             library = library or groups.get("library")
             if match.cause not in LOAD_CAUSES or not library:
                 continue
-            if any(f["library"] == library for f in found) or len(found) >= MAX_FAILED:
+            same = next((f for f in found if f["library"] == library), None)
+            if same is not None:  # another signature of the same failure: what it adds
+                same.update({k: v for k, v in groups.items() if k in _EXTRA and k not in same})
+                continue
+            if len(found) >= MAX_FAILED:
                 continue
             entry = {
                 "library": library,
@@ -65,7 +70,7 @@ def failed_loads(record: JSON, matrix: Matrix) -> list[JSON]:
             }
             if library != groups.get("library") and groups.get("library"):
                 entry["provider"] = groups["library"]  # the library that lacks what it needs
-            for key in ("symbol", "provider", "dlerror", "needed"):
+            for key in _EXTRA:
                 if key in groups and key not in entry:
                     entry[key] = groups[key]
             found.append(entry)
