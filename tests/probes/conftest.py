@@ -32,8 +32,8 @@ def dldoctor(
 def once(factory: pytest.TempPathFactory, name: str, produce: Callable[[Path], Any]) -> Any:
     """``produce(folder)`` once for the whole session (pytest-xdist workers share the result
     through a file, under a lock), its JSON-able result returned to every caller."""
-    # Under xdist each worker's base is a folder of the session's: its parent is shared by the
-    # workers. Without xdist the base is the session's own (its parent holds every session's).
+    # Under pytest-xdist each worker's base folder sits in the session's; without it the base
+    # folder is the session's own (its parent holds every earlier session: never share that).
     base = factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     done = root / f"{name}.json"
