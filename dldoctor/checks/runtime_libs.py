@@ -51,11 +51,15 @@ def copies(facts: Facts, record: JSON, stem: str) -> JSON:
         for lib in record.get("libraries") or []
         if isinstance(lib, dict) and str(lib.get("name", "")).startswith(stem + ".")
     ]
-    found = []
-    for entries in (facts.cuda.get("libraries") or {}).values():
+    found: list[JSON] = []
+    # The header/ldconfig scan (five libraries) and the library map's copies (every library a
+    # framework loads: nvJitLink, cuSPARSE, NVRTC...), each file once.
+    mapped = ((facts.cuda.get("library_map") or {}).get("copies") or {}).values()
+    for entries in [*(facts.cuda.get("libraries") or {}).values(), *mapped]:
         for entry in entries or []:
             path = str((entry or {}).get("path") or "")
-            if posixpath.basename(path).startswith(stem + "."):
+            seen = any(c["path"] == path for c in found)
+            if posixpath.basename(path).startswith(stem + ".") and not seen:
                 found.append({"path": path, "version": entry.get("version")})
     on_path = [c for c in found if posixpath.dirname(c["path"]).rstrip("/") in dirs]
     return {
