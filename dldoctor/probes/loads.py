@@ -25,6 +25,12 @@ def annotate(record: JSON, matrix: Matrix) -> None:
         lib["library"] = library_of(str(lib.get("name") or ""), by_stem)
         lib["soname"] = _soname(str(lib.get("path") or ""))
     record["failed_loads"] = failed_loads(record, matrix)
+    for key, said in (record.get("versions") or {}).items():
+        # Beside what the framework says: the file it really mapped (TensorFlow and ONNX
+        # Runtime report no run-time version; this is theirs).
+        lib = next((x for x in record.get("libraries") or [] if x.get("library") == key), None)
+        if isinstance(said, dict) and lib is not None:
+            said["loaded"] = {"path": lib["path"], "version": lib.get("version")}
 
 
 def _soname(path: str) -> str | None:

@@ -105,9 +105,11 @@ def details(facts: Facts) -> list[str]:
             lines.append(f"{key} loaded {lib.get('path')} ({lib.get('source')}{when})")
         for library, said in (record.get("versions") or {}).items():
             if isinstance(said, dict):
+                loaded = said.get("loaded") if isinstance(said.get("loaded"), dict) else {}
                 lines.append(
                     f"{key} {library}: built with {said.get('built') or '?'}, "
                     f"at run time {said.get('runtime') or '?'}"
+                    + (f", loaded {loaded.get('path')}" if loaded.get("path") else "")
                 )
         for failed in record.get("failed_loads") or []:
             if isinstance(failed, dict):

@@ -36,6 +36,7 @@ def test_each_mapped_library_gets_its_key_and_the_soname_its_file_declares(matri
         {"name": "libcudnn_ops.so.9", "path": str(tmp_path / "gone.so.9"), "version": "9"},
         {"name": "libcudart-e409450e.so.11.0", "path": "relative/libcudart.so", "version": None},
     ]
+    record["versions"] = {"cublaslt": {"built": "12.4", "runtime": None, "how": "x"}}
     annotate(record, matrix)
     libs = record["libraries"]
     assert [(lib["library"], lib["soname"]) for lib in libs] == [
@@ -43,6 +44,7 @@ def test_each_mapped_library_gets_its_key_and_the_soname_its_file_declares(matri
         ("cudnn_ops", None),  # the file is gone: its SONAME unknown
         ("cudart", None),  # a bundled, renamed copy is still cudart; a relative path is not read
     ]
+    assert record["versions"]["cublaslt"]["loaded"] == {"path": str(real), "version": "12.4.5.8"}
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
