@@ -105,7 +105,8 @@ def details(facts: Facts) -> list[str]:
             lines.append(f"{key} loaded {lib.get('path')} ({lib.get('source')}{when})")
         for library, said in (record.get("versions") or {}).items():
             if isinstance(said, dict):
-                loaded = said.get("loaded") if isinstance(said.get("loaded"), dict) else {}
+                loaded = said.get("loaded")
+                loaded = loaded if isinstance(loaded, dict) else {}
                 lines.append(
                     f"{key} {library}: built with {said.get('built') or '?'}, "
                     f"at run time {said.get('runtime') or '?'}"
