@@ -18,6 +18,7 @@ from dldoctor.checks import (
     runtime_gpu,
     runtime_health,
     runtime_libs,
+    runtime_loaded,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "runtime_gpu",
     "runtime_health",
     "runtime_libs",
+    "runtime_loaded",
 ]

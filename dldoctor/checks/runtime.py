@@ -156,9 +156,10 @@ def _smoke_fix(facts: Facts, matrix: Matrix, smoke: dict[str, Any], text: str) -
     Area.FRAMEWORKS,
 )
 def smoke_test_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
-    """What: a smoke test (gradient of x²+3x, a compiled graph, fitting y=3x+1, a matmul against a
-    float64 reference, a large allocation, a mixed-precision step, an all-reduce) gave a wrong
-    number or raised, on the CPU or an accelerator.
+    """What: a smoke test (gradient of x²+3x, a compiled graph, fitting y=3x+1, a convolution
+    forward and backward, a matmul with bias or against a float64 reference, a kernel compiled at
+    run time, a large allocation, a mixed-precision step, an all-reduce) gave a wrong number or
+    raised, on the CPU or an accelerator.
 
     Why: the framework imports and lists the device, yet training on it would fail or, worse,
     silently compute garbage.

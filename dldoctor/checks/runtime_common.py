@@ -111,6 +111,9 @@ def texts(record: JSON) -> Iterator[tuple[str, str]]:
     for key in ("cuda_init_error", "gpu_error"):
         if isinstance(info.get(key), str):
             yield key, info[key]
+    for kind, said in (record.get("device_errors") or {}).items():  # schema 1.3
+        if isinstance(said, dict) and isinstance(said.get("error"), str):
+            yield f"{kind} device", said["error"]
     for platform, value in (info.get("backend_errors") or {}).items():
         if platform in ("cuda", "rocm", "gpu"):  # every jax tries TPU; that error is noise
             yield f"{platform} backend", str(value)

@@ -9,7 +9,10 @@ from typing import Any
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks import runtime_said as said
 from dldoctor.checks.registry import Verdict, check
+from dldoctor.checks.runtime_loaded import Foreign, foreign
+from dldoctor.checks.runtime_loaded import fix as loaded_fix
 from dldoctor.facts import queries as q
+from dldoctor.facts.libscan import library_of
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
 from dldoctor.matrix import Matrix
@@ -49,11 +52,15 @@ def copies(facts: Facts, record: JSON, stem: str) -> JSON:
         for lib in record.get("libraries") or []
         if isinstance(lib, dict) and str(lib.get("name", "")).startswith(stem + ".")
     ]
-    found = []
-    for entries in (facts.cuda.get("libraries") or {}).values():
+    found: list[JSON] = []
+    # The header/ldconfig scan (five libraries) and the library map's copies (every library a
+    # framework loads: nvJitLink, cuSPARSE, NVRTC...), each file once.
+    mapped = ((facts.cuda.get("library_map") or {}).get("copies") or {}).values()
+    for entries in [*(facts.cuda.get("libraries") or {}).values(), *mapped]:
         for entry in entries or []:
             path = str((entry or {}).get("path") or "")
-            if posixpath.basename(path).startswith(stem + "."):
+            seen = any(c["path"] == path for c in found)
+            if posixpath.basename(path).startswith(stem + ".") and not seen:
                 found.append({"path": path, "version": entry.get("version")})
     on_path = [c for c in found if posixpath.dirname(c["path"]).rstrip("/") in dirs]
     return {
@@ -62,6 +69,17 @@ def copies(facts: Facts, record: JSON, stem: str) -> JSON:
         "elsewhere": found,
         "LD_LIBRARY_PATH": dirs,
     }
+
+
+def _foreign(facts: Facts, matrix: Matrix, obs: said.Observation, stem: str) -> Foreign | None:
+    """The copy loaded (or, when the load failed, the loader's pick) that is not one the
+    framework's own packages ship, from the library map (schema 1.3 and the map)."""
+    key = library_of(stem + ".so", {str(r["file"]): str(r["key"]) for r in _rows(matrix)})
+    return foreign(facts, matrix, obs.framework, obs.record, key, predict=True) if key else None
+
+
+def _rows(matrix: Matrix) -> list[JSON]:
+    return list(matrix.tables["libraries"]["library"])
 
 
 def _shadow(facts: Facts, record: JSON, stem: str) -> str | None:
@@ -138,14 +156,18 @@ def cudnn_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     for obs in said.observations(facts, matrix, "DD611"):
         where = copies(facts, obs.record, "libcudnn")
         found = list(said.intent_fixes(facts, matrix, obs))
-        shadow = _shadow(facts, obs.record, "libcudnn")
+        elsewhere = _foreign(facts, matrix, obs, "libcudnn")
+        shadow = elsewhere.path if elsewhere else _shadow(facts, obs.record, "libcudnn")
         newer = _cudnn_needed(obs.groups)
         if newer:
             found = [newer, *found]
-        if shadow:
+        if elsewhere:
+            found = [loaded_fix(facts, elsewhere), *found]
+        elif shadow:
             remedy = _shadow_fix(facts, obs, "libcudnn", shadow)
             found = [remedy, *found] if remedy else found
-        base = said.verdict(facts, matrix, obs, cudnn_copies=where, shadowing_copy=shadow)
+        extra = {"own_copies": elsewhere.evidence()["own_copies"]} if elsewhere else {}
+        base = said.verdict(facts, matrix, obs, cudnn_copies=where, shadowing_copy=shadow, **extra)
         verdicts.append(Verdict(base.severity, base.title, base.evidence, tuple(found)))
     return verdicts
 
@@ -173,7 +195,10 @@ def shadowed_cuda_library(facts: Facts, matrix: Matrix) -> list[Verdict]:
         groups = obs.groups
         library = groups.get("provider") or groups.get("library") or ""
         stem = _stem(library) if library else ""
-        shadow = _shadow(facts, obs.record, stem) if stem else None
+        elsewhere = _foreign(facts, matrix, obs, stem) if stem else None
+        shadow = (
+            elsewhere.path if elsewhere else (_shadow(facts, obs.record, stem) if stem else None)
+        )
         base = said.verdict(
             facts,
             matrix,
@@ -181,13 +206,36 @@ def shadowed_cuda_library(facts: Facts, matrix: Matrix) -> list[Verdict]:
             library=stem or None,
             shadowing_copy=shadow,
             copies=copies(facts, obs.record, stem) if stem else None,
+            **({"own_copies": elsewhere.evidence()["own_copies"]} if elsewhere else {}),
         )
         title = base.title + (f" ({shadow})" if shadow else "")
-        remedy = _shadow_fix(facts, obs, stem, shadow) if stem else None
+        if elsewhere is not None:  # the root cause: which copy, through what, instead of which
+            title = _shadowed_title(facts, obs, elsewhere)
+        remedy = (
+            loaded_fix(facts, elsewhere)
+            if elsewhere
+            else (_shadow_fix(facts, obs, stem, shadow) if stem else None)
+        )
         verdicts.append(
             Verdict(base.severity, title, base.evidence, ((remedy,) if remedy else ()) + base.fixes)
         )
     return verdicts
+
+
+def _shadowed_title(facts: Facts, obs: said.Observation, found: Foreign) -> str:
+    """ "PyTorch 2.6.0 finds /usr/local/cuda/lib64/libnvJitLink.so.12 through LD_LIBRARY_PATH
+    instead of its own copy (…/nvidia/nvjitlink/lib/…): libcusparse.so.12 needs __nvJitLink…"."""
+    label = rt.version_label(facts, obs.framework, obs.record)
+    verb = "loaded" if found.observed else "finds"
+    where = f" through LD_LIBRARY_PATH ({found.directory})" if found.directory else ""
+    own = f" ({found.own_path})" if found.own_path else ""
+    groups = obs.groups
+    needs = (
+        f": {groups['victim']} needs {groups['symbol']}, which that copy lacks"
+        if groups.get("victim") and groups.get("symbol")
+        else ""
+    )
+    return f"{label} {verb} {found.path}{where} instead of its own copy{own}{needs}"
 
 
 @check(

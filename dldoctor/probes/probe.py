@@ -16,6 +16,7 @@ from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
 from dldoctor.probes import skipped
 from dldoctor.probes.collect import ChildRecords
+from dldoctor.probes.loads import annotate
 from dldoctor.probes.runner import run_child
 
 JSON = dict[str, Any]
@@ -110,6 +111,11 @@ def run_probes(
             for records, errors in results:
                 section["frameworks"].update(records)
                 section["errors"] += errors
+    for record in section["frameworks"].values():
+        try:
+            annotate(record, matrix)
+        except Exception as exc:  # a fact left out, never the section
+            section["errors"].append(f"library facts: {type(exc).__name__}: {exc}")
     order = {key: i for i, key in enumerate(planning.PROBED)}
     section["frameworks"] = dict(
         sorted(section["frameworks"].items(), key=lambda kv: order.get(kv[0], 99))

@@ -30,6 +30,7 @@ def probe(ctx: Any) -> None:
     ctx.facts_phase(lambda: gpus.extend(_gather(ctx, paddle)))
     for device in ["cpu", *gpus]:
         tests = [("autograd", _autograd), ("graph", _graph), ("train", _train)]
+        tests += [("conv", _conv), ("matmul-bias", _matmul_bias)]  # cuDNN, cuBLASLt on a GPU
         if device != "cpu" or ctx.options.get("full"):  # --full: the CPU's numerics too
             tests += [("matmul", _matmul), ("mixed-precision", _mixed)]
         for test, run in tests:
@@ -52,7 +53,16 @@ def _gather(ctx: Any, paddle: Any) -> List[str]:
     ctx.fact("custom_devices", lambda: list(paddle.device.get_all_custom_device_type()))
     count = ctx.fact("cuda_device_count", paddle.device.cuda.device_count) if cuda else 0
     if cuda:
-        ctx.fact("cudnn_version", paddle.get_cudnn_version)  # loads libcudnn: the runtime one
+        runtime = ctx.fact("cudnn_version", paddle.get_cudnn_version)  # loads the runtime one
+        ctx.version(
+            "cudnn",
+            built=_said(paddle.version.cudnn),
+            runtime=None if runtime is None else str(runtime),
+            how="paddle.version.cudnn / paddle.get_cudnn_version",
+        )
+        ctx.version("cudart", built=_said(paddle.version.cuda), how="paddle.version.cuda")
+        if not count:  # built for CUDA, no GPU listed: ask Paddle why
+            ctx.unavailable("gpu", lambda: paddle.to_tensor([1.0], place=paddle.CUDAPlace(0)))
     ctx.fact("default_device", paddle.device.get_device)
     ctx.device(id="cpu", kind="cpu")
     gpus = []
@@ -69,6 +79,14 @@ def _gather(ctx: Any, paddle: Any) -> List[str]:
         )
         gpus.append("gpu:%d" % i)
     return gpus
+
+
+def _said(read: Any) -> Any:
+    try:
+        value = read()
+    except Exception as exc:
+        return {"error": "%s: %s" % (type(exc).__name__, exc)}
+    return None if value in (None, "False", False) else str(value)
 
 
 def _autograd(ctx: Any, paddle: Any) -> JSON:
@@ -140,3 +158,29 @@ def _mixed(ctx: Any, paddle: Any) -> JSON:
             w.set_value(w - ctx.TRAIN_LR * gw)
             b.set_value(b - ctx.TRAIN_LR * gb)
     return ctx.train_result(float(w.item()), float(b.item()), "auto_cast bfloat16", 5e-2)
+
+
+def _conv(ctx: Any, paddle: Any) -> JSON:
+    x = paddle.to_tensor(ctx.CONV_X, stop_gradient=False)
+    w = paddle.to_tensor(ctx.CONV_W, stop_gradient=False)
+    out = paddle.nn.functional.conv2d(x, w)
+    ((out * out).sum() / 2).backward()
+    return ctx.conv_result(
+        out.numpy().tolist(),
+        x.grad.numpy().tolist(),
+        w.grad.numpy().tolist(),
+        "paddle.nn.functional.conv2d forward + backward",
+    )
+
+
+def _matmul_bias(ctx: Any, paddle: Any) -> JSON:
+    np = importlib.import_module("numpy")
+    rng = np.random.default_rng(1)
+    n = ctx.GEMM_SIZE
+    a, b, bias = rng.standard_normal((n, n)), rng.standard_normal((n, n)), rng.standard_normal(n)
+    reference = a @ b + bias
+    dtype = "float32" if paddle.device.get_device() == "cpu" else "float16"
+    x, y, z = (paddle.to_tensor(v.astype("float32")).astype(dtype) for v in (a, b, bias))
+    got = paddle.nn.functional.linear(x, y, z).astype("float32").numpy().astype("float64")
+    error = float(np.linalg.norm(got - reference) / np.linalg.norm(reference))
+    return ctx.gemm_result(error, dtype, "paddle.nn.functional.linear (matmul + bias), " + dtype)

@@ -20,6 +20,9 @@ def probe(ctx: Any) -> None:
     ctx.facts_phase(lambda: gpus.extend(_gather(ctx, tf)))
     for device, name in [("cpu", "/CPU:0"), *gpus]:
         tests = [("autograd", _autograd), ("graph", _graph), ("train", _train)]
+        tests += [("conv", _conv), ("matmul-bias", _matmul_bias)]  # cuDNN, cuBLASLt on a GPU
+        if device != "cpu":  # XLA compiles for the GPU now: ptxas / nvJitLink, libdevice
+            tests += [("jit-kernel", _jit_kernel)]
         if device != "cpu" or ctx.options.get("full"):  # --full: the CPU's numerics too
             tests += [("matmul", _matmul), ("mixed-precision", _mixed)]
         for test, run in tests:
@@ -29,7 +32,11 @@ def probe(ctx: Any) -> None:
 def _gather(ctx: Any, tf: Any) -> List[Tuple[str, str]]:
     """Runtime facts; returns the GPUs to smoke-test as (id, TensorFlow device name)."""
     ctx.fact("version", lambda: str(tf.__version__))
-    ctx.fact("build_info", lambda: dict(tf.sysconfig.get_build_info()))
+    build = ctx.fact("build_info", lambda: dict(tf.sysconfig.get_build_info()))
+    for library, key in (("cudart", "cuda_version"), ("cudnn", "cudnn_version")):
+        if isinstance(build, dict) and build.get(key):
+            # TensorFlow reports no runtime version: the copy it loads is in the library list.
+            ctx.version(library, built=str(build[key]), how="tf.sysconfig.get_build_info")
     ctx.fact("built_with_cuda", tf.test.is_built_with_cuda)
     # Listing the devices is what loads the CUDA libraries, and where TensorFlow logs
     # "Cannot dlopen some GPU libraries" and "Skipping registering GPU devices".
@@ -124,3 +131,45 @@ def _mixed(ctx: Any, tf: Any, name: str) -> JSON:
     return ctx.train_result(
         float(w.numpy()[0][0]), float(b.numpy()), "bfloat16 matmul", tolerance=5e-2
     )
+
+
+def _conv(ctx: Any, tf: Any, name: str) -> JSON:
+    with tf.device(name):
+        # NHWC and HWIO: the layouts TensorFlow's CPU kernels take (cuDNN takes both).
+        x = tf.Variable(tf.transpose(tf.constant(ctx.CONV_X), [0, 2, 3, 1]))
+        w = tf.Variable(tf.transpose(tf.constant(ctx.CONV_W), [2, 3, 1, 0]))
+        with tf.GradientTape() as tape:
+            out = tf.nn.conv2d(x, w, strides=1, padding="VALID")
+            loss = tf.reduce_sum(out * out) / 2
+        gx, gw = tape.gradient(loss, [x, w])
+    return ctx.conv_result(
+        tf.transpose(out, [0, 3, 1, 2]).numpy().tolist(),
+        tf.transpose(gx, [0, 3, 1, 2]).numpy().tolist(),
+        tf.transpose(gw, [3, 2, 0, 1]).numpy().tolist(),
+        "tf.nn.conv2d forward + backward",
+    )
+
+
+def _matmul_bias(ctx: Any, tf: Any, name: str) -> JSON:
+    n = ctx.GEMM_SIZE
+    with tf.device("/CPU:0"):
+        a = tf.random.stateless_normal([n, n], seed=[5, 6], dtype=tf.float64)
+        b = tf.random.stateless_normal([n, n], seed=[7, 8], dtype=tf.float64)
+        bias = tf.random.stateless_normal([n], seed=[9, 10], dtype=tf.float64)
+        reference = tf.nn.bias_add(tf.matmul(a, b), bias)
+    dtype = "float32" if name == "/CPU:0" else "float16"
+    with tf.device(name):
+        got = tf.nn.bias_add(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.cast(bias, dtype))
+    with tf.device("/CPU:0"):
+        error = tf.norm(tf.cast(got, tf.float64) - reference) / tf.norm(reference)
+    return ctx.gemm_result(float(error.numpy()), dtype, "matmul + bias_add, %s" % dtype)
+
+
+def _jit_kernel(ctx: Any, tf: Any, name: str) -> JSON:
+    try:
+        compiled = tf.function(_poly, jit_compile=True)
+    except TypeError:  # before TensorFlow 2.5 it was experimental_compile
+        raise ctx.Skip("no tf.function(jit_compile=...) in this release") from None
+    with tf.device(name):
+        got = compiled(tf.constant(ctx.AUTOGRAD_X))
+    return ctx.graph_result(got.numpy().tolist(), "tf.function(jit_compile=True) (XLA)")
