@@ -96,8 +96,9 @@ class Intent:
     def from_dict(cls, data: JSON) -> Intent:
         """An intent read back from a report: strings kept as data (rendering checks them)."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        for key in ("requirements", "remove_first", "names"):
-            known[key] = tuple(str(x) for x in known.get(key) or ())
+        for key in ("requirements", "remove_first", "names"):  # a string is no list of names
+            value = known.get(key)
+            known[key] = tuple(str(x) for x in value) if isinstance(value, (list, tuple)) else ()
         known["copies"] = max(1, min(int(known.get("copies") or 1), 16))
         known["reinstall"] = bool(known.get("reinstall", False))
         for key in (

@@ -29,10 +29,12 @@ def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
 
 
 def render_all(intents: Iterable[Intent], facts: Facts) -> tuple[Command, ...]:
-    """The intents' commands in order; none at all when a package change among them renders
-    nothing (a name from facts that is not plain): half a removal-and-reinstall is worse."""
+    """The intents' commands in order; none at all when one of them renders nothing here (a
+    name from facts that is not plain, a step this platform does not have): half a
+    removal-and-reinstall, or a reboot without the module rebuild before it, is worse. A
+    driver install is the exception: outside Ubuntu it is done from its words."""
     rendered = [(intent, render(intent, facts)) for intent in intents]
-    if any(i.action in PACKAGES and not c for i, c in rendered):
+    if any(i.action != "driver" and not c for i, c in rendered):
         return ()
     return tuple(c for _, commands in rendered for c in commands)
 

@@ -12,7 +12,7 @@ from dldoctor.facts.model import Facts
 from dldoctor.fixes.commands import Command, rerun
 from dldoctor.model import Intent
 
-_MODULE = re.compile(r"[A-Za-z0-9_-]+")
+_MODULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # never an option
 _OPTION = re.compile(r"--?[A-Za-z0-9][A-Za-z0-9-]*|[A-Za-z0-9][A-Za-z0-9._-]*")
 # Diagnostics by name: the kernel log whole, or its errors and warnings only.
 _KERNEL_LOG = {
@@ -40,15 +40,16 @@ def _wsl(facts: Facts) -> bool:
 def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
     """The commands for one of the machine's intents; none where this platform has none."""
     action, linux = intent.action, _os(facts) in ("Linux", "")
-    if action == "reload-module" and linux and not _wsl(facts) and _plain(intent.names, _MODULE):
+    native = linux and not _wsl(facts)  # WSL has no NVIDIA kernel module or driver daemons
+    if action == "reload-module" and native and _plain(intent.names, _MODULE):
         names = intent.names
         back = ("-a", *reversed(names)) if len(names) > 1 else names
         return (("sudo", "rmmod", *names), ("sudo", "modprobe", *back))
-    if action == "rebuild-module" and linux and not _wsl(facts):
+    if action == "rebuild-module" and native:
         return (("sudo", "dkms", "autoinstall"),)
     if action == "reboot":
         return _reboot(facts)
-    if action == "service" and linux and len(intent.names) == 1 and _plain(intent.names, _MODULE):
+    if action == "service" and native and len(intent.names) == 1 and _plain(intent.names, _MODULE):
         return (("sudo", "systemctl", "enable", "--now", intent.names[0]),)
     if action == "system-package" and linux:
         return _packages(intent.names, facts)
