@@ -63,8 +63,10 @@ def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
 
 
 def note(intent: Intent, facts: Facts) -> str:
-    if intent.action in ("wsl-update", "wsl-install"):
+    if intent.action == "wsl-update":
         return "Run these in Windows PowerShell as administrator, not inside WSL."
+    if intent.action == "wsl-install":
+        return "Run it in Windows PowerShell as administrator (then restart Windows), not inside WSL."
     if intent.action == "system-package" and not render(intent, facts):
         return f"Install {' and '.join(_WHAT.get(n, n) for n in intent.names)} with your system's package manager."
     return ""
