@@ -66,7 +66,9 @@ def note(intent: Intent, facts: Facts) -> str:
     if intent.action == "wsl-update":
         return "Run these in Windows PowerShell as administrator, not inside WSL."
     if intent.action == "wsl-install":
-        return "Run it in Windows PowerShell as administrator (then restart Windows), not inside WSL."
+        return (
+            "Run it in Windows PowerShell as administrator (then restart Windows), not inside WSL."
+        )
     if intent.action == "system-package" and not render(intent, facts):
         return f"Install {' and '.join(_WHAT.get(n, n) for n in intent.names)} with your system's package manager."
     return ""
