@@ -15,9 +15,9 @@ from dldoctor.facts import queries as q
 from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install
-from dldoctor.fixes.intents import fix
+from dldoctor.fixes.intents import fix, path_without
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Intent, Severity
+from dldoctor.model import Area, Fix, Severity
 
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
@@ -140,7 +140,7 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
 
 def _unset_dir_fix(facts: Facts, directory: str, needed: Version) -> Fix:
     summary = f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first)."
-    intent = _without(facts, directory)
+    intent = path_without(facts, "LD_LIBRARY_PATH", directory)
     return fix(summary, intent, facts=facts) if intent else Fix(summary)
 
 
@@ -217,17 +217,6 @@ def _ld_library_path_too_old(
                 )
             )
     return verdicts
-
-
-def _without(facts: Facts, directory: str) -> Intent | None:
-    """LD_LIBRARY_PATH set to its value less ``directory`` (unset when nothing is left)."""
-    value = (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH")
-    if not isinstance(value, str):
-        return None
-    kept = [p for p in value.split(":") if p and p.rstrip("/") != directory.rstrip("/")]
-    if not kept:
-        return Intent(action="unset", variable="LD_LIBRARY_PATH")
-    return Intent(action="set", variable="LD_LIBRARY_PATH", value=":".join(kept))
 
 
 def _plugin_cudnn(matrix: Matrix, build: CudaBuild) -> str | None:

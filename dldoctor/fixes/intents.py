@@ -39,6 +39,18 @@ def render_all(intents: Iterable[Intent], facts: Facts) -> tuple[Command, ...]:
     return tuple(c for _, commands in rendered for c in commands)
 
 
+def path_without(facts: Facts, variable: str, directory: str) -> Intent | None:
+    """A search path (``LD_LIBRARY_PATH``) set to its value less ``directory``, unset when nothing
+    is left; None when its value is unknown."""
+    value = (facts.env.get("variables") or {}).get(variable)
+    if not isinstance(value, str):
+        return None
+    kept = [p for p in value.split(":") if p and p.rstrip("/") != directory.rstrip("/")]
+    if not kept:
+        return Intent(action="unset", variable=variable)
+    return Intent(action="set", variable=variable, value=":".join(kept))
+
+
 def by_hand(intent: Intent) -> bool:
     """Root, a reboot, the Windows host or the user's own shell: never run by ``fix --apply``."""
     return intent.action not in PACKAGES
