@@ -76,9 +76,9 @@ def plan(findings: list[Finding], facts: Facts | None = None) -> list[Step]:
     for code, fix in chosen:
         others = [i for i in fix.intents if i.action not in ("driver", *PACKAGES)]
         if not fix.intents or others:  # for a person (or from a report without intents)
-            commands = fix.commands
-            if others and facts is not None and len(others) < len(fix.intents):
-                commands = render_all(others, facts)  # the package intents are steps of their own
+            commands = fix.commands  # the package intents, if any, are steps of their own:
+            if others and facts is not None:  # these are rendered from their intents here
+                commands = render_all(others, facts)
             _other_step(steps, Step(fix, (code,), commands, kind=OTHER))
         for intent in fix.intents:
             if intent.action == "driver":
