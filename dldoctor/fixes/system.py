@@ -39,7 +39,7 @@ def _wsl(facts: Facts) -> bool:
 
 def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
     """The commands for one of the machine's intents; none where this platform has none."""
-    action, linux = intent.action, _os(facts) in ("Linux", "")
+    action, linux = intent.action, _os(facts) == "Linux"  # an unknown OS gets words only
     native = linux and not _wsl(facts)  # WSL has no NVIDIA kernel module or driver daemons
     if action == "reload-module" and native and _plain(intent.names, _MODULE):
         names = intent.names
@@ -84,7 +84,7 @@ def _reboot(facts: Facts) -> tuple[Command, ...]:
         return (("shutdown", "/r", "/t", "0"),)
     if _os(facts) == "Darwin":
         return (("sudo", "shutdown", "-r", "now"),)
-    return (("sudo", "reboot"),)
+    return (("sudo", "reboot"),) if _os(facts) == "Linux" else ()
 
 
 def _diagnose(intent: Intent, facts: Facts, linux: bool) -> tuple[Command, ...]:

@@ -12,7 +12,7 @@ from dldoctor.model import Intent
 from tests.checks.scenarios import dist, make_facts, with_packages
 
 
-def _os(name: str, distro: str | None = None, wsl: bool = False) -> dict:
+def _os(name: str | None, distro: str | None = None, wsl: bool = False) -> dict:
     return {
         "system": {
             "os": {"name": name, "distribution_id": distro},
@@ -32,6 +32,7 @@ PLATFORMS: dict[str, Facts] = {
         {"python": {"executable": "C:\\env\\Scripts\\python.exe", "prefix": "C:\\env"}},
     ),
     "macos": make_facts(_os("Darwin")),
+    "unknown OS (an old report)": make_facts(_os(None)),
 }
 
 
