@@ -8,9 +8,10 @@ from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Fix, Intent, Severity
 
 
 @check(
@@ -45,14 +46,19 @@ def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]
             f"ended with {rules['windows_native_gpu_last']}",
             evidence={"tensorflow": (tf or {}).get("version"), "source": rules["windows_source"]},
             fixes=(
-                Fix(
+                fix(
                     "Use WSL2 and install the CUDA build there.",
-                    (("wsl", "--install"), ("pip", "install", "tensorflow[and-cuda]")),
-                    notes="Run the second command inside WSL2, in a Linux Python environment.",
+                    Intent(action="wsl-install"),
+                    facts=facts,
+                    notes="Then, in WSL2's Linux shell, create a virtual environment and install "
+                    "tensorflow[and-cuda] into it (TensorFlow's Linux pip instructions); "
+                    "`dldoctor check` run there judges the result.",
                 ),
-                Fix(
+                fix(
                     f"Or keep native Windows with TensorFlow {rules['windows_native_gpu_last']}.",
-                    render(Install((f"tensorflow=={rules['windows_native_gpu_last']}.*",)), facts),
+                    Install((f"tensorflow=={rules['windows_native_gpu_last']}.*",)),
+                    facts=facts,
+                    automatic=False,
                 ),
             ),
         )

@@ -12,6 +12,7 @@ from dldoctor.facts import queries as q
 from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.intents import fix
 from dldoctor.fixes.runtime import jax_pieces
 from dldoctor.matrix import Matrix, minor_of
 from dldoctor.model import Area, Fix, Severity
@@ -171,15 +172,15 @@ def _numpy_verdict(
     facts: Facts, label: str, name: str, version: str, numpy: str, since: str | None, source: str
 ) -> Verdict:
     fixes = [
-        Fix(
-            "Keep NumPy 1 for this framework.", render(Install(("numpy<2",)), facts), automatic=True
-        )
+        fix("Keep NumPy 1 for this framework.", Install(("numpy<2",)), facts=facts, automatic=True)
     ]
     if since:
         fixes.append(
-            Fix(
+            fix(
                 f"Or upgrade {name} to {since} or newer (built for NumPy 2).",
-                render(Install((f"{name}>={since}",)), facts),
+                Install((f"{name}>={since}",)),
+                facts=facts,
+                automatic=False,
             )
         )
     return Verdict(
@@ -311,9 +312,10 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
                         "source": keras_rules["tf_keras_source"],
                     },
                     fixes=(
-                        Fix(
+                        fix(
                             f"Install tf-keras {tf_minor}.",
-                            render(Install((pin,)), facts),
+                            Install((pin,)),
+                            facts=facts,
                             automatic=True,
                         ),
                     ),
@@ -330,9 +332,10 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
                         "source": keras_rules["tf_keras_source"],
                     },
                     fixes=(
-                        Fix(
+                        fix(
                             f"Install tf-keras {tf_minor}.",
-                            render(Install((pin,)), facts),
+                            Install((pin,)),
+                            facts=facts,
                             automatic=True,
                         ),
                     ),
@@ -367,9 +370,10 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
                         "source": keras_rules["source"],
                     },
                     fixes=(
-                        Fix(
+                        fix(
                             f"Upgrade {rule['distribution']}.",
-                            render(Install((f"{rule['distribution']}>={rule['min']}",)), facts),
+                            Install((f"{rule['distribution']}>={rule['min']}",)),
+                            facts=facts,
                             automatic=True,
                         ),
                     ),

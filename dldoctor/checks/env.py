@@ -6,8 +6,9 @@ from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Intent, Severity
 
 _HIDE_ALL = ("", "-1", "none", "nodevfiles", "void")
 
@@ -66,7 +67,11 @@ def visible_devices_hide_all(facts: Facts, matrix: Matrix) -> list[Verdict]:
             + " from every framework",
             evidence={"CUDA_VISIBLE_DEVICES": value, "gpu_count": count},
             fixes=(
-                Fix("Unset it (or name the GPUs to use).", (("unset", "CUDA_VISIBLE_DEVICES"),)),
+                fix(
+                    "Unset it (or name the GPUs to use).",
+                    Intent(action="unset", variable="CUDA_VISIBLE_DEVICES"),
+                    facts=facts,
+                ),
             ),
         )
     ]
@@ -111,14 +116,14 @@ def visible_devices_unknown(facts: Facts, matrix: Matrix) -> list[Verdict]:
             f"(this machine has {len(gpus)} GPU(s): {valid}); {outcome}",
             evidence={"CUDA_VISIBLE_DEVICES": value, "invalid": bad, "gpu_count": len(gpus)},
             fixes=(
-                Fix(
+                fix(
                     f"Set it to existing GPUs (indices {valid}, or UUIDs from `nvidia-smi -L`).",
-                    (
-                        (
-                            "export",
-                            f"CUDA_VISIBLE_DEVICES={','.join(str(i) for i in range(len(gpus)))}",
-                        ),
+                    Intent(
+                        action="set",
+                        variable="CUDA_VISIBLE_DEVICES",
+                        value=",".join(str(i) for i in range(len(gpus))),
                     ),
+                    facts=facts,
                 ),
             ),
         )

@@ -9,10 +9,10 @@ from dldoctor.checks.registry import Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
-from dldoctor.fixes.commands import rerun
+from dldoctor.fixes.intents import fix as intent_fix
 from dldoctor.matrix import Matrix
 from dldoctor.matrix.signatures import Match
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Fix, Intent, Severity
 
 # --full only tests that a working installation may well fail (no C++ compiler for Inductor).
 _OPTIONAL = ("compile",)
@@ -56,9 +56,11 @@ def _import_fixes(
 def _out_of_memory(facts: Facts) -> Fix:
     limit = (facts.runtime or {}).get("memory_limit_bytes")
     capped = f" (each probe was capped at {limit / 2**30:.1f} GiB: --memory-limit)" if limit else ""
-    return Fix(
-        f"It ran out of memory{capped}: check free memory (`free -h`) and the kernel log "
-        "(`sudo dmesg | grep -i oom`)."
+    return intent_fix(
+        f"It ran out of memory{capped}: check free memory (`free -h`) and the kernel log for the "
+        "OOM killer's lines (Out of memory: Killed process …).",
+        Intent(action="diagnose", value="kernel-errors"),
+        facts=facts,
     )
 
 
@@ -114,15 +116,22 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
     return verdicts
 
 
+def _compiler(facts: Facts) -> tuple[str, ...]:
+    """A compiler; the distribution's Python headers too when this Python is the system's own
+    (a venv of /usr/bin/python3): pyenv, conda and python.org builds ship their Python.h."""
+    base = facts.python.get("base_prefix")
+    return ("c-compiler", "python-headers") if base in ("/usr", None) else ("c-compiler",)
+
+
 def _smoke_fix(facts: Facts, matrix: Matrix, smoke: dict[str, Any], text: str) -> tuple[Fix, ...]:
     test, device = smoke.get("test"), str(smoke.get("device"))
     if test == "compile":
         return (
-            Fix(
+            intent_fix(
                 "torch.compile needs a working C/C++ compiler (and Python headers) for its CPU "
                 "backend; install one, or leave torch.compile unused.",
-                (("sudo", "apt-get", "install", "-y", "build-essential", "python3-dev"),),
-                notes="The command is Debian/Ubuntu's; other systems name these packages differently.",
+                Intent(action="system-package", names=_compiler(facts)),
+                facts=facts,
             ),
         )
     if rt.cause(text, matrix) == "out-of-memory":
@@ -303,9 +312,14 @@ def probe_timed_out(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 "and was killed",
                 evidence=_process_evidence(key, record),
                 fixes=(
-                    Fix(
+                    intent_fix(
                         "Rerun with a longer timeout to tell slow from stuck.",
-                        (rerun(facts, "--framework", key, "--timeout", "600"),),
+                        Intent(
+                            action="diagnose",
+                            value="dldoctor",
+                            names=("--framework", key, "--timeout", "600"),
+                        ),
+                        facts=facts,
                         notes=hint,
                     ),
                 ),

@@ -15,6 +15,7 @@ from dldoctor.facts import queries as q
 from dldoctor.facts.libscan import library_of
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
+from dldoctor.fixes.intents import fix, path_without
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix
 
@@ -96,12 +97,14 @@ def _shadow(facts: Facts, record: JSON, stem: str) -> str | None:
 
 def _shadow_fix(facts: Facts, obs: said.Observation, stem: str, shadow: str | None) -> Fix | None:
     if shadow and posixpath.dirname(shadow).rstrip("/") in _ld_library_path(facts):
-        return Fix(
+        summary = (
             f"Remove {posixpath.dirname(shadow)} from LD_LIBRARY_PATH: the dynamic loader searches it "
             f"first, so its older {posixpath.basename(shadow)} is loaded instead of the copy "
-            f"{obs.framework} installs with its NVIDIA wheels (which its libraries find by RPATH).",
-            notes="Check your shell profile, module files or container image for where it is set.",
+            f"{obs.framework} installs with its NVIDIA wheels (which its libraries find by RPATH)."
         )
+        intent = path_without(facts, "LD_LIBRARY_PATH", posixpath.dirname(shadow))
+        where = "Check your shell profile, module files or container image for where it is set."
+        return fix(summary, intent, facts=facts) if intent else Fix(summary, notes=where)
     if shadow:
         return Fix(
             f"{shadow} is loaded instead of the copy {obs.framework}'s NVIDIA wheels provide: remove "

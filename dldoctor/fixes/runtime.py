@@ -6,7 +6,8 @@ import re
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
 from dldoctor.model import Fix
 
@@ -49,7 +50,7 @@ def reinstall(facts: Facts, matrix: Matrix, dist: str, version: str, why: str) -
         index_url=_index_for(facts, matrix, dist, version),
         reinstall=True,
     )
-    return Fix(f"Reinstall {dist} {version} ({why}).", render(intent, facts), automatic=True)
+    return fix(f"Reinstall {dist} {version} ({why}).", intent, facts=facts, automatic=True)
 
 
 def paired_companion(facts: Facts, matrix: Matrix, companion: str) -> Fix | None:
@@ -61,18 +62,20 @@ def paired_companion(facts: Facts, matrix: Matrix, companion: str) -> Fix | None
     paired = release.torchvision if companion == "torchvision" else release.torchaudio
     local = torch["version"].partition("+")[2]
     index = matrix.torch_index_url.format(variant=local) if local else None
-    return Fix(
+    return fix(
         f"Install the {companion} release paired with the installed torch {torch['version']}.",
-        render(Install((f"{companion}=={paired}.*",), index_url=index), facts),
+        Install((f"{companion}=={paired}.*",), index_url=index),
+        facts=facts,
         automatic=True,
     )
 
 
 def numpy_below_2(facts: Facts) -> Fix:
-    return Fix(
+    return fix(
         "Install NumPy 1.x, which the framework's binaries were compiled against "
         "(or upgrade the framework to a release built for NumPy 2).",
-        render(Install(("numpy<2",)), facts),
+        Install(("numpy<2",)),
+        facts=facts,
         automatic=True,
     )
 
@@ -97,9 +100,10 @@ def pinned_wheels(facts: Facts, owner: str | None, libraries: list[str]) -> Fix 
             chosen.append(f"{name}{match.group(2).strip()}")
     if not chosen:
         return None
-    return Fix(
+    return fix(
         f"Install the NVIDIA library wheels {owner} declares for them.",
-        render(Install(tuple(chosen)), facts),
+        Install(tuple(chosen)),
+        facts=facts,
         automatic=True,
     )
 

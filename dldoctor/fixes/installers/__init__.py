@@ -71,6 +71,8 @@ def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
 
     if not plain(intent) or not (intent.requirements or intent.remove_first):
         return ()
+    if intent.manager == "conda":
+        return _conda_packages(intent, facts)
     first = intent.remove_first[0] if intent.remove_first else None
     name = first or _name(intent.requirements[0])
     tool = installer_for(facts, name)
@@ -91,6 +93,18 @@ def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
     return (*commands, *by.render(intent, rest, facts))
 
 
+def _conda_packages(intent: Intent, facts: Facts) -> tuple[Command, ...]:
+    """Conda packages by their conda names (cudnn, cudatoolkit, cpuonly): conda's, or pixi's."""
+    from dldoctor.fixes.installers import conda
+
+    if installer_for(facts) is Installer.PIXI:
+        removed = [("pixi", "remove", *intent.remove_first)] if intent.remove_first else []
+        added = [("pixi", "add", *intent.requirements)] if intent.requirements else []
+        return (*removed, *added)
+    removes = conda.remove(list(intent.remove_first), facts) if intent.remove_first else ()
+    return (*removes, *conda.install(list(intent.requirements), facts))
+
+
 def conda_owned(facts: Facts, name: str) -> bool:
     """conda installed it (its INSTALLER says so, or conda-meta lists it): conda removes it."""
     dist = installed(facts, name) or {}
@@ -99,7 +113,9 @@ def conda_owned(facts: Facts, name: str) -> bool:
 
 def fix(summary: str, intent: Intent, facts: Facts, automatic: bool = True, notes: str = "") -> Fix:
     """A fix carrying its intent (for the plan to merge and order) and this installer's words."""
-    return Fix(summary, render(intent, facts), automatic, note(intent, facts, notes), (intent,))
+    from dldoctor.fixes import intents
+
+    return intents.fix(summary, intent, facts=facts, automatic=automatic, notes=notes)
 
 
 def note(intent: Intent, facts: Facts, notes: str = "") -> str:
