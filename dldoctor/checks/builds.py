@@ -60,6 +60,8 @@ def _jax_cpu_only(frame: dict[str, Any]) -> str | None:
         return None
     if any(n.startswith(("jax-cuda", "jax-rocm")) for n in names):
         return None
+    if (frame.get("build") or {}).get("plugins", False) is None:  # a partial listing (a paste)
+        raise Unknown("packages.frameworks.jax.build.plugins")
     return "jaxlib has no CUDA plugin (jax-cuda12-plugin or jax-cuda13-plugin)"
 
 

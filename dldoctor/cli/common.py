@@ -121,8 +121,14 @@ def ensure_writable(path: Optional[Path]) -> None:
 
 
 def emit_report(
-    report: object, output_format: OutputFormat, json_path: Optional[Path], verbose: bool
+    report: object,
+    output_format: OutputFormat,
+    json_path: Optional[Path],
+    verbose: bool,
+    extra: Optional[dict[str, object]] = None,
 ) -> None:
+    """The report on stdout in ``output_format``, and as JSON in ``json_path``; ``extra``: more
+    top-level keys of the JSON document (what `triage` learnt of the paste)."""
     from dldoctor.document.report import Report
 
     assert isinstance(report, Report)
@@ -132,7 +138,8 @@ def emit_report(
     if json_path is not None or output_format is OutputFormat.json:
         from dldoctor.facts.withhold import withhold_all
 
-        document = withhold_all(report.to_dict())  # secrets by shape, whatever carried them
+        # secrets by shape, whatever carried them
+        document = withhold_all({**report.to_dict(), **(extra or {})})
         if report.redacted:
             from dldoctor.document.redact import redact
 
