@@ -26,7 +26,7 @@ def parse(lines: list[str]) -> Partial | None:
         return None
     partial = Partial("collect_env")
     fields, blocks, libraries = _fields(lines)
-    torch_version = value(fields.get("PyTorch version"))
+    torch_version = value(fields.get("pytorch version"))
     if torch_version:
         partial.add_distribution("torch", torch_version)
         build: dict[str, object] = {
@@ -34,22 +34,22 @@ def parse(lines: list[str]) -> Partial | None:
             "source": "collect_env",
             "distribution": "torch",
         }
-        cuda = fields.get("CUDA used to build PyTorch")
+        cuda = fields.get("cuda used to build pytorch")
         if cuda is not None:
             # "None" is what torch.version.cuda says of a CPU build; "Could not collect" is unknown.
             build["cuda"] = False if cuda.strip() == "None" else version(cuda)
-        rocm = fields.get("ROCM used to build PyTorch")
+        rocm = fields.get("rocm used to build pytorch")
         if rocm is not None:
             build["hip"] = False if rocm.strip() in ("N/A", "None") else version(rocm)
-        debug = yes_no(fields.get("Is debug build"))
+        debug = yes_no(fields.get("is debug build"))
         if debug is not None:
             build["debug"] = debug
         partial.put("packages.frameworks.torch.build", build)
-    platforms.python_platform(partial, fields.get("Python platform", ""))
-    if value(fields.get("OS")):
-        platforms.os_line(partial, fields["OS"])
-    platforms.python_version(partial, fields.get("Python version", ""))
-    libc = _LIBC.match(fields.get("Libc version", "").strip())
+    platforms.python_platform(partial, fields.get("python platform", ""))
+    if value(fields.get("os")):
+        platforms.os_line(partial, fields["os"])
+    platforms.python_version(partial, fields.get("python version", ""))
+    libc = _LIBC.match(fields.get("libc version", "").strip())
     if libc:
         partial.put("system.libc", {"name": libc.group("name"), "version": libc.group("version")})
     _gpus(partial, fields, blocks)
@@ -60,7 +60,7 @@ def parse(lines: list[str]) -> Partial | None:
             packages.conda_line(partial, entry)
         else:
             packages.pip_entry(partial, entry)
-    available = yes_no(fields.get("Is CUDA available"))
+    available = yes_no(fields.get("is cuda available"))
     if available is not None and torch_version:
         partial.put("triage.torch_cuda_available", available)
     return partial
@@ -92,7 +92,7 @@ def _fields(lines: list[str]) -> tuple[dict[str, str], dict[str, list[str]], lis
             continue
         if field:
             key = field.group("key").strip()
-            fields.setdefault(key, field.group("value"))
+            fields.setdefault(key.lower(), field.group("value"))  # "Os:" retyped
             current = key if key in _BLOCKS else None
             if current is not None:
                 blocks.setdefault(current, [])
@@ -118,7 +118,7 @@ def _gpus(partial: Partial, fields: dict[str, str], blocks: dict[str, list[str]]
         # Listed by torch (the CUDA runtime), so they are the GPUs CUDA sees, every one.
         partial.put("nvidia.gpus", gpus)
         partial.put("nvidia.gpu_count", len(gpus))
-    driver = version(fields.get("Nvidia driver version"))
+    driver = version(fields.get("nvidia driver version"))
     # macOS collect_env of 2019 printed the CUDA driver's own version (1.1.0), not NVIDIA's.
     if driver and "." in driver and int(driver.split(".")[0]) >= 100:
         partial.put("nvidia.driver_version", driver)

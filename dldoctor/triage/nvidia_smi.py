@@ -18,6 +18,7 @@ _ROW = re.compile(
 _MEMORY = re.compile(r"\|\s*(?P<used>\d+)MiB\s*/\s*(?P<total>\d+)MiB\s*\|")
 _Q_KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z][\w ./()-]*?)\s*:\s*(?P<value>.*)$")
 _Q_GPU = re.compile(r"^GPU (?P<bus>[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.\d)\s*$")
+_CSV_FIELD = re.compile(r"^[a-z_.]+(?: \[[^\]]+\])?$")
 MIB = 1 << 20
 # What nvidia-smi prints when NVML fails: nvmlInit's status, as dldoctor's NVML facts name it.
 _FAILURES = (
@@ -81,6 +82,7 @@ def _query(lines: list[str]) -> Partial | None:
             continue
         match = _Q_KEY.match(line)
         if not match:
+            section = line.strip()  # "FB Memory Usage", "MIG Mode": a block's title
             continue
         key, shown = match.group("key").strip(), match.group("value").strip()
         if not shown:
@@ -118,6 +120,8 @@ def _csv(lines: list[str]) -> Partial | None:
     """`nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv`."""
     for i, line in enumerate(lines):
         head = [h.strip() for h in line.split(",")]
+        if not all(_CSV_FIELD.match(h) for h in head):
+            continue  # the command line itself ("--query-gpu=index,name,...") is no header
         if "name" not in head or not ({"compute_cap", "driver_version"} & set(head)):
             continue
         partial = Partial("nvidia-smi --query-gpu")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from dldoctor.report.clean import clean
+
 MAX_LINE_CHARS = 4096  # a longer line is cut: no parser needs more, and regexes stay cheap
 _FENCE = re.compile(r"^\s*(```+|~~~+)[\w+.-]*\s*$")
 _TAG = re.compile(r"</?(details|summary|pre|code|br)\b[^>]*>", re.IGNORECASE)
@@ -15,11 +17,12 @@ def unwrap(text: str) -> list[str]:
     """The paste's lines without Markdown code fences, <details>/<summary> tags or quote marks.
 
     Issues quote what others pasted ("> PyTorch version: ..."), fold it in <details>, and fence
-    it; none of that is the tools' own output. Carriage returns (Windows pastes) go too.
+    it; none of that is the tools' own output. Carriage returns (Windows pastes) go too, and
+    terminal escape sequences (a colour, or a hostile clipboard write): never a fact.
     """
     lines = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = _QUOTE.sub("", raw[:MAX_LINE_CHARS])
+        line = _QUOTE.sub("", clean(raw[:MAX_LINE_CHARS]))
         if _FENCE.match(line):
             continue
         line = _TAG.sub("", line)
