@@ -113,7 +113,8 @@ def _flat(facts: JSON) -> Iterator[tuple[tuple[str, str], str]]:
                 cc = gpu.get("compute_capability")
                 yield ("gpu", f"GPU {gpu.get('index')}"), f"{gpu.get('name')} (CC {_shown(cc)})"
     packages = _section(facts, "packages")
-    frameworks = packages.get("frameworks") if isinstance(packages.get("frameworks"), dict) else {}
+    listed = packages.get("frameworks")
+    frameworks: JSON = listed if isinstance(listed, dict) else {}
     for key, frame in sorted(frameworks.items()):
         build = frame.get("build") if isinstance(frame, dict) else None
         build = build if isinstance(build, dict) else {}
