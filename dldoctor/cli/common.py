@@ -133,6 +133,11 @@ def emit_report(
 
     assert isinstance(report, Report)
     text = ""
+    scrubber = None
+    if report.redacted:
+        from dldoctor.document.redact import redactor
+
+        scrubber = redactor()
     # The document only when one is written: building and dumping it grows with the environment
     # (0.4 s for 3000 distributions) and the terminal and Markdown views never read it.
     if json_path is not None or output_format is OutputFormat.json:
@@ -140,10 +145,8 @@ def emit_report(
 
         # secrets by shape, whatever carried them
         document = withhold_all({**report.to_dict(), **(extra or {})})
-        if report.redacted:
-            from dldoctor.document.redact import redact
-
-            document = redact(document)
+        if scrubber is not None:
+            document = scrubber.walk(document)
         text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     if json_path is not None:
         try:
@@ -154,12 +157,11 @@ def emit_report(
         if output_format is OutputFormat.json:
             sys.stdout.write(text)
         elif output_format is OutputFormat.markdown:
-            from dldoctor.document.redact import redact
             from dldoctor.facts.withhold import withhold
             from dldoctor.report import markdown
 
             body = withhold(markdown.render(report))
-            sys.stdout.write(redact(body) if report.redacted else body)
+            sys.stdout.write(scrubber.scrub(body) if scrubber is not None else body)
         else:
             from dldoctor.report import terminal
 
@@ -168,6 +170,10 @@ def emit_report(
             terminal.render(report, out, verbose=verbose)
     if json_path is not None and output_format is not OutputFormat.json:
         typer.echo(f"Report written to {json_path}", err=True)
+    if scrubber is not None and (
+        json_path is not None or output_format is not OutputFormat.terminal
+    ):
+        typer.echo(f"dldoctor: {scrubber.summary()}", err=True)
 
 
 def terminal_out() -> object:
