@@ -14,6 +14,7 @@ from dldoctor.facts.withhold import withhold_all
 from dldoctor.matrix import Matrix
 from dldoctor.triage import (
     collect_env,
+    hf_env,
     jax_env,
     logs,
     nvidia_smi,
@@ -51,6 +52,7 @@ def read(text: str, matrix: Matrix) -> Pasted:
         partial = parser(lines)
         if partial is not None:
             found.append(partial)
+    found += hf_env.parse(lines)
     found += packages.parse(lines)
     said = logs.parse(paragraphs(lines), matrix.signatures)
     if said is not None:

@@ -20,7 +20,7 @@ def merge_all(partials: list[Partial], matrix: Matrix) -> tuple[JSON, JSON]:
     meta: JSON = {}
     for partial in partials:
         shown = copy.deepcopy(partial.facts)
-        meta.update(shown.pop("triage", {}))
+        _merge(meta, shown.pop("triage", {}))
         _merge(facts, shown)
     listed = any(p.complete_listing for p in partials)
     _packages(facts, matrix, listed)
@@ -138,33 +138,41 @@ def _torch_from_version(group: JSON) -> None:
 
 
 def _runtime(facts: JSON, meta: JSON) -> None:
-    """Pasted words as the runtime records the checks read: each framework's ``output``."""
+    """Pasted words as the runtime records the checks read: each framework's ``output``, and
+    whether it imported and saw a GPU where a tool printed that."""
     runtime = facts.get("runtime")
     records: JSON = dict((runtime or {}).get("frameworks") or {})
-    available = meta.get("torch_cuda_available")
-    torch = (facts.get("packages") or {}).get("frameworks", {}).get("torch")
-    if available is not None and torch:
-        record = records.setdefault("torch", {})
-        version = torch["distributions"][0]["version"]
-        built = torch.get("build", {}).get("cuda")
-        record.update(
-            {
-                "import": {"module": "torch", "ok": True, "version": version, "error": None},
-                "info": {
-                    "cuda_available": available,
-                    "cuda_built": bool(built) if built is not None else None,
-                },
-                "devices": [{"id": "cpu", "kind": "cpu"}]
-                + ([{"id": "cuda:0", "kind": "cuda"}] if available else []),
-            }
-        )
+    frameworks = (facts.get("packages") or {}).get("frameworks") or {}
+    for key, seen in (meta.get("imported") or {}).items():
+        # A tool that printed the framework's version and its GPU answer had imported it.
+        if key not in frameworks:
+            continue
+        record = records.setdefault(key, {})
+        gpu = seen.get("gpu")
+        record["import"] = {
+            "module": key,
+            "ok": True,
+            "version": seen.get("version"),
+            "error": None,
+        }
+        info = record.setdefault("info", {})
+        if key == "torch":
+            built = frameworks[key].get("build", {}).get("cuda")
+            info.update(cuda_available=gpu, cuda_built=bool(built) if built is not None else None)
+        if gpu is not None:
+            kind = "cuda" if key == "torch" else "gpu"
+            record["devices"] = [{"id": "cpu", "kind": "cpu"}] + (
+                [{"id": f"{kind}:0", "kind": kind}] if gpu else []
+            )
     if not records:
         facts["runtime"] = {"ran": False, "reason": PASTED}
         return
-    for record in records.values():
-        record.setdefault("status", "pass" if record.get("import") else "skip")
+    for key, record in records.items():
+        # Words alone do not say whether the import went through: unknown, unless they do.
+        record.setdefault("import", {"module": key, "ok": None, "error": None})
+        known_import = (record.get("import") or {}).get("ok") is not None
+        record.setdefault("status", "pass" if known_import else "skip")
         record.setdefault("reason", PASTED)
-        record.setdefault("import", None)
         record.setdefault("info", {})
         record.setdefault("devices", None)
         record.setdefault("smoke", None)  # no smoke test ran: unknown, not "none passed"

@@ -62,7 +62,7 @@ def parse(lines: list[str]) -> Partial | None:
             packages.pip_entry(partial, entry)
     available = yes_no(fields.get("is cuda available"))
     if available is not None and torch_version:
-        partial.put("triage.torch_cuda_available", available)
+        partial.put("triage.imported.torch", {"version": torch_version, "gpu": available})
     return partial
 
 

@@ -33,8 +33,12 @@ def parse(blocks: list[list[str]], signatures: Signatures) -> Partial | None:
             if signatures.scan(text):
                 key = framework_of(text)
                 partial.texts.append(text)
-                record = partial.facts.setdefault("runtime", {}).setdefault("frameworks", {})
-                record.setdefault(key, {"output": []})["output"].append(text)
+                records = partial.facts.setdefault("runtime", {}).setdefault("frameworks", {})
+                record = records.setdefault(key, {"output": []})
+                record["output"].append(text)
+                failed = _failed_import(text, key)
+                if failed and "import" not in record:
+                    record["import"] = failed
     return partial if partial.texts else None
 
 
@@ -47,6 +51,30 @@ def framework_of(text: str) -> str:
         if pattern.search(text):
             return key
     return UNATTRIBUTED
+
+
+_RAISED = re.compile(r"^(?P<type>ImportError|ModuleNotFoundError|OSError): (?P<message>.+)$")
+
+
+def _failed_import(text: str, key: str) -> dict[str, object] | None:
+    """The import error a traceback through the framework's ``__init__`` ends with, if it does:
+    then the framework is known not to import (words alone leave that unknown)."""
+    if key == UNATTRIBUTED or "Traceback (most recent call last)" not in text:
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    raised = _RAISED.match(lines[-1]) if lines else None
+    package = {"jax": "jax(?:lib)?"}.get(key, key)
+    if raised is None or not re.search(rf"[/\\]{package}[/\\]__init__\.py", text):
+        return None
+    return {
+        "module": key,
+        "ok": False,
+        "error": {
+            "type": raised.group("type"),
+            "message": raised.group("message"),
+            "traceback": lines[-12:],
+        },
+    }
 
 
 def _chunks(block: list[str]) -> list[str]:

@@ -191,6 +191,41 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         },
         None,
     ),
+    (
+        "hf_env_transformers_and_hub.txt",  # huggingface/diffusers#7403, both CLIs, in <details>
+        ("transformers-cli env + huggingface-cli env",),
+        {
+            "packages.frameworks.torch.build.cuda": "12.1",
+            "runtime.frameworks.torch.info.cuda_available": True,
+            "packages.frameworks.jax.build.plugins": None,  # a selection, not a listing
+            "python.version": "3.10.12",
+            "system.os.kernel": "6.5.0-26-generic",
+        },
+        None,
+    ),
+    (
+        "ds_report_torch_cu121.txt",  # deepspeedai/DeepSpeed#6762
+        ("ds_report",),
+        {
+            "packages.frameworks.torch.build.cuda": "12.1",
+            "packages.frameworks.torch.build.hip": False,
+            "system.shm.total_bytes": int(125.77 * (1 << 30)),
+            "packages.distributions.1.name": "deepspeed",
+        },
+        None,
+    ),
+    (
+        # huggingface/transformers#13270: TensorFlow's dso_loader warnings on a machine whose GPU
+        # the paste does not show; TensorFlow imported (it printed its version): no claim.
+        "tf_log_lines_no_libcudart.txt",
+        ("transformers-cli env", "log lines"),
+        {
+            "runtime.frameworks.tensorflow.import.ok": True,
+            "runtime.frameworks.torch.info.cuda_available": False,
+            "packages.frameworks.torch.build.cuda": "10.2",
+        },
+        None,
+    ),
 ]
 
 
@@ -223,6 +258,20 @@ def test_the_same_facts_with_the_listing_complete_are_judged():
     whole = read(text + "\n\njax==0.4.33\njaxlib==0.4.33\nnumpy==1.26.4\n", MATRIX)
     outcomes = {o.code: o for o in run_checks(whole.facts, MATRIX)}
     assert [f.code for f in outcomes["DD201"].findings] == ["DD201"]
+
+
+def test_a_traceback_through_the_framework_init_is_a_failed_import():
+    pasted, report = triaged("traceback_libcudnn_missing.txt")
+    imported = known(pasted.facts, "runtime.frameworks.torch.import")
+    assert imported["ok"] is False and imported["error"]["type"] == "ImportError"
+    assert "cannot be imported" in report.diagnosis.primary.title
+    # The same words without the traceback: whether torch imported is unknown, and without a
+    # GPU in the paste the missing library may be harmless: not judged, not claimed.
+    line = "Could not load dynamic library 'libcudnn.so.8'; dlerror: libcudnn.so.8: cannot open"
+    words = read(f"torch says:\n{line}\n", MATRIX)
+    outcomes = {o.code: o for o in run_checks(words.facts, MATRIX)}
+    assert not outcomes["DD604"].findings
+    assert "not judged" in outcomes["DD604"].reason
 
 
 def test_pasting_what_triage_asks_for_settles_the_check():
