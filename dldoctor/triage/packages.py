@@ -56,6 +56,10 @@ def conda_line(partial: Partial, entry: str, channel_default: str | None = None)
     if channel == "pypi" or build == "pypi_0":
         partial.add_distribution(name, ver, installer="pip")
         return True
+    if name == "python":  # conda's own record of the interpreter
+        partial.put("python.version", ver)
+        partial.put("python.marker_environment.python_version", ".".join(ver.split(".")[:2]))
+        return True
     pip_name = CONDA_TO_PIP.get(name.lower(), name)
     summary = {"name": name, "version": ver, "build": build, "channel": channel}
     partial.add_distribution(pip_name, ver, installer="conda", conda=summary)

@@ -192,6 +192,18 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         None,
     ),
     (
+        "conda_env_export_cuda121.txt",
+        ("conda env export",),
+        {
+            "python.version": "3.10.13",
+            "python.prefix": "/home/someone/miniconda3/envs/dl",
+            "packages.frameworks.torch.build.cuda": "12.1",
+            "packages.distributions.0.conda.build": "py3.10_cuda12.1_cudnn8.9.2_0",
+            "packages.nvidia_wheels": [],
+        },
+        None,
+    ),
+    (
         "hf_env_transformers_and_hub.txt",  # huggingface/diffusers#7403, both CLIs, in <details>
         ("transformers-cli env + huggingface-cli env",),
         {
@@ -258,6 +270,16 @@ def test_the_same_facts_with_the_listing_complete_are_judged():
     whole = read(text + "\n\njax==0.4.33\njaxlib==0.4.33\nnumpy==1.26.4\n", MATRIX)
     outcomes = {o.code: o for o in run_checks(whole.facts, MATRIX)}
     assert [f.code for f in outcomes["DD201"].findings] == ["DD201"]
+
+
+def test_tensorflow_build_info_as_json_reads_like_the_python_dict():
+    shown = '{"cuda_version": "12.3", "cudnn_version": "8", "is_cuda_build": true, "is_rocm_build": false}'
+    pasted = read(f"tensorflow 2.16.1\n{shown}\n", MATRIX)
+    build = known(pasted.facts, "packages.frameworks.tensorflow.build")
+    assert build is None  # a build without its distribution judges nothing: not kept
+    pasted = read(f">>> tf.__version__\n'2.16.1'\n{shown}\n", MATRIX)
+    build = known(pasted.facts, "packages.frameworks.tensorflow.build")
+    assert build["cuda_version"] == "12.3" and build["is_cuda_build"] is True
 
 
 def test_a_traceback_through_the_framework_init_is_a_failed_import():
