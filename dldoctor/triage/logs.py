@@ -9,6 +9,7 @@ from dldoctor.triage.partial import Partial
 
 UNATTRIBUTED = "pasted"  # the runtime key of words no framework can be told from
 MAX_TEXTS = 200  # paragraphs kept per paste: a log of thousands repeats itself
+MAX_SCANNED_CHARS = 4 << 20  # of a paste's text, read by the signatures (each text costs a pass of every row)
 # Where a framework's words come from: its files in a traceback, then its name in the text.
 _PATHS = re.compile(
     r"[/\\](?P<key>torch|tensorflow|jax|jaxlib|jax_plugins|paddle|onnxruntime|keras)[/\\]"
@@ -26,9 +27,11 @@ _KEYS = {"jaxlib": "jax", "jax_plugins": "jax"}
 def parse(blocks: list[list[str]], signatures: Signatures) -> Partial | None:
     """The paragraphs some signature matches, each attributed to the framework that said it."""
     partial = Partial("log lines")
+    scanned = 0
     for block in blocks:
         for text in _chunks(block):
-            if len(partial.texts) >= MAX_TEXTS:
+            scanned += len(text)
+            if len(partial.texts) >= MAX_TEXTS or scanned > MAX_SCANNED_CHARS:
                 break
             if signatures.scan(text):
                 key = framework_of(text)
