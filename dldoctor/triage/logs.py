@@ -9,7 +9,9 @@ from dldoctor.triage.partial import Partial
 
 UNATTRIBUTED = "pasted"  # the runtime key of words no framework can be told from
 MAX_TEXTS = 200  # paragraphs kept per paste: a log of thousands repeats itself
-MAX_SCANNED_CHARS = 4 << 20  # of a paste's text, read by the signatures (each text costs a pass of every row)
+MAX_SCANNED_CHARS = (
+    4 << 20
+)  # of a paste's text, read by the signatures (each text costs a pass of every row)
 # Where a framework's words come from: its files in a traceback, then its name in the text.
 _PATHS = re.compile(
     r"[/\\](?P<key>torch|tensorflow|jax|jaxlib|jax_plugins|paddle|onnxruntime|keras)[/\\]"
