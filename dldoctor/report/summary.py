@@ -137,6 +137,8 @@ def _build_note(key: str, build: dict[str, Any], names: set[str]) -> str:
     if build.get("error"):
         return f"build facts unreadable: {build['error']}"
     if key == "torch":
+        if build.get("cuda") is None and not build.get("hip"):
+            return "build unknown"  # torch/version.py unread: neither CUDA nor CPU-only is known
         if build.get("cuda"):
             return f"built for CUDA {build['cuda']}"
         return f"built for ROCm {build['hip']}" if build.get("hip") else "CPU-only build"

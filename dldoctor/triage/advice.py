@@ -6,6 +6,8 @@ import re
 
 from dldoctor.model import CheckOutcome, Status
 
+# Facts only dldoctor's own gatherer learns (requirements, files on disk): no paste shows them.
+EVERYTHING_ASK = "run `dldoctor check --json report.json` on that machine and attach report.json"
 # (prefix of the unknown fact, what to run and paste), the most specific first.
 ASK: tuple[tuple[str, str], ...] = (
     (
@@ -19,6 +21,10 @@ ASK: tuple[tuple[str, str], ...] = (
         "run `nvidia-smi` and paste it (or `lspci -k | grep -A3 -i nvidia` when it fails)",
     ),
     ("packages.conda", "run `conda list` and paste it"),
+    ("packages.unsatisfied", "run `pip check` and paste it"),
+    ("packages.duplicates", EVERYTHING_ASK),
+    ("packages.module_conflicts", EVERYTHING_ASK),
+    ("packages.nvidia_pins", EVERYTHING_ASK),
     (
         "packages.frameworks.tensorflow",
         'run `python -c "import tensorflow as tf; print(tf.sysconfig.get_build_info())"` and paste it',
@@ -38,7 +44,7 @@ ASK: tuple[tuple[str, str], ...] = (
     ("system.os", "run `python -m torch.utils.collect_env` and paste it"),
     ("runtime.", "paste the whole error output, from `Traceback` to its last line"),
 )
-EVERYTHING = "run `dldoctor check --json report.json` on that machine and attach report.json"
+EVERYTHING = EVERYTHING_ASK
 _PATH = re.compile(r"\b([a-z_]+(?:\.[A-Za-z0-9_]+)+)\b")
 
 

@@ -71,6 +71,9 @@ def _packages(facts: JSON, matrix: Matrix, complete: bool) -> None:
         # A build without its distribution judges nothing (every check asks what is installed).
         packages.pop("frameworks", None)
         return
+    once: list[JSON] = []
+    _by(once, dists, lambda d: interpreter.canonical(d.get("name")))  # one format may say it twice
+    dists[:] = once
     for dist in dists:
         dist.setdefault("requires", [])
         dist.setdefault("top_level", [])

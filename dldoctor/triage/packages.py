@@ -24,13 +24,21 @@ _CONDA_CUDA = re.compile(r"(?:^|_)cuda(?P<cuda>\d+(?:\.\d+)?)")
 _CONDA_CUDNN = re.compile(r"(?:^|_)cudnn(?P<cudnn>\d+(?:\.\d+)*)")
 # conda's names for Python distributions whose pip name differs.
 CONDA_TO_PIP = {"pytorch": "torch", "pytorch-gpu": "torch", "pytorch-cpu": "torch"}
+# `pip check`, and pip's resolver after an install ("... which is incompatible.").
+_CHECK_MISSING = re.compile(
+    rf"^(?P<name>{_NAME}) (?P<version>{_VER}) requires (?P<req>.+?), which is not installed\.$"
+)
+_CHECK_CONFLICT = re.compile(
+    rf"^(?P<name>{_NAME}) (?P<version>{_VER}) (?:has requirement|requires) (?P<req>.+?), "
+    rf"but you have (?P<dep>{_NAME}) (?P<installed>{_VER})(?: which is incompatible)?\.$"
+)
 MIN_FREEZE_LINES = 3  # fewer "name==version" lines could be a requirements snippet in prose
 
 
 def parse(lines: list[str]) -> list[Partial]:
     """Every package listing in the paste (one Partial each)."""
     found = []
-    for finder in (_pip_list, _conda_list, _conda_export, _pip_freeze):
+    for finder in (_pip_list, _conda_list, _conda_export, _pip_freeze, _pip_check):
         partial = finder(lines)
         if partial is not None:
             found.append(partial)
@@ -83,6 +91,46 @@ def _torch_conda_build(partial: Partial, ver: str, build: str) -> None:
         return
     partial.put("packages.frameworks.torch.build.__version__", ver)
     partial.put("packages.frameworks.torch.build.source", "conda build string (pasted)")
+
+
+def _pip_check(lines: list[str]) -> Partial | None:
+    """Unmet requirements as pip words them; "No broken requirements found." is none at all."""
+    partial = Partial("pip check")
+    unmet = []
+    clean_bill = False
+    for line in lines:
+        text = line.strip().removeprefix("ERROR: ")
+        if text == "No broken requirements found.":
+            clean_bill = True
+        missing = _CHECK_MISSING.match(text)
+        conflict = _CHECK_CONFLICT.match(text) if not missing else None
+        found = missing or conflict
+        if found is None:
+            continue
+        partial.add_distribution(found.group("name"), found.group("version"))
+        entry = {
+            "distribution": found.group("name"),
+            "version": found.group("version"),
+            "requirement": found.group("req"),
+            "installed": None,
+            "problem": "missing",
+            "detail": None,
+        }
+        if conflict:
+            partial.add_distribution(conflict.group("dep"), conflict.group("installed"))
+            entry.update(installed=conflict.group("installed"), problem="version")
+        if not any(
+            (u["distribution"], u["requirement"]) == (entry["distribution"], entry["requirement"])
+            for u in unmet
+        ):  # pip's resolver and pip check say the same conflict in other words
+            unmet.append(entry)
+    if unmet:  # pip's resolver names only the conflicts it caused: what it lists, no more
+        partial.put("packages.unsatisfied", unmet)
+    elif clean_bill:
+        partial.put("packages.unsatisfied", [])
+    else:
+        return None
+    return partial
 
 
 def _pip_list(lines: list[str]) -> Partial | None:

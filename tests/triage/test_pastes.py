@@ -192,6 +192,18 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         None,
     ),
     (
+        "pip_resolver_conflict.txt",  # pip's resolver and pip check, the same conflict twice
+        ("pip check",),
+        {
+            "packages.unsatisfied.0.requirement": "torch==2.1.0",
+            "packages.unsatisfied.0.installed": "2.0.1",
+            "packages.unsatisfied.2.problem": "missing",
+            "packages.unsatisfied.3": None,
+            "packages.frameworks.torch.build.cuda": None,
+        },
+        "DD303",
+    ),
+    (
         "conda_env_export_cuda121.txt",
         ("conda env export",),
         {
@@ -270,6 +282,13 @@ def test_the_same_facts_with_the_listing_complete_are_judged():
     whole = read(text + "\n\njax==0.4.33\njaxlib==0.4.33\nnumpy==1.26.4\n", MATRIX)
     outcomes = {o.code: o for o in run_checks(whole.facts, MATRIX)}
     assert [f.code for f in outcomes["DD201"].findings] == ["DD201"]
+
+
+def test_pip_check_with_nothing_broken_is_a_judged_all_clear():
+    pasted = read("$ pip check\nNo broken requirements found.\n", MATRIX)
+    outcomes = {o.code: o for o in run_checks(pasted.facts, MATRIX)}
+    assert known(pasted.facts, "packages.unsatisfied") == []
+    assert outcomes["DD303"].status is Status.PASSED
 
 
 def test_tensorflow_build_info_as_json_reads_like_the_python_dict():
