@@ -96,7 +96,7 @@ def _torch_conda_build(partial: Partial, ver: str, build: str) -> None:
 def _pip_check(lines: list[str]) -> Partial | None:
     """Unmet requirements as pip words them; "No broken requirements found." is none at all."""
     partial = Partial("pip check")
-    unmet = []
+    unmet: list[dict[str, str | None]] = []
     clean_bill = False
     for line in lines:
         text = line.strip().removeprefix("ERROR: ")
