@@ -21,14 +21,15 @@ from dldoctor.report.summary import LINES, framework_lines
 
 _MARK = {Severity.OK: "✅", Severity.INFO: "ℹ️", Severity.WARNING: "⚠️", Severity.ERROR: "❌"}
 FINDINGS_CHARS = 30_000  # the findings' share; the rest is the facts' summary and the block
+LINE_CHARS = 600  # one outside string shown (a title, a table cell): a hostile one is cut
 _SPARE_CHARS = 400  # the block's own lines around the JSON
 
 
 def render(report: Report) -> str:
-    out = [f"## dldoctor report ({md_text(report.created)})", ""]
+    out = [f"## dldoctor report ({md_text(_cut(report.created))})", ""]
     primary = report.diagnosis.primary
     if primary is not None:
-        out += [f"**Diagnosis:** {md_text(primary.code)}: {md_text(primary.title)}", ""]
+        out += [f"**Diagnosis:** {md_text(primary.code)}: {md_text(_cut(primary.title))}", ""]
     out += _findings(report.findings)
     out += _facts(report)
     head = "\n".join(out)
@@ -55,18 +56,19 @@ def _findings(findings: list[Finding]) -> list[str]:
 
 
 def _finding(finding: Finding) -> list[str]:
-    out = [f"### {_MARK[finding.severity]} {md_text(finding.code)}: {md_text(finding.title)}", ""]
+    title = _cut(finding.title)
+    out = [f"### {_MARK[finding.severity]} {md_text(finding.code)}: {md_text(title)}", ""]
     if finding.explains:
         out.append("Explains:")
         out += [
-            f"- {md_text(str(e.get('code')))}: {md_text(str(e.get('title')))}"
+            f"- {md_text(str(e.get('code')))}: {md_text(_cut(str(e.get('title'))))}"
             for e in finding.explains
         ]
         out.append("")
     for fix in finding.fixes:
-        out.append(f"To fix: {md_text(fix.summary)}")
+        out.append(f"To fix: {md_text(_cut(fix.summary))}")
         if fix.commands:
-            out += ["", *md_fence([shown(c) for c in fix.commands], "sh")]
+            out += ["", *md_fence([_cut(shown(c)) for c in fix.commands], "sh")]
         out.append("")
     return out
 
@@ -76,13 +78,17 @@ def _facts(report: Report) -> list[str]:
     out = ["| Area | Facts |", "|---|---|"]
     for area in LINES:  # the machine's areas (Area.PROFILE belongs to `dldoctor profile`)
         label, describe = LINES[area]
-        out.append(f"| {label} | {md_cell(describe(facts))} |")
+        out.append(f"| {label} | {md_cell(_cut(describe(facts)))} |")
     out.append("")
     frameworks = framework_lines(facts)
     if frameworks:
         out += ["**Frameworks**", ""]
-        out += [f"- {md_text(line, line_start=True)}" for line in frameworks] + [""]
+        out += [f"- {md_text(_cut(line), line_start=True)}" for line in frameworks[:40]] + [""]
     return out
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 1] + "…"
 
 
 def _embedded(text: str, abridged: bool) -> list[str]:

@@ -90,3 +90,27 @@ def test_the_command_prints_ten_lines_for_the_common_case_and_exits_1(tmp_path):
         timeout=120,
     )
     assert same.returncode == 0 and "the same" in same.stdout
+
+
+def test_a_markdown_report_compares_like_its_json(tmp_path):
+    from dldoctor.report import markdown
+
+    laptop = report_for("h100_cpu_stack", MATRIX)
+    cluster = report_for("driver470_cpu_stack", MATRIX)
+    (tmp_path / "laptop.md").write_text(markdown.render(laptop))
+    (tmp_path / "cluster.json").write_text(json.dumps(cluster.to_dict()))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dldoctor",
+            "diff",
+            str(tmp_path / "laptop.md"),
+            str(tmp_path / "cluster.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "NVIDIA driver" in run.stdout and "580.65.06 → 470.82.01" in run.stdout

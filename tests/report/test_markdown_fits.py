@@ -85,3 +85,15 @@ def test_a_quoted_reply_still_reads_back():
     text = markdown.render(report_for("h100_cpu_stack", MATRIX))
     quoted = "\n".join("> " + line for line in text.splitlines())
     assert read_back(quoted)["facts"]["nvidia"]["driver_version"] == "580.65.06"
+
+
+def test_a_hostile_report_with_megabyte_strings_still_fits():
+    base = report_for("driver470_cpu_stack", MATRIX)
+    facts = base.facts.to_dict()
+    facts["system"]["os"]["distribution"] = "Debian " * 200_000
+    facts["nvidia"]["gpus"][0]["name"] = "A100 " * 200_000
+    grown = Facts.from_dict(facts)
+    report = dataclasses.replace(base, facts=grown, outcomes=tuple(run_checks(grown, MATRIX)))
+    text = markdown.render(report)
+    assert len(text) < LIMIT_CHARS
+    assert "The facts are too large to embed here" in text  # said, rather than cut mid-JSON
