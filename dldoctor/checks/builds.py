@@ -62,6 +62,8 @@ def _jax_cpu_only(frame: dict[str, Any]) -> str | None:
         return None
     if q.jaxlib_cuda(frame):  # before the plugins, jaxlib itself was the CUDA build
         return None
+    if (frame.get("build") or {}).get("plugins", False) is None:  # a partial listing (a paste)
+        raise Unknown("packages.frameworks.jax.build.plugins")
     return "jaxlib has no CUDA plugin (jax-cuda12-plugin or jax-cuda13-plugin)"
 
 

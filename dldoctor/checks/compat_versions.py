@@ -11,7 +11,7 @@ from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install
 from dldoctor.fixes.intents import fix
 from dldoctor.fixes.runtime import jax_pieces
 from dldoctor.matrix import Matrix, minor_of
@@ -78,10 +78,10 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
     extra = f"[cuda{majors[-1]}]" if majors else ""
     # Without a plugin, `pip install jax==V` leaves jaxlib as it is: jaxlib itself is pinned.
     remedy = (
-        Fix(
+        fix(
             f"Reinstall jax{extra} at one version.",
-            render(Install((f"jax{extra}=={_written(facts, 'jax')}",)), facts),
-            automatic=True,
+            Install((f"jax{extra}=={_written(facts, 'jax')}",)),
+            facts=facts,
         )
         if majors
         else jax_pieces(facts)

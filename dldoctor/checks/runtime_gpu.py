@@ -184,7 +184,7 @@ def no_kernel_image(facts: Facts, matrix: Matrix) -> list[Verdict]:
     "A CUDA library a framework needs could not be loaded",
     Area.FRAMEWORKS,
 )
-def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: loading a framework (or its CUDA backend or execution provider) failed with
     "libcudart.so.12: cannot open shared object file", "Could not load dynamic library
     'libcudnn.so.9'" or the like.
@@ -196,10 +196,14 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
     dldoctor found and LD_LIBRARY_PATH).
     """
     gpu = q.nvidia_gpu_present(facts)
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
     for obs in said.observations(facts, matrix, "DD604"):
         key, record = obs.framework, obs.record
-        imported = (record.get("import") or {}).get("ok")  # None: unknown, not "fails"
+        imported = (record.get("import") or {}).get("ok", False)
+        if imported is None and not gpu:  # pasted words: whether it imported is unknown
+            if gpu is None:  # harmless without a GPU ("Ignore above cudart dlerror if you do
+                verdicts.append(Unjudged(rt.label(key), q.GPU_FACTS))  # not have a GPU")
+            continue
         if imported and not gpu:
             continue  # a GPU build on a machine without a GPU says this and carries on: fine
         libraries = [_soname(lib) for lib in rt.missing_libraries(obs.seen)]

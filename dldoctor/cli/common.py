@@ -121,22 +121,32 @@ def ensure_writable(path: Optional[Path]) -> None:
 
 
 def emit_report(
-    report: object, output_format: OutputFormat, json_path: Optional[Path], verbose: bool
+    report: object,
+    output_format: OutputFormat,
+    json_path: Optional[Path],
+    verbose: bool,
+    extra: Optional[dict[str, object]] = None,
 ) -> None:
+    """The report on stdout in ``output_format``, and as JSON in ``json_path``; ``extra``: more
+    top-level keys of the JSON document (what `triage` learnt of the paste)."""
     from dldoctor.document.report import Report
 
     assert isinstance(report, Report)
     text = ""
+    scrubber = None
+    if report.redacted:
+        from dldoctor.document.redact import redactor
+
+        scrubber = redactor()
     # The document only when one is written: building and dumping it grows with the environment
     # (0.4 s for 3000 distributions) and the terminal and Markdown views never read it.
     if json_path is not None or output_format is OutputFormat.json:
         from dldoctor.facts.withhold import withhold_all
 
-        document = withhold_all(report.to_dict())  # secrets by shape, whatever carried them
-        if report.redacted:
-            from dldoctor.document.redact import redact
-
-            document = redact(document)
+        # secrets by shape, whatever carried them
+        document = withhold_all({**report.to_dict(), **(extra or {})})
+        if scrubber is not None:
+            document = scrubber.walk(document)
         text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     if json_path is not None:
         try:
@@ -147,12 +157,11 @@ def emit_report(
         if output_format is OutputFormat.json:
             sys.stdout.write(text)
         elif output_format is OutputFormat.markdown:
-            from dldoctor.document.redact import redact
             from dldoctor.facts.withhold import withhold
             from dldoctor.report import markdown
 
             body = withhold(markdown.render(report))
-            sys.stdout.write(redact(body) if report.redacted else body)
+            sys.stdout.write(scrubber.scrub(body) if scrubber is not None else body)
         else:
             from dldoctor.report import terminal
 
@@ -161,6 +170,10 @@ def emit_report(
             terminal.render(report, out, verbose=verbose)
     if json_path is not None and output_format is not OutputFormat.json:
         typer.echo(f"Report written to {json_path}", err=True)
+    if scrubber is not None and (
+        json_path is not None or output_format is not OutputFormat.terminal
+    ):
+        typer.echo(f"dldoctor: {scrubber.summary()}", err=True)
 
 
 def terminal_out() -> object:

@@ -53,15 +53,18 @@ class Report:
             return EXIT_FOUND
         return EXIT_OK
 
+    def to_summary(self) -> dict[str, int]:
+        return {
+            "errors": self.count(Severity.ERROR),
+            "warnings": self.count(Severity.WARNING),
+            "infos": self.count(Severity.INFO),
+            "checks_crashed": len(self.crashed),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **envelope(self.command, self.created, self.duration_s, self.redacted),
-            "summary": {
-                "errors": self.count(Severity.ERROR),
-                "warnings": self.count(Severity.WARNING),
-                "infos": self.count(Severity.INFO),
-                "checks_crashed": len(self.crashed),
-            },
+            "summary": self.to_summary(),
             "diagnosis": self.diagnosis.to_dict(),
             "facts": self.facts.to_dict(),
             "findings": [f.to_dict() for f in self.findings],

@@ -130,11 +130,11 @@ def jax_pieces(facts: Facts, required: str | None = None) -> Fix | None:
     version = str(jax["version"])
     if majors:
         extra = f"[cuda{majors[-1]}]"
-        return Fix(
+        return fix(
             f"Install jax{extra} {version} with every piece (jaxlib, the CUDA plugin) at the same "
             "version.",
-            render(Install((f"jax{extra}=={version}",)), facts),
-            automatic=True,
+            Install((f"jax{extra}=={version}",)),
+            facts=facts,
         )
     wanted = (f">={required}," if required else "") + f"<={q.release_of(version)}"
     built = q.jaxlib_cuda(frame)
@@ -145,8 +145,8 @@ def jax_pieces(facts: Facts, required: str | None = None) -> Fix | None:
             "jax_cuda_releases.html: PyPI's jaxlib of that time is the CPU build), or a jax "
             "release that accepts the installed jaxlib."
         )
-    return Fix(
+    return fix(
         f"Install the jaxlib that fits jax {version} (jaxlib{wanted}).",
-        render(Install((f"jaxlib{wanted}",)), facts),
-        automatic=True,
+        Install((f"jaxlib{wanted}",)),
+        facts=facts,
     )

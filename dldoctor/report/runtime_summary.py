@@ -65,6 +65,8 @@ def runtime_note(facts: Facts, key: str) -> str:
 def header(facts: Facts) -> str:
     """How the run went about the frameworks, for the report's first line."""
     runtime = facts.runtime or {}
+    if str(runtime.get("reason") or "").startswith("pasted"):
+        return "from a paste"
     if not runtime.get("ran"):
         return "no framework imported"
     count = len(runtime.get("frameworks") or {})

@@ -72,6 +72,8 @@ def nvidia_line(facts: Facts) -> str:
         reason = nvml.get("error") or nvml.get("status") or "unknown"
         return f"no NVIDIA driver loaded (NVML: {reason})"
     head = f"driver {driver} (supports CUDA {n.get('cuda_driver_version') or '?'})"
+    if n.get("gpus") is None:
+        return f"{head} · GPUs unknown"
     if not gpus:
         return f"{head} · no GPU visible"
     names: dict[str, int] = {}
@@ -87,7 +89,9 @@ def cuda_line(facts: Facts) -> str:
     c = facts.cuda
     toolkits = c.get("toolkits") or []
     parts = []
-    if toolkits:
+    if c.get("toolkits") is None:
+        parts.append("toolkit unknown")
+    elif toolkits:
         parts.append(
             "toolkit "
             + ", ".join(f"{t.get('version') or '?'} at {t.get('path')}" for t in toolkits)
@@ -125,6 +129,8 @@ def framework_lines(facts: Facts) -> list[str]:
 def _build_note(key: str, build: dict[str, Any], names: set[str], frame: dict[str, Any]) -> str:
     if key == "jax" and "jaxlib" in names:
         plugins = [n for n in names if n.startswith(("jax-cuda", "jax-rocm"))]
+        if not plugins and build.get("plugins", False) is None:
+            return "CUDA plugin unknown"
         if plugins:
             return f"with {', '.join(sorted(plugins))}"
         built = jaxlib_cuda(frame)  # a jaxlib from before the plugins, built for CUDA itself
@@ -138,6 +144,8 @@ def _build_note(key: str, build: dict[str, Any], names: set[str], frame: dict[st
     if build.get("error"):
         return f"build facts unreadable: {build['error']}"
     if key == "torch":
+        if build.get("cuda") is None and not build.get("hip"):
+            return "build unknown"  # torch/version.py unread: neither CUDA nor CPU-only is known
         if build.get("cuda"):
             return f"built for CUDA {build['cuda']}"
         return f"built for ROCm {build['hip']}" if build.get("hip") else "CPU-only build"
@@ -284,8 +292,9 @@ def _nvidia_details(facts: Facts) -> list[str]:
             "timed out" if smi.get("timed_out") else (smi.get("output") or "").replace("\n", " / ")
         )
         lines.append(f"nvidia-smi: {said}")
-    libcuda = (n.get("libcuda") or {}).get("paths") or []
-    lines.append(f"libcuda: {', '.join(libcuda) if libcuda else 'not in the linker cache'}")
+    libcuda = (n.get("libcuda") or {}).get("paths")
+    if libcuda is not None:
+        lines.append(f"libcuda: {', '.join(libcuda) if libcuda else 'not in the linker cache'}")
     return lines
 
 
@@ -296,6 +305,8 @@ def packages_line(facts: Facts) -> str:
     count = len(p.get("distributions") or [])
     unsatisfied = len(p.get("unsatisfied") or [])
     state = "all requirements met" if not unsatisfied else f"{unsatisfied} unmet requirement(s)"
+    if p.get("unsatisfied") is None:
+        state = "requirements unknown"
     conda = p.get("conda")
     from_conda = len(conda.get("packages") or []) if isinstance(conda, dict) else 0
     where = f" (conda environment: {from_conda} conda packages)" if from_conda else ""
@@ -303,6 +314,8 @@ def packages_line(facts: Facts) -> str:
 
 
 def environment_line(facts: Facts) -> str:
+    if facts.env.get("variables") is None:
+        return "variables unknown (not in these facts)"
     variables = facts.env.get("variables") or {}
     shown = [k for k in variables if k not in ("PATH",)]
     cvd = variables.get("CUDA_VISIBLE_DEVICES")
