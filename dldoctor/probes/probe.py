@@ -66,8 +66,6 @@ def run_probes(
     Ctrl-C stops them: the section is still returned, with ``interrupted`` set and the probes
     that had not finished marked "interrupted".
     """
-    if os.name != "posix":
-        return skipped("runtime probes need a POSIX system (Linux, macOS, WSL)")
     started = time.monotonic()
     notify = on_event or (lambda event: None)
     plan = planning.make_plan(facts, matrix, options.frameworks, options.env)
@@ -135,7 +133,6 @@ def _run_group(
     try:
         args = {
             "workdir": workdir,
-            "memory_limit_bytes": memory,
             "nice": nice,
             "options": {
                 "full": options.full,
@@ -171,6 +168,7 @@ def _run_group(
         cwd=workdir,
         on_message=on_message,
         cancel=cancel,
+        memory_limit_bytes=memory,
     )
     for name in records.finish(outcome, memory):
         notify(ProbeEvent("end", name, record=records.records[name]))

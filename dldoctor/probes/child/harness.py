@@ -436,8 +436,17 @@ def maps_text() -> str:
         return ""
 
 
+def channel_fd(args: JSON) -> int:
+    """The fd of the parent's pipe: passed as is on POSIX (pass_fds), as a HANDLE on Windows."""
+    if args.get("channel_handle") is not None:
+        import msvcrt  # Windows: the inherited handle becomes a C runtime fd
+
+        return msvcrt.open_osfhandle(int(args["channel_handle"]), os.O_WRONLY)  # type: ignore
+    return int(args["channel_fd"])
+
+
 def run(args: JSON) -> None:
-    channel = Channel(int(args["channel_fd"]))
+    channel = Channel(channel_fd(args))
     workdir = str(args.get("workdir") or ".")
     faulthandler.enable()  # a SIGSEGV prints the Python stack to fd 2: the phase's output file
     problem = limit_memory(args.get("memory_limit_bytes"))
