@@ -57,7 +57,14 @@ def query(host: Host, ldcache: LdCache) -> JSON:
             return unavailable(nvml.STATUS_LIBRARY_NOT_FOUND, "NVML Shared Library Not Found", 12)
     limit = timeout_s(host)
     path = [_PACKAGE_ROOT, *recipe.get("path", []), *(p for p in sys.path if os.path.isabs(p))]
-    argv = [sys.executable, "-I", "-S", "-c", _BOOT, json.dumps({"recipe": recipe, "path": path})]
+    argv = [
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        _BOOT,
+        json.dumps({"recipe": recipe, "path": path, "windows": os.name == "nt"}),
+    ]
     return _answer(run_command(argv, limit, env=host.env, cancel=host.cancel), limit)
 
 
