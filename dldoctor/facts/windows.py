@@ -100,6 +100,13 @@ def _text(value: Any) -> str | None:
     return "".join(c for c in value.strip() if c.isprintable())[:_TEXT_LIMIT]
 
 
+def env_value(host: Host, name: str) -> str | None:
+    """An environment variable by its name in any case, as Windows reads them (os.environ on
+    Windows holds "PATH" and "PROGRAMFILES"; a recorded environment may hold "Path")."""
+    wanted = name.upper()
+    return next((v for k, v in host.env.items() if k.upper() == wanted), None)
+
+
 def local(host: Host, path: str) -> Path:
     """Where a Windows path lives under the host's root ("C:\\x" → ROOT/C/x in a test)."""
     if host.root == Path("/") and os.name == "nt":
@@ -114,7 +121,7 @@ def dll_search(host: Host, prefix: str | None) -> JSON:
     DLLs each directory holds; ``first_on_path``: the directory a plain LoadLibrary search finds
     each DLL name in (after the application's and the system's directories)."""
     env = host.env
-    path_value = next((v for k, v in env.items() if k.upper() == "PATH"), "")
+    path_value = env_value(host, "PATH") or ""
     cuda_paths = {k: v for k, v in sorted(env.items()) if _CUDA_PATH_VAR.match(k) and v}
     conda_bin = str(PureWindowsPath(prefix, "Library", "bin")) if prefix else None
     order: list[str] = []

@@ -175,6 +175,11 @@ class WindowsApi:
         return OSError(f"{call} failed (Windows error {code})")
 
 
+def windows_api() -> WindowsApi | None:
+    """The process API on native Windows, else None (the POSIX path runs). The seam tests replace."""
+    return WindowsApi.real() if os.name == "nt" else None
+
+
 def quiet_errors(api: WindowsApi) -> None:
     """No error dialogs for this process and, by inheritance, the children it starts."""
     previous = api.kernel32.SetErrorMode(0)  # SetErrorMode answers the old mode: keep its bits

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import subprocess
 import threading
 import time
@@ -21,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from dldoctor.facts import reaper
+from dldoctor.facts.run_windows import Readers
 from dldoctor.facts.winjob import (
     CREATE_NEW_PROCESS_GROUP,
     CREATE_NO_WINDOW,
@@ -41,8 +41,6 @@ from dldoctor.probes.runner import (
 )
 
 JSON = dict[str, Any]
-_CHANNEL, _OUTPUT = "channel", "output"
-READER_JOIN_S = 2.0  # after the job is terminated, how long its pipes may take to report their end
 
 
 def run_child_windows(
@@ -92,20 +90,16 @@ def run_child_windows(
         outcome.error = getattr(exc, "strerror", None) or str(exc)
         return outcome
     os.close(write_fd)
-    inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
-    readers = {
-        fd: threading.Thread(target=_pump, args=(fd, tag, inbox), daemon=True)
-        for tag, fd in ((_CHANNEL, read_fd), (_OUTPUT, proc.stdout.fileno()))
-    }
+    output = proc.stdout.fileno()
+    readers = Readers([read_fd, output])
     try:
         if job is not None:
             try:
                 job.assign(proc.pid)
             except OSError as exc:
                 outcome.isolation_error = str(exc)
-        for reader in readers.values():
-            reader.start()
-        _watch(proc, read_fd, inbox, outcome, started, timeout_s, on_message, cancel)
+        readers.start()
+        _watch(proc, read_fd, output, readers, outcome, started, timeout_s, on_message, cancel)
     finally:
         if job is not None:
             outcome.peak_memory_bytes = job.peak_process_memory_bytes()
@@ -116,51 +110,28 @@ def run_child_windows(
             proc.wait(timeout=5.0)
         if job is not None:
             job.close()
-        _close(readers, proc)
+        ended = readers.ended()  # a pipe is closed only once its reader saw its end
+        if read_fd in ended:
+            os.close(read_fd)
+        if output in ended:
+            proc.stdout.close()
     outcome.returncode = proc.returncode
     outcome.exception = describe_exit(proc.returncode) if exit_status(proc.returncode) else None
     outcome.duration_s = time.monotonic() - started
     return outcome
 
 
-def _close(readers: dict[int, threading.Thread], proc: Any) -> None:
-    """Close the pipes whose reader saw their end. A pipe still held by a process outside the job
-    (none should be) is left open: closing it under a blocked reader would let that reader read
-    whatever file later gets the same number."""
-    for fd, reader in readers.items():
-        if reader.is_alive():
-            reader.join(timeout=READER_JOIN_S)
-        if reader.is_alive():
-            continue
-        if proc.stdout is not None and fd == proc.stdout.fileno():
-            proc.stdout.close()
-        else:
-            os.close(fd)
-
-
-def _pump(fd: int, tag: str, inbox: queue.Queue[tuple[str, bytes]]) -> None:
-    """Blocking reads of one pipe into ``inbox``; b"" once at its end."""
-    while True:
-        try:
-            data = os.read(fd, 65536)
-        except OSError:
-            data = b""
-        inbox.put((tag, data))
-        if not data:
-            return
-
-
 def _watch(
     proc: Any,
     channel: int,
-    inbox: queue.Queue[tuple[str, bytes]],
+    output: int,
+    readers: Readers,
     outcome: ChildOutcome,
     started: float,
     timeout_s: float,
     on_message: Callable[[JSON], None] | None,
     cancel: threading.Event | None,
 ) -> None:
-    open_pipes = {_CHANNEL, _OUTPUT}
     pending = {channel: b""}
     tail = bytearray()
     heard = Heard(started + timeout_s, timeout_s)
@@ -179,20 +150,18 @@ def _watch(
             exited_at = now
         # Once it exited, what is still in the pipes is read; a grandchild holding them open
         # does not keep us waiting past the grace (the job is terminated next).
-        if exited_at is not None and (not open_pipes or now >= exited_at + EXIT_GRACE_S):
+        if exited_at is not None and (not readers.open or now >= exited_at + EXIT_GRACE_S):
             break
-        try:
-            tag, data = inbox.get(timeout=POLL_S)
-        except queue.Empty:
+        chunk = readers.get(POLL_S)
+        if chunk is None or not chunk[1]:
             continue
-        if not data:
-            open_pipes.discard(tag)
-        elif tag == _OUTPUT:
+        fd, data = chunk
+        if fd == output:
             tail += data
             del tail[:-OUTPUT_TAIL_BYTES]
-        else:
-            for message in lines(pending, channel, data, outcome):
-                heard.take(message, outcome)
-                if on_message is not None:
-                    on_message(message)
+            continue
+        for message in lines(pending, channel, data, outcome):
+            heard.take(message, outcome)
+            if on_message is not None:
+                on_message(message)
     outcome.output_tail = kept_output(tail)

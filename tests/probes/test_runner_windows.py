@@ -2,8 +2,8 @@
 kill on timeout that takes the whole tree, exit codes named as Windows names them.
 
 Real children run (Linux processes); only kernel32 and CreateProcess are the fake in
-tests/probes/fake_windows.py. The code under test is the Windows path itself, chosen the way
-Windows chooses it: ``runner.windows_api`` answering an API.
+tests/fakes/windows.py. The code under test is the Windows path itself, chosen the way
+Windows chooses it: ``winjob.windows_api`` answering an API.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import pytest
 
 from dldoctor.facts import winjob
 from dldoctor.facts.model import Facts
-from dldoctor.probes import runner
 from dldoctor.probes.collect import ChildRecords
 from dldoctor.probes.runner import run_child
-from tests.probes.fake_windows import FakeWindows
+from tests.fakes.windows import FakeWindows
 
 # The child opens its channel as the real harness does on Windows: from the inherited HANDLE.
 PRELUDE = """\
@@ -40,7 +39,7 @@ GIB = 1 << 30
 @pytest.fixture
 def windows(tmp_path, monkeypatch):
     fake = FakeWindows(tmp_path)
-    monkeypatch.setattr(runner, "windows_api", lambda: fake.api)
+    monkeypatch.setattr(winjob, "windows_api", lambda: fake.api)
     return fake
 
 
@@ -200,7 +199,7 @@ def test_the_memory_cap_set_on_the_job_stops_a_runaway_child(windows):
 @pytest.mark.parametrize("failing", ["CreateJobObjectW", "SetInformationJobObject"])
 def test_a_job_that_cannot_be_made_is_said_and_the_child_still_runs(tmp_path, monkeypatch, failing):
     fake = FakeWindows(tmp_path, fail=(failing,))
-    monkeypatch.setattr(runner, "windows_api", lambda: fake.api)
+    monkeypatch.setattr(winjob, "windows_api", lambda: fake.api)
     outcome = child('send({"type": "done"})', memory_limit_bytes=GIB)
     assert outcome.done and outcome.isolation_error == f"{failing} failed (Windows error 5)"
     assert "AssignProcessToJobObject" not in fake.kernel.names()
@@ -209,7 +208,7 @@ def test_a_job_that_cannot_be_made_is_said_and_the_child_still_runs(tmp_path, mo
 
 def test_a_child_that_cannot_join_the_job_is_said(tmp_path, monkeypatch):
     fake = FakeWindows(tmp_path, fail=("AssignProcessToJobObject",))
-    monkeypatch.setattr(runner, "windows_api", lambda: fake.api)
+    monkeypatch.setattr(winjob, "windows_api", lambda: fake.api)
     outcome = child('send({"type": "done"})')
     assert outcome.done and "AssignProcessToJobObject failed" in str(outcome.isolation_error)
     assert not fake.kernel.open_handles

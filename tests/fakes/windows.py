@@ -156,7 +156,7 @@ class FakeProcess:
 
     def __init__(self, real: subprocess.Popen[bytes], kernel: FakeKernel32) -> None:
         self.real, self.kernel = real, kernel
-        self.pid, self.stdout = real.pid, real.stdout
+        self.pid, self.stdout, self.stderr = real.pid, real.stdout, real.stderr
         self.killed = False
 
     def _windows(self, code: int | None) -> int | None:
@@ -215,9 +215,12 @@ class FakeWindows:
         self.popens.append({"argv": argv, **kwargs})
         assert kwargs.pop("close_fds") is True
         kwargs.pop("creationflags")
-        handles = kwargs.pop("startupinfo").lpAttributeList["handle_list"]
+        startupinfo = kwargs.pop("startupinfo", None)
+        handles = startupinfo.lpAttributeList["handle_list"] if startupinfo else []
         env = dict(kwargs.pop("env") or os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.site), env.get("PYTHONPATH")) if p)
+        if handles:  # a child told of an inherited handle opens it with msvcrt
+            paths = (str(self.site), env.get("PYTHONPATH"))
+            env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         real = subprocess.Popen(
             argv, env=env, pass_fds=tuple(handles), start_new_session=True, **kwargs
         )
