@@ -19,7 +19,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from dldoctor.facts import nvml, reaper, winjob
+from dldoctor.facts import nvml, reaper, winproc
 from dldoctor.facts.run import CommandResult, run_command
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def timeout_s(host: Host) -> float:
 def query(host: Host, ldcache: LdCache) -> JSON:
     """The NVML fields of the nvidia section (``nvml_facts``), asked behind the wall."""
     recipe = recipe_for(host.nvml)
-    windows = winjob.windows_api() is not None  # native Windows: nvml.dll, driver models
+    windows = winproc.windows_api() is not None  # native Windows: nvml.dll, driver models
     if recipe["import"] == "pynvml":
         if importlib.util.find_spec("pynvml") is None:
             return unavailable(nvml.STATUS_MODULE_MISSING, "No module named 'pynvml'")
@@ -141,7 +141,7 @@ def _answer(result: CommandResult, limit_s: float) -> JSON:
             timeout_s=limit_s,
         )
     # A signal on POSIX; on Windows the exception its exit code names (0xC0000005).
-    signal = reaper.signal_name(result.returncode) or winjob.exit_status(result.returncode)
+    signal = reaper.signal_name(result.returncode) or winproc.exit_status(result.returncode)
     if signal is not None:
         error = f"NVML crashed ({signal}){where}"
         return unavailable(nvml.STATUS_CRASHED, error, during=during, signal=signal)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from dldoctor.facts import reaper, winjob
+from dldoctor.facts import reaper, winproc
 
 DEFAULT_TIMEOUT_S = 5.0
 OUTPUT_LIMIT_BYTES = 4 << 20  # per stream: far more than any command dldoctor runs prints
@@ -70,7 +70,7 @@ def run_command(
     ``cancel`` (Ctrl-C in dldoctor) stops it too, as a timeout.
     """
     args = tuple(argv)
-    api = winjob.windows_api()
+    api = winproc.windows_api()
     if api is not None:  # native Windows: a Job object, reader threads
         from dldoctor.facts.run_windows import run_windows
 

@@ -1,4 +1,4 @@
-"""Windows process isolation: a Job object per child (memory cap, whole tree killed), exit codes.
+"""Windows process isolation: a Job object per child (memory cap, whole tree killed), kernel32 by ctypes.
 
 The Windows counterpart of ``reaper``: a job holds the child and everything it starts (a
 framework's worker processes included: job membership is inherited and survives the parent's
@@ -37,45 +37,6 @@ SEM_FAILCRITICALERRORS = 0x0001
 SEM_NOGPFAULTERRORBOX = 0x0002
 SEM_NOOPENFILEERRORBOX = 0x8000
 TERMINATED_EXIT_CODE = 1  # what TerminateProcess (Popen.kill) gives too
-
-# NTSTATUS codes a process ends with when it dies of an exception ([MS-ERREF] 2.3.1,
-# https://learn.microsoft.com/openspecs/windows_protocols/ms-erref/596a1078-e883-4972-9bbc-49e60bebca55),
-# with what each means for a probe. The Windows counterpart of a POSIX signal name.
-EXIT_STATUSES: dict[int, tuple[str, str]] = {
-    0xC0000005: ("STATUS_ACCESS_VIOLATION", "access violation (a segmentation fault)"),
-    0xC000001D: ("STATUS_ILLEGAL_INSTRUCTION", "illegal instruction"),
-    0xC0000096: ("STATUS_PRIVILEGED_INSTRUCTION", "privileged instruction"),
-    0xC0000135: ("STATUS_DLL_NOT_FOUND", "a DLL the process needs was not found"),
-    0xC0000139: ("STATUS_ENTRYPOINT_NOT_FOUND", "a DLL lacks a function the process needs"),
-    0xC0000142: ("STATUS_DLL_INIT_FAILED", "a DLL failed to initialise"),
-    0xC000007B: ("STATUS_INVALID_IMAGE_FORMAT", "a DLL is not a valid image (32/64-bit mix)"),
-    0xC0000409: ("STATUS_STACK_BUFFER_OVERRUN", "fail-fast: abort() or a detected corruption"),
-    0xC0000602: ("STATUS_FAIL_FAST_EXCEPTION", "fail-fast exception"),
-    0xC00000FD: ("STATUS_STACK_OVERFLOW", "stack overflow"),
-    0xC0000374: ("STATUS_HEAP_CORRUPTION", "heap corruption"),
-    0xC0000017: ("STATUS_NO_MEMORY", "out of memory"),
-    0xC0000094: ("STATUS_INTEGER_DIVIDE_BY_ZERO", "integer division by zero"),
-    0xC000013A: ("STATUS_CONTROL_C_EXIT", "ended by Ctrl-C"),
-    0x80000003: ("STATUS_BREAKPOINT", "breakpoint (a debug assertion)"),
-    0xE06D7363: ("MSVC_CPP_EXCEPTION", "an unhandled C++ exception"),
-}
-
-
-def exit_status(code: int | None) -> str | None:
-    """The NTSTATUS name a Windows exit code stands for (0xC0000005: STATUS_ACCESS_VIOLATION)."""
-    if code is None:
-        return None
-    entry = EXIT_STATUSES.get(code & 0xFFFFFFFF)  # Python gives the DWORD unsigned; be lenient
-    return entry[0] if entry else None
-
-
-def describe_exit(code: int | None) -> str | None:
-    """ "STATUS_ACCESS_VIOLATION (0xC0000005: access violation ...)", or None for a plain exit."""
-    if code is None:
-        return None
-    entry = EXIT_STATUSES.get(code & 0xFFFFFFFF)
-    return f"{entry[0]} (0x{code & 0xFFFFFFFF:08X}: {entry[1]})" if entry else None
-
 
 _ULONGLONG = ctypes.c_uint64
 _DWORD = ctypes.c_uint32
@@ -173,11 +134,6 @@ class WindowsApi:
     def failed(self, call: str) -> OSError:
         code = self.last_error()
         return OSError(f"{call} failed (Windows error {code})")
-
-
-def windows_api() -> WindowsApi | None:
-    """The process API on native Windows, else None (the POSIX path runs). The seam tests replace."""
-    return WindowsApi.real() if os.name == "nt" else None
 
 
 def quiet_errors(api: WindowsApi) -> None:

@@ -14,7 +14,6 @@ from typing import Any, Callable
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
-from dldoctor.probes import skipped
 from dldoctor.probes.collect import ChildRecords
 from dldoctor.probes.runner import run_child
 

@@ -1,7 +1,7 @@
 """Run code in an isolated child: fresh interpreter, own process group, hard timeout, JSON channel.
 
 On native Windows the same contract is kept by ``runner_windows`` (a Job object, reader threads);
-``winjob.windows_api`` is the seam that picks it, and the one a test replaces.
+``winproc.windows_api`` is the seam that picks it, and the one a test replaces.
 
 The child gets the write end of a pipe (``pass_fds``) and writes one JSON object per line to it;
 its stdout and stderr go to another pipe whose tail is kept as evidence. So nothing a framework
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from dldoctor.facts import reaper, winjob
+from dldoctor.facts import reaper, winproc
 from dldoctor.facts.reaper import signal_name
 from dldoctor.report.clean import clean
 
@@ -77,7 +77,7 @@ def run_child(
     ``args["memory_limit_bytes"]``, on Windows its Job object does. Never raises for anything
     the child does.
     """
-    api = winjob.windows_api()
+    api = winproc.windows_api()
     if api is not None:
         from dldoctor.probes.runner_windows import run_child_windows
 

@@ -26,10 +26,9 @@ from dldoctor.facts.winjob import (
     CREATE_NO_WINDOW,
     Job,
     WindowsApi,
-    describe_exit,
-    exit_status,
     quiet_errors,
 )
+from dldoctor.facts.winproc import describe_exit, exit_status
 from dldoctor.probes.runner import (
     EXIT_GRACE_S,
     OUTPUT_TAIL_BYTES,

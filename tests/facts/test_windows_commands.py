@@ -1,4 +1,4 @@
-"""Commands and the NVML child on native Windows, through the seam (``winjob.windows_api``): a
+"""Commands and the NVML child on native Windows, through the seam (``winproc.windows_api``): a
 Job object per command, pipes read by threads, a hang killed with what it started, a crash
 named from its exit code. Real processes run; kernel32 and CreateProcess are tests/fakes/windows.py.
 """
@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from dldoctor.facts import winjob
+from dldoctor.facts import winjob, winproc
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache
 from dldoctor.facts.nvidia import gather_nvidia
@@ -26,7 +26,7 @@ from tests.fakes.windows import FakeWindows
 @pytest.fixture
 def windows(tmp_path, monkeypatch):
     fake = FakeWindows(tmp_path / "fake")
-    monkeypatch.setattr(winjob, "windows_api", lambda: fake.api)
+    monkeypatch.setattr(winproc, "windows_api", lambda: fake.api)
     return fake
 
 

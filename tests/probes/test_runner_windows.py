@@ -3,7 +3,7 @@ kill on timeout that takes the whole tree, exit codes named as Windows names the
 
 Real children run (Linux processes); only kernel32 and CreateProcess are the fake in
 tests/fakes/windows.py. The code under test is the Windows path itself, chosen the way
-Windows chooses it: ``winjob.windows_api`` answering an API.
+Windows chooses it: ``winproc.windows_api`` answering an API.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 import psutil
 import pytest
 
-from dldoctor.facts import winjob
+from dldoctor.facts import winjob, winproc
 from dldoctor.facts.model import Facts
 from dldoctor.probes.collect import ChildRecords
 from dldoctor.probes.runner import run_child
@@ -39,7 +39,7 @@ GIB = 1 << 30
 @pytest.fixture
 def windows(tmp_path, monkeypatch):
     fake = FakeWindows(tmp_path)
-    monkeypatch.setattr(winjob, "windows_api", lambda: fake.api)
+    monkeypatch.setattr(winproc, "windows_api", lambda: fake.api)
     return fake
 
 
@@ -199,7 +199,7 @@ def test_the_memory_cap_set_on_the_job_stops_a_runaway_child(windows):
 @pytest.mark.parametrize("failing", ["CreateJobObjectW", "SetInformationJobObject"])
 def test_a_job_that_cannot_be_made_is_said_and_the_child_still_runs(tmp_path, monkeypatch, failing):
     fake = FakeWindows(tmp_path, fail=(failing,))
-    monkeypatch.setattr(winjob, "windows_api", lambda: fake.api)
+    monkeypatch.setattr(winproc, "windows_api", lambda: fake.api)
     outcome = child('send({"type": "done"})', memory_limit_bytes=GIB)
     assert outcome.done and outcome.isolation_error == f"{failing} failed (Windows error 5)"
     assert "AssignProcessToJobObject" not in fake.kernel.names()
@@ -208,7 +208,7 @@ def test_a_job_that_cannot_be_made_is_said_and_the_child_still_runs(tmp_path, mo
 
 def test_a_child_that_cannot_join_the_job_is_said(tmp_path, monkeypatch):
     fake = FakeWindows(tmp_path, fail=("AssignProcessToJobObject",))
-    monkeypatch.setattr(winjob, "windows_api", lambda: fake.api)
+    monkeypatch.setattr(winproc, "windows_api", lambda: fake.api)
     outcome = child('send({"type": "done"})')
     assert outcome.done and "AssignProcessToJobObject failed" in str(outcome.isolation_error)
     assert not fake.kernel.open_handles
@@ -221,12 +221,12 @@ def test_an_interpreter_that_cannot_start_is_a_result(windows, tmp_path):
 
 
 def test_exit_codes_name_the_windows_exceptions_and_nothing_else():
-    for code, (name, _) in winjob.EXIT_STATUSES.items():
-        assert winjob.exit_status(code) == name
-        assert winjob.exit_status(code - (1 << 32)) == name  # as a signed 32-bit value
-        assert winjob.describe_exit(code).startswith(f"{name} (0x{code:08X}: ")
+    for code, (name, _) in winproc.EXIT_STATUSES.items():
+        assert winproc.exit_status(code) == name
+        assert winproc.exit_status(code - (1 << 32)) == name  # as a signed 32-bit value
+        assert winproc.describe_exit(code).startswith(f"{name} (0x{code:08X}: ")
     for plain in (None, 0, 1, 2, 3, 0xC0000004, 255):
-        assert winjob.exit_status(plain) is None and winjob.describe_exit(plain) is None
+        assert winproc.exit_status(plain) is None and winproc.describe_exit(plain) is None
 
 
 def test_the_limit_structure_has_the_windows_layout():
@@ -275,7 +275,7 @@ def _crashed(exception: str) -> Facts:
 def test_a_windows_crash_is_the_crash_finding_with_its_name(matrix):
     from dldoctor.checks.runtime import illegal_instruction, probe_crashed
 
-    access = winjob.describe_exit(0xC0000005)
+    access = winproc.describe_exit(0xC0000005)
     (verdict,) = probe_crashed(_crashed(access), matrix)
     assert "STATUS_ACCESS_VIOLATION" in verdict.title
     assert verdict.evidence["exception"] == access
@@ -285,7 +285,7 @@ def test_a_windows_crash_is_the_crash_finding_with_its_name(matrix):
 def test_an_illegal_instruction_on_windows_is_the_cpu_finding_not_a_crash(matrix):
     from dldoctor.checks.runtime import illegal_instruction, probe_crashed
 
-    illegal = winjob.describe_exit(0xC000001D)
+    illegal = winproc.describe_exit(0xC000001D)
     assert probe_crashed(_crashed(illegal), matrix) == []
     (verdict,) = illegal_instruction(_crashed(illegal), matrix)
     assert "STATUS_ILLEGAL_INSTRUCTION" in verdict.title
@@ -294,7 +294,7 @@ def test_an_illegal_instruction_on_windows_is_the_cpu_finding_not_a_crash(matrix
 def test_out_of_memory_on_windows_is_told_with_windows_means(matrix):
     from dldoctor.checks.runtime import probe_crashed
 
-    (verdict,) = probe_crashed(_crashed(winjob.describe_exit(0xC0000017)), matrix)
+    (verdict,) = probe_crashed(_crashed(winproc.describe_exit(0xC0000017)), matrix)
     assert "Task Manager" in verdict.fixes[0].summary and "dmesg" not in verdict.fixes[0].summary
 
 
