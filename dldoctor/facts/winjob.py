@@ -21,6 +21,7 @@ from typing import Any, Callable
 # to it) and no console window flashing up for each probe.
 CREATE_NEW_PROCESS_GROUP = 0x00000200
 CREATE_NO_WINDOW = 0x08000000
+BELOW_NORMAL_PRIORITY_CLASS = 0x00004000  # a short probe yields the CPU to the longest one
 # Job limits (winnt.h).
 JOB_OBJECT_LIMIT_PROCESS_MEMORY = 0x00000100
 # An unhandled exception ends the process with its code instead of waiting on the Windows Error

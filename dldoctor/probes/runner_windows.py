@@ -22,6 +22,7 @@ from typing import Any, Callable
 from dldoctor.facts import reaper
 from dldoctor.facts.run_windows import Readers
 from dldoctor.facts.winjob import (
+    BELOW_NORMAL_PRIORITY_CLASS,
     CREATE_NEW_PROCESS_GROUP,
     CREATE_NO_WINDOW,
     Job,
@@ -69,6 +70,9 @@ def run_child_windows(
     api.set_handle_inheritable(handle, True)  # handle_list passes only inheritable handles
     startupinfo = api.startupinfo()
     startupinfo.lpAttributeList = {"handle_list": [handle]}
+    flags = CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW
+    if isinstance(args.get("nice"), int) and args["nice"] > 0:  # os.nice's Windows counterpart
+        flags |= BELOW_NORMAL_PRIORITY_CLASS
     try:
         proc = api.popen(
             [*argv, json.dumps({**args, "channel_handle": handle})],
@@ -77,7 +81,7 @@ def run_child_windows(
             stderr=subprocess.STDOUT,
             close_fds=True,
             startupinfo=startupinfo,
-            creationflags=CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW,
+            creationflags=flags,
             env=marked,
             cwd=cwd,
         )

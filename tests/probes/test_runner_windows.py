@@ -309,3 +309,31 @@ def test_the_harness_opens_its_channel_from_the_inherited_handle(monkeypatch):
     assert harness.channel_fd({"channel_handle": 1234}) == 7
     assert opened == [(1234, os.O_WRONLY)]
     assert harness.channel_fd({"channel_fd": 5, "channel_handle": None}) == 5
+
+
+def test_a_niced_child_starts_below_normal_priority(windows):
+    run_child([sys.executable, "-c", PRELUDE + 'send({"type": "done"})'], {"nice": 5}, 20)
+    run_child([sys.executable, "-c", PRELUDE + 'send({"type": "done"})'], {"nice": 0}, 20)
+    niced, normal = (p["creationflags"] for p in windows.popens)
+    assert niced & winjob.BELOW_NORMAL_PRIORITY_CLASS
+    assert not normal & winjob.BELOW_NORMAL_PRIORITY_CLASS
+
+
+def test_the_accelerator_lock_on_windows_is_msvcrts_byte_lock(monkeypatch, tmp_path):
+    import types
+
+    from dldoctor.probes.child import harness
+
+    calls = []
+
+    def locking(fd, mode, nbytes):
+        calls.append((mode, nbytes))
+        if len(calls) == 1:
+            raise OSError(36, "Resource deadlock avoided")  # LK_LOCK gave up once: retried
+
+    fake = types.SimpleNamespace(LK_LOCK=1, LK_UNLCK=0, locking=locking)
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # import fcntl fails, as on Windows
+    with harness._windows_lock(str(tmp_path / "lock")):
+        assert calls == [(1, 1), (1, 1)]
+    assert calls == [(1, 1), (1, 1), (0, 1)]

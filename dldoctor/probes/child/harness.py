@@ -386,8 +386,9 @@ class Context:
             return
         try:
             import fcntl
-        except ImportError:  # Windows: no flock; the probes there are sequential enough
-            yield
+        except ImportError:  # Windows: no flock; msvcrt's byte-range lock does the same
+            with _windows_lock(path):
+                yield
             return
         with open(path, "a") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
@@ -395,6 +396,36 @@ class Context:
                 yield
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+LOCK_ROUNDS = 60  # msvcrt's LK_LOCK itself retries for 10 s: up to 10 minutes in all
+
+
+@contextlib.contextmanager
+def _windows_lock(path: str) -> Iterator[None]:
+    """The first byte of ``path`` locked with msvcrt.locking; without msvcrt, or past
+    LOCK_ROUNDS, it goes on unlocked (the probe's own timeout still bounds it)."""
+    try:
+        import msvcrt
+    except ImportError:
+        yield
+        return
+    with open(path, "a+b") as f:
+        held = False
+        for _ in range(LOCK_ROUNDS):
+            try:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+                held = True
+                break
+            except OSError:  # another child holds it still: LK_LOCK gave up after 10 tries
+                continue
+        try:
+            yield
+        finally:
+            if held:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
 
 
 def load_probe(job: JSON) -> types.ModuleType:
