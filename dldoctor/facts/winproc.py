@@ -26,21 +26,24 @@ def windows_api() -> WindowsApi | None:
 # https://learn.microsoft.com/openspecs/windows_protocols/ms-erref/596a1078-e883-4972-9bbc-49e60bebca55),
 # with what each means for a probe. The Windows counterpart of a POSIX signal name.
 EXIT_STATUSES: dict[int, tuple[str, str]] = {
-    0xC0000005: ("STATUS_ACCESS_VIOLATION", "access violation (a segmentation fault)"),
+    0xC0000005: ("STATUS_ACCESS_VIOLATION", "access violation, the segmentation fault of Windows"),
     0xC000001D: ("STATUS_ILLEGAL_INSTRUCTION", "illegal instruction"),
     0xC0000096: ("STATUS_PRIVILEGED_INSTRUCTION", "privileged instruction"),
     0xC0000135: ("STATUS_DLL_NOT_FOUND", "a DLL the process needs was not found"),
     0xC0000139: ("STATUS_ENTRYPOINT_NOT_FOUND", "a DLL lacks a function the process needs"),
     0xC0000142: ("STATUS_DLL_INIT_FAILED", "a DLL failed to initialise"),
-    0xC000007B: ("STATUS_INVALID_IMAGE_FORMAT", "a DLL is not a valid image (32/64-bit mix)"),
-    0xC0000409: ("STATUS_STACK_BUFFER_OVERRUN", "fail-fast: abort() or a detected corruption"),
+    0xC000007B: ("STATUS_INVALID_IMAGE_FORMAT", "a DLL is not a valid image: a 32/64-bit mix"),
+    0xC0000409: (
+        "STATUS_STACK_BUFFER_OVERRUN",
+        "fail-fast: abort, or a corruption the C runtime detected",
+    ),
     0xC0000602: ("STATUS_FAIL_FAST_EXCEPTION", "fail-fast exception"),
     0xC00000FD: ("STATUS_STACK_OVERFLOW", "stack overflow"),
     0xC0000374: ("STATUS_HEAP_CORRUPTION", "heap corruption"),
     0xC0000017: ("STATUS_NO_MEMORY", "out of memory"),
     0xC0000094: ("STATUS_INTEGER_DIVIDE_BY_ZERO", "integer division by zero"),
     0xC000013A: ("STATUS_CONTROL_C_EXIT", "ended by Ctrl-C"),
-    0x80000003: ("STATUS_BREAKPOINT", "breakpoint (a debug assertion)"),
+    0x80000003: ("STATUS_BREAKPOINT", "breakpoint: a debug assertion"),
     0xE06D7363: ("MSVC_CPP_EXCEPTION", "an unhandled C++ exception"),
 }
 
@@ -54,7 +57,8 @@ def exit_status(code: int | None) -> str | None:
 
 
 def describe_exit(code: int | None) -> str | None:
-    """ "STATUS_ACCESS_VIOLATION (0xC0000005: access violation ...)", or None for a plain exit."""
+    """The name, code and meaning ("STATUS_ACCESS_VIOLATION (0xC0000005: access violation, ...)"),
+    or None for a plain exit code."""
     if code is None:
         return None
     entry = EXIT_STATUSES.get(code & 0xFFFFFFFF)
