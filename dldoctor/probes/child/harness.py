@@ -3,9 +3,9 @@
 # Runs in the TARGET interpreter as `PYTHON -c <this file> <json-args>`: standard library only,
 # Python 3.6 syntax, nothing from dldoctor. The per-framework probe modules arrive as source in
 # the arguments and run here one after another. Results go, one JSON object per line, to the pipe
-# whose fd the parent passed (pass_fds): whatever a framework prints to stdout or stderr can never
-# be mistaken for a result. Each phase's output goes to its own file the parent can read if this
-# process dies, so a crash still has its last words.
+# whose fd the parent passed (pass_fds; on Windows an inherited HANDLE): whatever a framework
+# prints to stdout or stderr can never be mistaken for a result. Each phase's output goes to its
+# own file the parent can read if this process dies, so a crash still has its last words.
 import os
 import sys
 
