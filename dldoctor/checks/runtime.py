@@ -56,6 +56,11 @@ def _import_fixes(
 def _out_of_memory(facts: Facts) -> Fix:
     limit = (facts.runtime or {}).get("memory_limit_bytes")
     capped = f" (each probe was capped at {limit / 2**30:.1f} GiB: --memory-limit)" if limit else ""
+    if (facts.system.get("os") or {}).get("name") == "Windows":  # no free(1), no OOM killer log
+        return Fix(
+            f"It ran out of memory{capped}: check free memory and the commit charge "
+            "(Task Manager, Performance, Memory: 'Committed'), or enlarge the page file."
+        )
     return intent_fix(
         f"It ran out of memory{capped}: check free memory (`free -h`) and the kernel log for the "
         "OOM killer's lines (Out of memory: Killed process …).",
@@ -214,14 +219,21 @@ def _process_evidence(key: str, record: dict[str, Any]) -> dict[str, Any]:
         "during": record.get("during"),
         "signal": process.get("signal"),
         "exit_code": process.get("exit_code"),
+        "exception": process.get("exception"),  # native Windows: the NTSTATUS of the crash
         "last_output": (record.get("output") or [])[-12:] or process.get("output_tail") or [],
         "memory_limit_bytes": process.get("memory_limit_bytes"),
     }
 
 
+def _exception(record: dict[str, Any]) -> str:
+    """The NTSTATUS name a Windows child died of ("STATUS_ACCESS_VIOLATION"), else ""."""
+    return str((record.get("process") or {}).get("exception") or "").split(" ")[0]
+
+
 def _sigill(record: dict[str, Any], matrix: Matrix) -> bool:
     signal = (record.get("process") or {}).get("signal")
-    return signal == "SIGILL" or bool(rt.with_cause(record, "cpu-instructions", matrix))
+    illegal = signal == "SIGILL" or _exception(record) == "STATUS_ILLEGAL_INSTRUCTION"
+    return illegal or bool(rt.with_cause(record, "cpu-instructions", matrix))
 
 
 @check(
@@ -232,8 +244,8 @@ def _sigill(record: dict[str, Any], matrix: Matrix) -> bool:
 )
 def probe_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: the child process probing a framework died: killed by a signal (SIGSEGV, SIGABRT,
-    SIGBUS, SIGKILL) or exited without finishing, during its import, its CUDA initialisation or a
-    smoke test.
+    SIGBUS, SIGKILL; on Windows an exception such as STATUS_ACCESS_VIOLATION) or exited without
+    finishing, during its import, its CUDA initialisation or a smoke test.
 
     Why: a script using the framework dies the same way, usually without a Python traceback:
     mismatched native libraries, a broken install, or the kernel's out-of-memory killer.
@@ -250,7 +262,8 @@ def probe_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
         how = record.get("reason") or "crashed"
         dist = rt.distribution(facts, key)
         remedies: list[Fix] = []
-        if signal == "SIGKILL" or rt.with_cause(record, "out-of-memory", matrix):
+        out_of_memory = signal == "SIGKILL" or _exception(record) == "STATUS_NO_MEMORY"
+        if out_of_memory or rt.with_cause(record, "out-of-memory", matrix):
             remedies.append(_out_of_memory(facts))
         elif dist and dist.get("version"):
             name = q.canonical(str(dist["name"]))
@@ -373,7 +386,11 @@ def illegal_instruction(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 Severity.ERROR,
                 f"{rt.version_label(facts, key, record)} cannot run on this CPU "
                 f"({cpu.get('model') or 'unknown model'}): "
-                + (rt.first_line(said[0][1]) if said else "illegal instruction (SIGILL)"),
+                + (
+                    rt.first_line(said[0][1])
+                    if said
+                    else f"illegal instruction ({_exception(record) or 'SIGILL'})"
+                ),
                 evidence=evidence,
                 fixes=(
                     Fix(

@@ -13,7 +13,9 @@ from dldoctor.model import CheckOutcome, Finding, Severity, Status
 # 1.1: a fix's commands are argument vectors, not shell lines.
 # 1.2: unknown facts are null, "there is none" is false (dldoctor/facts/known.py).
 # 1.3: runtime records say which CUDA libraries loaded when (key, SONAME), the versions each
-#      framework reports built vs at run time, failed loads, and why a device is unavailable.
+#      framework reports built vs at run time, failed loads, and why a device is unavailable;
+#      Windows facts (system.windows, cuda.dll_search, a GPU's driver_model), a Windows probe
+#      child's exception/peak memory; no MIG/ECC, no container runtime, no jaxlib are false.
 SCHEMA_VERSION = "1.3"
 
 EXIT_OK = 0  # healthy (warnings allowed unless --strict)

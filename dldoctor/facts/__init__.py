@@ -166,6 +166,16 @@ def _environment_files(
     cuda = sections["cuda"]
     if "errors" in cuda and "toolkits" not in cuda:
         return  # the cuda section itself failed
+    if (sections["system"].get("os") or {}).get("name") == "Windows":
+        from dldoctor.facts.windows import dll_search
+
+        try:
+            cuda["dll_search"] = dll_search(host, python.get("prefix"))
+        except Exception as exc:
+            cuda.setdefault("errors", {})["dll_search"] = f"internal error: {exc!r}"
+            cuda["dll_search"] = None
+    else:
+        cuda["dll_search"] = False  # no DLLs off Windows (the library map is the ELF side)
     site_dirs = [
         p for p in python.get("sys_path") or [] if isinstance(p, str) and p.startswith("/")
     ]

@@ -264,6 +264,12 @@ class ChildRecords:
         }
         if outcome.error:
             process["start_error"] = outcome.error
+        if outcome.exception:  # Windows: the exception its exit code names
+            process["exception"] = outcome.exception
+        if outcome.peak_memory_bytes is not None:
+            process["peak_memory_bytes"] = outcome.peak_memory_bytes
+        if outcome.isolation_error:
+            process["isolation_error"] = outcome.isolation_error
         closed = []
         culprit = next(
             (n for n in self.frameworks if n in self.started and n not in self.ended), None
@@ -326,6 +332,8 @@ class ChildRecords:
 def _ending(outcome: ChildOutcome) -> str:
     if outcome.signal:
         return f"crashed with {outcome.signal}"
+    if outcome.exception:
+        return f"crashed with {outcome.exception}"
     if outcome.returncode not in (None, 0):
         return f"exited with code {outcome.returncode}"
     return "exited early" if not outcome.done else ""

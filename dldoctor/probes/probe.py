@@ -14,7 +14,6 @@ from typing import Any, Callable
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
-from dldoctor.probes import skipped
 from dldoctor.probes.collect import ChildRecords
 from dldoctor.probes.loads import annotate
 from dldoctor.probes.runner import run_child
@@ -63,8 +62,6 @@ def run_probes(
     Ctrl-C stops them: the section is still returned, with ``interrupted`` set and the probes
     that had not finished marked "interrupted".
     """
-    if os.name != "posix":
-        return skipped("runtime probes need a POSIX system (Linux, macOS, WSL)")
     started = time.monotonic()
     notify = on_event or (lambda event: None)
     plan = planning.make_plan(facts, matrix, options.frameworks, options.env)
@@ -137,7 +134,6 @@ def _run_group(
     try:
         args = {
             "workdir": workdir,
-            "memory_limit_bytes": memory,
             "nice": nice,
             "options": {
                 "full": options.full,
@@ -173,6 +169,7 @@ def _run_group(
         cwd=workdir,
         on_message=on_message,
         cancel=cancel,
+        memory_limit_bytes=memory,
     )
     for name in records.finish(outcome, memory):
         notify(ProbeEvent("end", name, record=records.records[name]))

@@ -238,11 +238,17 @@ def details(area: Area, facts: Facts) -> list[str]:
     return []
 
 
+def _known(value: Any, absent: str) -> str:
+    """A fact as shown: its value, ``absent`` for False (there is none), "unknown" for None."""
+    return absent if value is False else "unknown" if value is None else str(value)
+
+
 def _container_details(container: dict[str, Any]) -> list[str]:
     lines = []
     if container.get("runtime") or container.get("ipc"):
+        runtime = container.get("runtime")
         lines.append(
-            f"container runtime: {container.get('runtime') or 'unknown'}, "
+            f"container runtime: {runtime or ('not recognised' if runtime is False else 'unknown')}, "
             f"IPC namespace: {container.get('ipc') or 'unknown'}"
         )
     nvidia = container.get("nvidia") or {}
@@ -251,7 +257,8 @@ def _container_details(container: dict[str, Any]) -> list[str]:
         versions = sorted({str(i.get("version")) for i in injected})
         lines.append(
             f"driver files injected by the NVIDIA container toolkit: {len(injected)} "
-            f"(driver {', '.join(versions)}; host kernel module {nvidia.get('host_driver_version')})"
+            f"(driver {', '.join(versions)}; host kernel module "
+            f"{_known(nvidia.get('host_driver_version'), 'not visible')})"
         )
     return lines
 
@@ -276,7 +283,19 @@ def _nvidia_details(facts: Facts) -> list[str]:
     n = facts.nvidia
     lines = []
     for g in n.get("gpus") or []:
-        mig = "MIG on" if (g.get("mig") or {}).get("current") else "MIG off"
+        mig_mode = g.get("mig")
+        mig = (
+            "no MIG"
+            if mig_mode is False
+            else "MIG unknown"
+            if mig_mode is None
+            else "MIG on"
+            if mig_mode.get("current")
+            else "MIG off"
+        )
+        model = g.get("driver_model")
+        if isinstance(model, dict) and model.get("current"):  # native Windows: WDDM or TCC
+            mig += f", {model['current']} driver model"
         used, total = g.get("memory_used_bytes"), g.get("memory_total_bytes")
         lines.append(
             f"GPU {g.get('index')}: {g.get('name')}, CC {g.get('compute_capability')}, "

@@ -3,9 +3,9 @@
 # Runs in the TARGET interpreter as `PYTHON -c <this file> <json-args>`: standard library only,
 # Python 3.6 syntax, nothing from dldoctor. The per-framework probe modules arrive as source in
 # the arguments and run here one after another. Results go, one JSON object per line, to the pipe
-# whose fd the parent passed (pass_fds): whatever a framework prints to stdout or stderr can never
-# be mistaken for a result. Each phase's output goes to its own file the parent can read if this
-# process dies, so a crash still has its last words.
+# whose fd the parent passed (pass_fds; on Windows an inherited HANDLE): whatever a framework
+# prints to stdout or stderr can never be mistaken for a result. Each phase's output goes to its
+# own file the parent can read if this process dies, so a crash still has its last words.
 import os
 import sys
 
@@ -472,8 +472,9 @@ class Context:
             return
         try:
             import fcntl
-        except ImportError:  # Windows: no flock; the probes there are sequential enough
-            yield
+        except ImportError:  # Windows: no flock; msvcrt's byte-range lock does the same
+            with _windows_lock(path):
+                yield
             return
         with open(path, "a") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
@@ -481,6 +482,36 @@ class Context:
                 yield
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+LOCK_ROUNDS = 60  # msvcrt's LK_LOCK itself retries for 10 s: up to 10 minutes in all
+
+
+@contextlib.contextmanager
+def _windows_lock(path: str) -> Iterator[None]:
+    """The first byte of ``path`` locked with msvcrt.locking; without msvcrt, or past
+    LOCK_ROUNDS, it goes on unlocked (the probe's own timeout still bounds it)."""
+    try:
+        import msvcrt
+    except ImportError:
+        yield
+        return
+    with open(path, "a+b") as f:
+        held = False
+        for _ in range(LOCK_ROUNDS):
+            try:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+                held = True
+                break
+            except OSError:  # another child holds it still: LK_LOCK gave up after 10 tries
+                continue
+        try:
+            yield
+        finally:
+            if held:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
 
 
 def load_probe(job: JSON) -> types.ModuleType:
@@ -565,8 +596,17 @@ def flat(value: Any) -> List[float]:
     return [float(value)]
 
 
+def channel_fd(args: JSON) -> int:
+    """The fd of the parent's pipe: passed as is on POSIX (pass_fds), as a HANDLE on Windows."""
+    if args.get("channel_handle") is not None:
+        import msvcrt  # Windows: the inherited handle becomes a C runtime fd
+
+        return msvcrt.open_osfhandle(int(args["channel_handle"]), os.O_WRONLY)  # type: ignore
+    return int(args["channel_fd"])
+
+
 def run(args: JSON) -> None:
-    channel = Channel(int(args["channel_fd"]))
+    channel = Channel(channel_fd(args))
     workdir = str(args.get("workdir") or ".")
     faulthandler.enable()  # a SIGSEGV prints the Python stack to fd 2: the phase's output file
     problem = limit_memory(args.get("memory_limit_bytes"))
