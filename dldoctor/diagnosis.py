@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from dldoctor.facts.queries import canonical
 from dldoctor.model import Finding, Severity
 
 JSON = dict[str, Any]
@@ -48,12 +49,18 @@ PREDICTS = {
     "DD507": ("numpy-abi",),
     "DD512": ("mps-macos",),
     "DD303": ("companion-operator",),
+    # An extension's static build facts predict what its import prints (right-corpus'
+    # extension-for-another-torch signature: "undefined symbol: _ZN3c10...").
+    "DD520": ("extension-build-mismatch", "companion-operator"),
+    "DD521": ("extension-build-mismatch", "companion-operator"),
 }
 # One finding that, for the same framework, makes another one its evidence (same root cause).
 ABSORBS = {
     "DD511": ("DD201",),  # native Windows TensorFlow after 2.10 is the CPU-only build
     "DD604": ("DD504",),  # the library it could not load is the cuDNN DD504 finds missing
     "DD303": ("DD601",),  # a companion built for another torch fails its import
+    "DD520": ("DD601",),  # an extension built for another torch fails its import
+    "DD521": ("DD601",),  # an extension of another CUDA major fails its import
 }
 # Static findings about one framework whose evidence does not name it.
 _IMPLIED = {"DD506": "jax", "DD511": "tensorflow", "DD512": "torch"}
@@ -117,6 +124,9 @@ def _absorbs(root: Finding, other: Finding) -> bool:
         return "pip" in other.evidence and any(str(x).startswith("libcudnn") for x in libraries)
     if root.code == "DD303":  # the companion whose requirement is unmet is the one failing
         return root.evidence.get("distribution") == other.evidence.get("module")
+    if root.code in ("DD520", "DD521"):  # the extension judged is the module that fails
+        module = other.evidence.get("module")
+        return isinstance(module, str) and canonical(module) == root.evidence.get("extension")
     return True
 
 

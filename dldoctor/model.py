@@ -63,6 +63,10 @@ class Intent:
     driver: str | None = None
     variable: str | None = None
     value: str | None = None
+    # Build from source against what is installed (a torch extension): no build isolation, no
+    # cached wheel, the sdist even where a wheel exists.
+    build: bool = False
+    find_links: str | None = None  # a page of wheel links (PyG's data.pyg.org/whl/torch-X+cuY.html)
 
     def to_dict(self) -> JSON:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -75,6 +79,7 @@ class Intent:
             known[key] = tuple(str(x) for x in known.get(key) or ())
         known["copies"] = max(1, min(int(known.get("copies") or 1), 16))
         known["reinstall"] = bool(known.get("reinstall", False))
+        known["build"] = bool(known.get("build", False))
         for key in (
             "index_url",
             "extra_index_url",
@@ -83,6 +88,7 @@ class Intent:
             "driver",
             "variable",
             "value",
+            "find_links",
         ):
             if not isinstance(known.get(key), (str, type(None))):
                 known[key] = None

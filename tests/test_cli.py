@@ -70,7 +70,7 @@ def test_json_on_stdout_and_in_a_file_are_valid_reports(tmp_path):
     assert result.returncode == 0
     for document in (json.loads(result.stdout), json.loads(path.read_text())):
         jsonschema.validate(document, report_schema())
-        assert document["schema_version"] == "1.2"
+        assert document["schema_version"] == "1.3"
         assert [f["code"] for f in document["findings"]] == expected_static_codes()
 
 

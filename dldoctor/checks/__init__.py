@@ -1,6 +1,7 @@
 """Checks: pure functions of Facts and the matrix. Importing this package registers them all."""
 
 from dldoctor.checks import (
+    build,
     builds,
     compat_arch,
     compat_driver,
@@ -11,6 +12,7 @@ from dldoctor.checks import (
     container,
     driver,
     env,
+    extensions,
     interpreter,
     packages,
     runtime,
@@ -21,6 +23,7 @@ from dldoctor.checks import (
 )
 
 __all__ = [
+    "build",
     "builds",
     "compat_arch",
     "compat_driver",
@@ -31,6 +34,7 @@ __all__ = [
     "container",
     "driver",
     "env",
+    "extensions",
     "interpreter",
     "packages",
     "runtime",

@@ -12,7 +12,8 @@ from dldoctor.model import CheckOutcome, Finding, Severity, Status
 
 # 1.1: a fix's commands are argument vectors, not shell lines.
 # 1.2: unknown facts are null, "there is none" is false (dldoctor/facts/known.py).
-SCHEMA_VERSION = "1.2"
+# 1.3: extensions (packages.extensions), the build tools (cuda.build_tools), Python headers.
+SCHEMA_VERSION = "1.3"
 
 EXIT_OK = 0  # healthy (warnings allowed unless --strict)
 EXIT_FOUND = 1  # at least one error (or warning, under --strict)
