@@ -24,6 +24,12 @@ def extensions(facts: Facts, framework: str = "torch") -> list[JSON]:
     return [e for e in section.get("installed") or [] if e.get("framework") == framework]
 
 
+def _path(facts: Facts, ext: JSON, leaf: str) -> str:
+    """The dotted path of one of an extension's facts (what an Unjudged names)."""
+    index = next(i for i, e in enumerate(facts.packages["extensions"]["installed"]) if e is ext)
+    return f"packages.extensions.installed.{index}.{leaf}"
+
+
 def _torch(facts: Facts) -> tuple[JSON | None, Any]:
     """(torch's distribution, its CUDA: '13.0', False for a CPU build, None unknown)."""
     torch = q.installed(facts, "torch")
@@ -80,6 +86,8 @@ def extension_for_another_torch(facts: Facts, matrix: Matrix) -> list[Verdict | 
             if pair and minor_of(str(ext.get("version") or "")) != pair:
                 reasons.append(f"torch {release} pairs with {ext['key']} {pair}")
         abi = built.get("cxx11_abi")
+        if abi is not None and torch_abi is None and not reasons:
+            verdicts.append(Unjudged(_name(ext), "packages.extensions.torch_cxx11_abi"))
         if abi is not None and torch_abi is not None and abi != torch_abi:
             reasons.append(
                 f"C++ ABI cxx11abi{'TRUE' if abi else 'FALSE'}, torch's is "
@@ -125,6 +133,8 @@ def extension_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
     for ext in extensions(facts):
         cuda = (ext.get("built_for") or {}).get("cuda")
         if cuda is None:
+            if fx.spec_of(matrix, str(ext.get("key"))).get("ops") == "required":
+                verdicts.append(Unjudged(_name(ext), _path(facts, ext, "built_for.cuda")))
             continue
         if torch_cuda is None:
             verdicts.append(Unjudged(_name(ext), "packages.frameworks.torch.build.cuda"))
@@ -237,7 +247,10 @@ def extension_ops_missing(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
     for ext in extensions(facts):
         spec = fx.spec_of(matrix, str(ext.get("key")))
         modules = ext.get("modules")
-        if spec.get("ops") != "required" or modules is None:
+        if spec.get("ops") != "required":
+            continue
+        if modules is None:
+            verdicts.append(Unjudged(_name(ext), _path(facts, ext, "modules")))
             continue
         if not modules:
             found = fx.for_torch(facts, matrix, ext) if spec.get("rebuild") != "wheel" else None
