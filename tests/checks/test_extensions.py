@@ -135,7 +135,11 @@ def test_flash_attn_label_torch_release(matrix, built, fires):
 @pytest.mark.parametrize(("abi", "torch_abi", "fires"), [(False, True, True), (True, True, False), (True, False, True), (None, True, False), (False, None, False)])  # fmt: skip
 def test_cxx11_abi_against_torchs(matrix, abi, torch_abi, fires):
     facts = facts_with(ext("flash-attn", "2.8.3", torch="2.13", cxx11_abi=abi), abi=torch_abi)
-    verdicts = ext_checks.extension_for_another_torch(facts, matrix)
+    verdicts = [
+        v
+        for v in ext_checks.extension_for_another_torch(facts, matrix)
+        if not isinstance(v, Unjudged)
+    ]
     assert bool(verdicts) is fires
     if fires:
         assert "C++ ABI" in verdicts[0].title
