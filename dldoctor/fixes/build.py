@@ -82,3 +82,13 @@ def python_headers(version: str) -> Fix:
         notes=f"Debian/Ubuntu: {name}; RHEL/Fedora: python{version or '3'}-devel; pyenv and "
         "conda Pythons ship them (reinstall that Python).",
     )
+
+
+def max_jobs(jobs: int, why: str) -> Fix:
+    command, intent = _setting("MAX_JOBS", str(jobs))
+    return Fix(
+        f"Limit the build to {jobs} parallel compile jobs ({why}).",
+        (command,),
+        intents=(intent,),
+        notes="Run it in the shell that builds (it is not run for you).",
+    )

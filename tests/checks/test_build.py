@@ -184,3 +184,30 @@ def test_python_headers(matrix):
 def test_unknown_nvcc_version_is_not_judged(matrix):
     (result,) = build.build_nvcc_mismatch(facts_for({"nvcc_version": None}), matrix)
     assert isinstance(result, Unjudged)
+
+
+@pytest.mark.parametrize(
+    ("ram_gib", "advised"), [(64, True), (95, True), (96, False), (512, False)]
+)
+def test_ready_with_max_jobs_advice_below_flash_attns_ram(matrix, ram_gib, advised):
+    facts = facts_for(installed=[ext("flash-attn", "2.8.3", modules=[])])
+    facts.system["memory"]["total_bytes"] = ram_gib * 1024**3
+    (verdict,) = build.build_ready(facts, matrix)
+    assert verdict.severity is Severity.INFO
+    assert "can build CUDA extensions for torch 2.13.0+cu130 (CUDA 13.0)" in verdict.title
+    assert bool(verdict.fixes) is advised
+    if advised:
+        assert shown_all(verdict.fixes[0]) == ("export MAX_JOBS=4",)
+
+
+def test_ready_says_nothing_while_another_build_check_finds_a_problem(matrix):
+    assert build.build_ready(facts_for({"ninja": False}), matrix) == []
+    (unknown,) = build.build_ready(facts_for({"nvcc_version": None}), matrix)
+    assert isinstance(unknown, Unjudged)  # not "ready": nvcc's version is unknown
+
+
+def test_max_jobs_already_set_is_not_advised(matrix):
+    facts = facts_for({"max_jobs": "2"}, installed=[ext("flash-attn", "2.8.3", modules=[])])
+    facts.system["memory"]["total_bytes"] = 16 * 1024**3
+    (verdict,) = build.build_ready(facts, matrix)
+    assert verdict.fixes == ()

@@ -229,6 +229,19 @@ _BUILD = {
     },
     "python": {"headers": False},
 }  # fmt: skip
+_READY = merge(
+    _BUILD,
+    {
+        "cuda": {
+            "build_tools": {
+                "host_compiler": {"version": "13.2.0"},
+                "ninja": "/usr/bin/ninja",
+                "cuda_home": "/usr/local/cuda-13.0",
+            }
+        },
+        "python": {"headers": "/usr/include/python3.11"},
+    },
+)
 CASES.extend(
     [
         ("DD520", [_extensions(_ext("flash-attn", "2.8.3", torch="2.6"))], ("packages.extensions",)),
@@ -260,6 +273,8 @@ CASES.extend(
         ("DD532", [_extensions(cuda="12.8"), _BUILD], ("packages.frameworks.torch.build.cuda",)),
         ("DD533", [_extensions(cuda="12.8"), _BUILD], ("cuda.build_tools.ninja",)),
         ("DD534", [_extensions(cuda="12.8"), _BUILD], ("python.headers",)),
+        ("DD535", [_extensions(cuda="12.8"), _READY], ("cuda.build_tools.nvcc_version",)),
+        ("DD535", [_extensions(cuda="12.8"), _READY], ("python.headers",)),
     ]
 )  # fmt: skip
 
