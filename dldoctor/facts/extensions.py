@@ -171,9 +171,11 @@ def describe(host: Host, dist: JSON, spec: JSON, rules: list[JSON]) -> JSON:
     label_source: str | bool = False
     if version and "+" in str(version):
         label, label_source = str(version).partition("+")[2], "version"
-    elif isinstance(origin, dict) and origin.get("file") and "+" in str(origin["file"]):
-        label = str(origin["file"]).split("-")[1].partition("+")[2] or False
-        label_source = "direct_url.json" if label else False
+    elif isinstance(origin, dict) and str(origin.get("file") or "").endswith(".whl"):
+        # A wheel's file name is NAME-VERSION-...: the label is in its second part.
+        parts = str(origin["file"]).split("-")
+        label = parts[1].partition("+")[2] if len(parts) > 2 else ""
+        label, label_source = (label, "direct_url.json") if label else (False, False)
     said = parse_label(label, rules) if isinstance(label, str) and label else None
     if said:
         built.update(said)

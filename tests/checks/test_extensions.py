@@ -237,3 +237,14 @@ def test_unknown_extensions_are_not_judged(matrix):
     facts = make_facts(with_packages(dist("torch", "2.13.0")))
     with pytest.raises(Unknown):
         ext_checks.extension_cuda_mismatch(facts, matrix)
+
+
+def test_a_hostile_report_gets_no_command_built_from_its_strings(matrix):
+    hostile = ext("flash-attn", "2.7.4 --index-url=https://evil.example/", cuda="11.8")
+    facts = facts_with(hostile, torch="2.13.0+cu130 -r /etc/passwd", cuda="13.0")
+    (verdict,) = ext_checks.extension_cuda_mismatch(facts, matrix)
+    assert verdict.fixes[0].commands == ()
+    pyg = ext("torch-scatter", "2.1.2", cuda="11.8")
+    facts = facts_with(pyg, torch="2.13.0+cu130&&x", cuda="13.0")
+    (verdict,) = ext_checks.extension_cuda_mismatch(facts, matrix)
+    assert verdict.fixes[0].commands == ()

@@ -232,3 +232,11 @@ def test_torch_abi_of_an_older_torch_from_libc10_symbols(tmp_path, symbol, abi):
         abi,
         "torch/lib/libc10.so symbols",
     )
+
+
+def test_a_direct_url_file_that_is_no_wheel_name_gives_no_label(tmp_path, matrix):
+    record = dist_info(
+        tmp_path, "flash_attn", "2.8.3", direct_url={"url": "file:///tmp/x+y", "dir_info": {}}
+    )
+    item = only(gather(tmp_path, matrix, record))
+    assert item["local_label"] is False and item["origin"] == {"kind": "directory", "file": "x+y"}
