@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from dldoctor.facts.queries import canonical
 from dldoctor.model import Finding, Severity
 
 JSON = dict[str, Any]
@@ -49,6 +50,10 @@ PREDICTS = {
     "DD507": ("numpy-abi",),
     "DD512": ("mps-macos",),
     "DD303": ("companion-operator",),
+    # An extension's static build facts predict what its import prints (right-corpus'
+    # extension-for-another-torch signature: "undefined symbol: _ZN3c10...").
+    "DD520": ("extension-build-mismatch", "companion-operator"),
+    "DD521": ("extension-build-mismatch", "companion-operator"),
 }
 # One finding that, for the same framework, makes another one its evidence (same root cause).
 ABSORBS = {
@@ -56,6 +61,8 @@ ABSORBS = {
     "DD604": ("DD504",),  # the library it could not load is the cuDNN DD504 finds missing
     "DD303": ("DD601",),  # a companion built for another torch fails its import
     "DD509": ("DD303",),  # Keras 3 and its backend's pin on Keras 2: one conflict, two sides
+    "DD520": ("DD601",),  # an extension built for another torch fails its import
+    "DD521": ("DD601",),  # an extension of another CUDA major fails its import
 }
 # Absorptions between two distributions' findings: they need not be about one framework.
 _ACROSS = ("DD509",)
@@ -126,6 +133,9 @@ def _absorbs(root: Finding, other: Finding) -> bool:
         required = str(other.evidence.get("requirement") or "")
         name = re.split(r"[\s\[<>=!~;(]", required, maxsplit=1)[0].lower()
         return {str(other.evidence.get("distribution")).lower(), name} == pair
+    if root.code in ("DD520", "DD521"):  # the extension judged is the module that fails
+        module = other.evidence.get("module")
+        return isinstance(module, str) and canonical(module) == root.evidence.get("extension")
     return True
 
 

@@ -88,6 +88,10 @@ class Intent:
         str, ...
     ] = ()  # kernel modules, system packages, a service, a diagnostic's options
     manager: str | None = None  # "conda": requirements/remove_first are conda packages
+    # Build from source against what is installed (a torch extension): no build isolation, no
+    # cached wheel, the sdist even where a wheel exists.
+    build: bool = False
+    find_links: str | None = None  # a page of wheel links (PyG's data.pyg.org/whl/torch-X+cuY.html)
 
     def to_dict(self) -> JSON:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -101,6 +105,7 @@ class Intent:
             known[key] = tuple(str(x) for x in value) if isinstance(value, (list, tuple)) else ()
         known["copies"] = max(1, min(int(known.get("copies") or 1), 16))
         known["reinstall"] = bool(known.get("reinstall", False))
+        known["build"] = bool(known.get("build", False))
         for key in (
             "index_url",
             "extra_index_url",
@@ -110,6 +115,7 @@ class Intent:
             "variable",
             "value",
             "manager",
+            "find_links",
         ):
             if not isinstance(known.get(key), (str, type(None))):
                 known[key] = None

@@ -1,6 +1,7 @@
 """Checks: pure functions of Facts and the matrix. Importing this package registers them all."""
 
 from dldoctor.checks import (
+    build,
     builds,
     compat_arch,
     compat_driver,
@@ -11,6 +12,7 @@ from dldoctor.checks import (
     container,
     driver,
     env,
+    extensions,
     interpreter,
     packages,
     runtime,
@@ -22,6 +24,7 @@ from dldoctor.checks import (
 )
 
 __all__ = [
+    "build",
     "builds",
     "compat_arch",
     "compat_driver",
@@ -32,6 +35,7 @@ __all__ = [
     "container",
     "driver",
     "env",
+    "extensions",
     "interpreter",
     "packages",
     "runtime",

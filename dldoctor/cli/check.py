@@ -62,6 +62,12 @@ def check(
     from_report: Optional[Path] = typer.Option(
         None, "--from", help="Judge the facts of an earlier JSON report with today's matrix."
     ),
+    build: bool = typer.Option(
+        False,
+        "--build",
+        help="Also judge whether this machine can build CUDA extensions for torch (nvcc, "
+        "host compiler, CUDA_HOME, ninja, Python headers).",
+    ),
 ) -> None:
     """Inspect this machine and Python environment, judge them, and print what to fix.
 
@@ -97,6 +103,8 @@ def check(
             interrupted = bool(facts.runtime.get("interrupted"))  # a report's own is history
     except KeyboardInterrupt:
         fail("interrupted while gathering facts: no report written", EXIT_INTERRUPTED)
+    if build and isinstance(facts.cuda.get("build_tools"), dict):
+        facts.cuda["build_tools"]["requested"] = True  # a fact of this run: the build checks judge
     outcomes = tuple(run_checks(facts, matrix))
     command = "dldoctor check" + source
     report = Report(

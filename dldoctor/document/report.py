@@ -16,6 +16,7 @@ from dldoctor.model import CheckOutcome, Finding, Severity, Status
 #      framework reports built vs at run time, failed loads, and why a device is unavailable;
 #      Windows facts (system.windows, cuda.dll_search, a GPU's driver_model), a Windows probe
 #      child's exception/peak memory; no MIG/ECC, no container runtime, no jaxlib are false.
+#      Extensions (packages.extensions), the build tools (cuda.build_tools), Python headers.
 SCHEMA_VERSION = "1.3"
 
 EXIT_OK = 0  # healthy (warnings allowed unless --strict)

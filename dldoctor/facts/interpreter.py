@@ -237,6 +237,14 @@ def _attempt(errors: List[str], what: str, read: Callable[[], Any], default: Any
         return default
 
 
+def _headers_dir() -> Any:
+    """Where Python.h is (what a C/C++ extension build includes); False: not installed."""
+    include = sysconfig.get_paths().get("include")
+    if include and os.path.isfile(os.path.join(include, "Python.h")):
+        return include
+    return False
+
+
 def python_facts(search_path: List[str]) -> JSON:
     """The interpreter itself: version, build, where it lives, which environment manager made it."""
     errors: List[str] = []
@@ -260,6 +268,7 @@ def python_facts(search_path: List[str]) -> JSON:
         "marker_environment": get("marker_environment", marker_environment, {}),
         "user_site": get("user_site", site.getusersitepackages),
         "user_site_enabled": bool(getattr(site, "ENABLE_USER_SITE", False)),
+        "headers": get("headers", _headers_dir),
         "sys_path": search_path,
         "errors": errors,
     }

@@ -198,6 +198,92 @@ CASES.append(("DD203", [SMALL_SHM], ("system.container.kind",)))
 CASES.append(("DD203", [SMALL_SHM], ("system.shm.total_bytes",)))
 
 
+def _extensions(*items: dict[str, Any], cuda: Any = "13.0", torch: str = "2.13.0+cu130") -> dict:
+    """torch and its extensions (dldoctor/facts/extensions.py's records)."""
+    from tests.checks.test_extensions import ext  # noqa: F401  (the record builder)
+
+    return merge(
+        with_packages(
+            dist("torch", torch),
+            frameworks={"torch": {"distributions": [], "build": {"cuda": cuda}}},
+        ),
+        {"packages": {"extensions": {"torch_cxx11_abi": True, "installed": list(items)}}},
+    )
+
+
+def _ext(key: str, version: str, **built: Any) -> dict[str, Any]:
+    from tests.checks.test_extensions import ext
+
+    return ext(key, version, **built)
+
+
+_BUILD = {
+    "cuda": {
+        "build_tools": {
+            "requested": True,
+            "cuda_home": "/usr/local/cuda-12.8",
+            "cuda_home_chosen_by": "CUDA_HOME",
+            "nvcc": "/usr/local/cuda-12.8/bin/nvcc",
+            "nvcc_version": "12.8.93",
+            "host_gcc_max": 14,
+            "host_compiler": {"command": "gcc", "chosen_by": "PATH", "path": "/usr/bin/gcc",
+                              "kind": "gcc", "version": "15.1.0", "error": None},
+            "ninja": False,
+        },
+        "nvcc_on_path": {"path": "/usr/local/cuda-13.0/bin/nvcc", "toolkit_path": "/usr/local/cuda-13.0"},
+    },
+    "python": {"headers": False},
+}  # fmt: skip
+_READY = merge(
+    _BUILD,
+    {
+        "cuda": {
+            "build_tools": {
+                "host_compiler": {"version": "13.2.0"},
+                "ninja": "/usr/bin/ninja",
+                "cuda_home": "/usr/local/cuda-13.0",
+            }
+        },
+        "python": {"headers": "/usr/include/python3.11"},
+    },
+)
+CASES.extend(
+    [
+        ("DD520", [_extensions(_ext("flash-attn", "2.8.3", torch="2.6"))], ("packages.extensions",)),
+        (
+            "DD520",
+            [_extensions(_ext("flash-attn", "2.8.3", torch="2.13", cxx11_abi=False))],
+            ("packages.extensions.torch_cxx11_abi",),
+        ),
+        (
+            "DD521",
+            [_extensions(_ext("flash-attn", "2.8.3", cuda="12"))],
+            ("packages.frameworks.torch.build.cuda",),
+        ),
+        (
+            "DD521",
+            [_extensions(_ext("flash-attn", "2.8.3", cuda="12"))],
+            ("packages.extensions.installed.0.built_for.cuda",),
+        ),
+        (
+            "DD522",
+            [_extensions(_ext("tensorrt-cu13", "10.13", cuda="13", framework="tensorrt"), cuda="12.6",
+                         torch="2.13.0+cu126"), gpu_machine(driver="575.57.08")],
+            ("nvidia.driver_version", "nvidia.proc_driver.version"),
+        ),
+        ("DD523", [_extensions(_ext("apex", "0.1", modules=[]))], ("packages.extensions.installed.0.modules",)),
+        ("DD530", [_extensions(cuda="13.0"), _BUILD], ("cuda.build_tools.nvcc_version",)),
+        ("DD530", [_extensions(_ext("deepspeed", "0.16.0", modules=[]), cuda="13.0"), _BUILD], ("cuda.build_tools",)),
+        ("DD531", [_extensions(cuda="12.8"), _BUILD], ("cuda.build_tools.host_compiler.version",)),
+        ("DD532", [_extensions(cuda="12.8"), _BUILD], ("packages.frameworks.torch.build.cuda",)),
+        ("DD533", [_extensions(cuda="12.8"), _BUILD], ("cuda.build_tools.ninja",)),
+        ("DD534", [_extensions(cuda="12.8"), _BUILD], ("python.headers",)),
+        ("DD535", [_extensions(cuda="12.8"), _READY], ("cuda.build_tools.nvcc_version",)),
+        ("DD535", [_extensions(cuda="12.8"), _READY], ("python.headers",)),
+    ]
+)  # fmt: skip
+
+
 def _forget(data: dict[str, Any], path: str) -> None:
     """Make the fact at a dotted path unknown (null), as an old report or a paste would."""
     *parents, leaf = path.split(".")
