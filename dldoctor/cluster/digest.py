@@ -135,7 +135,8 @@ def _framework(entry: JSON, record: JSON) -> str | None:
     if cuda is None:
         cuda = next((build[k] for k in _BUILD_CUDA if k in build), None)
     text = ", ".join(versions)
-    if cuda in (False, "False", "0") and any(k in build for k in _BUILD_CUDA):
+    cpu = build.get("is_cuda_build") is False and not build.get("is_rocm_build")
+    if cpu or (cuda in (False, "False", "0") and any(k in build for k in _BUILD_CUDA)):
         return f"{text} (CPU build)"
     if cuda:
         return f"{text} (CUDA {cuda})"

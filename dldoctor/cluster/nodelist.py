@@ -102,7 +102,11 @@ def compress(hosts: list[str]) -> str:
                 plain.append(host)
                 order.append(host)
             continue
-        key = (match.group(1), len(match.group(2)) if match.group(2).startswith("0") else 0)
+        digits = match.group(2)
+        padded = len(digits) > 1 and digits.startswith("0")  # "07" is padded, "0" is not
+        key = (match.group(1), len(digits) if padded else 0)
+        if not padded and (match.group(1), len(digits)) in groups:  # gpu10 after gpu08, gpu09
+            key = (match.group(1), len(digits))
         if key not in groups:
             groups[key] = []
             order.append(key)

@@ -25,6 +25,7 @@ FAILED_GRACE_S = 30.0  # after a collective failed on rank 0: how long the other
 
 ARGS = json.loads(sys.argv[1]) if __name__ == "__main__" else {}
 CHANNEL = ARGS.get("channel_fd")
+STORE = []  # type: List[Any]  # the store, once connected
 TIMEOUT_S = float(ARGS.get("timeout_s") or 300.0)
 
 
@@ -36,6 +37,8 @@ def say(message: JSON) -> None:
 def phase(name: str) -> None:
     """Tell the parent what this rank is doing, and that it may take up to the cluster timeout."""
     say({"type": "phase", "phase": name, "timeout_s": TIMEOUT_S + 30.0})
+    if STORE and name not in ("import", "join"):
+        STORE[0].set("stage/%d" % int(ARGS["rank"]), name)  # where a rank lost later was
     fault = ARGS.get("fault") or {}
     if fault.get("at") == name:  # the tests' seam: a rank that dies or hangs right here
         if fault.get("do") == "die":
@@ -112,9 +115,10 @@ def known_tensor(torch: Any, rank: int, device: str) -> Any:
     )
 
 
-def smoke(torch: Any, dist: Any, rank: int, world: int, device: str, backend: str) -> List[JSON]:
+def smoke(
+    torch: Any, dist: Any, rank: int, world: int, device: str, backend: str, results: List[JSON]
+) -> None:
     """Barrier, all-reduce of a known tensor (checked here, on this rank), bus bandwidth."""
-    results = []  # type: List[JSON]
     phase("barrier")
     started = time.monotonic()
     dist.barrier()
@@ -134,7 +138,7 @@ def smoke(torch: Any, dist: Any, rank: int, world: int, device: str, backend: st
         }
     )
     if world < 2:
-        return results
+        return
     phase("bandwidth")
     size = int(ARGS.get("bandwidth_bytes", {}).get("gpu" if device != "cpu" else "cpu") or 1 << 22)
     iterations = int(ARGS.get("bandwidth_iterations") or 5)
@@ -165,7 +169,6 @@ def smoke(torch: Any, dist: Any, rank: int, world: int, device: str, backend: st
             "backend": backend,
         }
     )
-    return results
 
 
 def sync(torch: Any, device: str) -> None:
@@ -237,6 +240,7 @@ def main() -> None:
 
     me["torch"] = getattr(torch, "__version__", None)
     store = connect(dist, rank, world)
+    STORE.append(store)
     joined = rendezvous(store, rank, world, me)
     out["join"] = joined
     if joined.get("ok"):
@@ -249,7 +253,6 @@ def main() -> None:
         out["backend"], out["device"] = backend, device
         try:
             phase("init")
-            store.set("stage/%d" % rank, "init")
             dist.init_process_group(
                 backend,
                 store=dist.PrefixStore("pg/", store),
@@ -257,9 +260,7 @@ def main() -> None:
                 world_size=world,
                 timeout=timedelta(seconds=TIMEOUT_S),
             )
-            for test in smoke(torch, dist, rank, world, device, backend):
-                store.set("stage/%d" % rank, test["test"])
-                out["tests"].append(test)
+            smoke(torch, dist, rank, world, device, backend, out["tests"])
         except Exception as exc:  # a peer died or timed out: reported, the others still collected
             out["error"] = {
                 "message": reason(exc),
