@@ -21,7 +21,7 @@ POLL_S = 0.1
 MAX_VALUE_BYTES = 1 << 20  # one rank's value read from the store: a node report is ~20 KiB
 NCCL_LINES = 200  # NCCL WARN/INFO lines each rank keeps from its NCCL_DEBUG_FILE
 LINE_CHARS = 400
-FAILED_GRACE_S = 30.0  # after a collective failed on rank 0: how long the others may take to say so
+FAILED_GRACE_S = 10.0  # after a collective failed on rank 0: how long the others may take to say so
 
 ARGS = json.loads(sys.argv[1]) if __name__ == "__main__" else {}
 CHANNEL = ARGS.get("channel_fd")
