@@ -149,16 +149,22 @@ def _differs(
     name: str, section: str, top: str, known: dict[str, str], outliers: frozenset[str], agree: int
 ) -> Finding:
     labels = sorted(outliers)
-    theirs = sorted({known[label] for label in labels})
-    # A framework's value names it already ("torch 2.13.0+cpu (CPU build)").
-    named = section == "framework" and ABSENT["framework"] not in theirs
-    subject = "" if named else f"{_what(name)} "
+    theirs, majority = sorted({known[label] for label in labels}), top
+    # A framework's value names it ("torch 2.13.0+cpu (CPU build)"), a variable is NAME=value.
+    subject = f"{_what(name)} "
+    if section == "framework" and ABSENT["framework"] not in theirs:
+        subject = ""
+    elif section == "env":
+        variable, subject = name.partition(":")[2], ""
+        theirs = [v if v == ABSENT["env"] else f"{variable}={v}" for v in theirs]
+        majority = top if top == ABSENT["env"] else f"{variable}={top}"
+    if len(theirs) > 3:
+        theirs = [*theirs[:3], f"… ({len(theirs)} values)"]
     others = f"the other {agree} node{'s' if agree != 1 else ''}"
-    title = f"{compress(labels)}: {subject}{' / '.join(theirs)}, {others} {top}"
     return Finding(
         code="DD806",
         severity=SEVERITY.get(section, Severity.WARNING),
-        title=title,
+        title=f"{compress(labels)}: {subject}{' / '.join(theirs)}, {others} {majority}",
         area=Area.CLUSTER,
         evidence={
             "field": name,

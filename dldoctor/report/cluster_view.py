@@ -8,7 +8,7 @@ from dldoctor.model import Finding, Severity
 from dldoctor.report.clean import clean
 from dldoctor.report.terminal import _GLYPH, Out
 
-MAX_SHOWN = 10  # findings of each kind on the screen; -v and the JSON report have them all
+MAX_SHOWN = 6  # findings of each kind on the screen; -v and the JSON report have them all
 
 
 def render(report: ClusterReport, out: Out, verbose: bool = False) -> None:

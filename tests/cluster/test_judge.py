@@ -83,7 +83,7 @@ def test_an_environment_variable_only_some_nodes_set(matrix: Matrix) -> None:
     plain = {"env": {"PATH": "/y"}}  # PATH differs too, but it is not a shared fact
     state = assemble(3, cluster_of(matrix, [plain, odd, plain]))
     (finding,) = differences(state.nodes)
-    assert finding.title == "gpu01: NCCL_SOCKET_IFNAME eth9, the other 2 nodes unset"
+    assert finding.title == "gpu01: NCCL_SOCKET_IFNAME=eth9, the other 2 nodes unset"
     (intent,) = finding.fixes[0].intents
     assert (intent.action, intent.variable) == ("unset", "NCCL_SOCKET_IFNAME")
 
