@@ -114,7 +114,9 @@ def _gather(
         target = json_path.with_name(f"{json_path.stem}.node{node}{json_path.suffix or '.json'}")
         if _write(report.to_dict(), target, redacted):
             written = str(target)
-    return payload(node, host, launch.rank, facts, report.findings, written)
+    from dldoctor.cluster.links import network_links
+
+    return payload(node, host, launch.rank, facts, report.findings, written, network_links())
 
 
 def _judge(

@@ -82,7 +82,13 @@ def digest(facts: Facts) -> JSON:
 
 
 def payload(
-    node: int, host: str, rank: int, facts: Facts, findings: list[Finding], report: str | None
+    node: int,
+    host: str,
+    rank: int,
+    facts: Facts,
+    findings: list[Finding],
+    report: str | None,
+    links: JSON | None = None,
 ) -> bytes:
     """The JSON a gatherer puts in the store for rank 0, bounded (evidence dropped first)."""
     body: JSON = {
@@ -93,6 +99,7 @@ def payload(
         "digest": digest(facts),
         "findings": [_finding(f, evidence=True) for f in findings[:MAX_FINDINGS]],
         "report": report,
+        "links": links or {},
     }
     data = json.dumps(body).encode("utf-8")
     if len(data) > MAX_PAYLOAD_BYTES:

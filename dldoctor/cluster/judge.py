@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dldoctor.cluster.digest import ABSENT
+from dldoctor.cluster.links import node_bandwidth
 from dldoctor.cluster.nodelist import compress
 from dldoctor.cluster.state import ClusterState, NodeState
 from dldoctor.matrix.signatures import Signatures
@@ -73,6 +74,7 @@ def judge(state: ClusterState, timeout_s: float, signatures: Signatures) -> list
         findings.append(_failed(failures))
     findings += _wrong_values(state)
     findings += _unreported(state)
+    findings += _bandwidth(state)
     findings += differences(state.nodes)
     return findings
 
@@ -426,3 +428,43 @@ def _with(finding: Finding, **evidence: Any) -> Finding:
     if not any(evidence.values()):
         return finding
     return replace(finding, evidence={**finding.evidence, **evidence})
+
+
+def _bandwidth(state: ClusterState) -> list[Finding]:
+    """Bus bandwidth between nodes against what the slowest node's network links carry."""
+    test = (
+        next((t for t in state.ranks[0].tests if t.get("test") == "bandwidth"), None)
+        if state.ranks
+        else None
+    )
+    busbw = (test or {}).get("busbw_bytes_per_s")
+    reported = [n for n in state.nodes if n.reported]
+    if not isinstance(busbw, (int, float)) or len(reported) < 2 or len(reported) < len(state.nodes):
+        return []  # one node: NVLink, PCIe or shared memory carry it, with no figure to compare
+    figures = [(node_bandwidth(n.links), n.label) for n in reported]
+    if any(figure is None for figure, _ in figures):
+        return []  # a node whose links are unknown: nothing to compare with
+    (expected, words), label = min(
+        ((f, lab) for f, lab in figures if f is not None), key=lambda x: x[0][0]
+    )
+    share = busbw / expected
+    return [
+        Finding(
+            code="DD809",
+            severity=Severity.INFO,
+            title=f"bus bandwidth {busbw / 1e9:.2f} GB/s across {len(reported)} nodes: {share:.0%} of the {expected / 1e9:.2f} GB/s of {label}'s links ({words})",
+            area=Area.CLUSTER,
+            evidence={
+                "busbw_bytes_per_s": busbw,
+                "expected_bytes_per_s": expected,
+                "share": share,
+                "slowest_node": label,
+                "links": words,
+            },
+            fixes=(
+                Fix(
+                    summary="Far below the links' rate: NCCL may be on TCP sockets or the wrong interface; NCCL_DEBUG=INFO says which transport (NET/IB or NET/Socket) it chose"
+                ),
+            ),
+        )
+    ]

@@ -47,6 +47,7 @@ class NodeState:
     findings: list[Finding] = field(default_factory=list)
     reported: bool = False  # its gatherer's report arrived
     report: str | None = None  # where the gatherer wrote the node's own JSON report
+    links: JSON = field(default_factory=dict)  # its network links (cluster/links.py)
 
     def to_dict(self) -> JSON:
         return {
@@ -58,6 +59,7 @@ class NodeState:
             "report": self.report,
             "digest": {"fields": self.fields, "sections": self.sections},
             "findings": [f.to_dict() for f in self.findings],
+            "links": self.links,
         }
 
 
@@ -144,6 +146,12 @@ def _fill(node: NodeState, payload: JSON) -> None:
         if finding is not None:
             node.findings.append(finding)
     node.report = _short(payload.get("report"))
+    links = payload.get("links") if isinstance(payload.get("links"), dict) else {}
+    assert isinstance(links, dict)
+    for kind in ("infiniband", "ethernet"):
+        entries = links.get(kind)
+        if isinstance(entries, list):
+            node.links[kind] = [e for e in entries[:64] if isinstance(e, dict) and len(e) <= 8]
     node.reported = True
 
 

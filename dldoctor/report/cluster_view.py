@@ -75,7 +75,7 @@ def _collectives(report: ClusterReport, out: Out) -> None:
             "cyan",
         )
     for finding in report.findings:
-        if finding.code in ("DD803", "DD804", "DD805"):
+        if finding.code in ("DD803", "DD804", "DD805", "DD809"):
             _finding(out, finding, False)
 
 
@@ -95,7 +95,9 @@ def _nodes_line(report: ClusterReport) -> str:
 
 
 def _section(out: Out, label: str, line: str, findings: list[Finding], verbose: bool) -> None:
-    shown = [f for f in findings if f.code not in ("DD801", "DD802", "DD803", "DD804", "DD805")]
+    shown = [
+        f for f in findings if f.code not in ("DD801", "DD802", "DD803", "DD804", "DD805", "DD809")
+    ]
     worst = max((f.severity for f in shown), key=lambda s: s.rank, default=Severity.OK)
     glyph, colour = _GLYPH[worst]
     out.wrapped(line, 0, f"[{glyph}]", colour)
