@@ -36,6 +36,7 @@ class Area(str, enum.Enum):
     PACKAGES = "packages"
     ENVIRONMENT = "environment"
     PROFILE = "profile"  # `dldoctor profile` findings (DD7xx); not an area of `check`'s view
+    CLUSTER = "cluster"  # `dldoctor check --cluster` findings (DD8xx), in the cluster report
 
 
 ACTIONS = (

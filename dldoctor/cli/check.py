@@ -68,6 +68,12 @@ def check(
         help="Also judge whether this machine can build CUDA extensions for torch (nvcc, "
         "host compiler, CUDA_HOME, ninja, Python headers).",
     ),
+    cluster: bool = typer.Option(
+        False, "--cluster", help="Judge every node of a torchrun or srun launch (run under it)."
+    ),
+    cluster_timeout_s: Optional[float] = typer.Option(
+        None, "--cluster-timeout", min=1.0, help="Seconds to wait for every rank (default 300)."
+    ),
 ) -> None:
     """Inspect this machine and Python environment, judge them, and print what to fix.
 
@@ -81,6 +87,18 @@ def check(
     started = time.perf_counter()
     ensure_writable(json_path)
     matrix = load_matrix()
+    if cluster_timeout_s is not None and not cluster:
+        fail("--cluster-timeout needs --cluster")
+    if cluster:
+        if from_report is not None:
+            fail("--cluster gathers live facts on every node: it cannot judge a --from report")
+        from dldoctor.cli.cluster import run_cluster
+
+        probe = (quick, full, framework, timeout_s, memory_limit_gib)
+        wait_s = cluster_timeout_s or 300.0
+        run_cluster(
+            matrix, output_format, json_path, verbose, strict, python, probe, wait_s, redact_private
+        )
     if from_report is not None and (full or framework):
         fail("--from judges a report's facts as they are: --full and --framework need a live run")
     interrupted = False

@@ -1,0 +1,470 @@
+"""Judge a cluster: ranks that never came or were lost, collectives that failed, nodes unlike the rest.
+
+Pure functions of the ClusterState (and the failure signatures): nothing here touches a machine.
+Each root cause is one finding; what follows from it (a collective that failed because a rank
+died, the cuDNN a different torch build brought) is its evidence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from dldoctor.cluster.digest import ABSENT
+from dldoctor.cluster.links import node_bandwidth
+from dldoctor.cluster.nodelist import compress
+from dldoctor.cluster.state import ClusterState, NodeState
+from dldoctor.matrix.signatures import Signatures
+from dldoctor.model import Area, Finding, Fix, Severity
+
+JSON = dict[str, Any]
+# A field's section decides how bad a difference is, and whether it can follow from another one.
+SEVERITY = {
+    "framework": Severity.ERROR,  # ranks computing with different code
+    "nccl": Severity.ERROR,  # NCCL of different versions on the ranks of one communicator
+    "driver": Severity.WARNING,
+    "env": Severity.WARNING,
+    "gpus": Severity.WARNING,
+    "python": Severity.WARNING,
+    "cudnn": Severity.WARNING,
+    "library": Severity.WARNING,
+    "cuda-driver": Severity.WARNING,
+}
+ORDER = ("framework", "driver", "env", "python", "gpus", "nccl", "cudnn", "library", "cuda-driver")
+# Sections that a difference elsewhere brings along (a torch build ships its NCCL and cuDNN, a
+# driver its CUDA version, LD_LIBRARY_PATH the libraries loaded): folded into that finding.
+DERIVED = ("nccl", "cudnn", "library", "cuda-driver")
+WHAT = {
+    "driver": "the NVIDIA driver",
+    "cuda-driver": "the driver's CUDA version",
+    "gpus": "the GPUs",
+    "python": "Python",
+    "cudnn": "cuDNN",
+    "nccl": "NCCL",
+}
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """One finding seen on several nodes ("gpu[03,07]: torch is a CPU-only build")."""
+
+    finding: Finding
+    nodes: tuple[str, ...]
+
+    def to_dict(self) -> JSON:
+        return {
+            **self.finding.to_dict(),
+            "nodes": list(self.nodes),
+            "node_list": compress(list(self.nodes)),
+        }
+
+
+def judge(state: ClusterState, timeout_s: float, signatures: Signatures) -> list[Finding]:
+    """The cluster's own findings, root causes first."""
+    findings = _absent(state, timeout_s)
+    failures = _failures(state)
+    diagnosed = _diagnosed(state, signatures)
+    if findings:
+        # A collective that failed while a rank was missing failed because of it.
+        findings = [_with(findings[0], collective_errors=failures), *findings[1:], *diagnosed]
+    elif diagnosed:
+        findings = [_with(diagnosed[0], collective_errors=failures), *diagnosed[1:]]
+    elif failures:
+        findings.append(_failed(failures))
+    findings += _wrong_values(state)
+    findings += _unreported(state)
+    findings += _bandwidth(state)
+    findings += differences(state.nodes)
+    return findings
+
+
+def group_node_findings(nodes: list[NodeState]) -> list[NodeGroup]:
+    """Every node's own findings, one entry per (code, title), worst first, with its nodes."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    first: dict[tuple[str, str], Finding] = {}
+    for node in nodes:
+        for finding in node.findings:
+            key = (finding.code, finding.title)
+            first.setdefault(key, finding)
+            if node.label not in groups.setdefault(key, []):
+                groups[key].append(node.label)
+    ordered = sorted(groups, key=lambda k: (-first[k].severity.rank, k[0]))
+    return [NodeGroup(first[k], tuple(groups[k])) for k in ordered]
+
+
+def differences(nodes: list[NodeState]) -> list[Finding]:
+    """Nodes whose shared facts differ from the majority's, one finding per difference."""
+    reported = [n for n in nodes if n.reported]
+    if len(reported) < 2:
+        return []
+    names = sorted({k for n in reported for k in n.fields}, key=_order)
+    found: list[tuple[frozenset[str], str, Finding]] = []
+    for name in names:
+        values = {n.label: _value(n, name) for n in reported}
+        known = {label: v for label, v in values.items() if v is not None}
+        counts = Counter(known.values())
+        if len(counts) < 2:
+            continue
+        section = name.split(":", 1)[0]
+        top, top_count = counts.most_common(1)[0]
+        if top_count * 2 > len(known):
+            outliers = frozenset(label for label, v in known.items() if v != top)
+            finding = _differs(name, section, top, known, outliers, len(known) - len(outliers))
+        else:
+            outliers = frozenset(known)
+            finding = _split(name, section, known)
+        host = next((f for s, sec, f in found if s == outliers and sec not in DERIVED), None)
+        if section in DERIVED and host is not None:
+            index = next(i for i, (s, _, f) in enumerate(found) if f is host)
+            brought = [*host.evidence.get("brings", []), finding.title]
+            found[index] = (outliers, found[index][1], _with(host, brings=brought))
+            continue
+        found.append((outliers, section, finding))
+    return [f for _, _, f in found]
+
+
+def _order(name: str) -> tuple[int, str]:
+    section = name.split(":", 1)[0]
+    return (ORDER.index(section) if section in ORDER else len(ORDER), name)
+
+
+def _value(node: NodeState, name: str) -> str | None:
+    if name in node.fields:
+        return node.fields[name]
+    section = name.split(":", 1)[0]
+    return ABSENT.get(section) if section in node.sections else None
+
+
+def _what(name: str) -> str:
+    section, _, rest = name.partition(":")
+    if section == "framework":
+        return rest
+    if section == "env":
+        return rest
+    if section == "library":
+        return f"the loaded {rest}"
+    return WHAT.get(section, name)
+
+
+def _differs(
+    name: str, section: str, top: str, known: dict[str, str], outliers: frozenset[str], agree: int
+) -> Finding:
+    labels = sorted(outliers)
+    theirs, majority = sorted({known[label] for label in labels}), top
+    # A framework's value names it ("torch 2.13.0+cpu (CPU build)"), a variable is NAME=value.
+    subject = f"{_what(name)} "
+    if section == "framework" and ABSENT["framework"] not in theirs:
+        subject = ""
+    elif section == "env":
+        variable, subject = name.partition(":")[2], ""
+        theirs = [v if v == ABSENT["env"] else f"{variable}={v}" for v in theirs]
+        majority = top if top == ABSENT["env"] else f"{variable}={top}"
+    if len(theirs) > 3:
+        theirs = [*theirs[:3], f"… ({len(theirs)} values)"]
+    others = f"the other {agree} node{'s' if agree != 1 else ''}"
+    return Finding(
+        code="DD806",
+        severity=SEVERITY.get(section, Severity.WARNING),
+        title=f"{compress(labels)}: {subject}{' / '.join(theirs)}, {others} {majority}",
+        area=Area.CLUSTER,
+        evidence={
+            "field": name,
+            "majority": top,
+            "nodes": {label: known[label] for label in labels},
+        },
+        fixes=(_fix(name, section, top, labels),),
+    )
+
+
+def _split(name: str, section: str, known: dict[str, str]) -> Finding:
+    by_value: dict[str, list[str]] = {}
+    for label, value in known.items():
+        by_value.setdefault(value, []).append(label)
+    parts = [f"{value} on {compress(sorted(labels))}" for value, labels in sorted(by_value.items())]
+    return Finding(
+        code="DD807",
+        severity=SEVERITY.get(section, Severity.WARNING),
+        title=f"No majority for {_what(name)}: {'; '.join(parts)}",
+        area=Area.CLUSTER,
+        evidence={"field": name, "nodes": dict(known)},
+        fixes=(
+            Fix(
+                summary=f"Make {_what(name)} the same on every node (no value is held by most of them)"
+            ),
+        ),
+    )
+
+
+def _fix(name: str, section: str, top: str, labels: list[str]) -> Fix:
+    from dldoctor.model import Intent
+
+    where = compress(labels)
+    variable = name.partition(":")[2]
+    if section == "env":
+        if top == ABSENT["env"]:
+            return Fix(
+                f"On {where}: unset {variable}, as on the other nodes",
+                intents=(Intent(action="unset", variable=variable),),
+            )
+        return Fix(
+            f"On {where}: set {variable}={top}, as on the other nodes",
+            intents=(Intent(action="set", variable=variable, value=top),),
+        )
+    if section == "driver":
+        return Fix(
+            f"On {where}: install NVIDIA driver {top}, as on the other nodes",
+            intents=(Intent(action="driver", driver=top),),
+        )
+    if section in ("framework", "nccl", "cudnn"):
+        wanted = _requirements(top)
+        if section == "framework" and top == ABSENT["framework"]:
+            return Fix(
+                f"On {where}: remove {variable}, which the other nodes do not have",
+                intents=(Intent(action="remove", framework=variable),),
+            )
+        if wanted:
+            framework = variable if section == "framework" else None
+            return Fix(
+                f"On {where}: install {' '.join(wanted)}, as on the other nodes",
+                intents=(Intent(requirements=tuple(wanted), framework=framework),),
+            )
+    if section == "gpus":
+        return Fix(
+            f"Run on nodes of one GPU model: a collective goes at the pace of {where}, or the others"
+        )
+    if section == "library":
+        return Fix(
+            f"On {where}: load {top} as the other nodes do (LD_LIBRARY_PATH, the environment's wheels)"
+        )
+    return Fix(f"On {where}: make {_what(name)} {top}, as on the other nodes")
+
+
+def _requirements(text: str) -> list[str]:
+    """ "torch 2.13.0+cu128, torchvision 0.28.0 (CUDA 12.8)" → ["torch==2.13.0+cu128", ...]."""
+    body = text.split(" (", 1)[0]
+    wanted = []
+    for part in body.split(", "):
+        name, _, version = part.partition(" ")
+        if name and version and " " not in version:
+            wanted.append(f"{name}=={version}")
+    return wanted
+
+
+def _ranks_text(ranks: list[int]) -> str:
+    if len(ranks) == 1:
+        return f"rank {ranks[0]}"
+    return f"ranks {_spans(ranks)}"
+
+
+def _spans(numbers: list[int]) -> str:
+    runs, start = [], numbers[0]
+    for prev, number in zip(numbers, [*numbers[1:], None]):
+        if number is None or number != prev + 1:
+            runs.append(str(start) if start == prev else f"{start}-{prev}")
+            start = number if number is not None else start
+    return ", ".join(runs)
+
+
+def _where_missing(state: ClusterState, ranks: list[int]) -> str:
+    """The node a missing rank belonged on, when the launcher numbers ranks node by node."""
+    joined = [r for r in state.ranks if r.joined and r.node is not None]
+    per_node = Counter(r.node for r in joined)
+    if not joined:
+        return ""
+    size = max(per_node.values())
+    if any(r.rank // size != r.node for r in joined):
+        return ""
+    nodes = sorted({r // size for r in ranks})
+    hosts = {r.node: r.host for r in joined}
+    labels = [hosts.get(n) or f"node {n}" for n in nodes]
+    return " on " + ", ".join(dict.fromkeys(labels))
+
+
+def _absent(state: ClusterState, timeout_s: float) -> list[Finding]:
+    findings = []
+    if state.never_joined:
+        ranks = state.never_joined
+        where = _where_missing(state, ranks)
+        findings.append(
+            Finding(
+                code="DD801",
+                severity=Severity.ERROR,
+                title=f"{_ranks_text(ranks)}{where} never joined within {timeout_s:g} s: not started, stuck before the rendezvous, or unable to reach it",
+                area=Area.CLUSTER,
+                evidence={"ranks": ranks, "timeout_s": timeout_s},
+                fixes=(
+                    Fix(
+                        summary="Read that rank's own output in the launcher's log; check that its node can reach MASTER_ADDR:MASTER_PORT (a firewall, the wrong interface)"
+                    ),
+                ),
+            )
+        )
+    for rank in state.lost:
+        who = state.ranks[rank]
+        stage = who.stage or "the rendezvous"
+        findings.append(
+            Finding(
+                code="DD802",
+                severity=Severity.ERROR,
+                title=f"rank {rank}{' on ' + who.host if who.host else ''} joined but was lost during {stage}: it died or hung",
+                area=Area.CLUSTER,
+                evidence={"rank": rank, "host": who.host, "last_stage": who.stage},
+                fixes=(
+                    Fix(
+                        summary="Read that rank's output in the launcher's log (a crash, an out-of-memory kill), then rerun"
+                    ),
+                ),
+            )
+        )
+    return findings
+
+
+def _failures(state: ClusterState) -> list[JSON]:
+    return [
+        {"rank": r.rank, "host": r.host, "stage": r.stage, "error": r.error}
+        for r in state.ranks
+        if r.error
+    ]
+
+
+def _failed(failures: list[JSON]) -> Finding:
+    ranks = [f["rank"] for f in failures]
+    stage = failures[0].get("stage") or "the collectives"
+    return Finding(
+        code="DD803",
+        severity=Severity.ERROR,
+        title=f"the collectives failed on {_ranks_text(ranks)} at {stage}: {failures[0]['error'][:200]}",
+        area=Area.CLUSTER,
+        evidence={"collective_errors": failures},
+        fixes=(
+            Fix(
+                summary="Rerun with NCCL_DEBUG=INFO set by hand and read the WARN lines; check the interface NCCL/gloo picked (NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME)"
+            ),
+        ),
+    )
+
+
+def _diagnosed(state: ClusterState, signatures: Signatures) -> list[Finding]:
+    """NCCL's own words and the collectives' errors, read by the failure signatures."""
+    hits: dict[str, tuple[Any, list[int]]] = {}
+    for rank in state.ranks:
+        text = "\n".join([*rank.nccl, rank.error or ""])
+        if not text.strip():
+            continue
+        for match in signatures.scan(text):
+            entry = hits.setdefault(match.signature.id, (match, []))
+            entry[1].append(rank.rank)
+    findings = []
+    for match, ranks in hits.values():
+        sig = match.signature
+        findings.append(
+            Finding(
+                code="DD805",
+                severity=Severity(sig.severity),
+                title=f"{match.title('NCCL')} (on {_ranks_text(ranks)})",
+                area=Area.CLUSTER,
+                evidence={
+                    "signature": sig.id,
+                    "cause": sig.cause,
+                    "line": match.line,
+                    "ranks": ranks,
+                    "source": sig.source,
+                },
+                fixes=(Fix(summary=sig.advice, commands=sig.commands),) if sig.advice else (),
+            )
+        )
+    return findings
+
+
+def _wrong_values(state: ClusterState) -> list[Finding]:
+    wrong = [
+        r
+        for r in state.ranks
+        for t in r.tests
+        if t.get("test") == "all-reduce" and t.get("status") == "fail"
+    ]
+    if not wrong:
+        return []
+    test = next(t for t in wrong[0].tests if t.get("test") == "all-reduce")
+    return [
+        Finding(
+            code="DD804",
+            severity=Severity.ERROR,
+            title=f"all-reduce gave a wrong sum on {_ranks_text([r.rank for r in wrong])}: {test.get('got')} instead of {test.get('expected')}",
+            area=Area.CLUSTER,
+            evidence={
+                "ranks": [r.rank for r in wrong],
+                "expected": test.get("expected"),
+                "got": test.get("got"),
+            },
+            fixes=(
+                Fix(
+                    summary="Wrong numbers without an error: suspect the GPUs' peer-to-peer path; rerun with NCCL_P2P_DISABLE=1 to confirm"
+                ),
+            ),
+        )
+    ]
+
+
+def _unreported(state: ClusterState) -> list[Finding]:
+    missing = [n.label for n in state.nodes if not n.reported]
+    if not missing:
+        return []
+    return [
+        Finding(
+            code="DD808",
+            severity=Severity.WARNING,
+            title=f"{compress(missing)}: no node report arrived (its local rank 0 gathers the facts): not judged",
+            area=Area.CLUSTER,
+            evidence={"nodes": missing},
+        )
+    ]
+
+
+def _with(finding: Finding, **evidence: Any) -> Finding:
+    from dataclasses import replace
+
+    if not any(evidence.values()):
+        return finding
+    return replace(finding, evidence={**finding.evidence, **evidence})
+
+
+def _bandwidth(state: ClusterState) -> list[Finding]:
+    """Bus bandwidth between nodes against what the slowest node's network links carry."""
+    test = (
+        next((t for t in state.ranks[0].tests if t.get("test") == "bandwidth"), None)
+        if state.ranks
+        else None
+    )
+    busbw = (test or {}).get("busbw_bytes_per_s")
+    reported = [n for n in state.nodes if n.reported]
+    if not isinstance(busbw, (int, float)) or len(reported) < 2 or len(reported) < len(state.nodes):
+        return []  # one node: NVLink, PCIe or shared memory carry it, with no figure to compare
+    figures = [(node_bandwidth(n.links), n.label) for n in reported]
+    if any(figure is None for figure, _ in figures):
+        return []  # a node whose links are unknown: nothing to compare with
+    (expected, words), label = min(
+        ((f, lab) for f, lab in figures if f is not None), key=lambda x: x[0][0]
+    )
+    share = busbw / expected
+    return [
+        Finding(
+            code="DD809",
+            severity=Severity.INFO,
+            title=f"bus bandwidth {busbw / 1e9:.2f} GB/s across {len(reported)} nodes: {share:.0%} of the {expected / 1e9:.2f} GB/s of {label}'s links ({words})",
+            area=Area.CLUSTER,
+            evidence={
+                "busbw_bytes_per_s": busbw,
+                "expected_bytes_per_s": expected,
+                "share": share,
+                "slowest_node": label,
+                "links": words,
+            },
+            fixes=(
+                Fix(
+                    summary="Far below the links' rate: NCCL may be on TCP sockets or the wrong interface; NCCL_DEBUG=INFO says which transport (NET/IB or NET/Socket) it chose"
+                ),
+            ),
+        )
+    ]
