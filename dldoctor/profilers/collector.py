@@ -19,7 +19,8 @@ WAIT, BATCHES, MARKS, CPU_N, MAIN_CORES, MAIN_THREAD, WORKER_CORES, WORKERS = ra
 TREE_CORES, MAIN_THREAD_N = 8, 9
 GPU_BASE = 10  # then per device: utilisation sum (%), sample count, power sum (W), power count
 GPU_FIELDS = 4
-MAX_PROCESSES = 32  # processes that sent events (forks); the rest are counted, not kept
+MAX_PROCESSES = 128  # processes that sent events (ranks, forks, spawned workers); the rest
+# are counted, not kept
 MAX_LOADERS = 64
 
 
@@ -86,6 +87,15 @@ class ProcessRecord:
         self.hello: dict[str, Any] | None = None
         self.exit: dict[str, Any] | None = None
         self.stop: dict[str, Any] | None = None
+        self.rank: dict[str, Any] | None = None  # from init_process_group (``R``)
+        # CPU sampled while the process was inside a step: [cores sum, n, thread sum, n].
+        self.cpu = [0.0, 0, 0.0, 0]
+
+    def stepping(self) -> bool:
+        return self.data.open_start is not None or self.marks.open_start is not None
+
+    def has_steps(self) -> bool:
+        return self.data.count > 0 or self.marks.count > 0 or self.stepping()
 
 
 class LoaderRecord:
@@ -189,6 +199,8 @@ class Collector:
             self.frameworks.append({"pid": proc.pid, **event.payload})
         elif kind == "H":
             proc.hello = event.payload
+        elif kind == "R":
+            proc.rank = event.payload
         elif kind == "Q":
             proc.stop = event.payload
         elif kind == "X":
@@ -278,6 +290,22 @@ class Collector:
             total = self.gpu_process_util.setdefault(device, [0.0, 0.0])
             total[0] += sm_percent
             total[1] += 1
+
+    def sample_process(self, pid: int, cores: float, thread: float | None) -> None:
+        """One CPU sample of a process that steps (each rank), kept while it is in a step."""
+        with self.lock:
+            record = self.processes.get(pid)
+            if record is None or not record.stepping():
+                return
+            record.cpu[0] += cores
+            record.cpu[1] += 1
+            if thread is not None:
+                record.cpu[2] += thread
+                record.cpu[3] += 1
+
+    def step_pids(self) -> set[int]:
+        with self.lock:
+            return {pid for pid, record in self.processes.items() if record.has_steps()}
 
     def worker_pids(self) -> set[int]:
         with self.lock:

@@ -17,6 +17,7 @@ kind   fields after the pid                   meaning
 ``E``  loader_id t main                       the iterator was exhausted (end of epoch) at t
 ``B``  t source                               an explicit step boundary (``s`` step(), ``k`` Keras)
 ``Z``  t                                      explicit steps paused (Keras epoch end)
+``R``  JSON                                   rank and world size (``init_process_group``)
 ``Q``  JSON                                   the child stops itself: the window is full
 ``X``  JSON                                   how the script ended (exit code, exception)
 =====  =====================================  ==============================================
@@ -39,7 +40,7 @@ class Event(NamedTuple):
     payload: Any = None  # the decoded JSON for H, F, L, Q, X
 
 
-JSON_KINDS = frozenset("HFLQX")
+JSON_KINDS = frozenset("HFLQRX")
 
 
 def json_line(kind: str, pid: int, data: dict[str, Any]) -> str:

@@ -10,12 +10,13 @@ that Python sees, forks and the window's end flush at once; a SIGKILL loses at m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import deque
 from threading import get_ident
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from dldoctor.profilers.protocol import MAX_LINE_BYTES, json_line
 
@@ -76,6 +77,7 @@ class Recorder:
         self._flush_lock = threading.Lock()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(before=self.flush, after_in_child=self._after_fork)
+        _flush_before_exit(self)
 
     def _after_fork(self) -> None:
         self.pid = os.getpid()
@@ -213,6 +215,20 @@ class Recorder:
         self.stopped = True
         self.event("Q", {"reason": reason, "steps": self.steps.complete, "t": t})
         raise WindowReached()
+
+
+def _flush_before_exit(rec: Recorder) -> None:
+    """Flush before ``os._exit``: forked ranks (multiprocessing's fork start method) and loader
+    workers end with it, skipping atexit, and would lose their last ``FLUSH_S`` of events."""
+    real: Callable[[int], NoReturn] = getattr(os._exit, "__wrapped__", os._exit)
+
+    def _exit(status: int) -> NoReturn:
+        with contextlib.suppress(Exception):  # never keep a process from exiting
+            rec.flush()
+        real(status)
+
+    _exit.__wrapped__ = real  # type: ignore[attr-defined]
+    os._exit = _exit
 
 
 def _line(pid: int, event: Event) -> str:

@@ -62,6 +62,26 @@ def install(module: ModuleType, rec: Recorder) -> list[str]:
     return ["DataLoader"]
 
 
+def install_distributed(module: ModuleType, rec: Recorder) -> list[str]:
+    """``init_process_group``: the rank and world size of this process (``R`` event), for
+    launchers that pass them as arguments (``mp.spawn``) rather than in the environment."""
+    init = module.init_process_group
+
+    @functools.wraps(init)
+    def init_process_group(*args: Any, **kwargs: Any) -> Any:
+        value = init(*args, **kwargs)
+        try:
+            data = {"rank": module.get_rank(), "world_size": module.get_world_size()}
+            data["backend"] = str(module.get_backend())
+            rec.event("R", data)
+        except Exception:  # a release whose getters differ: the rank stays unknown
+            pass
+        return value
+
+    module.init_process_group = init_process_group  # type: ignore[attr-defined]
+    return ["init_process_group rank"]
+
+
 def _announce(rec: Recorder, loader: Any) -> int:
     site = callsite.find(owner=loader)
     return rec.new_loader(
