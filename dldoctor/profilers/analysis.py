@@ -45,9 +45,12 @@ def analyse(session: Session) -> JSON:
         timeline = _timeline(col, session)
         loaders = [_loader(r, proc) for r in col.loaders.values()]
     fraction = steps.wait_s / steps.time_s if steps.time_s > 0 else None
+    hidden = _hidden_wait(loaders, source)
+    if hidden is not None:  # no wait was seen because none could be: not 0 %
+        fraction = None
     steady_time = steps.time_s - steps.first_time_s
     steady = None
-    if steps.count - steps.first_count >= th.MIN_STEPS and steady_time > 0:
+    if steps.count - steps.first_count >= th.MIN_STEPS and steady_time > 0 and hidden is None:
         steady = (steps.wait_s - steps.first_wait_s) / steady_time
     profile: JSON = {
         "target": {
@@ -78,6 +81,7 @@ def analyse(session: Session) -> JSON:
                 "wait_s": round(steps.first_wait_s, 6),
             },
             "per_step": steps.waits.to_dict(),
+            "not_separable": hidden,
         },
         "loaders": loaders,
         "frameworks": col.frameworks,
@@ -108,7 +112,22 @@ def _choose_steps(proc: ProcessRecord | None) -> tuple[Steps, str]:
         return proc.marks, "keras" if proc.mark_sources == {"k"} else "step()"
     if proc.data.count:
         return proc.data, "batches"
+    if proc.evaluation.count:  # an evaluation-only script: its batches are its steps
+        return proc.evaluation, "evaluation batches"
     return Steps(), "none"
+
+
+def _hidden_wait(loaders: list[JSON], source: str) -> str | None:
+    """Why the data wait of these steps cannot be measured, if it cannot (else None)."""
+    for loader in loaders:
+        config = loader["config"]
+        if loader["in_main_process"] and config.get("separable") is False and source == "keras":
+            n = config.get("steps_per_execution")
+            return (
+                f"Keras runs {n} steps per call (steps_per_execution={n}) inside one compiled "
+                "function: the data wait cannot be separated from the steps in this mode"
+            )
+    return None
 
 
 def _ranks(col: c.Collector) -> list[JSON]:
@@ -292,6 +311,9 @@ def _loader(record: LoaderRecord, main: ProcessRecord | None) -> JSON:
         "dataset": info.get("dataset"),
         "batches": record.waits.count,
         "background_batches": record.background_batches,
+        "evaluation_batches": record.evaluation_batches,
+        "phase": "evaluation" if 2 * record.evaluation_batches > record.waits.count else "training",
+        "iterator_start": record.iterator_waits.to_dict(),
         "passes_completed": record.epochs,
         "wait": record.waits.to_dict(),
         "first_batch_wait": record.first_waits.to_dict(),
@@ -358,6 +380,9 @@ def classify(profile: JSON) -> JSON:
     main = cpu.get("main_thread_busy")
     if main is None:
         main = cpu.get("main_process_cores")
+    hidden = profile["data_wait"].get("not_separable")
+    if hidden and steps >= th.MIN_STEPS:
+        return {"class": "unknown", "reason": hidden}
     if steps < th.MIN_STEPS or fraction is None:
         return {"class": "unknown", "reason": f"{steps} training steps seen (need {th.MIN_STEPS})"}
     verdict = _classify(profile, fraction, busy, main)

@@ -22,6 +22,11 @@ GPU_FIELDS = 4
 MAX_PROCESSES = 128  # processes that sent events (ranks, forks, spawned workers); the rest
 # are counted, not kept
 MAX_LOADERS = 64
+BACKGROUND, TRAINING, EVALUATION = 0, 1, 2  # where a batch was fetched (protocol's ``main``)
+
+
+def _where(text: str) -> int:
+    return TRAINING if text == "1" else EVALUATION if text == "2" else BACKGROUND
 
 
 class Steps:
@@ -88,6 +93,8 @@ class ProcessRecord:
         self.exit: dict[str, Any] | None = None
         self.stop: dict[str, Any] | None = None
         self.rank: dict[str, Any] | None = None  # from init_process_group (``R``)
+        self.evaluation = Steps()  # batches fetched with gradients off: validation, not steps
+        self.iterator_made: tuple[float, float] | None = None  # iter(loader), not yet served
         # CPU sampled while the process was inside a step: [cores sum, n, thread sum, n].
         self.cpu = [0.0, 0, 0.0, 0]
 
@@ -105,6 +112,8 @@ class LoaderRecord:
         self.waits = Stats()  # every fetch, any thread
         self.first_waits = Stats()  # the first fetch of each pass (worker start-up, prefetch)
         self.background_batches = 0  # fetched outside the main thread
+        self.evaluation_batches = 0  # fetched in the main thread with gradients off
+        self.iterator_waits = Stats()  # making an iterator: iter(loader), worker start-up
         self.epochs = 0
         self.fresh = True
         self.worker_pids: list[int] = []
@@ -148,7 +157,7 @@ class Collector:
                         self.events += 1
                         proc = self._process(pid)
                         if proc is not None:
-                            self._batch(proc, loader, t0, t1, parts[5] == "1")
+                            self._batch(proc, loader, t0, t1, _where(parts[5]))
                     return
         event = parse(line)
         with self.lock:
@@ -173,14 +182,19 @@ class Collector:
             return
         kind, f = event.kind, event.fields
         if kind == "D" and len(f) == 4:
-            self._batch(proc, int(f[0]), float(f[1]), float(f[2]), f[3] == "1")
+            self._batch(proc, int(f[0]), float(f[1]), float(f[2]), _where(f[3]))
+        elif kind == "I" and len(f) == 4:
+            self._iterator(proc, int(f[0]), float(f[1]), float(f[2]), _where(f[3]))
         elif kind == "E" and len(f) == 3:
             loader = self.loaders.get((proc.pid, int(f[0])))
             if loader is not None:
                 loader.epochs += 1
                 loader.fresh = True
-            if f[2] == "1":
+            where = _where(f[2])
+            if where == TRAINING:
                 self._close(proc, proc.data, float(f[1]), boundary=False)
+            elif where == EVALUATION:
+                proc.evaluation.end(float(f[1]))
         elif kind == "B" and len(f) == 2:
             proc.mark_sources.add(f[1])
             t = float(f[0])
@@ -211,25 +225,52 @@ class Collector:
         if isinstance(loader_id, int) and len(self.loaders) < MAX_LOADERS:
             self.loaders[(proc.pid, loader_id)] = LoaderRecord(proc.pid, info)
 
-    def _batch(self, proc: ProcessRecord, loader_id: int, t0: float, t1: float, main: bool) -> None:
+    def _batch(self, proc: ProcessRecord, loader_id: int, t0: float, t1: float, where: int) -> None:
         self.last_event_t = t1
         loader = self.loaders.get((proc.pid, loader_id))
+        made = proc.iterator_made if where == TRAINING else None
+        proc.iterator_made = None
         if loader is not None:
             loader.waits.add(t1 - t0)
-            if loader.fresh:
-                loader.first_waits.add(t1 - t0)
+            if loader.fresh:  # the pass's first batch: with the iterator's making, if timed
+                loader.first_waits.add(t1 - t0 + (made[1] - made[0] if made else 0.0))
                 loader.fresh = False
-            if not main:
+            if where == BACKGROUND:
                 loader.background_batches += 1
-        if not main:
+            elif where == EVALUATION:
+                loader.evaluation_batches += 1
+        if where == BACKGROUND:
             return
-        self._close(proc, proc.data, t0, boundary=True)
+        if where == EVALUATION:
+            # A validation loop inside training: the open training step ends where it starts.
+            self._close(proc, proc.data, t0, boundary=False)
+            proc.evaluation.boundary(t0)
+            proc.evaluation.wait(t0, t1)
+            return
+        start = made[0] if made is not None and made[1] <= t0 else t0
+        self._close(proc, proc.data, start, boundary=True)
+        if made is not None:  # iter(loader) starts the step whose first batch it serves
+            proc.data.wait(made[0], made[1])
+            self.timeline.add_interval(made[0], made[1], WAIT)
         for steps in (proc.data, proc.marks):
             steps.wait(t0, t1)
         self.timeline.add_interval(t0, t1, WAIT)
         self.timeline.add(t0, BATCHES, 1)
         if self.trace is not None:
             self.trace.data_wait(proc.pid, loader_id, t0, t1)
+
+    def _iterator(
+        self, proc: ProcessRecord, loader_id: int, t0: float, t1: float, where: int
+    ) -> None:
+        loader = self.loaders.get((proc.pid, loader_id))
+        if loader is not None:
+            loader.iterator_waits.add(t1 - t0)
+        if where != TRAINING:
+            return
+        proc.iterator_made = (t0, t1)
+        proc.marks.wait(t0, t1)  # inside a step() step: it is that step's waiting
+        if self.trace is not None:
+            self.trace.data_wait(proc.pid, loader_id, t0, t1, "make iterator")
 
     def _close(self, proc: ProcessRecord, steps: Steps, t: float, boundary: bool) -> None:
         closed = steps.boundary(t) if boundary else steps.end(t)

@@ -14,6 +14,7 @@ kind   fields after the pid                   meaning
 ``L``  JSON                                   a data loader was built: config, site, pipeline
 ``W``  loader_id pids                         loader worker processes (comma-separated pids)
 ``D``  loader_id t0 t1 main                   one batch fetched: waited from t0 to t1
+``I``  loader_id t0 t1 main                   an iterator was made (``iter(loader)``)
 ``E``  loader_id t main                       the iterator was exhausted (end of epoch) at t
 ``B``  t source                               an explicit step boundary (``s`` step(), ``k`` Keras)
 ``Z``  t                                      explicit steps paused (Keras epoch end)
@@ -22,7 +23,8 @@ kind   fields after the pid                   meaning
 ``X``  JSON                                   how the script ended (exit code, exception)
 =====  =====================================  ==============================================
 
-``main`` is 1 when the call came from the script's main thread, else 0.
+``main`` is 1 when the call came from the script's main thread in training, 2 from its main
+thread in evaluation (gradients off, Keras' evaluate), else 0.
 """
 
 from __future__ import annotations

@@ -72,8 +72,10 @@ class TraceWriter:
         shown = withhold(name)  # a command line: no credentials in the trace file
         self._write({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": shown}})
 
-    def data_wait(self, pid: int, loader_id: int, t0: float, t1: float) -> None:
-        event = {"name": "wait for batch", "cat": "data", "ph": "X", "ts": self._us(t0)}
+    def data_wait(
+        self, pid: int, loader_id: int, t0: float, t1: float, name: str = "wait for batch"
+    ) -> None:
+        event = {"name": name, "cat": "data", "ph": "X", "ts": self._us(t0)}
         event.update(dur=self._us(t1) - self._us(t0), pid=pid, tid=TID_DATA)
         event["args"] = {"loader": loader_id}
         self._detail(event, pid)

@@ -76,7 +76,7 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
             if loader["pid"] in rank_of:
                 line = f"{_who(loader['pid'], rank_of[loader['pid']])}: {line}"
             out.wrapped(line, 2, "•")
-    out.wrapped(_cpu_line(p["cpu"]), 2)
+    out.wrapped(_cpu_line(p["cpu"], p["loaders"]), 2)
     out.line()
     for finding in report.findings:
         _finding(out, finding, verbose)
@@ -148,14 +148,20 @@ def _loader_line(loader: dict[str, Any]) -> str:
     )
 
 
-def _cpu_line(cpu: dict[str, Any]) -> str:
+def _cpu_line(cpu: dict[str, Any], loaders: list[dict[str, Any]]) -> str:
     parts = [f"{cpu['cores_available']:g} cores available"]
     if cpu["main_thread_busy"] is not None:
         parts.append(f"main thread busy {_pct(cpu['main_thread_busy'])}")
     if cpu["main_process_cores"] is not None:
         parts.append(f"main process {cpu['main_process_cores']:.2f} cores")
     if cpu["workers"]:
-        parts.append(
-            f"{cpu['workers']:.0f} loader workers at {_pct(cpu['worker_busy'])} of a core each"
+        # As configured: the sampled count is a mean over time (workers start, end, restart).
+        configured = sum(
+            int(ld["config"].get("num_workers") or 0)
+            for ld in loaders
+            if ld["in_main_process"] and ld["batches"] and ld.get("phase") != "evaluation"
         )
+        count = f"{configured}" if configured else f"{cpu['workers']:.0f}"
+        noun = "worker" if count == "1" else "workers"
+        parts.append(f"{count} loader {noun} at {_pct(cpu['worker_busy'])} of a core each")
     return "CPU: " + ", ".join(parts)

@@ -151,3 +151,24 @@ def test_secret_looking_arguments_are_withheld():
         "--lr", "0.1", "--api-key", "<withheld>", "--hf_token=<withheld>", "--key-file",
         "<withheld>", "-v",
     ]  # fmt: skip
+
+
+def test_a_loader_without_workers_gets_no_persistent_workers_advice():
+    from dldoctor.profilers.advice import torch_like_fixes
+
+    profile = make()
+    zero = loader(num_workers=0, persistent_workers=False)
+    zero.update(passes_completed=3, worker_starts=0, worker_pids=[])
+    assert not any("persistent_workers" in f.summary for f in torch_like_fixes(zero, profile))
+    two = loader(num_workers=2, persistent_workers=False)
+    two.update(passes_completed=3, worker_starts=3)
+    assert any("persistent_workers=True" in f.summary for f in torch_like_fixes(two, profile))
+
+
+def test_fixes_are_for_training_loaders_not_the_validation_loader():
+    from dldoctor.profilers.advice import loader_fixes
+
+    val = loader(num_workers=0)
+    val.update(phase="evaluation", site={"file": "val.py", "line": 7, "function": "main"})
+    profile = make(loaders=[val])
+    assert loader_fixes(profile) == []

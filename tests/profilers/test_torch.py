@@ -84,3 +84,41 @@ def test_explicit_steps_and_a_fork_are_accounted_to_the_right_process(tmp_path):
     assert len(main) == 1 and main[0]["pid"] == p["steps"]["pid"]
     forked = [proc for proc in p["processes"] if not proc["main"]]
     assert forked and forked[0]["marked_steps"] >= 1 and forked[0]["batch_steps"] == 0
+
+
+def test_validation_batches_are_reported_apart_and_never_training_steps(tmp_path):
+    """Training batches load at once; each validation batch (no_grad) sleeps a known 200 ms."""
+    result, report = profile(
+        tmp_path, SCRIPT, "--items", "160", "--sleep-ms", "0", "--epochs", "2",
+        "--val-items", "16", "--val-sleep-ms", "25", "--truth", str(tmp_path / "truth.json"),
+    )  # fmt: skip
+    p = report["profile"]
+    true = truth(tmp_path / "truth.json")
+    assert result.returncode == 0, result.stderr
+    assert p["steps"]["count"] == true["steps"] == 40 and p["steps"]["source"] == "batches"
+    train, val = sorted(p["loaders"], key=lambda ld: ld["evaluation_batches"])
+    assert train["phase"] == "training" and train["evaluation_batches"] == 0
+    assert val["phase"] == "evaluation" and val["evaluation_batches"] == val["batches"] == 4
+    assert val["wait"]["p50_s"] >= 0.2  # each slept 8 × 25 ms
+    assert p["steps"]["duration"]["max_s"] < val["wait"]["p50_s"]  # no step holds one
+    assert p["data_wait"]["total_s"] < val["wait"]["total_s"] / 2
+    assert p["verdict"]["class"] != "input-bound" and "DD701" not in codes(report)
+
+
+def test_time_in_iter_loader_is_counted_as_waiting_for_data(tmp_path):
+    """The sampler sleeps a known 300 ms each time it starts a pass; with a worker, that is
+    inside iter(loader) (the iterator prefetches its first indices), once per epoch."""
+    _, report = profile(
+        tmp_path, SCRIPT, "--items", "96", "--sleep-ms", "0", "--epochs", "2", "--workers", "1",
+        "--iter-sleep-ms", "300", "--truth", str(tmp_path / "truth.json"),
+    )  # fmt: skip
+    p = report["profile"]
+    true = truth(tmp_path / "truth.json")
+    (loader,) = p["loaders"]
+    made = loader["iterator_start"]
+    assert made["count"] == 2 and made["total_s"] >= 0.6
+    assert made["total_s"] <= true["iter_s"]  # timed inside the script's own clock
+    first = p["data_wait"]["first_steps"]
+    assert first["count"] == 2 and first["wait_s"] >= made["total_s"]  # in the steps it starts
+    assert loader["first_batch_wait"]["total_s"] >= made["total_s"]
+    assert p["data_wait"]["total_s"] >= made["total_s"]

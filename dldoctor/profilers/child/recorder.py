@@ -148,31 +148,49 @@ class Recorder:
 
     # -- the hot path -----------------------------------------------------------------------
 
-    def timed(self, loader_id: int, fetch: Callable[[Any], Any], iterator: Any) -> Any:
-        """``fetch(iterator)`` (the framework's own ``__next__``), timed as one data call."""
+    def timed(
+        self, loader_id: int, fetch: Callable[[Any], Any], iterator: Any, training: bool = True
+    ) -> Any:
+        """``fetch(iterator)`` (the framework's own ``__next__``), timed as one data call.
+
+        ``training`` False: an evaluation batch (fetched with gradients off, or inside Keras'
+        evaluate): reported for its loader, never a training step.
+        """
         ident = get_ident()
         busy = self.busy
         if ident in busy:  # a loader wrapping another: time the outer only
             return fetch(iterator)
         main = ident == self.main_ident
+        where = (1 if training else 2) if main else 0
+        steps = main and training and not self.explicit
         t0 = perf_counter()
-        if self.windowed and main and not self.explicit and not self.stopped:
+        if self.windowed and steps and not self.stopped:
             self._maybe_stop(t0, ("E", loader_id, t0, 1))
         busy.add(ident)
         try:
             value = fetch(iterator)
         except StopIteration:
-            self.queue(("E", loader_id, t0, int(main)), t0)
-            if main and not self.explicit:
+            self.queue(("E", loader_id, t0, where), t0)
+            if steps:
                 self.steps.end()
             raise
         finally:
             busy.discard(ident)
         t1 = perf_counter()
-        self.queue(("D", loader_id, t0, t1, int(main)), t1)
-        if self.windowed and main and not self.explicit:
+        self.queue(("D", loader_id, t0, t1, where), t1)
+        if self.windowed and steps:
             self.steps.boundary()  # counted for the window only
         return value
+
+    def iterator_made(self, loader_id: int, t0: float, training: bool = True) -> None:
+        """An iterator over the loader was made from ``t0`` to now (worker start-up, the first
+        prefetch): waiting that the step which fetches its first batch pays for."""
+        ident = get_ident()
+        if ident in self.busy:
+            return
+        main = ident == self.main_ident
+        t1 = perf_counter()
+        self.queue(("I", loader_id, t0, t1, (1 if training else 2) if main else 0), t1)
 
     # -- explicit steps ---------------------------------------------------------------------
 
@@ -195,6 +213,15 @@ class Recorder:
             return
         t = perf_counter()
         self.queue(("Z", t), t)
+        self.steps.end()
+
+    def end_batch_step(self) -> None:
+        """The loop whose batches are its steps pauses (Keras epoch end, validation): the open
+        step ends here, not at the next fetch."""
+        if threading.get_ident() != self.main_ident or self.explicit or self.stopped:
+            return
+        t = perf_counter()
+        self.queue(("E", 0, t, 1), t)  # loader 0: no loader's pass ended, only the step
         self.steps.end()
 
     # -- the window -------------------------------------------------------------------------
