@@ -12,6 +12,9 @@ app = typer.Typer(
     help="A doctor for deep-learning machines: frameworks, NVIDIA driver, CUDA and GPUs, judged.",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
+    # The docstrings are wrapped for the source; markdown joins their lines into paragraphs
+    # that fit the terminal (rich mode would keep every source line break).
+    rich_markup_mode="markdown",
 )
 
 

@@ -190,8 +190,7 @@ def probe_runtime(
     import dataclasses
     import os
 
-    from dldoctor.probes.plan import UnknownFramework, normalise
-    from dldoctor.probes.probe import ProbeOptions, run_probes, skipped
+    from dldoctor.probes import skipped
 
     if quick:
         if full or framework:
@@ -199,6 +198,9 @@ def probe_runtime(
         return dataclasses.replace(
             facts, runtime=skipped("--quick: no framework imported")
         ), " --quick"
+    from dldoctor.probes.plan import UnknownFramework, normalise
+    from dldoctor.probes.probe import ProbeOptions, run_probes
+
     try:
         wanted = normalise(framework.split(",")) if framework else None
     except UnknownFramework as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -11,12 +10,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from dldoctor.matrix import parsed
 from dldoctor.matrix.signatures import Signatures
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10 only
-    import tomli as tomllib
 
 # The data lives in compat_matrix/ at the repository root, for people who know CUDA and the
 # frameworks to review; the wheel carries it inside the package (pyproject's force-include).
@@ -183,11 +178,9 @@ def _parse(version: str | None) -> Version | None:
 
 
 def _read(name: str, root: Path) -> JSON:
-    path = root / name
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return parsed.read(root / name)
+    except (OSError, ValueError) as exc:  # ValueError: TOMLDecodeError, not UTF-8
         raise MatrixError(f"{name}: {exc}") from exc
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
+from dldoctor.probes import skipped
 from dldoctor.probes.collect import ChildRecords
 from dldoctor.probes.runner import run_child
 
@@ -48,11 +49,6 @@ def default_memory_limit(facts: Facts) -> int | None:
     if not isinstance(total, int) or total <= 0:
         return None
     return max(2 * GIB, total // 2)
-
-
-def skipped(reason: str) -> JSON:
-    """The runtime section when no probe ran (``--quick``)."""
-    return {"ran": False, "reason": reason, "frameworks": {}}
 
 
 def run_probes(

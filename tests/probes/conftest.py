@@ -32,7 +32,10 @@ def dldoctor(
 def once(factory: pytest.TempPathFactory, name: str, produce: Callable[[Path], Any]) -> Any:
     """``produce(folder)`` once for the whole session (pytest-xdist workers share the result
     through a file, under a lock), its JSON-able result returned to every caller."""
-    root = factory.getbasetemp().parent  # shared by every worker of this session
+    # Under pytest-xdist each worker's base folder sits in the session's; without it the base
+    # folder is the session's own (its parent holds every earlier session: never share that).
+    base = factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     done = root / f"{name}.json"
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -1,0 +1,66 @@
+"""`dldoctor check --quick` imports only what a static check needs (its speed is its imports)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Each of these costs start-up time and does nothing for a static check; the reason is why it
+# must stay off that path.
+NOT_ON_THE_QUICK_PATH = {
+    "tomllib": "the matrix is read from its parsed copies once they exist",
+    "dldoctor.probes.probe": "--quick runs no probe",
+    "dldoctor.probes.runner": "--quick starts no child",
+    "dldoctor.probes.collect": "--quick collects no child records",
+    "dldoctor.profilers.analysis": "profiling is another command",
+    "dldoctor.profilers.runner": "profiling is another command",
+    "dldoctor.fixes.plan": "the plan is built by `fix`, not by `check`",
+    "dldoctor.fixes.resolve": "resolving releases is `install`'s work",
+    "importlib.metadata": "distributions are read directly (it imports the email package)",
+    "email": "see importlib.metadata",
+    "rich": "the terminal view is plain ANSI",
+    "pydantic": "typer is pinned below the release that imports it",
+    "ctypes": "NVML is asked in a child, and only where a driver library exists",
+    "pynvml": "see ctypes",
+    "asyncio": "nothing here is asynchronous",
+    "numpy": "no framework, and nothing of theirs, is imported",
+    "torch": "no framework is imported",
+    "tensorflow": "no framework is imported",
+    "jax": "no framework is imported",
+    "paddle": "no framework is imported",
+}
+
+PROGRAM = """
+import json, runpy, sys
+sys.argv = ["dldoctor", "check", "--quick", "--format", "json"]
+try:
+    runpy.run_module("dldoctor", run_name="__main__")
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _modules_of_a_quick_check(cache: Path) -> list[str]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    env.pop("DLDOCTOR_NO_CACHE", None)
+    run = subprocess.run(
+        [sys.executable, "-c", PROGRAM], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert json.loads(run.stdout)["facts"]  # it did a whole check
+    return json.loads(run.stderr.strip().splitlines()[-1])
+
+
+def test_the_quick_check_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
+    _modules_of_a_quick_check(tmp_path)  # the first run writes the matrix's parsed copies
+    loaded = set(_modules_of_a_quick_check(tmp_path))
+    offending = {
+        name: why
+        for name, why in NOT_ON_THE_QUICK_PATH.items()
+        if any(m == name or m.startswith(name + ".") for m in loaded)
+    }
+    assert offending == {}
+    assert "dldoctor.checks.registry" in loaded  # and the list is of a run that judged
