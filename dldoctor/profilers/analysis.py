@@ -83,6 +83,8 @@ def analyse(session: Session) -> JSON:
             "per_step": steps.waits.to_dict(),
             "not_separable": hidden,
         },
+        "step_breakdown": _breakdown(steps, steady is not None),
+        "loop_body_samples": _frames(proc),
         "loaders": loaders,
         "frameworks": col.frameworks,
         "processes": _processes(col, proc),
@@ -115,6 +117,53 @@ def _choose_steps(proc: ProcessRecord | None) -> tuple[Steps, str]:
     if proc.evaluation.count:  # an evaluation-only script: its batches are its steps
         return proc.evaluation, "evaluation batches"
     return Steps(), "none"
+
+
+_PHASE_NAMES = {"c": "copy", "f": "forward", "b": "backward", "o": "optimizer"}
+
+
+def _breakdown(steps: Steps, steady: bool) -> JSON:
+    """Each step split: data wait, copy to the device, forward, backward, optimizer step and
+    the rest (the loop body's own Python work), as fractions of step time. Over the steps the
+    verdict uses (without each pass's first where enough remain)."""
+    time_s = steps.time_s - (steps.first_time_s if steady else 0.0)
+    wait_s = steps.wait_s - (steps.first_wait_s if steady else 0.0)
+    phases = {
+        name: steps.phase_s.get(kind, 0.0) - (steps.first_phase_s.get(kind, 0.0) if steady else 0)
+        for kind, name in _PHASE_NAMES.items()
+    }
+    measured = any(v > 0 for v in phases.values()) and time_s > 0
+    if not measured:
+        return {"measured": False, "fractions": None}
+    parts = {"data_wait": wait_s, **phases}
+    parts["loop_body"] = max(time_s - sum(parts.values()), 0.0)
+    fractions = {k: round(min(max(v / time_s, 0.0), 1.0), 4) for k, v in parts.items()}
+    return {"measured": True, "steady": steady, "fractions": fractions}
+
+
+def _frames(proc: ProcessRecord | None) -> JSON | None:
+    """The main-thread sampler's busiest lines (outside the timed phases), as shares."""
+    seen = proc.frames if proc is not None else None
+    if not isinstance(seen, dict) or not seen.get("loop_samples"):
+        return None
+    total = int(seen["loop_samples"])
+
+    def rows(key: str) -> list[JSON]:
+        out = []
+        for row in (seen.get(key) or [])[:5]:
+            if isinstance(row, list) and len(row) == 4 and isinstance(row[3], int):
+                share = round(row[3] / total, 3)
+                out.append(
+                    {"file": str(row[0]), "line": row[1], "function": str(row[2]), "share": share}
+                )
+        return out
+
+    return {
+        "samples": int(seen.get("samples", 0)),
+        "loop_samples": total,
+        "user": rows("user"),
+        "leaf": rows("leaf"),
+    }
 
 
 def _hidden_wait(loaders: list[JSON], source: str) -> str | None:

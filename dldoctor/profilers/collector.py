@@ -50,6 +50,10 @@ class Steps:
         self.waits = Stats()
         self.first_start: float | None = None
         self.last_end: float | None = None
+        # Framework phases inside steps (forward, backward, ...), seconds by kind.
+        self.pending_phases: dict[str, float] = {}
+        self.phase_s: dict[str, float] = {}
+        self.first_phase_s: dict[str, float] = {}
 
     def boundary(self, t: float) -> tuple[float, float] | None:
         first = self.open_start is None
@@ -61,8 +65,13 @@ class Steps:
         """Close the open step at ``t``: returns (start, wait) of the step closed, if any."""
         start, self.open_start = self.open_start, None
         wait, self.pending_wait = self.pending_wait, 0.0
+        phases, self.pending_phases = self.pending_phases, {}
         if start is None or t < start:
             return None
+        for kind, seconds in phases.items():
+            self.phase_s[kind] = self.phase_s.get(kind, 0.0) + seconds
+            if self.open_first:
+                self.first_phase_s[kind] = self.first_phase_s.get(kind, 0.0) + seconds
         duration = t - start
         wait = min(wait, duration)
         self.count += 1
@@ -82,6 +91,11 @@ class Steps:
         if self.open_start is not None and t1 > self.open_start:
             self.pending_wait += t1 - max(t0, self.open_start)
 
+    def phase(self, kind: str, t0: float, t1: float) -> None:
+        if self.open_start is not None and t1 > self.open_start and len(kind) == 1:
+            seconds = t1 - max(t0, self.open_start)
+            self.pending_phases[kind] = self.pending_phases.get(kind, 0.0) + seconds
+
 
 class ProcessRecord:
     def __init__(self, pid: int) -> None:
@@ -93,6 +107,7 @@ class ProcessRecord:
         self.exit: dict[str, Any] | None = None
         self.stop: dict[str, Any] | None = None
         self.rank: dict[str, Any] | None = None  # from init_process_group (``R``)
+        self.frames: dict[str, Any] | None = None  # the main-thread sampler's tables (``S``)
         self.evaluation = Steps()  # batches fetched with gradients off: validation, not steps
         self.iterator_made: tuple[float, float] | None = None  # iter(loader), not yet served
         # CPU sampled while the process was inside a step: [cores sum, n, thread sum, n].
@@ -213,6 +228,14 @@ class Collector:
             self.frameworks.append({"pid": proc.pid, **event.payload})
         elif kind == "H":
             proc.hello = event.payload
+        elif kind == "P" and len(f) == 3:
+            t0, t1 = float(f[1]), float(f[2])
+            for steps in (proc.data, proc.marks):
+                steps.phase(f[0], t0, t1)
+            if self.trace is not None:
+                self.trace.phase(proc.pid, f[0], t0, t1)
+        elif kind == "S":
+            proc.frames = event.payload
         elif kind == "R":
             proc.rank = event.payload
         elif kind == "Q":

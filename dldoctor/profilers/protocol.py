@@ -18,6 +18,10 @@ kind   fields after the pid                   meaning
 ``E``  loader_id t main                       the iterator was exhausted (end of epoch) at t
 ``B``  t source                               an explicit step boundary (``s`` step(), ``k`` Keras)
 ``Z``  t                                      explicit steps paused (Keras epoch end)
+``P``  kind t0 t1                             a framework phase in the main thread (``f``
+                                             forward, ``b`` backward, ``o`` optimizer step,
+                                             ``c`` copy to the device)
+``S``  JSON                                   the main-thread sampler's tables, at exit
 ``R``  JSON                                   rank and world size (``init_process_group``)
 ``Q``  JSON                                   the child stops itself: the window is full
 ``X``  JSON                                   how the script ended (exit code, exception)
@@ -42,7 +46,7 @@ class Event(NamedTuple):
     payload: Any = None  # the decoded JSON for H, F, L, Q, X
 
 
-JSON_KINDS = frozenset("HFLQRX")
+JSON_KINDS = frozenset("HFLQRSX")
 
 
 def json_line(kind: str, pid: int, data: dict[str, Any]) -> str:

@@ -14,7 +14,8 @@ from typing import IO, Any
 from dldoctor.facts.withhold import withhold
 
 SAMPLER_PID = 0  # the pseudo-process that carries dldoctor's own samples (GPU, CPU, memory)
-TID_DATA, TID_STEPS = 1, 2
+TID_DATA, TID_STEPS, TID_PHASES = 1, 2, 3
+_PHASES = {"f": "forward", "b": "backward", "o": "optimizer step", "c": "copy to device"}
 
 
 class TraceWriter:
@@ -56,7 +57,8 @@ class TraceWriter:
         self.events += 1
         if pid not in self._named:
             self._named.add(pid)
-            for tid, name in ((TID_DATA, "data wait"), (TID_STEPS, "steps")):
+            tracks = ((TID_DATA, "data wait"), (TID_STEPS, "steps"), (TID_PHASES, "step phases"))
+            for tid, name in tracks:
                 self._write(
                     {
                         "name": "thread_name",
@@ -84,6 +86,12 @@ class TraceWriter:
         event = {"name": "step", "cat": "step", "ph": "X", "ts": self._us(t0)}
         event.update(dur=self._us(t1) - self._us(t0), pid=pid, tid=TID_STEPS)
         event["args"] = {"step": number, "data_wait_ms": round(wait_s * 1e3, 3)}
+        self._detail(event, pid)
+
+    def phase(self, pid: int, kind: str, t0: float, t1: float) -> None:
+        name = _PHASES.get(kind, "phase")
+        event = {"name": name, "cat": "step", "ph": "X", "ts": self._us(t0)}
+        event.update(dur=self._us(t1) - self._us(t0), pid=pid, tid=TID_PHASES)
         self._detail(event, pid)
 
     def counter(self, name: str, t: float, values: dict[str, float]) -> None:

@@ -68,6 +68,11 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
             f"{_ms(wait['per_step']['mean_s'])} per step (p95 {_ms(wait['per_step']['p95_s'])})",
             2,
         )
+    breakdown = p.get("step_breakdown") or {}
+    if breakdown.get("measured"):
+        names = {"data_wait": "data wait", "loop_body": "loop body"}
+        parts = [f"{names.get(k, k)} {_pct(v)}" for k, v in breakdown["fractions"].items()]
+        out.wrapped("Each step: " + ", ".join(parts), 2)
     if rank_of:
         _rank_table(out, ranks, p.get("slowest_rank"))
     for loader in p["loaders"]:

@@ -122,3 +122,29 @@ def test_time_in_iter_loader_is_counted_as_waiting_for_data(tmp_path):
     assert first["count"] == 2 and first["wait_s"] >= made["total_s"]  # in the steps it starts
     assert loader["first_batch_wait"]["total_s"] >= made["total_s"]
     assert p["data_wait"]["total_s"] >= made["total_s"]
+
+
+def test_python_work_in_the_loop_body_is_named_not_blamed_on_the_model(tmp_path):
+    """Each step runs 40 ms of pure-Python preprocessing in the loop, in preprocess()."""
+    result, report = profile(
+        tmp_path, SCRIPT, "--items", "160", "--sleep-ms", "0", "--preprocess-ms", "40",
+        "--truth", str(tmp_path / "truth.json"),
+    )  # fmt: skip
+    p = report["profile"]
+    true = truth(tmp_path / "truth.json")
+    breakdown = p["step_breakdown"]
+    assert breakdown["measured"] is True
+    shares = breakdown["fractions"]
+    assert shares["forward"] > 0 and shares["backward"] > 0 and shares["optimizer"] > 0
+    # The loop body holds the preprocessing (the truth) and the loop's other Python work.
+    assert shares["loop_body"] >= true["preprocess_fraction"] - TOLERANCE, (shares, true)
+    assert abs(sum(shares.values()) - 1) < 0.01
+    found = codes(report)
+    assert "DD712" in found and "DD703" not in found  # named as such, once
+    top = p["loop_body_samples"]["user"][0]
+    line = marked_line("train_torch.py", "PREPROCESS-LINE")
+    assert top["function"] == "preprocess" and top["line"] in (line, line + 1)
+    assert top["file"].endswith("train_torch.py")
+    fix = next(f for f in report["findings"] if f["code"] == "DD712")["fixes"][0]
+    assert "in preprocess" in fix["notes"] and "collate_fn" in fix["summary"]
+    assert "loop body" in result.stderr

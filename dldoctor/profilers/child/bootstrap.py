@@ -33,6 +33,9 @@ PATCHES = {
     "paddle.io.reader": ("paddle_patch", "install_loader"),
     "paddle.io.dataloader.dataloader_iter": ("paddle_patch", "install_iterators"),
     "torch.distributed.distributed_c10d": ("torch_patch", "install_distributed"),
+    "torch.nn.modules.module": ("torch_steps", "install_module"),
+    "torch._tensor": ("torch_steps", "install_tensor"),
+    "torch.optim.optimizer": ("torch_steps", "install_optimizer"),
 }
 
 # Leading traceback frames that are dldoctor's or runpy's, never the script's.
@@ -47,7 +50,7 @@ def main() -> None:
     duration_s = config.get("duration_s")
     deadline = None if duration_s is None else float(config["t0"]) + float(duration_s)
     rec = Recorder(fd, config.get("steps"), deadline)
-    atexit.register(rec.flush)  # batches fetched by the script's own exit handlers
+    atexit.register(rec.finish)  # batches fetched by the script's own exit handlers
     rec.event("H", hello(sys.argv[1:]))
     instrument(rec)
     sys.excepthook = _trimming(sys.excepthook)

@@ -18,6 +18,7 @@ from threading import get_ident
 from time import perf_counter
 from typing import Any, Callable, NoReturn
 
+from dldoctor.profilers.child.frames import FrameSampler
 from dldoctor.profilers.protocol import MAX_LINE_BYTES, json_line
 
 FLUSH_S = 0.1
@@ -72,6 +73,8 @@ class Recorder:
         self._lock = threading.Lock()
         self._next_id = 0
         self.loader_ids: dict[Any, int] = {}
+        self.activity: str | None = None  # the main thread's framework phase (forward, ...)
+        self.frames: FrameSampler | None = None  # started at the first training batch
         self._queue: deque[Event] = deque()  # appends and pops are atomic: no lock needed
         self._flushed_at = perf_counter()
         self._flush_lock = threading.Lock()
@@ -81,6 +84,8 @@ class Recorder:
 
     def _after_fork(self) -> None:
         self.pid = os.getpid()
+        self.activity = None
+        self.frames = None  # its thread stayed in the parent
         self.main_ident = threading.get_ident()
         self.busy = set()
         self.explicit = False
@@ -101,6 +106,15 @@ class Recorder:
     def flush(self) -> None:
         with self._flush_lock:
             self._send()
+
+    def finish(self) -> None:
+        """At exit: what the main-thread sampler saw, then everything queued."""
+        frames = self.frames
+        if frames is not None and frames.pid == os.getpid():
+            seen = frames.report()
+            if seen:
+                self.event("S", seen)
+        self.flush()
 
     def _send(self, extra: bytes = b"") -> None:
         self._flushed_at = perf_counter()
@@ -178,6 +192,8 @@ class Recorder:
             busy.discard(ident)
         t1 = perf_counter()
         self.queue(("D", loader_id, t0, t1, where), t1)
+        if where == 1 and self.frames is None:
+            self.frames = FrameSampler.start(self)
         if self.windowed and steps:
             self.steps.boundary()  # counted for the window only
         return value
@@ -192,6 +208,10 @@ class Recorder:
         t1 = perf_counter()
         self.queue(("I", loader_id, t0, t1, (1 if training else 2) if main else 0), t1)
 
+    def phase(self, kind: str, t0: float, t1: float) -> None:
+        """The main thread spent [t0, t1] in a framework phase (forward, backward, ...)."""
+        self.queue(("P", kind, t0, t1), t1)
+
     # -- explicit steps ---------------------------------------------------------------------
 
     def mark(self, source: str = "s") -> None:
@@ -199,6 +219,8 @@ class Recorder:
         if threading.get_ident() != self.main_ident or self.stopped:
             return
         t = perf_counter()
+        if self.frames is None:
+            self.frames = FrameSampler.start(self)
         if not self.explicit:
             self.explicit = True
             self.steps = _Steps()
@@ -251,7 +273,7 @@ def _flush_before_exit(rec: Recorder) -> None:
 
     def _exit(status: int) -> NoReturn:
         with contextlib.suppress(Exception):  # never keep a process from exiting
-            rec.flush()
+            rec.finish()
         real(status)
 
     _exit.__wrapped__ = real  # type: ignore[attr-defined]

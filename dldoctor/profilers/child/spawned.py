@@ -32,6 +32,6 @@ def start() -> None:
     duration_s = config.get("duration_s")
     deadline = None if duration_s is None else float(config["t0"]) + float(duration_s)
     rec = Recorder(fd, config.get("steps"), deadline)
-    atexit.register(rec.flush)
+    atexit.register(rec.finish)
     rec.event("H", bootstrap.hello(list(getattr(sys, "argv", []))))
     bootstrap.instrument(rec)

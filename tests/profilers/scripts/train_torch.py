@@ -42,6 +42,15 @@ class SlowStartSampler(torch.utils.data.Sampler):
         return iter(range(self.items))
 
 
+def preprocess(x, seconds):
+    """Per-batch Python work in the loop body, a known time of pure CPU."""
+    end = time.perf_counter() + seconds
+    total = 0
+    while time.perf_counter() < end:  # PREPROCESS-LINE
+        total += 1
+    return x
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=800)
@@ -52,6 +61,7 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--truth", default="")
     parser.add_argument("--val-items", type=int, default=0)
+    parser.add_argument("--preprocess-ms", type=float, default=0.0)
     parser.add_argument("--val-sleep-ms", type=float, default=0.0)
     parser.add_argument("--iter-sleep-ms", type=float, default=0.0)
     parser.add_argument("--raise-after", type=int, default=0)
@@ -94,7 +104,7 @@ def main() -> int:
 
     wait = steps = 0.0
     started = time.perf_counter()
-    iter_s = 0.0
+    iter_s = preprocess_s = 0.0
     for _ in range(args.epochs):
         t0 = time.perf_counter()
         iterator = iter(loader)
@@ -108,6 +118,10 @@ def main() -> int:
                 wait += time.perf_counter() - t0
                 break
             wait += time.perf_counter() - t0
+            if args.preprocess_ms:
+                t0 = time.perf_counter()
+                x = preprocess(x, args.preprocess_ms / 1e3)
+                preprocess_s += time.perf_counter() - t0
             for _ in range(3):
                 optimizer.zero_grad()
                 loss = loss_fn(model(x.repeat(8, 1)), y.repeat(8))
@@ -140,6 +154,7 @@ def main() -> int:
                     "fraction": wait / loop,
                     "steps": steps,
                     "iter_s": iter_s,
+                    "preprocess_fraction": preprocess_s / loop,
                 },
                 f,
             )
