@@ -155,6 +155,7 @@ class Collector:
         self.gpu_devices_used: set[int] = set()
         self.gpu_process_util: dict[int, list[float]] = {}  # device -> [sum of SM %, samples]
         self.samples = 0
+        self.root_pid: int | None = None  # the script's own process, once started
 
     # -- events -----------------------------------------------------------------------------
 
@@ -222,12 +223,19 @@ class Collector:
             if loader is not None:
                 loader.worker_pids = [int(p) for p in f[1].split(",") if p.isdigit()][:256]
                 loader.worker_sets += 1
+                if self.trace is not None:  # one track per loader worker
+                    for index, worker in enumerate(loader.worker_pids[:64]):
+                        name = f"loader {f[0]} worker {index} (of pid {proc.pid})"
+                        self.trace.process_name(worker, name)
         elif kind == "L":
             self._loader(proc, event.payload)
         elif kind == "F" and len(self.frameworks) < 32:
             self.frameworks.append({"pid": proc.pid, **event.payload})
         elif kind == "H":
             proc.hello = event.payload
+            if self.trace is not None and proc.pid != self.root_pid:  # the script's: named
+                argv = " ".join(str(a) for a in (proc.hello.get("argv") or [])[:8])
+                self.trace.process_name(proc.pid, f"python {argv}"[:120])
         elif kind == "P" and len(f) == 3:
             t0, t1 = float(f[1]), float(f[2])
             for steps in (proc.data, proc.marks):
@@ -238,6 +246,8 @@ class Collector:
             proc.frames = event.payload
         elif kind == "R":
             proc.rank = event.payload
+            if self.trace is not None and isinstance(proc.rank.get("rank"), int):
+                self.trace.process_name(proc.pid, f"rank {proc.rank['rank']} (pid {proc.pid})")
         elif kind == "Q":
             proc.stop = event.payload
         elif kind == "X":
@@ -355,8 +365,10 @@ class Collector:
             total[0] += sm_percent
             total[1] += 1
 
-    def sample_process(self, pid: int, cores: float, thread: float | None) -> None:
+    def sample_process(self, pid: int, cores: float, thread: float | None, t: float) -> None:
         """One CPU sample of a process that steps (each rank), kept while it is in a step."""
+        if self.trace is not None:
+            self.trace.counter("CPU (cores)", t, {"cores": round(cores, 3)}, pid)
         with self.lock:
             record = self.processes.get(pid)
             if record is None or not record.stepping():
@@ -366,6 +378,11 @@ class Collector:
             if thread is not None:
                 record.cpu[2] += thread
                 record.cpu[3] += 1
+
+    def sample_worker(self, pid: int, cores: float, t: float) -> None:
+        """A loader worker's CPU, on its own trace track (the analysis uses the totals)."""
+        if self.trace is not None:
+            self.trace.counter("CPU (cores)", t, {"cores": round(cores, 3)}, pid)
 
     def step_pids(self) -> set[int]:
         with self.lock:

@@ -166,12 +166,13 @@ class Sampler:
                 continue
             tree += cores
             if pid in ranks:
-                self.collector.sample_process(pid, cores, self._thread_busy(pid, t))
+                self.collector.sample_process(pid, cores, self._thread_busy(pid, t), t)
             if pid == self.root_pid:
                 values["main_cores"] = cores
             elif pid in workers:
                 worker_cores += cores
                 worker_count += 1
+                self.collector.sample_worker(pid, cores, t)
         if "main_cores" not in values:
             return {}  # the first sample, or the script has exited
         values.update(tree_cores=tree, worker_cores=worker_cores, workers=worker_count)

@@ -83,6 +83,7 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
         nv.shutdown()
         raise
     result = RunResult(proc.pid, origin, origin, None)
+    collector.root_pid = proc.pid
     if trace is not None:
         trace.process_name(proc.pid, target.describe())
     forwarder = runner.SignalForwarder(proc, result)

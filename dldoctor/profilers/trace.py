@@ -33,7 +33,17 @@ class TraceWriter:
                 "name": "process_name",
                 "ph": "M",
                 "pid": SAMPLER_PID,
+                "tid": 0,
                 "args": {"name": "dldoctor samples"},
+            }
+        )
+        self._write(
+            {
+                "name": "thread_name",
+                "ph": "M",
+                "pid": SAMPLER_PID,
+                "tid": 0,
+                "args": {"name": "CPU and GPU counters"},
             }
         )
 
@@ -71,8 +81,10 @@ class TraceWriter:
         self._write(event)
 
     def process_name(self, pid: int, name: str) -> None:
-        shown = withhold(name)  # a command line: no credentials in the trace file
-        self._write({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": shown}})
+        """Name ``pid``'s track (once per name: a rank is named again when its rank is known)."""
+        shown = withhold(name)[:200]  # a command line: no credentials in the trace file
+        event = {"name": "process_name", "ph": "M", "pid": pid, "tid": 0}
+        self._write({**event, "args": {"name": shown}})
 
     def data_wait(
         self, pid: int, loader_id: int, t0: float, t1: float, name: str = "wait for batch"
@@ -94,10 +106,12 @@ class TraceWriter:
         event.update(dur=self._us(t1) - self._us(t0), pid=pid, tid=TID_PHASES)
         self._detail(event, pid)
 
-    def counter(self, name: str, t: float, values: dict[str, float]) -> None:
-        self._write(
-            {"name": name, "ph": "C", "ts": self._us(t), "pid": SAMPLER_PID, "args": values}
-        )
+    def counter(
+        self, name: str, t: float, values: dict[str, float], pid: int = SAMPLER_PID
+    ) -> None:
+        """A counter track: dldoctor's samples, or one process's own (a rank, a worker)."""
+        event = {"name": name, "ph": "C", "ts": self._us(t), "pid": pid, "tid": 0}
+        self._write({**event, "args": values})
 
     def close(self) -> None:
         with self._lock:

@@ -59,6 +59,14 @@ def test_workers_2_measures_the_true_wait_and_finds_the_workers(tmp_path):
     waits = [e for e in events if e.get("name") == "wait for batch"]
     assert len(waits) == loader["batches"] == 300
     assert any(e.get("ph") == "C" for e in events)
+    assert all("pid" in e and "tid" in e for e in events)  # Perfetto files every event by both
+    names = {e["pid"]: e["args"]["name"] for e in events if e["name"] == "process_name"}
+    for index, worker in enumerate(loader["worker_pids"]):  # one track per loader worker
+        assert names[worker] == f"loader 1 worker {index} (of pid {p['steps']['pid']})"
+    worker_counters = {e["pid"] for e in events if e["ph"] == "C"} & set(loader["worker_pids"])
+    assert worker_counters  # their CPU, sampled on their own tracks
+    phases = {e["name"] for e in events if e.get("tid") == 3}
+    assert {"forward", "backward", "optimizer step"} <= phases
 
 
 def test_a_healthy_loop_is_not_called_input_bound(tmp_path):
