@@ -91,11 +91,10 @@ def torch_like_fixes(loader: JSON, profile: JSON) -> list[Fix]:
     gpu = profile["gpu"]["measured"]
     if loader.get("framework") == "torch" and gpu and config.get("pin_memory") is False:
         changes.append("set pin_memory=True")
-    restarts = loader.get("worker_starts", 0) >= 2 or (
-        workers == 0 and loader.get("passes_completed", 0) >= 2
-    )
-    if max(workers, suggestion or 0) > 0 and config.get("persistent_workers") is False and restarts:
-        changes.append("set persistent_workers=True")  # workers are re-created every epoch
+    # Workers re-created every pass; a loader without workers has none to keep.
+    restarts = loader.get("worker_starts", 0) >= 2
+    if workers > 0 and config.get("persistent_workers") is False and restarts:
+        changes.append("set persistent_workers=True")
     if not gpu and loader.get("framework") == "torch" and not config.get("pin_memory"):
         notes.append("On a GPU machine, also set pin_memory=True.")
     fixes = [Fix(summary=_join(changes), notes=" ".join(notes))] if changes else []
@@ -135,7 +134,11 @@ def tf_fix(loader: JSON) -> Fix | None:
 
 def loader_fixes(profile: JSON) -> list[Fix]:
     """Fixes for the main process's loaders, the ones that made the loop wait most first."""
-    loaders = [ld for ld in profile["loaders"] if ld["in_main_process"] and ld["wait"]["count"]]
+    loaders = [
+        ld
+        for ld in profile["loaders"]
+        if ld["in_main_process"] and ld["wait"]["count"] and ld.get("phase") != "evaluation"
+    ]
     loaders.sort(key=lambda ld: -(ld["wait"]["total_s"] or 0))
     fixes = []
     for loader in loaders[:3]:

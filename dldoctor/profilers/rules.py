@@ -121,8 +121,8 @@ def input_wait(profile: JSON) -> list[Finding]:
     f"Not input-bound, and the main thread is busy ≥ {pct(th.MAIN_THREAD_BUSY)} of the time",
 )
 def main_thread_cpu_bound(profile: JSON) -> list[Finding]:
-    if _verdict(profile) != "cpu-bound":
-        return []
+    if _verdict(profile) != "cpu-bound" or _loop_body(profile) is not None:
+        return []  # the loop body's own work is the cause: DD712 names it
     cpu = profile["cpu"]
     busy = (
         cpu["main_thread_busy"]
@@ -248,6 +248,57 @@ def worker_startup(profile: JSON) -> list[Finding]:
         evidence = {"first_batch_wait": first, "site": advice.where(ld)}
         findings.append(_finding("DD707", Severity.INFO, title, evidence, *fixes))
     return findings
+
+
+def _loop_body(profile: JSON) -> float | None:
+    """The loop body's share of step time when it is large enough to name, else None."""
+    breakdown = profile.get("step_breakdown") or {}
+    if not breakdown.get("measured") or _verdict(profile) in ("unknown", "gpu-bound"):
+        return None
+    share = breakdown["fractions"]["loop_body"]
+    return float(share) if share >= th.LOOP_BODY else None
+
+
+@rule(
+    "DD712",
+    "loop-body-python",
+    f"The loop body's own Python work (outside data wait, copy, forward, backward and the "
+    f"optimizer step) takes ≥ {pct(th.LOOP_BODY)} of step time",
+)
+def loop_body_python(profile: JSON) -> list[Finding]:
+    share = _loop_body(profile)
+    if share is None:
+        return []
+    fractions = profile["step_breakdown"]["fractions"]
+    model = fractions["forward"] + fractions["backward"] + fractions["optimizer"]
+    title = (
+        f"The training loop's own Python code takes {pct(share)} of each step, outside data "
+        f"loading and the model (forward, backward and optimizer: {pct(model)})"
+    )
+    sampled = profile.get("loop_body_samples") or {}
+    lines = [
+        f"{r['file']}:{r['line']} in {r['function']} ({pct(r['share'])})"
+        for r in sampled.get("user", [])[:3]
+    ]
+    leaf = [
+        f"{r['function']} ({r['file']}:{r['line']}, {pct(r['share'])})"
+        for r in sampled.get("leaf", [])[:3]
+    ]
+    notes = "Sampled in the main thread outside the timed phases: "
+    notes += "; ".join(lines) + "." if lines else "no line of your code was sampled."
+    if leaf:
+        notes += " Innermost functions: " + "; ".join(leaf) + "."
+    notes += (
+        " On a GPU, time spent waiting for the GPU at a synchronisation (.item(), .cpu(), "
+        "printing a tensor) also shows here."
+    )
+    fix = Fix(
+        summary="move the per-batch work out of the training loop: into the Dataset's "
+        "__getitem__ or a collate_fn, so loader workers do it in parallel, or vectorise it",
+        notes=notes,
+    )
+    evidence = {"step_breakdown": fractions, "top_lines": sampled.get("user", [])}
+    return [_finding("DD712", Severity.WARNING, title, evidence, fix)]
 
 
 @rule("DD708", "no-gpu-measured", "No GPU utilisation could be sampled (the reason is given)")

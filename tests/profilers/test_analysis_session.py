@@ -137,3 +137,35 @@ def test_the_section_is_valid_json_with_a_verdict_and_thresholds():
     series = profile["timeline"]
     assert len(series["data_wait"]) == len(series["gpu_busy"]) == len(series["main_cores"]) <= 60
     assert max(v for v in series["gpu_busy"] if v is not None) == pytest.approx(0.9, abs=1e-3)
+
+
+def _keras_session(separable: bool) -> dict:
+    info = {
+        "id": 1,
+        "framework": "tensorflow",
+        "kind": "keras.fit",
+        "site": {"file": "train.py", "line": 9},
+        "config": {"steps_per_execution": 4, "separable": separable},
+    }
+    marks = tuple(f"B {PID} {1.0 + 0.4 * i:.3f} k" for i in range(13))
+    profile = analyse(session([], set(), steps=0, events=(f"L {PID} {json.dumps(info)}", *marks)))
+    validate(profile)
+    return profile
+
+
+def test_keras_steps_whose_data_wait_cannot_be_separated_say_so_instead_of_0_percent():
+    profile = _keras_session(separable=False)
+    assert profile["steps"]["count"] == 12 and profile["steps"]["source"] == "keras"
+    assert profile["data_wait"]["fraction"] is None
+    assert profile["verdict"]["class"] == "unknown"
+    assert "steps_per_execution=4" in profile["verdict"]["reason"]
+    assert "cannot be separated" in profile["data_wait"]["not_separable"]
+
+
+def test_keras_steps_measured_per_batch_are_judged():
+    profile = _keras_session(separable=True)
+    assert (
+        profile["data_wait"]["fraction"] is not None
+        and profile["data_wait"]["not_separable"] is None
+    )
+    assert profile["verdict"]["class"] != "unknown"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dldoctor.profilers import advice, rules
+from dldoctor.profilers import thresholds as th
 from dldoctor.profilers.analysis import classify
 from tests.profilers.synthetic import loader, make, stats
 
@@ -151,3 +152,62 @@ def test_secret_looking_arguments_are_withheld():
         "--lr", "0.1", "--api-key", "<withheld>", "--hf_token=<withheld>", "--key-file",
         "<withheld>", "-v",
     ]  # fmt: skip
+
+
+def test_a_loader_without_workers_gets_no_persistent_workers_advice():
+    from dldoctor.profilers.advice import torch_like_fixes
+
+    profile = make()
+    zero = loader(num_workers=0, persistent_workers=False)
+    zero.update(passes_completed=3, worker_starts=0, worker_pids=[])
+    assert not any("persistent_workers" in f.summary for f in torch_like_fixes(zero, profile))
+    two = loader(num_workers=2, persistent_workers=False)
+    two.update(passes_completed=3, worker_starts=3)
+    assert any("persistent_workers=True" in f.summary for f in torch_like_fixes(two, profile))
+
+
+def test_fixes_are_for_training_loaders_not_the_validation_loader():
+    from dldoctor.profilers.advice import loader_fixes
+
+    val = loader(num_workers=0)
+    val.update(phase="evaluation", site={"file": "val.py", "line": 7, "function": "main"})
+    profile = make(loaders=[val])
+    assert loader_fixes(profile) == []
+
+
+def _with_loop_body(share: float, gpu_busy: float | None = None) -> dict:
+    profile = make(wait_s=0.001, main_thread=0.97, gpu_busy=gpu_busy)
+    rest = round(1 - share - 0.01, 4)
+    profile["step_breakdown"] = {
+        "measured": True,
+        "steady": True,
+        "fractions": {"data_wait": 0.01, "copy": 0.0, "forward": rest / 2, "backward": rest / 2,
+                      "optimizer": 0.0, "loop_body": share},
+    }  # fmt: skip
+    profile["loop_body_samples"] = {
+        "samples": 100,
+        "loop_samples": 60,
+        "user": [{"file": "train.py", "line": 57, "function": "augment", "share": 0.5}],
+        "leaf": [],
+    }
+    profile["verdict"] = classify(profile)
+    return profile
+
+
+@pytest.mark.parametrize(
+    ("share", "fires"),
+    [(th.LOOP_BODY - 0.01, False), (th.LOOP_BODY, True), (th.LOOP_BODY + 0.2, True)],
+)
+def test_loop_body_python_at_below_and_above_its_threshold(share, fires):
+    profile = _with_loop_body(share, gpu_busy=None)
+    found = [f.code for f in rules.judge(profile)]
+    assert ("DD712" in found) is fires
+    assert ("DD703" in found) is (not fires)  # one root cause: the model, or the loop body
+
+
+def test_loop_body_finding_names_the_sampled_line_and_not_on_a_gpu_bound_run():
+    (finding,) = [f for f in rules.judge(_with_loop_body(0.5)) if f.code == "DD712"]
+    assert "train.py:57 in augment (50 %)" in finding.fixes[0].notes
+    busy_gpu = _with_loop_body(0.5, gpu_busy=0.95)
+    assert busy_gpu["verdict"]["class"] == "gpu-bound"
+    assert "DD712" not in [f.code for f in rules.judge(busy_gpu)]

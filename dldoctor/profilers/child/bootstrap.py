@@ -32,6 +32,10 @@ PATCHES = {
     "keras.src.backend.tensorflow.trainer": ("keras_patch", "install_tf_trainer"),
     "paddle.io.reader": ("paddle_patch", "install_loader"),
     "paddle.io.dataloader.dataloader_iter": ("paddle_patch", "install_iterators"),
+    "torch.distributed.distributed_c10d": ("torch_patch", "install_distributed"),
+    "torch.nn.modules.module": ("torch_steps", "install_module"),
+    "torch._tensor": ("torch_steps", "install_tensor"),
+    "torch.optim.optimizer": ("torch_steps", "install_optimizer"),
 }
 
 # Leading traceback frames that are dldoctor's or runpy's, never the script's.
@@ -46,10 +50,9 @@ def main() -> None:
     duration_s = config.get("duration_s")
     deadline = None if duration_s is None else float(config["t0"]) + float(duration_s)
     rec = Recorder(fd, config.get("steps"), deadline)
-    atexit.register(rec.flush)  # batches fetched by the script's own exit handlers
-    rec.event("H", {"python": sys.version.split()[0], "t": perf_counter(), "argv": sys.argv[1:]})
-    marker._hook = rec.mark
-    importhook.install({name: _guarded(name, *where, rec) for name, where in PATCHES.items()})
+    atexit.register(rec.finish)  # batches fetched by the script's own exit handlers
+    rec.event("H", hello(sys.argv[1:]))
+    instrument(rec)
     sys.excepthook = _trimming(sys.excepthook)
     try:
         _run(sys.argv[1], sys.argv[2:], bool(config.get("module")))
@@ -65,6 +68,24 @@ def main() -> None:
         rec.event("X", {"kind": "exception", "type": type(exc).__name__, "message": str(exc)})
         raise
     rec.event("X", {"kind": "return"})
+
+
+def hello(argv: list[str]) -> dict[str, Any]:
+    """The ``H`` event: which interpreter, and which rank of a job where a launcher said so."""
+    data: dict[str, Any] = {"python": sys.version.split()[0], "t": perf_counter()}
+    data["argv"] = [a[:200] for a in argv[:16]]
+    data["ppid"] = os.getppid()
+    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):  # torchrun, accelerate, deepspeed
+        value = os.environ.get(key, "")
+        if value.isdigit():
+            data[key.lower()] = int(value)
+    return data
+
+
+def instrument(rec: Recorder) -> None:
+    """Route ``dldoctor.step()`` to ``rec`` and patch each framework when it is imported."""
+    marker._hook = rec.mark
+    importhook.install({name: _guarded(name, *where, rec) for name, where in PATCHES.items()})
 
 
 def _run(target: str, args: list[str], module: bool) -> None:

@@ -2,14 +2,16 @@
 
 Patched after ``torch.utils.data.dataloader`` is imported: ``DataLoader.__init__`` (settings and
 the line that built it), ``_BaseDataLoaderIter.__init__`` (which loader an iterator serves),
-``_BaseDataLoaderIter.__next__`` (the wait), ``_MultiProcessingDataLoaderIter.__init__``
-(worker pids, once the workers have started).
+``_BaseDataLoaderIter.__next__`` (the wait; with gradients off, an evaluation batch),
+``DataLoader.__iter__`` (making the iterator: worker start-up), and
+``_MultiProcessingDataLoaderIter.__init__`` (worker pids, once the workers have started).
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+from time import perf_counter
 from types import ModuleType
 from typing import Any
 
@@ -42,10 +44,22 @@ def install(module: ModuleType, rec: Recorder) -> list[str]:
         self.__dict__["_dldoctor_id"] = loader_id
 
     fetch = base.__next__
+    grad_enabled = grad_probe("torch")
 
     @functools.wraps(fetch)
     def __next__(self: Any) -> Any:
-        return rec.timed(self.__dict__.get("_dldoctor_id", 0), fetch, self)
+        return rec.timed(self.__dict__.get("_dldoctor_id", 0), fetch, self, grad_enabled())
+
+    make_iterator = loader_cls.__iter__
+
+    @functools.wraps(make_iterator)
+    def __iter__(self: Any) -> Any:
+        t0 = perf_counter()
+        iterator = make_iterator(self)
+        loader_id = self.__dict__.get("_dldoctor_id")
+        if loader_id is not None:
+            rec.iterator_made(loader_id, t0, grad_enabled())
+        return iterator
 
     multi_init = multi.__init__
 
@@ -56,10 +70,50 @@ def install(module: ModuleType, rec: Recorder) -> list[str]:
         rec.workers(self.__dict__.get("_dldoctor_id", 0), pids)
 
     loader_cls.__init__ = __init__
+    loader_cls.__iter__ = __iter__
     base.__init__ = iter__init__
     base.__next__ = __next__
     multi.__init__ = multi__init__
     return ["DataLoader"]
+
+
+def grad_probe(framework: str) -> Any:
+    """``torch.is_grad_enabled`` (or paddle's), looked up at the first call (the framework is
+    still importing when the patch goes in). Batches fetched with gradients off are
+    evaluation (``torch.no_grad()``, ``inference_mode``), not training."""
+    found: list[Any] = []
+
+    def grad_enabled() -> bool:
+        if not found:
+            module = sys.modules.get(framework)
+            found.append(getattr(module, "is_grad_enabled", None) or _true)
+        return bool(found[0]())
+
+    return grad_enabled
+
+
+def _true() -> bool:
+    return True
+
+
+def install_distributed(module: ModuleType, rec: Recorder) -> list[str]:
+    """``init_process_group``: the rank and world size of this process (``R`` event), for
+    launchers that pass them as arguments (``mp.spawn``) rather than in the environment."""
+    init = module.init_process_group
+
+    @functools.wraps(init)
+    def init_process_group(*args: Any, **kwargs: Any) -> Any:
+        value = init(*args, **kwargs)
+        try:
+            data = {"rank": module.get_rank(), "world_size": module.get_world_size()}
+            data["backend"] = str(module.get_backend())
+            rec.event("R", data)
+        except Exception:  # a release whose getters differ: the rank stays unknown
+            pass
+        return value
+
+    module.init_process_group = init_process_group  # type: ignore[attr-defined]
+    return ["init_process_group rank"]
 
 
 def _announce(rec: Recorder, loader: Any) -> int:

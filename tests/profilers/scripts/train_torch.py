@@ -28,6 +28,29 @@ class SleepyDataset(Dataset):
         return torch.full((64,), float(index % 7)), index % 10
 
 
+class SlowStartSampler(torch.utils.data.Sampler):
+    """Sequential, but each pass starts after a known sleep: time spent inside iter(loader)."""
+
+    def __init__(self, items: int, sleep_s: float) -> None:
+        self.items, self.sleep_s = items, sleep_s
+
+    def __len__(self) -> int:
+        return self.items
+
+    def __iter__(self):
+        time.sleep(self.sleep_s)
+        return iter(range(self.items))
+
+
+def preprocess(x, seconds):
+    """Per-batch Python work in the loop body, a known time of pure CPU."""
+    end = time.perf_counter() + seconds
+    total = 0
+    while time.perf_counter() < end:  # PREPROCESS-LINE
+        total += 1
+    return x
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=800)
@@ -37,6 +60,10 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--truth", default="")
+    parser.add_argument("--val-items", type=int, default=0)
+    parser.add_argument("--preprocess-ms", type=float, default=0.0)
+    parser.add_argument("--val-sleep-ms", type=float, default=0.0)
+    parser.add_argument("--iter-sleep-ms", type=float, default=0.0)
     parser.add_argument("--raise-after", type=int, default=0)
     parser.add_argument("--exit-code", type=int, default=0)
     parser.add_argument("--mark-steps", action="store_true")
@@ -55,11 +82,15 @@ def main() -> int:
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
+    sampler = SlowStartSampler(args.items, args.iter_sleep_ms / 1e3) if args.iter_sleep_ms else None
     loader = DataLoader(  # LOADER-LINE
         SleepyDataset(args.items, args.sleep_ms / 1e3),
         batch_size=args.batch,
         num_workers=args.workers,
+        sampler=sampler,
     )
+    if args.val_items:
+        val_loader = DataLoader(SleepyDataset(args.val_items, args.val_sleep_ms / 1e3), args.batch)
 
     if args.fork:
         pid = os.fork()
@@ -73,8 +104,12 @@ def main() -> int:
 
     wait = steps = 0.0
     started = time.perf_counter()
+    iter_s = preprocess_s = 0.0
     for _ in range(args.epochs):
+        t0 = time.perf_counter()
         iterator = iter(loader)
+        iter_s += time.perf_counter() - t0
+        wait += time.perf_counter() - t0
         while True:
             t0 = time.perf_counter()
             try:
@@ -83,6 +118,10 @@ def main() -> int:
                 wait += time.perf_counter() - t0
                 break
             wait += time.perf_counter() - t0
+            if args.preprocess_ms:
+                t0 = time.perf_counter()
+                x = preprocess(x, args.preprocess_ms / 1e3)
+                preprocess_s += time.perf_counter() - t0
             for _ in range(3):
                 optimizer.zero_grad()
                 loss = loss_fn(model(x.repeat(8, 1)), y.repeat(8))
@@ -97,12 +136,28 @@ def main() -> int:
                 print("TRAINING", flush=True)
             if args.raise_after and steps == args.raise_after:
                 raise RuntimeError(f"boom after {int(steps)} steps")
+        if args.val_items:  # validation after each epoch, gradients off, as usual
+            model.eval()
+            with torch.no_grad():
+                for x, _ in val_loader:
+                    model(x)
+            model.train()
     loop = time.perf_counter() - started
     if args.fork:
         os.waitpid(pid, 0)
     if args.truth:
         with open(args.truth, "w") as f:
-            json.dump({"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": steps}, f)
+            json.dump(
+                {
+                    "wait_s": wait,
+                    "loop_s": loop,
+                    "fraction": wait / loop,
+                    "steps": steps,
+                    "iter_s": iter_s,
+                    "preprocess_fraction": preprocess_s / loop,
+                },
+                f,
+            )
     return args.exit_code
 
 
