@@ -41,7 +41,8 @@ def _import_fixes(
     if match and match.code == "DD601" and match.signature.advice:
         # A cause no reinstall fixes (a runtime missing, an extension built for another torch).
         signature = match.signature
-        return (Fix(signature.advice, signature.commands, notes=f"Source: {signature.source}"),)
+        notes = f"Source: {signature.source}"
+        return (intent_fix(signature.advice, *signature.intents, facts=facts, notes=notes),)
     if kind == "numpy-abi":
         return (fixes.numpy_below_2(facts),)
     if kind == "out-of-memory":

@@ -16,6 +16,7 @@ from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
 from dldoctor.fixes import runtime as fixes
 from dldoctor.fixes.driver import install_driver
+from dldoctor.fixes.intents import fix as intent_fix
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
 from dldoctor.matrix.signatures import Match
@@ -226,7 +227,7 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
             loaded=[lib.get("path") for lib in record.get("libraries") or []],
             failed_loads=(record.get("info") or {}).get("failed_loads"),
         )
-        advice = [f for f in _advice(obs) if not f.commands]
+        advice = [f for f in _advice(facts, obs) if not f.commands]
         if libraries and not shipped:
             remedies = tuple(advice)
         else:
@@ -274,12 +275,16 @@ def _build_for_machine(
     return other(facts, matrix, max(present, key=int))
 
 
-def _advice(obs: said.Observation) -> list[Fix]:
+def _advice(facts: Facts, obs: said.Observation) -> list[Fix]:
     """The advice of every signature the words showed, once each (first seen first); a generic
     row's only when nothing more specific was said."""
     rows = list({s.match.signature.id: s.match.signature for s in obs.seen}.values())
     rows = [r for r in rows if not r.generic] or rows
-    return [Fix(r.advice, r.commands, notes=f"Source: {r.source}") for r in rows if r.advice]
+    return [
+        intent_fix(r.advice, *r.intents, facts=facts, notes=f"Source: {r.source}")
+        for r in rows
+        if r.advice
+    ]
 
 
 def _soname(library: str) -> str:

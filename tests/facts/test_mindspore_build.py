@@ -9,9 +9,7 @@ import pytest
 from tests.facts.test_interpreter import gather_on, make_dist, validate
 
 
-def _mindspore(
-    monkeypatch: pytest.MonkeyPatch, site: Path, files: dict[str, str | bytes]
-) -> dict:
+def _mindspore(monkeypatch: pytest.MonkeyPatch, site: Path, files: dict[str, str | bytes]) -> dict:
     make_dist(site, "mindspore", "2.10.0", files={"mindspore/__init__.py": "", **files})
     result = gather_on(monkeypatch, site)
     validate(result)
