@@ -26,6 +26,7 @@ _INSTALL = {
     "zypper": ("sudo", "zypper", "install", "-y"),
     "pacman": ("sudo", "pacman", "-S", "--needed"),
     "apk": ("sudo", "apk", "add"),
+    "winget": ("winget", "install", "--exact", "--id"),  # one package id per command
 }
 
 
@@ -51,7 +52,7 @@ def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
         return _reboot(facts)
     if action == "service" and native and len(intent.names) == 1 and _plain(intent.names, _MODULE):
         return (("sudo", "systemctl", "enable", "--now", intent.names[0]),)
-    if action == "system-package" and linux:
+    if action == "system-package" and (linux or _os(facts) == "Windows"):
         return _packages(intent.names, facts)
     if action == "diagnose":
         return _diagnose(intent, facts, linux)
@@ -101,11 +102,16 @@ def _packages(names: tuple[str, ...], facts: Facts) -> tuple[Command, ...]:
 
     table = load().tables["system"]
     distro = str((facts.system.get("os") or {}).get("distribution_id") or "").lower()
+    if _os(facts) == "Windows":
+        distro = "windows"
     manager = next((m["manager"] for m in table["package_manager"] if distro in m["ids"]), None)
     rows = {r["provides"]: r for r in table["system_package"]}
     if manager is None or not names or not all(manager in rows.get(n, {}) for n in names):
         return ()
-    return ((*_INSTALL[manager], *dict.fromkeys(rows[n][manager] for n in names)),)
+    wanted = tuple(dict.fromkeys(rows[n][manager] for n in names))
+    if manager == "winget":
+        return tuple((*_INSTALL[manager], name) for name in wanted)
+    return ((*_INSTALL[manager], *wanted),)
 
 
 def _plain(values: tuple[str, ...], pattern: re.Pattern[str]) -> bool:

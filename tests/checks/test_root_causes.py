@@ -103,7 +103,8 @@ def _windows_torch(output: list[str]) -> dict[str, Any]:
 
 def test_torch_saying_the_vc_redistributable_is_missing_names_it(matrix):
     said = "Microsoft Visual C++ Redistributable is not installed, this may lead to the DLL load failure."
-    (finding,) = judge(matrix, TORCH_CU121, _windows_torch([said]))["DD601"].findings
+    windows = {"system": {"os": {"name": "Windows"}}}
+    (finding,) = judge(matrix, TORCH_CU121, windows, _windows_torch([said]))["DD601"].findings
     assert finding.title == (
         "`import torch` fails although it is installed: PyTorch 2.5.1+cu121 cannot load its "
         "DLLs: the Microsoft Visual C++ Redistributable is not installed"
@@ -112,6 +113,9 @@ def test_torch_saying_the_vc_redistributable_is_missing_names_it(matrix):
     assert shown_all(finding.fixes[0]) == (
         "winget install --exact --id Microsoft.VCRedist.2015+.x64",
     )
+    # The same words judged on a Linux machine's facts: no Windows command, the advice in words.
+    (linux,) = judge(matrix, TORCH_CU121, _windows_torch([said]))["DD601"].findings
+    assert linux.fixes[0].commands == () and "aka.ms" in linux.fixes[0].summary
 
 
 def test_the_same_dll_error_without_those_words_is_not_called_the_redistributable(matrix):
