@@ -21,6 +21,7 @@ from dldoctor.checks import (
     runtime_health,
     runtime_libs,
     runtime_loaded,
+    seed,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "runtime_health",
     "runtime_libs",
     "runtime_loaded",
+    "seed",
 ]

@@ -534,6 +534,29 @@ def _mindspore_build(providers: List[JSON]) -> JSON:
     return build
 
 
+def _oneflow_build(providers: List[JSON]) -> JSON:
+    """oneflow/version.py's literals, and its compiled core (oneflow/_oneflow_internal*.so):
+    PyPI's `oneflow` wheels are pure-Python placeholders without it."""
+    if not providers:
+        return {"source": False, "error": "no installed distribution provides 'oneflow'"}
+    info = providers[0]
+    root = os.path.join(info["location"], "oneflow")
+    build: JSON = {"source": "oneflow/version.py", "distribution": info["name"]}
+    try:
+        literals = module_literals(_parse(os.path.join(root, "version.py")))
+        build.update((k.strip("_"), v) for k, v in literals.items())
+    except Exception as exc:
+        build["error"] = _reason(exc)
+    try:
+        names = os.listdir(root)
+    except OSError:
+        build["compiled_core"] = None  # the package folder cannot be listed: unknown
+        return build
+    core = [n for n in names if n.startswith("_oneflow_internal.") and n.endswith((".so", ".pyd"))]
+    build["compiled_core"] = sorted(core)[0] if core else False
+    return build
+
+
 def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
     jaxlib = next((i for i in installed if canonical(i["name"]) == "jaxlib"), None)
     wanted = set(plugin_names)
@@ -575,6 +598,8 @@ def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:
             group["build"] = _build_from_file(key, providers)
         elif key == "mindspore":
             group["build"] = _mindspore_build(providers)
+        elif key == "oneflow":
+            group["build"] = _oneflow_build(providers)
         elif key == "jax":
             roles = [
                 canonical(e["name"])

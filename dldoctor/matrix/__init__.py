@@ -29,6 +29,7 @@ TABLES = (
     "libraries",
     "conda",
     "system",
+    "oneflow",
     "extensions",
 )
 

@@ -157,7 +157,7 @@ def build_options(intent: Intent, cache_flag: str) -> Command:
 
 def _plain_url(url: str | None) -> bool:
     """None, or an https URL of plain characters (it came from the matrix, never from facts)."""
-    return url is None or bool(re.fullmatch(r"https://[A-Za-z0-9.-]+/[A-Za-z0-9._~/+%-]*", url))
+    return url is None or bool(re.fullmatch(r"https://[A-Za-z0-9.-]+(/[A-Za-z0-9._~/+%-]*)?", url))
 
 
 def source_name(url: str) -> str:
