@@ -22,6 +22,7 @@ LABELS = {
     "keras": "Keras",
     "onnxruntime": "ONNX Runtime",
     "mindspore": "MindSpore",
+    "litert": "LiteRT",
 }
 
 

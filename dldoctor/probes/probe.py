@@ -140,7 +140,10 @@ def _run_group(
                 "compile_timeout_s": COMPILE_TIMEOUT_S,
                 "lock_file": lock,
             },
-            "jobs": [planning.job(key, plan.companions.get(key, [])) for key in group],
+            "jobs": [
+                planning.job(key, plan.companions.get(key, []), plan.options.get(key))
+                for key in group
+            ],
         }
         source = planning.harness_source()
     except OSError as exc:  # an installation missing its probe files
