@@ -3,7 +3,9 @@
 Checks see one problem from several sides: predicted from versions (DD501), then observed in a
 probe (DD602), then in six failing smoke tests (DD606). The judged report keeps the finding that
 names the cause; the others become its evidence (``explains``). The primary diagnosis is the
-worst finding that explains the most of what was seen.
+worst finding that explains the most of what was seen; between equals, one made from what a
+framework said comes before one predicted from versions (the library it says it could not load
+before the cuDNN its version table expects).
 """
 
 from __future__ import annotations

@@ -212,9 +212,8 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
         own = {s.match.groups.get("library") for s in obs.seen if s.match.signature.fix is None}
         shipped = [lib for lib in libraries if lib not in own]
         dist = rt.distribution(facts, key) or {}
-        fix = fixes.pinned_wheels(facts, dist.get("name"), shipped) or _build_for_machine(
-            facts, matrix, key, record
-        )
+        build = _build_for_machine(facts, matrix, key, record)
+        fix = fixes.pinned_wheels(facts, dist.get("name"), shipped) or build
         names = ", ".join(libraries) or "some of its GPU libraries"
         effect = "so it cannot be imported" if imported is False else f"({obs.first.where})"
         base = said.verdict(facts, matrix, obs)
@@ -228,8 +227,8 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
             failed_loads=(record.get("info") or {}).get("failed_loads"),
         )
         advice = [f for f in _advice(facts, obs) if not f.commands]
-        if libraries and not shipped:
-            remedies = tuple(advice)
+        if libraries and not shipped:  # the build for this machine's CUDA, else the advice
+            remedies = (*((build,) if build else ()), *advice)
         else:
             generic = Fix(
                 f"Install {', '.join(shipped) or names} for the CUDA major {rt.label(key)} was "

@@ -131,12 +131,14 @@ CUBLASLT_11 = (
 )
 
 
-def _ort(version: str, built_cuda: str, toolkit: str) -> tuple[dict[str, Any], ...]:
+def _ort(
+    version: str, built_cuda: str, toolkit: str, log: str = CUBLASLT_11
+) -> tuple[dict[str, Any], ...]:
     ort = record(
         **{"import": {"module": "onnxruntime", "ok": True, "version": version, "error": None}},
         info={
             "available_providers": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-            "providers_loaded": {"CUDAExecutionProvider": {"loaded": False, "log": [CUBLASLT_11]}},
+            "providers_loaded": {"CUDAExecutionProvider": {"loaded": False, "log": [log]}},
         },
     )
     packages = with_packages(
@@ -234,3 +236,23 @@ def test_no_driver_on_the_machine_explains_a_framework_not_finding_libcuda():
     # a CUDA library the wheels ship is not the driver's doing
     cudart = _finding("DD604", framework="tensorflow", libraries=["libcudart.so.12"], said=["x"])
     assert sorted(f.code for f in diagnose([cudart, no_driver]).findings) == ["DD104", "DD604"]
+
+
+ERROR_126 = (
+    "[E:onnxruntime:Default, provider_bridge_ort.cc:1745 onnxruntime::TryGetProviderInfo_CUDA] "
+    "onnxruntime::ProviderLibrary::Get [ONNXRuntimeError] : 1 : FAIL : LoadLibrary failed with "
+    'error 126 "" when trying to load "C:\\env\\Lib\\site-packages\\onnxruntime\\capi\\'
+    'onnxruntime_providers_cuda.dll"'
+)
+
+
+def test_windows_error_126_is_a_dependency_of_the_provider_not_the_provider(matrix):
+    (finding,) = judge(matrix, *_ort("1.17.1", "11.8", "11.8.89", ERROR_126))["DD604"].findings
+    assert finding.evidence["libraries"] == ["onnxruntime_providers_cuda.dll"]
+    (fix,) = finding.fixes  # PATH for CUDA's and cuDNN's DLLs, not "install the provider"
+    assert fix.summary.startswith("Windows error 126: a DLL the provider needs is missing")
+    # on a machine with another CUDA major, the build for that major comes first
+    (finding,) = judge(matrix, *_ort("1.18.0", "11.8", "12.4.131", ERROR_126))["DD604"].findings
+    assert finding.fixes[0].summary.startswith(
+        "Install the CUDA 12 build of onnxruntime-gpu 1.18.0"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -120,10 +121,18 @@ def test_facts_an_older_torch_cannot_give_are_unknown_not_errors(ctx):
     assert devices == [] or all(isinstance(d, str) for d in devices)
 
 
-paddle = pytest.importorskip("paddle")
+@pytest.fixture
+def paddle(monkeypatch):
+    """paddle, imported here: its import adds setuptools' vendored packages to sys.path and sets
+    environment variables, which would show later tests' gatherers duplicate distributions."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    saved = dict(os.environ)
+    yield pytest.importorskip("paddle")
+    os.environ.clear()
+    os.environ.update(saved)
 
 
-def test_paddle_detects_keywords_its_release_lacks(ctx):
+def test_paddle_detects_keywords_its_release_lacks(ctx, paddle):
     def to_static(function, input_spec=None):  # Paddle 2.5's signature: no full_graph
         return paddle.jit.to_static(function)
 
