@@ -1,6 +1,7 @@
 """TensorFlow probe (child side): build info, devices, GPU warnings, smoke tests on every device."""
 
 # Runs inside the probe child (see harness.py): standard library + tensorflow only, Python 3.6.
+import importlib
 from typing import Any, Dict, List, Tuple
 
 JSON = Dict[str, Any]
@@ -134,35 +135,37 @@ def _mixed(ctx: Any, tf: Any, name: str) -> JSON:
 
 
 def _conv(ctx: Any, tf: Any, name: str) -> JSON:
+    np = importlib.import_module("numpy")  # layouts and the reference off TensorFlow's op path
+    # NHWC and HWIO: the layouts TensorFlow's CPU kernels take (cuDNN takes both).
+    x_nhwc = np.array(ctx.CONV_X, dtype="float32").transpose(0, 2, 3, 1)
+    w_hwio = np.array(ctx.CONV_W, dtype="float32").transpose(2, 3, 1, 0)
     with tf.device(name):
-        # NHWC and HWIO: the layouts TensorFlow's CPU kernels take (cuDNN takes both).
-        x = tf.Variable(tf.transpose(tf.constant(ctx.CONV_X), [0, 2, 3, 1]))
-        w = tf.Variable(tf.transpose(tf.constant(ctx.CONV_W), [2, 3, 1, 0]))
+        x, w = tf.constant(x_nhwc), tf.constant(w_hwio)
         with tf.GradientTape() as tape:
+            tape.watch([x, w])
             out = tf.nn.conv2d(x, w, strides=1, padding="VALID")
             loss = tf.reduce_sum(out * out) / 2
         gx, gw = tape.gradient(loss, [x, w])
     return ctx.conv_result(
-        tf.transpose(out, [0, 3, 1, 2]).numpy().tolist(),
-        tf.transpose(gx, [0, 3, 1, 2]).numpy().tolist(),
-        tf.transpose(gw, [3, 2, 0, 1]).numpy().tolist(),
+        out.numpy().transpose(0, 3, 1, 2).tolist(),
+        gx.numpy().transpose(0, 3, 1, 2).tolist(),
+        gw.numpy().transpose(3, 2, 0, 1).tolist(),
         "tf.nn.conv2d forward + backward",
     )
 
 
 def _matmul_bias(ctx: Any, tf: Any, name: str) -> JSON:
+    np = importlib.import_module("numpy")
+    rng = np.random.default_rng(1)
     n = ctx.GEMM_SIZE
-    with tf.device("/CPU:0"):
-        a = tf.random.stateless_normal([n, n], seed=[5, 6], dtype=tf.float64)
-        b = tf.random.stateless_normal([n, n], seed=[7, 8], dtype=tf.float64)
-        bias = tf.random.stateless_normal([n], seed=[9, 10], dtype=tf.float64)
-        reference = tf.nn.bias_add(tf.matmul(a, b), bias)
+    a, b, bias = rng.standard_normal((n, n)), rng.standard_normal((n, n)), rng.standard_normal(n)
+    reference = a @ b + bias
     dtype = "float32" if name == "/CPU:0" else "float16"
     with tf.device(name):
-        got = tf.nn.bias_add(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.cast(bias, dtype))
-    with tf.device("/CPU:0"):
-        error = tf.norm(tf.cast(got, tf.float64) - reference) / tf.norm(reference)
-    return ctx.gemm_result(float(error.numpy()), dtype, "matmul + bias_add, %s" % dtype)
+        x, y, z = (tf.constant(v.astype(dtype)) for v in (a, b, bias))
+        got = tf.nn.bias_add(tf.matmul(x, y), z).numpy().astype("float64")
+    error = float(np.linalg.norm(got - reference) / np.linalg.norm(reference))
+    return ctx.gemm_result(error, dtype, "matmul + bias_add, %s" % dtype)
 
 
 def _jit_kernel(ctx: Any, tf: Any, name: str) -> JSON:
