@@ -38,7 +38,7 @@ def _gather(ctx: Any, tf: Any) -> List[Tuple[str, str]]:
         if isinstance(build, dict) and build.get(key):
             # TensorFlow reports no runtime version: the copy it loads is in the library list.
             ctx.version(library, built=str(build[key]), how="tf.sysconfig.get_build_info")
-    ctx.fact("built_with_cuda", tf.test.is_built_with_cuda)
+    cuda = ctx.fact("built_with_cuda", tf.test.is_built_with_cuda)
     # Listing the devices is what loads the CUDA libraries, and where TensorFlow logs
     # "Cannot dlopen some GPU libraries" and "Skipping registering GPU devices".
     physical = ctx.fact(
@@ -63,7 +63,21 @@ def _gather(ctx: Any, tf: Any) -> List[Tuple[str, str]]:
             compute_capability="%d.%d" % tuple(capability) if capability else None,
         )
         gpus.append(("gpu:%d" % i, "/GPU:%d" % i))
+    if cuda and not gpus:  # a CUDA build that lists no GPU: ask it (its log says which library)
+        ctx.unavailable("gpu", lambda: _on_gpu(tf))
     return gpus
+
+
+def _on_gpu(tf: Any) -> None:
+    """A tensor placed on the GPU with soft placement off (else TensorFlow silently uses the CPU)."""
+    config = tf.config
+    soft = config.get_soft_device_placement()
+    config.set_soft_device_placement(False)
+    try:
+        with tf.device("/GPU:0"):
+            tf.identity(tf.constant([1.0])).numpy()
+    finally:
+        config.set_soft_device_placement(soft)
 
 
 def _details(tf: Any, name: str) -> JSON:
