@@ -36,6 +36,7 @@ def probe(ctx):
     exec(compile(open(path).read(), path, "exec"), ns)
     cpu = jax.devices("cpu")[0]
     ctx.smoke("conv", "cpu", lambda: ns["_conv"](ctx, jax, cpu))
+    ctx.smoke("matmul-bias", "cpu", lambda: ns["_matmul_bias"](ctx, jax, cpu))
 """
 
 
@@ -64,9 +65,28 @@ def test_torchs_cuda_paths_fail_with_torchs_own_words_on_a_cpu_build(tmp_path, m
     assert "cudnn" not in record["versions"]  # no torch._C._cudnn in a CPU build: not asked
 
 
-def test_jaxs_convolution_forward_and_backward_runs_for_real_on_the_cpu(tmp_path):
+def test_jaxs_convolution_both_ways_and_matmul_with_bias_run_for_real_on_the_cpu(tmp_path):
     record = _probe(JAX_CONV_ON_THE_CPU, "jax", tmp_path)
-    (conv,) = record["smoke"]
-    assert conv["status"] == "pass", conv
+    conv, gemm = record["smoke"]
+    assert conv["status"] == "pass" and gemm["status"] == "pass", record["smoke"]
+    assert gemm["got"]["float16"] <= 1e-2  # float16's bound
     assert set(conv["got"]) == {"output", "grad_input", "grad_weight"}
     assert conv["detail"] == "lax.conv_general_dilated forward + backward"
+
+
+TF_ASKED_FOR_ITS_GPU = f"""
+def probe(ctx):
+    tf = ctx.import_module("tensorflow")
+    path = {str(plan.CHILD / "tensorflow_probe.py")!r}
+    ns = {{"__name__": "tensorflow_probe"}}
+    exec(compile(open(path).read(), path, "exec"), ns)
+    ctx.unavailable("gpu", lambda: ns["_on_gpu"](tf))
+    ctx.fact("soft_placement_after", tf.config.get_soft_device_placement)
+"""
+
+
+def test_tensorflow_asked_for_a_gpu_it_lacks_refuses_instead_of_using_the_cpu(tmp_path):
+    record = _probe(TF_ASKED_FOR_ITS_GPU, "tensorflow", tmp_path)
+    said = record["device_errors"]["gpu"]["error"]
+    assert said.startswith("InvalidArgumentError: Could not satisfy device specification")
+    assert record["info"]["soft_placement_after"] is True  # the setting is put back

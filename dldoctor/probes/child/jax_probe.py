@@ -24,9 +24,9 @@ def probe(ctx: Any) -> None:
         if device.platform != "cpu" or ctx.options.get("full"):  # --full: the CPU's too
             # cuDNN's convolutions both ways. On the CPU XLA takes ~0.5 s to compile a
             # convolution's gradient: too slow for the quick check, run under --full.
-            tests += [("conv", _conv), ("matmul", _matmul), ("mixed-precision", _mixed)]
-        if device.platform != "cpu":  # XLA's cuBLASLt path: a half-precision dot with a bias
-            tests += [("matmul-bias", _matmul_bias)]
+            # XLA's cuBLASLt path on a GPU: a half-precision dot with a bias.
+            tests += [("conv", _conv), ("matmul-bias", _matmul_bias)]
+            tests += [("matmul", _matmul), ("mixed-precision", _mixed)]
         if device.platform != "cpu":
             tests += [("memory", _memory)]
         for test, run in tests:
