@@ -98,6 +98,30 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         None,
     ),
     (
+        "collect_env_2_1_rocm_mi250.txt",  # a ROCm build: its GPUs are AMD's, not NVML's
+        ("collect_env",),
+        {
+            "packages.frameworks.torch.build.hip": "5.6.31061-8c743ae5d",  # as torch.version.hip
+            "packages.frameworks.torch.build.cuda": False,  # "N/A" on a ROCm build
+            "nvidia.gpus": None,
+            "nvidia.driver_version": None,
+        },
+        None,
+    ),
+    (
+        "collect_env_1_8_macos_arm64.txt",  # pytorch/pytorch#49924, pasted inside backticks
+        ("collect_env",),
+        {
+            "system.os.name": "Darwin",
+            "system.os.macos_version": "11.1",
+            "system.architecture": "arm64",
+            "packages.frameworks.torch.build.cuda": False,
+            "runtime.frameworks.torch.info.cuda_available": False,
+            "nvidia.gpus": None,
+        },
+        None,
+    ),
+    (
         "nvidia_smi_version_mismatch.txt",  # illinois-scicomp/machine-shop-maintenance#70
         ("nvidia-smi (failed)",),
         {"nvidia.nvml.status": "lib_rm_version_mismatch", "packages.distributions": None},
