@@ -129,6 +129,8 @@ def _torch_from_version(group: JSON) -> None:
     found = _LOCAL.search(str((torch or {}).get("version") or ""))
     if found is None:
         return
+    cuda: str | bool
+    hip: str | bool
     if found.group("cuda"):
         digits = found.group("cuda")
         cuda, hip = f"{digits[:-1]}.{digits[-1]}", False
