@@ -21,6 +21,7 @@ from dldoctor.triage import (
     own,
     packages,
     paddle,
+    system,
     tensorflow,
 )
 from dldoctor.triage.assemble import merge_all
@@ -53,6 +54,7 @@ def read(text: str, matrix: Matrix) -> Pasted:
         if partial is not None:
             found.append(partial)
     found += hf_env.parse(lines)
+    found += system.parse(lines)
     found += packages.parse(lines)
     said = logs.parse(paragraphs(lines), matrix.signatures)
     if said is not None:

@@ -75,7 +75,7 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
     ),
     (
         "collect_env_2_5_linux_cpu_wsl.txt",  # CPU wheel under WSL2: no GPU in the paste at all
-        ("collect_env",),
+        ("collect_env", "lscpu"),  # collect_env quotes lscpu
         {
             "system.wsl.is_wsl": True,
             "system.wsl.version": 2,
@@ -216,6 +216,18 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         None,
     ),
     (
+        "lspci_no_driver_loaded.txt",  # what triage asks for when nvidia-smi fails
+        ("nvidia-smi (failed)", "lspci"),
+        {
+            "nvidia.nvml.status": "driver_not_loaded",
+            "accelerators.pci.nvidia.0.address": "0000:01:00.0",
+            "accelerators.pci.nvidia.0.driver": "nouveau",
+            "accelerators.pci.nvidia.0.class": "0x030000",
+            "accelerators.pci.nvidia.1": None,  # the audio function is no GPU
+        },
+        "DD104",
+    ),
+    (
         "pip_resolver_conflict.txt",  # pip's resolver and pip check, the same conflict twice
         ("pip check",),
         {
@@ -306,6 +318,17 @@ def test_the_same_facts_with_the_listing_complete_are_judged():
     whole = read(text + "\n\njax==0.4.33\njaxlib==0.4.33\nnumpy==1.26.4\n", MATRIX)
     outcomes = {o.code: o for o in run_checks(whole.facts, MATRIX)}
     assert [f.code for f in outcomes["DD201"].findings] == ["DD201"]
+
+
+def test_lscpu_alone_settles_the_instruction_set_check():
+    flags = "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat sse sse2"
+    pasted = read(
+        f"$ lscpu\nArchitecture: x86_64\nModel name: Intel(R) Xeon(R) CPU E5-2670 0\nFlags: {flags}\n",
+        MATRIX,
+    )
+    assert known(pasted.facts, "system.cpu.flags") == flags.split()
+    outcomes = {o.code: o for o in run_checks(pasted.facts, MATRIX)}
+    assert "system.cpu.flags" not in outcomes["DD202"].reason
 
 
 def test_pip_check_with_nothing_broken_is_a_judged_all_clear():
