@@ -43,10 +43,10 @@ class Pasted:
 def read(text: str, matrix: Matrix) -> Pasted:
     """The facts of a paste; pure (the same text gives the same facts)."""
     notes = []
-    mine, why = own.parse(text)
+    mine, why, rest = own.parse(text)
     if why:
         notes.append(why)
-    lines = unwrap(text)
+    lines = unwrap(rest)
     found: list[Partial] = [mine] if mine else []
     found += nvidia_smi.parse(lines)
     for parser in (collect_env.parse, jax_env.parse, paddle.parse, tensorflow.parse):

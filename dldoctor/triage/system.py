@@ -53,9 +53,9 @@ def _lspci(lines: list[str]) -> Partial | None:
     if not devices:
         return None
     if with_drivers:  # `lspci -k`: a device with modules listed and none in use has no driver
-        for device in devices:
-            if device["driver"] is None:
-                device["driver"] = False
+        for found in devices:
+            if found["driver"] is None:
+                found["driver"] = False
     partial = Partial("lspci")
     partial.put("accelerators.pci.nvidia", devices)
     return partial

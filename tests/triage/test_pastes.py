@@ -392,3 +392,16 @@ def test_a_pasted_dldoctor_report_gives_back_its_facts():
     assert pasted.complete_listing
     assert pasted.facts.nvidia["driver_version"] == report.facts.nvidia["driver_version"]
     assert pasted.facts.packages["distributions"] == report.facts.packages["distributions"]
+
+
+def test_a_pasted_markdown_report_is_read_once_and_its_words_are_not_a_new_paste():
+    from dldoctor.report import markdown
+    from tests.report.golden import report_for
+
+    report = report_for("driver470_cpu_stack", MATRIX)
+    text = "As asked:\n\n" + markdown.render(report) + "\n\nThanks!\n"
+    pasted = read(text, MATRIX)
+    assert pasted.formats == ("dldoctor report",)  # not "log lines" from its own titles
+    assert pasted.facts.nvidia["driver_version"] == "470.82.01"
+    quoted = read("\n".join("> " + line for line in text.splitlines()), MATRIX)
+    assert quoted.formats == ("dldoctor report",)
