@@ -23,6 +23,7 @@ from dldoctor.triage import (
     paddle,
     system,
     tensorflow,
+    toolkit,
 )
 from dldoctor.triage.assemble import merge_all
 from dldoctor.triage.partial import JSON, Partial
@@ -55,6 +56,7 @@ def read(text: str, matrix: Matrix) -> Pasted:
             found.append(partial)
     found += hf_env.parse(lines)
     found += system.parse(lines)
+    found += toolkit.parse(lines)
     found += packages.parse(lines)
     said = logs.parse(paragraphs(lines), matrix.signatures)
     if said is not None:

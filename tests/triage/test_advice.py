@@ -19,6 +19,7 @@ from dldoctor.triage.advice import EVERYTHING, ask_for, next_pastes
         ("packages.conda", "run `conda list`"),
         ("packages.frameworks.jax.build.plugins", "jax.print_environment_info()"),
         ("system.cpu.flags", "run `lscpu`"),
+        ("cuda.toolkits", "run `nvcc --version`"),
         ("packages.duplicates", EVERYTHING),  # only dldoctor's gatherer sees two copies
         ("runtime.frameworks.torch.smoke", EVERYTHING),  # only dldoctor's probes run them
         ("cuda.library_map", EVERYTHING),

@@ -216,6 +216,20 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         None,
     ),
     (
+        # illinois-scicomp/machine-shop-maintenance#70: the loaded module's version from /proc
+        "nvcc_and_proc_driver_mismatch.txt",
+        ("nvidia-smi (failed)", "nvcc --version", "/proc/driver/nvidia/version"),
+        {
+            "nvidia.nvml.status": "lib_rm_version_mismatch",
+            "nvidia.proc_driver.version": "520.56.06",
+            "nvidia.kernel_module.loaded": True,
+            "cuda.toolkits.0.version": "12.0.76",
+            "cuda.toolkits.0.path": "/usr/local/cuda-12.0",
+            "cuda.libraries": None,
+        },
+        "DD102",
+    ),
+    (
         "lspci_no_driver_loaded.txt",  # what triage asks for when nvidia-smi fails
         ("nvidia-smi (failed)", "lspci"),
         {
