@@ -52,7 +52,7 @@ class Checked:
     def _repr_markdown_(self) -> str:
         from dldoctor.report import markdown
 
-        return self._shown(markdown.render(self.report))
+        return markdown.render(self.report, self._shown)
 
     def __repr__(self) -> str:
         import io

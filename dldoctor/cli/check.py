@@ -57,7 +57,9 @@ def check(
         None, "--memory-limit", min=0.1, help="GiB each probe child may use (default: half of RAM)."
     ),
     redact_private: bool = typer.Option(
-        False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
+        False,
+        "--redact",
+        help="Replace private values: user and host names, home paths, IP and MAC addresses, GPU UUIDs, serials, instance ids.",
     ),
     from_report: Optional[Path] = typer.Option(
         None, "--from", help="Judge the facts of an earlier JSON report with today's matrix."

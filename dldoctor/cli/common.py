@@ -160,8 +160,11 @@ def emit_report(
             from dldoctor.facts.withhold import withhold
             from dldoctor.report import markdown
 
-            body = withhold(markdown.render(report))
-            sys.stdout.write(scrubber.scrub(body) if scrubber is not None else body)
+            def shown(text: str) -> str:
+                text = withhold(text)
+                return scrubber.scrub(text) if scrubber is not None else text
+
+            sys.stdout.write(markdown.render(report, shown))
         else:
             from dldoctor.report import terminal
 

@@ -28,7 +28,9 @@ def triage(
     ),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
     redact_private: bool = typer.Option(
-        False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
+        False,
+        "--redact",
+        help="Replace private values: user and host names, home paths, IP and MAC addresses, GPU UUIDs, serials, instance ids.",
     ),
 ) -> None:
     """Read pasted output (collect_env, nvidia-smi, pip list, conda list, jax/paddle/TensorFlow

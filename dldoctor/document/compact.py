@@ -29,10 +29,14 @@ def dumps(document: JSON) -> str:
 
 
 def compact_document(
-    report: Report, budget_chars: int, keep: Callable[[str], bool]
+    report: Report,
+    budget_chars: int,
+    keep: Callable[[str], bool],
+    shown: Callable[[str], str] = lambda text: text,
 ) -> tuple[str, bool]:
-    """(the report as one JSON line within ``budget_chars``, or "" when even the least does not
-    fit; whether the distributions were cut to those ``keep`` names)."""
+    """(the report as one JSON line within ``budget_chars`` once ``shown`` (secrets withheld,
+    redaction) has been applied to it, or "" when even the least does not fit; whether the
+    distributions were cut to those ``keep`` names)."""
     document: JSON = {
         **envelope(report.command, report.created, report.duration_s, report.redacted),
         "summary": report.to_summary(),
@@ -53,7 +57,7 @@ def compact_document(
     }
     for shed in (_nothing, _requirements, _library_map, _outputs, lambda d: _selection(d, keep)):
         shed(document)
-        text = dumps(document)
+        text = shown(dumps(document))
         if len(text) <= budget_chars:
             return text, bool(document["facts_abridged"])
     return "", True

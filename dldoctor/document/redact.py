@@ -60,12 +60,13 @@ class Redactor:
     counts: Counter[str] = field(default_factory=Counter)
     _seen: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def placeholder(self, kind: str, value: str) -> str:
+    def placeholder(self, kind: str, value: str, fixed: str | None = None) -> str:
+        """The value's placeholder, the same each time; ``counts`` counts distinct values."""
         key = (kind, value)
         if key not in self._seen:
             number = sum(1 for k, _ in self._seen if k == kind) + 1
-            self._seen[key] = f"<{kind}-{number}>"
-        self.counts[kind] += 1
+            self._seen[key] = fixed or f"<{kind}-{number}>"
+            self.counts[kind] += 1
         return self._seen[key]
 
     def _sub(self, pattern: re.Pattern[str], text: str, fn: Callable[[re.Match[str]], str]) -> str:
@@ -73,13 +74,12 @@ class Redactor:
 
     def scrub(self, text: str) -> str:
         if self.home and self.home not in ("/", "") and self.home in text:
-            self.counts["home"] += text.count(self.home)
-            text = text.replace(self.home, "~")
+            text = text.replace(self.home, self.placeholder("home", self.home, "~"))
         text = self._sub(_HOMES, text, self._home_of_another)
         text = self._sub(
             _GPU_UUID, text, lambda m: f"{m.group(1)}-{self.placeholder('gpu-uuid', m.group(2))}"
         )
-        text = self._sub(_MAC, text, lambda m: self.placeholder("mac", m.group(1)))
+        text = self._sub(_MAC, text, self._mac)
         text = self._sub(_EC2_HOST, text, lambda m: self.placeholder("host", m.group(0)))
         text = self._sub(
             _IP, text, lambda m: m.group("pre") + self.placeholder("ip", m.group("ip"))
@@ -90,22 +90,27 @@ class Redactor:
             _SERIAL, text, lambda m: m.group(1) + self.placeholder("serial", m.group(2))
         )
         if self.host and len(self.host) > 2 and self.host in text:
-            self.counts["host"] += text.count(self.host)
-            text = text.replace(self.host, "<host>")
+            text = text.replace(self.host, self.placeholder("host", self.host, "<host>"))
         if self.user and len(self.user) > 2 and self.user != "root":
             text, count = re.subn(
                 rf"(?<![A-Za-z0-9]){re.escape(self.user)}(?![A-Za-z0-9])", "<user>", text
             )
-            self.counts["user"] += count
+            if count:
+                self.placeholder("user", self.user, "<user>")
         return text
+
+    def _mac(self, match: re.Match[str]) -> str:
+        mac = match.group(1)
+        if mac.lower() in ("ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"):  # broadcast, none: no one's
+            return mac
+        return self.placeholder("mac", mac)
 
     def _home_of_another(self, match: re.Match[str]) -> str:
         name = match.group(2)
         if name in _NOT_USERS or name.startswith("<"):
             return match.group(0)
         if name == self.user:
-            self.counts["user"] += 1
-            return match.group(1) + "<user>"
+            return match.group(1) + self.placeholder("user", name, "<user>")
         return match.group(1) + self.placeholder("user", name)
 
     def walk(self, value: Any) -> Any:
@@ -127,7 +132,7 @@ class Redactor:
         return self.walk(value)
 
     def summary(self) -> str:
-        """ "redacted 3 home directories, 2 IP addresses …" (empty when nothing was)."""
+        """How many distinct values of each kind: "redacted 1 home directory, 2 IP addresses"."""
         parts = [
             f"{self.counts[kind]} {one if self.counts[kind] == 1 else several}"
             for kind, (one, several) in KINDS.items()

@@ -25,16 +25,18 @@ LINE_CHARS = 600  # one outside string shown (a title, a table cell): a hostile 
 _SPARE_CHARS = 400  # the block's own lines around the JSON
 
 
-def render(report: Report) -> str:
+def render(report: Report, shown: Callable[[str], str] = lambda text: text) -> str:
+    """The view; ``shown`` is applied to all of it (secrets withheld, redaction) before its size
+    is measured, so what is printed is what fits."""
     out = [f"## dldoctor report ({md_text(_cut(report.created))})", ""]
     primary = report.diagnosis.primary
     if primary is not None:
         out += [f"**Diagnosis:** {md_text(primary.code)}: {md_text(_cut(primary.title))}", ""]
     out += _findings(report.findings)
     out += _facts(report)
-    head = "\n".join(out)
+    head = shown("\n".join(out))
     text, abridged = compact_document(
-        report, LIMIT_CHARS - len(head) - _SPARE_CHARS, _interesting()
+        report, LIMIT_CHARS - len(head) - _SPARE_CHARS, _interesting(), shown
     )
     return head + "\n" + "\n".join(_embedded(text, abridged)) + "\n"
 

@@ -64,7 +64,7 @@ def python_line(facts: Facts) -> str:
 def nvidia_line(facts: Facts) -> str:
     n = facts.nvidia
     gpus = n.get("gpus") or []
-    driver = n.get("driver_version")
+    driver = q.driver_version(facts)  # NVML's, else the loaded kernel module's (/proc)
     if not driver and q.driver_loaded(facts) is None:
         return "NVIDIA driver unknown (not in these facts)"
     if not driver:
@@ -94,7 +94,7 @@ def cuda_line(facts: Facts) -> str:
     elif toolkits:
         parts.append(
             "toolkit "
-            + ", ".join(f"{t.get('version') or '?'} at {t.get('path')}" for t in toolkits)
+            + ", ".join(f"{t.get('version') or '?'} at {t.get('path') or '?'}" for t in toolkits)
         )
     else:
         parts.append("no CUDA toolkit")
@@ -104,7 +104,9 @@ def cuda_line(facts: Facts) -> str:
         versions = sorted({e.get("version") or "?" for e in libs.get(key) or []})
         if versions:
             parts.append(f"{label} {', '.join(versions)}")
-        elif key == "cudnn" and toolkits and key not in pip_components:
+        elif (
+            key == "cudnn" and toolkits and key not in pip_components and libs.get(key) is not None
+        ):
             parts.append("no cuDNN on the system")
     pip = c.get("pip_libraries") or []
     if pip:

@@ -21,7 +21,9 @@ from dldoctor.triage import (
     own,
     packages,
     paddle,
+    system,
     tensorflow,
+    toolkit,
 )
 from dldoctor.triage.assemble import merge_all
 from dldoctor.triage.partial import JSON, Partial
@@ -42,10 +44,10 @@ class Pasted:
 def read(text: str, matrix: Matrix) -> Pasted:
     """The facts of a paste; pure (the same text gives the same facts)."""
     notes = []
-    mine, why = own.parse(text)
+    mine, why, rest = own.parse(text)
     if why:
         notes.append(why)
-    lines = unwrap(text)
+    lines = unwrap(rest)
     found: list[Partial] = [mine] if mine else []
     found += nvidia_smi.parse(lines)
     for parser in (collect_env.parse, jax_env.parse, paddle.parse, tensorflow.parse):
@@ -53,6 +55,8 @@ def read(text: str, matrix: Matrix) -> Pasted:
         if partial is not None:
             found.append(partial)
     found += hf_env.parse(lines)
+    found += system.parse(lines)
+    found += toolkit.parse(lines)
     found += packages.parse(lines)
     said = logs.parse(paragraphs(lines), matrix.signatures)
     if said is not None:

@@ -21,6 +21,7 @@ ASK: tuple[tuple[str, str], ...] = (
         "run `nvidia-smi` and paste it (or `lspci -k | grep -A3 -i nvidia` when it fails)",
     ),
     ("packages.conda", "run `conda list` and paste it"),
+    ("cuda.toolkits", "run `nvcc --version` and paste it"),
     ("packages.unsatisfied", "run `pip check` and paste it"),
     ("packages.duplicates", EVERYTHING_ASK),
     ("packages.module_conflicts", EVERYTHING_ASK),

@@ -127,16 +127,22 @@ def _torch_from_version(group: JSON) -> None:
     build = group["build"]
     torch = next((d for d in group["distributions"] if d["name"] == "torch"), None)
     found = _LOCAL.search(str((torch or {}).get("version") or ""))
-    if found is None or build.get("cuda") is not None:
+    if found is None:
         return
+    cuda: str | bool
+    hip: str | bool
     if found.group("cuda"):
         digits = found.group("cuda")
-        build["cuda"] = f"{digits[:-1]}.{digits[-1]}"
-        build.setdefault("hip", False)
+        cuda, hip = f"{digits[:-1]}.{digits[-1]}", False
     elif found.group("cpu"):
-        build["cuda"], build["hip"] = False, False
+        cuda, hip = False, False
     else:
-        build["cuda"], build["hip"] = False, found.group("rocm")
+        cuda, hip = False, found.group("rocm")
+    # Only what the paste left unknown: a build file's own words come first.
+    if build.get("cuda") is None:
+        build["cuda"] = cuda
+    if build.get("hip") is None:
+        build["hip"] = hip
     build.setdefault("source", "the wheel's local version label (pasted)")
 
 

@@ -41,6 +41,8 @@ def parse(lines: list[str]) -> Partial | None:
         rocm = fields.get("rocm used to build pytorch")
         if rocm is not None:
             build["hip"] = False if rocm.strip() in ("N/A", "None") else version(rocm)
+        if build.get("hip") and build.get("cuda") is None:
+            build["cuda"] = False  # a ROCm build: "N/A" is torch.version.cuda's None
         debug = yes_no(fields.get("is debug build"))
         if debug is not None:
             build["debug"] = debug
@@ -52,7 +54,9 @@ def parse(lines: list[str]) -> Partial | None:
     libc = _LIBC.match(fields.get("libc version", "").strip())
     if libc:
         partial.put("system.libc", {"name": libc.group("name"), "version": libc.group("version")})
-    _gpus(partial, fields, blocks)
+    if not partial.get("packages.frameworks.torch.build.hip"):
+        # On a ROCm build torch lists AMD GPUs there: not NVIDIA's, not NVML's.
+        _gpus(partial, fields, blocks)
     _cpu(partial, blocks.get("CPU", []))
     platforms.markers_from_os(partial)
     for tool, entry in libraries:

@@ -17,12 +17,13 @@ from tests.report.golden import report_for
 MATRIX = load()
 
 
-def huge(count: int) -> Report:
+def huge(count: int, site: str = "/work/venv/lib/python3.11/site-packages") -> Report:
     """The recorded H100 machine with ``count`` more distributions, each with requirements, and
     a probe that printed a long log: what a real data-science image looks like."""
     base = report_for("h100_cpu_stack", MATRIX)
     facts = base.facts.to_dict()
-    site = "/work/venv/lib/python3.11/site-packages"
+    for dist in facts["packages"]["distributions"]:
+        dist["location"] = site
     for i in range(count):
         facts["packages"]["distributions"].append(
             {
@@ -97,3 +98,14 @@ def test_a_hostile_report_with_megabyte_strings_still_fits():
     text = markdown.render(report)
     assert len(text) < LIMIT_CHARS
     assert "The facts are too large to embed here" in text  # said, rather than cut mid-JSON
+
+
+def test_redaction_that_lengthens_every_path_still_fits():
+    from dldoctor.document.redact import redactor
+
+    # Another user's one-letter home: each of 3000 paths grows by "<user-1>" once redacted.
+    report = huge(3000, site="/home/x/venv/lib/python3.11/site-packages")
+    scrubber = redactor("/home/alice", "alice", "somehost")
+    text = markdown.render(report, scrubber.scrub)
+    assert len(text) < LIMIT_CHARS
+    assert "/home/x/" not in text and "/home/<user-1>/venv" in text

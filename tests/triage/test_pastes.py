@@ -75,7 +75,7 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
     ),
     (
         "collect_env_2_5_linux_cpu_wsl.txt",  # CPU wheel under WSL2: no GPU in the paste at all
-        ("collect_env",),
+        ("collect_env", "lscpu"),  # collect_env quotes lscpu
         {
             "system.wsl.is_wsl": True,
             "system.wsl.version": 2,
@@ -94,6 +94,30 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
             "system.os.macos_version": "10.13.6",
             "nvidia.gpus.0.name": "GeForce GTX 1060 with Max-Q Design",
             "nvidia.driver_version": None,
+        },
+        None,
+    ),
+    (
+        "collect_env_2_1_rocm_mi250.txt",  # a ROCm build: its GPUs are AMD's, not NVML's
+        ("collect_env",),
+        {
+            "packages.frameworks.torch.build.hip": "5.6.31061-8c743ae5d",  # as torch.version.hip
+            "packages.frameworks.torch.build.cuda": False,  # "N/A" on a ROCm build
+            "nvidia.gpus": None,
+            "nvidia.driver_version": None,
+        },
+        None,
+    ),
+    (
+        "collect_env_1_8_macos_arm64.txt",  # pytorch/pytorch#49924, pasted inside backticks
+        ("collect_env",),
+        {
+            "system.os.name": "Darwin",
+            "system.os.macos_version": "11.1",
+            "system.architecture": "arm64",
+            "packages.frameworks.torch.build.cuda": False,
+            "runtime.frameworks.torch.info.cuda_available": False,
+            "nvidia.gpus": None,
         },
         None,
     ),
@@ -192,6 +216,32 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         None,
     ),
     (
+        # illinois-scicomp/machine-shop-maintenance#70: the loaded module's version from /proc
+        "nvcc_and_proc_driver_mismatch.txt",
+        ("nvidia-smi (failed)", "nvcc --version", "/proc/driver/nvidia/version"),
+        {
+            "nvidia.nvml.status": "lib_rm_version_mismatch",
+            "nvidia.proc_driver.version": "520.56.06",
+            "nvidia.kernel_module.loaded": True,
+            "cuda.toolkits.0.version": "12.0.76",
+            "cuda.toolkits.0.path": "/usr/local/cuda-12.0",
+            "cuda.libraries": None,
+        },
+        "DD102",
+    ),
+    (
+        "lspci_no_driver_loaded.txt",  # what triage asks for when nvidia-smi fails
+        ("nvidia-smi (failed)", "lspci"),
+        {
+            "nvidia.nvml.status": "driver_not_loaded",
+            "accelerators.pci.nvidia.0.address": "0000:01:00.0",
+            "accelerators.pci.nvidia.0.driver": "nouveau",
+            "accelerators.pci.nvidia.0.class": "0x030000",
+            "accelerators.pci.nvidia.1": None,  # the audio function is no GPU
+        },
+        "DD104",
+    ),
+    (
         "pip_resolver_conflict.txt",  # pip's resolver and pip check, the same conflict twice
         ("pip check",),
         {
@@ -284,6 +334,17 @@ def test_the_same_facts_with_the_listing_complete_are_judged():
     assert [f.code for f in outcomes["DD201"].findings] == ["DD201"]
 
 
+def test_lscpu_alone_settles_the_instruction_set_check():
+    flags = "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat sse sse2"
+    pasted = read(
+        f"$ lscpu\nArchitecture: x86_64\nModel name: Intel(R) Xeon(R) CPU E5-2670 0\nFlags: {flags}\n",
+        MATRIX,
+    )
+    assert known(pasted.facts, "system.cpu.flags") == flags.split()
+    outcomes = {o.code: o for o in run_checks(pasted.facts, MATRIX)}
+    assert "system.cpu.flags" not in outcomes["DD202"].reason
+
+
 def test_pip_check_with_nothing_broken_is_a_judged_all_clear():
     pasted = read("$ pip check\nNo broken requirements found.\n", MATRIX)
     outcomes = {o.code: o for o in run_checks(pasted.facts, MATRIX)}
@@ -345,3 +406,16 @@ def test_a_pasted_dldoctor_report_gives_back_its_facts():
     assert pasted.complete_listing
     assert pasted.facts.nvidia["driver_version"] == report.facts.nvidia["driver_version"]
     assert pasted.facts.packages["distributions"] == report.facts.packages["distributions"]
+
+
+def test_a_pasted_markdown_report_is_read_once_and_its_words_are_not_a_new_paste():
+    from dldoctor.report import markdown
+    from tests.report.golden import report_for
+
+    report = report_for("driver470_cpu_stack", MATRIX)
+    text = "As asked:\n\n" + markdown.render(report) + "\n\nThanks!\n"
+    pasted = read(text, MATRIX)
+    assert pasted.formats == ("dldoctor report",)  # not "log lines" from its own titles
+    assert pasted.facts.nvidia["driver_version"] == "470.82.01"
+    quoted = read("\n".join("> " + line for line in text.splitlines()), MATRIX)
+    assert quoted.formats == ("dldoctor report",)
