@@ -139,10 +139,18 @@ def extension_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
         if torch_cuda is None:
             verdicts.append(Unjudged(_name(ext), "packages.frameworks.torch.build.cuda"))
             continue
+        rocm = (ext.get("built_for") or {}).get("rocm")
+        torch_rocm = known(facts, "packages.frameworks.torch.build.hip")
         if cuda and torch_cuda is False:
+            kind = f"a ROCm ({torch_rocm}) build" if torch_rocm else "CPU-only"
             title = (
                 f"{_name(ext)} is a CUDA {cuda} build, but torch {torch['version']} is "
-                "CPU-only: its compiled ops will not load"
+                f"{kind}: its compiled ops will not load"
+            )
+        elif rocm and torch_cuda:
+            title = (
+                f"{_name(ext)} is a ROCm {rocm} build beside torch {torch['version']} (CUDA "
+                f"{torch_cuda}): its compiled ops will not load"
             )
         elif cuda and _major(cuda) != _major(torch_cuda):
             title = (
@@ -157,7 +165,7 @@ def extension_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
         else:
             continue
         found = fx.for_torch(facts, matrix, ext)
-        severity = Severity.WARNING if cuda is False else Severity.ERROR
+        severity = Severity.WARNING if cuda is False and not rocm else Severity.ERROR
         verdicts.append(
             Verdict(
                 severity,

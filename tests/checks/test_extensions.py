@@ -248,3 +248,15 @@ def test_a_hostile_report_gets_no_command_built_from_its_strings(matrix):
     facts = facts_with(pyg, torch="2.13.0+cu130&&x", cuda="13.0")
     (verdict,) = ext_checks.extension_cuda_mismatch(facts, matrix)
     assert verdict.fixes[0].commands == ()
+
+
+def test_rocm_builds_are_not_called_cpu_builds(matrix):
+    rocm_ext = ext("torchvision", "0.28.0", cuda=False, rocm="7.2")
+    (verdict,) = ext_checks.extension_cuda_mismatch(facts_with(rocm_ext), matrix)
+    assert "ROCm 7.2 build" in verdict.title and verdict.severity is Severity.ERROR
+    rocm_torch = facts_with(
+        ext("flash-attn", "2.8.3", cuda="12"), torch="2.13.0+rocm7.2", cuda=False
+    )
+    rocm_torch.packages["frameworks"]["torch"]["build"]["hip"] = "7.2.0"
+    (verdict,) = ext_checks.extension_cuda_mismatch(rocm_torch, matrix)
+    assert "a ROCm (7.2.0) build" in verdict.title
