@@ -42,6 +42,26 @@ def _major(cuda: Any) -> str | None:
     return str(cuda).split(".")[0] if isinstance(cuda, str) and cuda else None
 
 
+def _missing_symbols(ext: JSON) -> tuple[int, str] | None:
+    """(how many, one) of the torch symbols its modules import that this torch lacks."""
+    total, example = 0, ""
+    for module in ext.get("modules") or []:
+        missing = module.get("torch_symbols_missing") or {}
+        count = missing.get("count") if isinstance(missing, dict) else None
+        if isinstance(count, int) and count > 0:
+            total += count
+            example = example or str((missing.get("examples") or ["?"])[0])
+    return (total, example) if total else None
+
+
+def _other_cuda(ext: JSON, torch_cuda: Any) -> bool:
+    """A CUDA build beside a torch of another CUDA major, or of none (DD521's finding)."""
+    cuda = (ext.get("built_for") or {}).get("cuda")
+    return bool(cuda) and (
+        torch_cuda is False or (bool(torch_cuda) and _major(cuda) != _major(torch_cuda))
+    )
+
+
 def _name(ext: JSON) -> str:
     return f"{ext.get('key')} {ext.get('version')}"
 
@@ -55,9 +75,10 @@ def _name(ext: JSON) -> str:
 def extension_for_another_torch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: an extension (flash-attn, torch-scatter, mmcv...) says, in its local version label
     (+cu12torch2.6cxx11abiFALSE, +pt21cu121) or its compiled modules' symbols, that it was built
-    for another torch release or C++ ABI than the installed torch; torchvision/torchaudio that
-    do not pin torch are judged by the release pairing table. An exact Requires-Dist pin
-    (xformers, vllm: torch==X) is pip check's (DD303).
+    for another torch release or C++ ABI than the installed torch, or its modules import torch
+    symbols that no library of the installed torch exports (read from both sides' ELF symbol
+    tables); torchvision/torchaudio that do not pin torch are judged by the release pairing
+    table. An exact Requires-Dist pin (xformers, vllm: torch==X) is pip check's (DD303).
 
     Why: torch's C++ symbols change between releases and with the ABI: the import fails with
     "undefined symbol: _ZN3c10...".
@@ -65,7 +86,7 @@ def extension_for_another_torch(facts: Facts, matrix: Matrix) -> list[Verdict | 
     Fix: the extension's build for the installed torch (its wheel index, the paired companion),
     or a rebuild against it.
     """
-    torch, _ = _torch(facts)
+    torch, torch_cuda = _torch(facts)
     if torch is None:
         raise NotApplicable("torch is not installed")
     release = minor_of(str(torch.get("version") or ""))
@@ -85,6 +106,12 @@ def extension_for_another_torch(facts: Facts, matrix: Matrix) -> list[Verdict | 
             pair = getattr(paired, str(ext["key"]), None) if paired else None
             if pair and minor_of(str(ext.get("version") or "")) != pair:
                 reasons.append(f"torch {release} pairs with {ext['key']} {pair}")
+        missing = _missing_symbols(ext)
+        if missing and not _other_cuda(ext, torch_cuda):  # another CUDA is DD521's root cause
+            count, example = missing
+            reasons.append(
+                f"{count} torch symbol(s) it imports are not in this torch, e.g. {example}"
+            )
         abi = built.get("cxx11_abi")
         if abi is not None and torch_abi is None and not reasons:
             verdicts.append(Unjudged(_name(ext), "packages.extensions.torch_cxx11_abi"))

@@ -17,7 +17,7 @@ import posixpath
 import re
 from typing import Any
 
-from dldoctor.facts.elf import read_dynamic, read_dynstr
+from dldoctor.facts.elf import defines, read_dynamic, read_dynstr, read_symbols
 from dldoctor.facts.host import Host
 from dldoctor.facts.hostpaths import read_text, resolve
 from dldoctor.facts.interpreter import canonical
@@ -27,6 +27,11 @@ JSON = dict[str, Any]
 MAX_RECORD_BYTES = 8 << 20  # xformers' RECORD is ~300 KB; torch's (not an extension) ~2 MB
 MAX_MODULES = 16  # bitsandbytes ships one library per CUDA minor: ~12
 MAX_TORCH_INIT_BYTES = 1 << 20
+# torch's C++ namespaces (c10, at, torch, c10d; const members too): what an extension imports
+# from torch's libraries, and what is missing when it was built against another torch.
+TORCH_SYMBOLS = ("_ZN3c10", "_ZNK3c10", "_ZN2at", "_ZNK2at", "_ZN5torch", "_ZNK5torch",
+                 "_ZN4c10d", "_ZNK4c10d")  # fmt: skip
+MAX_TORCH_LIBS = 64
 # Libraries whose SONAME major is the CUDA major (cuFFT, cuRAND... number theirs otherwise).
 # auditwheel renames bundled copies: libcudart.faf08d9a.so.13 (torchvision.libs/).
 _CUDA_SONAME = re.compile(r"^lib(?:cudart|cublas|cublasLt|nvrtc)(?:[.-][0-9a-f]{8})?\.so\.(\d+)$")
@@ -138,6 +143,7 @@ def _module(host: Host, location: str, relpath: str) -> JSON:
             "cuda_major": None,
             "links_torch": None,
             "cxx11_abi": None,
+            "torch_symbols_missing": None,
         }
     majors = {int(m.group(1)) for m in (_CUDA_SONAME.match(n) for n in info.needed) if m}
     links_torch = any(n in _TORCH_LIBS for n in info.needed)
@@ -155,6 +161,7 @@ def _module(host: Host, location: str, relpath: str) -> JSON:
         else (None if majors or cuda_torch else False),
         "links_torch": links_torch,
         "cxx11_abi": abi,
+        "torch_symbols_missing": None,  # filled in once torch's libraries are known
     }
 
 
@@ -264,9 +271,48 @@ def gather_extensions(
         except Exception as exc:  # a bug here must not cost the report
             errors.append(f"{spec['name']}: internal error: {type(exc).__name__}: {exc}")
     abi, source = torch_abi(host, first.get("torch"))
+    try:
+        resolve_torch_symbols(host, first.get("torch"), installed)
+    except Exception as exc:
+        errors.append(f"torch symbols: internal error: {type(exc).__name__}: {exc}")
     return {
         "torch_cxx11_abi": abi,
         "torch_cxx11_abi_source": source,
         "installed": installed,
         "errors": errors,
     }
+
+
+def resolve_torch_symbols(host: Host, torch: JSON | None, installed: list[JSON]) -> None:
+    """Each compiled module's torch symbols that no library of the installed torch exports
+    (the "undefined symbol: _ZN3c10..." of its import), looked up in torch/lib's GNU hash
+    tables; ``torch_symbols_missing`` stays None where it cannot be told."""
+    linking = [(e, m) for e in installed for m in e.get("modules") or [] if m.get("links_torch")]
+    if not linking or not torch:
+        return
+    lib_dir = posixpath.join(str(torch.get("location") or ""), "torch", "lib")
+    try:
+        names = sorted(os.listdir(host.path(resolve(host, lib_dir))))[:MAX_TORCH_LIBS]
+    except OSError:
+        return
+    libs = [str(host.path(resolve(host, posixpath.join(lib_dir, n)))) for n in names if ".so" in n]
+    for ext, module in linking:
+        path = str(host.path(resolve(host, posixpath.join(str(ext["location"]), module["path"]))))
+        symbols = read_symbols(path, TORCH_SYMBOLS)
+        if symbols is None:
+            continue
+        missing = set(symbols[1])
+        for lib in libs:
+            if not missing:
+                break
+            found = defines(lib, frozenset(missing))
+            if found is None:  # a library without a GNU hash table: nothing can be said
+                missing = set()
+                module["torch_symbols_missing"] = None
+                break
+            missing -= found
+        else:
+            module["torch_symbols_missing"] = {
+                "count": len(missing),
+                "examples": sorted(missing)[:3],
+            }

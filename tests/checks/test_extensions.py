@@ -260,3 +260,27 @@ def test_rocm_builds_are_not_called_cpu_builds(matrix):
     rocm_torch.packages["frameworks"]["torch"]["build"]["hip"] = "7.2.0"
     (verdict,) = ext_checks.extension_cuda_mismatch(rocm_torch, matrix)
     assert "a ROCm (7.2.0) build" in verdict.title
+
+
+def _with_missing(count: int, cuda: str = "12") -> dict[str, Any]:
+    module = {"path": "flash_attn_2_cuda.so", "needed": ["libc10.so"], "cuda_major": int(cuda), "links_torch": True,
+              "cxx11_abi": None, "torch_symbols_missing": {"count": count, "examples": ["_ZN3c104cuda9SetDeviceEi"][:count]}}  # fmt: skip
+    return ext("flash-attn", "2.5.8", cuda=cuda, torch="2.2", modules=[module])
+
+
+@pytest.mark.parametrize(("count", "fires"), [(0, False), (1, True), (40, True)])
+def test_torch_symbols_missing_from_the_installed_torch(matrix, count, fires):
+    # flash-attn#931: the 2.5.8 wheel for torch 2.2 (built with 2.2.2) on torch 2.2.0.
+    facts = facts_with(_with_missing(count), torch="2.2.0", cuda="12.1")
+    verdicts = ext_checks.extension_for_another_torch(facts, matrix)
+    assert bool(verdicts) is fires
+    if fires:
+        assert (
+            f"{count} torch symbol(s)" in verdicts[0].title and "SetDeviceEi" in verdicts[0].title
+        )
+
+
+def test_missing_symbols_of_a_build_for_another_cuda_major_are_dd521s(matrix):
+    facts = facts_with(_with_missing(5, cuda="11"), torch="2.2.0", cuda="12.1")
+    assert ext_checks.extension_for_another_torch(facts, matrix) == []
+    assert ext_checks.extension_cuda_mismatch(facts, matrix)
