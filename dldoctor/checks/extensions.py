@@ -289,7 +289,9 @@ def extension_ops_missing(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
             continue
         if not modules:
             found = fx.for_torch(facts, matrix, ext) if spec.get("rebuild") != "wheel" else None
-            names = ", ".join(str(p).split("*")[0].rstrip("/") for p in spec.get("modules") or [])
+            names = ", ".join(
+                dict.fromkeys(str(p).split("*")[0].rstrip("/") for p in spec.get("modules") or [])
+            )
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
