@@ -2,6 +2,7 @@
 
 from dldoctor.checks import (
     build,
+    build_ready,
     builds,
     compat_arch,
     compat_driver,
@@ -13,6 +14,7 @@ from dldoctor.checks import (
     driver,
     env,
     extensions,
+    extensions_ops,
     interpreter,
     packages,
     runtime,
@@ -24,6 +26,7 @@ from dldoctor.checks import (
 
 __all__ = [
     "build",
+    "build_ready",
     "builds",
     "compat_arch",
     "compat_driver",
@@ -35,6 +38,7 @@ __all__ = [
     "driver",
     "env",
     "extensions",
+    "extensions_ops",
     "interpreter",
     "packages",
     "runtime",

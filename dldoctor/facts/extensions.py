@@ -17,7 +17,8 @@ import posixpath
 import re
 from typing import Any
 
-from dldoctor.facts.elf import defines, read_dynamic, read_dynstr, read_symbols
+from dldoctor.facts.elf import read_dynamic, read_dynstr
+from dldoctor.facts.elf_symbols import defines, read_symbols
 from dldoctor.facts.host import Host
 from dldoctor.facts.hostpaths import read_text, resolve
 from dldoctor.facts.interpreter import canonical

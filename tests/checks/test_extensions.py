@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from dldoctor.checks import extensions as ext_checks
+from dldoctor.checks import extensions_ops as ops
 from dldoctor.checks.registry import NotApplicable, Unjudged
 from dldoctor.model import Severity
 from tests.checks.scenarios import dist, gpu_machine, make_facts, shown_all, with_packages
@@ -179,7 +180,7 @@ def test_tensorrt_cu13_needs_the_cuda_13_driver(matrix, driver, fires):
         ext("tensorrt-cu13", "10.13.3.9", cuda="13", framework="tensorrt"),
         torch="2.13.0+cu126", cuda="12.6", extra=(gpu_machine(driver=driver),),
     )  # fmt: skip
-    verdicts = ext_checks.extension_driver_too_old(facts, matrix)
+    verdicts = ops.extension_driver_too_old(facts, matrix)
     assert bool(verdicts) is fires
     if fires:
         assert verdicts[0].evidence["driver_needed"] == "580.65.06"
@@ -187,7 +188,7 @@ def test_tensorrt_cu13_needs_the_cuda_13_driver(matrix, driver, fires):
 
 def test_an_extension_that_needs_no_more_than_torch_is_torchs_finding(matrix):
     facts = facts_with(ext("vllm", "0.11.0", cuda="13"), extra=(gpu_machine(driver="575.57.08"),))
-    assert ext_checks.extension_driver_too_old(facts, matrix) == []  # DD501 names torch's
+    assert ops.extension_driver_too_old(facts, matrix) == []  # DD501 names torch's
 
 
 # ---- DD523: compiled code missing --------------------------------------------------------------
@@ -195,7 +196,7 @@ def test_an_extension_that_needs_no_more_than_torch_is_torchs_finding(matrix):
 
 def test_apex_without_its_extensions_is_rebuilt_from_a_checkout(matrix):
     facts = facts_with(ext("apex", "0.1", modules=[]))
-    (verdict,) = ext_checks.extension_ops_missing(facts, matrix)
+    (verdict,) = ops.extension_ops_missing(facts, matrix)
     assert "amp_C" in verdict.title and "fused_layer_norm_cuda" in verdict.title
     fix = verdict.fixes[0]
     assert shown_all(fix) == (
@@ -207,8 +208,7 @@ def test_apex_without_its_extensions_is_rebuilt_from_a_checkout(matrix):
 
 def test_deepspeed_without_prebuilt_ops_is_normal(matrix):
     assert (
-        ext_checks.extension_ops_missing(facts_with(ext("deepspeed", "0.16.0", modules=[])), matrix)
-        == []
+        ops.extension_ops_missing(facts_with(ext("deepspeed", "0.16.0", modules=[])), matrix) == []
     )
 
 
@@ -221,7 +221,7 @@ def bnb(*minors: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("torch_cuda", "fires"), [("12.4", False), ("12.6", False), ("12.8", True), ("13.0", True)])  # fmt: skip
 def test_bitsandbytes_needs_a_binary_for_torchs_cuda(matrix, torch_cuda, fires):
     facts = facts_with(bnb("118", "124", "126"), cuda=torch_cuda)
-    verdicts = ext_checks.extension_ops_missing(facts, matrix)
+    verdicts = ops.extension_ops_missing(facts, matrix)
     assert bool(verdicts) is fires
     if fires:
         wanted = "libbitsandbytes_cuda" + torch_cuda.replace(".", "")

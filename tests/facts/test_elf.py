@@ -101,7 +101,8 @@ def test_real_cuda_13_toolkit_runtime_soname() -> None:
     [b"", b"\x7fELF", b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\xff" * 48, os.urandom(4096)],
 )
 def test_symbol_readers_on_hostile_files_answer_none(tmp_path: Path, content: bytes) -> None:
-    from dldoctor.facts.elf import defines, read_dynstr, read_symbols
+    from dldoctor.facts.elf import read_dynstr
+    from dldoctor.facts.elf_symbols import defines, read_symbols
 
     path = tmp_path / "libc10.so"
     path.write_bytes(content)
@@ -111,7 +112,7 @@ def test_symbol_readers_on_hostile_files_answer_none(tmp_path: Path, content: by
 
 
 def test_symbol_readers_on_truncated_copies_never_raise(tmp_path: Path) -> None:
-    from dldoctor.facts.elf import defines, read_symbols
+    from dldoctor.facts.elf_symbols import defines, read_symbols
 
     whole = shared_object(tmp_path / "libc10.so", defines=("_ZN3c10a", "_ZN3c10b")).read_bytes()
     for cut in (64, 300, len(whole) // 3, len(whole) // 2, len(whole) - 16):
@@ -127,7 +128,7 @@ def test_symbol_readers_on_truncated_copies_never_raise(tmp_path: Path) -> None:
 
 
 def test_real_libc10_symbols_are_found_through_its_gnu_hash_table() -> None:
-    from dldoctor.facts.elf import defines, read_symbols
+    from dldoctor.facts.elf_symbols import defines, read_symbols
 
     site = _site_packages()
     lib = site / "torch" / "lib" / "libc10.so" if site else None
