@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from dldoctor.facts.extensions import cuda_of_digits, gather_extensions, parse_label, torch_abi
+from dldoctor.facts.extensions import cuda_of_digits, gather_extensions, parse_label
 from dldoctor.facts.host import Host
+from dldoctor.facts.torchlinks import torch_abi
 from tests.fakes.elf import shared_object
 
 SITE = "/env/lib/python3.11/site-packages"
