@@ -2,6 +2,7 @@
 
 from dldoctor.checks import (
     build,
+    build_ready,
     builds,
     compat_arch,
     compat_driver,
@@ -13,6 +14,7 @@ from dldoctor.checks import (
     driver,
     env,
     extensions,
+    extensions_ops,
     interpreter,
     packages,
     runtime,
@@ -26,6 +28,7 @@ from dldoctor.checks import (
 
 __all__ = [
     "build",
+    "build_ready",
     "builds",
     "compat_arch",
     "compat_driver",
@@ -37,6 +40,7 @@ __all__ = [
     "driver",
     "env",
     "extensions",
+    "extensions_ops",
     "interpreter",
     "packages",
     "runtime",

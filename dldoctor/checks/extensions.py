@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.version import Version
-
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import known, need
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import extensions as fx
-from dldoctor.fixes.driver import install_driver
 from dldoctor.matrix import Matrix, minor_of
 from dldoctor.model import Area, Severity
 
@@ -42,6 +39,26 @@ def _major(cuda: Any) -> str | None:
     return str(cuda).split(".")[0] if isinstance(cuda, str) and cuda else None
 
 
+def _missing_symbols(ext: JSON) -> tuple[int, str] | None:
+    """(how many, one) of the torch symbols its modules import that this torch lacks."""
+    total, example = 0, ""
+    for module in ext.get("modules") or []:
+        missing = module.get("torch_symbols_missing") or {}
+        count = missing.get("count") if isinstance(missing, dict) else None
+        if isinstance(count, int) and count > 0:
+            total += count
+            example = example or str((missing.get("examples") or ["?"])[0])
+    return (total, example) if total else None
+
+
+def _other_cuda(ext: JSON, torch_cuda: Any) -> bool:
+    """A CUDA build beside a torch of another CUDA major, or of none (DD521's finding)."""
+    cuda = (ext.get("built_for") or {}).get("cuda")
+    return bool(cuda) and (
+        torch_cuda is False or (bool(torch_cuda) and _major(cuda) != _major(torch_cuda))
+    )
+
+
 def _name(ext: JSON) -> str:
     return f"{ext.get('key')} {ext.get('version')}"
 
@@ -55,9 +72,10 @@ def _name(ext: JSON) -> str:
 def extension_for_another_torch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: an extension (flash-attn, torch-scatter, mmcv...) says, in its local version label
     (+cu12torch2.6cxx11abiFALSE, +pt21cu121) or its compiled modules' symbols, that it was built
-    for another torch release or C++ ABI than the installed torch; torchvision/torchaudio that
-    do not pin torch are judged by the release pairing table. An exact Requires-Dist pin
-    (xformers, vllm: torch==X) is pip check's (DD303).
+    for another torch release or C++ ABI than the installed torch, or its modules import torch
+    symbols that no library of the installed torch exports (read from both sides' ELF symbol
+    tables); torchvision/torchaudio that do not pin torch are judged by the release pairing
+    table. An exact Requires-Dist pin (xformers, vllm: torch==X) is pip check's (DD303).
 
     Why: torch's C++ symbols change between releases and with the ABI: the import fails with
     "undefined symbol: _ZN3c10...".
@@ -65,7 +83,7 @@ def extension_for_another_torch(facts: Facts, matrix: Matrix) -> list[Verdict | 
     Fix: the extension's build for the installed torch (its wheel index, the paired companion),
     or a rebuild against it.
     """
-    torch, _ = _torch(facts)
+    torch, torch_cuda = _torch(facts)
     if torch is None:
         raise NotApplicable("torch is not installed")
     release = minor_of(str(torch.get("version") or ""))
@@ -85,6 +103,12 @@ def extension_for_another_torch(facts: Facts, matrix: Matrix) -> list[Verdict | 
             pair = getattr(paired, str(ext["key"]), None) if paired else None
             if pair and minor_of(str(ext.get("version") or "")) != pair:
                 reasons.append(f"torch {release} pairs with {ext['key']} {pair}")
+        missing = _missing_symbols(ext)
+        if missing and not _other_cuda(ext, torch_cuda):  # another CUDA is DD521's root cause
+            count, example = missing
+            reasons.append(
+                f"{count} torch symbol(s) it imports are not in this torch, e.g. {example}"
+            )
         abi = built.get("cxx11_abi")
         if abi is not None and torch_abi is None and not reasons:
             verdicts.append(Unjudged(_name(ext), "packages.extensions.torch_cxx11_abi"))
@@ -139,10 +163,18 @@ def extension_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
         if torch_cuda is None:
             verdicts.append(Unjudged(_name(ext), "packages.frameworks.torch.build.cuda"))
             continue
+        rocm = (ext.get("built_for") or {}).get("rocm")
+        torch_rocm = known(facts, "packages.frameworks.torch.build.hip")
         if cuda and torch_cuda is False:
+            kind = f"a ROCm ({torch_rocm}) build" if torch_rocm else "CPU-only"
             title = (
                 f"{_name(ext)} is a CUDA {cuda} build, but torch {torch['version']} is "
-                "CPU-only: its compiled ops will not load"
+                f"{kind}: its compiled ops will not load"
+            )
+        elif rocm and torch_cuda:
+            title = (
+                f"{_name(ext)} is a ROCm {rocm} build beside torch {torch['version']} (CUDA "
+                f"{torch_cuda}): its compiled ops will not load"
             )
         elif cuda and _major(cuda) != _major(torch_cuda):
             title = (
@@ -157,7 +189,7 @@ def extension_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
         else:
             continue
         found = fx.for_torch(facts, matrix, ext)
-        severity = Severity.WARNING if cuda is False else Severity.ERROR
+        severity = Severity.WARNING if cuda is False and not rocm else Severity.ERROR
         verdicts.append(
             Verdict(
                 severity,
@@ -166,125 +198,6 @@ def extension_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
                 fixes=(found,) if found else (),
             )
         )
-    return verdicts
-
-
-@check(
-    "DD522",
-    "extension-driver-too-old",
-    "The NVIDIA driver is too old for the CUDA an extension library was built with",
-    Area.NVIDIA,
-)
-def extension_driver_too_old(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
-    """What: an extension (a vllm, sgl-kernel or tensorrt-cu13 wheel) is built with a CUDA whose
-    first driver is newer than the loaded one, and torch's own build does not already need it.
-
-    Why: its kernels cannot start ("CUDA driver version is insufficient for CUDA runtime
-    version") even where torch itself works.
-
-    Fix: upgrade the driver, or install the extension's build for an older CUDA.
-    """
-    if q.driver_loaded(facts) is False:
-        raise NotApplicable("no NVIDIA driver loaded")
-    shown = q.driver_version(facts)
-    driver = q.version_of(shown)
-    if driver is None:
-        return [Unjudged("the driver", "nvidia.driver_version")]
-    _, torch_cuda = _torch(facts) if q.installed(facts, "torch") else (None, None)
-    torch_floor = _floor(matrix, torch_cuda)
-    verdicts: list[Verdict | Unjudged] = []
-    for framework in ("torch", "tensorrt"):
-        for ext in extensions(facts, framework):
-            cuda = (ext.get("built_for") or {}).get("cuda")
-            floor = _floor(matrix, cuda)
-            if not floor or driver >= Version(floor):
-                continue
-            if torch_floor and Version(torch_floor) >= Version(floor):
-                continue  # torch needs as much: DD501 names the driver for torch's build
-            verdicts.append(
-                Verdict(
-                    Severity.ERROR,
-                    f"Driver {shown} is too old for {_name(ext)} (built with CUDA {cuda}, "
-                    f"needs driver {floor} or newer)",
-                    evidence={**_evidence(ext), "driver": shown, "driver_needed": floor},
-                    fixes=(
-                        install_driver(
-                            facts, floor, f"{ext.get('key')}'s CUDA {cuda} build needs it"
-                        ),
-                    ),
-                )
-            )
-    return verdicts
-
-
-def _floor(matrix: Matrix, cuda: Any) -> str | None:
-    """The first Linux driver that runs a CUDA build: its release's, or its major's (MVC)."""
-    if not isinstance(cuda, str) or not cuda:
-        return None
-    row = matrix.major_floor(cuda)  # minor-version compatibility: the major's first driver runs it
-    return getattr(row, "linux", None) if row else None
-
-
-@check(
-    "DD523",
-    "extension-ops-missing",
-    "An extension library is installed without the compiled code it needs",
-    Area.PACKAGES,
-)
-def extension_ops_missing(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
-    """What: an extension that needs compiled modules was installed without them (apex without
-    amp_C and fused_layer_norm_cuda: its Python-only build), or bitsandbytes has no binary for
-    torch's CUDA (libbitsandbytes_cuda128 for CUDA 12.8). DeepSpeed's ops are not judged: they
-    are built at first use (JIT) by design, which the build checks (DD53x) look at.
-
-    Why: imports fail later ("No module named 'amp_C'", "Configured CUDA binary not found").
-
-    Fix: rebuild it with its extensions (apex from a checkout: --cpp_ext --cuda_ext), or the
-    release that ships a binary for this CUDA.
-    """
-    torch, torch_cuda = _torch(facts)
-    verdicts: list[Verdict | Unjudged] = []
-    for ext in extensions(facts):
-        spec = fx.spec_of(matrix, str(ext.get("key")))
-        modules = ext.get("modules")
-        if spec.get("ops") != "required":
-            continue
-        if modules is None:
-            verdicts.append(Unjudged(_name(ext), _path(facts, ext, "modules")))
-            continue
-        if not modules:
-            found = fx.for_torch(facts, matrix, ext) if spec.get("rebuild") != "wheel" else None
-            names = ", ".join(str(p).split("*")[0].rstrip("/") for p in spec.get("modules") or [])
-            verdicts.append(
-                Verdict(
-                    Severity.ERROR,
-                    f"{_name(ext)} is installed without its compiled modules ({names})",
-                    evidence=_evidence(ext),
-                    fixes=(found,) if found else (),
-                )
-            )
-            continue
-        template = spec.get("cuda_library")
-        if template and torch and isinstance(torch_cuda, str) and torch_cuda:
-            digits = "".join(torch_cuda.split(".")[:2])
-            stem = str(template).format(cuda=digits)
-            if not any(str(m.get("path", "")).startswith(stem + ".") for m in modules):
-                verdicts.append(
-                    Verdict(
-                        Severity.ERROR,
-                        f"{_name(ext)} has no binary for torch's CUDA {torch_cuda} "
-                        f"({stem.rsplit('/', 1)[-1]})",
-                        evidence={**_evidence(ext), "torch_cuda": torch_cuda, "wanted": stem},
-                        fixes=(
-                            fx.newer_release(
-                                facts,
-                                str(ext["key"]),
-                                str(ext.get("version")),
-                                f"one with a CUDA {torch_cuda} binary",
-                            ),
-                        ),
-                    )
-                )
     return verdicts
 
 

@@ -21,22 +21,18 @@ from dldoctor.facts.elf import read_dynamic, read_dynstr
 from dldoctor.facts.host import Host
 from dldoctor.facts.hostpaths import read_text, resolve
 from dldoctor.facts.interpreter import canonical
+from dldoctor.facts.torchlinks import resolve_torch_symbols, torch_abi
 
 JSON = dict[str, Any]
 
 MAX_RECORD_BYTES = 8 << 20  # xformers' RECORD is ~300 KB; torch's (not an extension) ~2 MB
 MAX_MODULES = 16  # bitsandbytes ships one library per CUDA minor: ~12
-MAX_TORCH_INIT_BYTES = 1 << 20
 # Libraries whose SONAME major is the CUDA major (cuFFT, cuRAND... number theirs otherwise).
 # auditwheel renames bundled copies: libcudart.faf08d9a.so.13 (torchvision.libs/).
 _CUDA_SONAME = re.compile(r"^lib(?:cudart|cublas|cublasLt|nvrtc)(?:[.-][0-9a-f]{8})?\.so\.(\d+)$")
 _TORCH_LIBS = ("libc10.so", "libtorch.so", "libtorch_cpu.so", "libtorch_python.so")
 _TORCH_CUDA_LIBS = ("libc10_cuda.so", "libtorch_cuda.so")
 _EXACT_TORCH = re.compile(r"^\s*torch\s*\(?\s*==\s*([0-9][0-9a-zA-Z.+]*)\s*\)?\s*(?:;|$)")
-# torch 2.7+ returns a literal here; older releases returned torch._C._GLIBCXX_USE_CXX11_ABI.
-_TORCH_ABI = re.compile(
-    r"def compiled_with_cxx11_abi\(\)[^:]*:\s*(?:r?\"\"\"[\s\S]{0,400}?\"\"\"\s*)?return (True|False)\b"
-)
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
@@ -138,6 +134,7 @@ def _module(host: Host, location: str, relpath: str) -> JSON:
             "cuda_major": None,
             "links_torch": None,
             "cxx11_abi": None,
+            "torch_symbols_missing": None,
         }
     majors = {int(m.group(1)) for m in (_CUDA_SONAME.match(n) for n in info.needed) if m}
     links_torch = any(n in _TORCH_LIBS for n in info.needed)
@@ -155,6 +152,7 @@ def _module(host: Host, location: str, relpath: str) -> JSON:
         else (None if majors or cuda_torch else False),
         "links_torch": links_torch,
         "cxx11_abi": abi,
+        "torch_symbols_missing": None,  # filled in once torch's libraries are known
     }
 
 
@@ -228,23 +226,6 @@ def describe(host: Host, dist: JSON, spec: JSON, rules: list[JSON]) -> JSON:
     }
 
 
-def torch_abi(host: Host, torch: JSON | None) -> tuple[bool | None, str | None]:
-    """Whether torch was built with _GLIBCXX_USE_CXX11_ABI=1, and which file said so."""
-    if not torch:
-        return None, None
-    location = str(torch.get("location") or "")
-    text = read_text(host, posixpath.join(location, "torch", "__init__.py"), MAX_TORCH_INIT_BYTES)
-    match = _TORCH_ABI.search(text or "")
-    if match:
-        return match.group(1) == "True", "torch/__init__.py compiled_with_cxx11_abi()"
-    libc10 = str(host.path(resolve(host, posixpath.join(location, "torch", "lib", "libc10.so"))))
-    strings = read_dynstr(libc10)
-    if strings is None:
-        return None, None
-    # libc10 takes and returns std::string everywhere: no std::__cxx11 there is the old ABI.
-    return b"__cxx11" in strings, "torch/lib/libc10.so symbols"
-
-
 def gather_extensions(
     host: Host, distributions: list[JSON], specs: list[JSON], rules: list[JSON]
 ) -> JSON:
@@ -264,6 +245,10 @@ def gather_extensions(
         except Exception as exc:  # a bug here must not cost the report
             errors.append(f"{spec['name']}: internal error: {type(exc).__name__}: {exc}")
     abi, source = torch_abi(host, first.get("torch"))
+    try:
+        resolve_torch_symbols(host, first.get("torch"), installed)
+    except Exception as exc:
+        errors.append(f"torch symbols: internal error: {type(exc).__name__}: {exc}")
     return {
         "torch_cxx11_abi": abi,
         "torch_cxx11_abi_source": source,

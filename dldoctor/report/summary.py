@@ -331,7 +331,27 @@ def packages_line(facts: Facts) -> str:
     conda = p.get("conda")
     from_conda = len(conda.get("packages") or []) if isinstance(conda, dict) else 0
     where = f" (conda environment: {from_conda} conda packages)" if from_conda else ""
-    return f"{count} distributions{where} · {state}"
+    return f"{count} distributions{where} · {state}{_extensions_part(p.get('extensions'))}"
+
+
+def _extensions_part(section: Any) -> str:
+    """' · extensions: flash-attn 2.8.3 (CUDA 12, torch 2.6), torchvision 0.28.0 (CUDA 13)'."""
+    items = section.get("installed") if isinstance(section, dict) else None
+    if not items:
+        return ""
+    shown = []
+    for item in items[:6]:
+        built = item.get("built_for") or {}
+        cuda = built.get("cuda")
+        said = [
+            f"CUDA {cuda}" if cuda else ("CPU" if cuda is False and not built.get("rocm") else "")
+        ]
+        said += [f"ROCm {built['rocm']}" if built.get("rocm") else ""]
+        said += [f"torch {built['torch']}" if built.get("torch") else ""]
+        what = ", ".join(x for x in said if x)
+        shown.append(f"{item.get('key')} {item.get('version')}" + (f" ({what})" if what else ""))
+    more = f", +{len(items) - 6} more" if len(items) > 6 else ""
+    return " · extensions: " + ", ".join(shown) + more
 
 
 def environment_line(facts: Facts) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dldoctor.checks import build
+from dldoctor.checks import build, build_ready
 from dldoctor.checks.registry import NotApplicable, Unjudged
 from dldoctor.facts.buildtools import gather_build_tools
 from dldoctor.facts.cuda import gather_cuda
@@ -192,7 +192,7 @@ def test_unknown_nvcc_version_is_not_judged(matrix):
 def test_ready_with_max_jobs_advice_below_flash_attns_ram(matrix, ram_gib, advised):
     facts = facts_for(installed=[ext("flash-attn", "2.8.3", modules=[])])
     facts.system["memory"]["total_bytes"] = ram_gib * 1024**3
-    (verdict,) = build.build_ready(facts, matrix)
+    (verdict,) = build_ready.build_ready(facts, matrix)
     assert verdict.severity is Severity.INFO
     assert "can build CUDA extensions for torch 2.13.0+cu130 (CUDA 13.0)" in verdict.title
     assert bool(verdict.fixes) is advised
@@ -201,13 +201,13 @@ def test_ready_with_max_jobs_advice_below_flash_attns_ram(matrix, ram_gib, advis
 
 
 def test_ready_says_nothing_while_another_build_check_finds_a_problem(matrix):
-    assert build.build_ready(facts_for({"ninja": False}), matrix) == []
-    (unknown,) = build.build_ready(facts_for({"nvcc_version": None}), matrix)
+    assert build_ready.build_ready(facts_for({"ninja": False}), matrix) == []
+    (unknown,) = build_ready.build_ready(facts_for({"nvcc_version": None}), matrix)
     assert isinstance(unknown, Unjudged)  # not "ready": nvcc's version is unknown
 
 
 def test_max_jobs_already_set_is_not_advised(matrix):
     facts = facts_for({"max_jobs": "2"}, installed=[ext("flash-attn", "2.8.3", modules=[])])
     facts.system["memory"]["total_bytes"] = 16 * 1024**3
-    (verdict,) = build.build_ready(facts, matrix)
+    (verdict,) = build_ready.build_ready(facts, matrix)
     assert verdict.fixes == ()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from dldoctor.checks import extensions as ext_checks
+from dldoctor.checks import extensions_ops as ops
 from dldoctor.checks.registry import NotApplicable, Unjudged
 from dldoctor.model import Severity
 from tests.checks.scenarios import dist, gpu_machine, make_facts, shown_all, with_packages
@@ -179,7 +180,7 @@ def test_tensorrt_cu13_needs_the_cuda_13_driver(matrix, driver, fires):
         ext("tensorrt-cu13", "10.13.3.9", cuda="13", framework="tensorrt"),
         torch="2.13.0+cu126", cuda="12.6", extra=(gpu_machine(driver=driver),),
     )  # fmt: skip
-    verdicts = ext_checks.extension_driver_too_old(facts, matrix)
+    verdicts = ops.extension_driver_too_old(facts, matrix)
     assert bool(verdicts) is fires
     if fires:
         assert verdicts[0].evidence["driver_needed"] == "580.65.06"
@@ -187,7 +188,7 @@ def test_tensorrt_cu13_needs_the_cuda_13_driver(matrix, driver, fires):
 
 def test_an_extension_that_needs_no_more_than_torch_is_torchs_finding(matrix):
     facts = facts_with(ext("vllm", "0.11.0", cuda="13"), extra=(gpu_machine(driver="575.57.08"),))
-    assert ext_checks.extension_driver_too_old(facts, matrix) == []  # DD501 names torch's
+    assert ops.extension_driver_too_old(facts, matrix) == []  # DD501 names torch's
 
 
 # ---- DD523: compiled code missing --------------------------------------------------------------
@@ -195,7 +196,7 @@ def test_an_extension_that_needs_no_more_than_torch_is_torchs_finding(matrix):
 
 def test_apex_without_its_extensions_is_rebuilt_from_a_checkout(matrix):
     facts = facts_with(ext("apex", "0.1", modules=[]))
-    (verdict,) = ext_checks.extension_ops_missing(facts, matrix)
+    (verdict,) = ops.extension_ops_missing(facts, matrix)
     assert "amp_C" in verdict.title and "fused_layer_norm_cuda" in verdict.title
     fix = verdict.fixes[0]
     assert shown_all(fix) == (
@@ -207,8 +208,7 @@ def test_apex_without_its_extensions_is_rebuilt_from_a_checkout(matrix):
 
 def test_deepspeed_without_prebuilt_ops_is_normal(matrix):
     assert (
-        ext_checks.extension_ops_missing(facts_with(ext("deepspeed", "0.16.0", modules=[])), matrix)
-        == []
+        ops.extension_ops_missing(facts_with(ext("deepspeed", "0.16.0", modules=[])), matrix) == []
     )
 
 
@@ -221,7 +221,7 @@ def bnb(*minors: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("torch_cuda", "fires"), [("12.4", False), ("12.6", False), ("12.8", True), ("13.0", True)])  # fmt: skip
 def test_bitsandbytes_needs_a_binary_for_torchs_cuda(matrix, torch_cuda, fires):
     facts = facts_with(bnb("118", "124", "126"), cuda=torch_cuda)
-    verdicts = ext_checks.extension_ops_missing(facts, matrix)
+    verdicts = ops.extension_ops_missing(facts, matrix)
     assert bool(verdicts) is fires
     if fires:
         wanted = "libbitsandbytes_cuda" + torch_cuda.replace(".", "")
@@ -248,3 +248,39 @@ def test_a_hostile_report_gets_no_command_built_from_its_strings(matrix):
     facts = facts_with(pyg, torch="2.13.0+cu130&&x", cuda="13.0")
     (verdict,) = ext_checks.extension_cuda_mismatch(facts, matrix)
     assert verdict.fixes[0].commands == ()
+
+
+def test_rocm_builds_are_not_called_cpu_builds(matrix):
+    rocm_ext = ext("torchvision", "0.28.0", cuda=False, rocm="7.2")
+    (verdict,) = ext_checks.extension_cuda_mismatch(facts_with(rocm_ext), matrix)
+    assert "ROCm 7.2 build" in verdict.title and verdict.severity is Severity.ERROR
+    rocm_torch = facts_with(
+        ext("flash-attn", "2.8.3", cuda="12"), torch="2.13.0+rocm7.2", cuda=False
+    )
+    rocm_torch.packages["frameworks"]["torch"]["build"]["hip"] = "7.2.0"
+    (verdict,) = ext_checks.extension_cuda_mismatch(rocm_torch, matrix)
+    assert "a ROCm (7.2.0) build" in verdict.title
+
+
+def _with_missing(count: int, cuda: str = "12") -> dict[str, Any]:
+    module = {"path": "flash_attn_2_cuda.so", "needed": ["libc10.so"], "cuda_major": int(cuda), "links_torch": True,
+              "cxx11_abi": None, "torch_symbols_missing": {"count": count, "examples": ["_ZN3c104cuda9SetDeviceEi"][:count]}}  # fmt: skip
+    return ext("flash-attn", "2.5.8", cuda=cuda, torch="2.2", modules=[module])
+
+
+@pytest.mark.parametrize(("count", "fires"), [(0, False), (1, True), (40, True)])
+def test_torch_symbols_missing_from_the_installed_torch(matrix, count, fires):
+    # flash-attn#931: the 2.5.8 wheel for torch 2.2 (built with 2.2.2) on torch 2.2.0.
+    facts = facts_with(_with_missing(count), torch="2.2.0", cuda="12.1")
+    verdicts = ext_checks.extension_for_another_torch(facts, matrix)
+    assert bool(verdicts) is fires
+    if fires:
+        assert (
+            f"{count} torch symbol(s)" in verdicts[0].title and "SetDeviceEi" in verdicts[0].title
+        )
+
+
+def test_missing_symbols_of_a_build_for_another_cuda_major_are_dd521s(matrix):
+    facts = facts_with(_with_missing(5, cuda="11"), torch="2.2.0", cuda="12.1")
+    assert ext_checks.extension_for_another_torch(facts, matrix) == []
+    assert ext_checks.extension_cuda_mismatch(facts, matrix)

@@ -54,6 +54,9 @@ def test_cuda_torchvision_on_cpu_torch_is_found_statically_with_the_cpu_build_as
     assert tv["built_for"]["torch"] == "2.13.0" and tv["built_for"]["cuda"] == "13"
     (module,) = tv["modules"]
     assert module["path"] == "torchvision/_C.so" and "libcudart.so.13" in module["needed"]
+    # c10::cuda / at::cuda functions it imports: a CPU torch's libraries export none of them.
+    missing = module["torch_symbols_missing"]
+    assert missing["count"] > 0 and all("cuda" in s for s in missing["examples"])
     (finding,) = [f for f in report["findings"] if f["code"] == "DD521"]
     assert finding["severity"] == "error"
     command = finding["fixes"][0]["commands"][0]

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from dldoctor.facts.extensions import cuda_of_digits, gather_extensions, parse_label, torch_abi
+from dldoctor.facts.extensions import cuda_of_digits, gather_extensions, parse_label
 from dldoctor.facts.host import Host
+from dldoctor.facts.torchlinks import torch_abi
 from tests.fakes.elf import shared_object
 
 SITE = "/env/lib/python3.11/site-packages"
@@ -240,3 +241,45 @@ def test_a_direct_url_file_that_is_no_wheel_name_gives_no_label(tmp_path, matrix
     )
     item = only(gather(tmp_path, matrix, record))
     assert item["local_label"] is False and item["origin"] == {"kind": "directory", "file": "x+y"}
+
+
+SET_DEVICE = "_ZN3c104cuda9SetDeviceEi"  # c10::cuda::SetDevice(int): flash-attn#931's symbol
+
+
+def _torch_lib(root: Path, *exported: str, flags: tuple[str, ...] = ()) -> Path:
+    return shared_object(
+        root / SITE.lstrip("/") / "torch" / "lib" / "libc10.so",
+        soname="libc10.so", defines=exported, flags=flags,
+    )  # fmt: skip
+
+
+def _torch_record(root: Path) -> dict[str, Any]:
+    (root / SITE.lstrip("/") / "torch").mkdir(parents=True, exist_ok=True)
+    return dist_info(root, "torch", "2.2.0")
+
+
+@pytest.mark.parametrize(
+    ("exported", "missing"),
+    [((CXX11_SYMBOL, SET_DEVICE), {"count": 0, "examples": []}),
+     ((CXX11_SYMBOL,), {"count": 1, "examples": [SET_DEVICE]}),
+     ((), {"count": 2, "examples": sorted([CXX11_SYMBOL, SET_DEVICE])})],
+)  # fmt: skip
+def test_torch_symbols_an_extension_imports_are_looked_up_in_torchs_libraries(
+    tmp_path, matrix, exported, missing
+):
+    c10 = _torch_lib(tmp_path, *exported)
+    so = module(tmp_path, "flash_attn_2_cuda.cpython-311-x86_64-linux-gnu.so", (c10,), (CXX11_SYMBOL, SET_DEVICE, "puts"))  # fmt: skip
+    record = dist_info(tmp_path, "flash_attn", "2.5.8", files=(so,))
+    section = gather(tmp_path, matrix, _torch_record(tmp_path), record)
+    (item,) = section["installed"]
+    assert item["modules"][0]["torch_symbols_missing"] == missing
+
+
+def test_a_torch_library_without_a_gnu_hash_table_tells_nothing(tmp_path, matrix):
+    c10 = _torch_lib(tmp_path, CXX11_SYMBOL, flags=("-Wl,--hash-style=sysv",))
+    so = module(
+        tmp_path, "flash_attn_2_cuda.cpython-311-x86_64-linux-gnu.so", (c10,), (SET_DEVICE,)
+    )
+    record = dist_info(tmp_path, "flash_attn", "2.5.8", files=(so,))
+    (item,) = gather(tmp_path, matrix, _torch_record(tmp_path), record)["installed"]
+    assert item["modules"][0]["torch_symbols_missing"] is None

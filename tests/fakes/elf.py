@@ -25,6 +25,7 @@ def shared_object(
     links: tuple[Path, ...] = (),
     calls: tuple[str, ...] = (),
     defines: tuple[str, ...] = (),
+    flags: tuple[str, ...] = (),
 ) -> Path:
     """Build ``path`` from a one-function C file; ``links`` become DT_NEEDED (by their SONAME).
 
@@ -46,7 +47,7 @@ def shared_object(
         argv += ["-Wl,--enable-new-dtags", f"-Wl,-rpath,{runpath}"]
     if rpath:
         argv += ["-Wl,--disable-new-dtags", f"-Wl,-rpath,{rpath}"]
-    argv += ["-Wl,--no-as-needed", *map(str, links)]
+    argv += [*flags, "-Wl,--no-as-needed", *map(str, links)]
     subprocess.run(argv, check=True, capture_output=True, timeout=120)
     source.unlink()
     return path
