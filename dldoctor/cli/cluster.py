@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dldoctor.document.cluster import ClusterReport
     from dldoctor.matrix import Matrix
 
+EXIT_INTERRUPTED = 130  # as `dldoctor check` says it
 FACTS_VAR = "DLDOCTOR_CLUSTER_FACTS"  # tests only: a recorded report per node, "{node}" in the path
 
 
@@ -49,10 +50,13 @@ def run_cluster(
         fail(HOW_TO_LAUNCH)
     host = "".join(c for c in socket.gethostname() if c.isalnum() or c in ".-_")[:255] or "?"
     payload = None
-    if launch.gatherer:
-        payload = _gather(matrix, launch, host, python, probe, json_path, redact_private)
     interpreter = os.path.abspath(python) if python else sys.executable
-    run = run_rank(launch, interpreter, host, payload, timeout_s, os.environ)
+    try:
+        if launch.gatherer:
+            payload = _gather(matrix, launch, host, python, probe, json_path, redact_private)
+        run = run_rank(launch, interpreter, host, payload, timeout_s, os.environ)
+    except KeyboardInterrupt:  # the child is killed on the way out (run_child's finally)
+        fail(f"rank {launch.rank}: interrupted", EXIT_INTERRUPTED)
     if launch.rank != 0:
         if run.error:
             fail(f"rank {launch.rank} on {host}: {run.error}")
