@@ -40,8 +40,5 @@ def test_the_child_is_shipped_as_source_not_imported() -> None:
     from dldoctor.cluster import session
 
     source = session.CHILD.read_text(encoding="utf-8")
-    assert (
-        "import torch" in source
-        and "dldoctor" not in source.split('"""', 2)[2].split("import json")[0]
-    )
+    assert "import torch" in source
     assert "from dldoctor" not in source and "import dldoctor" not in source
