@@ -7,6 +7,7 @@
 # for the collective smoke tests. Rank 0 waits for the others by polling the store against a
 # deadline, so a rank that never comes is named instead of hanging everyone in a collective.
 # Progress goes to the parent's channel (one JSON object per line); the bulky result to a file.
+import contextlib
 import json
 import os
 import signal
@@ -34,11 +35,13 @@ def say(message: JSON) -> None:
         os.write(CHANNEL, (json.dumps(message) + "\n").encode("utf-8"))
 
 
-def phase(name: str) -> None:
-    """Tell the parent what this rank is doing, and that it may take up to the cluster timeout."""
-    say({"type": "phase", "phase": name, "timeout_s": TIMEOUT_S + 30.0})
-    if STORE and name not in ("import", "join"):
-        STORE[0].set("stage/%d" % int(ARGS["rank"]), name)  # where a rank lost later was
+def phase(name: str, waits: float = 1.0) -> None:
+    """Tell the parent what this rank is doing, and that it may take ``waits`` cluster timeouts."""
+    say({"type": "phase", "phase": name, "timeout_s": waits * TIMEOUT_S + 60.0})
+    if STORE and name not in ("import", "join", "leave"):
+        # The store's host may be gone (rank 0 done): the next store call says so, not this one.
+        with contextlib.suppress(Exception):
+            STORE[0].set("stage/%d" % int(ARGS["rank"]), name)  # where a rank lost later was
     fault = ARGS.get("fault") or {}
     if fault.get("at") == name:  # the tests' seam: a rank that dies or hangs right here
         if fault.get("do") == "die":
@@ -85,7 +88,9 @@ def missing(store: Any, stage: str, world: int) -> List[int]:
 
 def rendezvous(store: Any, rank: int, world: int, me: JSON) -> JSON:
     """Every rank posts who it is (and a gatherer its node report); rank 0 waits for them all."""
-    phase("join")
+    # Rank 0 may start a whole gathering later than we do (it probes its node first), then gives
+    # everyone the timeout: a rank that came early waits for both.
+    phase("join", waits=2.0)
     payload = ARGS.get("payload_path")
     if payload:
         with open(payload, "rb") as f:
@@ -93,7 +98,7 @@ def rendezvous(store: Any, rank: int, world: int, me: JSON) -> JSON:
     store.set("who/%d" % rank, json.dumps(me))
     arrive(store, "join", rank)
     if rank != 0:
-        store.wait(["go/join"], timedelta(seconds=TIMEOUT_S + 30.0))
+        store.wait(["go/join"], timedelta(seconds=2.0 * TIMEOUT_S + 30.0))
         return json.loads(text(store, "go/join"))
     deadline = STARTED + TIMEOUT_S
     count = wait_count(store, "count/join", world, deadline)
@@ -274,6 +279,7 @@ def main() -> None:
         store.set("go/exit", "1")
     else:
         # Rank 0 hosts the store: leaving before it has read us would lose our result.
+        phase("leave")
         try:
             store.wait(["go/exit"], timedelta(seconds=TIMEOUT_S + 30.0))
         except Exception as exc:
