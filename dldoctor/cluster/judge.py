@@ -300,19 +300,23 @@ def _absent(state: ClusterState, timeout_s: float) -> list[Finding]:
                 ),
             )
         )
-    for rank in state.lost:
-        who = state.ranks[rank]
-        stage = who.stage or "the rendezvous"
+    by_stage: dict[str, list[int]] = {}
+    for rank in state.lost:  # grouped: a node that crashed loses all its ranks at once
+        by_stage.setdefault(state.ranks[rank].stage or "the rendezvous", []).append(rank)
+    for stage, ranks in by_stage.items():
+        hosts = [h for h in dict.fromkeys(state.ranks[r].host for r in ranks) if h]
+        where = f" on {compress(hosts)}" if hosts else ""
+        was = "was" if len(ranks) == 1 else "were"
         findings.append(
             Finding(
                 code="DD802",
                 severity=Severity.ERROR,
-                title=f"rank {rank}{' on ' + who.host if who.host else ''} joined but was lost during {stage}: it died or hung",
+                title=f"{_ranks_text(ranks)}{where} joined but {was} lost during {stage}: died or hung",
                 area=Area.CLUSTER,
-                evidence={"rank": rank, "host": who.host, "last_stage": who.stage},
+                evidence={"ranks": ranks, "hosts": hosts, "last_stage": stage},
                 fixes=(
                     Fix(
-                        summary="Read that rank's output in the launcher's log (a crash, an out-of-memory kill), then rerun"
+                        summary="Read those ranks' output in the launcher's log (a crash, an out-of-memory kill), then rerun"
                     ),
                 ),
             )
