@@ -61,7 +61,7 @@ def run_cluster(
         if run.error:
             fail(f"rank {launch.rank} on {host}: {run.error}")
         raise typer.Exit(0)
-    report = _judge(matrix, launch, run, timeout_s, started, redact_private)
+    report = _judge(matrix, launch, run, interpreter, timeout_s, started, redact_private)
     _emit(report, output_format, json_path, verbose)
     raise typer.Exit(report.exit_code(strict))
 
@@ -124,7 +124,13 @@ def _gather(
 
 
 def _judge(
-    matrix: Matrix, launch: Launch, run: object, timeout_s: float, started: float, redacted: bool
+    matrix: Matrix,
+    launch: Launch,
+    run: object,
+    interpreter: str,
+    timeout_s: float,
+    started: float,
+    redacted: bool,
 ) -> ClusterReport:
     from dldoctor.cluster.judge import group_node_findings, judge
     from dldoctor.cluster.session import RankRun
@@ -132,7 +138,7 @@ def _judge(
     from dldoctor.document.cluster import ClusterReport
 
     assert isinstance(run, RankRun)
-    failure = run.error if not run.cluster else ""
+    failure = f"its torch.distributed child ({interpreter}): {run.error}" if not run.cluster else ""
     if failure:
         state = ClusterState(launch.world_size, [], [], [], [])
         findings, groups = [], []
