@@ -40,6 +40,8 @@ def run_cluster(
     from dldoctor.cluster.session import run_rank
 
     started = time.perf_counter()
+    if probe[0] and (probe[1] or probe[2]):
+        fail("--quick imports no framework: it cannot be combined with --full or --framework")
     if output_format is OutputFormat.markdown:
         fail("--cluster writes a terminal summary or JSON (--format json), not Markdown")
     try:

@@ -15,6 +15,7 @@ MODULES = (
     "dldoctor.cluster.session",
     "dldoctor.cluster.state",
     "dldoctor.cluster.judge",
+    "dldoctor.cluster.compare",
     "dldoctor.cluster.links",
     "dldoctor.document.cluster",
     "dldoctor.report.cluster_view",
