@@ -51,12 +51,15 @@ def run_cluster(
     if launch is None:
         fail(HOW_TO_LAUNCH)
     host = "".join(c for c in socket.gethostname() if c.isalnum() or c in ".-_")[:255] or "?"
-    payload = None
     interpreter = os.path.abspath(python) if python else sys.executable
+
+    def gather() -> bytes | None:
+        return _gather(matrix, launch, host, python, probe, json_path, redact_private)
+
     try:
-        if launch.gatherer:
-            payload = _gather(matrix, launch, host, python, probe, json_path, redact_private)
-        run = run_rank(launch, interpreter, host, payload, timeout_s, os.environ)
+        run = run_rank(
+            launch, interpreter, host, gather if launch.gatherer else None, timeout_s, os.environ
+        )
     except KeyboardInterrupt:  # the child is killed on the way out (run_child's finally)
         fail(f"rank {launch.rank}: interrupted", EXIT_INTERRUPTED)
     if launch.rank != 0:

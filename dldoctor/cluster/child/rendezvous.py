@@ -90,24 +90,40 @@ def rendezvous(store: Any, rank: int, world: int, me: JSON) -> JSON:
     """Every rank posts who it is (and a gatherer its node report); rank 0 waits for them all."""
     # Rank 0 may start a whole gathering later than we do (it probes its node first), then gives
     # everyone the timeout: a rank that came early waits for both.
-    phase("join", waits=2.0)
     payload = ARGS.get("payload_path")
     if payload:
-        with open(payload, "rb") as f:
-            store.set("node/%d" % rank, f.read(MAX_VALUE_BYTES))
+        report = wait_for_report(payload)
+        if report:
+            store.set("node/%d" % rank, report)
+    phase("join", waits=2.0)
+    started = time.monotonic()  # rank 0 gives the others the timeout from here
     store.set("who/%d" % rank, json.dumps(me))
     arrive(store, "join", rank)
     if rank != 0:
         store.wait(["go/join"], timedelta(seconds=2.0 * TIMEOUT_S + 30.0))
         return json.loads(text(store, "go/join"))
-    deadline = STARTED + TIMEOUT_S
-    count = wait_count(store, "count/join", world, deadline)
+    count = wait_count(store, "count/join", world, started + TIMEOUT_S)
     verdict = {
         "ok": count >= world,
         "missing": [] if count >= world else missing(store, "join", world),
     }
     store.set("go/join", json.dumps(verdict))
     return verdict
+
+
+def wait_for_report(path: str) -> bytes:
+    """This node's report, once the parent has gathered it; it bounds the gathering itself."""
+    parent = os.getppid()
+    beat = 0.0
+    while not os.path.exists(path):
+        if os.getppid() != parent:  # the parent died: nobody will hand it over
+            raise RuntimeError("the dldoctor process of this rank is gone")
+        if time.monotonic() - beat > 10.0:
+            say({"type": "phase", "phase": "gathering", "timeout_s": 60.0})  # still alive
+            beat = time.monotonic()
+        time.sleep(POLL_S)
+    with open(path, "rb") as f:
+        return f.read(MAX_VALUE_BYTES)
 
 
 def known_tensor(torch: Any, rank: int, device: str) -> Any:
@@ -294,7 +310,6 @@ def main() -> None:
         pass
 
 
-STARTED = time.monotonic()
 if __name__ == "__main__":
     try:
         main()
