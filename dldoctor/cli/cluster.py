@@ -139,7 +139,7 @@ def _judge(
 ) -> ClusterReport:
     from dldoctor.cluster.judge import group_node_findings, judge
     from dldoctor.cluster.session import RankRun
-    from dldoctor.cluster.state import ClusterState, assemble
+    from dldoctor.cluster.state import ClusterState, anonymise, assemble
     from dldoctor.document.cluster import ClusterReport
 
     assert isinstance(run, RankRun)
@@ -149,6 +149,8 @@ def _judge(
         findings, groups = [], []
     else:
         state = assemble(launch.world_size, run.cluster)
+        if redacted:
+            anonymise(state)
         findings = judge(state, timeout_s, matrix.signatures)
         groups = group_node_findings(state.nodes)
     return ClusterReport(

@@ -199,3 +199,15 @@ def test_what_does_not_parse_is_dropped() -> None:
     assert (
         state.ranks[1].node is None and state.ranks[1].host is None and state.ranks[1].tests == []
     )
+
+
+def test_redacted_nodes_are_named_by_their_index(matrix: Matrix) -> None:
+    from dldoctor.cluster.state import anonymise
+
+    state = assemble(3, cluster_of(matrix, [{}, {"cpu_torch": True}, {}]))
+    anonymise(state)
+    (finding,) = differences(state.nodes)
+    assert finding.title.startswith("node1: torch 2.7.1+cpu")
+    assert "gpu0" not in str(
+        [n.to_dict() for n in state.nodes] + [r.to_dict() for r in state.ranks]
+    )
