@@ -18,7 +18,7 @@ def render(report: ClusterReport, out: Out, verbose: bool = False) -> None:
     where = f" on {len(state.nodes)} node(s) {compress([n.label for n in state.nodes])}"
     out.wrapped(
         f"{launch.launcher}: {launch.world_size} rank(s){where if state.nodes else ''}, "
-        f"rendezvous {launch.master_addr}:{launch.master_port}",
+        f"rendezvous {'<host>' if report.redacted else launch.master_addr}:{launch.master_port}",
         2,
     )
     out.line()
