@@ -57,10 +57,16 @@ def connect(torch_dist: Any, rank: int, world: int) -> Any:
     """The store every rank shares: torchrun's agent store, else one rank 0 hosts (as env:// does)."""
     timeout = timedelta(seconds=TIMEOUT_S)
     host, port = ARGS["master_addr"], int(ARGS["master_port"])
-    if ARGS.get("agent_store"):
-        base = torch_dist.TCPStore(host, port, None, False, timeout)
-    else:
-        base = torch_dist.TCPStore(host, port, None, rank == 0, timeout, wait_for_workers=False)
+    try:
+        if ARGS.get("agent_store"):
+            base = torch_dist.TCPStore(host, port, None, False, timeout)
+        else:
+            base = torch_dist.TCPStore(host, port, None, rank == 0, timeout, wait_for_workers=False)
+    except Exception as exc:
+        what = "host the rendezvous on" if rank == 0 and not ARGS.get("agent_store") else "reach"
+        raise RuntimeError(
+            "could not %s %s:%d: %s" % (what, host, port, reason(exc)[:300])
+        ) from None
     return torch_dist.PrefixStore("dldoctor/%s/" % ARGS.get("run_id", "0"), base)
 
 
@@ -100,7 +106,14 @@ def rendezvous(store: Any, rank: int, world: int, me: JSON) -> JSON:
     store.set("who/%d" % rank, json.dumps(me))
     arrive(store, "join", rank)
     if rank != 0:
-        store.wait(["go/join"], timedelta(seconds=2.0 * TIMEOUT_S + 30.0))
+        waited = 2.0 * TIMEOUT_S + 30.0
+        try:
+            store.wait(["go/join"], timedelta(seconds=waited))
+        except Exception as exc:
+            raise RuntimeError(
+                "rank 0 did not answer within %g s: it never started, or it failed (read its "
+                "output): %s" % (waited, reason(exc)[:200])
+            ) from None
         return json.loads(text(store, "go/join"))
     count = wait_count(store, "count/join", world, started + TIMEOUT_S)
     verdict = {
