@@ -58,3 +58,18 @@ def test_a_payload_too_large_drops_the_evidence_first() -> None:
     assert len(data) <= digests.MAX_PAYLOAD_BYTES
     (finding,) = json.loads(data)["findings"]
     assert finding["title"] == "twice" and finding["evidence"] == {}
+
+
+def test_the_gatherer_reads_the_network_variables_the_digest_compares() -> None:
+    from dldoctor.facts.env_vars import gather_env
+
+    env = {
+        "GLOO_SOCKET_IFNAME": "eth0",
+        "UCX_TLS": "rc",
+        "FI_PROVIDER": "efa",
+        "NCCL_DEBUG": "WARN",
+    }
+    fields = digests.digest(Facts(env=gather_env(env)))["fields"]
+    assert {k: v for k, v in fields.items() if k.startswith("env:")} == {
+        "env:FI_PROVIDER": "efa", "env:GLOO_SOCKET_IFNAME": "eth0", "env:NCCL_DEBUG": "WARN", "env:UCX_TLS": "rc",
+    }  # fmt: skip
