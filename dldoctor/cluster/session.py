@@ -112,11 +112,11 @@ def _deliver(path: str, payload: bytes | None) -> None:
 
 
 def child_env(env: Mapping[str, str], workdir: str) -> dict[str, str]:
-    """NCCL's own diagnosis into a file this rank reads back, unless the user asked otherwise."""
+    """NCCL's own diagnosis (INFO, unless the user chose a level) into a file this rank reads
+    back: what the child prints is never shown, so the file loses nothing the user would see."""
     child = dict(env)
-    if "NCCL_DEBUG" not in child:
-        child["NCCL_DEBUG"] = "INFO"
-        child["NCCL_DEBUG_FILE"] = os.path.join(workdir, "nccl.%h.%p.log")
+    child.setdefault("NCCL_DEBUG", "INFO")
+    child.setdefault("NCCL_DEBUG_FILE", os.path.join(workdir, "nccl.%h.%p.log"))
     return child
 
 
