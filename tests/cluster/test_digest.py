@@ -73,3 +73,14 @@ def test_the_gatherer_reads_the_network_variables_the_digest_compares() -> None:
     assert {k: v for k, v in fields.items() if k.startswith("env:")} == {
         "env:FI_PROVIDER": "efa", "env:GLOO_SOCKET_IFNAME": "eth0", "env:NCCL_DEBUG": "WARN", "env:UCX_TLS": "rc",
     }  # fmt: skip
+
+
+def test_cudnn_is_none_only_where_a_probe_asked() -> None:
+    asked = {"torch": {"info": {"cudnn_version": None}, "libraries": []}}
+    known = digests.digest(Facts(runtime={"ran": True, "frameworks": asked}))
+    assert "cudnn" in known["sections"] and "nccl" not in known["sections"]
+    silent = {"torch": {"info": {}, "libraries": []}}  # the probe failed before it asked
+    assert (
+        "cudnn"
+        not in digests.digest(Facts(runtime={"ran": True, "frameworks": silent}))["sections"]
+    )
