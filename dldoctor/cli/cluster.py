@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dldoctor.document.cluster import ClusterReport
     from dldoctor.matrix import Matrix
 
+EXIT_INTERRUPTED = 130  # as `dldoctor check` says it
 FACTS_VAR = "DLDOCTOR_CLUSTER_FACTS"  # tests only: a recorded report per node, "{node}" in the path
 
 
@@ -39,6 +40,8 @@ def run_cluster(
     from dldoctor.cluster.session import run_rank
 
     started = time.perf_counter()
+    if probe[0] and (probe[1] or probe[2]):
+        fail("--quick imports no framework: it cannot be combined with --full or --framework")
     if output_format is OutputFormat.markdown:
         fail("--cluster writes a terminal summary or JSON (--format json), not Markdown")
     try:
@@ -48,16 +51,22 @@ def run_cluster(
     if launch is None:
         fail(HOW_TO_LAUNCH)
     host = "".join(c for c in socket.gethostname() if c.isalnum() or c in ".-_")[:255] or "?"
-    payload = None
-    if launch.gatherer:
-        payload = _gather(matrix, launch, host, python, probe, json_path, redact_private)
     interpreter = os.path.abspath(python) if python else sys.executable
-    run = run_rank(launch, interpreter, host, payload, timeout_s, os.environ)
+
+    def gather() -> bytes | None:
+        return _gather(matrix, launch, host, python, probe, json_path, redact_private)
+
+    try:
+        run = run_rank(
+            launch, interpreter, host, gather if launch.gatherer else None, timeout_s, os.environ
+        )
+    except KeyboardInterrupt:  # the child is killed on the way out (run_child's finally)
+        fail(f"rank {launch.rank}: interrupted", EXIT_INTERRUPTED)
     if launch.rank != 0:
         if run.error:
             fail(f"rank {launch.rank} on {host}: {run.error}")
         raise typer.Exit(0)
-    report = _judge(matrix, launch, run, timeout_s, started, redact_private)
+    report = _judge(matrix, launch, run, interpreter, timeout_s, started, redact_private)
     _emit(report, output_format, json_path, verbose)
     raise typer.Exit(report.exit_code(strict))
 
@@ -120,20 +129,28 @@ def _gather(
 
 
 def _judge(
-    matrix: Matrix, launch: Launch, run: object, timeout_s: float, started: float, redacted: bool
+    matrix: Matrix,
+    launch: Launch,
+    run: object,
+    interpreter: str,
+    timeout_s: float,
+    started: float,
+    redacted: bool,
 ) -> ClusterReport:
     from dldoctor.cluster.judge import group_node_findings, judge
     from dldoctor.cluster.session import RankRun
-    from dldoctor.cluster.state import ClusterState, assemble
+    from dldoctor.cluster.state import ClusterState, anonymise, assemble
     from dldoctor.document.cluster import ClusterReport
 
     assert isinstance(run, RankRun)
-    failure = run.error if not run.cluster else ""
+    failure = f"its torch.distributed child ({interpreter}): {run.error}" if not run.cluster else ""
     if failure:
         state = ClusterState(launch.world_size, [], [], [], [])
         findings, groups = [], []
     else:
         state = assemble(launch.world_size, run.cluster)
+        if redacted:
+            anonymise(state)
         findings = judge(state, timeout_s, matrix.signatures)
         groups = group_node_findings(state.nodes)
     return ClusterReport(

@@ -57,10 +57,14 @@ def digest(facts: Facts) -> JSON:
             fields[f"framework:{key}"] = _framework(entry or {}, runtime.get(key) or {})
     libraries = _loaded(runtime)
     if (facts.runtime or {}).get("ran"):
-        sections += ["library", "cudnn", "nccl"]
+        sections.append("library")
         fields.update(libraries)
         for lib in ("cudnn", "nccl"):
-            version = _runtime_version(runtime, f"{lib}_version")
+            key = f"{lib}_version"
+            # Known only where a probe asked (torch asks NCCL only of a CUDA build).
+            if any(key in ((r or {}).get("info") or {}) for r in runtime.values()):
+                sections.append(lib)
+            version = _runtime_version(runtime, key)
             if version:
                 fields[lib] = version
     for lib in ("cudnn", "nccl"):

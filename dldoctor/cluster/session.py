@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dldoctor.cluster.launch import Launch
 from dldoctor.probes.runner import ChildOutcome, run_child
@@ -40,17 +41,18 @@ def run_rank(
     launch: Launch,
     python: str,
     host: str,
-    payload: bytes | None,
+    gather: Callable[[], bytes | None] | None,
     timeout_s: float,
     env: Mapping[str, str],
     bandwidth_bytes: Mapping[str, int] | None = None,
 ) -> RankRun:
-    """Start the child for this rank, wait for it (bounded), and read its result file."""
+    """Start the child for this rank, gather meanwhile (``gather``: this node's report, on a
+    gatherer), hand the report over, wait for the child (bounded) and read its result file.
+
+    The child imports torch and joins the store while the node is probed: that time overlaps.
+    """
     with tempfile.TemporaryDirectory(prefix="dldoctor-cluster-") as workdir:
-        payload_path = None
-        if payload is not None:
-            payload_path = os.path.join(workdir, "node.json")
-            Path(payload_path).write_bytes(payload)
+        payload_path = os.path.join(workdir, "node.json") if gather is not None else None
         out_path = os.path.join(workdir, "result.json")
         args: JSON = {
             "rank": launch.rank,
@@ -69,24 +71,52 @@ def run_rank(
             "nccl_log": os.path.join(workdir, "nccl.%h.%p.log"),
             "fault": fault(env.get(FAULT_VAR, ""), launch.rank),
         }
-        outcome = run_child(
-            [python, "-c", CHILD.read_text(encoding="utf-8")],
-            args,
-            timeout_s + START_GRACE_S,
-            env=child_env(env, workdir),
-            cwd=workdir,
-        )
+        done: list[ChildOutcome] = []
+        cancel = threading.Event()
+
+        def child() -> None:
+            # Each phase message extends the deadline: "gathering" ones while the node is probed.
+            command = [python, "-c", CHILD.read_text(encoding="utf-8")]
+            done.append(
+                run_child(
+                    command,
+                    args,
+                    timeout_s + START_GRACE_S,
+                    child_env(env, workdir),
+                    workdir,
+                    cancel=cancel,
+                )
+            )
+
+        thread = threading.Thread(target=child, name="cluster-child", daemon=True)
+        thread.start()
+        try:
+            if gather is not None and payload_path is not None:
+                _deliver(payload_path, gather())
+            thread.join()
+        except BaseException:  # Ctrl-C: the child is killed before we leave
+            cancel.set()
+            thread.join()
+            raise
+        outcome = done[0]
         run = RankRun(outcome=outcome)
         run.result, run.error = _read(out_path, outcome)
     return run
 
 
+def _deliver(path: str, payload: bytes | None) -> None:
+    """The node's report for the child, whole or not at all (empty: gathering failed)."""
+    partial = path + ".part"
+    Path(partial).write_bytes(payload or b"")
+    os.replace(partial, path)
+
+
 def child_env(env: Mapping[str, str], workdir: str) -> dict[str, str]:
-    """NCCL's own diagnosis into a file this rank reads back, unless the user asked otherwise."""
+    """NCCL's own diagnosis (INFO, unless the user chose a level) into a file this rank reads
+    back: what the child prints is never shown, so the file loses nothing the user would see."""
     child = dict(env)
-    if "NCCL_DEBUG" not in child:
-        child["NCCL_DEBUG"] = "INFO"
-        child["NCCL_DEBUG_FILE"] = os.path.join(workdir, "nccl.%h.%p.log")
+    child.setdefault("NCCL_DEBUG", "INFO")
+    child.setdefault("NCCL_DEBUG_FILE", os.path.join(workdir, "nccl.%h.%p.log"))
     return child
 
 

@@ -192,3 +192,14 @@ def _ints(value: Any, world: int) -> list[int]:
 
 def _short(value: Any) -> str | None:
     return value[:255] if isinstance(value, str) else None
+
+
+def anonymise(state: ClusterState) -> None:
+    """--redact: nodes are named by their index ("node3"), before anything is judged or shown."""
+    label_of_rank = {}
+    for position, node in enumerate(state.nodes):
+        node.label = f"node{node.index if node.index is not None else position}"
+        node.host = None
+        label_of_rank.update(dict.fromkeys(node.ranks, node.label))
+    for rank in state.ranks:
+        rank.host = label_of_rank.get(rank.rank)

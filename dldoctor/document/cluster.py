@@ -54,6 +54,12 @@ class ClusterReport:
                         entry[key] = test.get(key)
         return summary
 
+    def _launch(self) -> JSON:
+        launch = self.launch.to_dict()
+        if self.redacted:  # the rendezvous host is a host name too
+            launch["master_addr"] = "<host>"
+        return launch
+
     def to_dict(self) -> JSON:
         backends = sorted({r.backend for r in self.state.ranks if r.backend})
         return {
@@ -67,7 +73,7 @@ class ClusterReport:
                 "exit_code": self.exit_code(),
                 "failure": self.failure,
             },
-            "launch": {**self.launch.to_dict(), "timeout_s": self.timeout_s},
+            "launch": {**self._launch(), "timeout_s": self.timeout_s},
             "cluster": {
                 "world_size": self.state.world_size,
                 "nodes": len(self.state.nodes),

@@ -15,10 +15,10 @@ def render(report: ClusterReport, out: Out, verbose: bool = False) -> None:
     launch, state = report.launch, report.state
     took = out.style(f"({report.duration_s:.1f} s)", "dim")
     out.line(f"{out.style('dldoctor', 'bold')} — {clean(report.command)} {took}")
+    where = f" on {len(state.nodes)} node(s) {compress([n.label for n in state.nodes])}"
     out.wrapped(
-        f"{launch.launcher}: {state.world_size} rank(s) on {len(state.nodes)} node(s) "
-        f"{compress([n.label for n in state.nodes])}, rendezvous "
-        f"{launch.master_addr}:{launch.master_port}",
+        f"{launch.launcher}: {launch.world_size} rank(s){where if state.nodes else ''}, "
+        f"rendezvous {'<host>' if report.redacted else launch.master_addr}:{launch.master_port}",
         2,
     )
     out.line()
@@ -57,6 +57,8 @@ def _collectives(report: ClusterReport, out: Out) -> None:
     parts = []
     for name in ("barrier", "all-reduce", "bandwidth"):
         entry = tests.get(name)
+        if entry is None and name == "bandwidth" and report.state.world_size < 2:
+            continue  # one rank: no bus to measure
         if entry is None:
             parts.append(f"{name} not run")
             continue

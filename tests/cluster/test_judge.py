@@ -121,8 +121,20 @@ def test_a_lost_rank_explains_the_collective_errors(matrix: Matrix) -> None:
     cluster = {"join": {"ok": True, "missing": []}, "lost": [1], "ranks": ranks}
     findings = about_ranks(matrix, cluster, 2)
     assert [f.code for f in findings] == ["DD802"]
-    assert findings[0].title == "rank 1 on b joined but was lost during all-reduce: it died or hung"
+    assert findings[0].title == "rank 1 on b joined but was lost during all-reduce: died or hung"
     assert findings[0].evidence["collective_errors"][0]["error"] == error
+
+
+def test_ranks_lost_together_are_one_finding(matrix: Matrix) -> None:
+    ranks = {
+        str(r): rank_entry(r, 0, "a", error="RuntimeError: peer closed", stage="barrier")
+        for r in (0, 1)
+    }
+    for r in range(2, 10):
+        ranks[str(r)] = {"who": json.dumps({"rank": r, "node": 1, "host": "b"}), "stage": "barrier"}
+    cluster = {"join": {"ok": True, "missing": []}, "lost": list(range(2, 10)), "ranks": ranks}
+    (lost,) = about_ranks(matrix, cluster, 10)
+    assert lost.title == "ranks 2-9 on b joined but were lost during barrier: died or hung"
 
 
 def test_a_failure_with_no_one_missing_is_one_finding(matrix: Matrix) -> None:
@@ -186,4 +198,16 @@ def test_what_does_not_parse_is_dropped() -> None:
     assert node.fields == {"ok": "1"} and node.sections == ["env"] and node.findings == []
     assert (
         state.ranks[1].node is None and state.ranks[1].host is None and state.ranks[1].tests == []
+    )
+
+
+def test_redacted_nodes_are_named_by_their_index(matrix: Matrix) -> None:
+    from dldoctor.cluster.state import anonymise
+
+    state = assemble(3, cluster_of(matrix, [{}, {"cpu_torch": True}, {}]))
+    anonymise(state)
+    (finding,) = differences(state.nodes)
+    assert finding.title.startswith("node1: torch 2.7.1+cpu")
+    assert "gpu0" not in str(
+        [n.to_dict() for n in state.nodes] + [r.to_dict() for r in state.ranks]
     )

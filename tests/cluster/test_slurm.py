@@ -123,3 +123,16 @@ def test_a_rank_that_dies_is_named_and_explains_the_failed_collective(tmp_path: 
     assert ended[1].code == 2
     (line,) = ended[1].err.splitlines()
     assert "rank 1" in line and "SIGKILL" in line
+
+
+def test_a_rank_whose_rank_0_never_starts_says_so(tmp_path: Path) -> None:
+    port = launching.free_port()
+    proc = launching.slurm(1, 2, port, ("--quick", "--cluster-timeout", "2"), tmp_path)
+    with launching.reaped(proc):
+        ended = launching.wait(proc)
+    assert ended.code == 2 and ended.out == ""
+    (line,) = ended.err.splitlines()
+    assert (
+        line.startswith("dldoctor: error: rank 1 on ")
+        and f"could not reach localhost:{port}" in line
+    )

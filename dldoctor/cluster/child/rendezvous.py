@@ -7,6 +7,7 @@
 # for the collective smoke tests. Rank 0 waits for the others by polling the store against a
 # deadline, so a rank that never comes is named instead of hanging everyone in a collective.
 # Progress goes to the parent's channel (one JSON object per line); the bulky result to a file.
+import contextlib
 import json
 import os
 import signal
@@ -34,11 +35,13 @@ def say(message: JSON) -> None:
         os.write(CHANNEL, (json.dumps(message) + "\n").encode("utf-8"))
 
 
-def phase(name: str) -> None:
-    """Tell the parent what this rank is doing, and that it may take up to the cluster timeout."""
-    say({"type": "phase", "phase": name, "timeout_s": TIMEOUT_S + 30.0})
-    if STORE and name not in ("import", "join"):
-        STORE[0].set("stage/%d" % int(ARGS["rank"]), name)  # where a rank lost later was
+def phase(name: str, waits: float = 1.0) -> None:
+    """Tell the parent what this rank is doing, and that it may take ``waits`` cluster timeouts."""
+    say({"type": "phase", "phase": name, "timeout_s": waits * TIMEOUT_S + 60.0})
+    if STORE and name not in ("import", "join", "leave"):
+        # The store's host may be gone (rank 0 done): the next store call says so, not this one.
+        with contextlib.suppress(Exception):
+            STORE[0].set("stage/%d" % int(ARGS["rank"]), name)  # where a rank lost later was
     fault = ARGS.get("fault") or {}
     if fault.get("at") == name:  # the tests' seam: a rank that dies or hangs right here
         if fault.get("do") == "die":
@@ -54,10 +57,16 @@ def connect(torch_dist: Any, rank: int, world: int) -> Any:
     """The store every rank shares: torchrun's agent store, else one rank 0 hosts (as env:// does)."""
     timeout = timedelta(seconds=TIMEOUT_S)
     host, port = ARGS["master_addr"], int(ARGS["master_port"])
-    if ARGS.get("agent_store"):
-        base = torch_dist.TCPStore(host, port, None, False, timeout)
-    else:
-        base = torch_dist.TCPStore(host, port, None, rank == 0, timeout, wait_for_workers=False)
+    try:
+        if ARGS.get("agent_store"):
+            base = torch_dist.TCPStore(host, port, None, False, timeout)
+        else:
+            base = torch_dist.TCPStore(host, port, None, rank == 0, timeout, wait_for_workers=False)
+    except Exception as exc:
+        what = "host the rendezvous on" if rank == 0 and not ARGS.get("agent_store") else "reach"
+        raise RuntimeError(
+            "could not %s %s:%d: %s" % (what, host, port, reason(exc)[:300])
+        ) from None
     return torch_dist.PrefixStore("dldoctor/%s/" % ARGS.get("run_id", "0"), base)
 
 
@@ -85,24 +94,49 @@ def missing(store: Any, stage: str, world: int) -> List[int]:
 
 def rendezvous(store: Any, rank: int, world: int, me: JSON) -> JSON:
     """Every rank posts who it is (and a gatherer its node report); rank 0 waits for them all."""
-    phase("join")
+    # Rank 0 may start a whole gathering later than we do (it probes its node first), then gives
+    # everyone the timeout: a rank that came early waits for both.
     payload = ARGS.get("payload_path")
     if payload:
-        with open(payload, "rb") as f:
-            store.set("node/%d" % rank, f.read(MAX_VALUE_BYTES))
+        report = wait_for_report(payload)
+        if report:
+            store.set("node/%d" % rank, report)
+    phase("join", waits=2.0)
+    started = time.monotonic()  # rank 0 gives the others the timeout from here
     store.set("who/%d" % rank, json.dumps(me))
     arrive(store, "join", rank)
     if rank != 0:
-        store.wait(["go/join"], timedelta(seconds=TIMEOUT_S + 30.0))
+        waited = 2.0 * TIMEOUT_S + 30.0
+        try:
+            store.wait(["go/join"], timedelta(seconds=waited))
+        except Exception as exc:
+            raise RuntimeError(
+                "rank 0 did not answer within %g s: it never started, or it failed (read its "
+                "output): %s" % (waited, reason(exc)[:200])
+            ) from None
         return json.loads(text(store, "go/join"))
-    deadline = STARTED + TIMEOUT_S
-    count = wait_count(store, "count/join", world, deadline)
+    count = wait_count(store, "count/join", world, started + TIMEOUT_S)
     verdict = {
         "ok": count >= world,
         "missing": [] if count >= world else missing(store, "join", world),
     }
     store.set("go/join", json.dumps(verdict))
     return verdict
+
+
+def wait_for_report(path: str) -> bytes:
+    """This node's report, once the parent has gathered it; it bounds the gathering itself."""
+    parent = os.getppid()
+    beat = 0.0
+    while not os.path.exists(path):
+        if os.getppid() != parent:  # the parent died: nobody will hand it over
+            raise RuntimeError("the dldoctor process of this rank is gone")
+        if time.monotonic() - beat > 10.0:
+            say({"type": "phase", "phase": "gathering", "timeout_s": 60.0})  # still alive
+            beat = time.monotonic()
+        time.sleep(POLL_S)
+    with open(path, "rb") as f:
+        return f.read(MAX_VALUE_BYTES)
 
 
 def known_tensor(torch: Any, rank: int, device: str) -> Any:
@@ -274,6 +308,7 @@ def main() -> None:
         store.set("go/exit", "1")
     else:
         # Rank 0 hosts the store: leaving before it has read us would lose our result.
+        phase("leave")
         try:
             store.wait(["go/exit"], timedelta(seconds=TIMEOUT_S + 30.0))
         except Exception as exc:
@@ -288,7 +323,6 @@ def main() -> None:
         pass
 
 
-STARTED = time.monotonic()
 if __name__ == "__main__":
     try:
         main()
