@@ -363,6 +363,10 @@ def _loader(record: LoaderRecord, main: ProcessRecord | None) -> JSON:
         "evaluation_batches": record.evaluation_batches,
         "phase": "evaluation" if 2 * record.evaluation_batches > record.waits.count else "training",
         "iterator_start": record.iterator_waits.to_dict(),
+        "batch_making": {
+            **record.made.to_dict(),
+            "collate_s": round(record.collate_s, 6),
+        },
         "passes_completed": record.epochs,
         "wait": record.waits.to_dict(),
         "first_batch_wait": record.first_waits.to_dict(),

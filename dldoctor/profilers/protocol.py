@@ -15,6 +15,8 @@ kind   fields after the pid                   meaning
 ``W``  loader_id pids                         loader worker processes (comma-separated pids)
 ``D``  loader_id t0 t1 main                   one batch fetched: waited from t0 to t1
 ``I``  loader_id t0 t1 main                   an iterator was made (``iter(loader)``)
+``G``  loader_id t0 t1 collate_s              a batch made here (a worker: loader 0) in
+                                             [t0, t1], collate_fn taking collate_s of it
 ``E``  loader_id t main                       the iterator was exhausted (end of epoch) at t
 ``B``  t source                               an explicit step boundary (``s`` step(), ``k`` Keras)
 ``Z``  t                                      explicit steps paused (Keras epoch end)

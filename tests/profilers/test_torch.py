@@ -55,6 +55,11 @@ def test_workers_2_measures_the_true_wait_and_finds_the_workers(tmp_path):
     assert loader["passes_completed"] == 2
     assert p["cpu"]["workers"] is not None and p["cpu"]["workers"] > 0
     assert p["cpu"]["worker_busy"] is not None
+    # Worker throughput is the wait here (each worker sleeps 24 ms per batch): more workers.
+    assert loader["batch_making"]["mean_s"] >= 0.024 and loader["batch_making"]["count"] > 0
+    fix = next(f for f in report["findings"] if f["code"] in ("DD701", "DD702"))["fixes"][0]
+    assert fix["summary"].startswith("raise num_workers from 2 to ")
+    assert "to make in a worker (measured)" in fix["notes"]
     events = json.loads(trace.read_text())
     waits = [e for e in events if e.get("name") == "wait for batch"]
     assert len(waits) == loader["batches"] == 300
@@ -156,3 +161,21 @@ def test_python_work_in_the_loop_body_is_named_not_blamed_on_the_model(tmp_path)
     fix = next(f for f in report["findings"] if f["code"] == "DD712")["fixes"][0]
     assert "in preprocess" in fix["notes"] and "collate_fn" in fix["summary"]
     assert "loop body" in result.stderr
+
+
+def test_a_per_batch_cost_outside_the_workers_is_named_instead_of_more_workers(tmp_path):
+    """Two workers make each batch at once; choosing each batch (in the main process) sleeps a
+    known 20 ms. More workers cannot help: the advice must say what the wait is."""
+    _, report = profile(
+        tmp_path, SCRIPT, "--workers", "2", "--items", "320", "--sleep-ms", "0",
+        "--batch-sampler-sleep-ms", "20",
+    )  # fmt: skip
+    p = report["profile"]
+    (loader,) = p["loaders"]
+    assert loader["wait"]["p50_s"] >= 0.02  # each batch waited for its 20 ms choice
+    assert loader["batch_making"]["mean_s"] < loader["wait"]["p50_s"] / 2
+    assert p["verdict"]["class"] == "input-bound"
+    fixes = next(f for f in report["findings"] if f["code"] == "DD701")["fixes"]
+    assert not any("num_workers" in f["summary"] for f in fixes)
+    assert any(f["summary"].startswith("remove the per-batch cost") for f in fixes), fixes
+    assert "more workers would not help" in " ".join(f["notes"] for f in fixes)

@@ -33,6 +33,7 @@ PATCHES = {
     "paddle.io.reader": ("paddle_patch", "install_loader"),
     "paddle.io.dataloader.dataloader_iter": ("paddle_patch", "install_iterators"),
     "torch.distributed.distributed_c10d": ("torch_patch", "install_distributed"),
+    "torch.utils.data._utils.fetch": ("torch_patch", "install_fetchers"),
     "torch.nn.modules.module": ("torch_steps", "install_module"),
     "torch._tensor": ("torch_steps", "install_tensor"),
     "torch.optim.optimizer": ("torch_steps", "install_optimizer"),

@@ -77,6 +77,49 @@ def install(module: ModuleType, rec: Recorder) -> list[str]:
     return ["DataLoader"]
 
 
+def install_fetchers(module: ModuleType, rec: Recorder) -> list[str]:
+    """Time each batch where it is made (a worker, or the main process with no workers): the
+    dataset's items and ``collate_fn`` apart (``G`` event). This is what a worker's throughput
+    is made of; the wait the loop sees may be something else."""
+    base_init = module._BaseDatasetFetcher.__init__
+
+    @functools.wraps(base_init)
+    def __init__(self: Any, dataset: Any, auto_collation: Any, collate_fn: Any, *rest: Any) -> None:
+        base_init(self, dataset, auto_collation, collate_fn, *rest)
+        spent = [0.0]
+        self.__dict__["_dldoctor_collate_s"] = spent
+
+        @functools.wraps(collate_fn)
+        def timed_collate(data: Any) -> Any:
+            t0 = perf_counter()
+            try:
+                return collate_fn(data)
+            finally:
+                spent[0] += perf_counter() - t0
+
+        self.collate_fn = timed_collate
+
+    module._BaseDatasetFetcher.__init__ = __init__
+    for cls in (module._MapDatasetFetcher, module._IterableDatasetFetcher):
+        cls.fetch = _timed_fetch(cls.fetch, rec)
+    return ["dataset fetchers (batch making, collate)"]
+
+
+def _timed_fetch(fetch: Any, rec: Recorder) -> Any:
+    @functools.wraps(fetch)
+    def timed_fetch(self: Any, index: Any) -> Any:
+        spent = self.__dict__.get("_dldoctor_collate_s")
+        if spent is None:
+            return fetch(self, index)
+        spent[0] = 0.0
+        t0 = perf_counter()
+        value = fetch(self, index)  # StopIteration: no batch made, nothing to time
+        rec.made_batch(t0, perf_counter(), spent[0])
+        return value
+
+    return timed_fetch
+
+
 def grad_probe(framework: str) -> Any:
     """``torch.is_grad_enabled`` (or paddle's), looked up at the first call (the framework is
     still importing when the patch goes in). Batches fetched with gradients off are
