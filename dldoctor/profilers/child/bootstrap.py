@@ -16,7 +16,7 @@ import runpy
 import sys
 import warnings
 from time import perf_counter
-from types import ModuleType, TracebackType
+from types import FrameType, ModuleType, TracebackType
 from typing import Any, Callable
 
 from dldoctor.profilers import marker
@@ -139,7 +139,7 @@ def _reattributing(show: Callable[..., Any]) -> Callable[..., Any]:
         message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
     ) -> Any:
         if filename.startswith(_CHILD_DIR):
-            frame = sys._getframe(1)
+            frame: FrameType | None = sys._getframe(1)
             while frame is not None and not (
                 frame.f_code.co_filename == filename and frame.f_lineno == lineno
             ):
