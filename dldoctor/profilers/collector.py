@@ -108,6 +108,7 @@ class ProcessRecord:
         self.stop: dict[str, Any] | None = None
         self.rank: dict[str, Any] | None = None  # from init_process_group (``R``)
         self.frames: dict[str, Any] | None = None  # the main-thread sampler's tables (``S``)
+        self.nonfinite: dict[str, Any] | None = None  # the first NaN/Inf loss (``N``)
         self.evaluation = Steps()  # batches fetched with gradients off: validation, not steps
         self.iterator_made: tuple[float, float] | None = None  # iter(loader), not yet served
         # CPU sampled while the process was inside a step: [cores sum, n, thread sum, n].
@@ -253,6 +254,14 @@ class Collector:
                 self.trace.phase(proc.pid, f[0], t0, t1)
         elif kind == "S":
             proc.frames = event.payload
+        elif kind == "N" and proc.nonfinite is None:
+            # The step it happened in: the one open now, in either way of counting steps.
+            proc.nonfinite = {
+                "value": str(event.payload.get("value"))[:20],
+                "backward_calls": event.payload.get("backward_calls"),
+                "batch_step": proc.data.count + 1,
+                "marked_step": proc.marks.count + 1,
+            }
         elif kind == "R":
             proc.rank = event.payload
             if self.trace is not None and isinstance(proc.rank.get("rank"), int):

@@ -23,6 +23,7 @@ kind   fields after the pid                   meaning
 ``P``  kind t0 t1                             a framework phase in the main thread (``f``
                                              forward, ``b`` backward, ``o`` optimizer step,
                                              ``c`` copy to the device)
+``N``  JSON                                   the first NaN/Inf loss seen at a backward
 ``S``  JSON                                   the main-thread sampler's tables, at exit
 ``R``  JSON                                   rank and world size (``init_process_group``)
 ``Q``  JSON                                   the child stops itself: the window is full
@@ -48,7 +49,7 @@ class Event(NamedTuple):
     payload: Any = None  # the decoded JSON for H, F, L, Q, X
 
 
-JSON_KINDS = frozenset("HFLQRSX")
+JSON_KINDS = frozenset("HFLNQRSX")
 
 
 def json_line(kind: str, pid: int, data: dict[str, Any]) -> str:

@@ -179,3 +179,18 @@ def test_a_per_batch_cost_outside_the_workers_is_named_instead_of_more_workers(t
     assert not any("num_workers" in f["summary"] for f in fixes)
     assert any(f["summary"].startswith("remove the per-batch cost") for f in fixes), fixes
     assert "more workers would not help" in " ".join(f["notes"] for f in fixes)
+
+
+def test_the_step_where_the_loss_first_became_nan_is_reported(tmp_path):
+    result, report = profile(
+        tmp_path, SCRIPT, "--items", "160", "--sleep-ms", "0", "--nan-at", "13"
+    )
+    assert result.returncode == 0, result.stderr
+    seen = report["profile"]["health"]["nonfinite_loss"]
+    assert seen == {"value": "nan", "step": 13, "backward_calls": 3 * 12 + 1}  # 3 per step
+    (finding,) = [f for f in report["findings"] if f["code"] == "DD713"]
+    assert finding["title"].startswith("The loss became nan at training step 13")
+    assert "clip_grad_norm_" in finding["fixes"][0]["summary"]
+    _, healthy = profile(tmp_path, SCRIPT, "--items", "96", "--sleep-ms", "0")
+    assert healthy["profile"]["health"]["nonfinite_loss"] is None
+    assert "DD713" not in codes(healthy)

@@ -79,6 +79,7 @@ def main() -> int:
     parser.add_argument("--val-items", type=int, default=0)
     parser.add_argument("--preprocess-ms", type=float, default=0.0)
     parser.add_argument("--batch-sampler-sleep-ms", type=float, default=0.0)
+    parser.add_argument("--nan-at", type=int, default=0, help="step whose loss becomes NaN")
     parser.add_argument("--val-sleep-ms", type=float, default=0.0)
     parser.add_argument("--iter-sleep-ms", type=float, default=0.0)
     parser.add_argument("--raise-after", type=int, default=0)
@@ -146,6 +147,8 @@ def main() -> int:
             for _ in range(3):
                 optimizer.zero_grad()
                 loss = loss_fn(model(x.repeat(8, 1)), y.repeat(8))
+                if args.nan_at and steps + 1 >= args.nan_at:  # steps: those completed
+                    loss = loss * float("nan")
                 loss.backward()
                 optimizer.step()
             steps += 1
