@@ -383,3 +383,30 @@ def loss_not_finite(profile: JSON) -> list[Finding]:
         ),
     )
     return [_finding("DD713", Severity.WARNING, title, {"nonfinite_loss": seen}, *fixes)]
+
+
+@rule(
+    "DD714",
+    "tuned-loader",
+    "--tune measured a DataLoader setting that makes steps faster than the script's own",
+)
+def tuned_loader(profile: JSON) -> list[Finding]:
+    tuned = profile.get("tune") or {}
+    best, baseline = tuned.get("best"), tuned.get("baseline")
+    if not best or not baseline or not baseline.get("step_s"):
+        return []
+    settings = ", ".join(f"{k}={v}" for k, v in best["settings"].items())
+    speedup = baseline["step_s"] / best["step_s"]
+    file, line = tuned["loader_site"]
+    title = (
+        f"Measured with --tune: {settings} makes each step {speedup:.1f}× faster "
+        f"({best['step_s'] * 1e3:.1f} ms against {baseline['step_s'] * 1e3:.1f} ms)"
+    )
+    fix = Fix(
+        summary=f"set {settings} in the DataLoader built at {file}:{line}",
+        notes=f"Measured over {tuned['trial_steps']} steps per trial, "
+        f"{len(tuned['trials'])} settings tried; the script's code was not changed to try "
+        "them (the same import hook applied each).",
+    )
+    evidence = {"baseline": baseline, "best": best, "trials": len(tuned["trials"])}
+    return [_finding("DD714", Severity.WARNING, title, evidence, fix)]
