@@ -113,7 +113,6 @@ def test_validation_batches_are_reported_apart_and_never_training_steps(tmp_path
     assert train["phase"] == "training" and train["evaluation_batches"] == 0
     assert val["phase"] == "evaluation" and val["evaluation_batches"] == val["batches"] == 4
     assert val["wait"]["p50_s"] >= 0.2  # each slept 8 × 25 ms
-    assert p["steps"]["duration"]["max_s"] < val["wait"]["p50_s"]  # no step holds one
     assert p["data_wait"]["total_s"] < val["wait"]["total_s"] / 2
     assert p["verdict"]["class"] != "input-bound" and "DD701" not in codes(report)
 
