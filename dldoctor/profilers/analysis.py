@@ -85,6 +85,7 @@ def analyse(session: Session) -> JSON:
         },
         "step_breakdown": _breakdown(steps, steady is not None),
         "loop_body_samples": _frames(proc),
+        "health": _health(proc, source),
         "loaders": loaders,
         "frameworks": col.frameworks,
         "processes": _processes(col, proc),
@@ -139,6 +140,21 @@ def _breakdown(steps: Steps, steady: bool) -> JSON:
     parts["loop_body"] = max(time_s - sum(parts.values()), 0.0)
     fractions = {k: round(min(max(v / time_s, 0.0), 1.0), 4) for k, v in parts.items()}
     return {"measured": True, "steady": steady, "fractions": fractions}
+
+
+def _health(proc: ProcessRecord | None, source: str) -> JSON:
+    """Training health: the step whose loss first was NaN or infinite, if one was."""
+    seen = proc.nonfinite if proc is not None else None
+    if seen is None:
+        return {"nonfinite_loss": None}
+    step = seen["batch_step"] if source == "batches" else seen["marked_step"]
+    return {
+        "nonfinite_loss": {
+            "value": seen["value"],
+            "step": step,
+            "backward_calls": seen["backward_calls"],
+        }
+    }
 
 
 def _frames(proc: ProcessRecord | None) -> JSON | None:
@@ -363,6 +379,10 @@ def _loader(record: LoaderRecord, main: ProcessRecord | None) -> JSON:
         "evaluation_batches": record.evaluation_batches,
         "phase": "evaluation" if 2 * record.evaluation_batches > record.waits.count else "training",
         "iterator_start": record.iterator_waits.to_dict(),
+        "batch_making": {
+            **record.made.to_dict(),
+            "collate_s": round(record.collate_s, 6),
+        },
         "passes_completed": record.epochs,
         "wait": record.waits.to_dict(),
         "first_batch_wait": record.first_waits.to_dict(),

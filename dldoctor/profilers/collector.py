@@ -108,6 +108,7 @@ class ProcessRecord:
         self.stop: dict[str, Any] | None = None
         self.rank: dict[str, Any] | None = None  # from init_process_group (``R``)
         self.frames: dict[str, Any] | None = None  # the main-thread sampler's tables (``S``)
+        self.nonfinite: dict[str, Any] | None = None  # the first NaN/Inf loss (``N``)
         self.evaluation = Steps()  # batches fetched with gradients off: validation, not steps
         self.iterator_made: tuple[float, float] | None = None  # iter(loader), not yet served
         # CPU sampled while the process was inside a step: [cores sum, n, thread sum, n].
@@ -129,6 +130,8 @@ class LoaderRecord:
         self.background_batches = 0  # fetched outside the main thread
         self.evaluation_batches = 0  # fetched in the main thread with gradients off
         self.iterator_waits = Stats()  # making an iterator: iter(loader), worker start-up
+        self.made = Stats()  # making one batch where it is made (a worker, or the main thread)
+        self.collate_s = 0.0  # of which in collate_fn
         self.epochs = 0
         self.fresh = True
         self.worker_pids: list[int] = []
@@ -156,6 +159,7 @@ class Collector:
         self.gpu_process_util: dict[int, list[float]] = {}  # device -> [sum of SM %, samples]
         self.samples = 0
         self.root_pid: int | None = None  # the script's own process, once started
+        self.worker_of: dict[int, tuple[int, int]] = {}  # worker pid -> its loader's key
 
     # -- events -----------------------------------------------------------------------------
 
@@ -193,6 +197,9 @@ class Collector:
         return record
 
     def _dispatch(self, event: Event) -> None:
+        if event.kind == "G":  # from loader workers, many and short-lived: no process record
+            self._made(event.pid, event.fields)
+            return
         proc = self._process(event.pid)
         if proc is None:
             return
@@ -223,6 +230,9 @@ class Collector:
             if loader is not None:
                 loader.worker_pids = [int(p) for p in f[1].split(",") if p.isdigit()][:256]
                 loader.worker_sets += 1
+                for worker in loader.worker_pids:
+                    if len(self.worker_of) < 4096:
+                        self.worker_of[worker] = (proc.pid, int(f[0]))
                 if self.trace is not None:  # one track per loader worker
                     for index, worker in enumerate(loader.worker_pids[:64]):
                         name = f"loader {f[0]} worker {index} (of pid {proc.pid})"
@@ -244,6 +254,14 @@ class Collector:
                 self.trace.phase(proc.pid, f[0], t0, t1)
         elif kind == "S":
             proc.frames = event.payload
+        elif kind == "N" and proc.nonfinite is None:
+            # The step it happened in: the one open now, in either way of counting steps.
+            proc.nonfinite = {
+                "value": str(event.payload.get("value"))[:20],
+                "backward_calls": event.payload.get("backward_calls"),
+                "batch_step": proc.data.count + 1,
+                "marked_step": proc.marks.count + 1,
+            }
         elif kind == "R":
             proc.rank = event.payload
             if self.trace is not None and isinstance(proc.rank.get("rank"), int):
@@ -252,6 +270,15 @@ class Collector:
             proc.stop = event.payload
         elif kind == "X":
             proc.exit = event.payload
+
+    def _made(self, pid: int, f: tuple[str, ...]) -> None:
+        if len(f) != 4:
+            return
+        key = (pid, int(f[0])) if f[0] != "0" else self.worker_of.get(pid)
+        loader = self.loaders.get(key) if key is not None else None
+        if loader is not None:
+            loader.made.add(float(f[2]) - float(f[1]))
+            loader.collate_s += max(float(f[3]), 0.0)
 
     def _loader(self, proc: ProcessRecord, info: dict[str, Any]) -> None:
         loader_id = info.get("id")

@@ -357,3 +357,56 @@ def hook_failed(profile: JSON) -> list[Finding]:
             title = f"Could not instrument {fw.get('module')}: {fw['error']} (a dldoctor bug or a new framework release)"
             findings.append(_finding("DD711", Severity.WARNING, title, dict(fw)))
     return findings
+
+
+@rule("DD713", "loss-not-finite", "The loss became NaN or infinite during training")
+def loss_not_finite(profile: JSON) -> list[Finding]:
+    seen = (profile.get("health") or {}).get("nonfinite_loss")
+    if not seen:
+        return []
+    title = (
+        f"The loss became {seen['value']} at training step {seen['step']}: the steps after it "
+        "train nothing"
+    )
+    fixes = (
+        Fix(
+            summary="lower the learning rate (or warm it up), and clip gradients: "
+            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0) before "
+            "optimizer.step()",
+            notes="A loss that diverges to Inf/NaN is most often a learning rate too high "
+            "for the batch size or exploding gradients.",
+        ),
+        Fix(
+            summary="under mixed precision, scale the loss (torch.amp.GradScaler) or train "
+            "in bfloat16",
+            notes="float16 overflows at 65504: unscaled fp16 losses and gradients become Inf.",
+        ),
+    )
+    return [_finding("DD713", Severity.WARNING, title, {"nonfinite_loss": seen}, *fixes)]
+
+
+@rule(
+    "DD714",
+    "tuned-loader",
+    "--tune measured a DataLoader setting that makes steps faster than the script's own",
+)
+def tuned_loader(profile: JSON) -> list[Finding]:
+    tuned = profile.get("tune") or {}
+    best, baseline = tuned.get("best"), tuned.get("baseline")
+    if not best or not baseline or not baseline.get("step_s"):
+        return []
+    settings = ", ".join(f"{k}={v}" for k, v in best["settings"].items())
+    speedup = baseline["step_s"] / best["step_s"]
+    file, line = tuned["loader_site"]
+    title = (
+        f"Measured with --tune: {settings} makes each step {speedup:.1f}× faster "
+        f"({best['step_s'] * 1e3:.1f} ms against {baseline['step_s'] * 1e3:.1f} ms)"
+    )
+    fix = Fix(
+        summary=f"set {settings} in the DataLoader built at {file}:{line}",
+        notes=f"Measured over {tuned['trial_steps']} steps per trial, "
+        f"{len(tuned['trials'])} settings tried; the script's code was not changed to try "
+        "them (the same import hook applied each).",
+    )
+    evidence = {"baseline": baseline, "best": best, "trials": len(tuned["trials"])}
+    return [_finding("DD714", Severity.WARNING, title, evidence, fix)]

@@ -76,6 +76,8 @@ def start(
     steps: int | None,
     duration_s: float | None,
     tree: Tree | None = None,
+    extra_env: dict[str, str] | None = None,
+    quiet: bool = False,
 ) -> tuple[subprocess.Popen[bytes], int, str]:
     """Start the child; returns (process, read fd, reaper token). Raises OSError if it cannot
     start. With ``tree``, every Python process the script starts is recorded too."""
@@ -87,11 +89,15 @@ def start(
     config = {"fd": write_fd, "steps": steps, "duration_s": duration_s, "module": target.module}
     config["t0"] = collector.origin
     env, token = reaper.mark(None)  # what the script leaves behind can be found and ended
+    env.update(extra_env or {})
     if tree is not None:
         env = tree.env(env, steps, duration_s, collector.origin)
     env[ENV] = json.dumps(config)
     try:
-        proc = subprocess.Popen(target.argv(), env=env, pass_fds=(write_fd,))
+        out = subprocess.DEVNULL if quiet else None
+        proc = subprocess.Popen(
+            target.argv(), env=env, pass_fds=(write_fd,), stdout=out, stderr=out
+        )
     except OSError:
         os.close(read_fd)
         raise

@@ -28,6 +28,8 @@ class Options:
     rate_hz: float = 10.0
     trace_path: Path | None = None
     forward_signals: bool = True  # the CLI forwards; tests calling in-process don't
+    env: tuple[tuple[str, str], ...] = ()  # added to the script's environment (--tune trials)
+    quiet: bool = False  # the script's stdout and stderr discarded (--tune trials)
 
 
 @dataclass
@@ -73,7 +75,13 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
     family = tree.open_tree()
     try:
         proc, read_fd, token = runner.start(
-            target, collector, options.steps, options.duration_s, family
+            target,
+            collector,
+            options.steps,
+            options.duration_s,
+            family,
+            dict(options.env),
+            options.quiet,
         )
     except OSError:
         if trace is not None:

@@ -39,6 +39,15 @@ MIN_STEPS = 10
 STARTUP_WAIT_S = 1.0
 STARTUP_SHARE = 0.25
 
+# Worker advice only where the wait is worker throughput: when the workers (making batches,
+# measured where they are made) could deliver a batch in less than half the loop's period per
+# batch, and the unexplained wait is >= 2 ms, that wait is a per-batch cost outside the
+# workers, named instead of "raise num_workers".
+FIXED_COST_SHARE = 0.5
+FIXED_COST_MIN_S = 0.002
+# collate_fn taking >= 50 % of making a batch: collation is named.
+COLLATE_SHARE = 0.5
+
 # Fixes: how many loader workers to suggest at most (beyond ~16, returns fall and memory grows).
 MAX_SUGGESTED_WORKERS = 16
 

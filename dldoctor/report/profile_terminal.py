@@ -82,6 +82,8 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
                 line = f"{_who(loader['pid'], rank_of[loader['pid']])}: {line}"
             out.wrapped(line, 2, "•")
     out.wrapped(_cpu_line(p["cpu"], p["loaders"]), 2)
+    if p.get("tune"):
+        _tune_table(out, p["tune"])
     out.line()
     for finding in report.findings:
         _finding(out, finding, verbose)
@@ -107,6 +109,23 @@ def _rank_table(out: Out, ranks: list[dict[str, Any]], slowest: dict[str, Any] |
         out.line(
             f"    {who:<11} {r['steps']:>5}   {_ms(r['step_mean_s']):>9}   "
             f"{_pct(r['data_wait_fraction']):>9}   {_pct(r['main_thread_busy']):>11}{mark}"
+        )
+
+
+def _tune_table(out: Out, tuned: dict[str, Any]) -> None:
+    file, line = tuned["loader_site"]
+    out.line()
+    out.line(
+        f"  --tune: DataLoader at {clean(str(file))}:{line}, {tuned['trial_steps']} steps a trial"
+    )
+    rows = [("as written", tuned["baseline"]), *((None, t) for t in tuned["trials"])]
+    for label, row in rows:
+        settings = label or ", ".join(f"{k}={v}" for k, v in (row["settings"] or {}).items())
+        mark = "  ◀ fastest" if tuned.get("best") is row or tuned.get("best") == row else ""
+        early = " (stopped: slower)" if row.get("stopped_early") else ""
+        out.line(
+            f"    {clean(settings):<44} {_ms(row['step_s']):>9} a step, data wait "
+            f"{_pct(row['data_wait'])}{early}{mark}"
         )
 
 

@@ -169,3 +169,24 @@ def test_keras_steps_measured_per_batch_are_judged():
         and profile["data_wait"]["not_separable"] is None
     )
     assert profile["verdict"]["class"] != "unknown"
+
+
+def test_an_evaluation_only_script_is_measured_on_its_evaluation_batches():
+    from dldoctor.profilers.collector import Collector
+    from dldoctor.profilers.runner import RunResult, Target
+    from dldoctor.profilers.session import Options, Session
+
+    col = Collector(origin=0.0)
+    col.feed(loader_event())
+    for i in range(13):  # fetched with gradients off: evaluation, never training steps
+        t = 1.0 + 0.1 * i
+        col.feed(f"D {PID} 1 {t:.3f} {t + 0.05:.3f} 2")
+    result = RunResult(PID, 0.0, 3.0, 0)
+    profile = analyse(
+        Session(Target("eval.py"), Options(), "2026-01-01T00:00:00+00:00", col, result)
+    )
+    validate(profile)
+    assert profile["steps"]["source"] == "evaluation batches" and profile["steps"]["count"] == 12
+    (loader,) = profile["loaders"]
+    assert loader["phase"] == "evaluation" and loader["evaluation_batches"] == 13
+    assert profile["processes"][0]["batch_steps"] == 0  # no training step was counted

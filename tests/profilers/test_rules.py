@@ -94,11 +94,15 @@ def test_tf_pipeline_fix_names_prefetch_and_parallel_map():
         "py_function": False,
     }
     fix = _fix(make(loaders=[tf_loader]))
-    assert fix.summary == (
-        "pass num_parallel_calls=tf.data.AUTOTUNE to .map() and add .prefetch(tf.data.AUTOTUNE) "
-        "as the pipeline's last step"
-    )
+    assert fix.summary == "pass num_parallel_calls=tf.data.AUTOTUNE to .map()"  # first
     assert "TensorSlice → Map → Batch" in fix.notes
+    assert "(~20 ms here against ~50 ms waiting)" in fix.notes
+    tf_loader["config"].update(sequential_map=False, parallel_map=True)
+    fix = _fix(make(loaders=[tf_loader]))  # the map is parallel: now the prefetch
+    assert fix.summary == "add .prefetch(tf.data.AUTOTUNE) as the pipeline's last step"
+    tf_loader["config"]["prefetch"] = True
+    found = rules.judge(make(loaders=[tf_loader]))
+    assert not next(f for f in found if f.code == "DD701").fixes
 
 
 @pytest.mark.parametrize(
@@ -211,3 +215,28 @@ def test_loop_body_finding_names_the_sampled_line_and_not_on_a_gpu_bound_run():
     busy_gpu = _with_loop_body(0.5, gpu_busy=0.95)
     assert busy_gpu["verdict"]["class"] == "gpu-bound"
     assert "DD712" not in [f.code for f in rules.judge(busy_gpu)]
+
+
+@pytest.mark.parametrize(("delivery_share", "fixed"), [(0.45, True), (0.55, False), (0.9, False)])
+def test_worker_advice_only_where_worker_throughput_explains_the_wait(delivery_share, fixed):
+    profile = make()  # 2 workers, each step 20 ms of compute and ~50 ms of waiting
+    ld = loader()
+    wait = advice._batch_wait_s(ld)
+    period = advice._step_compute_s(profile) + wait
+    made = delivery_share * period * 2  # two workers deliver one batch every made / 2
+    ld["batch_making"] = {**stats(1000, made), "collate_s": 0.0}
+    profile["loaders"] = [ld]
+    summaries = [f.summary for f in advice.torch_like_fixes(ld, profile)]
+    assert (advice.fixed_cost_s(ld, profile) is not None) is fixed
+    assert any(s.startswith("remove the per-batch cost") for s in summaries) is fixed
+    assert any(s.startswith("raise num_workers") for s in summaries) is (not fixed)
+
+
+def test_collation_that_dominates_making_a_batch_is_named():
+    ld = loader()
+    ld["batch_making"] = {**stats(100, 0.2), "collate_s": 0.6 * 100 * 0.2}
+    summaries = [f.summary for f in advice.torch_like_fixes(ld, make(loaders=[ld]))]
+    assert any(s.startswith("make collation cheaper: collate_fn takes 60 %") for s in summaries)
+    ld["batch_making"]["collate_s"] = 0.4 * 100 * 0.2
+    summaries = [f.summary for f in advice.torch_like_fixes(ld, make(loaders=[ld]))]
+    assert not any("collation" in s for s in summaries)

@@ -274,3 +274,19 @@ def test_a_python_the_script_starts_is_measured_and_its_own_sitecustomize_still_
     assert p["steps"]["count"] == 11 and p["steps"]["source"] == "step()"  # 12 marks
     (rank,) = p["ranks"]
     assert rank["pid"] == p["steps"]["pid"] and p["slowest_rank"] is None
+
+
+def test_a_warning_raised_through_a_dldoctor_wrapper_points_at_the_scripts_line(tmp_path):
+    script = tmp_path / "warn.py"
+    script.write_text(
+        "import warnings\nimport torch\nfrom torch import nn\n\n\n"
+        "class Noisy(nn.Module):\n"
+        "    def forward(self, x):  # its caller's caller's caller: Module.__call__'s caller\n"
+        "        warnings.warn('noisy forward', UserWarning, stacklevel=4)\n"
+        "        return x\n\n\n"
+        "Noisy()(torch.zeros(1))\n"
+    )
+    plain = _python(str(script), cwd=tmp_path)
+    result, _ = profile(tmp_path, str(script), cwd=tmp_path)
+    assert plain.stderr.startswith(f"{script}:12: UserWarning: noisy forward")
+    assert result.stderr.startswith(plain.stderr)  # not a dldoctor file

@@ -19,8 +19,9 @@ def test_custom_loop_over_tf_data(tmp_path):
     assert loader["pipeline"][2]["py_function"] is True
     assert p["verdict"]["class"] == "input-bound"
     fix = next(f for f in report["findings"] if f["code"] == "DD701")["fixes"][0]
-    assert "num_parallel_calls=tf.data.AUTOTUNE" in fix["summary"]
-    assert ".prefetch(tf.data.AUTOTUNE)" in fix["summary"]
+    # The parallel map first: a prefetch hides at most a step's compute, little here.
+    assert fix["summary"] == "pass num_parallel_calls=tf.data.AUTOTUNE to .map()"
+    assert "Then, if the loop still waits, add .prefetch(tf.data.AUTOTUNE)" in fix["notes"]
     assert "tf.py_function" in fix["notes"]
 
 
@@ -42,8 +43,8 @@ def test_keras_fit_validation_batches_are_not_training_steps(tmp_path):
     assert fit["site"]["file"].endswith("train_tf.py")
     assert val["batches"] == val["evaluation_batches"] == 2 and val["phase"] == "evaluation"
     assert val["wait"]["p50_s"] >= 0.4  # each slept 400 ms
-    # No training step holds a validation batch's known sleep.
-    assert p["steps"]["duration"]["max_s"] < val["wait"]["p50_s"]
+    # The training steps' waiting holds none of the validation batches' known sleeps (the
+    # longest step is the first, which traces the train function: no bound on it here).
     assert p["data_wait"]["total_s"] < val["wait"]["total_s"] / 2
 
 

@@ -14,8 +14,9 @@ import json
 import os
 import runpy
 import sys
+import warnings
 from time import perf_counter
-from types import ModuleType, TracebackType
+from types import FrameType, ModuleType, TracebackType
 from typing import Any, Callable
 
 from dldoctor.profilers import marker
@@ -33,6 +34,7 @@ PATCHES = {
     "paddle.io.reader": ("paddle_patch", "install_loader"),
     "paddle.io.dataloader.dataloader_iter": ("paddle_patch", "install_iterators"),
     "torch.distributed.distributed_c10d": ("torch_patch", "install_distributed"),
+    "torch.utils.data._utils.fetch": ("torch_patch", "install_fetchers"),
     "torch.nn.modules.module": ("torch_steps", "install_module"),
     "torch._tensor": ("torch_steps", "install_tensor"),
     "torch.optim.optimizer": ("torch_steps", "install_optimizer"),
@@ -84,6 +86,7 @@ def hello(argv: list[str]) -> dict[str, Any]:
 
 def instrument(rec: Recorder) -> None:
     """Route ``dldoctor.step()`` to ``rec`` and patch each framework when it is imported."""
+    warnings.showwarning = _reattributing(warnings.showwarning)
     marker._hook = rec.mark
     importhook.install({name: _guarded(name, *where, rec) for name, where in PATCHES.items()})
 
@@ -122,6 +125,32 @@ def _guarded(name: str, module_name: str, function: str, rec: Recorder) -> impor
         rec.event("F", {"module": name, "patched": patched})
 
     return patch
+
+
+_CHILD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _reattributing(show: Callable[..., Any]) -> Callable[..., Any]:
+    """A warning whose stack level lands in one of our wrappers (``Module.__call__``,
+    ``Tensor.backward``...) is shown at the frame the wrapper was called from, as it would be
+    without dldoctor: the script's line, not a dldoctor file."""
+
+    def showwarning(
+        message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+    ) -> Any:
+        if filename.startswith(_CHILD_DIR):
+            frame: FrameType | None = sys._getframe(1)
+            while frame is not None and not (
+                frame.f_code.co_filename == filename and frame.f_lineno == lineno
+            ):
+                frame = frame.f_back
+            while frame is not None and frame.f_code.co_filename.startswith(_CHILD_DIR):
+                frame = frame.f_back
+            if frame is not None:
+                filename, lineno, line = frame.f_code.co_filename, frame.f_lineno, None
+        return show(message, category, filename, lineno, file, line)
+
+    return showwarning
 
 
 def _never_started(module: bool) -> bool:

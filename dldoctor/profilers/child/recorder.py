@@ -74,6 +74,7 @@ class Recorder:
         self._next_id = 0
         self.loader_ids: dict[Any, int] = {}
         self.activity: str | None = None  # the main thread's framework phase (forward, ...)
+        self.fetching = 0  # the loader the main thread is fetching from (0: none)
         self.frames: FrameSampler | None = None  # started at the first training batch
         self._queue: deque[Event] = deque()  # appends and pops are atomic: no lock needed
         self._flushed_at = perf_counter()
@@ -181,6 +182,8 @@ class Recorder:
         if self.windowed and steps and not self.stopped:
             self._maybe_stop(t0, ("E", loader_id, t0, 1))
         busy.add(ident)
+        if main:
+            self.fetching = loader_id
         try:
             value = fetch(iterator)
         except StopIteration:
@@ -190,6 +193,8 @@ class Recorder:
             raise
         finally:
             busy.discard(ident)
+            if main:
+                self.fetching = 0
         t1 = perf_counter()
         self.queue(("D", loader_id, t0, t1, where), t1)
         if where == 1 and self.frames is None:
@@ -207,6 +212,11 @@ class Recorder:
         main = ident == self.main_ident
         t1 = perf_counter()
         self.queue(("I", loader_id, t0, t1, (1 if training else 2) if main else 0), t1)
+
+    def made_batch(self, t0: float, t1: float, collate_s: float) -> None:
+        """A batch was made here (a loader worker, or the main thread inside a fetch)."""
+        loader_id = self.fetching if get_ident() == self.main_ident else 0
+        self.queue(("G", loader_id, t0, t1, collate_s), t1)
 
     def phase(self, kind: str, t0: float, t1: float) -> None:
         """The main thread spent [t0, t1] in a framework phase (forward, backward, ...)."""

@@ -10,6 +10,9 @@ the line that built it), ``_BaseDataLoaderIter.__init__`` (which loader an itera
 from __future__ import annotations
 
 import functools
+import inspect
+import json
+import os
 import sys
 from time import perf_counter
 from types import ModuleType
@@ -25,9 +28,13 @@ def install(module: ModuleType, rec: Recorder) -> list[str]:
     multi = module._MultiProcessingDataLoaderIter
 
     loader_init = loader_cls.__init__
+    trial = _trial_settings()
+    signature = inspect.signature(loader_init) if trial else None
 
     @functools.wraps(loader_init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if trial and signature is not None:
+            args, kwargs = _with_trial(signature, trial, self, args, kwargs)
         loader_init(self, *args, **kwargs)
         if "_dldoctor_id" not in self.__dict__:
             self.__dict__["_dldoctor_id"] = _announce(rec, self)
@@ -75,6 +82,81 @@ def install(module: ModuleType, rec: Recorder) -> list[str]:
     base.__next__ = __next__
     multi.__init__ = multi__init__
     return ["DataLoader"]
+
+
+TUNE_ENV = "DLDOCTOR_PROFILE_TRIAL"  # set by profilers/tune.py for one --tune trial
+
+
+def _trial_settings() -> dict[str, Any] | None:
+    """The loader settings a ``--tune`` trial applies, and where: {"site": [file, line],
+    "settings": {"num_workers": 4, ...}}; None outside a trial."""
+    try:
+        trial = json.loads(os.environ.get(TUNE_ENV, ""))
+    except ValueError:
+        return None
+    return trial if isinstance(trial, dict) and isinstance(trial.get("settings"), dict) else None
+
+
+def _with_trial(
+    signature: inspect.Signature, trial: dict[str, Any], loader: Any, args: Any, kwargs: Any
+) -> tuple[Any, Any]:
+    """The DataLoader's arguments with the trial's settings, for the loader built at the
+    trial's site only (the one the baseline found waiting); the user's code is untouched."""
+    site = callsite.find(owner=loader)
+    if site is None or [site["file"], site["line"]] != list(trial.get("site") or []):
+        return args, kwargs
+    try:
+        bound = signature.bind(loader, *args, **kwargs)
+    except TypeError:  # let the DataLoader report the wrong call itself
+        return args, kwargs
+    bound.arguments.update(trial["settings"])
+    if not bound.arguments.get("num_workers"):  # only valid with workers
+        for key in ("persistent_workers", "prefetch_factor"):
+            bound.arguments.pop(key, None)
+    return bound.args[1:], bound.kwargs
+
+
+def install_fetchers(module: ModuleType, rec: Recorder) -> list[str]:
+    """Time each batch where it is made (a worker, or the main process with no workers): the
+    dataset's items and ``collate_fn`` apart (``G`` event). This is what a worker's throughput
+    is made of; the wait the loop sees may be something else."""
+    base_init = module._BaseDatasetFetcher.__init__
+
+    @functools.wraps(base_init)
+    def __init__(self: Any, dataset: Any, auto_collation: Any, collate_fn: Any, *rest: Any) -> None:
+        base_init(self, dataset, auto_collation, collate_fn, *rest)
+        spent = [0.0]
+        self.__dict__["_dldoctor_collate_s"] = spent
+
+        @functools.wraps(collate_fn)
+        def timed_collate(data: Any) -> Any:
+            t0 = perf_counter()
+            try:
+                return collate_fn(data)
+            finally:
+                spent[0] += perf_counter() - t0
+
+        self.collate_fn = timed_collate
+
+    module._BaseDatasetFetcher.__init__ = __init__
+    for cls in (module._MapDatasetFetcher, module._IterableDatasetFetcher):
+        cls.fetch = _timed_fetch(cls.fetch, rec)
+    return ["dataset fetchers (batch making, collate)"]
+
+
+def _timed_fetch(fetch: Any, rec: Recorder) -> Any:
+    @functools.wraps(fetch)
+    def timed_fetch(self: Any, index: Any) -> Any:
+        spent = self.__dict__.get("_dldoctor_collate_s")
+        if spent is None:
+            return fetch(self, index)
+        spent[0] = 0.0
+        t0 = perf_counter()
+        value = fetch(self, index)  # StopIteration: no batch made, nothing to time
+        rec.made_batch(t0, perf_counter(), spent[0])
+        return value
+
+    return timed_fetch
 
 
 def grad_probe(framework: str) -> Any:

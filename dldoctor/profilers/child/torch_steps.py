@@ -10,6 +10,7 @@ read each, so a model of a thousand submodules pays microseconds per step.
 from __future__ import annotations
 
 import functools
+import math
 from threading import get_ident
 from time import perf_counter
 from types import ModuleType
@@ -44,10 +45,37 @@ def install_module(module: ModuleType, rec: Recorder) -> list[str]:
 
 def install_tensor(module: ModuleType, rec: Recorder) -> list[str]:
     cls = module.Tensor
-    cls.backward = _timed(rec, BACKWARD, cls.backward)
+    cls.backward = _checked(rec, _timed(rec, BACKWARD, cls.backward))
     cls.to = _timed(rec, COPY, cls.to)
     cls.cuda = _timed(rec, COPY, cls.cuda)
     return ["Tensor.backward", "Tensor.to (copy)"]
+
+
+CHECK_EVERY = 32  # a loss on a GPU is read (a synchronisation) at every 32nd backward only
+
+
+def _checked(rec: Recorder, backward: Callable[..., Any]) -> Callable[..., Any]:
+    """Training health: the first backward whose loss is NaN or infinite (``N`` event). A CPU
+    loss is read at every call (a float read); a GPU one at every ``CHECK_EVERY``th, since
+    reading it waits for the GPU. Checks stop once a non-finite loss was seen."""
+    calls = [0]
+
+    @functools.wraps(backward)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if calls[0] >= 0 and get_ident() == rec.main_ident:
+            calls[0] += 1
+            try:
+                cheap = self.device.type == "cpu"
+                if self.numel() == 1 and (cheap or calls[0] % CHECK_EVERY == 1):
+                    value = float(self)
+                    if not math.isfinite(value):
+                        rec.event("N", {"value": str(value), "backward_calls": calls[0]})
+                        calls[0] = -1
+            except Exception:  # a tensor subclass that can't be read: health unknown
+                calls[0] = -1
+        return backward(self, *args, **kwargs)
+
+    return checked
 
 
 def install_optimizer(module: ModuleType, rec: Recorder) -> list[str]:

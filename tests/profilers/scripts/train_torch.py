@@ -42,6 +42,22 @@ class SlowStartSampler(torch.utils.data.Sampler):
         return iter(range(self.items))
 
 
+class SlowBatchSampler(torch.utils.data.Sampler):
+    """Batches of consecutive indices, each taking a known sleep to choose: a per-batch cost
+    in the main process (DataLoader asks its batch sampler there), which workers cannot hide."""
+
+    def __init__(self, items: int, batch: int, sleep_s: float) -> None:
+        self.items, self.batch, self.sleep_s = items, batch, sleep_s
+
+    def __len__(self) -> int:
+        return -(-self.items // self.batch)
+
+    def __iter__(self):
+        for start in range(0, self.items, self.batch):
+            time.sleep(self.sleep_s)
+            yield list(range(start, min(start + self.batch, self.items)))
+
+
 def preprocess(x, seconds):
     """Per-batch Python work in the loop body, a known time of pure CPU."""
     end = time.perf_counter() + seconds
@@ -62,6 +78,8 @@ def main() -> int:
     parser.add_argument("--truth", default="")
     parser.add_argument("--val-items", type=int, default=0)
     parser.add_argument("--preprocess-ms", type=float, default=0.0)
+    parser.add_argument("--batch-sampler-sleep-ms", type=float, default=0.0)
+    parser.add_argument("--nan-at", type=int, default=0, help="step whose loss becomes NaN")
     parser.add_argument("--val-sleep-ms", type=float, default=0.0)
     parser.add_argument("--iter-sleep-ms", type=float, default=0.0)
     parser.add_argument("--raise-after", type=int, default=0)
@@ -83,11 +101,15 @@ def main() -> int:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
     sampler = SlowStartSampler(args.items, args.iter_sleep_ms / 1e3) if args.iter_sleep_ms else None
+    if args.batch_sampler_sleep_ms:
+        sleep_s = args.batch_sampler_sleep_ms / 1e3
+        batching = {"batch_sampler": SlowBatchSampler(args.items, args.batch, sleep_s)}
+    else:
+        batching = {"batch_size": args.batch, "sampler": sampler}
     loader = DataLoader(  # LOADER-LINE
         SleepyDataset(args.items, args.sleep_ms / 1e3),
-        batch_size=args.batch,
         num_workers=args.workers,
-        sampler=sampler,
+        **batching,
     )
     if args.val_items:
         val_loader = DataLoader(SleepyDataset(args.val_items, args.val_sleep_ms / 1e3), args.batch)
@@ -125,6 +147,8 @@ def main() -> int:
             for _ in range(3):
                 optimizer.zero_grad()
                 loss = loss_fn(model(x.repeat(8, 1)), y.repeat(8))
+                if args.nan_at and steps + 1 >= args.nan_at:  # steps: those completed
+                    loss = loss * float("nan")
                 loss.backward()
                 optimizer.step()
             steps += 1
