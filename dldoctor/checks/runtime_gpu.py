@@ -11,7 +11,7 @@ from dldoctor.checks import runtime_said as said
 from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
-from dldoctor.facts.known import need_value
+from dldoctor.facts.known import Unknown, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
 from dldoctor.fixes import runtime as fixes
@@ -212,7 +212,10 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
         own = {s.match.groups.get("library") for s in obs.seen if s.match.signature.fix is None}
         shipped = [lib for lib in libraries if lib not in own]
         dist = rt.distribution(facts, key) or {}
-        build = _build_for_machine(facts, matrix, key, record)
+        try:
+            build = _build_for_machine(facts, matrix, key, record)
+        except Unknown:  # the installed builds are unknown (a paste): no build to name, the
+            build = None  # missing library is still the finding
         fix = fixes.pinned_wheels(facts, dist.get("name"), shipped) or build
         names = ", ".join(libraries) or "some of its GPU libraries"
         effect = "so it cannot be imported" if imported is False else f"({obs.first.where})"

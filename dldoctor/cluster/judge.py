@@ -164,7 +164,8 @@ def _diagnosed(state: ClusterState, signatures: Signatures) -> list[Finding]:
                     "ranks": ranks,
                     "source": sig.source,
                 },
-                fixes=(Fix(summary=sig.advice, commands=sig.commands),) if sig.advice else (),
+                # Intents only: rank 0 holds no node's installer facts to render them with.
+                fixes=(Fix(summary=sig.advice, intents=tuple(sig.intents)),) if sig.advice else (),
             )
         )
     return findings

@@ -196,6 +196,19 @@ SMALL_SHM = {
 }
 CASES.append(("DD203", [SMALL_SHM], ("system.container.kind",)))
 CASES.append(("DD203", [SMALL_SHM], ("system.shm.total_bytes",)))
+PLACEHOLDER_ONEFLOW = {
+    "packages": {
+        "frameworks": {
+            "oneflow": {
+                "distributions": [{"name": "oneflow", "version": "0.7.0"}],
+                "build": {"source": "oneflow/version.py", "compiled_core": False},
+            }
+        }
+    }
+}
+CASES.append(
+    ("DD524", [PLACEHOLDER_ONEFLOW], ("packages.frameworks.oneflow.build.compiled_core",))
+)
 
 
 def _extensions(*items: dict[str, Any], cuda: Any = "13.0", torch: str = "2.13.0+cu130") -> dict:
