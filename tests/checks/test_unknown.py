@@ -206,9 +206,7 @@ PLACEHOLDER_ONEFLOW = {
         }
     }
 }
-CASES.append(
-    ("DD524", [PLACEHOLDER_ONEFLOW], ("packages.frameworks.oneflow.build.compiled_core",))
-)
+CASES.append(("DD524", [PLACEHOLDER_ONEFLOW], ("packages.frameworks.oneflow.build.compiled_core",)))
 
 
 def _extensions(*items: dict[str, Any], cuda: Any = "13.0", torch: str = "2.13.0+cu130") -> dict:
