@@ -340,7 +340,9 @@ def startup(runs: int, work: Path, short: int = 20, long: int = 200) -> dict[str
     trivial.write_text("print('ok')\n")
 
     def cmd(profiled: bool, *argv: str) -> list[str]:
-        head = [py, "-m", "dldoctor", "profile", "--json", str(work / "s.json")] if profiled else [py]
+        head = (
+            [py, "-m", "dldoctor", "profile", "--json", str(work / "s.json")] if profiled else [py]
+        )
         return [*head, *argv]
 
     def workload(steps: int) -> list[str]:
