@@ -67,7 +67,7 @@ def _checked(rec: Recorder, backward: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 cheap = self.device.type == "cpu"
                 if self.numel() == 1 and (cheap or calls[0] % CHECK_EVERY == 1):
-                    value = float(self)
+                    value = float(self.detach())  # no requires_grad warning
                     if not math.isfinite(value):
                         rec.event("N", {"value": str(value), "backward_calls": calls[0]})
                         calls[0] = -1
