@@ -157,6 +157,8 @@ def _build_note(key: str, build: dict[str, Any], names: set[str], frame: dict[st
         return "CPU-only build"
     if key == "mindspore":
         return _mindspore_note(build)
+    if key == "mxnet" and build.get("cuda_variant"):
+        return f"built for CUDA {build['cuda_variant']}"
     if key == "paddle" and build.get("cuda_version") not in (None, ""):
         cuda = build.get("cuda_version")
         return "CPU-only build" if str(cuda) == "False" else f"built for CUDA {cuda}"
