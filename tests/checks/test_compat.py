@@ -440,6 +440,18 @@ def test_mxnet_is_retired(matrix):
     assert verdict.severity is Severity.WARNING and "retired" in verdict.title
 
 
+def test_a_cuda_build_of_mxnet_is_retired_too_under_its_own_name(matrix):
+    frameworks = {"mxnet": {"distributions": [{"name": "mxnet-cu117", "version": "1.9.1"}]}}
+    facts = make_facts(with_packages(dist("mxnet-cu117", "1.9.1"), frameworks=frameworks))
+    (verdict,) = compat_versions.retired_framework(facts, matrix)
+    assert verdict.title.startswith("mxnet-cu117 1.9.1 is retired")
+    assert verdict.evidence["distribution"] == "mxnet-cu117"
+    # Another framework's distribution is not MXNet's.
+    other = {"torch": {"distributions": [{"name": "torch", "version": "2.9.0"}]}}
+    facts = make_facts(with_packages(dist("torch", "2.9.0"), frameworks=other))
+    assert compat_versions.retired_framework(facts, matrix) == []
+
+
 # DD511, DD512 platforms
 
 WINDOWS = {"system": {"os": {"name": "Windows"}}}
