@@ -7,7 +7,17 @@ from typing import Any, Dict, List
 
 JSON = Dict[str, Any]
 # The features of mxnet.runtime.Features() worth reporting (1.5+; older releases lack it).
-FEATURES = ("CUDA", "CUDNN", "NCCL", "CUDA_RTC", "TENSORRT", "MKLDNN", "ONEDNN", "OPENMP", "BLAS_MKL")
+FEATURES = (
+    "CUDA",
+    "CUDNN",
+    "NCCL",
+    "CUDA_RTC",
+    "TENSORRT",
+    "MKLDNN",
+    "ONEDNN",
+    "OPENMP",
+    "BLAS_MKL",
+)
 
 
 def probe(ctx: Any) -> None:
@@ -58,9 +68,7 @@ def _autograd(ctx: Any, mx: Any, where: Any) -> JSON:
 
 
 def _graph(ctx: Any, mx: Any, where: Any) -> JSON:
-    gluon = mx.gluon
-
-    class Poly(gluon.HybridBlock):
+    class Poly(mx.gluon.HybridBlock):
         def hybrid_forward(self, F: Any, x: Any) -> Any:  # F: mx.nd or mx.sym
             return x * x + 3 * x
 
