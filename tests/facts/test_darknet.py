@@ -168,6 +168,8 @@ def test_dldoctor_check_finds_a_darknet_that_cannot_start_and_says_why(tmp_path:
     assert finding["evidence"]["missing"] == [CUDART, CUDNN, OPENCV]
     assert "Darknet" in finding["title"] and CUDART in finding["title"]
     assert "DD525" in run.stdout
+    shown = f"darknet {home / 'darknet'} — GPU=1 ({CUDART}) CUDNN=1 OPENCV=1 · 3 needed libraries"
+    assert shown in run.stdout
 
 
 def _environ() -> dict[str, str]:
