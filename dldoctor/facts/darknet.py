@@ -85,7 +85,7 @@ def _real(host: Host, path: str) -> str | None:
     try:
         target = host.path(path)
         return str(target.resolve()) if target.is_file() else None
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic-link loop (Python < 3.13)
         return None
 
 

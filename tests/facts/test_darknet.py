@@ -138,6 +138,13 @@ def test_a_symlink_to_the_same_binary_is_one_object_and_none_found_is_empty(
     assert _gather({"PATH": str(tmp_path / "empty")})["objects"] == []
 
 
+def test_a_symlink_loop_named_darknet_is_skipped(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "darknet").symlink_to(bin_dir / "darknet")
+    assert _gather({"PATH": str(bin_dir)})["objects"] == []
+
+
 def test_a_darknet_that_is_no_elf_file_is_unknown_not_healthy(tmp_path: Path) -> None:
     home = tmp_path / "darknet"
     home.mkdir()
