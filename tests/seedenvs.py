@@ -33,9 +33,14 @@ def _site(venv: Path) -> Path:
     return Path(out.stdout.strip())
 
 
-def _build(venv: Path, requirements: list[str], timeout_s: float) -> str | None:
-    """Create venv with requirements; None, or why it could not be built."""
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
+def _build(
+    venv: Path, requirements: list[str], timeout_s: float, base: str | None = None
+) -> str | None:
+    """Create venv (of the interpreter base, else this one) with requirements; None, or why it
+    could not be built."""
+    subprocess.run(
+        [base or sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120
+    )
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-input"]
     try:
         run = subprocess.run(
@@ -49,28 +54,34 @@ def _build(venv: Path, requirements: list[str], timeout_s: float) -> str | None:
     return None
 
 
-def cached_env(name: str, requirements: list[str], timeout_s: float = 900) -> Path:
-    """The venv ``name`` with exactly these requirements, built if missing; skips the test when
-    pip cannot build it here. Safe across pytest-xdist workers and concurrent sessions."""
+def cached_env(
+    name: str, requirements: list[str], timeout_s: float = 900, base: str | None = None
+) -> Path:
+    """The venv ``name`` of the interpreter ``base`` (else the one running the tests) with
+    exactly these requirements, built if missing; skips the test when pip cannot build it here.
+    Safe across pytest-xdist workers and concurrent sessions."""
     folder = _cache() / name
     folder.parent.mkdir(parents=True, exist_ok=True)
     stamp = folder / "dldoctor-requirements.txt"
-    wanted = "\n".join(requirements) + "\n"
+    wanted = "\n".join([*requirements, *([f"# base {base}"] if base else [])]) + "\n"
     with open(folder.parent / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (stamp.is_file() and stamp.read_text() == wanted):
-            why = _build(folder, requirements, timeout_s)
+            why = _build(folder, requirements, timeout_s, base)
             if why is not None:
                 pytest.skip(why)
             stamp.write_text(wanted)
     return folder / "bin" / "python"
 
 
-def overlay(base_python: Path, folder: Path, requirements: list[str], hide: str) -> Path:
+def overlay(
+    base_python: Path, folder: Path, requirements: list[str], hide: str, base: str | None = None
+) -> Path:
     """A venv at folder with requirements of its own, seeing base's packages after them, all
     but the distribution ``hide`` (the one the requirements replace: a real environment has it
-    once). base's packages are seen through a folder of symbolic links, one per entry."""
-    why = _build(folder, requirements, 600)
+    once). base's packages are seen through a folder of symbolic links, one per entry. base:
+    the interpreter the overlay venv is made of (the one base_python's venv was made of)."""
+    why = _build(folder, requirements, 600, base)
     if why is not None:
         pytest.skip(why)
     seen = folder / "base-site"

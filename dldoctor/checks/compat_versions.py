@@ -396,15 +396,15 @@ def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
     need(facts, "packages.distributions")
     verdicts = []
     for row in matrix.tables["retired"].get("framework", []):
-        dist = q.installed(facts, row["distribution"])
+        dist = q.installed(facts, row["distribution"]) or _variant(facts, row["distribution"])
         if dist:
             verdicts.append(
                 Verdict(
                     Severity.WARNING,
-                    f"{row['distribution']} {dist.get('version') or '(version unknown)'} is retired: "
+                    f"{dist['name']} {dist.get('version') or '(version unknown)'} is retired: "
                     f"{row['note']}",
                     evidence={
-                        "distribution": row["distribution"],
+                        "distribution": dist["name"],
                         "version": dist["version"],
                         "source": row["source"],
                     },
@@ -417,3 +417,10 @@ def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 )
             )
     return verdicts
+
+
+def _variant(facts: Facts, key: str) -> dict | None:
+    """The first installed distribution of framework ``key`` (mxnet-cu117 for mxnet), or None."""
+    frame = q.framework(facts, key) or {}
+    found = [d for d in frame.get("distributions") or [] if isinstance(d, dict) and d.get("name")]
+    return found[0] if found else None

@@ -125,6 +125,14 @@ def cuda_builds(facts: Facts, matrix: Matrix) -> list[CudaBuild]:
         # Before the CUDA plugins, jaxlib was the CUDA build: its local label says which.
         dist = q.installed(facts, "jaxlib") or {}
         builds.append(CudaBuild("jax", "JAX", "jaxlib", str(dist.get("version") or "?"), *jaxlib))
+    mxnet = (frameworks.get("mxnet") or {}).get("build") or {}
+    mx_dist = q.installed(facts, str(mxnet.get("distribution") or "")) if mxnet else None
+    if mx_dist and mxnet.get("cuda_variant"):  # mxnet-cu117: the CUDA its name says
+        builds.append(
+            CudaBuild(
+                "mxnet", "MXNet", mx_dist["name"], mx_dist["version"], str(mxnet["cuda_variant"])
+            )
+        )
     ort = q.installed(facts, "onnxruntime-gpu")
     if ort:
         row = matrix.rows_matching("onnxruntime", "onnxruntime", ort["version"])

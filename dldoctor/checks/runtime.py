@@ -45,6 +45,8 @@ def _import_fixes(
         return (intent_fix(signature.advice, *signature.intents, facts=facts, notes=notes),)
     if kind == "numpy-abi":
         return (fixes.numpy_below_2(facts),)
+    if kind == "numpy-aliases":
+        return (fixes.numpy_below_1_24(facts),)
     if kind == "out-of-memory":
         return (_out_of_memory(facts),)
     dist = q.installed(facts, module) if companion else rt.distribution(facts, key)

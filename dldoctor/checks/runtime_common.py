@@ -23,6 +23,7 @@ LABELS = {
     "onnxruntime": "ONNX Runtime",
     "mindspore": "MindSpore",
     "litert": "LiteRT",
+    "mxnet": "MXNet",
 }
 
 

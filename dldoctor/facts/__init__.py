@@ -176,6 +176,7 @@ def _environment_files(
             )
         except Exception as exc:
             errors.append(f"extensions: internal error: {type(exc).__name__}: {exc}")
+    _darknet(host, packages, sections, ldcache)
     cuda = sections["cuda"]
     if "errors" in cuda and "toolkits" not in cuda:
         return  # the cuda section itself failed
@@ -214,6 +215,25 @@ def _environment_files(
     except Exception as exc:
         cuda.setdefault("errors", {})["library_map"] = (
             f"internal error: {type(exc).__name__}: {exc}"
+        )
+
+
+def _darknet(
+    host: Host, packages: dict[str, Any], sections: dict[str, dict[str, Any]], ldcache: LdCache
+) -> None:
+    """Darknet's binaries (no Python package: found on the machine); unknown on Windows, where
+    its darknet.exe is not looked for."""
+    from dldoctor.facts.darknet import gather_darknet
+
+    system = sections["system"]
+    packages["darknet"] = None
+    if (system.get("os") or {}).get("name") == "Windows":
+        return
+    try:
+        packages["darknet"] = gather_darknet(host, ldcache, system.get("architecture"))
+    except Exception as exc:  # a gatherer bug must not cost the report
+        packages.setdefault("errors", []).append(
+            f"darknet: internal error: {type(exc).__name__}: {exc}"
         )
 
 

@@ -59,6 +59,9 @@ REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 # libmindspore_ascend.so.<n>.
 MINDSPORE_GPU_PLUGIN = re.compile(r"^libmindspore_gpu\.so\.(\d+\.\d+)$")
 MINDSPORE_ASCEND_PLUGIN = re.compile(r"^libmindspore_ascend\.so(\.\d+)*$")
+# MXNet's CUDA builds were published as their own distributions: mxnet-cu<major><minor>, the
+# minor one digit (mxnet-cu92: CUDA 9.2, mxnet-cu117: 11.7), some with an -mkl variant.
+MXNET_VARIANT = re.compile(r"^mxnet-cu(\d+)(\d)(?:-?mkl)?$")
 CONDA_LISTED = re.compile(r'"([^"]*?\.(?:dist|egg)-info)[/"]')
 
 
@@ -557,6 +560,19 @@ def _oneflow_build(providers: List[JSON]) -> JSON:
     return build
 
 
+def _mxnet_build(providers: List[JSON]) -> JSON:
+    """The CUDA variant from the distribution's name (mxnet-cu117: CUDA 11.7; mxnet: none)."""
+    if not providers:
+        return {"source": False, "error": "no installed distribution provides 'mxnet'"}
+    name = canonical(providers[0]["name"])
+    match = MXNET_VARIANT.match(name)
+    return {
+        "source": "distribution name",
+        "distribution": providers[0]["name"],
+        "cuda_variant": "%s.%s" % match.groups() if match else False,
+    }
+
+
 def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
     jaxlib = next((i for i in installed if canonical(i["name"]) == "jaxlib"), None)
     wanted = set(plugin_names)
@@ -600,6 +616,8 @@ def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:
             group["build"] = _mindspore_build(providers)
         elif key == "oneflow":
             group["build"] = _oneflow_build(providers)
+        elif key == "mxnet":
+            group["build"] = _mxnet_build(providers)
         elif key == "jax":
             roles = [
                 canonical(e["name"])

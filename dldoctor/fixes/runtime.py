@@ -80,6 +80,16 @@ def numpy_below_2(facts: Facts) -> Fix:
     )
 
 
+def numpy_below_1_24(facts: Facts) -> Fix:
+    return fix(
+        "Install a NumPy older than 1.24, the release that removed the np.bool-style aliases "
+        "the framework still uses (or a release of the framework without them, where one exists: MXNet has none).",
+        Install(("numpy<1.24",)),
+        facts=facts,
+        automatic=True,
+    )
+
+
 def pinned_wheels(facts: Facts, owner: str | None, libraries: list[str]) -> Fix | None:
     """Install the NVIDIA wheels the framework itself pins for the missing libraries."""
     wanted = {c for c in (component(lib) for lib in libraries) if c}

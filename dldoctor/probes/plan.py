@@ -16,7 +16,17 @@ from dldoctor.matrix import Matrix
 
 CHILD = Path(__file__).resolve().parent / "child"
 # Frameworks with a probe module (child/<name>_probe.py), in the order they are shown.
-PROBED = ("torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime", "mindspore", "litert")
+PROBED = (
+    "torch",
+    "tensorflow",
+    "jax",
+    "paddle",
+    "keras",
+    "onnxruntime",
+    "mindspore",
+    "litert",
+    "mxnet",
+)
 ALIASES = {
     "pytorch": "torch",
     "tf": "tensorflow",
@@ -46,6 +56,7 @@ COST = {
     "onnxruntime": 0.2,
     "mindspore": 4.0,
     "litert": 0.3,
+    "mxnet": 1.0,
 }
 # LiteRT's runtimes by distribution, newest first: the module each one is imported as.
 LITERT_MODULES = (("ai-edge-litert", "ai_edge_litert"), ("tflite-runtime", "tflite_runtime"))

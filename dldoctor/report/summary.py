@@ -125,6 +125,28 @@ def framework_lines(facts: Facts) -> list[str]:
             n for n in (_build_note(key, build, names, frame), runtime_note(facts, key)) if n
         )
         lines.append(f"{text}{' — ' + note if note else ''}")
+    return lines + _darknet_lines(facts)
+
+
+def _darknet_lines(facts: Facts) -> list[str]:
+    """One line per Darknet executable or library found: how it was built, from what it needs."""
+    section = facts.packages.get("darknet")
+    objects = section.get("objects") if isinstance(section, dict) else None
+    lines = []
+    for obj in objects or []:
+        if not isinstance(obj, dict):
+            continue
+        built = obj.get("built_with")
+        if not isinstance(built, dict):
+            lines.append(f"darknet {obj.get('path')} — build unknown (not a readable ELF file)")
+            continue
+        flags = [f"GPU=1 ({built['cuda_runtime']})"] if built.get("cuda_runtime") else ["CPU"]
+        flags += ["CUDNN=1"] if built.get("cudnn") else []
+        flags += ["OPENCV=1"] if built.get("opencv") else []
+        missing = obj.get("missing") or []
+        count = f"{len(missing)} needed librar{'y' if len(missing) == 1 else 'ies'} missing"
+        note = " ".join(flags) + (f" · {count}" if missing else "")
+        lines.append(f"darknet {obj.get('path')} — {note}")
     return lines
 
 
@@ -159,6 +181,8 @@ def _build_note(key: str, build: dict[str, Any], names: set[str], frame: dict[st
         return "CPU-only build"
     if key == "mindspore":
         return _mindspore_note(build)
+    if key == "mxnet" and build.get("cuda_variant"):
+        return f"built for CUDA {build['cuda_variant']}"
     if key == "paddle" and build.get("cuda_version") not in (None, ""):
         cuda = build.get("cuda_version")
         return "CPU-only build" if str(cuda) == "False" else f"built for CUDA {cuda}"

@@ -74,6 +74,44 @@ def test_no_driver_is_not_judged_here(matrix):
         compat_driver.driver_too_old(make_facts(torch_build("2.13.0+cu130", "13.0")), matrix)
 
 
+def mxnet_build(name: str, cuda: str | bool) -> dict:
+    return with_packages(
+        dist(name, "1.9.1"),
+        frameworks={
+            "mxnet": {
+                "distributions": [{"name": name, "version": "1.9.1"}],
+                "build": {
+                    "source": "distribution name",
+                    "distribution": name,
+                    "cuda_variant": cuda,
+                },
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("driver", "severity"),
+    [
+        ("450.80.01", Severity.ERROR),  # below CUDA 11's first driver
+        ("450.80.02", Severity.WARNING),  # at it: 11.7 under minor-version compatibility
+        ("515.43.04", None),  # at CUDA 11.7's own minimum
+    ],
+)
+def test_mxnet_cu117_is_judged_by_the_cuda_its_name_says(matrix, driver, severity):
+    facts = make_facts(mxnet_build("mxnet-cu117", "11.7"), gpu_machine(driver=driver, cuda="11.7"))
+    verdicts = compat_driver.driver_too_old(facts, matrix)
+    assert [v.severity for v in verdicts] == ([severity] if severity else [])
+    if verdicts:
+        assert "MXNet 1.9.1" in verdicts[0].title and "11.7" in verdicts[0].title
+        assert verdicts[0].evidence["distribution"] == "mxnet-cu117"
+
+
+def test_the_cpu_mxnet_is_no_cuda_build(matrix):
+    facts = make_facts(mxnet_build("mxnet", False), gpu_machine(driver="390.1", cuda="9.1"))
+    assert compat_driver.driver_too_old(facts, matrix) == []
+
+
 def test_jax_cuda13_plugin_uses_its_own_driver_floor(matrix):
     facts = make_facts(
         with_packages(
@@ -438,6 +476,18 @@ def test_mxnet_is_retired(matrix):
         make_facts(with_packages(dist("mxnet", "1.9.1"))), matrix
     )
     assert verdict.severity is Severity.WARNING and "retired" in verdict.title
+
+
+def test_a_cuda_build_of_mxnet_is_retired_too_under_its_own_name(matrix):
+    frameworks = {"mxnet": {"distributions": [{"name": "mxnet-cu117", "version": "1.9.1"}]}}
+    facts = make_facts(with_packages(dist("mxnet-cu117", "1.9.1"), frameworks=frameworks))
+    (verdict,) = compat_versions.retired_framework(facts, matrix)
+    assert verdict.title.startswith("mxnet-cu117 1.9.1 is retired")
+    assert verdict.evidence["distribution"] == "mxnet-cu117"
+    # Another framework's distribution is not MXNet's.
+    other = {"torch": {"distributions": [{"name": "torch", "version": "2.9.0"}]}}
+    facts = make_facts(with_packages(dist("torch", "2.9.0"), frameworks=other))
+    assert compat_versions.retired_framework(facts, matrix) == []
 
 
 # DD511, DD512 platforms

@@ -149,6 +149,50 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[str, ...]]] = [
     ),
     ("DD510", [with_packages(dist("mxnet", "1.9.1"))], ("packages.distributions",)),
     (
+        "DD524",
+        [
+            with_packages(
+                dist("oneflow", "0.7.0"),
+                frameworks={
+                    "oneflow": {
+                        "distributions": [{"name": "oneflow", "version": "0.7.0"}],
+                        "build": {"compiled_core": False},
+                    }
+                },
+            )
+        ],
+        ("packages.frameworks.oneflow.build.compiled_core",),
+    ),
+    (
+        "DD525",
+        [
+            {
+                "packages": {
+                    "darknet": {
+                        "searched": ["/opt/darknet"],
+                        "objects": [
+                            {
+                                "path": "/opt/darknet/darknet",
+                                "found_via": "common build directory",
+                                "kind": "executable",
+                                "needed": ["libcudart.so.12", "libc.so.6"],
+                                "built_with": {
+                                    "cuda_runtime": "libcudart.so.12",
+                                    "cublas": False,
+                                    "cudnn": False,
+                                    "opencv": False,
+                                },
+                                "missing": ["libcudart.so.12"],
+                                "error": None,
+                            }
+                        ],
+                    }
+                }
+            }
+        ],
+        ("packages.darknet",),
+    ),
+    (
         "DD511",
         [
             {"system": {"os": {"name": "Windows"}}},

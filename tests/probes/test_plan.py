@@ -64,11 +64,11 @@ def test_keras_backend_comes_from_the_environment_then_keras_json(tmp_path):
 
 
 def test_frameworks_without_a_probe_or_not_installed_are_said_so(matrix):
-    facts = facts_with("mxnet", "torch")
+    facts = facts_with("oneflow", "torch")
     plan = make_plan(facts, matrix, ("torch", "jax"), {})
     assert plan.groups == (("torch",),)
     assert plan.not_probed == {
-        "mxnet": "no runtime probe for this framework",
+        "oneflow": "no runtime probe for this framework",
         "jax": "not installed in this environment",
     }
 
