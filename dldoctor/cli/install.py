@@ -52,6 +52,14 @@ def install(
         fail(str(exc).replace("no runtime probe for", "cannot plan"))
     if "keras" in keys:
         fail("keras has no GPU build of its own: name its backend (torch, tensorflow or jax)")
+    from dldoctor.fixes.builds import CANDIDATES
+
+    unplanned = [k for k in keys if k not in CANDIDATES]
+    if unplanned:  # probed, but the matrix holds no build table to choose from
+        fail(
+            f"cannot plan {', '.join(unplanned)}: dldoctor plans "
+            f"{', '.join(CANDIDATES)} (it probes {', '.join(unplanned)} but has no build table)"
+        )
     if from_report is not None and apply_fixes:
         fail("--from plans from a report's facts: it prints the plan, --apply needs a live run")
     matrix = load_matrix()
