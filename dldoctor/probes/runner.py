@@ -57,13 +57,14 @@ def run_child(
     cwd: str | None = None,
     on_message: Callable[[JSON], None] | None = None,
     cancel: threading.Event | None = None,
+    on_spawn: Callable[[], None] | None = None,
 ) -> ChildOutcome:
     """Run ``argv + [json(args)]`` with a result channel; ``args["channel_fd"]`` is filled in.
 
     The deadline is ``timeout_s`` from the start, reset by each ``begin`` message (one per
     framework in the child) and extended by a ``phase`` message that asks for its own
     ``timeout_s`` (torch.compile). Setting ``cancel`` (Ctrl-C in the parent) ends it early.
-    Never raises for anything the child does.
+    ``on_spawn`` is called once the child exists. Never raises for anything the child does.
     """
     outcome = ChildOutcome()
     started = time.monotonic()
@@ -87,6 +88,8 @@ def run_child(
         return outcome
     os.close(write_fd)
     try:
+        if on_spawn is not None:
+            on_spawn()
         _watch(proc, read_fd, outcome, started, timeout_s, on_message, cancel)
     finally:
         # Its group, its session, and what daemonised out of both (a framework's import can).
