@@ -179,37 +179,6 @@ def terminal_out() -> object:
     return Out(sys.stdout, color=color, width=shutil.get_terminal_size().columns)
 
 
-def probe_runtime(
-    facts: Facts,
-    matrix: Matrix,
-    python: Optional[str],
-    quick: bool,
-    full: bool,
-    framework: Optional[str],
-    timeout_s: float,
-    memory_limit_gib: Optional[float],
-) -> tuple[Facts, str]:
-    """The facts with their runtime section: each framework probed in its own child process."""
-    import dataclasses
-
-    from dldoctor.probes import skipped
-
-    options, flags = _probe_options(python, quick, full, framework, timeout_s, memory_limit_gib)
-    if options is None:
-        return dataclasses.replace(facts, runtime=skipped("--quick: no framework imported")), flags
-    from dldoctor.probes.probe import run_probes
-
-    progress = _progress()
-    try:
-        runtime = run_probes(
-            facts, matrix, options, on_event=_forward(progress) if progress else None
-        )
-    finally:
-        if progress is not None:
-            progress.close()
-    return dataclasses.replace(facts, runtime=runtime), flags
-
-
 def gather_and_probe(
     matrix: Matrix,
     python: Optional[str],
@@ -218,7 +187,7 @@ def gather_and_probe(
     interpreter_timeout_s: float = 60.0,
     nvml_timeout_s: float = 10.0,
 ) -> tuple[Facts, str]:
-    """``gather_facts`` and ``probe_runtime`` overlapped: the probe children start as soon as the
+    """``gather_facts`` and the runtime probes overlapped: the probe children start as soon as the
     interpreter's packages, the cores and the memory are known, while NVML, the PCI bus, CUDA
     and the library map are still being gathered. ``probe``: quick, full, framework, the probe
     timeout, the memory limit in GiB. If gathering fails or is interrupted, the children are
