@@ -330,6 +330,49 @@ def accuracy(work: Path) -> list[dict[str, object]]:
     return rows
 
 
+def startup(runs: int, work: Path, short: int = 20, long: int = 200) -> dict[str, object]:
+    """dldoctor's fixed cost: the intercept of its overhead over a short and a long run of the
+    workload (overhead = fixed + per_step x steps), and its cost on a script importing nothing."""
+    py = sys.executable
+    script = work / "workload.py"
+    script.write_text(WORKLOAD)
+    trivial = work / "trivial.py"
+    trivial.write_text("print('ok')\n")
+
+    def cmd(profiled: bool, *argv: str) -> list[str]:
+        head = (
+            [py, "-m", "dldoctor", "profile", "--json", str(work / "s.json")] if profiled else [py]
+        )
+        return [*head, *argv]
+
+    def workload(steps: int) -> list[str]:
+        return [str(script), "--steps", str(steps), "--out", str(work), "--truth", str(work / "t")]
+
+    walls: dict[str, list[float]] = {}
+    for _ in range(runs):  # interleaved: the machine's drift hits every command alike
+        for name, argv in (
+            ("trivial", [str(trivial)]),
+            (f"workload {short} steps", workload(short)),
+            (f"workload {long} steps", workload(long)),
+        ):
+            for profiled in (False, True):
+                key = f"{name} ({'dldoctor' if profiled else 'plain'})"
+                walls.setdefault(key, []).append(round(measure(cmd(profiled, *argv))[1], 3))
+    med = {k: statistics.median(v) for k, v in walls.items()}
+
+    def delta(name: str) -> float:
+        return med[f"{name} (dldoctor)"] - med[f"{name} (plain)"]
+
+    d_short, d_long = delta(f"workload {short} steps"), delta(f"workload {long} steps")
+    per_step = (d_long - d_short) / (long - short)
+    return {
+        "walls_s": walls,
+        "trivial_script_overhead_s": round(delta("trivial"), 3),
+        "fixed_cost_s": round(d_short - per_step * short, 3),
+        "per_step_overhead_ms": round(per_step * 1e3, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -340,7 +383,17 @@ def main() -> None:
     parser.add_argument(
         "--only-dldoctor", action="store_true", help="overhead: plain and dldoctor profile only"
     )
+    parser.add_argument(
+        "--startup", action="store_true", help="only the fixed cost: short vs long runs"
+    )
     args = parser.parse_args()
+    if args.startup:
+        with tempfile.TemporaryDirectory() as tmp:
+            found = startup(args.runs, Path(tmp))
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "profile-startup.json").write_text(json.dumps(found, indent=2) + "\n")
+        print(json.dumps(found, indent=2))
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {
         "date": time.strftime("%Y-%m-%d"),

@@ -4,6 +4,22 @@ __version__ = "0.1.0"
 
 # `import dldoctor; dldoctor.step()` marks a training step for `dldoctor profile` (a no-op
 # otherwise); stdlib only, so a training script can keep the call.
+from typing import TYPE_CHECKING, Any
+
 from dldoctor.profilers.marker import step
 
-__all__ = ["__version__", "step"]
+if TYPE_CHECKING:
+    from dldoctor.notebook import Checked
+
+__all__ = ["__version__", "check", "step"]
+
+
+def check(**options: Any) -> "Checked":  # a string: no future import in this module
+    """Judge this machine as `dldoctor check` does; in a notebook the result shows inline.
+
+    Options as the command's: ``python``, ``quick``, ``full``, ``frameworks``, ``timeout_s``,
+    ``redact``. Imported here, not above: a training script's `import dldoctor` stays cheap.
+    """
+    from dldoctor.notebook import check as run
+
+    return run(**options)

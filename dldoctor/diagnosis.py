@@ -3,15 +3,19 @@
 Checks see one problem from several sides: predicted from versions (DD501), then observed in a
 probe (DD602), then in six failing smoke tests (DD606). The judged report keeps the finding that
 names the cause; the others become its evidence (``explains``). The primary diagnosis is the
-worst finding that explains the most of what was seen.
+worst finding that explains the most of what was seen; between equals, one made from what a
+framework said comes before one predicted from versions (the library it says it could not load
+before the cuDNN its version table expects).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from dldoctor.facts.queries import canonical
 from dldoctor.model import Finding, Severity
 
 JSON = dict[str, Any]
@@ -48,13 +52,22 @@ PREDICTS = {
     "DD507": ("numpy-abi",),
     "DD512": ("mps-macos",),
     "DD303": ("companion-operator",),
+    # An extension's static build facts predict what its import prints (right-corpus'
+    # extension-for-another-torch signature: "undefined symbol: _ZN3c10...").
+    "DD520": ("extension-build-mismatch", "companion-operator"),
+    "DD521": ("extension-build-mismatch", "companion-operator"),
 }
 # One finding that, for the same framework, makes another one its evidence (same root cause).
 ABSORBS = {
     "DD511": ("DD201",),  # native Windows TensorFlow after 2.10 is the CPU-only build
     "DD604": ("DD504",),  # the library it could not load is the cuDNN DD504 finds missing
     "DD303": ("DD601",),  # a companion built for another torch fails its import
+    "DD509": ("DD303",),  # Keras 3 and its backend's pin on Keras 2: one conflict, two sides
+    "DD520": ("DD601",),  # an extension built for another torch fails its import
+    "DD521": ("DD601",),  # an extension of another CUDA major fails its import
 }
+# Absorptions between two distributions' findings: they need not be about one framework.
+_ACROSS = ("DD509",)
 # Static findings about one framework whose evidence does not name it.
 _IMPLIED = {"DD506": "jax", "DD511": "tensorflow", "DD512": "torch"}
 # What follows from a framework's root cause: its import failing, its devices missing, its
@@ -117,12 +130,25 @@ def _absorbs(root: Finding, other: Finding) -> bool:
         return "pip" in other.evidence and any(str(x).startswith("libcudnn") for x in libraries)
     if root.code == "DD303":  # the companion whose requirement is unmet is the one failing
         return root.evidence.get("distribution") == other.evidence.get("module")
+    if root.code == "DD509":  # the backend's requirement on keras, or keras's on the backend
+        pair = {"keras", str(root.evidence.get("backend_distribution"))}
+        required = str(other.evidence.get("requirement") or "")
+        name = re.split(r"[\s\[<>=!~;(]", required, maxsplit=1)[0].lower()
+        return {str(other.evidence.get("distribution")).lower(), name} == pair
+    if root.code in ("DD520", "DD521"):  # the extension judged is the module that fails
+        module = other.evidence.get("module")
+        return isinstance(module, str) and canonical(module) == root.evidence.get("extension")
     return True
 
 
 def _cause(finding: Finding) -> str | None:
     cause = finding.evidence.get("cause")
     return cause if isinstance(cause, str) else None
+
+
+def _said(finding: Finding) -> bool:
+    """Made from a framework's own words (a failure signature), not predicted from versions."""
+    return bool(finding.evidence.get("said"))
 
 
 def _generic(finding: Finding) -> bool:
@@ -175,6 +201,8 @@ def diagnose(findings: list[Finding] | tuple[Finding, ...]) -> Diagnosis:
         causes = PREDICTS.get(items[s].code, ())
         for r in serious:
             if framework_of(items[r]) != framework_of(items[s]):
+                if items[s].code in _ACROSS and _absorbs(items[s], items[r]):
+                    folder.fold(s, r)
                 continue
             if _cause(items[r]) in causes or _absorbs(items[s], items[r]):
                 folder.fold(s, r)
@@ -206,14 +234,33 @@ def diagnose(findings: list[Finding] | tuple[Finding, ...]) -> Diagnosis:
     machine = [i for i in folder.alive() if items[i].code in MACHINE and i in serious]
     if machine:
         for i in folder.alive():
-            if items[i].code in _MACHINE_EXPLAINS or _cause(items[i]) == "cuda-init":
+            if (
+                items[i].code in _MACHINE_EXPLAINS
+                or _cause(items[i]) == "cuda-init"
+                or _driver_library(items[i])
+            ):
                 folder.fold(machine[0], i)
     judged = folder.result()
     ranked = sorted(
         enumerate(judged),
-        key=lambda p: (-p[1].severity.rank, -len(p[1].explains), p[1].code, p[0]),
+        key=lambda p: (-p[1].severity.rank, -len(p[1].explains), not _said(p[1]), p[1].code, p[0]),
     )
     return Diagnosis(tuple(f for _, f in ranked))
+
+
+# The driver's own libraries: missing when the driver is, whatever the framework.
+_DRIVER_LIBRARIES = ("libcuda.", "libnvidia-")
+
+
+def _driver_library(finding: Finding) -> bool:
+    """A library that could not be loaded (DD604) is only the driver's: the driver explains it."""
+    libraries = finding.evidence.get("libraries")
+    return (
+        finding.code == "DD604"
+        and isinstance(libraries, list)
+        and bool(libraries)
+        and all(str(lib).startswith(_DRIVER_LIBRARIES) for lib in libraries)
+    )
 
 
 def _gpu_related(finding: Finding) -> bool:

@@ -36,9 +36,24 @@ class Area(str, enum.Enum):
     PACKAGES = "packages"
     ENVIRONMENT = "environment"
     PROFILE = "profile"  # `dldoctor profile` findings (DD7xx); not an area of `check`'s view
+    CLUSTER = "cluster"  # `dldoctor check --cluster` findings (DD8xx), in the cluster report
 
 
-ACTIONS = ("install", "remove", "driver", "set", "unset")
+ACTIONS = (
+    "install",
+    "remove",
+    "driver",
+    "set",
+    "unset",
+    "reload-module",
+    "rebuild-module",
+    "reboot",
+    "system-package",
+    "service",
+    "diagnose",
+    "wsl-update",
+    "wsl-install",
+)
 
 
 @dataclass(frozen=True)
@@ -46,9 +61,16 @@ class Intent:
     """What a fix must achieve, before any installer's words: ``fixes/`` renders and orders it.
 
     ``install``: ``requirements`` (pinned) from ``index_url``, after removing ``remove_first``;
-    ``remove``: the distributions in ``remove_first``; ``driver``: an NVIDIA driver ``driver`` or
-    newer; ``set``/``unset``: the environment variable ``variable`` (to ``value``). An install of a
+    ``remove``: the distributions in ``remove_first``; ``manager`` "conda": they are conda
+    packages (specs), changed by conda whoever installed the rest; ``driver``: an NVIDIA driver
+    ``driver`` or newer; ``set``/``unset``: the environment variable ``variable`` (to ``value``);
+    ``reload-module``/``rebuild-module``: the kernel modules in ``names``; ``reboot``;
+    ``system-package``: the operating system's packages ``names`` (logical names fixes/ maps to
+    the distribution's); ``service``: enable and start the system service ``names[0]``;
+    ``diagnose``: run the diagnostic ``value`` (``kernel-log``, ``dldoctor``) with options
+    ``names``; ``wsl-update``/``wsl-install``: WSL itself, from the Windows host. An install of a
     GPU build names its ``framework``, the ``cuda`` it is built for and the ``driver`` it needs.
+    ``fixes.intents`` renders each for the platform, shell and installer of the judged facts.
     """
 
     requirements: tuple[str, ...] = ()
@@ -63,6 +85,14 @@ class Intent:
     driver: str | None = None
     variable: str | None = None
     value: str | None = None
+    names: tuple[
+        str, ...
+    ] = ()  # kernel modules, system packages, a service, a diagnostic's options
+    manager: str | None = None  # "conda": requirements/remove_first are conda packages
+    # Build from source against what is installed (a torch extension): no build isolation, no
+    # cached wheel, the sdist even where a wheel exists.
+    build: bool = False
+    find_links: str | None = None  # a page of wheel links (PyG's data.pyg.org/whl/torch-X+cuY.html)
 
     def to_dict(self) -> JSON:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -71,10 +101,12 @@ class Intent:
     def from_dict(cls, data: JSON) -> Intent:
         """An intent read back from a report: strings kept as data (rendering checks them)."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        for key in ("requirements", "remove_first"):
-            known[key] = tuple(str(x) for x in known.get(key) or ())
+        for key in ("requirements", "remove_first", "names"):  # a string is no list of names
+            value = known.get(key)
+            known[key] = tuple(str(x) for x in value) if isinstance(value, (list, tuple)) else ()
         known["copies"] = max(1, min(int(known.get("copies") or 1), 16))
         known["reinstall"] = bool(known.get("reinstall", False))
+        known["build"] = bool(known.get("build", False))
         for key in (
             "index_url",
             "extra_index_url",
@@ -83,6 +115,8 @@ class Intent:
             "driver",
             "variable",
             "value",
+            "manager",
+            "find_links",
         ):
             if not isinstance(known.get(key), (str, type(None))):
                 known[key] = None

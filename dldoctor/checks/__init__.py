@@ -1,6 +1,8 @@
 """Checks: pure functions of Facts and the matrix. Importing this package registers them all."""
 
 from dldoctor.checks import (
+    build,
+    build_ready,
     builds,
     compat_arch,
     compat_driver,
@@ -11,6 +13,8 @@ from dldoctor.checks import (
     container,
     driver,
     env,
+    extensions,
+    extensions_ops,
     interpreter,
     packages,
     runtime,
@@ -18,9 +22,13 @@ from dldoctor.checks import (
     runtime_gpu,
     runtime_health,
     runtime_libs,
+    runtime_loaded,
+    seed,
 )
 
 __all__ = [
+    "build",
+    "build_ready",
     "builds",
     "compat_arch",
     "compat_driver",
@@ -31,6 +39,8 @@ __all__ = [
     "container",
     "driver",
     "env",
+    "extensions",
+    "extensions_ops",
     "interpreter",
     "packages",
     "runtime",
@@ -38,4 +48,6 @@ __all__ = [
     "runtime_gpu",
     "runtime_health",
     "runtime_libs",
+    "runtime_loaded",
+    "seed",
 ]

@@ -11,9 +11,9 @@ from dldoctor.facts import queries as q
 from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
-from dldoctor.fixes.installers import conda as conda_installer
+from dldoctor.fixes.intents import fix as intent_fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Fix, Intent, Severity
 
 
 def _names(frame: dict[str, Any]) -> set[str]:
@@ -60,6 +60,10 @@ def _jax_cpu_only(frame: dict[str, Any]) -> str | None:
         return None
     if any(n.startswith(("jax-cuda", "jax-rocm")) for n in names):
         return None
+    if q.jaxlib_cuda(frame):  # before the plugins, jaxlib itself was the CUDA build
+        return None
+    if (frame.get("build") or {}).get("plugins", False) is None:  # a partial listing (a paste)
+        raise Unknown("packages.frameworks.jax.build.plugins")
     return "jaxlib has no CUDA plugin (jax-cuda12-plugin or jax-cuda13-plugin)"
 
 
@@ -134,16 +138,9 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
             continue  # the build file says CUDA (or says nothing and conda does not say CPU)
         reasons = [r for r in (why, _conda_reason(conda, pins)) if r]
         remedy = fix(facts, matrix)
-        fixes = [remedy] if remedy else []
         if pins and remedy:
-            names = [str(p["name"]) for p in pins]
-            fixes.insert(
-                0,
-                Fix(
-                    f"Remove {' and '.join(names)}, which hold conda to CPU builds.",
-                    conda_installer.remove(names, facts),
-                ),
-            )
+            remedy = _unpinned(facts, [str(p["name"]) for p in pins], remedy)
+        fixes = [remedy] if remedy else []
         verdicts.append(
             Verdict(
                 severity,
@@ -162,6 +159,19 @@ def cpu_only_build_on_gpu(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
             )
         )
     return verdicts
+
+
+def _unpinned(facts: Facts, names: list[str], remedy: Fix) -> Fix:
+    """The GPU build's fix, after conda's CPU pins (cpuonly) are removed: one remedy, in order."""
+    summary = (
+        f"Remove {' and '.join(names)}, which hold conda to CPU builds; then: {remedy.summary}"
+    )
+    pins = Intent(action="remove", remove_first=tuple(names), manager="conda")
+    if not remedy.intents:  # advice in words: the removal is the step, the rest is read
+        return intent_fix(summary, pins, facts=facts, automatic=False, notes=remedy.notes)
+    return intent_fix(
+        summary, pins, *remedy.intents, facts=facts, automatic=False, notes=remedy.notes
+    )
 
 
 def _no_windows_gpu_build(facts: Facts, matrix: Matrix) -> bool:

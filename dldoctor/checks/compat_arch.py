@@ -6,11 +6,12 @@ from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
 from dldoctor.matrix.rules import PTX, coverage
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Severity
 
 
 def _sm(cc: str) -> str:
@@ -68,15 +69,14 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
                             "matrix_row": f"jax.toml plugin cuda{build.cuda}",
                         },
                         fixes=(
-                            Fix(
+                            fix(
                                 "Use the CUDA 12 plugin, which supports older GPUs.",
-                                render(
-                                    Install(
-                                        (f"jax[cuda12]=={q.release_of(build.version)}",),
-                                        remove_first=("jax-cuda13-plugin", "jax-cuda13-pjrt"),
-                                    ),
-                                    facts,
+                                Install(
+                                    (f"jax[cuda12]=={q.release_of(build.version)}",),
+                                    remove_first=("jax-cuda13-plugin", "jax-cuda13-pjrt"),
                                 ),
+                                facts=facts,
+                                automatic=False,
                             ),
                         )
                         if build.cuda == "13"
@@ -100,7 +100,7 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
                 "matrix_row": build.arch_source,
             }
             if how is None:
-                fix = (
+                remedy = (
                     torch_build(facts, matrix, f"one built for {_sm(cc)}")
                     if build.framework == "torch"
                     else None
@@ -113,7 +113,7 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
                         f"{build.label} {build.version} (CUDA {build.cuda}) has no code for GPU {gpu['index']} "
                         f'({named}): "no kernel image is available"',
                         evidence=evidence,
-                        fixes=(fix,) if fix else (),
+                        fixes=(remedy,) if remedy else (),
                     )
                 )
             elif how == PTX:

@@ -11,8 +11,9 @@ from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.driver import install_driver
 from dldoctor.fixes.gpu_builds import torch_build_for_driver
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Intent, Severity
 
 
 def _windows(facts: Facts) -> bool:
@@ -133,11 +134,11 @@ def wsl_without_libcuda(facts: Facts, matrix: Matrix) -> list[Verdict]:
             "WSL without /usr/lib/wsl/lib/libcuda.so: no GPU passthrough from the Windows driver",
             evidence={"wsl": facts.system.get("wsl"), "libcuda_paths": libcuda.get("paths")},
             fixes=(
-                Fix(
+                fix(
                     "Install or update the NVIDIA driver on Windows (it brings WSL's libcuda), then "
                     "update WSL from a Windows prompt.",
-                    (("wsl", "--update"), ("wsl", "--shutdown")),
-                    notes="Run these in Windows PowerShell, not inside WSL.",
+                    Intent(action="wsl-update"),
+                    facts=facts,
                 ),
             ),
         )

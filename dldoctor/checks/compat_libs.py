@@ -14,7 +14,8 @@ from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, conda, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix, path_without
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -120,9 +121,10 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
                         "pip": pip,
                     },
                     fixes=(
-                        Fix(
+                        fix(
                             f"Install cuDNN {needed.major} as a wheel.",
-                            render(Install((f"{wheel}>={needed}",)), facts),
+                            Install((f"{wheel}>={needed}",)),
+                            facts=facts,
                             automatic=True,
                         ),
                     ),
@@ -137,10 +139,9 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
 
 
 def _unset_dir_fix(facts: Facts, directory: str, needed: Version) -> Fix:
-    return Fix(
-        f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first).",
-        _without(facts, directory),
-    )
+    summary = f"Take {directory} out of LD_LIBRARY_PATH (or put a cuDNN {needed} first)."
+    intent = path_without(facts, "LD_LIBRARY_PATH", directory)
+    return fix(summary, intent, facts=facts) if intent else Fix(summary)
 
 
 def _loaded_too_old(facts: Facts, build: CudaBuild, needed: Version, wheel: str) -> list[Verdict]:
@@ -155,16 +156,19 @@ def _loaded_too_old(facts: Facts, build: CudaBuild, needed: Version, wheel: str)
     directory = str(loaded.get("path", "")).rsplit("/", 1)[0]
     via = loaded.get("via")
     if via == "LD_LIBRARY_PATH":
-        fix = _unset_dir_fix(facts, directory, needed)
+        remedy = _unset_dir_fix(facts, directory, needed)
     elif loaded.get("kind") == "conda-env":
-        fix = Fix(
+        remedy = fix(
             f"Install cuDNN {needed} in the conda environment.",
-            conda.install([f"cudnn>={needed}"], facts),
+            Install((f"cudnn>={needed}",), manager="conda"),
+            facts=facts,
+            automatic=False,
         )
     else:
-        fix = Fix(
+        remedy = fix(
             f"Install cuDNN {needed} or newer where {build.label} looks for it.",
-            render(Install((f"{wheel}>={needed}",)), facts),
+            Install((f"{wheel}>={needed}",)),
+            facts=facts,
             automatic=loaded.get("kind") == "pip-wheel",
         )
     return [
@@ -181,7 +185,7 @@ def _loaded_too_old(facts: Facts, build: CudaBuild, needed: Version, wheel: str)
                 .get("search"),
                 "LD_LIBRARY_PATH": (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH"),
             },
-            fixes=(fix,),
+            fixes=(remedy,),
         )
     ]
 
@@ -213,17 +217,6 @@ def _ld_library_path_too_old(
                 )
             )
     return verdicts
-
-
-def _without(facts: Facts, directory: str) -> tuple[tuple[str, ...], ...]:
-    """The shell command (for a person) that sets LD_LIBRARY_PATH to its value less ``directory``."""
-    value = (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH")
-    if not isinstance(value, str):
-        return ()
-    kept = [p for p in value.split(":") if p and p.rstrip("/") != directory.rstrip("/")]
-    if not kept:
-        return (("unset", "LD_LIBRARY_PATH"),)
-    return (("export", "LD_LIBRARY_PATH=" + ":".join(kept)),)
 
 
 def _plugin_cudnn(matrix: Matrix, build: CudaBuild) -> str | None:
@@ -266,9 +259,10 @@ def _jax_cudnn(
                         "matrix_row": f"jax.toml plugin cuda{build.cuda}",
                     },
                     fixes=(
-                        Fix(
+                        fix(
                             "Install the cuDNN the plugin accepts.",
-                            render(Install((f"{wheel['name']}{accepted}",)), facts),
+                            Install((f"{wheel['name']}{accepted}",)),
+                            facts=facts,
                             automatic=True,
                         ),
                     ),

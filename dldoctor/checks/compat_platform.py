@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from packaging.version import Version
 
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Fix, Intent, Severity
 
 
 @check(
@@ -26,7 +29,8 @@ def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]
     Why: 2.10 was the last release with GPU support on native Windows; later ones run on the
     CPU only, without saying why.
 
-    Fix: run TensorFlow in WSL2 with tensorflow[and-cuda], or pin tensorflow<2.11 on Windows.
+    Fix: run TensorFlow in WSL2 with tensorflow[and-cuda], or pin tensorflow<2.11 on Windows;
+    WSL2 reaches only GPUs in WDDM mode, so with every GPU in TCC mode the pin comes first.
     """
     if need(facts, "system.os.name") != "Windows":
         raise NotApplicable("not native Windows")
@@ -38,25 +42,48 @@ def windows_native_tensorflow_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]
         return []
     if not need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS):
         return []
+    wsl = fix(
+        "Use WSL2 and install the CUDA build there.",
+        Intent(action="wsl-install"),
+        facts=facts,
+        notes="Then, in WSL2's Linux shell, create a virtual environment and install "
+        "tensorflow[and-cuda] into it (TensorFlow's Linux pip instructions); "
+        "`dldoctor check` run there judges the result.",
+    )
+    pin = fix(
+        f"Or keep native Windows with TensorFlow {rules['windows_native_gpu_last']}.",
+        Install((f"tensorflow=={rules['windows_native_gpu_last']}.*",)),
+        facts=facts,
+        automatic=False,
+    )
+    evidence = {"tensorflow": (tf or {}).get("version"), "source": rules["windows_source"]}
+    models = _driver_models(facts)
+    wddm = matrix.tables["system"]["wsl_driver_model"][0]
+    if models and wddm["required"] not in models:  # WSL 2 cannot reach any of these GPUs
+        evidence.update(driver_models=models, wsl_source=wddm["source"])
+        switch = wddm["switch"].replace("INDEX", "0")
+        wsl = replace(
+            wsl,
+            summary=f"Or switch a GPU to {wddm['required']} ({switch}, then reboot; where the "
+            "board supports it) and use WSL2: WSL 2 reaches only GPUs in WDDM mode.",
+            notes=f"This machine's GPUs are in {', '.join(sorted(set(models)))} mode. {wsl.notes}",
+        )
+        pin = replace(pin, summary=pin.summary.replace("Or keep", "Keep"))
     return [
         Verdict(
             Severity.ERROR,
             f"TensorFlow {(tf or {}).get('version')} on native Windows runs on the CPU only: GPU support "
             f"ended with {rules['windows_native_gpu_last']}",
-            evidence={"tensorflow": (tf or {}).get("version"), "source": rules["windows_source"]},
-            fixes=(
-                Fix(
-                    "Use WSL2 and install the CUDA build there.",
-                    (("wsl", "--install"), ("pip", "install", "tensorflow[and-cuda]")),
-                    notes="Run the second command inside WSL2, in a Linux Python environment.",
-                ),
-                Fix(
-                    f"Or keep native Windows with TensorFlow {rules['windows_native_gpu_last']}.",
-                    render(Install((f"tensorflow=={rules['windows_native_gpu_last']}.*",)), facts),
-                ),
-            ),
+            evidence=evidence,
+            fixes=(wsl, pin) if "driver_models" not in evidence else (pin, wsl),
         )
     ]
+
+
+def _driver_models(facts: Facts) -> list[str]:
+    """Each NVIDIA GPU's current Windows driver model (WDDM, TCC), only when all are known."""
+    models = [((g.get("driver_model") or {}).get("current")) for g in q.gpus(facts)]
+    return [str(m) for m in models] if models and all(models) else []
 
 
 @check(

@@ -11,7 +11,9 @@ from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix
+from dldoctor.fixes.runtime import jax_pieces
 from dldoctor.matrix import Matrix, minor_of
 from dldoctor.model import Area, Fix, Severity
 
@@ -22,6 +24,10 @@ def _version(facts: Facts, name: str) -> Version | None:
     if dist is None:
         return None
     return need_value(q.version_of(dist.get("version")), f"the version of {name}")
+
+
+def _public(version: Version) -> Version:
+    return q.public_of(str(version)) or version
 
 
 def _written(facts: Facts, name: str) -> str:
@@ -47,6 +53,8 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
     jax, jaxlib = _version(facts, "jax"), _version(facts, "jaxlib")
     if jax is None or jaxlib is None:
         raise NotApplicable("jax or jaxlib not installed")
+    # A local label ("+cuda11.cudnn86") names the build, not the release: never compared.
+    jax, jaxlib = _public(jax), _public(jaxlib)
     verdicts: list[Verdict | Unjudged] = []
     problems = []
     if jaxlib > jax:
@@ -55,7 +63,7 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
         )
     plugins = ((q.framework(facts, "jax") or {}).get("build") or {}).get("plugins") or []
     for plugin in plugins:
-        version = q.version_of(plugin.get("version"))
+        version = q.public_of(plugin.get("version"))
         if plugin.get("backend") == "cuda" and version is None:
             verdicts.append(Unjudged(str(plugin.get("name")), "its version"))
         elif plugin.get("backend") == "cuda" and version != jaxlib:
@@ -68,6 +76,16 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
         {p.get("major") for p in plugins if p.get("backend") == "cuda" and p.get("major")}
     )
     extra = f"[cuda{majors[-1]}]" if majors else ""
+    # Without a plugin, `pip install jax==V` leaves jaxlib as it is: jaxlib itself is pinned.
+    remedy = (
+        fix(
+            f"Reinstall jax{extra} at one version.",
+            Install((f"jax{extra}=={_written(facts, 'jax')}",)),
+            facts=facts,
+        )
+        if majors
+        else jax_pieces(facts)
+    )
     return [
         *verdicts,
         Verdict(
@@ -79,13 +97,7 @@ def jax_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudge
                 "plugins": plugins,
                 "rule": matrix.tables["jax"]["versioning_source"],
             },
-            fixes=(
-                Fix(
-                    f"Reinstall jax{extra} at one version.",
-                    render(Install((f"jax{extra}=={_written(facts, 'jax')}",)), facts),
-                    automatic=True,
-                ),
-            ),
+            fixes=(remedy,) if remedy else (),
         ),
     ]
 
@@ -160,15 +172,15 @@ def _numpy_verdict(
     facts: Facts, label: str, name: str, version: str, numpy: str, since: str | None, source: str
 ) -> Verdict:
     fixes = [
-        Fix(
-            "Keep NumPy 1 for this framework.", render(Install(("numpy<2",)), facts), automatic=True
-        )
+        fix("Keep NumPy 1 for this framework.", Install(("numpy<2",)), facts=facts, automatic=True)
     ]
     if since:
         fixes.append(
-            Fix(
+            fix(
                 f"Or upgrade {name} to {since} or newer (built for NumPy 2).",
-                render(Install((f"{name}>={since}",)), facts),
+                Install((f"{name}>={since}",)),
+                facts=facts,
+                automatic=False,
             )
         )
     return Verdict(
@@ -300,9 +312,10 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
                         "source": keras_rules["tf_keras_source"],
                     },
                     fixes=(
-                        Fix(
+                        fix(
                             f"Install tf-keras {tf_minor}.",
-                            render(Install((pin,)), facts),
+                            Install((pin,)),
+                            facts=facts,
                             automatic=True,
                         ),
                     ),
@@ -319,9 +332,10 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
                         "source": keras_rules["tf_keras_source"],
                     },
                     fixes=(
-                        Fix(
+                        fix(
                             f"Install tf-keras {tf_minor}.",
-                            render(Install((pin,)), facts),
+                            Install((pin,)),
+                            facts=facts,
                             automatic=True,
                         ),
                     ),
@@ -350,14 +364,16 @@ def keras_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
                     evidence={
                         "keras": _written(facts, "keras"),
                         "backend": backend,
+                        "backend_distribution": (dist or {}).get("name"),
                         "installed": (dist or {}).get("version"),
                         "minimum": rule["min"],
                         "source": keras_rules["source"],
                     },
                     fixes=(
-                        Fix(
+                        fix(
                             f"Upgrade {rule['distribution']}.",
-                            render(Install((f"{rule['distribution']}>={rule['min']}",)), facts),
+                            Install((f"{rule['distribution']}>={rule['min']}",)),
+                            facts=facts,
                             automatic=True,
                         ),
                     ),

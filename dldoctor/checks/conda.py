@@ -14,10 +14,10 @@ from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import need as need_fact
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.commands import Command, safe_name
-from dldoctor.fixes.installers import Install, conda, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Fix, Intent, Severity
 
 
 def _need_conda(facts: Facts) -> None:
@@ -82,25 +82,23 @@ def conda_and_pip_copies(facts: Facts, matrix: Matrix) -> list[Verdict]:
                         ],
                         "imports": imports.get("version"),
                     },
-                    fixes=(
-                        Fix(
-                            f"Keep the copy Python imports ({release}) and drop conda's record of it.",
-                            _keep_pip(facts, str(package["name"]), name, release),
-                        ),
-                    ),
+                    fixes=(_keep_pip(facts, str(package["name"]), name, release),),
                 )
             )
             break
     return verdicts
 
 
-def _keep_pip(facts: Facts, conda_name: str, name: str, release: str) -> tuple[Command, ...]:
+def _keep_pip(facts: Facts, conda_name: str, name: str, release: str) -> Fix:
     """conda forgets its copy (--force: what depends on it stays), then pip rewrites the files
-    they shared; nothing when a name read from the records is not a plain one."""
-    if not safe_name(conda_name):
-        return ()
-    install = render(Install((f"{name}=={release}",), reinstall=True), facts)
-    return (*conda.remove([conda_name], facts), *install) if install else ()
+    they shared (fixes/ renders nothing for a name from the records that is not a plain one)."""
+    return fix(
+        f"Keep the copy Python imports ({release}) and drop conda's record of it.",
+        Intent(action="remove", remove_first=(conda_name,), manager="conda"),
+        Install((f"{name}=={release}",), reinstall=True),
+        facts=facts,
+        automatic=False,
+    )
 
 
 def match_spec(text: str) -> SpecifierSet | None:
@@ -179,9 +177,11 @@ def conda_cuda_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     "required_by": {p["name"]: text for p, text, _ in wanting},
                 },
                 fixes=(
-                    Fix(
+                    fix(
                         f"Install the {dep} they were built for.",
-                        conda.install([f"{dep}{combined}"], facts),
+                        Install((f"{dep}{combined}",), manager="conda"),
+                        facts=facts,
+                        automatic=False,
                     ),
                 ),
             )
@@ -233,9 +233,11 @@ def _builds_against_conda(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 )
                 spec = f">={low},<{high}"
                 fixes = (
-                    Fix(
+                    fix(
                         f"Install the {package['name']} it needs.",
-                        conda.install([f"{package['name']}{spec}"], facts),
+                        Install((f"{package['name']}{spec}",), manager="conda"),
+                        facts=facts,
+                        automatic=False,
                     ),
                 )
             verdicts.append(

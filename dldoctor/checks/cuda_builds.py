@@ -119,6 +119,12 @@ def cuda_builds(facts: Facts, matrix: Matrix) -> list[CudaBuild]:
                     "jax", "JAX", plugin["name"], plugin.get("version") or "?", str(plugin["major"])
                 )
             )
+    jax_frame = frameworks.get("jax") or {}
+    jaxlib = q.jaxlib_cuda(jax_frame)
+    if jaxlib and not any(b.framework == "jax" for b in builds):
+        # Before the CUDA plugins, jaxlib was the CUDA build: its local label says which.
+        dist = q.installed(facts, "jaxlib") or {}
+        builds.append(CudaBuild("jax", "JAX", "jaxlib", str(dist.get("version") or "?"), *jaxlib))
     ort = q.installed(facts, "onnxruntime-gpu")
     if ort:
         row = matrix.rows_matching("onnxruntime", "onnxruntime", ort["version"])

@@ -8,9 +8,18 @@ from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.driver import container_gpu_access, install_driver, rebuild_kernel_module
+from dldoctor.fixes.driver import (
+    container_gpu_access,
+    install_driver,
+    rebuild_kernel_module,
+    reload_modules,
+)
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Fix, Intent, Severity
+
+# The driver's kernel modules, in the order they unload (each uses the next).
+_MODULES = ("nvidia_uvm", "nvidia_drm", "nvidia_modeset", "nvidia")
 
 
 def _toolkit_versions(facts: Facts) -> list[str]:
@@ -110,11 +119,12 @@ def driver_library_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
             "but the old kernel module is still loaded",
             evidence={**_nvml_evidence(facts), "kernel_module_version": module},
             fixes=(
-                Fix(
-                    "Reboot so the new kernel module loads (or reload it, no GPU process running).",
-                    (("sudo", "reboot"),),
-                    notes="Without a reboot: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset "
-                    "nvidia && sudo modprobe nvidia",
+                fix("Reboot so the new kernel module loads.", Intent(action="reboot"), facts=facts),
+                reload_modules(
+                    facts,
+                    _MODULES,
+                    "Or, without a reboot: reload the NVIDIA kernel modules (no process may use "
+                    "the GPU, and no display server may run on it).",
                 ),
             ),
         )
@@ -126,8 +136,8 @@ _NVML_HINTS = {
     "them (often 'video'), or in a container pass the GPU (docker run --gpus all).",
     "function_not_found": "The NVML library is older than the nvidia-ml-py bindings expect: "
     "update the driver, or install an older nvidia-ml-py.",
-    "error": "NVML failed; the message above is the driver's own. `nvidia-smi` shows the same "
-    "failure and `sudo dmesg | grep -i nvrm` usually says why.",
+    "error": "NVML failed; the message above is the driver's own (nvidia-smi shows the same "
+    "failure). The kernel log's NVRM lines usually say why.",
 }
 
 
@@ -152,9 +162,15 @@ def nvml_failure(facts: Facts, matrix: Matrix) -> list[Verdict]:
             Severity.ERROR,
             f"NVML cannot talk to the NVIDIA driver: {error}",
             evidence=_nvml_evidence(facts),
-            fixes=(Fix(_NVML_HINTS[status or "error"]),),
+            fixes=(_nvml_fix(facts, status or "error"),),
         )
     ]
+
+
+def _nvml_fix(facts: Facts, status: str) -> Fix:
+    if status == "error":  # the driver's own account is in the kernel log
+        return fix(_NVML_HINTS[status], Intent(action="diagnose", value="kernel-log"), facts=facts)
+    return Fix(_NVML_HINTS[status])
 
 
 @check(
@@ -235,17 +251,19 @@ def nvml_hung(facts: Facts, matrix: Matrix) -> list[Verdict]:
             f"NVML did not answer{within}: the driver is wedged",
             evidence={**_nvml_evidence(facts), "during": nvml.get("during"), "timeout_s": seconds},
             fixes=(
-                Fix(
+                fix(
                     "Find what the driver is stuck on in the kernel log (Xid errors), then reset "
                     "the GPU or reboot.",
-                    (("sudo", "dmesg", "--level=err,warn"),),
+                    Intent(action="diagnose", value="kernel-errors"),
+                    facts=facts,
                     notes="An idle GPU can be reset with `sudo nvidia-smi -r -i INDEX` (no "
                     "process may use it); a GPU that fell off the bus needs a reboot.",
                 ),
-                Fix(
+                fix(
                     "On a machine with many GPUs and persistence mode off, keep the driver "
                     "initialised so NVML answers at once, then run dldoctor again.",
-                    (("sudo", "systemctl", "enable", "--now", "nvidia-persistenced"),),
+                    Intent(action="service", names=("nvidia-persistenced",)),
+                    facts=facts,
                 ),
             ),
         )

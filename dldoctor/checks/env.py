@@ -6,8 +6,9 @@ from dldoctor.checks.registry import NotApplicable, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Intent, Severity
 
 _HIDE_ALL = ("", "-1", "none", "nodevfiles", "void")
 
@@ -53,15 +54,24 @@ def visible_devices_hide_all(facts: Facts, matrix: Matrix) -> list[Verdict]:
     if value is None:
         raise NotApplicable("CUDA_VISIBLE_DEVICES is not set")
     count = len(q.gpus(facts))
-    if not count or value.strip().lower() not in _HIDE_ALL:
+    if value.strip().lower() not in _HIDE_ALL:
         return []
+    # None listed: none here, or unknown (NVML not asked, an old report): Unknown is not judged.
+    if not count and need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS) is False:
+        raise NotApplicable("no NVIDIA GPU on this machine")
     return [
         Verdict(
             Severity.ERROR,
-            f"CUDA_VISIBLE_DEVICES={value!r} hides all {count} GPU(s) from every framework",
+            f"CUDA_VISIBLE_DEVICES={value!r} hides "
+            + (f"all {count} GPU(s)" if count else "every GPU")
+            + " from every framework",
             evidence={"CUDA_VISIBLE_DEVICES": value, "gpu_count": count},
             fixes=(
-                Fix("Unset it (or name the GPUs to use).", (("unset", "CUDA_VISIBLE_DEVICES"),)),
+                fix(
+                    "Unset it (or name the GPUs to use).",
+                    Intent(action="unset", variable="CUDA_VISIBLE_DEVICES"),
+                    facts=facts,
+                ),
             ),
         )
     ]
@@ -106,14 +116,14 @@ def visible_devices_unknown(facts: Facts, matrix: Matrix) -> list[Verdict]:
             f"(this machine has {len(gpus)} GPU(s): {valid}); {outcome}",
             evidence={"CUDA_VISIBLE_DEVICES": value, "invalid": bad, "gpu_count": len(gpus)},
             fixes=(
-                Fix(
+                fix(
                     f"Set it to existing GPUs (indices {valid}, or UUIDs from `nvidia-smi -L`).",
-                    (
-                        (
-                            "export",
-                            f"CUDA_VISIBLE_DEVICES={','.join(str(i) for i in range(len(gpus)))}",
-                        ),
+                    Intent(
+                        action="set",
+                        variable="CUDA_VISIBLE_DEVICES",
+                        value=",".join(str(i) for i in range(len(gpus))),
                     ),
+                    facts=facts,
                 ),
             ),
         )

@@ -11,7 +11,8 @@ from dldoctor.facts import queries as q
 from dldoctor.facts.known import need
 from dldoctor.facts.model import Facts
 from dldoctor.facts.requirements import parse
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -53,14 +54,17 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict | Unjud
         intent = Install(
             (f"{name}=={q.release_of(wanted)}",), remove_first=(name,), copies=len(copies)
         )
-        commands = render(intent, facts)
         verdicts.append(
             Verdict(
                 severity,
                 f"{name} is installed {len(copies)} times ({', '.join(versions)}); "
                 f"Python imports {first.get('version')} from {first.get('location')}",
                 evidence={"copies": copies},
-                fixes=(Fix("Remove every copy, then install one.", commands),),
+                fixes=(
+                    fix(
+                        "Remove every copy, then install one.", intent, facts=facts, automatic=False
+                    ),
+                ),
             )
         )
     return verdicts
@@ -102,14 +106,14 @@ def clashing_distributions(facts: Facts, matrix: Matrix) -> list[Verdict]:
         dist = q.installed(facts, keep) or {}
         version = q.release_of(dist.get("version") or "")
         reqs = (f"{keep}=={version}",) if version else (keep,)
-        commands = render(Install(reqs, remove_first=tuple(names)), facts)
+        intent = Install(reqs, remove_first=tuple(names))
         verdicts.append(
             Verdict(
                 Severity.ERROR if framework_clash else Severity.WARNING,
                 f"{' and '.join(names)} both install the module '{conflict['module']}' "
                 "and overwrite each other's files",
                 evidence=dict(conflict),
-                fixes=(Fix(f"Keep only {keep} (reinstalled cleanly).", commands, automatic=True),),
+                fixes=(fix(f"Keep only {keep} (reinstalled cleanly).", intent, facts=facts),),
             )
         )
     return verdicts
@@ -178,14 +182,16 @@ def _requirement_fix(facts: Facts, matrix: Matrix, owner: str, requirement: str)
             # A +cpu or +cuXXX torch needs the companion built the same way, from the same index.
             local = torch["version"].partition("+")[2]
             index = matrix.torch_index_url.format(variant=local) if local else None
-            return Fix(
+            return fix(
                 f"Install the {owner} release paired with the installed torch {torch['version']}.",
-                render(Install((f"{owner}=={paired}.*",), index_url=index), facts),
+                Install((f"{owner}=={paired}.*",), index_url=index),
+                facts=facts,
                 automatic=True,
             )
     spec = str(req.specifier) or ""
-    return Fix(
+    return fix(
         f"Install {req.name}{spec} (what {owner} declares).",
-        render(Install((f"{req.name}{spec}",)), facts),
+        Install((f"{req.name}{spec}",)),
+        facts=facts,
         automatic=True,
     )

@@ -9,21 +9,40 @@ from dldoctor.checks.registry import Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
-from dldoctor.fixes.commands import rerun
+from dldoctor.fixes.intents import fix as intent_fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.matrix.signatures import Match
+from dldoctor.model import Area, Fix, Intent, Severity
 
 # --full only tests that a working installation may well fail (no C++ compiler for Inductor).
 _OPTIONAL = ("compile",)
 
 
+def _import_match(text: str, imported: dict[str, Any], matrix: Matrix) -> Match | None:
+    """The signature that explains a failed import: the error's own words first, then what the
+    import printed before failing (torch on Windows names the missing runtime there)."""
+    for line in [text, *(imported.get("warnings") or []), *(imported.get("output") or [])]:
+        found = matrix.signatures.scan(str(line))
+        if found:
+            return found[0]
+    return None
+
+
 def _import_fixes(
-    facts: Facts, matrix: Matrix, key: str, module: str, companion: bool, text: str
+    facts: Facts, matrix: Matrix, key: str, module: str, companion: bool, match: Match | None
 ) -> tuple[Fix, ...]:
-    kind = rt.cause(text, matrix)
-    if kind == "companion-operator" and module in ("torchvision", "torchaudio"):
+    kind = match.cause if match else None
+    if kind in ("companion-operator", "extension-build-mismatch") and module in (
+        "torchvision",
+        "torchaudio",
+    ):
         fix = fixes.paired_companion(facts, matrix, module)
         return (fix,) if fix else ()
+    if match and match.code == "DD601" and match.signature.advice:
+        # A cause no reinstall fixes (a runtime missing, an extension built for another torch).
+        signature = match.signature
+        notes = f"Source: {signature.source}"
+        return (intent_fix(signature.advice, *signature.intents, facts=facts, notes=notes),)
     if kind == "numpy-abi":
         return (fixes.numpy_below_2(facts),)
     if kind == "out-of-memory":
@@ -38,9 +57,16 @@ def _import_fixes(
 def _out_of_memory(facts: Facts) -> Fix:
     limit = (facts.runtime or {}).get("memory_limit_bytes")
     capped = f" (each probe was capped at {limit / 2**30:.1f} GiB: --memory-limit)" if limit else ""
-    return Fix(
-        f"It ran out of memory{capped}: check free memory (`free -h`) and the kernel log "
-        "(`sudo dmesg | grep -i oom`)."
+    if (facts.system.get("os") or {}).get("name") == "Windows":  # no free(1), no OOM killer log
+        return Fix(
+            f"It ran out of memory{capped}: check free memory and the commit charge "
+            "(Task Manager, Performance, Memory: 'Committed'), or enlarge the page file."
+        )
+    return intent_fix(
+        f"It ran out of memory{capped}: check free memory (`free -h`) and the kernel log for the "
+        "OOM killer's lines (Out of memory: Killed process …).",
+        Intent(action="diagnose", value="kernel-errors"),
+        facts=facts,
     )
 
 
@@ -57,8 +83,9 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Why: nothing that uses it can run; metadata-only tools report this environment as healthy.
 
     Fix: depends on the error, quoted verbatim: the companion release paired with torch
-    ("operator torchvision::nms does not exist"), NumPy 1.x for binaries built against it, or a
-    clean reinstall.
+    ("operator torchvision::nms does not exist"), NumPy 1.x for binaries built against it, an
+    extension built for the installed torch (an undefined c10 symbol), the runtime the framework
+    says is missing (the Visual C++ Redistributable), or a clean reinstall.
     """
     verdicts = []
     for key, record in rt.probed(facts).items():
@@ -70,32 +97,47 @@ def framework_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
             text = rt.error_text(imported.get("error"))
             module = imported.get("module") or key
             what = f"`import {module}`" + (f" ({rt.label(key)}'s companion)" if companion else "")
+            match = _import_match(text, imported, matrix)
+            # The error quoted, unless only what was printed before it names the cause.
+            said_before = match is not None and match.code == "DD601" and match.line not in text
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
-                    f"{what} fails although it is installed: {rt.first_line(text)}",
+                    f"{what} fails although it is installed: "
+                    + (
+                        match.title(rt.version_label(facts, key, record))
+                        if match is not None and said_before
+                        else rt.first_line(text)
+                    ),
                     evidence={
                         "framework": key,
-                        "cause": rt.cause(text, matrix),
+                        "cause": match.cause if match else None,
                         "module": module,
                         "error": text,
                         "traceback": (imported.get("error") or {}).get("traceback") or [],
                     },
-                    fixes=_import_fixes(facts, matrix, key, module, bool(companion), text),
+                    fixes=_import_fixes(facts, matrix, key, module, bool(companion), match),
                 )
             )
     return verdicts
+
+
+def _compiler(facts: Facts) -> tuple[str, ...]:
+    """A compiler; the distribution's Python headers too when this Python is the system's own
+    (a venv of /usr/bin/python3): pyenv, conda and python.org builds ship their Python.h."""
+    base = facts.python.get("base_prefix")
+    return ("c-compiler", "python-headers") if base in ("/usr", None) else ("c-compiler",)
 
 
 def _smoke_fix(facts: Facts, matrix: Matrix, smoke: dict[str, Any], text: str) -> tuple[Fix, ...]:
     test, device = smoke.get("test"), str(smoke.get("device"))
     if test == "compile":
         return (
-            Fix(
+            intent_fix(
                 "torch.compile needs a working C/C++ compiler (and Python headers) for its CPU "
                 "backend; install one, or leave torch.compile unused.",
-                (("sudo", "apt-get", "install", "-y", "build-essential", "python3-dev"),),
-                notes="The command is Debian/Ubuntu's; other systems name these packages differently.",
+                Intent(action="system-package", names=_compiler(facts)),
+                facts=facts,
             ),
         )
     if rt.cause(text, matrix) == "out-of-memory":
@@ -129,9 +171,10 @@ def _smoke_fix(facts: Facts, matrix: Matrix, smoke: dict[str, Any], text: str) -
     Area.FRAMEWORKS,
 )
 def smoke_test_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
-    """What: a smoke test (gradient of x²+3x, a compiled graph, fitting y=3x+1, a matmul against a
-    float64 reference, a large allocation, a mixed-precision step, an all-reduce) gave a wrong
-    number or raised, on the CPU or an accelerator.
+    """What: a smoke test (gradient of x²+3x, a compiled graph, fitting y=3x+1, a convolution
+    forward and backward, a matmul with bias or against a float64 reference, a kernel compiled at
+    run time, a large allocation, a mixed-precision step, an all-reduce) gave a wrong number or
+    raised, on the CPU or an accelerator.
 
     Why: the framework imports and lists the device, yet training on it would fail or, worse,
     silently compute garbage.
@@ -157,7 +200,10 @@ def smoke_test_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     title,
                     evidence={
                         "framework": key,
-                        "cause": rt.cause(text, matrix),
+                        # The error's own words first; else what the test printed while
+                        # it failed (NumPy's ABI warning precedes MindSpore's SystemError).
+                        "cause": rt.cause(text, matrix)
+                        or rt.cause("\n".join(map(str, smoke.get("output") or [])), matrix),
                         **{k: v for k, v in smoke.items() if k != "output"},
                     },
                     fixes=_smoke_fix(facts, matrix, smoke, text),
@@ -174,14 +220,21 @@ def _process_evidence(key: str, record: dict[str, Any]) -> dict[str, Any]:
         "during": record.get("during"),
         "signal": process.get("signal"),
         "exit_code": process.get("exit_code"),
+        "exception": process.get("exception"),  # native Windows: the NTSTATUS of the crash
         "last_output": (record.get("output") or [])[-12:] or process.get("output_tail") or [],
         "memory_limit_bytes": process.get("memory_limit_bytes"),
     }
 
 
+def _exception(record: dict[str, Any]) -> str:
+    """The NTSTATUS name a Windows child died of ("STATUS_ACCESS_VIOLATION"), else ""."""
+    return str((record.get("process") or {}).get("exception") or "").split(" ")[0]
+
+
 def _sigill(record: dict[str, Any], matrix: Matrix) -> bool:
     signal = (record.get("process") or {}).get("signal")
-    return signal == "SIGILL" or bool(rt.with_cause(record, "cpu-instructions", matrix))
+    illegal = signal == "SIGILL" or _exception(record) == "STATUS_ILLEGAL_INSTRUCTION"
+    return illegal or bool(rt.with_cause(record, "cpu-instructions", matrix))
 
 
 @check(
@@ -192,8 +245,8 @@ def _sigill(record: dict[str, Any], matrix: Matrix) -> bool:
 )
 def probe_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """What: the child process probing a framework died: killed by a signal (SIGSEGV, SIGABRT,
-    SIGBUS, SIGKILL) or exited without finishing, during its import, its CUDA initialisation or a
-    smoke test.
+    SIGBUS, SIGKILL; on Windows an exception such as STATUS_ACCESS_VIOLATION) or exited without
+    finishing, during its import, its CUDA initialisation or a smoke test.
 
     Why: a script using the framework dies the same way, usually without a Python traceback:
     mismatched native libraries, a broken install, or the kernel's out-of-memory killer.
@@ -210,7 +263,8 @@ def probe_crashed(facts: Facts, matrix: Matrix) -> list[Verdict]:
         how = record.get("reason") or "crashed"
         dist = rt.distribution(facts, key)
         remedies: list[Fix] = []
-        if signal == "SIGKILL" or rt.with_cause(record, "out-of-memory", matrix):
+        out_of_memory = signal == "SIGKILL" or _exception(record) == "STATUS_NO_MEMORY"
+        if out_of_memory or rt.with_cause(record, "out-of-memory", matrix):
             remedies.append(_out_of_memory(facts))
         elif dist and dist.get("version"):
             name = q.canonical(str(dist["name"]))
@@ -272,9 +326,14 @@ def probe_timed_out(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 "and was killed",
                 evidence=_process_evidence(key, record),
                 fixes=(
-                    Fix(
+                    intent_fix(
                         "Rerun with a longer timeout to tell slow from stuck.",
-                        (rerun(facts, "--framework", key, "--timeout", "600"),),
+                        Intent(
+                            action="diagnose",
+                            value="dldoctor",
+                            names=("--framework", key, "--timeout", "600"),
+                        ),
+                        facts=facts,
                         notes=hint,
                     ),
                 ),
@@ -328,7 +387,11 @@ def illegal_instruction(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 Severity.ERROR,
                 f"{rt.version_label(facts, key, record)} cannot run on this CPU "
                 f"({cpu.get('model') or 'unknown model'}): "
-                + (rt.first_line(said[0][1]) if said else "illegal instruction (SIGILL)"),
+                + (
+                    rt.first_line(said[0][1])
+                    if said
+                    else f"illegal instruction ({_exception(record) or 'SIGILL'})"
+                ),
                 evidence=evidence,
                 fixes=(
                     Fix(

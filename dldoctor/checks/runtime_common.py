@@ -21,6 +21,8 @@ LABELS = {
     "paddle": "PaddlePaddle",
     "keras": "Keras",
     "onnxruntime": "ONNX Runtime",
+    "mindspore": "MindSpore",
+    "litert": "LiteRT",
 }
 
 
@@ -96,6 +98,11 @@ def texts(record: JSON) -> Iterator[tuple[str, str]]:
     imported = record.get("import") or {}
     if imported.get("error"):
         yield "import", error_text(imported["error"])
+    # What the import and each smoke test printed, one block each: a message wrapped over
+    # lines (NumPy's ABI warning) is matched whole.
+    printed = [str(x) for x in (imported.get("warnings") or []) + (imported.get("output") or [])]
+    if printed:
+        yield "import output", "\n".join(printed)
     for name, companion in (record.get("companions") or {}).items():
         if isinstance(companion, dict) and companion.get("error"):
             yield f"import {name}", error_text(companion["error"])
@@ -105,6 +112,9 @@ def texts(record: JSON) -> Iterator[tuple[str, str]]:
     for key in ("cuda_init_error", "gpu_error"):
         if isinstance(info.get(key), str):
             yield key, info[key]
+    for kind, said in (record.get("device_errors") or {}).items():  # schema 1.3
+        if isinstance(said, dict) and isinstance(said.get("error"), str):
+            yield f"{kind} device", said["error"]
     for platform, value in (info.get("backend_errors") or {}).items():
         if platform in ("cuda", "rocm", "gpu"):  # every jax tries TPU; that error is noise
             yield f"{platform} backend", str(value)
@@ -112,8 +122,11 @@ def texts(record: JSON) -> Iterator[tuple[str, str]]:
         if isinstance(loaded, dict) and not loaded.get("loaded"):
             yield name, "\n".join(str(x) for x in loaded.get("log") or [])
     for smoke in record.get("smoke") or []:
+        where = f"{smoke.get('test')} on {smoke.get('device')}"
         if smoke.get("error"):
-            yield f"{smoke.get('test')} on {smoke.get('device')}", error_text(smoke["error"])
+            yield where, error_text(smoke["error"])
+        if smoke.get("output"):
+            yield f"{where} output", "\n".join(str(x) for x in smoke["output"])
     for key in ("warnings", "output"):
         for line in record.get(key) or []:
             yield key, str(line)

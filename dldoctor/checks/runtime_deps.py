@@ -6,8 +6,9 @@ from __future__ import annotations
 from dldoctor.checks import runtime_said as said
 from dldoctor.checks.registry import Verdict, check
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
-from dldoctor.model import Area, Fix
+from dldoctor.model import Area, Intent
 
 
 def _all(facts: Facts, matrix: Matrix, code: str) -> list[Verdict]:
@@ -105,9 +106,12 @@ def out_of_memory(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     limit = (facts.runtime or {}).get("memory_limit_bytes")
     capped = f" Each probe was capped at {limit / 2**30:.1f} GiB (--memory-limit)." if limit else ""
-    remedy = Fix(
+    remedy = fix(
         "Free the memory: on a GPU, stop the processes `nvidia-smi` lists that should not run; on "
-        f"the host, check `free -h` and the kernel log (`sudo dmesg | grep -i oom`).{capped}"
+        "the host, check `free -h` and the kernel log for the OOM killer's lines (Out of memory: "
+        f"Killed process …).{capped}",
+        Intent(action="diagnose", value="kernel-errors"),
+        facts=facts,
     )
     return [
         Verdict(v.severity, v.title, v.evidence, (remedy, *v.fixes))

@@ -9,13 +9,14 @@ from typing import Any
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks import runtime_said as said
 from dldoctor.checks.cuda_builds import cuda_builds
-from dldoctor.checks.registry import NotApplicable, Verdict, check
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
-from dldoctor.facts.known import need_value
+from dldoctor.facts.known import Unknown, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
 from dldoctor.fixes import runtime as fixes
 from dldoctor.fixes.driver import install_driver
+from dldoctor.fixes.intents import fix as intent_fix
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
 from dldoctor.matrix.signatures import Match
@@ -184,7 +185,7 @@ def no_kernel_image(facts: Facts, matrix: Matrix) -> list[Verdict]:
     "A CUDA library a framework needs could not be loaded",
     Area.FRAMEWORKS,
 )
-def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: loading a framework (or its CUDA backend or execution provider) failed with
     "libcudart.so.12: cannot open shared object file", "Could not load dynamic library
     'libcudnn.so.9'" or the like.
@@ -196,17 +197,28 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
     dldoctor found and LD_LIBRARY_PATH).
     """
     gpu = q.nvidia_gpu_present(facts)
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
     for obs in said.observations(facts, matrix, "DD604"):
         key, record = obs.framework, obs.record
         imported = (record.get("import") or {}).get("ok", False)
+        if imported is None and not gpu:  # pasted words: whether it imported is unknown
+            if gpu is None:  # harmless without a GPU ("Ignore above cudart dlerror if you do
+                verdicts.append(Unjudged(rt.label(key), q.GPU_FACTS))  # not have a GPU")
+            continue
         if imported and not gpu:
             continue  # a GPU build on a machine without a GPU says this and carries on: fine
         libraries = [_soname(lib) for lib in rt.missing_libraries(obs.seen)]
+        # Libraries a row without a fix names (the driver's libcuda): no wheel or toolkit has them
+        own = {s.match.groups.get("library") for s in obs.seen if s.match.signature.fix is None}
+        shipped = [lib for lib in libraries if lib not in own]
         dist = rt.distribution(facts, key) or {}
-        fix = fixes.pinned_wheels(facts, dist.get("name"), libraries)
+        try:
+            build = _build_for_machine(facts, matrix, key, record)
+        except Unknown:  # the installed builds are unknown (a paste): no build to name, the
+            build = None  # missing library is still the finding
+        fix = fixes.pinned_wheels(facts, dist.get("name"), shipped) or build
         names = ", ".join(libraries) or "some of its GPU libraries"
-        effect = "so it cannot be imported" if not imported else f"({obs.first.where})"
+        effect = "so it cannot be imported" if imported is False else f"({obs.first.where})"
         base = said.verdict(facts, matrix, obs)
         evidence = dict(base.evidence)
         evidence.update(
@@ -217,25 +229,64 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict]:
             loaded=[lib.get("path") for lib in record.get("libraries") or []],
             failed_loads=(record.get("info") or {}).get("failed_loads"),
         )
-        advice = [f for f in base.fixes if not f.commands]
+        advice = [f for f in _advice(facts, obs) if not f.commands]
+        if libraries and not shipped:  # the build for this machine's CUDA, else the advice
+            remedies = (*((build,) if build else ()), *advice)
+        else:
+            generic = Fix(
+                f"Install {', '.join(shipped) or names} for the CUDA major {rt.label(key)} was "
+                "built for (its NVIDIA pip wheels, or the CUDA toolkit), and make sure the dynamic "
+                "loader finds it (LD_LIBRARY_PATH or ldconfig)."
+            )
+            remedies = (fix or generic, *advice)
         verdicts.append(
             Verdict(
                 base.severity,
                 f"{rt.version_label(facts, key, record)} could not load {names} {effect}",
                 evidence=evidence,
-                fixes=(fix, *advice)
-                if fix
-                else (
-                    Fix(
-                        f"Install {names} for the CUDA major {rt.label(key)} was built for (its "
-                        "NVIDIA pip wheels, or the CUDA toolkit), and make sure the dynamic loader "
-                        "finds it (LD_LIBRARY_PATH or ldconfig)."
-                    ),
-                    *advice,
-                ),
+                fixes=remedies,
             )
         )
     return verdicts
+
+
+# Frameworks published as one build per CUDA major that pin no NVIDIA wheels: a library of the
+# build's major missing on a machine with another CUDA major is the wrong build, not a missing
+# library (onnxruntime.ai: "choose the package based on CUDA and cuDNN major versions").
+_BUILD_PER_MAJOR = {"onnxruntime": gpu_builds.onnxruntime_for_cuda}
+
+
+def _cuda_majors(facts: Facts) -> set[str]:
+    """The CUDA majors installed here: toolkits and CUDA runtime libraries found."""
+    versions = [t.get("version") for t in facts.cuda.get("toolkits") or []]
+    versions += [
+        lib.get("version") for lib in (facts.cuda.get("libraries") or {}).get("cudart") or []
+    ]
+    return {str(v).split(".")[0] for v in versions if v and str(v)[:1].isdigit()}
+
+
+def _build_for_machine(
+    facts: Facts, matrix: Matrix, key: str, record: dict[str, Any]
+) -> Fix | None:
+    """The framework's build for the CUDA major this machine has, when its own is another."""
+    other = _BUILD_PER_MAJOR.get(key)
+    built = _build_cuda(facts, matrix, key, record)
+    present = _cuda_majors(facts)
+    if other is None or not built or not present or built.split(".")[0] in present:
+        return None
+    return other(facts, matrix, max(present, key=int))
+
+
+def _advice(facts: Facts, obs: said.Observation) -> list[Fix]:
+    """The advice of every signature the words showed, once each (first seen first); a generic
+    row's only when nothing more specific was said."""
+    rows = list({s.match.signature.id: s.match.signature for s in obs.seen}.values())
+    rows = [r for r in rows if not r.generic] or rows
+    return [
+        intent_fix(r.advice, *r.intents, facts=facts, notes=f"Source: {r.source}")
+        for r in rows
+        if r.advice
+    ]
 
 
 def _soname(library: str) -> str:
@@ -273,7 +324,7 @@ def _gpu_build(facts: Facts, matrix: Matrix, key: str, record: dict[str, Any]) -
     "NVML sees GPUs but a framework's GPU build sees none",
     Area.FRAMEWORKS,
 )
-def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: the driver (NVML) lists GPUs and a framework's GPU build imports, yet the framework
     lists no GPU, with no CUDA error that another check explains.
 
@@ -284,11 +335,15 @@ def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict]:
     """
     if not q.gpus(facts):
         raise NotApplicable("NVML lists no GPU")
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
     for key, record in rt.probed(facts).items():
         if key == "keras" or record.get("status") in ("crash", "timeout", "skip"):
             continue
         if not (record.get("import") or {}).get("ok") or rt.accelerators(record):
+            continue
+        if record.get("devices") is None or (not record["devices"] and record.get("probe_error")):
+            # Unknown (an old report), or the probe failed before it could list any device.
+            verdicts.append(Unjudged(rt.label(key), f"runtime.frameworks.{key}.devices"))
             continue
         if not _gpu_build(facts, matrix, key, record):
             continue  # a CPU-only build: DD201's finding

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dldoctor.checks import runtime_common as rt
-from dldoctor.checks.registry import Verdict, check
+from dldoctor.checks.registry import Unjudged, Verdict, check
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Severity
@@ -32,7 +32,7 @@ def _errors(record: JSON) -> list[str]:
     "A framework imports but not one smoke test ran on any device",
     Area.FRAMEWORKS,
 )
-def framework_computed_nothing(facts: Facts, matrix: Matrix) -> list[Verdict]:
+def framework_computed_nothing(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: a framework imported, yet no smoke test passed or failed on any device (not even
     the CPU): listing its devices raised, or every test was skipped.
 
@@ -41,12 +41,15 @@ def framework_computed_nothing(facts: Facts, matrix: Matrix) -> list[Verdict]:
 
     Fix: depends on the errors quoted (they are what prevented the tests).
     """
-    verdicts = []
+    verdicts: list[Verdict | Unjudged] = []
     for key, record in rt.probed(facts).items():
         imported = (record.get("import") or {}).get("ok")
         if not imported or record.get("status") in ("crash", "timeout", "skip"):
             continue
-        smoke = record.get("smoke") or []
+        if record.get("smoke") is None:  # unknown (an old report, a paste): not "none ran"
+            verdicts.append(Unjudged(rt.label(key), f"runtime.frameworks.{key}.smoke"))
+            continue
+        smoke = record["smoke"]
         if any(s.get("status") in ("pass", "fail", "crash", "timeout") for s in smoke):
             continue
         errors = _errors(record)

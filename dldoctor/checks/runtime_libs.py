@@ -9,8 +9,13 @@ from typing import Any
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks import runtime_said as said
 from dldoctor.checks.registry import Verdict, check
+from dldoctor.checks.runtime_loaded import Foreign, foreign
+from dldoctor.checks.runtime_loaded import fix as loaded_fix
+from dldoctor.facts import queries as q
+from dldoctor.facts.libscan import library_of
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
+from dldoctor.fixes.intents import fix, path_without
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix
 
@@ -48,11 +53,15 @@ def copies(facts: Facts, record: JSON, stem: str) -> JSON:
         for lib in record.get("libraries") or []
         if isinstance(lib, dict) and str(lib.get("name", "")).startswith(stem + ".")
     ]
-    found = []
-    for entries in (facts.cuda.get("libraries") or {}).values():
+    found: list[JSON] = []
+    # The header/ldconfig scan (five libraries) and the library map's copies (every library a
+    # framework loads: nvJitLink, cuSPARSE, NVRTC...), each file once.
+    mapped = ((facts.cuda.get("library_map") or {}).get("copies") or {}).values()
+    for entries in [*(facts.cuda.get("libraries") or {}).values(), *mapped]:
         for entry in entries or []:
             path = str((entry or {}).get("path") or "")
-            if posixpath.basename(path).startswith(stem + "."):
+            seen = any(c["path"] == path for c in found)
+            if posixpath.basename(path).startswith(stem + ".") and not seen:
                 found.append({"path": path, "version": entry.get("version")})
     on_path = [c for c in found if posixpath.dirname(c["path"]).rstrip("/") in dirs]
     return {
@@ -61,6 +70,17 @@ def copies(facts: Facts, record: JSON, stem: str) -> JSON:
         "elsewhere": found,
         "LD_LIBRARY_PATH": dirs,
     }
+
+
+def _foreign(facts: Facts, matrix: Matrix, obs: said.Observation, stem: str) -> Foreign | None:
+    """The copy loaded (or, when the load failed, the loader's pick) that is not one the
+    framework's own packages ship, from the library map (schema 1.3 and the map)."""
+    key = library_of(stem + ".so", {str(r["file"]): str(r["key"]) for r in _rows(matrix)})
+    return foreign(facts, matrix, obs.framework, obs.record, key, predict=True) if key else None
+
+
+def _rows(matrix: Matrix) -> list[JSON]:
+    return list(matrix.tables["libraries"]["library"])
 
 
 def _shadow(facts: Facts, record: JSON, stem: str) -> str | None:
@@ -77,12 +97,14 @@ def _shadow(facts: Facts, record: JSON, stem: str) -> str | None:
 
 def _shadow_fix(facts: Facts, obs: said.Observation, stem: str, shadow: str | None) -> Fix | None:
     if shadow and posixpath.dirname(shadow).rstrip("/") in _ld_library_path(facts):
-        return Fix(
+        summary = (
             f"Remove {posixpath.dirname(shadow)} from LD_LIBRARY_PATH: the dynamic loader searches it "
             f"first, so its older {posixpath.basename(shadow)} is loaded instead of the copy "
-            f"{obs.framework} installs with its NVIDIA wheels (which its libraries find by RPATH).",
-            notes="Check your shell profile, module files or container image for where it is set.",
+            f"{obs.framework} installs with its NVIDIA wheels (which its libraries find by RPATH)."
         )
+        intent = path_without(facts, "LD_LIBRARY_PATH", posixpath.dirname(shadow))
+        where = "Check your shell profile, module files or container image for where it is set."
+        return fix(summary, intent, facts=facts) if intent else Fix(summary, notes=where)
     if shadow:
         return Fix(
             f"{shadow} is loaded instead of the copy {obs.framework}'s NVIDIA wheels provide: remove "
@@ -90,6 +112,29 @@ def _shadow_fix(facts: Facts, obs: said.Observation, stem: str, shadow: str | No
         )
     dist = rt.distribution(facts, obs.framework) or {}
     return fixes.pinned_wheels(facts, dist.get("name"), [stem + ".so"])
+
+
+def cudnn_dotted(text: str | None) -> str | None:
+    """cuDNN as frameworks print it, dotted: '8, 3, 2' and '8.3.2' as is, 8600 → 8.6.0 and
+    90100 → 9.1.0 (cudnnGetVersion: major*1000 + minor*100 + patch, from 9 major*10000)."""
+    value = str(text or "").strip().replace(", ", ".").replace(",", ".")
+    if value.isdigit() and len(value) in (4, 5):
+        major = value[: len(value) - 3] if len(value) == 4 else value[:1]
+        rest = value[len(major) :]
+        return f"{int(major)}.{int(rest[:-2])}.{int(rest[-2:])}"
+    return value if q.version_of(value) else None
+
+
+def _cudnn_needed(groups: dict[str, str]) -> Fix | None:
+    """When the cuDNN loaded is older than the one the build was compiled with: that one."""
+    built, found = cudnn_dotted(groups.get("built")), cudnn_dotted(groups.get("found"))
+    have, want = q.version_of(found), q.version_of(built)
+    if have is None or want is None or have >= want:
+        return None
+    return Fix(
+        f"Install cuDNN {built} or a newer {want.major}.x (the version the build was compiled "
+        f"with; the copy it loaded, {found}, is older), and make it the one the loader finds first."
+    )
 
 
 @check(
@@ -114,11 +159,18 @@ def cudnn_version_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict]:
     for obs in said.observations(facts, matrix, "DD611"):
         where = copies(facts, obs.record, "libcudnn")
         found = list(said.intent_fixes(facts, matrix, obs))
-        shadow = _shadow(facts, obs.record, "libcudnn")
-        if shadow:
+        elsewhere = _foreign(facts, matrix, obs, "libcudnn")
+        shadow = elsewhere.path if elsewhere else _shadow(facts, obs.record, "libcudnn")
+        newer = _cudnn_needed(obs.groups)
+        if newer:
+            found = [newer, *found]
+        if elsewhere:
+            found = [loaded_fix(facts, elsewhere), *found]
+        elif shadow:
             remedy = _shadow_fix(facts, obs, "libcudnn", shadow)
             found = [remedy, *found] if remedy else found
-        base = said.verdict(facts, matrix, obs, cudnn_copies=where, shadowing_copy=shadow)
+        extra = {"own_copies": elsewhere.evidence()["own_copies"]} if elsewhere else {}
+        base = said.verdict(facts, matrix, obs, cudnn_copies=where, shadowing_copy=shadow, **extra)
         verdicts.append(Verdict(base.severity, base.title, base.evidence, tuple(found)))
     return verdicts
 
@@ -146,7 +198,10 @@ def shadowed_cuda_library(facts: Facts, matrix: Matrix) -> list[Verdict]:
         groups = obs.groups
         library = groups.get("provider") or groups.get("library") or ""
         stem = _stem(library) if library else ""
-        shadow = _shadow(facts, obs.record, stem) if stem else None
+        elsewhere = _foreign(facts, matrix, obs, stem) if stem else None
+        shadow = (
+            elsewhere.path if elsewhere else (_shadow(facts, obs.record, stem) if stem else None)
+        )
         base = said.verdict(
             facts,
             matrix,
@@ -154,13 +209,36 @@ def shadowed_cuda_library(facts: Facts, matrix: Matrix) -> list[Verdict]:
             library=stem or None,
             shadowing_copy=shadow,
             copies=copies(facts, obs.record, stem) if stem else None,
+            **({"own_copies": elsewhere.evidence()["own_copies"]} if elsewhere else {}),
         )
         title = base.title + (f" ({shadow})" if shadow else "")
-        remedy = _shadow_fix(facts, obs, stem, shadow) if stem else None
+        if elsewhere is not None:  # the root cause: which copy, through what, instead of which
+            title = _shadowed_title(facts, obs, elsewhere)
+        remedy = (
+            loaded_fix(facts, elsewhere)
+            if elsewhere
+            else (_shadow_fix(facts, obs, stem, shadow) if stem else None)
+        )
         verdicts.append(
             Verdict(base.severity, title, base.evidence, ((remedy,) if remedy else ()) + base.fixes)
         )
     return verdicts
+
+
+def _shadowed_title(facts: Facts, obs: said.Observation, found: Foreign) -> str:
+    """ "PyTorch 2.6.0 finds /usr/local/cuda/lib64/libnvJitLink.so.12 through LD_LIBRARY_PATH
+    instead of its own copy (…/nvidia/nvjitlink/lib/…): libcusparse.so.12 needs __nvJitLink…"."""
+    label = rt.version_label(facts, obs.framework, obs.record)
+    verb = "loaded" if found.observed else "finds"
+    where = f" through LD_LIBRARY_PATH ({found.directory})" if found.directory else ""
+    own = f" ({found.own_path})" if found.own_path else ""
+    groups = obs.groups
+    needs = (
+        f": {groups['victim']} needs {groups['symbol']}, which that copy lacks"
+        if groups.get("victim") and groups.get("symbol")
+        else ""
+    )
+    return f"{label} {verb} {found.path}{where} instead of its own copy{own}{needs}"
 
 
 @check(

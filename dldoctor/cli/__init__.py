@@ -3,7 +3,7 @@ command, each registering with the one typer app."""
 
 from __future__ import annotations
 
-from dldoctor.cli import catalog, check, fix, install, profile  # noqa: F401  (they register commands)
+from dldoctor.cli import catalog, check, diff, fix, install, profile, triage  # noqa: F401
 from dldoctor.cli.app import app
 
 __all__ = ["app", "main"]

@@ -57,10 +57,24 @@ def check(
         None, "--memory-limit", min=0.1, help="GiB each probe child may use (default: half of RAM)."
     ),
     redact_private: bool = typer.Option(
-        False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
+        False,
+        "--redact",
+        help="Replace private values: user and host names, home paths, IP and MAC addresses, GPU UUIDs, serials, instance ids.",
     ),
     from_report: Optional[Path] = typer.Option(
         None, "--from", help="Judge the facts of an earlier JSON report with today's matrix."
+    ),
+    build: bool = typer.Option(
+        False,
+        "--build",
+        help="Also judge whether this machine can build CUDA extensions for torch (nvcc, "
+        "host compiler, CUDA_HOME, ninja, Python headers).",
+    ),
+    cluster: bool = typer.Option(
+        False, "--cluster", help="Judge every node of a torchrun or srun launch (run under it)."
+    ),
+    cluster_timeout_s: Optional[float] = typer.Option(
+        None, "--cluster-timeout", min=1.0, help="Seconds to wait for every rank (default 300)."
     ),
 ) -> None:
     """Inspect this machine and Python environment, judge them, and print what to fix.
@@ -75,6 +89,18 @@ def check(
     started = time.perf_counter()
     ensure_writable(json_path)
     matrix = load_matrix()
+    if cluster_timeout_s is not None and not cluster:
+        fail("--cluster-timeout needs --cluster")
+    if cluster:
+        if from_report is not None:
+            fail("--cluster gathers live facts on every node: it cannot judge a --from report")
+        from dldoctor.cli.cluster import run_cluster
+
+        probe = (quick, full, framework, timeout_s, memory_limit_gib)
+        wait_s = cluster_timeout_s or 300.0
+        run_cluster(
+            matrix, output_format, json_path, verbose, strict, python, probe, wait_s, redact_private
+        )
     if from_report is not None and (full or framework):
         fail("--from judges a report's facts as they are: --full and --framework need a live run")
     interrupted = False
@@ -95,6 +121,8 @@ def check(
             interrupted = bool(facts.runtime.get("interrupted"))  # a report's own is history
     except KeyboardInterrupt:
         fail("interrupted while gathering facts: no report written", EXIT_INTERRUPTED)
+    if build and isinstance(facts.cuda.get("build_tools"), dict):
+        facts.cuda["build_tools"]["requested"] = True  # a fact of this run: the build checks judge
     outcomes = tuple(run_checks(facts, matrix))
     command = "dldoctor check" + source
     report = Report(

@@ -124,22 +124,32 @@ def ensure_writable(path: Optional[Path]) -> None:
 
 
 def emit_report(
-    report: object, output_format: OutputFormat, json_path: Optional[Path], verbose: bool
+    report: object,
+    output_format: OutputFormat,
+    json_path: Optional[Path],
+    verbose: bool,
+    extra: Optional[dict[str, object]] = None,
 ) -> None:
+    """The report on stdout in ``output_format``, and as JSON in ``json_path``; ``extra``: more
+    top-level keys of the JSON document (what `triage` learnt of the paste)."""
     from dldoctor.document.report import Report
 
     assert isinstance(report, Report)
     text = ""
+    scrubber = None
+    if report.redacted:
+        from dldoctor.document.redact import redactor
+
+        scrubber = redactor()
     # The document only when one is written: building and dumping it grows with the environment
     # (0.4 s for 3000 distributions) and the terminal and Markdown views never read it.
     if json_path is not None or output_format is OutputFormat.json:
         from dldoctor.facts.withhold import withhold_all
 
-        document = withhold_all(report.to_dict())  # secrets by shape, whatever carried them
-        if report.redacted:
-            from dldoctor.document.redact import redact
-
-            document = redact(document)
+        # secrets by shape, whatever carried them
+        document = withhold_all({**report.to_dict(), **(extra or {})})
+        if scrubber is not None:
+            document = scrubber.walk(document)
         text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     if json_path is not None:
         try:
@@ -150,12 +160,14 @@ def emit_report(
         if output_format is OutputFormat.json:
             sys.stdout.write(text)
         elif output_format is OutputFormat.markdown:
-            from dldoctor.document.redact import redact
             from dldoctor.facts.withhold import withhold
             from dldoctor.report import markdown
 
-            body = withhold(markdown.render(report))
-            sys.stdout.write(redact(body) if report.redacted else body)
+            def shown(text: str) -> str:
+                text = withhold(text)
+                return scrubber.scrub(text) if scrubber is not None else text
+
+            sys.stdout.write(markdown.render(report, shown))
         else:
             from dldoctor.report import terminal
 
@@ -164,6 +176,10 @@ def emit_report(
             terminal.render(report, out, verbose=verbose)
     if json_path is not None and output_format is not OutputFormat.json:
         typer.echo(f"Report written to {json_path}", err=True)
+    if scrubber is not None and (
+        json_path is not None or output_format is not OutputFormat.terminal
+    ):
+        typer.echo(f"dldoctor: {scrubber.summary()}", err=True)
 
 
 def terminal_out() -> object:
@@ -177,6 +193,37 @@ def terminal_out() -> object:
         return Out(sys.stdout)
     color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
     return Out(sys.stdout, color=color, width=shutil.get_terminal_size().columns)
+
+
+def probe_runtime(
+    facts: Facts,
+    matrix: Matrix,
+    python: Optional[str],
+    quick: bool,
+    full: bool,
+    framework: Optional[str],
+    timeout_s: float,
+    memory_limit_gib: Optional[float],
+) -> tuple[Facts, str]:
+    """The facts with their runtime section: each framework probed in its own child process."""
+    import dataclasses
+
+    from dldoctor.probes import skipped
+
+    options, flags = _probe_options(python, quick, full, framework, timeout_s, memory_limit_gib)
+    if options is None:
+        return dataclasses.replace(facts, runtime=skipped("--quick: no framework imported")), flags
+    from dldoctor.probes.probe import run_probes
+
+    progress = _progress()
+    try:
+        runtime = run_probes(
+            facts, matrix, options, on_event=_forward(progress) if progress else None
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    return dataclasses.replace(facts, runtime=runtime), flags
 
 
 def gather_and_probe(

@@ -48,6 +48,12 @@ def profile(
         help="Exit 1 if this holds, for CI: a verdict (input-bound) or a condition "
         "(data-wait>0.3, gpu-busy<50%). Repeatable.",
     ),
+    tune: bool = typer.Option(
+        False,
+        "--tune",
+        help="Then re-run the script in short trials (--steps each, 40 without) with other "
+        "DataLoader settings, and report the fastest measured.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the evidence."),
     redact_private: bool = typer.Option(
         False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
@@ -86,9 +92,26 @@ def profile(
 
     words = (["-m"] if module else []) + [target, *(args or [])]
     command = "dldoctor profile " + " ".join(safe_args(words))
-    report = build(session, conditions, command, time.perf_counter() - started, redact_private)
+    tuner = _tuner(run_target, options, steps) if tune else None
+    elapsed = time.perf_counter() - started
+    report = build(session, conditions, command, elapsed, redact_private, tuner)
     _emit_profile(report, json_path, trace_path, verbose)
     raise typer.Exit(report.exit_code())
+
+
+def _tuner(target: object, options: object, steps: Optional[int]) -> object:
+    """The ``--tune`` trials, run after the baseline is analysed (progress on stderr)."""
+    from dldoctor.profilers import tune
+    from dldoctor.profilers.analysis import analyse
+    from dldoctor.profilers.session import run
+
+    def trial(env: dict[str, str], n: int, duration_s: float) -> dict[str, object]:
+        settings = json.loads(env["DLDOCTOR_PROFILE_TRIAL"])["settings"]
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items())
+        print(f"dldoctor profile --tune: trial with {shown} ({n} steps)", file=sys.stderr)
+        return analyse(run(target, tune.with_env(options, env, n, duration_s)))  # type: ignore[arg-type]
+
+    return lambda profile: tune.run(profile, trial, steps)
 
 
 def _emit_profile(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,26 @@ MAX_REPORT_BYTES = 16 << 20  # a real report is well under 1 MiB; /dev/zero is e
 MAX_DEPTH = 64  # a real report nests 8 deep; the validator recurses once per level
 
 
+# The info string of the Markdown view's fenced block that holds the report as one JSON line.
+EMBED_INFO = "json dldoctor-report"
+_EMBED_OPEN = re.compile(r"^[ >]*(?P<fence>`{3,}|~{3,})" + re.escape(EMBED_INFO) + r"\s*$", re.M)
+
+
+def embedded_json(text: str) -> str | None:
+    """The JSON inside the Markdown view's ```json dldoctor-report block, or None without one."""
+    opened = _EMBED_OPEN.search(text)
+    if opened is None:
+        return None
+    fence = opened.group("fence")
+    body = []
+    for line in text[opened.end() :].splitlines()[1:]:
+        bare = re.sub(r"^[ >]*", "", line)  # a quoted reply keeps its "> " marks
+        if bare.startswith(fence):
+            break
+        body.append(bare)
+    return "\n".join(body)
+
+
 class ReportError(ValueError):
     """The file is not a report dldoctor can read; the message names what is wrong."""
 
@@ -43,6 +64,18 @@ def load_report(path: Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ReportError(f"{path} is not text (is it a JSON report?)") from None
+    return parse_report(text, str(path))
+
+
+def parse_report(text: str, name: str) -> dict[str, Any]:
+    """The report in ``text`` (JSON, or the Markdown view's embedded block), validated.
+
+    ``name`` is how messages call the input (a path, "the paste").
+    """
+    path = name
+    embedded = embedded_json(text) if not text.lstrip().startswith("{") else None
+    if embedded is not None:
+        text = embedded
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -76,7 +109,7 @@ def load_report(path: Path) -> dict[str, Any]:
     return document
 
 
-def _too_deep(path: Path) -> str:
+def _too_deep(path: object) -> str:
     return f"{path} nests deeper than {MAX_DEPTH} levels: not a dldoctor report"
 
 

@@ -12,7 +12,12 @@ from dldoctor.model import CheckOutcome, Finding, Severity, Status
 
 # 1.1: a fix's commands are argument vectors, not shell lines.
 # 1.2: unknown facts are null, "there is none" is false (dldoctor/facts/known.py).
-SCHEMA_VERSION = "1.2"
+# 1.3: runtime records say which CUDA libraries loaded when (key, SONAME), the versions each
+#      framework reports built vs at run time, failed loads, and why a device is unavailable;
+#      Windows facts (system.windows, cuda.dll_search, a GPU's driver_model), a Windows probe
+#      child's exception/peak memory; no MIG/ECC, no container runtime, no jaxlib are false.
+#      Extensions (packages.extensions), the build tools (cuda.build_tools), Python headers.
+SCHEMA_VERSION = "1.3"
 
 EXIT_OK = 0  # healthy (warnings allowed unless --strict)
 EXIT_FOUND = 1  # at least one error (or warning, under --strict)
@@ -51,15 +56,18 @@ class Report:
             return EXIT_FOUND
         return EXIT_OK
 
+    def to_summary(self) -> dict[str, int]:
+        return {
+            "errors": self.count(Severity.ERROR),
+            "warnings": self.count(Severity.WARNING),
+            "infos": self.count(Severity.INFO),
+            "checks_crashed": len(self.crashed),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **envelope(self.command, self.created, self.duration_s, self.redacted),
-            "summary": {
-                "errors": self.count(Severity.ERROR),
-                "warnings": self.count(Severity.WARNING),
-                "infos": self.count(Severity.INFO),
-                "checks_crashed": len(self.crashed),
-            },
+            "summary": self.to_summary(),
             "diagnosis": self.diagnosis.to_dict(),
             "facts": self.facts.to_dict(),
             "findings": [f.to_dict() for f in self.findings],

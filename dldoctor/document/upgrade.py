@@ -1,4 +1,10 @@
-"""Read facts written under an older 1.x schema as today's: where 1.0 and 1.1 wrote null for none."""
+"""Read facts written under an older 1.x schema as today's: where older reports wrote null for none.
+
+1.0 and 1.1 wrote null both for "could not be read" and "there is none" almost everywhere; 1.2
+still did for a few facts (a container runtime not recognised, NVIDIA_* variables unset, a GPU
+without MIG or ECC, no jaxlib), which 1.3 writes as false, and 1.3 adds the Windows facts, which
+an older report of a machine that is not Windows had none of.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +36,16 @@ _NONE_WAS_NULL: tuple[tuple[str, str, str, Callable[[JSON], bool]], ...] = (
 
 def upgrade_facts(facts: JSON, schema_version: str) -> JSON:
     """Facts of a report of ``schema_version`` (1.x) in today's convention; changed in place."""
-    if _minor(schema_version) >= 2:  # 1.2 wrote unknown as null and none as false
-        return facts
+    minor = _minor(schema_version)
+    if minor < 2:
+        _from_1_1(facts)
+    if minor < 3:
+        _from_1_2(facts)
+    return facts
+
+
+def _from_1_1(facts: JSON) -> None:
+    """1.0 and 1.1 → 1.2: unknown stays null, none becomes false."""
     for section, path, error_key, applies in _NONE_WAS_NULL:
         data = facts.get(section)
         if not isinstance(data, dict) or not applies(data) or _recorded(data, error_key):
@@ -62,7 +76,51 @@ def upgrade_facts(facts: JSON, schema_version: str) -> JSON:
     if isinstance(cuda_env, dict):  # 1.0: null meant the variable is unset
         for name, value in cuda_env.items():
             cuda_env[name] = False if value is None else value
-    return facts
+
+
+def _from_1_2(facts: JSON) -> None:
+    """1.2 → 1.3: the last nulls that meant none, and the Windows facts a non-Windows report lacks."""
+    system: JSON = facts["system"] if isinstance(facts.get("system"), dict) else {}
+    windows = _at(system, "os.name") == "Windows"
+    container = system.get("container")
+    if isinstance(container, dict) and not _recorded(system, "container"):
+        if "runtime" in container and container["runtime"] is None:
+            container["runtime"] = False  # 1.2: null was "none recognised"
+        injected = container.get("nvidia")
+        if isinstance(injected, dict):
+            for key in ("visible_devices", "driver_capabilities"):  # 1.2: null was unset
+                if key in injected and injected[key] is None:
+                    injected[key] = False
+            absent = str(_at(facts.get("nvidia"), "proc_driver.error") or "").endswith("absent")
+            if absent and injected.get("host_driver_version", False) is None:
+                injected["host_driver_version"] = False
+    if system and _at(system, "os.name") is not None and not windows:
+        system.setdefault("windows", False)
+        if isinstance(facts.get("cuda"), dict):
+            facts["cuda"].setdefault("dll_search", False)
+    for gpu in _list(_at(facts.get("nvidia"), "gpus")):
+        if not isinstance(gpu, dict):
+            continue
+        errors: JSON = gpu["errors"] if isinstance(gpu.get("errors"), dict) else {}
+        for key in ("mig", "ecc"):  # 1.2: null with NVML's "Not Supported" was "no such feature"
+            if gpu.get(key, False) is None and errors.get(key) == "Not Supported":
+                gpu[key] = False
+                del errors[key]
+        if gpu.get("mig") is False and gpu.get("mig_device_count", 0) is None:
+            gpu["mig_device_count"], gpu["mig_devices"] = 0, []
+        if system and _at(system, "os.name") is not None and not windows:
+            gpu.setdefault("driver_model", False)
+    jax = _at(facts.get("packages"), "frameworks.jax.build")
+    if isinstance(jax, dict):
+        if "static" in jax and jax["static"] is None:
+            jax["static"] = False  # 1.2: null was "no jaxlib"
+        for plugin in _list(_at(jax, "static.plugins")):
+            if isinstance(plugin, dict) and plugin.get("pjrt_library", False) is None:
+                plugin["pjrt_library"] = False  # 1.2: null was "no PJRT library in it"
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _minor(version: str) -> int:

@@ -152,8 +152,11 @@ def _environment_files(
     ldcache: LdCache,
 ) -> None:
     """Facts read from the judged environment's files once its paths are known: its conda
-    records, JAX's build files, and the library map (each costs itself on a bug, never more)."""
+    records, JAX's build files, the extensions' build facts, the build tools and the library
+    map (each costs itself on a bug, never more)."""
+    from dldoctor.facts.buildtools import gather_build_tools
     from dldoctor.facts.conda import gather_conda, join_distributions
+    from dldoctor.facts.extensions import gather_extensions
     from dldoctor.facts.jaxbuild import jax_build_facts
     from dldoctor.facts.libmap import gather_library_map
 
@@ -171,9 +174,35 @@ def _environment_files(
             )
         except Exception as exc:
             errors.append(f"jax build files: internal error: {type(exc).__name__}: {exc}")
+    if packages.get("distributions") is not None:  # unknown distributions: unknown extensions
+        try:
+            packages["extensions"] = gather_extensions(
+                host,
+                list(packages["distributions"]),
+                matrix.tables["extensions"]["extension"],
+                matrix.tables["extensions"]["label"],
+            )
+        except Exception as exc:
+            errors.append(f"extensions: internal error: {type(exc).__name__}: {exc}")
     cuda = sections["cuda"]
     if "errors" in cuda and "toolkits" not in cuda:
         return  # the cuda section itself failed
+    try:
+        cuda["build_tools"] = gather_build_tools(host, cuda)
+    except Exception as exc:
+        cuda.setdefault("errors", {})["build_tools"] = (
+            f"internal error: {type(exc).__name__}: {exc}"
+        )
+    if (sections["system"].get("os") or {}).get("name") == "Windows":
+        from dldoctor.facts.windows import dll_search
+
+        try:
+            cuda["dll_search"] = dll_search(host, python.get("prefix"))
+        except Exception as exc:
+            cuda.setdefault("errors", {})["dll_search"] = f"internal error: {exc!r}"
+            cuda["dll_search"] = None
+    else:
+        cuda["dll_search"] = False  # no DLLs off Windows (the library map is the ELF side)
     site_dirs = [
         p for p in python.get("sys_path") or [] if isinstance(p, str) and p.startswith("/")
     ]

@@ -167,10 +167,14 @@ def nvidia_injected(host: Host, entries: list[JSON]) -> JSON:
             binaries.append(entry["mount_point"])
     proc = host.read_text("/proc/driver/nvidia/version", 64 * 1024)
     version = _PROC_VERSION.search(proc or "")
+    host_driver: str | bool | None = version.group(1) if version else None
+    if proc is None and not host.path("/proc/driver/nvidia/version").exists():
+        host_driver = False  # no NVIDIA kernel module visible here (None: there, unreadable)
     return {
         "libraries": libraries[:200],
         "binaries": binaries[:50],
-        "host_driver_version": version.group(1) if version else None,
-        "visible_devices": host.env.get("NVIDIA_VISIBLE_DEVICES"),
-        "driver_capabilities": host.env.get("NVIDIA_DRIVER_CAPABILITIES"),
+        "host_driver_version": host_driver,
+        # False: the variable is unset (the toolkit's hooks then inject nothing by it).
+        "visible_devices": host.env.get("NVIDIA_VISIBLE_DEVICES", False),
+        "driver_capabilities": host.env.get("NVIDIA_DRIVER_CAPABILITIES", False),
     }

@@ -35,12 +35,27 @@ def read_dynamic(path: str) -> DynamicInfo | None:
     """The dynamic section of ``path``, or None when it is not a readable ELF shared object."""
     try:
         with open(path, "rb") as f:
-            return _parse(f)
+            info = _parse(f)
     except (OSError, struct.error, ValueError):
         return None
+    return info if isinstance(info, DynamicInfo) else None
 
 
-def _parse(f: BinaryIO) -> DynamicInfo | None:
+def read_dynstr(path: str, limit_bytes: int = 8 << 20) -> bytes | None:
+    """The dynamic string table (.dynstr: every imported and exported symbol name) of ``path``.
+
+    None when it is not a readable ELF object or the table is larger than ``limit_bytes``: a
+    CUDA extension of 400 MB of cubins has a .dynstr of a few hundred KB, read alone.
+    """
+    try:
+        with open(path, "rb") as f:
+            raw = _parse(f, dynstr_limit=limit_bytes)
+    except (OSError, struct.error, ValueError):
+        return None
+    return raw if isinstance(raw, bytes) else None
+
+
+def _parse(f: BinaryIO, dynstr_limit: int | None = None) -> DynamicInfo | bytes | None:
     ident = f.read(16)
     if len(ident) < 16 or ident[:4] != _MAGIC or ident[4] not in (1, 2) or ident[5] not in (1, 2):
         return None
@@ -71,7 +86,7 @@ def _parse(f: BinaryIO) -> DynamicInfo | None:
         elif p_type == _PT_DYNAMIC:
             dynamic = (offset, filesz)
     if dynamic is None:
-        return DynamicInfo(None, (), (), (), machine)
+        return DynamicInfo(None, (), (), (), machine) if dynstr_limit is None else None
     entries = _entries(f, dynamic, wide, order)
     strtab = next((v for t, v in entries if t == _DT_STRTAB), None)
     strsz = next((v for t, v in entries if t == _DT_STRSZ), 0)
@@ -80,6 +95,11 @@ def _parse(f: BinaryIO) -> DynamicInfo | None:
     base = _file_offset(strtab, loads)
     if base is None:  # strings are read one at a time, each bounded: .dynstr size is no limit
         return None
+    if dynstr_limit is not None:
+        if strsz > dynstr_limit:
+            return None
+        f.seek(base)
+        return f.read(strsz)
 
     def string(index: int) -> str:
         if index >= strsz:

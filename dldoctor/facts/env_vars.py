@@ -84,6 +84,9 @@ _PREFIXES = (
     "PYTORCH_",
     "TORCH_",
     "NCCL_",
+    "GLOO_",  # torch.distributed's CPU backend (GLOO_SOCKET_IFNAME)
+    "UCX_",  # UCX and libfabric carry NCCL's network plugins and MPI (AWS EFA: FI_PROVIDER)
+    "FI_",
     "JAX_",
     "XLA_",
     "FLAGS_",

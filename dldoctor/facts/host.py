@@ -29,6 +29,8 @@ class Host:
     # The pynvml module object, or a stand-in with the same functions; None imports pynvml.
     # gather_nvidia asks it in a child process: a stand-in travels by its dldoctor_recipe().
     nvml: Any = None
+    # Windows: the winreg module, or a stand-in with OpenKey/QueryValueEx/CloseKey; None: winreg.
+    winreg: Any = None
     command_timeout_s: float = DEFAULT_TIMEOUT_S
     # NVML's child: what --timeout says, kept within nvml_child.TIMEOUT_BOUNDS_S (a many-GPU
     # machine without persistence mode initialises slowly).

@@ -54,6 +54,11 @@ NOT_MODULES = frozenset(
 JAX_PLUGIN = re.compile(r"^jax-(cuda|rocm)(\d+)-(plugin|pjrt)$|^jax-metal$")
 CUDA_SUFFIX = re.compile(r"-cu(\d+)$")
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+# MindSpore's device plugins (2.x wheels carry CPU, GPU and Ascend in one): lib/plugin/ holds
+# libmindspore_gpu.so.<CUDA major.minor> (one per CUDA it was built for) and
+# libmindspore_ascend.so.<n>.
+MINDSPORE_GPU_PLUGIN = re.compile(r"^libmindspore_gpu\.so\.(\d+\.\d+)$")
+MINDSPORE_ASCEND_PLUGIN = re.compile(r"^libmindspore_ascend\.so(\.\d+)*$")
 CONDA_LISTED = re.compile(r'"([^"]*?\.(?:dist|egg)-info)[/"]')
 
 
@@ -232,6 +237,14 @@ def _attempt(errors: List[str], what: str, read: Callable[[], Any], default: Any
         return default
 
 
+def _headers_dir() -> Any:
+    """Where Python.h is (what a C/C++ extension build includes); False: not installed."""
+    include = sysconfig.get_paths().get("include")
+    if include and os.path.isfile(os.path.join(include, "Python.h")):
+        return include
+    return False
+
+
 def python_facts(search_path: List[str]) -> JSON:
     """The interpreter itself: version, build, where it lives, which environment manager made it."""
     errors: List[str] = []
@@ -255,6 +268,7 @@ def python_facts(search_path: List[str]) -> JSON:
         "marker_environment": get("marker_environment", marker_environment, {}),
         "user_site": get("user_site", site.getusersitepackages),
         "user_site_enabled": bool(getattr(site, "ENABLE_USER_SITE", False)),
+        "headers": get("headers", _headers_dir),
         "sys_path": search_path,
         "errors": errors,
     }
@@ -493,6 +507,56 @@ def _build_from_file(framework: str, providers: List[JSON]) -> JSON:
     return {"source": False, "error": "%s not found in %s" % (relpath, names)}
 
 
+def _mindspore_build(providers: List[JSON]) -> JSON:
+    """default_config.py's literals (1.x: device target and CUDA) and the device plugins."""
+    if not providers:
+        return {"source": False, "error": "no installed distribution provides 'mindspore'"}
+    info = providers[0]
+    root = os.path.join(info["location"], "mindspore")
+    build: JSON = {"source": "mindspore/default_config.py", "distribution": info["name"]}
+    try:
+        literals = module_literals(_parse(os.path.join(root, "default_config.py")))
+        build.update((k.strip("_"), v) for k, v in literals.items())
+    except Exception as exc:  # a broken or missing file is a fact about the install
+        build["error"] = _reason(exc)
+    plugin_dir = os.path.join(root, "lib", "plugin")
+    try:
+        names = sorted(os.listdir(plugin_dir))
+    except OSError:  # 1.x wheels have no plugins: one device target, in default_config.py
+        build["device_plugins"] = False if os.path.isdir(root) else None
+        return build
+    gpu = sorted({m.group(1) for m in map(MINDSPORE_GPU_PLUGIN.match, names) if m})
+    build["device_plugins"] = {
+        "cpu": "libmindspore_ops_cpu.so" in names or os.path.isdir(os.path.join(plugin_dir, "cpu")),
+        "gpu_cuda": gpu,
+        "ascend": any(MINDSPORE_ASCEND_PLUGIN.match(n) for n in names),
+    }
+    return build
+
+
+def _oneflow_build(providers: List[JSON]) -> JSON:
+    """oneflow/version.py's literals, and its compiled core (oneflow/_oneflow_internal*.so):
+    PyPI's `oneflow` wheels are pure-Python placeholders without it."""
+    if not providers:
+        return {"source": False, "error": "no installed distribution provides 'oneflow'"}
+    info = providers[0]
+    root = os.path.join(info["location"], "oneflow")
+    build: JSON = {"source": "oneflow/version.py", "distribution": info["name"]}
+    try:
+        literals = module_literals(_parse(os.path.join(root, "version.py")))
+        build.update((k.strip("_"), v) for k, v in literals.items())
+    except Exception as exc:
+        build["error"] = _reason(exc)
+    try:
+        names = os.listdir(root)
+    except OSError:
+        build["compiled_core"] = None  # the package folder cannot be listed: unknown
+        return build
+    core = [n for n in names if n.startswith("_oneflow_internal.") and n.endswith((".so", ".pyd"))]
+    build["compiled_core"] = sorted(core)[0] if core else False
+    return build
+
+
 def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
     jaxlib = next((i for i in installed if canonical(i["name"]) == "jaxlib"), None)
     wanted = set(plugin_names)
@@ -526,12 +590,16 @@ def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:
         if key and info:
             group = result.setdefault(key, {"distributions": [], "providers": []})
             group["distributions"].append({"name": info["name"], "version": info["version"]})
-            if entry.get("import") == BUILD_FILES.get(key, ("", ""))[0]:
+            if entry.get("import") == BUILD_FILES.get(key, (key, ""))[0]:
                 group["providers"].append(info)
     for key, group in result.items():
         providers = group.pop("providers")
         if key in BUILD_FILES:
             group["build"] = _build_from_file(key, providers)
+        elif key == "mindspore":
+            group["build"] = _mindspore_build(providers)
+        elif key == "oneflow":
+            group["build"] = _oneflow_build(providers)
         elif key == "jax":
             roles = [
                 canonical(e["name"])

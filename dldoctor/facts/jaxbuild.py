@@ -74,7 +74,7 @@ def plugin_build(host: Host, distribution: JSON) -> JSON:
         pin = _NVIDIA_PIN.match(str(requirement))
         if pin and pin.group(2).strip():
             built_for.setdefault(pin.group(1), pin.group(2).strip())
-    library = None
+    library: str | None = None
     if match and match.group(3) == "pjrt":
         candidate = posixpath.join(
             str(distribution.get("location") or ""),
@@ -86,17 +86,17 @@ def plugin_build(host: Host, distribution: JSON) -> JSON:
     return {
         "name": distribution.get("name"),
         "built_for": built_for,
-        "pjrt_library": library,
+        "pjrt_library": library or False,  # False: no PJRT library in this distribution
         "pjrt_c_api_version": None,
         "pjrt_c_api_note": PJRT_UNKNOWN if library else None,
     }
 
 
-def jax_build_facts(host: Host, distributions: list[JSON]) -> JSON | None:
-    """The ``static`` part of the jax framework's build facts; None when jaxlib is absent."""
+def jax_build_facts(host: Host, distributions: list[JSON]) -> JSON | bool:
+    """The ``static`` part of the jax framework's build facts; False when jaxlib is absent."""
     jaxlib = next((d for d in distributions if canonical(d.get("name")) == "jaxlib"), None)
     if jaxlib is None:
-        return None
+        return False
     seen: set[str] = set()
     plugins = []
     for dist in distributions:  # the first copy of each name is the one that imports

@@ -61,8 +61,7 @@ class Scanner:
         → cudart; ``libcudnn_ops.so.9`` → cudnn_ops."""
         if not name.startswith(self._stems):  # most of /usr/lib: skip before the regex
             return None
-        match = _LIBRARY_FILE.match(name)
-        return self._by_stem.get(match.group(1)) if match else None
+        return library_of(name, self._by_stem)
 
     def entries(self, directory: str) -> list[tuple[str, str]]:
         """(key, name) of every library file in the directory."""
@@ -99,6 +98,12 @@ class Scanner:
                 "version": _most_precise(versions, info.soname if info else None),
             }
         return {"path": path, **self._files[real]}
+
+
+def library_of(name: str, by_stem: dict[str, str]) -> str | None:
+    """The library key of a file name, given file stem → key (compat_matrix/libraries.toml)."""
+    match = _LIBRARY_FILE.match(name)
+    return by_stem.get(match.group(1)) if match else None
 
 
 def _file_version(path: str) -> str | None:

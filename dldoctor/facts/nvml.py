@@ -336,6 +336,19 @@ def ecc_uncorrected(nv: Nvml, h: Any, aggregate: bool) -> int | NotAvailable:
     return _map(nv.query("nvmlDeviceGetTotalEccErrors", h, kind, counter), int)
 
 
+# nvml.h's nvmlDriverModel_t: NVML_DRIVER_WDM is what nvidia-smi calls TCC.
+DRIVER_MODELS = {0: "WDDM", 1: "TCC", 2: "MCDM"}
+
+
+def driver_model(nv: Nvml, h: Any) -> tuple[str | None, str | None] | NotAvailable:
+    """``nvidia-smi --query-gpu=driver_model.current,driver_model.pending`` (Windows only)."""
+    fns = ["nvmlDeviceGetDriverModel_v2", "nvmlDeviceGetDriverModel_v1", "nvmlDeviceGetDriverModel"]
+    return _map(
+        nv.query_first(fns, h),
+        lambda m: (DRIVER_MODELS.get(int(m[0])), DRIVER_MODELS.get(int(m[1]))),
+    )
+
+
 def persistence_mode(nv: Nvml, h: Any) -> bool | NotAvailable:
     """``nvidia-smi --query-gpu=persistence_mode`` (Linux only)."""
     return _map(nv.query("nvmlDeviceGetPersistenceMode", h), bool)

@@ -19,7 +19,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from dldoctor.facts import nvml, reaper
+from dldoctor.facts import nvml, reaper, winproc
 from dldoctor.facts.run import CommandResult, run_command
 
 if TYPE_CHECKING:
@@ -50,14 +50,16 @@ def timeout_s(host: Host) -> float:
 def query(host: Host, ldcache: LdCache) -> JSON:
     """The NVML fields of the nvidia section (``nvml_facts``), asked behind the wall."""
     recipe = recipe_for(host.nvml)
+    windows = winproc.windows_api() is not None  # native Windows: nvml.dll, driver models
     if recipe["import"] == "pynvml":
         if importlib.util.find_spec("pynvml") is None:
             return unavailable(nvml.STATUS_MODULE_MISSING, "No module named 'pynvml'")
-        if not _library_findable(host, ldcache):  # pynvml's own words for it, and its code
+        if not _library_findable(host, ldcache, windows):  # pynvml's own words for it, and code
             return unavailable(nvml.STATUS_LIBRARY_NOT_FOUND, "NVML Shared Library Not Found", 12)
     limit = timeout_s(host)
     path = [_PACKAGE_ROOT, *recipe.get("path", []), *(p for p in sys.path if os.path.isabs(p))]
-    argv = [sys.executable, "-I", "-S", "-c", _BOOT, json.dumps({"recipe": recipe, "path": path})]
+    args = {"recipe": recipe, "path": path, "windows": windows}
+    argv = [sys.executable, "-I", "-S", "-c", _BOOT, json.dumps(args)]
     return _answer(run_command(argv, limit, env=host.env, cancel=host.cancel), limit)
 
 
@@ -95,11 +97,22 @@ def unavailable(status: str, error: str, code: int | None = None, **more: Any) -
     }
 
 
-def _library_findable(host: Host, ldcache: LdCache) -> bool:
+def _library_findable(host: Host, ldcache: LdCache, windows: bool = False) -> bool:
     """Whether dlopen("libnvidia-ml.so.1") can find something: LD_LIBRARY_PATH, cache, defaults.
 
-    An unreadable cache counts as found: then only the child can tell.
+    An unreadable cache counts as found: then only the child can tell. On Windows, pynvml loads
+    %WINDIR%\\System32\\nvml.dll (DCH drivers), else %ProgramFiles%\\NVIDIA Corporation\\NVSMI.
     """
+    if windows:
+        from dldoctor.facts.windows import env_value, local
+
+        windir = env_value(host, "WINDIR") or env_value(host, "SystemRoot") or "C:\\Windows"
+        programs = env_value(host, "ProgramFiles") or "C:\\Program Files"
+        places = (
+            windir + "\\System32\\nvml.dll",
+            programs + "\\NVIDIA Corporation\\NVSMI\\nvml.dll",
+        )
+        return any(local(host, place).is_file() for place in places)
     dirs = [d for d in (host.env.get("LD_LIBRARY_PATH") or "").split(":") if d.startswith("/")]
     if any(host.path(d).joinpath(LIBRARY).exists() for d in dirs):
         return True
@@ -127,7 +140,8 @@ def _answer(result: CommandResult, limit_s: float) -> JSON:
             during=during,
             timeout_s=limit_s,
         )
-    signal = reaper.signal_name(result.returncode)
+    # A signal on POSIX; on Windows the exception its exit code names (0xC0000005).
+    signal = reaper.signal_name(result.returncode) or winproc.exit_status(result.returncode)
     if signal is not None:
         error = f"NVML crashed ({signal}){where}"
         return unavailable(nvml.STATUS_CRASHED, error, during=during, signal=signal)

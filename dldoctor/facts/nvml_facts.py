@@ -18,11 +18,13 @@ from dldoctor.facts.nvml import Nvml, is_na
 JSON = dict[str, Any]
 
 
-def nvml_facts(nv: Nvml) -> JSON:
+def nvml_facts(nv: Nvml, windows: bool | None = None) -> JSON:
     """The NVML fields of the ``nvidia`` section; what could not be read is None with its reason.
 
     When init failed, that failure is the nvml object's own error: no per-field copies.
+    ``windows`` (default: whether this is native Windows) asks each GPU's driver model.
     """
+    on_windows = os.name == "nt" if windows is None else windows
     errors: dict[str, str] = {}
     with nv:
         nvml_ok = nv.status == nvml.STATUS_OK
@@ -40,7 +42,7 @@ def nvml_facts(nv: Nvml) -> JSON:
                 nvml.cuda_driver_version(nv), "cuda_driver_version", field_errors
             ),
             "gpu_count": count,
-            "gpus": [_gpu(nv, index) for index in range(count or 0)],
+            "gpus": [_gpu(nv, index, on_windows) for index in range(count or 0)],
             "errors": errors,
         }
 
@@ -53,15 +55,21 @@ def _value(value: Any, field: str, errors: dict[str, str]) -> Any:
     return value
 
 
+def _unsupported(nv: Nvml, value: Any) -> bool:
+    """NVML says the GPU lacks the feature altogether (no MIG before A100, no ECC on GeForce):
+    a known absence, where any other failure leaves the fact unknown."""
+    return is_na(value) and value.code == nv.constant("NVML_ERROR_NOT_SUPPORTED", 3)
+
+
 _GPU_FIELDS = (
     "name", "uuid", "pci_bus_id", "compute_capability", "memory_total_bytes",
     "memory_used_bytes", "utilization_gpu_percent", "utilization_memory_percent",
     "temperature_c", "power_draw_w", "power_limit_w", "mig", "mig_device_count", "mig_devices",
-    "ecc", "persistence_mode", "pcie", "running_processes",
+    "ecc", "driver_model", "persistence_mode", "pcie", "running_processes",
 )  # fmt: skip
 
 
-def _gpu(nv: Nvml, index: int) -> JSON:
+def _gpu(nv: Nvml, index: int, windows: bool = False) -> JSON:
     """One GPU's facts; a GPU whose handle NVML refuses (fallen off the bus) is all None."""
     h = nvml.handle(nv, index)
     if is_na(h):
@@ -90,23 +98,32 @@ def _gpu(nv: Nvml, index: int) -> JSON:
     gpu["power_draw_w"] = got(nvml.power_draw_w(nv, h), "power_draw_w")
     gpu["power_limit_w"] = got(nvml.power_limit_w(nv, h), "power_limit_w")
 
-    mig = got(nvml.mig_mode(nv, h), "mig")
-    gpu["mig"] = None if mig is None else {"current": mig[0], "pending": mig[1]}
+    # False: this GPU has no MIG (or no ECC) at all; None: it could not be asked.
+    raw_mig = nvml.mig_mode(nv, h)
+    mig: Any = False if _unsupported(nv, raw_mig) else got(raw_mig, "mig")
+    gpu["mig"] = mig and {"current": mig[0], "pending": mig[1]}
     gpu["mig_device_count"], gpu["mig_devices"] = None, None
-    if mig is not None and mig[0]:
+    if mig and mig[0]:
         handles = got(nvml.mig_device_handles(nv, h), "mig_devices")
         if handles is not None:
             gpu["mig_device_count"] = len(handles)
             gpu["mig_devices"] = [_mig_device(nv, i, m) for i, m in enumerate(handles)]
-    elif mig is not None:
+    elif mig is not None:  # MIG off, or no MIG: no MIG devices
         gpu["mig_device_count"], gpu["mig_devices"] = 0, []
 
-    enabled = got(nvml.ecc_enabled(nv, h), "ecc")
-    gpu["ecc"] = None if enabled is None else {"enabled": enabled}
-    for key, aggregate in (("volatile_uncorrected", False), ("aggregate_uncorrected", True)):
-        if gpu["ecc"] is not None:  # counters are read only while ECC is on
+    raw_ecc = nvml.ecc_enabled(nv, h)
+    enabled = None if _unsupported(nv, raw_ecc) else got(raw_ecc, "ecc")
+    gpu["ecc"] = False if _unsupported(nv, raw_ecc) else None
+    if enabled is not None:
+        ecc: JSON = {"enabled": enabled}
+        for key, aggregate in (("volatile_uncorrected", False), ("aggregate_uncorrected", True)):
+            # Counters are read only while ECC is on.
             count = nvml.ecc_uncorrected(nv, h, aggregate) if enabled else None
-            gpu["ecc"][key] = got(count, f"ecc.{key}")
+            ecc[key] = got(count, f"ecc.{key}")
+        gpu["ecc"] = ecc
+    # WDDM/TCC exist only on Windows: elsewhere there is no driver model to read (false).
+    model: Any = got(nvml.driver_model(nv, h), "driver_model") if windows else False
+    gpu["driver_model"] = model and {"current": model[0], "pending": model[1]}
     gpu["persistence_mode"] = got(nvml.persistence_mode(nv, h), "persistence_mode")
     gpu["pcie"] = {
         what: got(nvml.pcie_link(nv, h, what), f"pcie.{what}")
@@ -142,7 +159,8 @@ def child_main(args: JSON) -> None:
             module = importlib.import_module(recipe["import"])
             if recipe.get("call"):
                 module = getattr(module, recipe["call"])(**recipe.get("args", {}))
-        say({"facts": nvml_facts(Nvml(module, trace=lambda fn: say({"calling": fn})))})
+        nv = Nvml(module, trace=lambda fn: say({"calling": fn}))
+        say({"facts": nvml_facts(nv, args.get("windows"))})
     except Exception as exc:  # a bug here or in a stand-in: one line for the parent
         say({"error": f"{type(exc).__name__}: {exc}"})
         sys.exit(1)

@@ -147,6 +147,43 @@ def version_of(text: str | None) -> Version | None:
         return None
 
 
+def public_of(text: str | None) -> Version | None:
+    """The version without its local label: '0.4.7+cuda11.cudnn86' orders as 0.4.7.
+
+    A local label says how a wheel was built (CUDA 11, cuDNN 8.6, +cu118), not which release
+    it is: two pieces of one release compare equal whatever their builds."""
+    parsed = version_of(text)
+    return None if parsed is None else Written(release_of(str(text)))
+
+
+_LOCAL_CUDA = re.compile(r"^cuda(\d+)(?:\.cudnn(\d+))?$")
+
+
+def local_cuda(text: str | None) -> tuple[str, str | None] | None:
+    """The CUDA (and cuDNN) a jaxlib local label names: '0.4.7+cuda11.cudnn86' → ('11', '8.6'),
+    '0.1.69+cuda101' → ('10.1', None); None for no such label.
+
+    Labels with a cuDNN part name the CUDA major ("cuda11.cudnn805": 11, cuDNN 8.0.5); the
+    older ones without it end with the minor ("cuda92": 9.2, "cuda110": 11.0)."""
+    parsed = version_of(text)
+    match = _LOCAL_CUDA.match(parsed.local or "") if parsed else None
+    if match is None:
+        return None
+    digits, cudnn = match.groups()
+    if cudnn is None:
+        return (f"{digits[:-1]}.{digits[-1]}" if len(digits) > 1 else digits), None
+    return digits, ".".join(p for p in (cudnn[:1], cudnn[1:2], cudnn[2:]) if p)
+
+
+def jaxlib_cuda(frame: dict[str, Any] | None) -> tuple[str, str | None] | None:
+    """The CUDA (and cuDNN) a jaxlib of the pre-plugin era was built for, from its local label
+    (jaxlib 0.4.7+cuda11.cudnn86 is a CUDA build with no separate plugin)."""
+    for dist in (frame or {}).get("distributions") or []:
+        if canonical(str(dist.get("name", ""))) == "jaxlib":
+            return local_cuda(dist.get("version"))
+    return None
+
+
 def release_of(version: str) -> str:
     """'2.13.0+cpu' → '2.13.0' (the public version a pin uses), as written: never re-rendered."""
     return version.partition("+")[0].strip() if version_of(version) else version

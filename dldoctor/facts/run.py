@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from dldoctor.facts import reaper
+from dldoctor.facts import reaper, winproc
 
 DEFAULT_TIMEOUT_S = 5.0
 OUTPUT_LIMIT_BYTES = 4 << 20  # per stream: far more than any command dldoctor runs prints
@@ -70,6 +70,15 @@ def run_command(
     ``cancel`` (Ctrl-C in dldoctor) stops it too, as a timeout.
     """
     args = tuple(argv)
+    api = winproc.windows_api()
+    if api is not None:  # native Windows: a Job object, reader threads
+        from dldoctor.facts.run_windows import run_windows
+
+        ran = run_windows(api, args, timeout_s, env, limit_bytes, cancel, EXIT_GRACE_S)
+        if isinstance(ran, str):
+            return CommandResult(args, None, "", "", error=ran)
+        proc, out, err, ending = ran
+        return _result(args, proc.returncode, out, err, ending, timeout_s, limit_bytes)
     marked, token = reaper.mark(env)
     try:
         proc = subprocess.Popen(
@@ -94,7 +103,18 @@ def run_command(
         reaper.kill_tree(proc.pid, token, scan=ending != "clean")
         proc.stdout.close()
         proc.stderr.close()
-    returncode = proc.wait()
+    return _result(args, proc.wait(), out, err, ending, timeout_s, limit_bytes)
+
+
+def _result(
+    args: tuple[str, ...],
+    returncode: int | None,
+    out: bytearray,
+    err: bytearray,
+    ending: str,
+    timeout_s: float,
+    limit_bytes: int,
+) -> CommandResult:
     return CommandResult(
         args,
         None if ending == "timeout" else returncode,

@@ -25,6 +25,7 @@ from dldoctor.facts.system_linux import (
     wsl,
 )
 from dldoctor.facts.system_macos import gather_darwin, gather_other, is_live
+from dldoctor.facts.windows import registry_module, windows_version
 
 JSON = dict[str, Any]
 
@@ -62,6 +63,7 @@ def gather_system(host: Host, os_name: str | None = None, machine: str | None = 
         "wsl": {"is_wsl": False, "version": False},
         "container": {"kind": False, "evidence": None},
         "shm": None,
+        "windows": False,  # false: not Windows (the Windows step fills it in)
         "errors": errors,
     }
     if name == "Linux":
@@ -77,12 +79,19 @@ def gather_system(host: Host, os_name: str | None = None, machine: str | None = 
     else:  # no glibc/musl and no /dev/shm off Linux: "none", not unknown
         facts["libc"] = facts["shm"] = False
         steps = [("darwin", gather_darwin)] if name == "Darwin" else [("other", gather_other)]
+        if name == "Windows":
+            steps.append(("windows", _windows))
     for field, step in steps:
         try:
             step(host, facts, errors)
         except Exception as exc:  # a parser bug must cost one field, never the whole report
             errors[field] = f"internal error: {exc!r}"
     return facts
+
+
+def _windows(host: Host, facts: JSON, errors: dict[str, str]) -> None:
+    facts["windows"], problems = windows_version(registry_module(host), is_live(host))
+    errors.update({f"windows.{k}": v for k, v in problems.items()})
 
 
 def _missing(host: Host, path: str) -> str:
@@ -201,7 +210,7 @@ def _linux_container(host: Host, facts: JSON, errors: dict[str, str]) -> None:
     facts["container"] = {
         "kind": kind or False,  # False: no container seen (None would be unknown)
         "evidence": evidence,
-        "runtime": name,
+        "runtime": name or False,  # False: no runtime recognised
         "runtime_evidence": how,
         "ipc": ipc,
         "ipc_evidence": ipc_evidence,

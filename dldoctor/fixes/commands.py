@@ -19,8 +19,18 @@ _REQUIREMENT = re.compile(rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPEC}(?:,{
 _DISTRIBUTION = re.compile(_NAME)  # both used with fullmatch: "$" would let a final "\n" in
 
 
+# PowerShell's own commands (fixes.shell renders them on Windows): shown with its quoting.
+POWERSHELL = ("Set-Item", "Remove-Item")
+_PLAIN_PS = re.compile(r"[A-Za-z0-9_.:/\\-]+")
+
+
 def shown(command: Command) -> str:
-    """The command as one line to paste into a POSIX shell, every argument quoted as needed."""
+    """The command as one line to paste into its shell, every argument quoted as needed: POSIX
+    sh, or PowerShell (single quotes, ' doubled) for PowerShell's own commands."""
+    if command and command[0] in POWERSHELL:
+        return " ".join(
+            a if _PLAIN_PS.fullmatch(a) else "'" + a.replace("'", "''") + "'" for a in command
+        )
     return shlex.join(command)
 
 

@@ -3,32 +3,42 @@
 from __future__ import annotations
 
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.commands import Command
 from dldoctor.model import Fix, Intent
 
 DRIVER_DOWNLOADS = "https://www.nvidia.com/en-us/drivers/"
 
 
+def commands(facts: Facts) -> tuple[Command, ...]:
+    """Ubuntu's own driver installer, then the reboot the new kernel module needs; elsewhere
+    (another distribution, or WSL, whose driver is the Windows host's) none: the words say how."""
+    from dldoctor.fixes.system import render
+
+    distro = ((facts.system.get("os") or {}).get("distribution_id") or "").lower()
+    if distro != "ubuntu" or (facts.system.get("wsl") or {}).get("is_wsl"):
+        return ()
+    return (("sudo", "ubuntu-drivers", "install"), *render(Intent(action="reboot"), facts))
+
+
 def install_driver(facts: Facts, minimum: str | None, why: str) -> Fix:
     """A driver install, phrased for this distribution where its usual route is known."""
-    distro = ((facts.system.get("os") or {}).get("distribution_id") or "").lower()
+    from dldoctor.fixes.intents import fix
+
     at_least = f" {minimum} or newer" if minimum else ""
-    summary = f"Install the NVIDIA driver{at_least} ({why}), then reboot."
-    intents = (Intent(action="driver", driver=minimum),)
-    if facts.system.get("wsl", {}).get("is_wsl"):
-        return Fix(
-            summary=f"Install the NVIDIA Windows driver{at_least} on the Windows host ({why}); "
-            "WSL uses the host's driver, never a Linux one.",
-            notes=DRIVER_DOWNLOADS,
-            intents=intents,
+    intent = Intent(action="driver", driver=minimum)
+    if (facts.system.get("wsl") or {}).get("is_wsl"):
+        summary = (
+            f"Install the NVIDIA Windows driver{at_least} on the Windows host ({why}); "
+            "WSL uses the host's driver, never a Linux one."
         )
-    if distro == "ubuntu":
-        commands = (("sudo", "ubuntu-drivers", "install"), ("sudo", "reboot"))
-        return Fix(summary, commands, intents=intents)
-    return Fix(
-        summary,
-        notes=f"Use your distribution's NVIDIA driver packages or {DRIVER_DOWNLOADS}",
-        intents=intents,
+        return fix(summary, intent, facts=facts, notes=DRIVER_DOWNLOADS)
+    summary = f"Install the NVIDIA driver{at_least} ({why}), then reboot."
+    notes = (
+        ""
+        if commands(facts)
+        else f"Use your distribution's NVIDIA driver packages or {DRIVER_DOWNLOADS}"
     )
+    return fix(summary, intent, facts=facts, notes=notes)
 
 
 def container_gpu_access() -> Fix:
@@ -43,11 +53,22 @@ def container_gpu_access() -> Fix:
 
 def rebuild_kernel_module(facts: Facts) -> Fix:
     """The driver's userspace is installed but its kernel module is not loaded for this kernel."""
+    from dldoctor.fixes.intents import fix
+
     kernel = (facts.system.get("os") or {}).get("kernel") or "the running kernel"
-    return Fix(
+    return fix(
         f"The NVIDIA driver is installed but its kernel module is not loaded for {kernel} (a kernel "
         "update without a module built for it): rebuild it with DKMS (or reinstall your "
         "distribution's nvidia-dkms package), then reboot.",
-        (("sudo", "dkms", "autoinstall"), ("sudo", "reboot")),
+        Intent(action="rebuild-module", names=("nvidia",)),
+        Intent(action="reboot"),
+        facts=facts,
         notes="Installing dkms before kernel updates keeps the module rebuilt for each new kernel.",
     )
+
+
+def reload_modules(facts: Facts, modules: tuple[str, ...], summary: str, notes: str = "") -> Fix:
+    """Unload and load again kernel modules (no process may use the GPU), by hand."""
+    from dldoctor.fixes.intents import fix
+
+    return fix(summary, Intent(action="reload-module", names=modules), facts=facts, notes=notes)

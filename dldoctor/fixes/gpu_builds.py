@@ -188,3 +188,44 @@ def onnxruntime_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     )
     first = driver_first(facts, matrix, "12", gpu) if cuda12 else ""
     return fix(f"{first}Replace onnxruntime with {gpu} {version}.", intent, facts)
+
+
+def onnxruntime_for_cuda(facts: Facts, matrix: Matrix, major: str) -> Fix | None:
+    """onnxruntime-gpu built for CUDA ``major``: the installed release from the index its build
+    for that major lives on, or the first release whose PyPI build it is."""
+    rules = matrix.tables["onnxruntime"]
+    gpu = rules["gpu_distribution"]
+    dist = q.installed(facts, gpu)
+    version = q.release_of(dist["version"]) if dist and dist.get("version") else None
+    if not version:
+        return None
+    where = matrix.rows_matching("onnxruntime", "onnxruntime", version, section="cuda_index")
+    if where and where["cuda"] == major:
+        intent = Install(
+            (f"{gpu}=={version}",),
+            extra_index_url=where["index_url"],
+            reinstall=True,
+            framework="onnxruntime",
+            cuda=major,
+            driver=mvc_floor(matrix, major),
+        )
+        return fix(
+            f"Install the CUDA {major} build of {gpu} {version}: the one on PyPI is built for "
+            f"another CUDA major; the CUDA {major} build lives on its own index.",
+            intent,
+            facts,
+            notes=f"Source: {where['source']}",
+        )
+    since = rules["cuda12_default_since"]
+    parsed = q.version_of(version)
+    if major == "12" and parsed is not None and parsed < Version(since):
+        intent = Install(
+            (f"{gpu}>={since}",),
+            framework="onnxruntime",
+            cuda=major,
+            driver=mvc_floor(matrix, major),
+        )
+        return fix(
+            f"Upgrade {gpu} to {since} or newer: its PyPI build is for CUDA 12.", intent, facts
+        )
+    return None

@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.commands import Command, acts_on, shown
+from dldoctor.fixes.intents import PACKAGES, render_all
 from dldoctor.model import Finding, Fix, Intent, Severity
 
 DRIVER, REMOVE, INSTALL, OTHER = "driver", "remove", "install", "other"
@@ -73,28 +74,22 @@ def plan(findings: list[Finding], facts: Facts | None = None) -> list[Step]:
     removed: set[str] = set()
     driver_now = q.driver_version(facts) if facts is not None else None
     for code, fix in chosen:
-        if not fix.intents:  # a fix for a person, or one read from a report without intents
-            same = next(
-                (i for i, s in enumerate(steps) if fix.commands and s.commands == fix.commands),
-                None,
-            )
-            if same is not None:  # the same commands for another finding: one step, both codes
-                steps[same] = replace(steps[same], codes=(*steps[same].codes, code))
-            else:
-                steps.append(Step(fix, (code,), fix.commands, kind=OTHER))
-            continue
+        others = [i for i in fix.intents if i.action not in ("driver", *PACKAGES)]
+        if not fix.intents or others:  # for a person (or from a report without intents)
+            commands = fix.commands  # the package intents, if any, are steps of their own:
+            if others and facts is not None:  # these are rendered from their intents here
+                commands = render_all(others, facts)
+            _other_step(steps, Step(fix, (code,), commands, kind=OTHER))
         for intent in fix.intents:
             if intent.action == "driver":
                 drivers.append((code, intent.driver))
-            elif intent.action in ("install", "remove"):
+            elif intent.action in PACKAGES:
                 needs = intent.driver
                 if below(driver_now, needs):  # unknown judges nothing: --apply reads it again
                     drivers.append((code, needs))
                 steps += _package_steps(
                     code, fix, intent, needs, facts, seen_installs, removed, steps
                 )
-            else:
-                steps.append(Step(fix, (code,), fix.commands, kind=OTHER))
     if drivers and facts is not None:
         minimum = newest(m for _, m in drivers)
         codes = tuple(dict.fromkeys(c for c, _ in drivers))
@@ -106,6 +101,17 @@ def plan(findings: list[Finding], facts: Facts | None = None) -> list[Step]:
         steps.append(Step(install_driver(facts, minimum, why), codes, kind=DRIVER))
     steps = _ordered(steps)
     return [_finish(s, n, steps, facts) for n, s in enumerate(steps, 1)]
+
+
+def _other_step(steps: list[Step], step: Step) -> None:
+    """A step for a person; the same commands for another finding are one step, both codes."""
+    same = next(
+        (i for i, s in enumerate(steps) if step.commands and s.commands == step.commands), None
+    )
+    if same is None:
+        steps.append(step)
+    else:
+        steps[same] = replace(steps[same], codes=(*steps[same].codes, *step.codes))
 
 
 def _package_steps(
@@ -125,7 +131,8 @@ def _package_steps(
     names = tuple(n for n in intent.remove_first if n not in removed)
     removed.update(names)
     if names:
-        only = Intent(remove_first=names, copies=intent.copies, action="remove")
+        manager = intent.manager if intent.action == "remove" else None  # conda packages stay so
+        only = Intent(remove_first=names, copies=intent.copies, action="remove", manager=manager)
         commands = render(only, facts) if facts is not None else ()
         what = Fix(f"Remove {', '.join(names)}.", commands, fix.automatic, intents=(only,))
         out.append(

@@ -6,7 +6,8 @@ import re
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.fixes.installers import Install, render
+from dldoctor.fixes.installers import Install
+from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
 from dldoctor.model import Fix
 
@@ -49,7 +50,7 @@ def reinstall(facts: Facts, matrix: Matrix, dist: str, version: str, why: str) -
         index_url=_index_for(facts, matrix, dist, version),
         reinstall=True,
     )
-    return Fix(f"Reinstall {dist} {version} ({why}).", render(intent, facts), automatic=True)
+    return fix(f"Reinstall {dist} {version} ({why}).", intent, facts=facts, automatic=True)
 
 
 def paired_companion(facts: Facts, matrix: Matrix, companion: str) -> Fix | None:
@@ -61,18 +62,20 @@ def paired_companion(facts: Facts, matrix: Matrix, companion: str) -> Fix | None
     paired = release.torchvision if companion == "torchvision" else release.torchaudio
     local = torch["version"].partition("+")[2]
     index = matrix.torch_index_url.format(variant=local) if local else None
-    return Fix(
+    return fix(
         f"Install the {companion} release paired with the installed torch {torch['version']}.",
-        render(Install((f"{companion}=={paired}.*",), index_url=index), facts),
+        Install((f"{companion}=={paired}.*",), index_url=index),
+        facts=facts,
         automatic=True,
     )
 
 
 def numpy_below_2(facts: Facts) -> Fix:
-    return Fix(
+    return fix(
         "Install NumPy 1.x, which the framework's binaries were compiled against "
         "(or upgrade the framework to a release built for NumPy 2).",
-        render(Install(("numpy<2",)), facts),
+        Install(("numpy<2",)),
+        facts=facts,
         automatic=True,
     )
 
@@ -97,8 +100,53 @@ def pinned_wheels(facts: Facts, owner: str | None, libraries: list[str]) -> Fix 
             chosen.append(f"{name}{match.group(2).strip()}")
     if not chosen:
         return None
-    return Fix(
+    return fix(
         f"Install the NVIDIA library wheels {owner} declares for them.",
-        render(Install(tuple(chosen)), facts),
+        Install(tuple(chosen)),
+        facts=facts,
         automatic=True,
+    )
+
+
+def jax_pieces(facts: Facts, required: str | None = None) -> Fix | None:
+    """jaxlib (and the CUDA plugin) that fit the installed jax.
+
+    With a CUDA plugin, jax's extra pins jaxlib and the plugin to jax's version. Without one,
+    ``pip install jax==V`` would leave jaxlib as it is (jax does not require jaxlib): jaxlib
+    itself is pinned, no newer than jax and at least what jax says it requires (``required``).
+    Before 0.4, jax and jaxlib had versions of their own (jax 0.2.26 with jaxlib 0.1.75): only
+    that range is right for every release.
+    """
+    jax = q.installed(facts, "jax")
+    if not jax or not jax.get("version"):
+        return None
+    frame = q.framework(facts, "jax") or {}
+    plugins = [
+        str(d.get("name"))
+        for d in frame.get("distributions") or []
+        if str(d.get("name", "")).startswith("jax-cuda")
+    ]
+    majors = sorted({p.split("-")[1].removeprefix("cuda") for p in plugins if "-" in p})
+    version = str(jax["version"])
+    if majors:
+        extra = f"[cuda{majors[-1]}]"
+        return fix(
+            f"Install jax{extra} {version} with every piece (jaxlib, the CUDA plugin) at the same "
+            "version.",
+            Install((f"jax{extra}=={version}",)),
+            facts=facts,
+        )
+    wanted = (f">={required}," if required else "") + f"<={q.release_of(version)}"
+    built = q.jaxlib_cuda(frame)
+    if built:  # a CUDA jaxlib from before the plugins: its wheels were never on PyPI
+        return Fix(
+            f"Install a jaxlib{wanted} built for CUDA {built[0]} from jax's own wheel pages "
+            "(https://storage.googleapis.com/jax-releases/jax_releases.html, from 2022 "
+            "jax_cuda_releases.html: PyPI's jaxlib of that time is the CPU build), or a jax "
+            "release that accepts the installed jaxlib."
+        )
+    return fix(
+        f"Install the jaxlib that fits jax {version} (jaxlib{wanted}).",
+        Install((f"jaxlib{wanted}",)),
+        facts=facts,
     )

@@ -179,9 +179,14 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
             f"torch {version} fits ({purpose})."
         )
     needed = matrix.toolkit_floor(choice.variant) or matrix.major_floor(choice.variant)
+    from dldoctor.fixes.installers import conda_owned
+
+    # pip would write over files conda still lists as its own: conda removes its copies first.
+    owned = [n for n in ("torch", "torchvision", "torchaudio") if q.installed(facts, n)]
     intent = Install(
         tuple(reqs),
         index_url=matrix.torch_index_url.format(variant=suffix),
+        remove_first=tuple(n for n in owned if conda_owned(facts, n)),
         framework="torch",
         cuda=choice.variant,
         driver=needed.linux if needed else None,

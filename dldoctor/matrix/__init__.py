@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,8 @@ TABLES = (
     "libraries",
     "conda",
     "system",
+    "oneflow",
+    "extensions",
 )
 
 
@@ -395,4 +398,30 @@ def _tables(root: Path) -> dict[str, JSON]:
                 if key in row and any(c in str(row[key]) for c in "<>=!~"):
                     _spec(row[key], f"{name}.toml release #{i + 1}")
         tables[name] = doc
+    _extensions(tables["extensions"])
     return tables
+
+
+def _extensions(doc: JSON) -> None:
+    """extensions.toml: known ops and rebuild kinds, unique names, label patterns that compile,
+    host GCC rows in ascending CUDA order."""
+    names = [_need(r, "name", "extensions.toml extension") for r in doc.get("extension", [])]
+    if len(names) != len(set(names)):
+        raise MatrixError("extensions.toml: an extension is listed twice")
+    for i, row in enumerate(doc.get("extension", [])):
+        where = f"extensions.toml extension #{i + 1} ({row['name']})"
+        if row.get("ops") not in ("required", "jit", "none"):
+            raise MatrixError(f"{where}: ops must be required, jit or none")
+        if row.get("rebuild") not in ("pip", "source", "wheel"):
+            raise MatrixError(f"{where}: rebuild must be pip, source or wheel")
+        if row["rebuild"] == "source" and not str(row.get("repository", "")).startswith("https://"):
+            raise MatrixError(f"{where}: a source rebuild names its https repository")
+    for i, row in enumerate(doc.get("label", [])):
+        try:
+            re.compile(_need(row, "pattern", f"extensions.toml label #{i + 1}"))
+        except re.error as exc:
+            raise MatrixError(f"extensions.toml label #{i + 1}: {exc}") from exc
+    _ascending(
+        [_need(r, "cuda", "extensions.toml host_gcc") for r in doc.get("host_gcc", [])],
+        "extensions.toml host_gcc",
+    )

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dldoctor.model import ACTIONS, Intent
+
 SEVERITIES = ("error", "warning")
 TEXT_LIMIT = 65536  # characters of one text scanned: a pasted log is scanned in pieces
 _CODE = re.compile(r"^DD\d{3}$")
@@ -34,9 +36,8 @@ class Signature:
     source: str
     fix: str | None = None
     advice: str = ""
-    commands: tuple[
-        tuple[str, ...], ...
-    ] = ()  # argument vectors the advice names (never automatic)
+    # What the advice has a person do (reload a module, reboot): fixes/ renders them, by hand.
+    intents: tuple[Intent, ...] = ()
     generic: bool = False
     examples: tuple[str, ...] = ()
     near_misses: tuple[str, ...] = ()
@@ -168,8 +169,10 @@ def _signature(row: dict[str, Any], where: str) -> Signature:
         raise ValueError(f"{where}: code {row['code']!r} is not of the form DD123")
     if row["severity"] not in SEVERITIES:
         raise ValueError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
-    if row.get("commands") and not row.get("advice"):
-        raise ValueError(f"{where}: commands need the advice that explains them")
+    if "commands" in row:
+        raise ValueError(f"{where}: commands are rendered by fixes/: name intents instead")
+    if row.get("intents") and not row.get("advice"):
+        raise ValueError(f"{where}: intents need the advice that explains them")
     if not row["source"].startswith("https://"):
         raise ValueError(f"{where}: source must be an https URL")
     texts = row.get("patterns")
@@ -193,20 +196,20 @@ def _signature(row: dict[str, Any], where: str) -> Signature:
         source=row["source"],
         fix=row.get("fix"),
         advice=str(row.get("advice", "")),
-        commands=_commands(row.get("commands", []), where),
+        intents=_intents(row.get("intents", []), where),
         generic=bool(row.get("generic", False)),
         examples=tuple(row.get("examples", ())),
         near_misses=tuple(row.get("near_misses", ())),
     )
 
 
-def _commands(value: Any, where: str) -> tuple[tuple[str, ...], ...]:
-    """Argument vectors: lists of strings (never a shell line)."""
+def _intents(value: Any, where: str) -> tuple[Intent, ...]:
+    """Intents as tables (``{ action = "reload-module", names = ["nvidia_uvm"] }``), for a person."""
     if not isinstance(value, list) or not all(
-        isinstance(c, list) and c and all(isinstance(a, str) for a in c) for c in value
+        isinstance(i, dict) and i.get("action") in ACTIONS for i in value
     ):
-        raise ValueError(f"{where}: commands must be argument vectors (lists of strings)")
-    return tuple(tuple(c) for c in value)
+        raise ValueError(f"{where}: intents must be tables naming an action ({', '.join(ACTIONS)})")
+    return tuple(Intent.from_dict(i) for i in value)
 
 
 def read(root: Path) -> Signatures:

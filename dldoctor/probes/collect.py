@@ -96,15 +96,42 @@ def _smoke(message: JSON) -> JSON:
     return result
 
 
-def _library(value: Any) -> JSON | None:
+# When a library was first seen mapped: after the framework's import, after its runtime facts
+# (device listing loads most CUDA libraries), or by the end (the smoke tests: cuDNN's
+# sub-libraries, cuBLASLt, NVRTC load on first use).
+STAGES = ("import", "facts", "end")
+VERSION_LIBRARIES = 40
+MAX_LIBRARIES = 200  # per framework, over all stages
+
+
+def _library(value: Any, stage: str) -> JSON | None:
     if not isinstance(value, dict) or not isinstance(value.get("path"), str):
         return None
     return {
         "name": text(value.get("name"), 200) or os.path.basename(value["path"]),
-        "path": value["path"][:1000],
+        "path": printable(value["path"][:1000]),
         "version": text(value.get("version"), 50),
         "source": text(value.get("source"), 300),
+        "loaded_by": stage,
     }
+
+
+def _said_version(value: Any) -> tuple[str | None, str | None]:
+    """(version, error): a framework's answer is a version, nothing, or the error it raised."""
+    if isinstance(value, dict):
+        return None, text(value.get("error"), 1000) or "error"
+    if value is None or isinstance(value, bool):
+        return None, None
+    return text(value, 100), None
+
+
+def _version(message: JSON) -> JSON:
+    entry: JSON = {"built": None, "runtime": None, "how": text(message.get("how"), 300)}
+    for key in ("built", "runtime"):
+        entry[key], error = _said_version(message.get(key))
+        if error:
+            entry.setdefault("errors", {})[key] = error
+    return entry
 
 
 def new_record() -> JSON:
@@ -119,6 +146,9 @@ def new_record() -> JSON:
         "devices": [],
         "smoke": [],
         "libraries": [],
+        "versions": {},
+        "device_errors": {},
+        "failed_loads": [],
         "warnings": [],
         "output": [],
         "during": None,
@@ -180,8 +210,21 @@ class ChildRecords:
         elif kind == "smoke":
             record["smoke"].append(_smoke(message))
         elif kind == "libraries":
-            found = [_library(v) for v in message.get("libraries") or [] if v]
-            record["libraries"] = [lib for lib in found if lib]
+            stage = str(message.get("stage")) if message.get("stage") in STAGES else "end"
+            known = {lib["path"] for lib in record["libraries"]}
+            for value in (message.get("libraries") or [])[: LIST_LIMIT * 2]:
+                lib = _library(value, stage)
+                if lib is not None and lib["path"] not in known and len(known) < MAX_LIBRARIES:
+                    record["libraries"].append(lib)
+                    known.add(lib["path"])
+        elif kind == "version" and isinstance(message.get("library"), str):
+            if len(record["versions"]) < VERSION_LIBRARIES:
+                record["versions"][printable(message["library"][:50])] = _version(message)
+        elif kind == "device_error" and isinstance(message.get("device"), str):
+            record["device_errors"][printable(message["device"][:50])] = {
+                "error": text(message.get("error")),
+                "output": lines(message.get("output"), 12),
+            }
         elif kind == "probe_error":
             record["probe_error"] = _error(message.get("error"))
         elif kind == "end":
@@ -221,6 +264,12 @@ class ChildRecords:
         }
         if outcome.error:
             process["start_error"] = outcome.error
+        if outcome.exception:  # Windows: the exception its exit code names
+            process["exception"] = outcome.exception
+        if outcome.peak_memory_bytes is not None:
+            process["peak_memory_bytes"] = outcome.peak_memory_bytes
+        if outcome.isolation_error:
+            process["isolation_error"] = outcome.isolation_error
         closed = []
         culprit = next(
             (n for n in self.frameworks if n in self.started and n not in self.ended), None
@@ -283,6 +332,8 @@ class ChildRecords:
 def _ending(outcome: ChildOutcome) -> str:
     if outcome.signal:
         return f"crashed with {outcome.signal}"
+    if outcome.exception:
+        return f"crashed with {outcome.exception}"
     if outcome.returncode not in (None, 0):
         return f"exited with code {outcome.returncode}"
     return "exited early" if not outcome.done else ""

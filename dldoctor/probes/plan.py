@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,16 @@ from dldoctor.matrix import Matrix
 
 CHILD = Path(__file__).resolve().parent / "child"
 # Frameworks with a probe module (child/<name>_probe.py), in the order they are shown.
-PROBED = ("torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime")
+PROBED = ("torch", "tensorflow", "jax", "paddle", "keras", "onnxruntime", "mindspore", "litert")
 ALIASES = {
     "pytorch": "torch",
     "tf": "tensorflow",
     "paddlepaddle": "paddle",
     "ort": "onnxruntime",
     "onnx-runtime": "onnxruntime",
+    "ms": "mindspore",
+    "tflite": "litert",
+    "ai-edge-litert": "litert",
 }
 # Keras 3 runs in its backend's child when that backend is probed too: one import, not two.
 KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -40,7 +44,11 @@ COST = {
     "jax": 1.0,
     "keras": 0.5,
     "onnxruntime": 0.2,
+    "mindspore": 4.0,
+    "litert": 0.3,
 }
+# LiteRT's runtimes by distribution, newest first: the module each one is imported as.
+LITERT_MODULES = (("ai-edge-litert", "ai_edge_litert"), ("tflite-runtime", "tflite_runtime"))
 NICE = 5
 
 
@@ -68,6 +76,7 @@ class Plan:
     groups: tuple[tuple[str, ...], ...]  # each tuple: the frameworks one child probes, in order
     not_probed: dict[str, str]  # framework → why it is not probed
     companions: dict[str, list[str]]  # framework → companion modules to import after it
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # framework → its probe's
 
 
 def keras_backend(env: Mapping[str, str]) -> str:
@@ -103,7 +112,15 @@ def make_plan(
         else:
             groups.append(["keras"])
     companions = {key: _companions(installed.get(key) or {}, matrix) for key in chosen}
-    return Plan(tuple(tuple(g) for g in groups), not_probed, companions)
+    options = {}
+    if "litert" in chosen:
+        names = {
+            canonical(str(d.get("name", "")))
+            for d in installed["litert"].get("distributions") or []
+        }
+        module = next((m for dist, m in LITERT_MODULES if dist in names), LITERT_MODULES[0][1])
+        options["litert"] = {"module": module}
+    return Plan(tuple(tuple(g) for g in groups), not_probed, companions, options)
 
 
 def niceness(groups: tuple[tuple[str, ...], ...], cores: int | None) -> dict[tuple[str, ...], int]:
@@ -133,14 +150,20 @@ def _companions(frame: dict[str, Any], matrix: Matrix) -> list[str]:
     return names
 
 
-def job(framework: str, companions: list[str]) -> dict[str, Any]:
+def job(
+    framework: str, companions: list[str], options: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One framework's part of a child's arguments: its probe module as source."""
     path = CHILD / f"{framework}_probe.py"
+    extra = dict(options or {})
+    if framework == "litert":  # the model it runs, converted once by TensorFlow (see the probe)
+        model = (CHILD / "models" / "poly.tflite").read_bytes()
+        extra["model_b64"] = base64.b64encode(model).decode("ascii")
     return {
         "framework": framework,
         "source": path.read_text(encoding="utf-8"),
         "filename": str(path),
-        "options": {"companions": companions},
+        "options": {"companions": companions, **extra},
     }
 
 

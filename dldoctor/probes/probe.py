@@ -15,8 +15,8 @@ from typing import Any, Callable
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
-from dldoctor.probes import skipped
 from dldoctor.probes.collect import ChildRecords
+from dldoctor.probes.loads import annotate
 from dldoctor.probes.runner import run_child
 
 JSON = dict[str, Any]
@@ -94,16 +94,14 @@ class Running:
         notify: Callable[[ProbeEvent], None],
     ) -> None:
         self.started = time.monotonic()
+        self.matrix = matrix
         self.cancelled = threading.Event()
         self.futures: list[Future[tuple[dict[str, JSON], list[str]]]] = []
         self.pool: ThreadPoolExecutor | None = None
         self.workdir: tempfile.TemporaryDirectory[str] | None = None
-        if os.name != "posix":
-            self.section = skipped("runtime probes need a POSIX system (Linux, macOS, WSL)")
-            return
         plan = planning.make_plan(facts, matrix, options.frameworks, options.env)
         memory = options.memory_limit_bytes or default_memory_limit(facts)
-        self.section = {
+        self.section: JSON = {
             "ran": True,
             "mode": "full" if options.full else "quick",
             "python": options.python,
@@ -144,8 +142,6 @@ class Running:
 
     def finish(self) -> JSON:
         """Wait for every child; Ctrl-C kills them and marks the section ``interrupted``."""
-        if self.section.get("ran") is not True:  # not a POSIX system: nothing was started
-            return self.section
         try:
             try:
                 results = [future.result() for future in self.futures]
@@ -160,6 +156,11 @@ class Running:
         for records, errors in results:
             self.section["frameworks"].update(records)
             self.section["errors"] += errors
+        for record in self.section["frameworks"].values():
+            try:
+                annotate(record, matrix=self.matrix)
+            except Exception as exc:  # a fact left out, never the section
+                self.section["errors"].append(f"library facts: {type(exc).__name__}: {exc}")
         order = {key: i for i, key in enumerate(planning.PROBED)}
         self.section["frameworks"] = dict(
             sorted(self.section["frameworks"].items(), key=lambda kv: order.get(kv[0], 99))
@@ -212,14 +213,16 @@ def _probe_group(
     try:
         args = {
             "workdir": workdir,
-            "memory_limit_bytes": memory,
             "nice": nice,
             "options": {
                 "full": options.full,
                 "compile_timeout_s": COMPILE_TIMEOUT_S,
                 "lock_file": lock,
             },
-            "jobs": [planning.job(key, plan.companions.get(key, [])) for key in group],
+            "jobs": [
+                planning.job(key, plan.companions.get(key, []), plan.options.get(key))
+                for key in group
+            ],
         }
         source = planning.harness_source()
     except OSError as exc:  # an installation missing its probe files
@@ -248,6 +251,7 @@ def _probe_group(
         cwd=workdir,
         on_message=on_message,
         cancel=cancel,
+        memory_limit_bytes=memory,
         on_spawn=spawned.set,
     )
     for name in records.finish(outcome, memory):

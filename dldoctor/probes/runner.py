@@ -1,5 +1,8 @@
 """Run code in an isolated child: fresh interpreter, own process group, hard timeout, JSON channel.
 
+On native Windows the same contract is kept by ``runner_windows`` (a Job object, reader threads);
+``winproc.windows_api`` is the seam that picks it, and the one a test replaces.
+
 The child gets the write end of a pipe (``pass_fds``) and writes one JSON object per line to it;
 its stdout and stderr go to another pipe whose tail is kept as evidence. So nothing a framework
 prints can pass for a result. The child is killed at the end whatever happened, with its whole
@@ -19,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from dldoctor.facts import reaper
+from dldoctor.facts import reaper, winproc
 from dldoctor.facts.reaper import signal_name
 from dldoctor.report.clean import clean
 
@@ -47,6 +50,12 @@ class ChildOutcome:
     bad_lines: int = 0  # channel lines that were not JSON objects
     cancelled: bool = False  # ended early by ``cancel`` (Ctrl-C in the parent), not by itself
     channel_bytes: int = 0  # of the messages kept
+    # Windows: the exception its NTSTATUS exit code names ("STATUS_ACCESS_VIOLATION (0xC0000005:
+    # ...)"), the most memory one of its processes committed, and why the Job object that caps
+    # and kills them could not be used (the child ran anyway).
+    exception: str | None = None
+    peak_memory_bytes: int | None = None
+    isolation_error: str | None = None
 
 
 def run_child(
@@ -57,6 +66,7 @@ def run_child(
     cwd: str | None = None,
     on_message: Callable[[JSON], None] | None = None,
     cancel: threading.Event | None = None,
+    memory_limit_bytes: int | None = None,
     on_spawn: Callable[[], None] | None = None,
 ) -> ChildOutcome:
     """Run ``argv + [json(args)]`` with a result channel; ``args["channel_fd"]`` is filled in.
@@ -64,8 +74,22 @@ def run_child(
     The deadline is ``timeout_s`` from the start, reset by each ``begin`` message (one per
     framework in the child) and extended by a ``phase`` message that asks for its own
     ``timeout_s`` (torch.compile). Setting ``cancel`` (Ctrl-C in the parent) ends it early.
-    ``on_spawn`` is called once the child exists. Never raises for anything the child does.
+    ``memory_limit_bytes`` caps each process: on POSIX the child sets RLIMIT_DATA itself from
+    ``args["memory_limit_bytes"]``, on Windows its Job object does. Never raises for anything
+    the child does. ``on_spawn`` is called once the child exists (on Windows, just before).
     """
+    api = winproc.windows_api()
+    if api is not None:
+        from dldoctor.probes.runner_windows import run_child_windows
+
+        windows_args = {**args, "memory_limit_bytes": None}  # the job caps it, not the child
+        if on_spawn is not None:
+            on_spawn()
+        return run_child_windows(
+            api, argv, windows_args, timeout_s, env, cwd, on_message, cancel, memory_limit_bytes
+        )
+    if memory_limit_bytes is not None:
+        args = {**args, "memory_limit_bytes": memory_limit_bytes}
     outcome = ChildOutcome()
     started = time.monotonic()
     marked, token = reaper.mark(env)
@@ -122,20 +146,19 @@ def _watch(
     os.set_blocking(output, False)
     pending = {channel: b"", output: b""}
     tail = bytearray()
-    deadline = started + timeout_s
-    done_at: float | None = None
+    heard = Heard(started + timeout_s, timeout_s)
     with selectors.DefaultSelector() as selector:
         selector.register(channel, selectors.EVENT_READ)
         selector.register(output, selectors.EVENT_READ)
         while True:
             now = time.monotonic()
-            if done_at is None and now >= deadline:
+            if heard.done_at is None and now >= heard.deadline:
                 outcome.timed_out = True
                 break
             if cancel is not None and cancel.is_set():
                 outcome.cancelled = not outcome.done
                 break
-            if done_at is not None and now >= done_at:
+            if heard.done_at is not None and now >= heard.done_at:
                 break
             for key, _ in selector.select(timeout=POLL_S):
                 fd = int(key.fd)
@@ -149,26 +172,42 @@ def _watch(
                     tail += data
                     del tail[:-OUTPUT_TAIL_BYTES]
                     continue
-                for message in _lines(pending, fd, data, outcome):
-                    kind = message.get("type")
-                    if kind == "begin":
-                        deadline = time.monotonic() + timeout_s
-                    elif kind == "phase" and isinstance(message.get("timeout_s"), (int, float)):
-                        deadline = max(deadline, time.monotonic() + float(message["timeout_s"]))
-                    elif kind == "done":
-                        outcome.done = True
-                        done_at = time.monotonic() + EXIT_GRACE_S
+                for message in lines(pending, fd, data, outcome):
+                    heard.take(message, outcome)
                     if on_message is not None:
                         on_message(message)
             if reaper.exited(proc) or not selector.get_map():
                 _drain(channel, output, pending, tail, outcome, on_message)
                 if reaper.exited(proc):
                     break
+    outcome.output_tail = kept_output(tail)
+
+
+class Heard:
+    """The deadline as the child's messages move it: ``begin`` restarts it, a ``phase`` with its
+    own ``timeout_s`` extends it, ``done`` leaves the child EXIT_GRACE_S to exit."""
+
+    def __init__(self, deadline: float, timeout_s: float) -> None:
+        self.deadline, self.timeout_s = deadline, timeout_s
+        self.done_at: float | None = None
+
+    def take(self, message: JSON, outcome: ChildOutcome) -> None:
+        kind = message.get("type")
+        if kind == "begin":
+            self.deadline = time.monotonic() + self.timeout_s
+        elif kind == "phase" and isinstance(message.get("timeout_s"), (int, float)):
+            self.deadline = max(self.deadline, time.monotonic() + float(message["timeout_s"]))
+        elif kind == "done":
+            outcome.done = True
+            self.done_at = time.monotonic() + EXIT_GRACE_S
+
+
+def kept_output(tail: bytearray) -> list[str]:
+    """The child's last output lines, as evidence."""
     text = bytes(tail).decode("utf-8", errors="replace")
     # Cleaned here as well as where it is shown: the failure signatures read these lines, and
     # a colour code or a CR in the middle of "undefined symbol" must not hide it from them.
-    kept = [clean(ln).rstrip()[:400] for ln in text.splitlines() if ln.strip()][-20:]
-    outcome.output_tail = kept
+    return [clean(ln).rstrip()[:400] for ln in text.splitlines() if ln.strip()][-20:]
 
 
 def _read(fd: int) -> bytes | None:
@@ -181,7 +220,7 @@ def _read(fd: int) -> bytes | None:
         return b""
 
 
-def _lines(pending: dict[int, bytes], fd: int, data: bytes, outcome: ChildOutcome) -> list[JSON]:
+def lines(pending: dict[int, bytes], fd: int, data: bytes, outcome: ChildOutcome) -> list[JSON]:
     """Complete channel lines as messages; anything that is not a JSON object is counted."""
     buffer = pending[fd] + data
     *complete, rest = buffer.split(b"\n")
@@ -228,7 +267,7 @@ def _drain(
                 tail += data
                 del tail[:-OUTPUT_TAIL_BYTES]
                 continue
-            for message in _lines(pending, fd, data, outcome):
+            for message in lines(pending, fd, data, outcome):
                 if message.get("type") == "done":
                     outcome.done = True
                 if on_message is not None:

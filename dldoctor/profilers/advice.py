@@ -40,6 +40,35 @@ def _batch_wait_s(loader: JSON) -> float | None:
     return mean
 
 
+def made_s(loader: JSON) -> float | None:
+    """Mean time to make one batch where it is made (a worker, or the main process), measured
+    around the dataset fetch and collate_fn; None where it was not measured."""
+    made = loader.get("batch_making") or {}
+    mean = made.get("mean_s")
+    return float(mean) if made.get("count") and mean is not None else None
+
+
+def fixed_cost_s(loader: JSON, profile: JSON) -> float | None:
+    """The part of each batch's wait that making batches does not explain, when it is most of
+    the wait: a per-batch cost outside the workers that more workers cannot hide. None when
+    the wait is what worker throughput predicts, or when making was not measured."""
+    workers = int(loader["config"].get("num_workers") or 0)
+    made, wait = made_s(loader), _batch_wait_s(loader)
+    compute = _step_compute_s(profile)
+    if made is None or wait is None or compute is None or wait <= 0:
+        return None
+    # w workers making a batch in `made` each deliver one every made / w: when that is at
+    # least half the loop's period per batch (compute + wait), worker throughput holds the
+    # loop back. Workers that could deliver much faster than the loop takes batches leave a
+    # wait that is something else. With no worker the main thread makes the batch in its wait.
+    delivery = made if workers == 0 else made / workers
+    period = wait if workers == 0 else compute + wait
+    if delivery >= th.FIXED_COST_SHARE * period:
+        return None
+    fixed = wait - (made if workers == 0 else max(0.0, delivery - compute))
+    return fixed if fixed >= th.FIXED_COST_MIN_S else None
+
+
 def suggested_workers(loader: JSON, profile: JSON) -> tuple[int | None, str]:
     """How many workers would hide the loading, capped by what this machine can run; and why."""
     workers = int(loader["config"].get("num_workers") or 0)
@@ -47,17 +76,22 @@ def suggested_workers(loader: JSON, profile: JSON) -> tuple[int | None, str]:
     wait = _batch_wait_s(loader)
     if compute is None or wait is None:
         return None, ""
-    # Time one worker needs per batch: with no workers it is the wait itself; with w workers
-    # feeding a waiting loop, one batch arrives every (compute + wait), so each takes w times that.
-    load = wait if workers == 0 else workers * (compute + wait)
+    if fixed_cost_s(loader, profile) is not None:
+        return None, ""  # not worker throughput: more workers would change nothing
+    # Time one worker needs per batch: measured where batches are made when it was; else with
+    # no workers it is the wait itself, and with w workers feeding a waiting loop one batch
+    # arrives every (compute + wait), so each takes w times that.
+    made = made_s(loader)
+    load = made if made is not None else wait if workers == 0 else workers * (compute + wait)
     needed = math.ceil(load / compute - 1e-9) + 1  # one in hand for jitter
     cores = profile["cpu"]["cores_available"]
     cpu_heavy = _loading_is_cpu_work(loader, profile)
     cap = max(1, math.floor(cores) - 1) if cpu_heavy else th.MAX_SUGGESTED_WORKERS
     suggestion = max(min(needed, cap, th.MAX_SUGGESTED_WORKERS), 1)
     kind = "CPU work" if cpu_heavy else "mostly waiting (I/O or sleep), not CPU"
+    verb = "to make in a worker (measured)" if made is not None and workers else "to load"
     why = (
-        f"a batch takes ~{_duration(load)} to load and a step ~{_duration(compute)} to compute, "
+        f"a batch takes ~{_duration(load)} {verb} and a step ~{_duration(compute)} to compute, "
         f"so ~{needed} workers keep up; loading is {kind}, and {cores:g} cores are available here"
     )
     return suggestion, why
@@ -91,14 +125,19 @@ def torch_like_fixes(loader: JSON, profile: JSON) -> list[Fix]:
     gpu = profile["gpu"]["measured"]
     if loader.get("framework") == "torch" and gpu and config.get("pin_memory") is False:
         changes.append("set pin_memory=True")
-    restarts = loader.get("worker_starts", 0) >= 2 or (
-        workers == 0 and loader.get("passes_completed", 0) >= 2
-    )
-    if max(workers, suggestion or 0) > 0 and config.get("persistent_workers") is False and restarts:
-        changes.append("set persistent_workers=True")  # workers are re-created every epoch
+    # Workers re-created every pass; a loader without workers has none to keep.
+    restarts = loader.get("worker_starts", 0) >= 2
+    if workers > 0 and config.get("persistent_workers") is False and restarts:
+        changes.append("set persistent_workers=True")
     if not gpu and loader.get("framework") == "torch" and not config.get("pin_memory"):
         notes.append("On a GPU machine, also set pin_memory=True.")
     fixes = [Fix(summary=_join(changes), notes=" ".join(notes))] if changes else []
+    fixed = fixed_cost_s(loader, profile)
+    if fixed is not None:
+        return [*fixes, _fixed_cost_fix(loader, profile, fixed)]
+    collation = _collation_fix(loader)
+    if collation is not None:
+        fixes.append(collation)
     if not raised:
         cores = profile["cpu"]["cores_available"]
         fixes.append(
@@ -112,35 +151,79 @@ def torch_like_fixes(loader: JSON, profile: JSON) -> list[Fix]:
     return fixes
 
 
-def tf_fix(loader: JSON) -> Fix | None:
-    """tf.data: parallel map, prefetch, and what a ``tf.py_function`` limits."""
-    config = loader["config"]
-    changes = []
-    if config.get("sequential_map"):
-        changes.append("pass num_parallel_calls=tf.data.AUTOTUNE to .map()")
-    if not config.get("prefetch"):
-        changes.append("add .prefetch(tf.data.AUTOTUNE) as the pipeline's last step")
-    if not changes:
+def _fixed_cost_fix(loader: JSON, profile: JSON, fixed: float) -> Fix:
+    workers = int(loader["config"].get("num_workers") or 0)
+    made = made_s(loader) or 0.0
+    if workers:
+        where_, more = "in the main process after a worker made it", "more workers would not help"
+        how = f"its {workers} workers make a batch in ~{_duration(made)} each, enough to keep up"
+    else:
+        where_, more = "in the DataLoader around making it", "workers would not remove it"
+        how = f"making the batch (dataset and collate_fn) takes ~{_duration(made)}"
+    return Fix(
+        summary=f"remove the per-batch cost outside making the batches: ~{_duration(fixed)} "
+        f"of each batch's wait is spent {where_}",
+        notes=f"In the DataLoader built at {where(loader)}: {how}, so {more}. Look at what "
+        "runs per batch in the main process: a custom sampler or batch_sampler, moving large "
+        "batches from the workers (return tensors, not lists or NumPy objects), pin_memory.",
+    )
+
+
+def _collation_fix(loader: JSON) -> Fix | None:
+    made = loader.get("batch_making") or {}
+    total, collate = made.get("total_s") or 0.0, made.get("collate_s") or 0.0
+    if not total or collate < th.COLLATE_SHARE * total:
         return None
+    return Fix(
+        summary=f"make collation cheaper: collate_fn takes {th.pct(collate / total)} of the "
+        "time to make each batch",
+        notes=f"In the DataLoader built at {where(loader)}: return tensors of one shape from "
+        "the Dataset (default_collate then only stacks them), or batch in the Dataset "
+        "(__getitems__) instead of merging Python objects per batch.",
+    )
+
+
+def tf_fix(loader: JSON, profile: JSON | None = None) -> Fix | None:
+    """tf.data: a parallel map first (the fix that measured a gain on a sequential map); a
+    prefetch only once the map is parallel, since it can hide no more than a step's compute."""
+    config = loader["config"]
     chain = " → ".join(step["op"] for step in loader.get("pipeline", []))
     notes = f"In the tf.data pipeline iterated at {where(loader)} ({chain})."
+    if config.get("sequential_map"):
+        summary = "pass num_parallel_calls=tf.data.AUTOTUNE to .map()"
+        if not config.get("prefetch"):
+            compute = _step_compute_s(profile) if profile is not None else None
+            wait = _batch_wait_s(loader)
+            notes += " Then, if the loop still waits, add .prefetch(tf.data.AUTOTUNE) last: it "
+            notes += "overlaps loading with a step's compute and hides no more than that"
+            if compute is not None and wait is not None:
+                notes += f" (~{_duration(compute)} here against ~{_duration(wait)} waiting)"
+            notes += "."
+    elif not config.get("prefetch"):
+        summary = "add .prefetch(tf.data.AUTOTUNE) as the pipeline's last step"
+    else:
+        return None
     if config.get("py_function"):
         notes += (
             " Its map calls a tf.py_function, which holds Python's GIL: parallel calls overlap "
             "its waiting (I/O), not its Python CPU work; move that work into TF ops, or "
             "precompute it and .cache() the result."
         )
-    return Fix(summary=_join(changes), notes=notes)
+    return Fix(summary=summary, notes=notes)
 
 
 def loader_fixes(profile: JSON) -> list[Fix]:
     """Fixes for the main process's loaders, the ones that made the loop wait most first."""
-    loaders = [ld for ld in profile["loaders"] if ld["in_main_process"] and ld["wait"]["count"]]
+    loaders = [
+        ld
+        for ld in profile["loaders"]
+        if ld["in_main_process"] and ld["wait"]["count"] and ld.get("phase") != "evaluation"
+    ]
     loaders.sort(key=lambda ld: -(ld["wait"]["total_s"] or 0))
     fixes = []
     for loader in loaders[:3]:
         if loader["framework"] == "tensorflow":
-            fix = tf_fix(loader)
+            fix = tf_fix(loader, profile)
             fixes.extend([fix] if fix is not None else [])
         else:
             fixes.extend(torch_like_fixes(loader, profile))

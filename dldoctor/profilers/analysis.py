@@ -23,20 +23,34 @@ JSON = dict[str, Any]
 def analyse(session: Session) -> JSON:
     col = session.collector
     result = session.result
+    with col.lock:
+        ranks = _ranks(col)
     proc = col.main_process(result.pid)
+    slowest = _slowest(ranks)
+    if slowest is not None:  # a job of several ranks: judged on the one that holds it back
+        proc = col.processes[int(slowest["pid"])]
     steps, source = _choose_steps(proc)
     t0 = steps.first_start if steps.first_start is not None else result.t_start
     t1 = steps.last_end if steps.last_end is not None else result.t_end
     with col.lock:
         window = col.timeline.span(t0, t1)
         cpu = _cpu(col, window, session.cores_available)
+        if proc is not None and proc.pid != result.pid and proc.cpu[1]:
+            # The steps ran in a rank or a forked process, not in the (idle) launcher.
+            cpu["main_process_cores"] = round(proc.cpu[0] / proc.cpu[1], 3)
+            thread = proc.cpu[2] / proc.cpu[3] if proc.cpu[3] else None
+            cpu["main_thread_busy"] = None if thread is None else round(thread, 3)
+            cpu["measured_pid"] = proc.pid
         gpus = _gpus(session, window)
         timeline = _timeline(col, session)
         loaders = [_loader(r, proc) for r in col.loaders.values()]
     fraction = steps.wait_s / steps.time_s if steps.time_s > 0 else None
+    hidden = _hidden_wait(loaders, source)
+    if hidden is not None:  # no wait was seen because none could be: not 0 %
+        fraction = None
     steady_time = steps.time_s - steps.first_time_s
     steady = None
-    if steps.count - steps.first_count >= th.MIN_STEPS and steady_time > 0:
+    if steps.count - steps.first_count >= th.MIN_STEPS and steady_time > 0 and hidden is None:
         steady = (steps.wait_s - steps.first_wait_s) / steady_time
     profile: JSON = {
         "target": {
@@ -67,10 +81,16 @@ def analyse(session: Session) -> JSON:
                 "wait_s": round(steps.first_wait_s, 6),
             },
             "per_step": steps.waits.to_dict(),
+            "not_separable": hidden,
         },
+        "step_breakdown": _breakdown(steps, steady is not None),
+        "loop_body_samples": _frames(proc),
+        "health": _health(proc, source),
         "loaders": loaders,
         "frameworks": col.frameworks,
         "processes": _processes(col, proc),
+        "ranks": ranks,
+        "slowest_rank": slowest,
         "cpu": cpu,
         "memory": {k: int(v) for k, v in sorted(col.peaks.items()) if not k.startswith("gpu")},
         "gpu": gpus,
@@ -95,7 +115,144 @@ def _choose_steps(proc: ProcessRecord | None) -> tuple[Steps, str]:
         return proc.marks, "keras" if proc.mark_sources == {"k"} else "step()"
     if proc.data.count:
         return proc.data, "batches"
+    if proc.evaluation.count:  # an evaluation-only script: its batches are its steps
+        return proc.evaluation, "evaluation batches"
     return Steps(), "none"
+
+
+_PHASE_NAMES = {"c": "copy", "f": "forward", "b": "backward", "o": "optimizer"}
+
+
+def _breakdown(steps: Steps, steady: bool) -> JSON:
+    """Each step split: data wait, copy to the device, forward, backward, optimizer step and
+    the rest (the loop body's own Python work), as fractions of step time. Over the steps the
+    verdict uses (without each pass's first where enough remain)."""
+    time_s = steps.time_s - (steps.first_time_s if steady else 0.0)
+    wait_s = steps.wait_s - (steps.first_wait_s if steady else 0.0)
+    phases = {
+        name: steps.phase_s.get(kind, 0.0) - (steps.first_phase_s.get(kind, 0.0) if steady else 0)
+        for kind, name in _PHASE_NAMES.items()
+    }
+    measured = any(v > 0 for v in phases.values()) and time_s > 0
+    if not measured:
+        return {"measured": False, "fractions": None}
+    parts = {"data_wait": wait_s, **phases}
+    parts["loop_body"] = max(time_s - sum(parts.values()), 0.0)
+    fractions = {k: round(min(max(v / time_s, 0.0), 1.0), 4) for k, v in parts.items()}
+    return {"measured": True, "steady": steady, "fractions": fractions}
+
+
+def _health(proc: ProcessRecord | None, source: str) -> JSON:
+    """Training health: the step whose loss first was NaN or infinite, if one was."""
+    seen = proc.nonfinite if proc is not None else None
+    if seen is None:
+        return {"nonfinite_loss": None}
+    step = seen["batch_step"] if source == "batches" else seen["marked_step"]
+    return {
+        "nonfinite_loss": {
+            "value": seen["value"],
+            "step": step,
+            "backward_calls": seen["backward_calls"],
+        }
+    }
+
+
+def _frames(proc: ProcessRecord | None) -> JSON | None:
+    """The main-thread sampler's busiest lines (outside the timed phases), as shares."""
+    seen = proc.frames if proc is not None else None
+    if not isinstance(seen, dict) or not seen.get("loop_samples"):
+        return None
+    total = int(seen["loop_samples"])
+
+    def rows(key: str) -> list[JSON]:
+        out = []
+        for row in (seen.get(key) or [])[:5]:
+            if isinstance(row, list) and len(row) == 4 and isinstance(row[3], int):
+                share = round(row[3] / total, 3)
+                out.append(
+                    {"file": str(row[0]), "line": row[1], "function": str(row[2]), "share": share}
+                )
+        return out
+
+    return {
+        "samples": int(seen.get("samples", 0)),
+        "loop_samples": total,
+        "user": rows("user"),
+        "leaf": rows("leaf"),
+    }
+
+
+def _hidden_wait(loaders: list[JSON], source: str) -> str | None:
+    """Why the data wait of these steps cannot be measured, if it cannot (else None)."""
+    for loader in loaders:
+        config = loader["config"]
+        if loader["in_main_process"] and config.get("separable") is False and source == "keras":
+            n = config.get("steps_per_execution")
+            return (
+                f"Keras runs {n} steps per call (steps_per_execution={n}) inside one compiled "
+                "function: the data wait cannot be separated from the steps in this mode"
+            )
+    return None
+
+
+def _ranks(col: c.Collector) -> list[JSON]:
+    """One row per process that stepped (each rank of a job, or a forked trainer)."""
+    workers = {pid for loader in col.loaders.values() for pid in loader.worker_pids}
+    rows = []
+    for record in col.processes.values():
+        steps, source = _choose_steps(record)
+        if not steps.count or record.pid in workers:
+            continue
+        hello = record.hello or {}
+        rank = (record.rank or {}).get("rank", hello.get("rank"))
+        fraction = steps.wait_s / steps.time_s if steps.time_s > 0 else None
+        steady_time = steps.time_s - steps.first_time_s
+        if steps.count - steps.first_count >= th.MIN_STEPS and steady_time > 0:
+            fraction = (steps.wait_s - steps.first_wait_s) / steady_time
+        cpu = record.cpu
+        rows.append(
+            {
+                "pid": record.pid,
+                "rank": rank if isinstance(rank, int) else None,
+                "world_size": (record.rank or {}).get("world_size", hello.get("world_size")),
+                "steps": steps.count,
+                "source": source,
+                "step_mean_s": _round(steps.durations.mean),
+                "data_wait_fraction": _round(fraction, 4),
+                "data_wait_per_step_s": _round(steps.waits.mean),
+                "process_cores": _round(cpu[0] / cpu[1], 3) if cpu[1] else None,
+                "main_thread_busy": _round(cpu[2] / cpu[3], 3) if cpu[3] else None,
+            }
+        )
+    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["pid"]))
+    return rows[:64]
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+SYNCHRONISED_SPREAD = 0.10  # ranks whose mean step times are this close step together
+
+
+def _slowest(ranks: list[JSON]) -> JSON | None:
+    """The rank that holds a job of several back, and why; None for a single process.
+
+    Ranks that step in lock-step (DDP's all-reduce every step) share one step time: there the
+    one waiting longest for its own data makes every other rank wait for it. Otherwise the
+    one whose steps take longest.
+    """
+    rows = [r for r in ranks if r["step_mean_s"] is not None and r["steps"] >= th.MIN_STEPS]
+    if len(rows) < 2:
+        return None
+    means = [float(r["step_mean_s"]) for r in rows]
+    if min(means) > 0 and max(means) / min(means) - 1 < SYNCHRONISED_SPREAD:
+        row = max(rows, key=lambda r: r["data_wait_per_step_s"] or 0.0)
+        why = "the ranks step together, and it waits longest for its own data"
+    else:
+        row = max(rows, key=lambda r: float(r["step_mean_s"]))
+        why = "its steps take longest"
+    return {"pid": row["pid"], "rank": row["rank"], "of": len(rows), "why": why}
 
 
 def _exit(session: Session, proc: ProcessRecord | None) -> JSON:
@@ -219,6 +376,13 @@ def _loader(record: LoaderRecord, main: ProcessRecord | None) -> JSON:
         "dataset": info.get("dataset"),
         "batches": record.waits.count,
         "background_batches": record.background_batches,
+        "evaluation_batches": record.evaluation_batches,
+        "phase": "evaluation" if 2 * record.evaluation_batches > record.waits.count else "training",
+        "iterator_start": record.iterator_waits.to_dict(),
+        "batch_making": {
+            **record.made.to_dict(),
+            "collate_s": round(record.collate_s, 6),
+        },
         "passes_completed": record.epochs,
         "wait": record.waits.to_dict(),
         "first_batch_wait": record.first_waits.to_dict(),
@@ -285,8 +449,23 @@ def classify(profile: JSON) -> JSON:
     main = cpu.get("main_thread_busy")
     if main is None:
         main = cpu.get("main_process_cores")
+    hidden = profile["data_wait"].get("not_separable")
+    if hidden and steps >= th.MIN_STEPS:
+        return {"class": "unknown", "reason": hidden}
     if steps < th.MIN_STEPS or fraction is None:
         return {"class": "unknown", "reason": f"{steps} training steps seen (need {th.MIN_STEPS})"}
+    verdict = _classify(profile, fraction, busy, main)
+    slowest = profile.get("slowest_rank")
+    if slowest:  # one verdict for the job: that of the rank the others wait for
+        rank = slowest["rank"]
+        who = f"rank {rank}" if rank is not None else f"pid {slowest['pid']}"
+        verdict["reason"] = (
+            f"{who}, the slowest of {slowest['of']} ({slowest['why']}): {verdict['reason']}"
+        )
+    return verdict
+
+
+def _classify(profile: JSON, fraction: float, busy: float | None, main: float | None) -> JSON:
     if fraction >= th.INPUT_BOUND:
         why = f"the loop waits for data {th.pct(fraction)} of the time"
         if profile["data_wait"].get("steady_fraction") is not None:

@@ -19,8 +19,14 @@ WAIT, BATCHES, MARKS, CPU_N, MAIN_CORES, MAIN_THREAD, WORKER_CORES, WORKERS = ra
 TREE_CORES, MAIN_THREAD_N = 8, 9
 GPU_BASE = 10  # then per device: utilisation sum (%), sample count, power sum (W), power count
 GPU_FIELDS = 4
-MAX_PROCESSES = 32  # processes that sent events (forks); the rest are counted, not kept
+MAX_PROCESSES = 128  # processes that sent events (ranks, forks, spawned workers); the rest
+# are counted, not kept
 MAX_LOADERS = 64
+BACKGROUND, TRAINING, EVALUATION = 0, 1, 2  # where a batch was fetched (protocol's ``main``)
+
+
+def _where(text: str) -> int:
+    return TRAINING if text == "1" else EVALUATION if text == "2" else BACKGROUND
 
 
 class Steps:
@@ -44,6 +50,10 @@ class Steps:
         self.waits = Stats()
         self.first_start: float | None = None
         self.last_end: float | None = None
+        # Framework phases inside steps (forward, backward, ...), seconds by kind.
+        self.pending_phases: dict[str, float] = {}
+        self.phase_s: dict[str, float] = {}
+        self.first_phase_s: dict[str, float] = {}
 
     def boundary(self, t: float) -> tuple[float, float] | None:
         first = self.open_start is None
@@ -55,8 +65,13 @@ class Steps:
         """Close the open step at ``t``: returns (start, wait) of the step closed, if any."""
         start, self.open_start = self.open_start, None
         wait, self.pending_wait = self.pending_wait, 0.0
+        phases, self.pending_phases = self.pending_phases, {}
         if start is None or t < start:
             return None
+        for kind, seconds in phases.items():
+            self.phase_s[kind] = self.phase_s.get(kind, 0.0) + seconds
+            if self.open_first:
+                self.first_phase_s[kind] = self.first_phase_s.get(kind, 0.0) + seconds
         duration = t - start
         wait = min(wait, duration)
         self.count += 1
@@ -76,6 +91,11 @@ class Steps:
         if self.open_start is not None and t1 > self.open_start:
             self.pending_wait += t1 - max(t0, self.open_start)
 
+    def phase(self, kind: str, t0: float, t1: float) -> None:
+        if self.open_start is not None and t1 > self.open_start and len(kind) == 1:
+            seconds = t1 - max(t0, self.open_start)
+            self.pending_phases[kind] = self.pending_phases.get(kind, 0.0) + seconds
+
 
 class ProcessRecord:
     def __init__(self, pid: int) -> None:
@@ -86,6 +106,19 @@ class ProcessRecord:
         self.hello: dict[str, Any] | None = None
         self.exit: dict[str, Any] | None = None
         self.stop: dict[str, Any] | None = None
+        self.rank: dict[str, Any] | None = None  # from init_process_group (``R``)
+        self.frames: dict[str, Any] | None = None  # the main-thread sampler's tables (``S``)
+        self.nonfinite: dict[str, Any] | None = None  # the first NaN/Inf loss (``N``)
+        self.evaluation = Steps()  # batches fetched with gradients off: validation, not steps
+        self.iterator_made: tuple[float, float] | None = None  # iter(loader), not yet served
+        # CPU sampled while the process was inside a step: [cores sum, n, thread sum, n].
+        self.cpu = [0.0, 0, 0.0, 0]
+
+    def stepping(self) -> bool:
+        return self.data.open_start is not None or self.marks.open_start is not None
+
+    def has_steps(self) -> bool:
+        return self.data.count > 0 or self.marks.count > 0 or self.stepping()
 
 
 class LoaderRecord:
@@ -95,6 +128,10 @@ class LoaderRecord:
         self.waits = Stats()  # every fetch, any thread
         self.first_waits = Stats()  # the first fetch of each pass (worker start-up, prefetch)
         self.background_batches = 0  # fetched outside the main thread
+        self.evaluation_batches = 0  # fetched in the main thread with gradients off
+        self.iterator_waits = Stats()  # making an iterator: iter(loader), worker start-up
+        self.made = Stats()  # making one batch where it is made (a worker, or the main thread)
+        self.collate_s = 0.0  # of which in collate_fn
         self.epochs = 0
         self.fresh = True
         self.worker_pids: list[int] = []
@@ -121,6 +158,8 @@ class Collector:
         self.gpu_devices_used: set[int] = set()
         self.gpu_process_util: dict[int, list[float]] = {}  # device -> [sum of SM %, samples]
         self.samples = 0
+        self.root_pid: int | None = None  # the script's own process, once started
+        self.worker_of: dict[int, tuple[int, int]] = {}  # worker pid -> its loader's key
 
     # -- events -----------------------------------------------------------------------------
 
@@ -138,7 +177,7 @@ class Collector:
                         self.events += 1
                         proc = self._process(pid)
                         if proc is not None:
-                            self._batch(proc, loader, t0, t1, parts[5] == "1")
+                            self._batch(proc, loader, t0, t1, _where(parts[5]))
                     return
         event = parse(line)
         with self.lock:
@@ -158,19 +197,27 @@ class Collector:
         return record
 
     def _dispatch(self, event: Event) -> None:
+        if event.kind == "G":  # from loader workers, many and short-lived: no process record
+            self._made(event.pid, event.fields)
+            return
         proc = self._process(event.pid)
         if proc is None:
             return
         kind, f = event.kind, event.fields
         if kind == "D" and len(f) == 4:
-            self._batch(proc, int(f[0]), float(f[1]), float(f[2]), f[3] == "1")
+            self._batch(proc, int(f[0]), float(f[1]), float(f[2]), _where(f[3]))
+        elif kind == "I" and len(f) == 4:
+            self._iterator(proc, int(f[0]), float(f[1]), float(f[2]), _where(f[3]))
         elif kind == "E" and len(f) == 3:
             loader = self.loaders.get((proc.pid, int(f[0])))
             if loader is not None:
                 loader.epochs += 1
                 loader.fresh = True
-            if f[2] == "1":
+            where = _where(f[2])
+            if where == TRAINING:
                 self._close(proc, proc.data, float(f[1]), boundary=False)
+            elif where == EVALUATION:
+                proc.evaluation.end(float(f[1]))
         elif kind == "B" and len(f) == 2:
             proc.mark_sources.add(f[1])
             t = float(f[0])
@@ -183,41 +230,107 @@ class Collector:
             if loader is not None:
                 loader.worker_pids = [int(p) for p in f[1].split(",") if p.isdigit()][:256]
                 loader.worker_sets += 1
+                for worker in loader.worker_pids:
+                    if len(self.worker_of) < 4096:
+                        self.worker_of[worker] = (proc.pid, int(f[0]))
+                if self.trace is not None:  # one track per loader worker
+                    for index, worker in enumerate(loader.worker_pids[:64]):
+                        name = f"loader {f[0]} worker {index} (of pid {proc.pid})"
+                        self.trace.process_name(worker, name)
         elif kind == "L":
             self._loader(proc, event.payload)
         elif kind == "F" and len(self.frameworks) < 32:
             self.frameworks.append({"pid": proc.pid, **event.payload})
         elif kind == "H":
             proc.hello = event.payload
+            if self.trace is not None and proc.pid != self.root_pid:  # the script's: named
+                argv = " ".join(str(a) for a in (proc.hello.get("argv") or [])[:8])
+                self.trace.process_name(proc.pid, f"python {argv}"[:120])
+        elif kind == "P" and len(f) == 3:
+            t0, t1 = float(f[1]), float(f[2])
+            for steps in (proc.data, proc.marks):
+                steps.phase(f[0], t0, t1)
+            if self.trace is not None:
+                self.trace.phase(proc.pid, f[0], t0, t1)
+        elif kind == "S":
+            proc.frames = event.payload
+        elif kind == "N" and proc.nonfinite is None:
+            # The step it happened in: the one open now, in either way of counting steps.
+            proc.nonfinite = {
+                "value": str(event.payload.get("value"))[:20],
+                "backward_calls": event.payload.get("backward_calls"),
+                "batch_step": proc.data.count + 1,
+                "marked_step": proc.marks.count + 1,
+            }
+        elif kind == "R":
+            proc.rank = event.payload
+            if self.trace is not None and isinstance(proc.rank.get("rank"), int):
+                self.trace.process_name(proc.pid, f"rank {proc.rank['rank']} (pid {proc.pid})")
         elif kind == "Q":
             proc.stop = event.payload
         elif kind == "X":
             proc.exit = event.payload
+
+    def _made(self, pid: int, f: tuple[str, ...]) -> None:
+        if len(f) != 4:
+            return
+        key = (pid, int(f[0])) if f[0] != "0" else self.worker_of.get(pid)
+        loader = self.loaders.get(key) if key is not None else None
+        if loader is not None:
+            loader.made.add(float(f[2]) - float(f[1]))
+            loader.collate_s += max(float(f[3]), 0.0)
 
     def _loader(self, proc: ProcessRecord, info: dict[str, Any]) -> None:
         loader_id = info.get("id")
         if isinstance(loader_id, int) and len(self.loaders) < MAX_LOADERS:
             self.loaders[(proc.pid, loader_id)] = LoaderRecord(proc.pid, info)
 
-    def _batch(self, proc: ProcessRecord, loader_id: int, t0: float, t1: float, main: bool) -> None:
+    def _batch(self, proc: ProcessRecord, loader_id: int, t0: float, t1: float, where: int) -> None:
         self.last_event_t = t1
         loader = self.loaders.get((proc.pid, loader_id))
+        made = proc.iterator_made if where == TRAINING else None
+        proc.iterator_made = None
         if loader is not None:
             loader.waits.add(t1 - t0)
-            if loader.fresh:
-                loader.first_waits.add(t1 - t0)
+            if loader.fresh:  # the pass's first batch: with the iterator's making, if timed
+                loader.first_waits.add(t1 - t0 + (made[1] - made[0] if made else 0.0))
                 loader.fresh = False
-            if not main:
+            if where == BACKGROUND:
                 loader.background_batches += 1
-        if not main:
+            elif where == EVALUATION:
+                loader.evaluation_batches += 1
+        if where == BACKGROUND:
             return
-        self._close(proc, proc.data, t0, boundary=True)
+        if where == EVALUATION:
+            # A validation loop inside training: the open training step ends where it starts.
+            self._close(proc, proc.data, t0, boundary=False)
+            proc.evaluation.boundary(t0)
+            proc.evaluation.wait(t0, t1)
+            return
+        start = made[0] if made is not None and made[1] <= t0 else t0
+        self._close(proc, proc.data, start, boundary=True)
+        if made is not None:  # iter(loader) starts the step whose first batch it serves
+            proc.data.wait(made[0], made[1])
+            self.timeline.add_interval(made[0], made[1], WAIT)
         for steps in (proc.data, proc.marks):
             steps.wait(t0, t1)
         self.timeline.add_interval(t0, t1, WAIT)
         self.timeline.add(t0, BATCHES, 1)
         if self.trace is not None:
             self.trace.data_wait(proc.pid, loader_id, t0, t1)
+
+    def _iterator(
+        self, proc: ProcessRecord, loader_id: int, t0: float, t1: float, where: int
+    ) -> None:
+        loader = self.loaders.get((proc.pid, loader_id))
+        if loader is not None:
+            loader.iterator_waits.add(t1 - t0)
+        if where != TRAINING:
+            return
+        proc.iterator_made = (t0, t1)
+        proc.marks.wait(t0, t1)  # inside a step() step: it is that step's waiting
+        if self.trace is not None:
+            self.trace.data_wait(proc.pid, loader_id, t0, t1, "make iterator")
 
     def _close(self, proc: ProcessRecord, steps: Steps, t: float, boundary: bool) -> None:
         closed = steps.boundary(t) if boundary else steps.end(t)
@@ -278,6 +391,29 @@ class Collector:
             total = self.gpu_process_util.setdefault(device, [0.0, 0.0])
             total[0] += sm_percent
             total[1] += 1
+
+    def sample_process(self, pid: int, cores: float, thread: float | None, t: float) -> None:
+        """One CPU sample of a process that steps (each rank), kept while it is in a step."""
+        if self.trace is not None:
+            self.trace.counter("CPU (cores)", t, {"cores": round(cores, 3)}, pid)
+        with self.lock:
+            record = self.processes.get(pid)
+            if record is None or not record.stepping():
+                return
+            record.cpu[0] += cores
+            record.cpu[1] += 1
+            if thread is not None:
+                record.cpu[2] += thread
+                record.cpu[3] += 1
+
+    def sample_worker(self, pid: int, cores: float, t: float) -> None:
+        """A loader worker's CPU, on its own trace track (the analysis uses the totals)."""
+        if self.trace is not None:
+            self.trace.counter("CPU (cores)", t, {"cores": round(cores, 3)}, pid)
+
+    def step_pids(self) -> set[int]:
+        with self.lock:
+            return {pid for pid, record in self.processes.items() if record.has_steps()}
 
     def worker_pids(self) -> set[int]:
         with self.lock:

@@ -14,14 +14,24 @@ kind   fields after the pid                   meaning
 ``L``  JSON                                   a data loader was built: config, site, pipeline
 ``W``  loader_id pids                         loader worker processes (comma-separated pids)
 ``D``  loader_id t0 t1 main                   one batch fetched: waited from t0 to t1
+``I``  loader_id t0 t1 main                   an iterator was made (``iter(loader)``)
+``G``  loader_id t0 t1 collate_s              a batch made here (a worker: loader 0) in
+                                             [t0, t1], collate_fn taking collate_s of it
 ``E``  loader_id t main                       the iterator was exhausted (end of epoch) at t
 ``B``  t source                               an explicit step boundary (``s`` step(), ``k`` Keras)
 ``Z``  t                                      explicit steps paused (Keras epoch end)
+``P``  kind t0 t1                             a framework phase in the main thread (``f``
+                                             forward, ``b`` backward, ``o`` optimizer step,
+                                             ``c`` copy to the device)
+``N``  JSON                                   the first NaN/Inf loss seen at a backward
+``S``  JSON                                   the main-thread sampler's tables, at exit
+``R``  JSON                                   rank and world size (``init_process_group``)
 ``Q``  JSON                                   the child stops itself: the window is full
 ``X``  JSON                                   how the script ended (exit code, exception)
 =====  =====================================  ==============================================
 
-``main`` is 1 when the call came from the script's main thread, else 0.
+``main`` is 1 when the call came from the script's main thread in training, 2 from its main
+thread in evaluation (gradients off, Keras' evaluate), else 0.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ class Event(NamedTuple):
     payload: Any = None  # the decoded JSON for H, F, L, Q, X
 
 
-JSON_KINDS = frozenset("HFLQX")
+JSON_KINDS = frozenset("HFLNQRSX")
 
 
 def json_line(kind: str, pid: int, data: dict[str, Any]) -> str:

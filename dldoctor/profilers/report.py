@@ -73,12 +73,16 @@ def build(
     command: str,
     duration_s: float,
     redacted: bool = False,
+    tune: Any = None,
 ) -> ProfileReport:
-    """Analyse a finished session (``session.Session``), judge it, evaluate the gates."""
+    """Analyse a finished session (``session.Session``), judge it, evaluate the gates.
+    ``tune(profile)``, when given, runs the ``--tune`` trials the judgement includes."""
     from dldoctor.profilers.analysis import analyse
     from dldoctor.profilers.rules import judge
 
     profile = analyse(session)
+    if tune is not None:
+        profile["tune"] = tune(profile)
     return ProfileReport(
         command=command,
         created=session.created,

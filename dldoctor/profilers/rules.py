@@ -121,8 +121,8 @@ def input_wait(profile: JSON) -> list[Finding]:
     f"Not input-bound, and the main thread is busy ≥ {pct(th.MAIN_THREAD_BUSY)} of the time",
 )
 def main_thread_cpu_bound(profile: JSON) -> list[Finding]:
-    if _verdict(profile) != "cpu-bound":
-        return []
+    if _verdict(profile) != "cpu-bound" or _loop_body(profile) is not None:
+        return []  # the loop body's own work is the cause: DD712 names it
     cpu = profile["cpu"]
     busy = (
         cpu["main_thread_busy"]
@@ -250,6 +250,57 @@ def worker_startup(profile: JSON) -> list[Finding]:
     return findings
 
 
+def _loop_body(profile: JSON) -> float | None:
+    """The loop body's share of step time when it is large enough to name, else None."""
+    breakdown = profile.get("step_breakdown") or {}
+    if not breakdown.get("measured") or _verdict(profile) in ("unknown", "gpu-bound"):
+        return None
+    share = breakdown["fractions"]["loop_body"]
+    return float(share) if share >= th.LOOP_BODY else None
+
+
+@rule(
+    "DD712",
+    "loop-body-python",
+    f"The loop body's own Python work (outside data wait, copy, forward, backward and the "
+    f"optimizer step) takes ≥ {pct(th.LOOP_BODY)} of step time",
+)
+def loop_body_python(profile: JSON) -> list[Finding]:
+    share = _loop_body(profile)
+    if share is None:
+        return []
+    fractions = profile["step_breakdown"]["fractions"]
+    model = fractions["forward"] + fractions["backward"] + fractions["optimizer"]
+    title = (
+        f"The training loop's own Python code takes {pct(share)} of each step, outside data "
+        f"loading and the model (forward, backward and optimizer: {pct(model)})"
+    )
+    sampled = profile.get("loop_body_samples") or {}
+    lines = [
+        f"{r['file']}:{r['line']} in {r['function']} ({pct(r['share'])})"
+        for r in sampled.get("user", [])[:3]
+    ]
+    leaf = [
+        f"{r['function']} ({r['file']}:{r['line']}, {pct(r['share'])})"
+        for r in sampled.get("leaf", [])[:3]
+    ]
+    notes = "Sampled in the main thread outside the timed phases: "
+    notes += "; ".join(lines) + "." if lines else "no line of your code was sampled."
+    if leaf:
+        notes += " Innermost functions: " + "; ".join(leaf) + "."
+    notes += (
+        " On a GPU, time spent waiting for the GPU at a synchronisation (.item(), .cpu(), "
+        "printing a tensor) also shows here."
+    )
+    fix = Fix(
+        summary="move the per-batch work out of the training loop: into the Dataset's "
+        "__getitem__ or a collate_fn, so loader workers do it in parallel, or vectorise it",
+        notes=notes,
+    )
+    evidence = {"step_breakdown": fractions, "top_lines": sampled.get("user", [])}
+    return [_finding("DD712", Severity.WARNING, title, evidence, fix)]
+
+
 @rule("DD708", "no-gpu-measured", "No GPU utilisation could be sampled (the reason is given)")
 def no_gpu(profile: JSON) -> list[Finding]:
     gpu = profile["gpu"]
@@ -306,3 +357,56 @@ def hook_failed(profile: JSON) -> list[Finding]:
             title = f"Could not instrument {fw.get('module')}: {fw['error']} (a dldoctor bug or a new framework release)"
             findings.append(_finding("DD711", Severity.WARNING, title, dict(fw)))
     return findings
+
+
+@rule("DD713", "loss-not-finite", "The loss became NaN or infinite during training")
+def loss_not_finite(profile: JSON) -> list[Finding]:
+    seen = (profile.get("health") or {}).get("nonfinite_loss")
+    if not seen:
+        return []
+    title = (
+        f"The loss became {seen['value']} at training step {seen['step']}: the steps after it "
+        "train nothing"
+    )
+    fixes = (
+        Fix(
+            summary="lower the learning rate (or warm it up), and clip gradients: "
+            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0) before "
+            "optimizer.step()",
+            notes="A loss that diverges to Inf/NaN is most often a learning rate too high "
+            "for the batch size or exploding gradients.",
+        ),
+        Fix(
+            summary="under mixed precision, scale the loss (torch.amp.GradScaler) or train "
+            "in bfloat16",
+            notes="float16 overflows at 65504: unscaled fp16 losses and gradients become Inf.",
+        ),
+    )
+    return [_finding("DD713", Severity.WARNING, title, {"nonfinite_loss": seen}, *fixes)]
+
+
+@rule(
+    "DD714",
+    "tuned-loader",
+    "--tune measured a DataLoader setting that makes steps faster than the script's own",
+)
+def tuned_loader(profile: JSON) -> list[Finding]:
+    tuned = profile.get("tune") or {}
+    best, baseline = tuned.get("best"), tuned.get("baseline")
+    if not best or not baseline or not baseline.get("step_s"):
+        return []
+    settings = ", ".join(f"{k}={v}" for k, v in best["settings"].items())
+    speedup = baseline["step_s"] / best["step_s"]
+    file, line = tuned["loader_site"]
+    title = (
+        f"Measured with --tune: {settings} makes each step {speedup:.1f}× faster "
+        f"({best['step_s'] * 1e3:.1f} ms against {baseline['step_s'] * 1e3:.1f} ms)"
+    )
+    fix = Fix(
+        summary=f"set {settings} in the DataLoader built at {file}:{line}",
+        notes=f"Measured over {tuned['trial_steps']} steps per trial, "
+        f"{len(tuned['trials'])} settings tried; the script's code was not changed to try "
+        "them (the same import hook applied each).",
+    )
+    evidence = {"baseline": baseline, "best": best, "trials": len(tuned["trials"])}
+    return [_finding("DD714", Severity.WARNING, title, evidence, fix)]

@@ -20,7 +20,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dldoctor.facts import reaper
 from dldoctor.profilers.collector import Collector
+from dldoctor.profilers.tree import Tree
 
 ENV = "DLDOCTOR_PROFILE_CHILD"  # read and removed by child/bootstrap.py
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
@@ -33,6 +35,9 @@ _BOOT = (
     "main()\n"
 )
 STOP_GRACE_S = 10.0  # after the window's end, how long the script may take to exit by itself
+# ... when the ranks a launcher started stopped themselves: torchrun's agent polls its ranks
+# every few seconds and tears down its rendezvous before it exits.
+LAUNCHER_GRACE_S = 30.0
 ESCALATE_S = 5.0  # then SIGINT, SIGTERM, SIGKILL, this far apart
 _SI_KERNEL = 0x80  # siginfo si_code of a signal the kernel sent: a terminal's Ctrl-C
 
@@ -66,9 +71,16 @@ class RunResult:
 
 
 def start(
-    target: Target, collector: Collector, steps: int | None, duration_s: float | None
-) -> tuple[subprocess.Popen[bytes], int]:
-    """Start the child; returns (process, read fd). Raises OSError if it cannot start."""
+    target: Target,
+    collector: Collector,
+    steps: int | None,
+    duration_s: float | None,
+    tree: Tree | None = None,
+    extra_env: dict[str, str] | None = None,
+    quiet: bool = False,
+) -> tuple[subprocess.Popen[bytes], int, str]:
+    """Start the child; returns (process, read fd, reaper token). Raises OSError if it cannot
+    start. With ``tree``, every Python process the script starts is recorded too."""
     read_fd, write_fd = os.pipe()
     with contextlib.suppress(AttributeError, OSError):
         import fcntl
@@ -76,39 +88,50 @@ def start(
         fcntl.fcntl(write_fd, 1031, 1 << 20)  # F_SETPIPE_SZ: 1 MiB, so the child never blocks
     config = {"fd": write_fd, "steps": steps, "duration_s": duration_s, "module": target.module}
     config["t0"] = collector.origin
-    env = {**os.environ, ENV: json.dumps(config)}
+    env, token = reaper.mark(None)  # what the script leaves behind can be found and ended
+    env.update(extra_env or {})
+    if tree is not None:
+        env = tree.env(env, steps, duration_s, collector.origin)
+    env[ENV] = json.dumps(config)
     try:
-        proc = subprocess.Popen(target.argv(), env=env, pass_fds=(write_fd,))
+        out = subprocess.DEVNULL if quiet else None
+        proc = subprocess.Popen(
+            target.argv(), env=env, pass_fds=(write_fd,), stdout=out, stderr=out
+        )
     except OSError:
         os.close(read_fd)
         raise
     finally:
         os.close(write_fd)
-    return proc, read_fd
+    return proc, read_fd, token
 
 
-def read_events(fd: int, collector: Collector, child_done: threading.Event) -> None:
-    """Feed the collector until EOF, or until the child is gone and the pipe stays quiet
-    (a forked grandchild may keep the write end open)."""
-    pending = b""
+def read_events(fds: list[int], collector: Collector, child_done: threading.Event) -> None:
+    """Feed the collector from every channel until each reads EOF, or until the child is gone
+    and the channels stay quiet (a forked grandchild may keep a write end open)."""
+    pending = {fd: b"" for fd in fds}
     try:
-        while True:
-            ready, _, _ = select.select([fd], [], [], 0.2)
+        while pending:
+            ready, _, _ = select.select(list(pending), [], [], 0.2)
             if not ready:
                 if child_done.is_set():
                     break
                 continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            if len(pending) > 1 << 16:  # no event line is this long: drop the garbage
-                pending = b""
-            for line in lines:
-                collector.feed(line.decode("utf-8", "replace"))
+            for fd in ready:
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:  # a FIFO woken for another reader
+                    continue
+                if not chunk:
+                    del pending[fd]
+                    continue
+                lines = (pending[fd] + chunk).split(b"\n")
+                rest = lines.pop()
+                pending[fd] = rest if len(rest) <= 1 << 16 else b""  # no line is this long
+                for line in lines:
+                    collector.feed(line.decode("utf-8", "replace"))
     finally:
-        os.close(fd)
+        os.close(fds[0])  # the script's pipe; the tree's FIFO is closed with the tree
 
 
 class SignalForwarder:
@@ -188,23 +211,28 @@ def wait(
     result: RunResult,
     collector: Collector,
     deadline: float | None,
+    token: str | None = None,
 ) -> None:
-    """Wait for the child; past the window's end (with grace), stop it ever more firmly."""
+    """Wait for the child; past the window's end (with grace), stop it ever more firmly. When
+    dldoctor had to stop it, what it left running (ranks, loader workers) is killed too."""
     stop_at: float | None = None
     escalation = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
-    while True:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.1)
-            break
+    while not reaper.exited(proc):  # not reaped yet: its pid cannot be reused meanwhile
+        time.sleep(0.1)
         now = time.perf_counter()
         if stop_at is None:
             window_over = deadline is not None and now >= deadline
-            if window_over or any(p.stop for p in list(collector.processes.values())):
-                stop_at = now + STOP_GRACE_S
+            stopped = [p.pid for p in list(collector.processes.values()) if p.stop]
+            if window_over or stopped:
+                launched = stopped and proc.pid not in stopped
+                stop_at = now + (LAUNCHER_GRACE_S if launched else STOP_GRACE_S)
         elif now >= stop_at and escalation:
             signum = escalation.pop(0)
             result.enforced.append(signal.Signals(signum).name)
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
             stop_at = now + ESCALATE_S
+    if result.enforced and token is not None:
+        reaper.kill_tree(proc.pid, token)
+    proc.wait()
     result.returncode = proc.returncode

@@ -92,6 +92,7 @@ class Sampler:
         self._procs: dict[int, psutil.Process] = {}
         self._last_cpu: dict[int, tuple[float, float]] = {}  # pid -> (t, cpu seconds)
         self._last_thread: tuple[float, float] | None = None
+        self._last_threads: dict[int, tuple[float, float]] = {}  # rank pid -> (t, busy s)
         self._next_slow = 0.0
         self.gpu_process_errors: dict[int, str] = {}
         self.errors = 0
@@ -150,6 +151,7 @@ class Sampler:
 
     def _cpu(self, t: float) -> dict[str, float]:
         workers = self.collector.worker_pids()
+        ranks = self.collector.step_pids()  # processes that step: each rank of a job
         values: dict[str, float] = {}
         tree = worker_cores = 0.0
         worker_count = 0
@@ -163,11 +165,14 @@ class Sampler:
             if cores is None:
                 continue
             tree += cores
+            if pid in ranks:
+                self.collector.sample_process(pid, cores, self._thread_busy(pid, t), t)
             if pid == self.root_pid:
                 values["main_cores"] = cores
             elif pid in workers:
                 worker_cores += cores
                 worker_count += 1
+                self.collector.sample_worker(pid, cores, t)
         if "main_cores" not in values:
             return {}  # the first sample, or the script has exited
         values.update(tree_cores=tree, worker_cores=worker_cores, workers=worker_count)
@@ -178,6 +183,17 @@ class Sampler:
                 values["main_thread"] = min(max(busy, 0.0), 1.0)
             self._last_thread = (t, thread_s)
         return values
+
+    def _thread_busy(self, pid: int, t: float) -> float | None:
+        """The share of the last interval the main thread of ``pid`` was busy on a CPU."""
+        busy_s = thread_busy_s(pid, pid)
+        if busy_s is None:
+            return None
+        last = self._last_threads.get(pid)
+        self._last_threads[pid] = (t, busy_s)
+        if last is None or t <= last[0]:
+            return None
+        return min(max((busy_s - last[1]) / (t - last[0]), 0.0), 1.0)
 
     def _memory(self) -> dict[str, float]:
         values: dict[str, float] = {}

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dldoctor.facts import reaper
 from dldoctor.facts.host import Host
 from dldoctor.facts.nvml import Nvml
-from dldoctor.profilers import gpu, runner
+from dldoctor.profilers import gpu, runner, tree
 from dldoctor.profilers.collector import Collector
 from dldoctor.profilers.runner import RunResult, Target
 from dldoctor.profilers.sampler import Sampler
@@ -27,6 +28,8 @@ class Options:
     rate_hz: float = 10.0
     trace_path: Path | None = None
     forward_signals: bool = True  # the CLI forwards; tests calling in-process don't
+    env: tuple[tuple[str, str], ...] = ()  # added to the script's environment (--tune trials)
+    quiet: bool = False  # the script's stdout and stderr discarded (--tune trials)
 
 
 @dataclass
@@ -69,32 +72,46 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
     if options.trace_path is not None:
         trace = TraceWriter(options.trace_path.open("w", encoding="utf-8"), origin)
     collector = Collector(origin, len(devices), trace)
+    family = tree.open_tree()
     try:
-        proc, read_fd = runner.start(target, collector, options.steps, options.duration_s)
+        proc, read_fd, token = runner.start(
+            target,
+            collector,
+            options.steps,
+            options.duration_s,
+            family,
+            dict(options.env),
+            options.quiet,
+        )
     except OSError:
         if trace is not None:
             trace.close()
+        if family is not None:
+            family.close()
         nv.shutdown()
         raise
     result = RunResult(proc.pid, origin, origin, None)
+    collector.root_pid = proc.pid
     if trace is not None:
         trace.process_name(proc.pid, target.describe())
     forwarder = runner.SignalForwarder(proc, result)
     if options.forward_signals:
         forwarder.install()
     child_done = threading.Event()
+    fds = [read_fd] + ([family.read_fd] if family is not None else [])
     reader = threading.Thread(
-        target=runner.read_events, args=(read_fd, collector, child_done), daemon=True
+        target=runner.read_events, args=(fds, collector, child_done), daemon=True
     )
     reader.start()
     sampler = Sampler(collector, proc.pid, options.rate_hz, nv, devices)
     sampler.start()
     deadline = None if options.duration_s is None else origin + options.duration_s
     try:
-        runner.wait(proc, result, collector, deadline)
+        runner.wait(proc, result, collector, deadline, token)
     except BaseException:  # dldoctor itself interrupted or broken: never leave the script behind
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
+        reaper.kill_tree(proc.pid, token)
         proc.wait()
         result.returncode = proc.returncode
         result.error = "dldoctor was interrupted before the script ended"
@@ -103,6 +120,8 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
         child_done.set()
         sampler.stop()
         reader.join(timeout=5)
+        if family is not None:
+            family.close()
         forwarder.uninstall()
         if trace is not None:
             trace.close()

@@ -14,7 +14,8 @@ from typing import IO, Any
 from dldoctor.facts.withhold import withhold
 
 SAMPLER_PID = 0  # the pseudo-process that carries dldoctor's own samples (GPU, CPU, memory)
-TID_DATA, TID_STEPS = 1, 2
+TID_DATA, TID_STEPS, TID_PHASES = 1, 2, 3
+_PHASES = {"f": "forward", "b": "backward", "o": "optimizer step", "c": "copy to device"}
 
 
 class TraceWriter:
@@ -32,7 +33,17 @@ class TraceWriter:
                 "name": "process_name",
                 "ph": "M",
                 "pid": SAMPLER_PID,
+                "tid": 0,
                 "args": {"name": "dldoctor samples"},
+            }
+        )
+        self._write(
+            {
+                "name": "thread_name",
+                "ph": "M",
+                "pid": SAMPLER_PID,
+                "tid": 0,
+                "args": {"name": "CPU and GPU counters"},
             }
         )
 
@@ -56,7 +67,8 @@ class TraceWriter:
         self.events += 1
         if pid not in self._named:
             self._named.add(pid)
-            for tid, name in ((TID_DATA, "data wait"), (TID_STEPS, "steps")):
+            tracks = ((TID_DATA, "data wait"), (TID_STEPS, "steps"), (TID_PHASES, "step phases"))
+            for tid, name in tracks:
                 self._write(
                     {
                         "name": "thread_name",
@@ -69,11 +81,15 @@ class TraceWriter:
         self._write(event)
 
     def process_name(self, pid: int, name: str) -> None:
-        shown = withhold(name)  # a command line: no credentials in the trace file
-        self._write({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": shown}})
+        """Name ``pid``'s track (once per name: a rank is named again when its rank is known)."""
+        shown = withhold(name)[:200]  # a command line: no credentials in the trace file
+        event = {"name": "process_name", "ph": "M", "pid": pid, "tid": 0}
+        self._write({**event, "args": {"name": shown}})
 
-    def data_wait(self, pid: int, loader_id: int, t0: float, t1: float) -> None:
-        event = {"name": "wait for batch", "cat": "data", "ph": "X", "ts": self._us(t0)}
+    def data_wait(
+        self, pid: int, loader_id: int, t0: float, t1: float, name: str = "wait for batch"
+    ) -> None:
+        event = {"name": name, "cat": "data", "ph": "X", "ts": self._us(t0)}
         event.update(dur=self._us(t1) - self._us(t0), pid=pid, tid=TID_DATA)
         event["args"] = {"loader": loader_id}
         self._detail(event, pid)
@@ -84,10 +100,18 @@ class TraceWriter:
         event["args"] = {"step": number, "data_wait_ms": round(wait_s * 1e3, 3)}
         self._detail(event, pid)
 
-    def counter(self, name: str, t: float, values: dict[str, float]) -> None:
-        self._write(
-            {"name": name, "ph": "C", "ts": self._us(t), "pid": SAMPLER_PID, "args": values}
-        )
+    def phase(self, pid: int, kind: str, t0: float, t1: float) -> None:
+        name = _PHASES.get(kind, "phase")
+        event = {"name": name, "cat": "step", "ph": "X", "ts": self._us(t0)}
+        event.update(dur=self._us(t1) - self._us(t0), pid=pid, tid=TID_PHASES)
+        self._detail(event, pid)
+
+    def counter(
+        self, name: str, t: float, values: dict[str, float], pid: int = SAMPLER_PID
+    ) -> None:
+        """A counter track: dldoctor's samples, or one process's own (a rank, a worker)."""
+        event = {"name": name, "ph": "C", "ts": self._us(t), "pid": pid, "tid": 0}
+        self._write({**event, "args": values})
 
     def close(self) -> None:
         with self._lock:

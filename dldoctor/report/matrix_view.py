@@ -131,6 +131,27 @@ SECTIONS = {
     ],
     "cuda": cuda_tables,
     "gpus": gpu_tables,
+    "extensions": lambda m: [
+        (
+            "Extension libraries (what they are built for is read from their files)",
+            ["distribution", "extends", "compiled modules", "ops", "rebuilt by"],
+            [
+                [
+                    e["name"],
+                    e.get("framework") or "—",
+                    _join(e.get("modules")),
+                    e["ops"],
+                    e["rebuild"],
+                ]
+                for e in m.tables["extensions"]["extension"]
+            ],
+        ),
+        (
+            "Newest host GCC each nvcc accepts",
+            ["CUDA", "GCC at most"],
+            [[r["cuda"], str(r["gcc_max"])] for r in m.tables["extensions"]["host_gcc"]],
+        ),
+    ],
 }
 ALIASES = {
     "pytorch": "torch",
@@ -138,6 +159,7 @@ ALIASES = {
     "paddlepaddle": "paddle",
     "ort": "onnxruntime",
     "driver": "cuda",
+    "build": "extensions",
 }
 
 

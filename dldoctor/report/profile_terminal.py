@@ -56,17 +56,34 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
     _timelines(out, p)
     out.line()
     duration = steps["duration"]
+    ranks = p.get("ranks") or []
+    rank_of = {r["pid"]: r["rank"] for r in ranks} if len(ranks) >= 2 else {}
     if steps["count"]:
+        whose = (
+            f" of {_who(steps['pid'], rank_of[steps['pid']])}" if steps["pid"] in rank_of else ""
+        )
         out.wrapped(
-            f"Steps: {steps['count']} (from {steps['source']}), {_ms(duration['mean_s'])} each "
+            f"Steps{whose}: {steps['count']} (from {steps['source']}), {_ms(duration['mean_s'])} each "
             f"(p50 {_ms(duration['p50_s'])}, p95 {_ms(duration['p95_s'])}); data wait "
             f"{_ms(wait['per_step']['mean_s'])} per step (p95 {_ms(wait['per_step']['p95_s'])})",
             2,
         )
+    breakdown = p.get("step_breakdown") or {}
+    if breakdown.get("measured"):
+        names = {"data_wait": "data wait", "loop_body": "loop body"}
+        parts = [f"{names.get(k, k)} {_pct(v)}" for k, v in breakdown["fractions"].items()]
+        out.wrapped("Each step: " + ", ".join(parts), 2)
+    if rank_of:
+        _rank_table(out, ranks, p.get("slowest_rank"))
     for loader in p["loaders"]:
         if loader["batches"]:
-            out.wrapped(_loader_line(loader), 2, "•")
-    out.wrapped(_cpu_line(p["cpu"]), 2)
+            line = _loader_line(loader)
+            if loader["pid"] in rank_of:
+                line = f"{_who(loader['pid'], rank_of[loader['pid']])}: {line}"
+            out.wrapped(line, 2, "•")
+    out.wrapped(_cpu_line(p["cpu"], p["loaders"]), 2)
+    if p.get("tune"):
+        _tune_table(out, p["tune"])
     out.line()
     for finding in report.findings:
         _finding(out, finding, verbose)
@@ -76,6 +93,39 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
             f"--fail-if {clean(gate['condition'])}: {state} ({clean(gate['detail'])})",
             2,
             styled=True,
+        )
+
+
+def _who(pid: int, rank: int | None) -> str:
+    return f"rank {rank}" if rank is not None else f"pid {pid}"
+
+
+def _rank_table(out: Out, ranks: list[dict[str, Any]], slowest: dict[str, Any] | None) -> None:
+    out.line(f"  {len(ranks)} ranks:")
+    out.line(out.style("    rank        steps   step mean   data wait   main thread", "dim"))
+    for r in ranks:
+        mark = "  ◀ slowest" if slowest and slowest["pid"] == r["pid"] else ""
+        who = _who(r["pid"], r["rank"])
+        out.line(
+            f"    {who:<11} {r['steps']:>5}   {_ms(r['step_mean_s']):>9}   "
+            f"{_pct(r['data_wait_fraction']):>9}   {_pct(r['main_thread_busy']):>11}{mark}"
+        )
+
+
+def _tune_table(out: Out, tuned: dict[str, Any]) -> None:
+    file, line = tuned["loader_site"]
+    out.line()
+    out.line(
+        f"  --tune: DataLoader at {clean(str(file))}:{line}, {tuned['trial_steps']} steps a trial"
+    )
+    rows = [("as written", tuned["baseline"]), *((None, t) for t in tuned["trials"])]
+    for label, row in rows:
+        settings = label or ", ".join(f"{k}={v}" for k, v in (row["settings"] or {}).items())
+        mark = "  ◀ fastest" if tuned.get("best") is row or tuned.get("best") == row else ""
+        early = " (stopped: slower)" if row.get("stopped_early") else ""
+        out.line(
+            f"    {clean(settings):<44} {_ms(row['step_s']):>9} a step, data wait "
+            f"{_pct(row['data_wait'])}{early}{mark}"
         )
 
 
@@ -122,14 +172,20 @@ def _loader_line(loader: dict[str, Any]) -> str:
     )
 
 
-def _cpu_line(cpu: dict[str, Any]) -> str:
+def _cpu_line(cpu: dict[str, Any], loaders: list[dict[str, Any]]) -> str:
     parts = [f"{cpu['cores_available']:g} cores available"]
     if cpu["main_thread_busy"] is not None:
         parts.append(f"main thread busy {_pct(cpu['main_thread_busy'])}")
     if cpu["main_process_cores"] is not None:
         parts.append(f"main process {cpu['main_process_cores']:.2f} cores")
     if cpu["workers"]:
-        parts.append(
-            f"{cpu['workers']:.0f} loader workers at {_pct(cpu['worker_busy'])} of a core each"
+        # As configured: the sampled count is a mean over time (workers start, end, restart).
+        configured = sum(
+            int(ld["config"].get("num_workers") or 0)
+            for ld in loaders
+            if ld["in_main_process"] and ld["batches"] and ld.get("phase") != "evaluation"
         )
+        count = f"{configured}" if configured else f"{cpu['workers']:.0f}"
+        noun = "worker" if count == "1" else "workers"
+        parts.append(f"{count} loader {noun} at {_pct(cpu['worker_busy'])} of a core each")
     return "CPU: " + ", ".join(parts)

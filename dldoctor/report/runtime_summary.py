@@ -65,12 +65,18 @@ def runtime_note(facts: Facts, key: str) -> str:
 def header(facts: Facts) -> str:
     """How the run went about the frameworks, for the report's first line."""
     runtime = facts.runtime or {}
+    if str(runtime.get("reason") or "").startswith("pasted"):
+        return "from a paste"
     if not runtime.get("ran"):
         return "no framework imported"
     count = len(runtime.get("frameworks") or {})
     if not count:
         return "no framework to probe"
     return f"{count} framework{'s' if count > 1 else ''} probed in child processes"
+
+
+# When a library was first seen mapped (schema 1.3's loaded_by).
+_STAGES = {"import": ", at import", "facts": ", at start-up", "end": ", by the smoke tests"}
 
 
 def details(facts: Facts) -> list[str]:
@@ -97,7 +103,25 @@ def details(facts: Facts) -> list[str]:
                 f"{key} {smoke.get('test')} on {smoke.get('device')}: {smoke.get('status')} ({said})"
             )
         for lib in record.get("libraries") or []:
-            lines.append(f"{key} loaded {lib.get('path')} ({lib.get('source')})")
+            when = _STAGES.get(str(lib.get("loaded_by")), "")
+            lines.append(f"{key} loaded {lib.get('path')} ({lib.get('source')}{when})")
+        for library, said in (record.get("versions") or {}).items():
+            if isinstance(said, dict):
+                loaded = said.get("loaded")
+                loaded = loaded if isinstance(loaded, dict) else {}
+                lines.append(
+                    f"{key} {library}: built with {said.get('built') or '?'}, "
+                    f"at run time {said.get('runtime') or '?'}"
+                    + (f", loaded {loaded.get('path')}" if loaded.get("path") else "")
+                )
+        for failed in record.get("failed_loads") or []:
+            if isinstance(failed, dict):
+                lines.append(
+                    f"{key} could not load {failed.get('library')}: {_short(str(failed.get('error')))}"
+                )
+        for kind, said in (record.get("device_errors") or {}).items():
+            if isinstance(said, dict) and said.get("error"):
+                lines.append(f"{key} {kind} unavailable: {_short(str(said['error']))}")
         for warning in record.get("warnings") or []:
             lines.append(f"{key} warned: {_short(str(warning))}")
     return lines

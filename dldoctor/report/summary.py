@@ -6,7 +6,7 @@ from typing import Any
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
-from dldoctor.facts.queries import canonical
+from dldoctor.facts.queries import canonical, jaxlib_cuda
 from dldoctor.model import Area
 from dldoctor.report.runtime_summary import details as runtime_details
 from dldoctor.report.runtime_summary import runtime_note
@@ -64,7 +64,7 @@ def python_line(facts: Facts) -> str:
 def nvidia_line(facts: Facts) -> str:
     n = facts.nvidia
     gpus = n.get("gpus") or []
-    driver = n.get("driver_version")
+    driver = q.driver_version(facts)  # NVML's, else the loaded kernel module's (/proc)
     if not driver and q.driver_loaded(facts) is None:
         return "NVIDIA driver unknown (not in these facts)"
     if not driver:
@@ -72,6 +72,8 @@ def nvidia_line(facts: Facts) -> str:
         reason = nvml.get("error") or nvml.get("status") or "unknown"
         return f"no NVIDIA driver loaded (NVML: {reason})"
     head = f"driver {driver} (supports CUDA {n.get('cuda_driver_version') or '?'})"
+    if n.get("gpus") is None:
+        return f"{head} · GPUs unknown"
     if not gpus:
         return f"{head} · no GPU visible"
     names: dict[str, int] = {}
@@ -87,10 +89,12 @@ def cuda_line(facts: Facts) -> str:
     c = facts.cuda
     toolkits = c.get("toolkits") or []
     parts = []
-    if toolkits:
+    if c.get("toolkits") is None:
+        parts.append("toolkit unknown")
+    elif toolkits:
         parts.append(
             "toolkit "
-            + ", ".join(f"{t.get('version') or '?'} at {t.get('path')}" for t in toolkits)
+            + ", ".join(f"{t.get('version') or '?'} at {t.get('path') or '?'}" for t in toolkits)
         )
     else:
         parts.append("no CUDA toolkit")
@@ -100,7 +104,9 @@ def cuda_line(facts: Facts) -> str:
         versions = sorted({e.get("version") or "?" for e in libs.get(key) or []})
         if versions:
             parts.append(f"{label} {', '.join(versions)}")
-        elif key == "cudnn" and toolkits and key not in pip_components:
+        elif (
+            key == "cudnn" and toolkits and key not in pip_components and libs.get(key) is not None
+        ):
             parts.append("no cuDNN on the system")
     pip = c.get("pip_libraries") or []
     if pip:
@@ -116,21 +122,32 @@ def framework_lines(facts: Facts) -> list[str]:
         build = frame.get("build") or {}
         names = {canonical(d["name"]) for d in dists}
         note = " · ".join(
-            n for n in (_build_note(key, build, names), runtime_note(facts, key)) if n
+            n for n in (_build_note(key, build, names, frame), runtime_note(facts, key)) if n
         )
         lines.append(f"{text}{' — ' + note if note else ''}")
     return lines
 
 
-def _build_note(key: str, build: dict[str, Any], names: set[str]) -> str:
+def _build_note(key: str, build: dict[str, Any], names: set[str], frame: dict[str, Any]) -> str:
     if key == "jax" and "jaxlib" in names:
         plugins = [n for n in names if n.startswith(("jax-cuda", "jax-rocm"))]
-        return f"with {', '.join(sorted(plugins))}" if plugins else "CPU only (no CUDA plugin)"
+        if not plugins and build.get("plugins", False) is None:
+            return "CUDA plugin unknown"
+        if plugins:
+            return f"with {', '.join(sorted(plugins))}"
+        built = jaxlib_cuda(frame)  # a jaxlib from before the plugins, built for CUDA itself
+        if built:
+            return f"jaxlib built for CUDA {built[0]}" + (
+                f" / cuDNN {built[1]}" if built[1] else ""
+            )
+        return "CPU only (no CUDA plugin)"
     if key == "onnxruntime":
         return "CUDA build" if "onnxruntime-gpu" in names else "CPU build"
     if build.get("error"):
         return f"build facts unreadable: {build['error']}"
     if key == "torch":
+        if build.get("cuda") is None and not build.get("hip"):
+            return "build unknown"  # torch/version.py unread: neither CUDA nor CPU-only is known
         if build.get("cuda"):
             return f"built for CUDA {build['cuda']}"
         return f"built for ROCm {build['hip']}" if build.get("hip") else "CPU-only build"
@@ -140,9 +157,31 @@ def _build_note(key: str, build: dict[str, Any], names: set[str]) -> str:
                 f"built for CUDA {build.get('cuda_version')} / cuDNN {build.get('cudnn_version')}"
             )
         return "CPU-only build"
+    if key == "mindspore":
+        return _mindspore_note(build)
     if key == "paddle" and build.get("cuda_version") not in (None, ""):
         cuda = build.get("cuda_version")
         return "CPU-only build" if str(cuda) == "False" else f"built for CUDA {cuda}"
+    return ""
+
+
+def _mindspore_note(build: dict[str, Any]) -> str:
+    plugins = build.get("device_plugins")
+    if isinstance(plugins, dict):
+        names = ["CPU"] if plugins.get("cpu") else []
+        cuda = [str(v) for v in plugins.get("gpu_cuda") or []]
+        if cuda:
+            names.append(f"GPU (CUDA {', '.join(cuda)})")
+        if plugins.get("ascend"):
+            names.append("Ascend")
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+        return f"{listed} plugin{'s' if len(names) > 1 else ''}" if names else "no device plugin"
+    target = build.get("device_target")
+    if isinstance(target, str) and target:
+        built_for = build.get("cuda_version")
+        return f"{target} build" + (
+            f" for CUDA {built_for}" if target == "GPU" and built_for else ""
+        )
     return ""
 
 
@@ -201,11 +240,17 @@ def details(area: Area, facts: Facts) -> list[str]:
     return []
 
 
+def _known(value: Any, absent: str) -> str:
+    """A fact as shown: its value, ``absent`` for False (there is none), "unknown" for None."""
+    return absent if value is False else "unknown" if value is None else str(value)
+
+
 def _container_details(container: dict[str, Any]) -> list[str]:
     lines = []
     if container.get("runtime") or container.get("ipc"):
+        runtime = container.get("runtime")
         lines.append(
-            f"container runtime: {container.get('runtime') or 'unknown'}, "
+            f"container runtime: {runtime or ('not recognised' if runtime is False else 'unknown')}, "
             f"IPC namespace: {container.get('ipc') or 'unknown'}"
         )
     nvidia = container.get("nvidia") or {}
@@ -214,7 +259,8 @@ def _container_details(container: dict[str, Any]) -> list[str]:
         versions = sorted({str(i.get("version")) for i in injected})
         lines.append(
             f"driver files injected by the NVIDIA container toolkit: {len(injected)} "
-            f"(driver {', '.join(versions)}; host kernel module {nvidia.get('host_driver_version')})"
+            f"(driver {', '.join(versions)}; host kernel module "
+            f"{_known(nvidia.get('host_driver_version'), 'not visible')})"
         )
     return lines
 
@@ -239,7 +285,19 @@ def _nvidia_details(facts: Facts) -> list[str]:
     n = facts.nvidia
     lines = []
     for g in n.get("gpus") or []:
-        mig = "MIG on" if (g.get("mig") or {}).get("current") else "MIG off"
+        mig_mode = g.get("mig")
+        mig = (
+            "no MIG"
+            if mig_mode is False
+            else "MIG unknown"
+            if mig_mode is None
+            else "MIG on"
+            if mig_mode.get("current")
+            else "MIG off"
+        )
+        model = g.get("driver_model")
+        if isinstance(model, dict) and model.get("current"):  # native Windows: WDDM or TCC
+            mig += f", {model['current']} driver model"
         used, total = g.get("memory_used_bytes"), g.get("memory_total_bytes")
         lines.append(
             f"GPU {g.get('index')}: {g.get('name')}, CC {g.get('compute_capability')}, "
@@ -255,8 +313,9 @@ def _nvidia_details(facts: Facts) -> list[str]:
             "timed out" if smi.get("timed_out") else (smi.get("output") or "").replace("\n", " / ")
         )
         lines.append(f"nvidia-smi: {said}")
-    libcuda = (n.get("libcuda") or {}).get("paths") or []
-    lines.append(f"libcuda: {', '.join(libcuda) if libcuda else 'not in the linker cache'}")
+    libcuda = (n.get("libcuda") or {}).get("paths")
+    if libcuda is not None:
+        lines.append(f"libcuda: {', '.join(libcuda) if libcuda else 'not in the linker cache'}")
     return lines
 
 
@@ -267,13 +326,37 @@ def packages_line(facts: Facts) -> str:
     count = len(p.get("distributions") or [])
     unsatisfied = len(p.get("unsatisfied") or [])
     state = "all requirements met" if not unsatisfied else f"{unsatisfied} unmet requirement(s)"
+    if p.get("unsatisfied") is None:
+        state = "requirements unknown"
     conda = p.get("conda")
     from_conda = len(conda.get("packages") or []) if isinstance(conda, dict) else 0
     where = f" (conda environment: {from_conda} conda packages)" if from_conda else ""
-    return f"{count} distributions{where} · {state}"
+    return f"{count} distributions{where} · {state}{_extensions_part(p.get('extensions'))}"
+
+
+def _extensions_part(section: Any) -> str:
+    """' · extensions: flash-attn 2.8.3 (CUDA 12, torch 2.6), torchvision 0.28.0 (CUDA 13)'."""
+    items = section.get("installed") if isinstance(section, dict) else None
+    if not items:
+        return ""
+    shown = []
+    for item in items[:6]:
+        built = item.get("built_for") or {}
+        cuda = built.get("cuda")
+        said = [
+            f"CUDA {cuda}" if cuda else ("CPU" if cuda is False and not built.get("rocm") else "")
+        ]
+        said += [f"ROCm {built['rocm']}" if built.get("rocm") else ""]
+        said += [f"torch {built['torch']}" if built.get("torch") else ""]
+        what = ", ".join(x for x in said if x)
+        shown.append(f"{item.get('key')} {item.get('version')}" + (f" ({what})" if what else ""))
+    more = f", +{len(items) - 6} more" if len(items) > 6 else ""
+    return " · extensions: " + ", ".join(shown) + more
 
 
 def environment_line(facts: Facts) -> str:
+    if facts.env.get("variables") is None:
+        return "variables unknown (not in these facts)"
     variables = facts.env.get("variables") or {}
     shown = [k for k in variables if k not in ("PATH",)]
     cvd = variables.get("CUDA_VISIBLE_DEVICES")

@@ -34,6 +34,7 @@ _GLYPH = {
     Severity.ERROR: ("✗", "red"),
 }
 _CRASHED = ("☠", "magenta")
+_UNJUDGED = ("?", "dim")
 
 
 @dataclass
@@ -95,11 +96,14 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
     by_area: dict[Area, list[Finding]] = {area: [] for area in Area}
     for finding in report.findings:
         by_area[finding.area].append(finding)
+    unjudged = _unjudged_areas(report)
     for area in LINES:  # the machine's areas (Area.PROFILE belongs to `dldoctor profile`)
         label, describe = LINES[area]
         findings = by_area[area]
         worst = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)
         glyph, colour = _GLYPH[worst]
+        if not findings and area in unjudged:
+            glyph, colour = _UNJUDGED  # nothing wrong seen, and nothing judged either
         out.wrapped(f"{label}: {describe(facts)}", 0, f"[{glyph}]", colour)
         if area is Area.FRAMEWORKS:
             for line in framework_lines(facts):
@@ -119,6 +123,24 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
         )
     out.line()
     out.line(_summary(report, out, verbose))
+
+
+def _unjudged_areas(report: Report) -> set[Area]:
+    """Areas where some check was not judged and none passed: a ✓ there would claim health."""
+    from dldoctor.checks.registry import all_checks
+
+    areas = {c.code: c.area for c in all_checks()}
+    judged: set[Area] = set()
+    unknown: set[Area] = set()
+    for outcome in report.outcomes:
+        area = areas.get(outcome.code)
+        if area is None:
+            continue
+        if outcome.status in (Status.PASSED, Status.FOUND):
+            judged.add(area)
+        elif outcome.status is Status.NOT_JUDGED:
+            unknown.add(area)
+    return unknown - judged
 
 
 def _explains(finding: Finding) -> str:

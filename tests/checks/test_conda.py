@@ -71,9 +71,16 @@ def test_pytorch_channel_cpu_build_held_by_cpuonly(tmp_path, matrix):
         "it is a CPU-only build (torch.version.cuda is None); conda installed its CPU build "
         "(pytorch 1.13.1 py3.10_cpu_0), and cpuonly and pytorch-mutex hold conda to CPU builds"
     )
-    assert verdict.fixes[0].commands == (
+    # One remedy, in order: conda lets go of its CPU pins and of its own torch (by its conda
+    # name), then pip installs the GPU build.
+    (fix,) = verdict.fixes
+    assert fix.commands[:2] == (
         ("conda", "remove", "--prefix", PREFIX, "--force", "-y", "cpuonly", "pytorch-mutex"),
+        ("conda", "remove", "--prefix", PREFIX, "--force", "-y", "pytorch"),
     )
+    assert fix.commands[2][:4] == (f"{PREFIX}/bin/python", "-m", "pip", "install")
+    assert fix.commands[2][-2:] == ("--index-url", "https://download.pytorch.org/whl/cu118")
+    assert [i.action for i in fix.intents] == ["remove", "install"] and not fix.automatic
     assert [c["name"] for c in verdict.evidence["conda"]] == ["pytorch", "cpuonly", "pytorch-mutex"]
 
 

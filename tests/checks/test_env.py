@@ -28,7 +28,8 @@ def test_unset_does_not_apply(matrix):
 
 
 def test_hiding_gpus_on_a_machine_without_gpus_is_not_reported(matrix):
-    assert env.visible_devices_hide_all(make_facts(cvd("")), matrix) == []
+    with pytest.raises(NotApplicable, match="no NVIDIA GPU"):
+        env.visible_devices_hide_all(make_facts(cvd("")), matrix)
 
 
 def test_valid_index_list_is_silent(matrix):
@@ -54,3 +55,25 @@ def test_uuid_prefixes_are_accepted_and_unknown_uuids_are_not(matrix):
     facts = make_facts(gpu_machine(2), cvd("GPU-00000001,GPU-deadbeef"))
     (verdict,) = env.visible_devices_unknown(facts, matrix)
     assert verdict.evidence["invalid"] == ["GPU-deadbeef"]
+
+
+def _mig(state):
+    facts = gpu_machine(1)
+    facts["nvidia"]["gpus"][0]["mig"] = state
+    return facts
+
+
+def test_a_mig_uuid_on_a_gpu_without_mig_is_judged_and_found_missing(matrix):
+    facts = make_facts(_mig(False), cvd("MIG-11111111-2222-3333-4444-555555555555"))
+    (verdict,) = env.visible_devices_unknown(facts, matrix)  # False: the GPU has no MIG at all
+    assert verdict.evidence["invalid"] == ["MIG-11111111-2222-3333-4444-555555555555"]
+    on = make_facts(_mig({"current": True, "pending": True}), cvd("MIG-1111"))
+    assert env.visible_devices_unknown(on, matrix) == []
+
+
+def test_a_mig_uuid_with_mig_unknown_is_not_judged(matrix):
+    from dldoctor.facts.known import Unknown
+
+    facts = make_facts(_mig(None), cvd("MIG-11111111-2222-3333-4444-555555555555"))
+    with pytest.raises(Unknown):
+        env.visible_devices_unknown(facts, matrix)

@@ -216,6 +216,43 @@ def test_wrong_numbers_from_a_gpu_are_an_error_with_hardware_checks(matrix):
     assert "build-essential" in shown_all(compile_.fixes[0])[0]
 
 
+def _compile_fix(matrix, *overrides: dict[str, Any]):
+    torch = record(
+        smoke=[
+            {
+                "test": "compile",
+                "device": "cpu",
+                "status": "fail",
+                "error": error("InvalidCxxCompiler", "No working C++ compiler found"),
+            }
+        ],
+    )
+    found = judge(matrix, TORCH_CU121, runtime(torch=torch), *overrides)["DD606"].findings
+    (finding,) = found
+    return finding.fixes[0]
+
+
+def test_a_missing_compiler_is_named_for_the_distribution_and_the_python(matrix):
+    system_python = {"python": {"base_prefix": "/usr"}}
+    ubuntu = _compile_fix(matrix, system_python)
+    assert ubuntu.commands == (
+        ("sudo", "apt-get", "install", "-y", "build-essential", "python3-dev"),
+    )
+    assert not ubuntu.automatic
+    fedora = {"system": {"os": {"name": "Linux", "distribution_id": "fedora"}}}
+    assert _compile_fix(matrix, system_python, fedora).commands == (
+        ("sudo", "dnf", "install", "-y", "gcc-c++", "python3-devel"),
+    )
+    # A conda or pyenv Python ships its own Python.h: only the compiler is missing.
+    conda = {"python": {"base_prefix": "/opt/conda"}}
+    assert _compile_fix(matrix, conda).commands == (
+        ("sudo", "apt-get", "install", "-y", "build-essential"),
+    )
+    unknown = {"system": {"os": {"name": "Linux", "distribution_id": "gentoo"}}}
+    words = _compile_fix(matrix, conda, unknown)
+    assert words.commands == () and "with your system's package manager" in words.notes
+
+
 def test_sigill_is_the_cpu_not_a_generic_crash(matrix):
     jax = record(
         status="crash",

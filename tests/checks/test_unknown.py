@@ -104,6 +104,11 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[str, ...]]] = [
     ("DD302", [CLASH], ("packages.module_conflicts",)),
     ("DD303", [UNMET], ("packages.unsatisfied",)),
     ("DD401", [gpu_machine(8), cvd("")], ("env.variables",)),
+    (
+        "DD401",
+        [gpu_machine(8), cvd("")],
+        ("nvidia.gpus", "nvidia.nvml.status", "accelerators.pci.nvidia"),
+    ),
     ("DD402", [gpu_machine(2), cvd("GPU-deadbeef")], ("nvidia.gpus.0.uuid",)),
     ("DD402", [gpu_machine(2), cvd("4")], ("env.variables",)),
     (
@@ -191,6 +196,103 @@ SMALL_SHM = {
 }
 CASES.append(("DD203", [SMALL_SHM], ("system.container.kind",)))
 CASES.append(("DD203", [SMALL_SHM], ("system.shm.total_bytes",)))
+PLACEHOLDER_ONEFLOW = {
+    "packages": {
+        "frameworks": {
+            "oneflow": {
+                "distributions": [{"name": "oneflow", "version": "0.7.0"}],
+                "build": {"source": "oneflow/version.py", "compiled_core": False},
+            }
+        }
+    }
+}
+CASES.append(("DD524", [PLACEHOLDER_ONEFLOW], ("packages.frameworks.oneflow.build.compiled_core",)))
+
+
+def _extensions(*items: dict[str, Any], cuda: Any = "13.0", torch: str = "2.13.0+cu130") -> dict:
+    """torch and its extensions (dldoctor/facts/extensions.py's records)."""
+    from tests.checks.test_extensions import ext  # noqa: F401  (the record builder)
+
+    return merge(
+        with_packages(
+            dist("torch", torch),
+            frameworks={"torch": {"distributions": [], "build": {"cuda": cuda}}},
+        ),
+        {"packages": {"extensions": {"torch_cxx11_abi": True, "installed": list(items)}}},
+    )
+
+
+def _ext(key: str, version: str, **built: Any) -> dict[str, Any]:
+    from tests.checks.test_extensions import ext
+
+    return ext(key, version, **built)
+
+
+_BUILD = {
+    "cuda": {
+        "build_tools": {
+            "requested": True,
+            "cuda_home": "/usr/local/cuda-12.8",
+            "cuda_home_chosen_by": "CUDA_HOME",
+            "nvcc": "/usr/local/cuda-12.8/bin/nvcc",
+            "nvcc_version": "12.8.93",
+            "host_gcc_max": 14,
+            "host_compiler": {"command": "gcc", "chosen_by": "PATH", "path": "/usr/bin/gcc",
+                              "kind": "gcc", "version": "15.1.0", "error": None},
+            "ninja": False,
+        },
+        "nvcc_on_path": {"path": "/usr/local/cuda-13.0/bin/nvcc", "toolkit_path": "/usr/local/cuda-13.0"},
+    },
+    "python": {"headers": False},
+}  # fmt: skip
+_READY = merge(
+    _BUILD,
+    {
+        "cuda": {
+            "build_tools": {
+                "host_compiler": {"version": "13.2.0"},
+                "ninja": "/usr/bin/ninja",
+                "cuda_home": "/usr/local/cuda-13.0",
+            }
+        },
+        "python": {"headers": "/usr/include/python3.11"},
+    },
+)
+CASES.extend(
+    [
+        ("DD520", [_extensions(_ext("flash-attn", "2.8.3", torch="2.6"))], ("packages.extensions",)),
+        (
+            "DD520",
+            [_extensions(_ext("flash-attn", "2.8.3", torch="2.13", cxx11_abi=False))],
+            ("packages.extensions.torch_cxx11_abi",),
+        ),
+        (
+            "DD521",
+            [_extensions(_ext("flash-attn", "2.8.3", cuda="12"))],
+            ("packages.frameworks.torch.build.cuda",),
+        ),
+        (
+            "DD521",
+            [_extensions(_ext("flash-attn", "2.8.3", cuda="12"))],
+            ("packages.extensions.installed.0.built_for.cuda",),
+        ),
+        (
+            "DD522",
+            [_extensions(_ext("tensorrt-cu13", "10.13", cuda="13", framework="tensorrt"), cuda="12.6",
+                         torch="2.13.0+cu126"), gpu_machine(driver="575.57.08")],
+            ("nvidia.driver_version", "nvidia.proc_driver.version"),
+        ),
+        ("DD523", [_extensions(_ext("apex", "0.1", modules=[]))], ("packages.extensions.installed.0.modules",)),
+        ("DD530", [_extensions(cuda="13.0"), _BUILD], ("cuda.build_tools.nvcc_version",)),
+        ("DD530", [_extensions(_ext("deepspeed", "0.16.0", modules=[]), cuda="13.0"), _BUILD], ("cuda.build_tools",)),
+        ("DD531", [_extensions(cuda="12.8"), _BUILD], ("cuda.build_tools.host_compiler.version",)),
+        ("DD532", [_extensions(cuda="12.8"), _BUILD], ("packages.frameworks.torch.build.cuda",)),
+        ("DD533", [_extensions(cuda="12.8"), _BUILD], ("cuda.build_tools.ninja",)),
+        ("DD534", [_extensions(cuda="12.8"), _BUILD], ("python.headers",)),
+        ("DD535", [_extensions(cuda="12.8"), _READY], ("cuda.build_tools.nvcc_version",)),
+        ("DD535", [_extensions(cuda="12.8"), _READY], ("python.headers",)),
+    ]
+)  # fmt: skip
 
 
 def _forget(data: dict[str, Any], path: str) -> None:
@@ -251,3 +353,34 @@ def test_runtime_checks_claim_nothing_when_no_probe_facts_are_known(matrix):
     for check in all_checks():
         if check.code.startswith("DD6"):
             assert check.run(facts, matrix).findings == (), check.code
+
+
+def _probed(**record: Any) -> Facts:
+    from tests.checks.test_runtime import TORCH_CU121, runtime
+    from tests.checks.test_runtime import record as probe_record
+
+    data = merge(merge(copy.deepcopy(BASE), gpu_machine()), TORCH_CU121)
+    return Facts.from_dict(merge(data, runtime(torch=probe_record(**record))))
+
+
+@pytest.mark.parametrize(
+    ("code", "fires", "unknown"),
+    [
+        # the devices a framework lists: unknown, or never listed because the probe failed first
+        ("DD605", {"devices": [{"id": "cpu", "kind": "cpu"}]}, {"devices": None}),
+        (
+            "DD605",
+            {"devices": [{"id": "cpu", "kind": "cpu"}]},
+            {"devices": [], "probe_error": {"type": "AttributeError", "message": "no attribute"}},
+        ),
+        # the smoke tests it ran: unknown is not "none could run"
+        ("DD610", {"smoke": []}, {"smoke": None}),
+    ],
+    ids=["DD605-devices", "DD605-probe-error", "DD610-smoke"],
+)
+def test_a_runtime_check_whose_record_is_unknown_is_not_judged(code, fires, unknown, matrix):
+    (check,) = [c for c in all_checks() if c.code == code]
+    assert check.run(_probed(**fires), matrix).status is Status.FOUND
+    outcome = check.run(_probed(**unknown), matrix)
+    assert outcome.findings == ()
+    assert outcome.status is Status.NOT_JUDGED and "unknown" in outcome.reason

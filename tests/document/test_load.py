@@ -86,3 +86,42 @@ def test_json_nested_past_the_recursion_limit_is_one_error(tmp_path: Path, depth
     path.write_text('{"schema_version": "1.0", "x": ' + "[" * depth + "]" * depth + "}")
     with pytest.raises(ReportError, match=f"nests deeper than {MAX_DEPTH} levels"):
         load_report(path)
+
+
+def test_a_12_report_whose_runtime_records_predate_the_library_facts_is_read_and_judged(
+    tmp_path: Path, report_text: str, matrix: Matrix
+):
+    document = json.loads(report_text)
+    document["schema_version"] = "1.2"
+    site = "/env/lib/python3.11/site-packages"
+    system = "/usr/local/cuda-12.1/lib64/libnvJitLink.so.12.1.105"
+    own = f"{site}/nvidia/nvjitlink/lib/libnvJitLink.so.12"
+    record = {
+        "status": "pass", "reason": "", "import": {"module": "torch", "ok": True, "error": None},
+        "info": {}, "devices": [], "smoke": [], "process": {},
+        # 1.2: a library had name, path, version and source only; no versions, failed loads
+        "libraries": [{"name": "libnvJitLink.so.12.1.105", "path": system, "version": "12.1.105",
+                       "source": "CUDA toolkit /usr/local/cuda-12.1"}],
+    }  # fmt: skip
+    document["facts"]["runtime"] = {"ran": True, "frameworks": {"torch": record}}
+    candidates = [
+        {
+            "path": "/usr/local/cuda/lib64/libnvJitLink.so.12",
+            "real": system,
+            "via": "LD_LIBRARY_PATH",
+        },
+        {"path": own, "real": own, "via": "runpath"},
+    ]
+    libraries = {"nvjitlink": {"requested": None, "candidates": candidates}}
+    document["facts"]["cuda"]["library_map"] = {
+        "copies": {}, "errors": {}, "frameworks": {"torch": {"libraries": libraries}},
+    }  # fmt: skip
+    document["facts"]["env"].setdefault("variables", {})["LD_LIBRARY_PATH"] = (
+        "/usr/local/cuda/lib64"
+    )
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(document))
+    facts = Facts.from_dict(load_report(path)["facts"])
+    (outcome,) = [o for o in run_checks(facts, matrix) if o.code == "DD619"]
+    (finding,) = outcome.findings  # the library's key comes from its file name
+    assert system in finding.title and "from LD_LIBRARY_PATH" in finding.title

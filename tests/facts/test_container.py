@@ -159,3 +159,24 @@ def test_kubernetes_gets_the_emptydir_fix_and_no_container_is_not_judged() -> No
         judged(64 << 20, kind=False)  # no container seen
     with pytest.raises(Unknown):
         judged(64 << 20, kind=None)  # unknown: not judged
+
+
+def test_no_runtime_no_variables_no_driver_file_are_known_absences(tmp_path: Path) -> None:
+    write(tmp_path, "/.dockerenv")  # a container, but nothing says whose, and no NVIDIA driver
+    container = system(tmp_path)["container"]
+    assert container["kind"] == "docker"
+    assert container["runtime"] is False  # no runtime recognised: not unknown
+    nvidia = container["nvidia"]
+    assert nvidia["host_driver_version"] is False  # /proc/driver/nvidia/version does not exist
+    assert nvidia["visible_devices"] is False and nvidia["driver_capabilities"] is False
+    assert container["ipc"] is None  # /proc/self/ns/ipc unreadable here: unknown, not absent
+
+
+def test_a_driver_file_without_a_version_line_and_an_empty_variable_are_not_absences(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "/.dockerenv")
+    write(tmp_path, "/proc/driver/nvidia/version", "garbage\n")
+    nvidia = system(tmp_path, {"NVIDIA_VISIBLE_DEVICES": ""})["container"]["nvidia"]
+    assert nvidia["host_driver_version"] is None  # there, but not understood: unknown
+    assert nvidia["visible_devices"] == ""  # set to empty: what the toolkit reads as none

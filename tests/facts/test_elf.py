@@ -94,3 +94,46 @@ def test_real_cuda_13_toolkit_runtime_soname() -> None:
         pytest.skip(f"no CUDA 13.0 toolkit at {TOOLKIT}")
     info = read_dynamic(str(library))
     assert info is not None and info.soname == "libcudart.so.13"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x7fELF", b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\xff" * 48, os.urandom(4096)],
+)
+def test_symbol_readers_on_hostile_files_answer_none(tmp_path: Path, content: bytes) -> None:
+    from dldoctor.facts.elf import read_dynstr
+    from dldoctor.facts.elf_symbols import defines, read_symbols
+
+    path = tmp_path / "libc10.so"
+    path.write_bytes(content)
+    assert read_symbols(str(path), ("_ZN3c10",)) in (None, (frozenset(), frozenset()))
+    assert defines(str(path), frozenset({"_ZN3c105ErrorD0Ev"})) in (None, frozenset())
+    assert read_dynstr(str(path)) in (None, b"")
+
+
+def test_symbol_readers_on_truncated_copies_never_raise(tmp_path: Path) -> None:
+    from dldoctor.facts.elf_symbols import defines, read_symbols
+
+    whole = shared_object(tmp_path / "libc10.so", defines=("_ZN3c10a", "_ZN3c10b")).read_bytes()
+    for cut in (64, 300, len(whole) // 3, len(whole) // 2, len(whole) - 16):
+        part = tmp_path / f"cut{cut}.so"
+        part.write_bytes(whole[:cut])
+        read_symbols(str(part), ("_ZN3c10",))
+        defines(str(part), frozenset({"_ZN3c10a"}))
+    assert defines(str(tmp_path / "libc10.so"), frozenset({"_ZN3c10a", "_ZN3c10z"})) == {"_ZN3c10a"}
+    assert read_symbols(str(tmp_path / "libc10.so"), ("_ZN3c10",)) == (
+        frozenset({"_ZN3c10a", "_ZN3c10b"}),
+        frozenset(),
+    )
+
+
+def test_real_libc10_symbols_are_found_through_its_gnu_hash_table() -> None:
+    from dldoctor.facts.elf_symbols import defines, read_symbols
+
+    site = _site_packages()
+    lib = site / "torch" / "lib" / "libc10.so" if site else None
+    if lib is None or not lib.is_file():
+        pytest.skip("torch is not installed here")
+    defined, _ = read_symbols(str(lib), ("_ZN3c10",)) or (frozenset(), frozenset())
+    sample = frozenset(sorted(defined)[:50])
+    assert len(defined) > 100 and defines(str(lib), sample) == sample

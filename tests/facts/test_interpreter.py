@@ -203,6 +203,8 @@ def test_python_section_describes_this_interpreter(real: dict[str, Any]) -> None
     assert python["bits"] == 64
     assert python["marker_environment"] == default_environment()
     assert "" not in python["sys_path"] and os.getcwd() not in python["sys_path"]
+    include = sysconfig.get_paths()["include"]
+    assert python["headers"] == (include if Path(include, "Python.h").is_file() else False)
 
 
 # ---- other interpreters, as `PYTHON -c <source> <json>` -------------------------------------
@@ -222,6 +224,8 @@ def test_source_runs_under_other_pythons(python: str, tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     assert result["python"]["version"] == version
+    headers = result["python"]["headers"]  # Python.h, read by 3.6+ as well
+    assert headers is False or Path(headers, "Python.h").is_file()
     if "/.pyenv/versions/" in python:
         assert result["python"]["environment"]["manager"] == "pyenv"
     elif python.startswith(str(tmp_path)):

@@ -63,7 +63,7 @@ def test_cuda_plugin_pins_and_pjrt_library(tmp_path: Path) -> None:
     }
     plugin, pjrt = facts["plugins"]  # the shadowed copy in ~/.local is not the one that imports
     assert plugin["built_for"] == {"cudnn": "<10.0,>=9.8", "cuda-runtime": ">=12.1.105"}
-    assert plugin["pjrt_library"] is None
+    assert plugin["pjrt_library"] is False  # a -plugin distribution has none
     assert pjrt["pjrt_library"] == f"{SITE}/jax_plugins/xla_cuda12/xla_cuda_plugin.so"
     assert (pjrt["pjrt_c_api_version"], pjrt["pjrt_c_api_note"]) == (None, PJRT_UNKNOWN)
 
@@ -72,4 +72,6 @@ def test_broken_version_file_and_no_jaxlib(tmp_path: Path) -> None:
     write(tmp_path, f"{SITE}/jaxlib/version.py", "def (:\n")
     facts = jax_build_facts(Host(root=tmp_path, env={}), [{"name": "jaxlib", "location": SITE}])
     assert facts is not None and facts["jaxlib"]["version"] is None
-    assert jax_build_facts(Host(root=tmp_path, env={}), [{"name": "jax", "location": SITE}]) is None
+    assert (
+        jax_build_facts(Host(root=tmp_path, env={}), [{"name": "jax", "location": SITE}]) is False
+    )

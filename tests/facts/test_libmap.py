@@ -204,3 +204,48 @@ def test_fifo_and_dangling_link_named_like_libraries_are_skipped(tmp_path: Path)
     link(old / "libcudnn.so.9.9", "missing")
     candidates = cudnn_of(libmap(tmp_path, {"LD_LIBRARY_PATH": OLD}))["candidates"]
     assert [c["via"] for c in candidates] == ["runpath"]  # never opened: it would block
+
+
+# Every CUDA library a framework loads (issue #11: the scan covers them all, not five).
+LOADED_BY_FRAMEWORKS = {
+    "cudart": ("cuda_runtime", "libcudart.so.12"),
+    "cublas": ("cublas", "libcublas.so.12"),
+    "cublaslt": ("cublas", "libcublasLt.so.12"),
+    "cudnn": ("cudnn", "libcudnn.so.9"),
+    "cudnn_graph": ("cudnn", "libcudnn_graph.so.9"),
+    "cudnn_cnn": ("cudnn", "libcudnn_cnn.so.9"),
+    "cudnn_engines_precompiled": ("cudnn", "libcudnn_engines_precompiled.so.9"),
+    "nccl": ("nccl", "libnccl.so.2"),
+    "nvjitlink": ("nvjitlink", "libnvJitLink.so.12"),
+    "cusparse": ("cusparse", "libcusparse.so.12"),
+    "cusolver": ("cusolver", "libcusolver.so.11"),
+    "cufft": ("cufft", "libcufft.so.11"),
+    "curand": ("curand", "libcurand.so.10"),
+    "nvrtc": ("cuda_nvrtc", "libnvrtc.so.12"),
+    "cupti": ("cuda_cupti", "libcupti.so.12"),
+}
+
+
+def test_every_library_a_framework_loads_is_mapped_with_its_wheel_and_shadowing_copies(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    site = tmp_path / SITE.lstrip("/")
+    one = shared_object(tmp_path / "build/libone.so", soname="libone.so")
+    components = sorted({c for c, _ in LOADED_BY_FRAMEWORKS.values()})
+    for component, name in LOADED_BY_FRAMEWORKS.values():
+        for directory in (site / "nvidia" / component / "lib", tmp_path / "usr/local/cuda/lib64"):
+            directory.mkdir(parents=True, exist_ok=True)
+            shutil.copy(one, directory / name)
+    runpath = ":".join(f"$ORIGIN/../../nvidia/{c}/lib" for c in components)
+    shared_object(site / "torch/lib/libtorch_cuda.so", soname="libtorch_cuda.so", runpath=runpath)
+    result = libmap(tmp_path, env={"LD_LIBRARY_PATH": "/usr/local/cuda/lib64"})
+    libraries = result["frameworks"]["torch"]["libraries"]
+    for key, (component, name) in LOADED_BY_FRAMEWORKS.items():
+        vias = [(c["path"], c["via"]) for c in libraries[key]["candidates"]]
+        assert vias == [
+            (f"/usr/local/cuda/lib64/{name}", "LD_LIBRARY_PATH"),
+            (f"{SITE}/nvidia/{component}/lib/{name}", "runpath"),
+        ], key
+        assert len(result["copies"][key]) == 2, key

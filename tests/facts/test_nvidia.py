@@ -20,7 +20,7 @@ from dldoctor.facts.ldcache import LdCache
 from dldoctor.facts.nvidia import gather_nvidia
 from tests.facts.test_nvml import INIT_ERRORS
 from tests.fakes import procs
-from tests.fakes.fake_nvml import FakeNvml, fixture_names, load_fake
+from tests.fakes.fake_nvml import FakeNvml, fixture_names, load_description, load_fake
 from tests.fakes.fsroot import script, write
 
 SCHEMA = allow_unknown(
@@ -102,6 +102,7 @@ def test_h100_gathers_every_field(tmp_path: Path) -> None:
         "mig_device_count": 0,
         "mig_devices": [],
         "ecc": {"enabled": True, "volatile_uncorrected": 0, "aggregate_uncorrected": 0},
+        "driver_model": False,  # Linux: there is no WDDM/TCC
         "persistence_mode": True,
         "pcie": {"gen_current": 5, "gen_max": 5, "width_current": 16, "width_max": 16},
         "running_processes": 0,
@@ -115,12 +116,12 @@ def test_a100x8_counts_processes_per_gpu(tmp_path: Path) -> None:
     assert gpus[7]["pci_bus_id"] == "00000000:BD:00.0"
 
 
-def test_rtx5090_not_supported_fields_are_null_with_reason(tmp_path: Path) -> None:
+def test_rtx5090_has_no_mig_and_no_ecc_a_known_absence(tmp_path: Path) -> None:
     gpu = gather(tmp_path, load_fake("rtx5090"))["gpus"][0]
-    assert gpu["ecc"] is None
-    assert gpu["mig"] is None
-    assert gpu["mig_device_count"] is None
-    assert gpu["errors"] == {"ecc": "Not Supported", "mig": "Not Supported"}
+    assert gpu["ecc"] is False  # NVML: Not Supported, the board has none
+    assert gpu["mig"] is False
+    assert gpu["mig_device_count"] == 0 and gpu["mig_devices"] == []
+    assert gpu["errors"] == {}
     assert gpu["pcie"] == {"gen_current": 1, "gen_max": 5, "width_current": 16, "width_max": 16}
     assert gpu["persistence_mode"] is False
     assert gpu["running_processes"] == 2  # graphics processes count too
@@ -131,7 +132,17 @@ def test_k80_is_two_devices_read_through_old_driver_fallbacks(tmp_path: Path) ->
     assert [g["pci_bus_id"] for g in gpus] == ["00000000:83:00.0", "00000000:84:00.0"]
     assert [g["temperature_c"] for g in gpus] == [35, 36]  # nvmlDeviceGetTemperatureV is absent
     assert [g["running_processes"] for g in gpus] == [0, 0]  # via the _v2 process queries
-    assert all(g["errors"] == {"mig": "Not Supported"} for g in gpus)
+    assert all(g["errors"] == {} and g["mig"] is False for g in gpus)
+
+
+@pytest.mark.parametrize("error", ["Unknown", "GpuIsLost", "NoPermission"])
+def test_mig_and_ecc_that_cannot_be_asked_are_unknown_with_the_reason(tmp_path, error) -> None:
+    description = load_description("rtx5090")
+    failing = {"nvmlDeviceGetMigMode": error, "nvmlDeviceGetEccMode": error}
+    description["gpus"][0]["errors"] = failing
+    gpu = gather(tmp_path, FakeNvml(description))["gpus"][0]
+    assert gpu["mig"] is None and gpu["ecc"] is None and gpu["mig_device_count"] is None
+    assert set(gpu["errors"]) == {"mig", "ecc"}
 
 
 def test_mig_enabled_counts_mig_devices(tmp_path: Path) -> None:

@@ -203,6 +203,9 @@ class FakeNvml:
         )
         return int(self._field("nvmlDeviceGetTotalEccErrors", h, key))
 
+    def nvmlDeviceGetDriverModel_v2(self, h: _Handle) -> list[int]:
+        return list(self._field("nvmlDeviceGetDriverModel_v2", h, "driver_model"))
+
     def nvmlDeviceGetPersistenceMode(self, h: _Handle) -> int:
         return int(self._field("nvmlDeviceGetPersistenceMode", h, "persistence_mode"))
 

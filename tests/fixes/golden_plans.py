@@ -18,6 +18,7 @@ from dldoctor.fixes.alternatives import alternatives, install_alternatives
 from dldoctor.matrix import Matrix, load
 from dldoctor.report.plan_view import alternative_lines, steps_lines
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
+from tests.fixes import intent_cases
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOLDEN = DATA / "golden_plans"
@@ -77,6 +78,7 @@ def renderings(matrix: Matrix) -> dict[Path, str]:
     for kind in sorted(PREFIXES):
         (plan,) = install_alternatives(["torch", "tensorflow"], env(kind), matrix)
         files[GOLDEN / f"installer_{kind}.txt"] = "\n".join(steps_lines(plan.steps)) + "\n"
+    files[GOLDEN / "intents.txt"] = intent_cases.rendering()
     return files
 
 

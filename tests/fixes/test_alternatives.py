@@ -204,3 +204,24 @@ def test_a_driver_with_no_framework_waiting_on_it_is_one_plain_plan(matrix, tmp_
     assert [f.code for f in found] == ["DD101"]
     assert [s.kind for s in plan(found, facts)] == ["driver"]
     assert alternatives(found, facts, matrix) == []
+
+
+@pytest.mark.parametrize(
+    ("driver", "cuda", "variant"),
+    [
+        ("580.65.06", "13.0", "13.0"),  # at CUDA 13.0's floor: the PyPI default build runs here
+        ("580.82.07", "13.0", "13.0"),  # not cu132, which would need driver 595
+        ("575.57.08", "12.9", "12.6"),  # below 13.0's floor: the build this driver runs
+    ],
+)
+def test_install_torch_picks_the_pypi_default_cuda_build_a_580_driver_runs(
+    matrix, driver, cuda, variant
+):
+    facts = make_facts(gpu_machine(driver=driver, cuda=cuda), with_packages())
+    plans = install_alternatives(["torch"], facts, matrix)
+    assert [p.letter for p in plans] == ["A"]  # nothing to choose: no driver change
+    (build,) = plans[0].resolution.builds
+    assert (build.framework, build.release, build.cuda) == ("torch", "2.14", variant)
+    assert "driver" not in [s.kind for s in plans[0].steps]
+    tag = "cu" + variant.replace(".", "")
+    assert plans[0].steps[-1].commands[-1][-1] == f"https://download.pytorch.org/whl/{tag}"

@@ -100,8 +100,16 @@ def _broken(**change: object) -> dict:
         ({"code": "D611"}, "is not of the form DD123"),
         ({"severity": "fatal"}, "severity must be one of"),
         ({"id": "Not Kebab"}, "kebab-case"),
-        ({"commands": [["sudo", "reboot"]], "advice": ""}, "commands need the advice"),
-        ({"commands": ["sudo reboot"], "advice": "Reboot."}, "must be argument vectors"),
+        ({"intents": [{"action": "reboot"}], "advice": ""}, "intents need the advice"),
+        ({"intents": ["sudo reboot"], "advice": "Reboot."}, "must be tables naming an action"),
+        (
+            {"intents": [{"action": "shell"}], "advice": "Reboot."},
+            "must be tables naming an action",
+        ),
+        (
+            {"commands": [["sudo", "reboot"]], "advice": "Reboot."},
+            "commands are rendered by fixes/",
+        ),
     ],
 )
 def test_a_malformed_row_is_refused_naming_it(change, said):

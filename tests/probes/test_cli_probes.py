@@ -63,6 +63,8 @@ def test_full_runs_the_slow_tests_compile_export_and_an_all_reduce():
         "autograd",
         "graph",
         "train",
+        "conv",
+        "matmul-bias",
         "matmul",
         "mixed-precision",
         "train-optim",
@@ -98,7 +100,7 @@ def test_progress_goes_to_a_terminal_stderr_and_json_stdout_stays_clean():
     os.close(leader)
     assert json.loads(out)["facts"]["runtime"]["frameworks"]["onnxruntime"]["status"] == "pass"
     text = said.decode()
-    assert "onnxruntime" in text and "imports · smoke 1/1 on cpu" in text
+    assert "onnxruntime" in text and "imports · smoke 2/2 on cpu" in text
     assert "✓" in text and "\033[2K" in text
 
 

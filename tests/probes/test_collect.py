@@ -146,3 +146,46 @@ def test_a_child_that_could_not_start_crashes_every_framework_it_had(tmp_path):
     for record in records.records.values():
         assert record["status"] == "crash"
         assert record["reason"] == "the probe could not start: No such file or directory"
+
+
+def test_libraries_keep_the_stage_they_were_first_mapped_in_and_versions_their_errors(tmp_path):
+    records = ChildRecords(["torch"], str(tmp_path))
+    cudart = {"name": "libcudart.so.12", "path": "/w/nvidia/cuda_runtime/lib/libcudart.so.12"}
+    cudnn = {"name": "libcudnn_cnn.so.9", "path": "/w/nvidia/cudnn/lib/libcudnn_cnn.so.9"}
+    feed(
+        records,
+        {"type": "begin", "framework": "torch"},
+        OK_IMPORT,
+        {"type": "libraries", "framework": "torch", "stage": "import", "libraries": [cudart]},
+        {"type": "libraries", "framework": "torch", "stage": "facts", "libraries": [cudart]},
+        {"type": "libraries", "framework": "torch", "stage": "bogus", "libraries": [cudart, cudnn]},
+        {
+            "type": "version",
+            "framework": "torch",
+            "library": "cudnn",
+            "built": "9.1.0",
+            "runtime": {"error": "RuntimeError: cuDNN version incompatibility"},
+            "how": "torch._C._cudnn",
+        },
+        {
+            "type": "device_error",
+            "framework": "torch",
+            "device": "mps",
+            "error": "RuntimeError: The MPS backend is supported on MacOS 12.3+",
+            "output": ["\x1b[31mwarned\x1b[0m"],
+        },
+        {"type": "end", "framework": "torch"},
+    )
+    record = records.records["torch"]
+    assert [(lib["name"], lib["loaded_by"]) for lib in record["libraries"]] == [
+        ("libcudart.so.12", "import"),
+        ("libcudnn_cnn.so.9", "end"),  # an unknown stage is the end's
+    ]
+    assert record["versions"]["cudnn"] == {
+        "built": "9.1.0",
+        "runtime": None,
+        "how": "torch._C._cudnn",
+        "errors": {"runtime": "RuntimeError: cuDNN version incompatibility"},
+    }
+    assert record["device_errors"]["mps"]["error"].endswith("supported on MacOS 12.3+")
+    assert "\x1b" not in record["device_errors"]["mps"]["output"][0]

@@ -38,6 +38,63 @@ def test_loaded_cuda_libraries_and_where_they_come_from_are_read_from_proc_maps(
     ]
 
 
+def test_every_library_of_the_library_map_is_recognised_when_mapped(matrix):
+    rows = matrix.tables["libraries"]["library"]
+    maps = "".join(
+        f"7f00{i:08x}-7f01{i:08x} r-xp 00000000 08:01 1 /opt/x/lib/{row['file']}.so.12\n"
+        for i, row in enumerate(rows)
+    )
+    maps += (
+        "7f1c00000000-7f1c00100000 r-xp 00000000 08:01 2 /w/torch/lib/libcudart-e409450e.so.11.0\n"
+    )
+    maps += "7f1d00000000-7f1d00100000 r-xp 00000000 08:01 3 /usr/lib/libcudartfake.so.1\n"
+    names = [lib["name"] for lib in harness.loaded_libraries(maps)]
+    assert names == [f"{row['file']}.so.12" for row in rows] + ["libcudart-e409450e.so.11.0"]
+
+
+def test_the_library_list_is_bounded():
+    maps = "".join(
+        f"7f{i:010x}-7f{i + 1:010x} r-xp 0 0:0 0 /x/{i}/libcudart.so.12\n" for i in range(500)
+    )
+    assert len(harness.loaded_libraries(maps)) == harness.MAX_LIBRARIES
+
+
+def test_the_convolution_reference_matches_its_numerical_gradient():
+    x, w = harness.CONV_X, harness.CONV_W
+    out, gx, gw = harness.conv_reference(x, w)
+
+    def loss(x: list, w: list) -> float:
+        return sum(v * v for v in harness.conv_reference(x, w)[0]) / 2
+
+    step = 1e-3
+    for n, c, i, j in [(0, 0, 0, 0), (0, 1, 2, 3), (0, 1, 3, 1)]:
+        bumped = json.loads(json.dumps(x))
+        bumped[n][c][i][j] += step
+        numeric = (loss(bumped, w) - loss(x, w)) / step
+        assert abs(numeric - gx[(c * 4 + i) * 4 + j]) < 0.05
+    for o, c, i, j in [(0, 0, 0, 0), (2, 1, 2, 1)]:
+        bumped = json.loads(json.dumps(w))
+        bumped[o][c][i][j] += step
+        numeric = (loss(x, bumped) - loss(x, w)) / step
+        assert abs(numeric - gw[((o * 2 + c) * 3 + i) * 3 + j]) < 0.05
+    assert len(out) == 3 * 2 * 2 and any(v != 0 for v in out)
+
+
+def test_a_convolution_result_is_judged_at_its_tolerance():
+    ctx = harness.Context(harness.Channel(-1), "t", {}, ".")
+    out, gx, gw = harness.conv_reference(harness.CONV_X, harness.CONV_W)
+    assert ctx.conv_result(out, gx, gw, "exact")["ok"]
+    just = [v + 0.9 * harness.CONV_TOLERANCE for v in gx]
+    assert ctx.conv_result(out, just, gw, "within")["ok"]
+    over = [v + 1.1 * harness.CONV_TOLERANCE for v in gw]
+    result = ctx.conv_result(out, gx, over, "above")
+    assert not result["ok"] and result["got"]["grad_weight"] > harness.CONV_TOLERANCE
+    assert not ctx.conv_result(out[:-1], gx, gw, "short")["ok"]
+    assert not ctx.conv_result([math.nan] * len(out), gx, gw, "nan")["ok"]
+    forward = ctx.conv_result(out, None, None, "forward only")
+    assert forward["ok"] and list(forward["got"]) == ["output"]
+
+
 def test_a_library_inside_a_framework_wheel_is_bundled_with_it():
     path = "/venv/lib/python3.11/site-packages/torch/lib/libcudnn.so.9"
     assert harness.library_source(path) == "bundled with torch"
@@ -88,7 +145,7 @@ def test_every_child_source_loads_under_the_oldest_pythons(python):
         [python, "-c", code, *map(str, CHILD_SOURCES)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert len(CHILD_SOURCES) == 8  # harness, __init__ and the six frameworks
+    assert len(CHILD_SOURCES) == 2 + len(plan.PROBED)  # harness, __init__, each probe
 
 
 def _job(source: str, framework: str = "fake") -> dict:

@@ -37,10 +37,18 @@ def test_every_framework_imports_and_computes_right_on_the_cpu(real_run):
 def test_each_framework_ran_the_same_tasks(real_run):
     frameworks = runtime(real_run)["frameworks"]
     tests = {key: [(s["test"], s["device"]) for s in r["smoke"]] for key, r in frameworks.items()}
-    for key in ("torch", "tensorflow", "jax", "paddle"):
-        assert tests[key] == [("autograd", "cpu"), ("graph", "cpu"), ("train", "cpu")]
+    quick = [("autograd", "cpu"), ("graph", "cpu"), ("train", "cpu")]
+    new = [("conv", "cpu"), ("matmul-bias", "cpu")]  # cuDNN's and cuBLASLt's paths on a GPU
+    for key in ("torch", "tensorflow", "paddle"):
+        assert tests[key] == quick + new
+    assert tests["jax"] == quick  # XLA compiles a convolution's gradient slowly: --full
     assert tests["keras"] == [("layer", "default"), ("train", "default")]
-    assert tests["onnxruntime"] == [("graph", "cpu")]
+    assert tests["onnxruntime"] == [("graph", "cpu"), ("conv", "cpu")]
+    for key in ("torch", "tensorflow", "paddle", "onnxruntime"):
+        conv = next(s for s in frameworks[key]["smoke"] if s["test"] == "conv")
+        assert conv["status"] == "pass" and conv["got"]["output"] <= 1e-3, (key, conv)
+        if key != "onnxruntime":  # an inference runtime has no backward
+            assert set(conv["got"]) == {"output", "grad_input", "grad_weight"}
     for key in ("torch", "tensorflow", "jax", "paddle", "keras"):
         train = next(s for s in frameworks[key]["smoke"] if s["test"] == "train")
         assert train["expected"] == [3.0, 1.0]
@@ -100,5 +108,5 @@ def test_check_from_the_report_shows_the_runtime_results_without_probing(real_ru
     path.write_text(json.dumps(real_run["report"]))
     result = dldoctor("check", "--from", str(path))
     assert result.returncode == 0, result.stderr
-    assert "torch 2.13.0+cpu — CPU-only build · imports · smoke 3/3 on cpu" in result.stdout
+    assert "torch 2.13.0+cpu — CPU-only build · imports · smoke 5/5 on cpu" in result.stdout
     assert "(6 frameworks probed in child processes, " in result.stdout.splitlines()[0]

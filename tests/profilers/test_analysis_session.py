@@ -137,3 +137,56 @@ def test_the_section_is_valid_json_with_a_verdict_and_thresholds():
     series = profile["timeline"]
     assert len(series["data_wait"]) == len(series["gpu_busy"]) == len(series["main_cores"]) <= 60
     assert max(v for v in series["gpu_busy"] if v is not None) == pytest.approx(0.9, abs=1e-3)
+
+
+def _keras_session(separable: bool) -> dict:
+    info = {
+        "id": 1,
+        "framework": "tensorflow",
+        "kind": "keras.fit",
+        "site": {"file": "train.py", "line": 9},
+        "config": {"steps_per_execution": 4, "separable": separable},
+    }
+    marks = tuple(f"B {PID} {1.0 + 0.4 * i:.3f} k" for i in range(13))
+    profile = analyse(session([], set(), steps=0, events=(f"L {PID} {json.dumps(info)}", *marks)))
+    validate(profile)
+    return profile
+
+
+def test_keras_steps_whose_data_wait_cannot_be_separated_say_so_instead_of_0_percent():
+    profile = _keras_session(separable=False)
+    assert profile["steps"]["count"] == 12 and profile["steps"]["source"] == "keras"
+    assert profile["data_wait"]["fraction"] is None
+    assert profile["verdict"]["class"] == "unknown"
+    assert "steps_per_execution=4" in profile["verdict"]["reason"]
+    assert "cannot be separated" in profile["data_wait"]["not_separable"]
+
+
+def test_keras_steps_measured_per_batch_are_judged():
+    profile = _keras_session(separable=True)
+    assert (
+        profile["data_wait"]["fraction"] is not None
+        and profile["data_wait"]["not_separable"] is None
+    )
+    assert profile["verdict"]["class"] != "unknown"
+
+
+def test_an_evaluation_only_script_is_measured_on_its_evaluation_batches():
+    from dldoctor.profilers.collector import Collector
+    from dldoctor.profilers.runner import RunResult, Target
+    from dldoctor.profilers.session import Options, Session
+
+    col = Collector(origin=0.0)
+    col.feed(loader_event())
+    for i in range(13):  # fetched with gradients off: evaluation, never training steps
+        t = 1.0 + 0.1 * i
+        col.feed(f"D {PID} 1 {t:.3f} {t + 0.05:.3f} 2")
+    result = RunResult(PID, 0.0, 3.0, 0)
+    profile = analyse(
+        Session(Target("eval.py"), Options(), "2026-01-01T00:00:00+00:00", col, result)
+    )
+    validate(profile)
+    assert profile["steps"]["source"] == "evaluation batches" and profile["steps"]["count"] == 12
+    (loader,) = profile["loaders"]
+    assert loader["phase"] == "evaluation" and loader["evaluation_batches"] == 13
+    assert profile["processes"][0]["batch_steps"] == 0  # no training step was counted

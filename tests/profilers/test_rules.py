@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dldoctor.profilers import advice, rules
+from dldoctor.profilers import thresholds as th
 from dldoctor.profilers.analysis import classify
 from tests.profilers.synthetic import loader, make, stats
 
@@ -93,11 +94,15 @@ def test_tf_pipeline_fix_names_prefetch_and_parallel_map():
         "py_function": False,
     }
     fix = _fix(make(loaders=[tf_loader]))
-    assert fix.summary == (
-        "pass num_parallel_calls=tf.data.AUTOTUNE to .map() and add .prefetch(tf.data.AUTOTUNE) "
-        "as the pipeline's last step"
-    )
+    assert fix.summary == "pass num_parallel_calls=tf.data.AUTOTUNE to .map()"  # first
     assert "TensorSlice → Map → Batch" in fix.notes
+    assert "(~20 ms here against ~50 ms waiting)" in fix.notes
+    tf_loader["config"].update(sequential_map=False, parallel_map=True)
+    fix = _fix(make(loaders=[tf_loader]))  # the map is parallel: now the prefetch
+    assert fix.summary == "add .prefetch(tf.data.AUTOTUNE) as the pipeline's last step"
+    tf_loader["config"]["prefetch"] = True
+    found = rules.judge(make(loaders=[tf_loader]))
+    assert not next(f for f in found if f.code == "DD701").fixes
 
 
 @pytest.mark.parametrize(
@@ -151,3 +156,87 @@ def test_secret_looking_arguments_are_withheld():
         "--lr", "0.1", "--api-key", "<withheld>", "--hf_token=<withheld>", "--key-file",
         "<withheld>", "-v",
     ]  # fmt: skip
+
+
+def test_a_loader_without_workers_gets_no_persistent_workers_advice():
+    from dldoctor.profilers.advice import torch_like_fixes
+
+    profile = make()
+    zero = loader(num_workers=0, persistent_workers=False)
+    zero.update(passes_completed=3, worker_starts=0, worker_pids=[])
+    assert not any("persistent_workers" in f.summary for f in torch_like_fixes(zero, profile))
+    two = loader(num_workers=2, persistent_workers=False)
+    two.update(passes_completed=3, worker_starts=3)
+    assert any("persistent_workers=True" in f.summary for f in torch_like_fixes(two, profile))
+
+
+def test_fixes_are_for_training_loaders_not_the_validation_loader():
+    from dldoctor.profilers.advice import loader_fixes
+
+    val = loader(num_workers=0)
+    val.update(phase="evaluation", site={"file": "val.py", "line": 7, "function": "main"})
+    profile = make(loaders=[val])
+    assert loader_fixes(profile) == []
+
+
+def _with_loop_body(share: float, gpu_busy: float | None = None) -> dict:
+    profile = make(wait_s=0.001, main_thread=0.97, gpu_busy=gpu_busy)
+    rest = round(1 - share - 0.01, 4)
+    profile["step_breakdown"] = {
+        "measured": True,
+        "steady": True,
+        "fractions": {"data_wait": 0.01, "copy": 0.0, "forward": rest / 2, "backward": rest / 2,
+                      "optimizer": 0.0, "loop_body": share},
+    }  # fmt: skip
+    profile["loop_body_samples"] = {
+        "samples": 100,
+        "loop_samples": 60,
+        "user": [{"file": "train.py", "line": 57, "function": "augment", "share": 0.5}],
+        "leaf": [],
+    }
+    profile["verdict"] = classify(profile)
+    return profile
+
+
+@pytest.mark.parametrize(
+    ("share", "fires"),
+    [(th.LOOP_BODY - 0.01, False), (th.LOOP_BODY, True), (th.LOOP_BODY + 0.2, True)],
+)
+def test_loop_body_python_at_below_and_above_its_threshold(share, fires):
+    profile = _with_loop_body(share, gpu_busy=None)
+    found = [f.code for f in rules.judge(profile)]
+    assert ("DD712" in found) is fires
+    assert ("DD703" in found) is (not fires)  # one root cause: the model, or the loop body
+
+
+def test_loop_body_finding_names_the_sampled_line_and_not_on_a_gpu_bound_run():
+    (finding,) = [f for f in rules.judge(_with_loop_body(0.5)) if f.code == "DD712"]
+    assert "train.py:57 in augment (50 %)" in finding.fixes[0].notes
+    busy_gpu = _with_loop_body(0.5, gpu_busy=0.95)
+    assert busy_gpu["verdict"]["class"] == "gpu-bound"
+    assert "DD712" not in [f.code for f in rules.judge(busy_gpu)]
+
+
+@pytest.mark.parametrize(("delivery_share", "fixed"), [(0.45, True), (0.55, False), (0.9, False)])
+def test_worker_advice_only_where_worker_throughput_explains_the_wait(delivery_share, fixed):
+    profile = make()  # 2 workers, each step 20 ms of compute and ~50 ms of waiting
+    ld = loader()
+    wait = advice._batch_wait_s(ld)
+    period = advice._step_compute_s(profile) + wait
+    made = delivery_share * period * 2  # two workers deliver one batch every made / 2
+    ld["batch_making"] = {**stats(1000, made), "collate_s": 0.0}
+    profile["loaders"] = [ld]
+    summaries = [f.summary for f in advice.torch_like_fixes(ld, profile)]
+    assert (advice.fixed_cost_s(ld, profile) is not None) is fixed
+    assert any(s.startswith("remove the per-batch cost") for s in summaries) is fixed
+    assert any(s.startswith("raise num_workers") for s in summaries) is (not fixed)
+
+
+def test_collation_that_dominates_making_a_batch_is_named():
+    ld = loader()
+    ld["batch_making"] = {**stats(100, 0.2), "collate_s": 0.6 * 100 * 0.2}
+    summaries = [f.summary for f in advice.torch_like_fixes(ld, make(loaders=[ld]))]
+    assert any(s.startswith("make collation cheaper: collate_fn takes 60 %") for s in summaries)
+    ld["batch_making"]["collate_s"] = 0.4 * 100 * 0.2
+    summaries = [f.summary for f in advice.torch_like_fixes(ld, make(loaders=[ld]))]
+    assert not any("collation" in s for s in summaries)

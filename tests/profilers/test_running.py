@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,8 +24,12 @@ def test_argv_path_main_cwd_env_and_stdin_are_those_of_a_plain_run(tmp_path):
     plain = _plain_run(PLAIN, "--stdin", "a b", "-x", cwd=tmp_path, stdin="hello\n")
     result, report = profile(tmp_path, PLAIN, "--stdin", "a b", "-x", cwd=tmp_path, stdin="hello\n")
     profiled = json.loads(result.stdout.splitlines()[0])
+    # What descendants need to be profiled too (ranks a launcher starts) and to be ended if
+    # dldoctor must stop the run: two variables, and PYTHONPATH; sys.path is untouched.
+    assert plain.pop("dldoctor_env") == []
+    assert profiled.pop("dldoctor_env") == ["DLDOCTOR_CHILD", "DLDOCTOR_PROFILE_TREE"]
     assert profiled == plain
-    assert profiled["stdin"] == "hello" and not profiled["env_has_dldoctor"]
+    assert profiled["stdin"] == "hello" and profiled["sitecustomize"] is None
     assert profiled["frameworks_loaded"] == []
     assert report["profile"]["target"] == {
         "kind": "script",
@@ -40,7 +45,9 @@ def test_dash_m_runs_a_module_like_python_dash_m(tmp_path):
     (package / "tool.py").write_text((SCRIPTS / "plain.py").read_text())
     plain = _plain_run("-m", "pkg.tool", "x", cwd=tmp_path)
     result, report = profile(tmp_path, "-m", "pkg.tool", "x", cwd=tmp_path)
-    assert json.loads(result.stdout.splitlines()[0]) == plain
+    profiled = json.loads(result.stdout.splitlines()[0])
+    assert profiled.pop("dldoctor_env") != plain.pop("dldoctor_env") == []  # see above
+    assert profiled == plain
     assert plain["argv"][0].endswith("tool.py") and plain["path0"] == str(tmp_path)
     assert report["profile"]["target"]["kind"] == "module"
 
@@ -237,3 +244,49 @@ def test_a_syntax_error_prints_as_python_prints_it(tmp_path):
     assert result.stderr.startswith(plain.stderr)  # no bootstrap or runpy frames before it
     assert "Traceback" not in result.stderr and "bootstrap" not in result.stderr
     assert report["profile"]["exit"]["exception"].startswith("SyntaxError")
+
+
+def test_a_python_the_script_starts_is_measured_and_its_own_sitecustomize_still_runs(tmp_path):
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "sitecustomize.py").write_text("import os\nos.environ['USER_SITE_RAN'] = '1'\n")
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(
+        "import os, subprocess, sys\n"
+        "print('launcher', os.environ.get('USER_SITE_RAN'), flush=True)\n"
+        f"sys.exit(subprocess.run([sys.executable, {PLAIN!r}, '--steps', '12', '--step-ms', '5'])"
+        ".returncode)\n"
+    )
+    env_path = f"{site_dir}:{os.environ.get('PYTHONPATH', '')}"
+    result = subprocess.run(
+        [sys.executable, "-m", "dldoctor", "profile", "--json", str(tmp_path / "r.json"),
+         str(launcher)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": env_path},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "launcher 1"  # the user's sitecustomize ran
+    child = json.loads(result.stdout.splitlines()[1])
+    assert child["sitecustomize"] == str(site_dir / "sitecustomize.py")
+    assert str(site_dir) in child["path"] and not any(
+        "dldoctor-profile" in p for p in child["path"]
+    )
+    p = read_report(tmp_path / "r.json")["profile"]
+    assert p["steps"]["count"] == 11 and p["steps"]["source"] == "step()"  # 12 marks
+    (rank,) = p["ranks"]
+    assert rank["pid"] == p["steps"]["pid"] and p["slowest_rank"] is None
+
+
+def test_a_warning_raised_through_a_dldoctor_wrapper_points_at_the_scripts_line(tmp_path):
+    script = tmp_path / "warn.py"
+    script.write_text(
+        "import warnings\nimport torch\nfrom torch import nn\n\n\n"
+        "class Noisy(nn.Module):\n"
+        "    def forward(self, x):  # its caller's caller's caller: Module.__call__'s caller\n"
+        "        warnings.warn('noisy forward', UserWarning, stacklevel=4)\n"
+        "        return x\n\n\n"
+        "Noisy()(torch.zeros(1))\n"
+    )
+    plain = _python(str(script), cwd=tmp_path)
+    result, _ = profile(tmp_path, str(script), cwd=tmp_path)
+    assert plain.stderr.startswith(f"{script}:12: UserWarning: noisy forward")
+    assert result.stderr.startswith(plain.stderr)  # not a dldoctor file

@@ -34,3 +34,13 @@ def test_the_report_document_is_valid_and_its_exit_code_is_the_gates():
 
 def test_sparkline_levels_and_gaps():
     assert sparkline([0.0, 0.5, 1.0, None, 2.0]) == "▁▅█ █"
+
+
+def test_the_workers_shown_are_the_configured_ones_not_the_sampled_mean():
+    from dldoctor.report.profile_terminal import _cpu_line
+    from tests.profilers.synthetic import loader, make
+
+    profile = make()
+    profile["cpu"]["workers"] = 1.0  # one of two alive on average (starting, restarting)
+    assert "2 loader workers at" in _cpu_line(profile["cpu"], [loader(num_workers=2)])
+    assert "1 loader worker at" in _cpu_line(profile["cpu"], [loader(num_workers=1)])

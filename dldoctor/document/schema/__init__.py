@@ -79,3 +79,13 @@ def profile_report_schema() -> dict[str, Any]:
     for name in ("severity", "fix", "finding"):
         schema["$defs"][name] = shared[name]
     return schema
+
+
+@lru_cache(maxsize=1)
+def cluster_report_schema() -> dict[str, Any]:
+    """The `check --cluster` report's schema; its finding, fix and severity come from report.json."""
+    schema: dict[str, Any] = json.loads((HERE / "cluster-report.json").read_text(encoding="utf-8"))
+    shared = json.loads((HERE / "report.json").read_text(encoding="utf-8"))["$defs"]
+    for name in ("severity", "fix", "finding"):
+        schema["$defs"][name] = shared[name]
+    return schema

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 
 from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import installed
@@ -71,9 +72,15 @@ def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
 
     if not plain(intent) or not (intent.requirements or intent.remove_first):
         return ()
+    if (intent.build or intent.find_links) and not _plain_url(intent.find_links):
+        return ()
+    if intent.manager == "conda":
+        return _conda_packages(intent, facts)
     first = intent.remove_first[0] if intent.remove_first else None
     name = first or _name(intent.requirements[0])
     tool = installer_for(facts, name)
+    if (intent.build or intent.find_links) and tool not in (Installer.PIP, Installer.UV):
+        return ()  # a project tool has no words for it: done by hand, from the fix's summary
     if tool is Installer.POETRY:
         return poetry.render(intent)
     if tool is Installer.PDM:
@@ -91,6 +98,18 @@ def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
     return (*commands, *by.render(intent, rest, facts))
 
 
+def _conda_packages(intent: Intent, facts: Facts) -> tuple[Command, ...]:
+    """Conda packages by their conda names (cudnn, cudatoolkit, cpuonly): conda's, or pixi's."""
+    from dldoctor.fixes.installers import conda
+
+    if installer_for(facts) is Installer.PIXI:
+        removed = [("pixi", "remove", *intent.remove_first)] if intent.remove_first else []
+        added = [("pixi", "add", *intent.requirements)] if intent.requirements else []
+        return (*removed, *added)
+    removes = conda.remove(list(intent.remove_first), facts) if intent.remove_first else ()
+    return (*removes, *conda.install(list(intent.requirements), facts))
+
+
 def conda_owned(facts: Facts, name: str) -> bool:
     """conda installed it (its INSTALLER says so, or conda-meta lists it): conda removes it."""
     dist = installed(facts, name) or {}
@@ -99,7 +118,9 @@ def conda_owned(facts: Facts, name: str) -> bool:
 
 def fix(summary: str, intent: Intent, facts: Facts, automatic: bool = True, notes: str = "") -> Fix:
     """A fix carrying its intent (for the plan to merge and order) and this installer's words."""
-    return Fix(summary, render(intent, facts), automatic, note(intent, facts, notes), (intent,))
+    from dldoctor.fixes import intents
+
+    return intents.fix(summary, intent, facts=facts, automatic=automatic, notes=notes)
 
 
 def note(intent: Intent, facts: Facts, notes: str = "") -> str:
@@ -114,13 +135,29 @@ def note(intent: Intent, facts: Facts, notes: str = "") -> str:
 
 
 def index_options(intent: Intent) -> Command:
-    """--index-url / --extra-index-url, spelled the same by pip and uv."""
+    """--index-url / --extra-index-url / --find-links, spelled the same by pip and uv."""
     options: list[str] = []
     if intent.index_url:
         options += ["--index-url", intent.index_url]
     if intent.extra_index_url:
         options += ["--extra-index-url", intent.extra_index_url]
+    if intent.find_links:
+        options += ["--find-links", intent.find_links]
     return tuple(options)
+
+
+def build_options(intent: Intent, cache_flag: str) -> Command:
+    """A build against the installed framework: its sdist, without isolation or a cached wheel."""
+    if not intent.build:
+        return ()
+    names = tuple(_name(r) for r in intent.requirements)
+    binary = tuple(x for n in names for x in ("--no-binary", n))
+    return ("--no-build-isolation", cache_flag, *binary)
+
+
+def _plain_url(url: str | None) -> bool:
+    """None, or an https URL of plain characters (it came from the matrix, never from facts)."""
+    return url is None or bool(re.fullmatch(r"https://[A-Za-z0-9.-]+(/[A-Za-z0-9._~/+%-]*)?", url))
 
 
 def source_name(url: str) -> str:

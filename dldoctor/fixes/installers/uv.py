@@ -15,11 +15,11 @@ def remove(names: tuple[str, ...], copies: int, facts: Facts) -> tuple[Command, 
 
 
 def render(intent: Intent, rest: tuple[str, ...], facts: Facts) -> tuple[Command, ...]:
-    from dldoctor.fixes.installers import index_options
+    from dldoctor.fixes.installers import build_options, index_options
 
     again = ("--reinstall",) if intent.reinstall else ()
     install = ("uv", "pip", "install", "--python", interpreter(facts), *again, *intent.requirements)
     return (
         *(remove(rest, intent.copies, facts) if rest else ()),
-        (*install, *index_options(intent)),
+        (*install, *build_options(intent, "--no-cache"), *index_options(intent)),
     )

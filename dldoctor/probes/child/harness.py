@@ -3,9 +3,9 @@
 # Runs in the TARGET interpreter as `PYTHON -c <this file> <json-args>`: standard library only,
 # Python 3.6 syntax, nothing from dldoctor. The per-framework probe modules arrive as source in
 # the arguments and run here one after another. Results go, one JSON object per line, to the pipe
-# whose fd the parent passed (pass_fds): whatever a framework prints to stdout or stderr can never
-# be mistaken for a result. Each phase's output goes to its own file the parent can read if this
-# process dies, so a crash still has its last words.
+# whose fd the parent passed (pass_fds; on Windows an inherited HANDLE): whatever a framework
+# prints to stdout or stderr can never be mistaken for a result. Each phase's output goes to its
+# own file the parent can read if this process dies, so a crash still has its last words.
 import os
 import sys
 
@@ -57,11 +57,31 @@ MATMUL_SIZE = 256
 # TF32 (10-bit mantissa), which TensorFlow and JAX use by default on Ampere and newer.
 MATMUL_BOUNDS = {"float32": 5e-3, "float16": 1e-2, "bfloat16": 5e-2}
 MEMORY_SHARE = 0.5  # of the free accelerator memory, allocated and written once
+# The CUDA (and ROCm) libraries a framework loads: every library of compat_matrix/libraries.toml,
+# their helpers (nvrtc-builtins, cusparseLt, cufile, nvToolsExt), and the renamed copies a wheel
+# bundles (libcudart-e409450e.so.11.0, as auditwheel names them).
 _LIBRARY = re.compile(
-    r"/(lib(?:cudart|cuda|cudnn[A-Za-z_]*|cublas|cublasLt|nccl|nvinfer[A-Za-z_]*|nvrtc|"
-    r"nvJitLink|cufft|cusparse|cusolver|curand|cupti|amdhip64|rocblas|MIOpen|rccl|hiprtc)"
+    r"/(lib(?:cudart|cuda|cudnn[A-Za-z_]*|cublas|cublasLt|nccl|nvinfer[A-Za-z_]*|"
+    r"nvrtc(?:-builtins)?|nvJitLink|cufft|cusparse(?:Lt)?|cusolver|curand|cupti|cufile|"
+    r"nvToolsExt|amdhip64|rocblas|MIOpen|rccl|hiprtc)(?:-[0-9a-f]{8})?"
     r"\.so(?:\.[0-9.]+)?)$"
 )
+MAPS_BYTES = 4 << 20  # /proc/self/maps of a CUDA process is ~1 MiB; a runaway one is cut
+MAX_LIBRARIES = 120  # libraries reported per stage
+# The small convolution every framework runs forward and backward (NCHW input, OIHW weight,
+# stride 1, no padding), with loss = sum(out²)/2 so the gradients are not all ones.
+CONV_X = [  # [1][2][4][4]
+    [[[float((c * 16 + 3 * y + x) % 7 - 3) for x in range(4)] for y in range(4)] for c in range(2)]
+]
+CONV_W = [  # [3][2][3][3]
+    [
+        [[float((o + 2 * c + i - j) % 5 - 2) / 2.0 for j in range(3)] for i in range(3)]
+        for c in range(2)
+    ]
+    for o in range(3)
+]
+CONV_TOLERANCE = 1e-3
+GEMM_SIZE = 64  # the matmul-with-bias (a cuBLASLt epilogue on CUDA)
 
 
 class Skip(Exception):
@@ -105,6 +125,8 @@ def loaded_libraries(maps: str, prefix: str = "") -> List[JSON]:
         parts = line.split(None, 5)
         if len(parts) == 6 and _LIBRARY.search(parts[5].strip()) and parts[5] not in seen:
             seen.append(parts[5].strip())
+            if len(seen) >= MAX_LIBRARIES:
+                break
     result = []
     for path in seen:
         name = os.path.basename(path)
@@ -233,6 +255,9 @@ class Context:
     MATMUL_SIZE = MATMUL_SIZE
     MATMUL_BOUNDS = MATMUL_BOUNDS
     MEMORY_SHARE = MEMORY_SHARE
+    CONV_X = CONV_X
+    CONV_W = CONV_W
+    GEMM_SIZE = GEMM_SIZE
 
     def __init__(self, channel: Channel, framework: str, options: JSON, workdir: str) -> None:
         self.channel, self.framework, self.options, self.workdir = (
@@ -242,6 +267,7 @@ class Context:
             workdir,
         )
         self.counter = 0
+        self._conv_expected = None  # type: Optional[List[List[float]]]
 
     def send(self, kind: str, **fields: Any) -> None:
         fields.update({"type": kind, "framework": self.framework})
@@ -274,7 +300,18 @@ class Context:
             warnings=phase.warnings,
             output=phase.lines,
         )
+        if not companion:
+            self.loaded("import")
         return module
+
+    def loaded(self, stage: str) -> None:
+        """Report the CUDA libraries mapped into this process now (after ``stage``)."""
+        self.send("libraries", stage=stage, libraries=loaded_libraries(maps_text(), sys.prefix))
+
+    def version(self, library: str, **said: Any) -> None:
+        """What the framework says of a library's version: ``built`` (what it was compiled
+        against) and ``runtime`` (what it reports of the copy it loaded), each with ``how``."""
+        self.send("version", library=library, **said)
 
     def fact(self, key: str, read: Callable[[], Any]) -> Any:
         """Record ``read()`` under ``key``; an exception is recorded as the fact's error."""
@@ -306,9 +343,24 @@ class Context:
             except Exception as exc:
                 self.send("info", key="probe_error", error=_reason(exc)[:2000])
         self.send("facts_output", warnings=phase.warnings, output=phase.lines)
+        self.loaded("facts")
 
     def device(self, **fields: Any) -> None:
         self.send("device", device=fields)
+
+    def unavailable(self, kind: str, attempt: Callable[[], Any]) -> Optional[str]:
+        """A device the build has but the framework does not list: ``attempt`` (creating a
+        tensor there) is made, and the framework's own words of why it fails are recorded."""
+        with self.phase("ask why %s is unavailable" % kind) as phase:
+            try:
+                attempt()
+                said = None  # type: Optional[str]
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                said = _reason(exc)[:2000]
+        self.send("device_error", device=kind, error=said, output=phase.lines[-12:])
+        return said
 
     def smoke(
         self, test: str, device: str, run: Callable[[], JSON], timeout_s: Optional[float] = None
@@ -359,6 +411,40 @@ class Context:
         result["detail"] = how
         return result
 
+    def conv_result(self, out: Any, grad_x: Any, grad_w: Any, how: str) -> JSON:
+        """The convolution's output and gradients against the plain-Python reference; a None
+        gradient is not judged (an inference runtime has no backward)."""
+        if self._conv_expected is None:
+            self._conv_expected = conv_reference(CONV_X, CONV_W)
+        errors = {}  # type: Dict[str, float]
+        names = ("output", "grad_input", "grad_weight")
+        for name, got, expected in zip(names, (out, grad_x, grad_w), self._conv_expected):
+            if got is None:
+                continue
+            values = flat(got)
+            errors[name] = (
+                max([abs(g - e) for g, e in zip(values, expected)] or [math.inf])
+                if len(values) == len(expected)
+                else math.inf
+            )
+        return {
+            "ok": all(math.isfinite(e) and e <= CONV_TOLERANCE for e in errors.values()),
+            "expected": {name: "<= %g" % CONV_TOLERANCE for name in errors},
+            "got": {k: v if math.isfinite(v) else str(v) for k, v in errors.items()},
+            "detail": how,
+        }
+
+    @staticmethod
+    def gemm_result(error: float, dtype: str, how: str) -> JSON:
+        """A matmul with bias (relative error against float64 on the CPU)."""
+        bound = MATMUL_BOUNDS.get(dtype, 1e-2)
+        return {
+            "ok": math.isfinite(error) and error <= bound,
+            "expected": {dtype: "<= %g" % bound},
+            "got": {dtype: float("%.3g" % error) if math.isfinite(error) else str(error)},
+            "detail": how,
+        }
+
     @staticmethod
     def train_data() -> List[List[float]]:
         xs = [-1.0 + 2.0 * i / (TRAIN_POINTS - 1) for i in range(TRAIN_POINTS)]
@@ -389,8 +475,9 @@ class Context:
             return
         try:
             import fcntl
-        except ImportError:  # Windows: no flock; the probes there are sequential enough
-            yield
+        except ImportError:  # Windows: no flock; msvcrt's byte-range lock does the same
+            with _windows_lock(path):
+                yield
             return
         with open(path, "a") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
@@ -398,6 +485,36 @@ class Context:
                 yield
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+LOCK_ROUNDS = 60  # msvcrt's LK_LOCK itself retries for 10 s: up to 10 minutes in all
+
+
+@contextlib.contextmanager
+def _windows_lock(path: str) -> Iterator[None]:
+    """The first byte of ``path`` locked with msvcrt.locking; without msvcrt, or past
+    LOCK_ROUNDS, it goes on unlocked (the probe's own timeout still bounds it)."""
+    try:
+        import msvcrt
+    except ImportError:
+        yield
+        return
+    with open(path, "a+b") as f:
+        held = False
+        for _ in range(LOCK_ROUNDS):
+            try:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+                held = True
+                break
+            except OSError:  # another child holds it still: LK_LOCK gave up after 10 tries
+                continue
+        try:
+            yield
+        finally:
+            if held:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
 
 
 def load_probe(job: JSON) -> types.ModuleType:
@@ -434,13 +551,65 @@ def limit_memory(limit_bytes: Any) -> Optional[str]:
 def maps_text() -> str:
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            return f.read()
+            return f.read(MAPS_BYTES)
     except OSError:
         return ""
 
 
+def conv_reference(x: List, w: List) -> List[List[float]]:
+    """[out, d loss/dx, d loss/dw] flattened, for loss = sum(out²)/2 (so d loss/d out = out)."""
+    k, channels, size = len(w[0][0]), len(w[0]), len(x[0][0]) - len(w[0][0]) + 1
+    out = [
+        [
+            [
+                [
+                    sum(
+                        x[n][c][p + i][q + j] * w[o][c][i][j]
+                        for c in range(channels)
+                        for i in range(k)
+                        for j in range(k)
+                    )
+                    for q in range(size)
+                ]
+                for p in range(size)
+            ]
+            for o in range(len(w))
+        ]
+        for n in range(len(x))
+    ]
+    gx = [[[[0.0] * len(x[0][0][0]) for _ in x[0][0]] for _ in x[0]] for _ in x]
+    gw = [[[[0.0] * k for _ in range(k)] for _ in range(channels)] for _ in w]
+    for n in range(len(x)):
+        for o in range(len(w)):
+            for p in range(size):
+                for q in range(size):
+                    g = out[n][o][p][q]
+                    for c in range(channels):
+                        for i in range(k):
+                            for j in range(k):
+                                gx[n][c][p + i][q + j] += g * w[o][c][i][j]
+                                gw[o][c][i][j] += g * x[n][c][p + i][q + j]
+    return [flat(out), flat(gx), flat(gw)]
+
+
+def flat(value: Any) -> List[float]:
+    """A nested list (or a framework's .tolist()) as one flat list of floats."""
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in flat(item)]
+    return [float(value)]
+
+
+def channel_fd(args: JSON) -> int:
+    """The fd of the parent's pipe: passed as is on POSIX (pass_fds), as a HANDLE on Windows."""
+    if args.get("channel_handle") is not None:
+        import msvcrt  # Windows: the inherited handle becomes a C runtime fd
+
+        return msvcrt.open_osfhandle(int(args["channel_handle"]), os.O_WRONLY)  # type: ignore
+    return int(args["channel_fd"])
+
+
 def run(args: JSON) -> None:
-    channel = Channel(int(args["channel_fd"]))
+    channel = Channel(channel_fd(args))
     workdir = str(args.get("workdir") or ".")
     faulthandler.enable()  # a SIGSEGV prints the Python stack to fd 2: the phase's output file
     problem = limit_memory(args.get("memory_limit_bytes"))
@@ -466,7 +635,7 @@ def run(args: JSON) -> None:
             load_probe(job).probe(ctx)
         except Exception as exc:  # a bug in the probe module: reported, the next one still runs
             ctx.send("probe_error", error=error_record(exc))
-        ctx.send("libraries", libraries=loaded_libraries(maps_text(), sys.prefix))
+        ctx.loaded("end")
         ctx.send("end", duration_s=time.perf_counter() - started)
     channel.send({"type": "done"})
 

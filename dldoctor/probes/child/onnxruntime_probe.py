@@ -79,6 +79,15 @@ def matmul_model(n: int) -> bytes:
     )
 
 
+def conv_model() -> bytes:
+    """Y = Conv(X, W): X [1, 2, 4, 4], W [3, 2, 3, 3], stride 1, no padding (cuDNN on CUDA)."""
+    return model(
+        [_node("Conv", ["x", "w"], "y")],
+        [_value("x", [1, 2, 4, 4]), _value("w", [3, 2, 3, 3])],
+        _value("y", [1, 3, 2, 2]),
+    )
+
+
 def probe(ctx: Any) -> None:
     ort = ctx.import_module("onnxruntime")
     if ort is None:
@@ -88,6 +97,7 @@ def probe(ctx: Any) -> None:
     for provider in ["CPUExecutionProvider", *loaded]:
         device = "cpu" if provider == "CPUExecutionProvider" else provider
         ctx.smoke("graph", device, lambda p=provider: _graph(ctx, ort, p))
+        ctx.smoke("conv", device, lambda p=provider: _conv(ctx, ort, p))
         if provider != "CPUExecutionProvider":
             ctx.smoke("matmul", device, lambda p=provider: _matmul(ctx, ort, p))
 
@@ -96,6 +106,18 @@ def _gather(ctx: Any, ort: Any) -> List[str]:
     """Runtime facts; returns the accelerated providers that really loaded."""
     ctx.fact("version", lambda: str(ort.__version__))
     ctx.fact("device", ort.get_device)
+    info = ctx.attempt(
+        "build_and_package_info",
+        lambda: importlib.import_module("onnxruntime.capi.build_and_package_info"),
+    )
+    for library in ("cuda", "cudnn"):
+        built = getattr(info, library + "_version", None)
+        if built:  # onnxruntime-gpu only; ORT reports no runtime version
+            ctx.version(
+                "cudart" if library == "cuda" else library,
+                built=str(built),
+                how="onnxruntime.capi.build_and_package_info",
+            )
     available = ctx.fact("available_providers", lambda: list(ort.get_available_providers()))
     ctx.device(id="cpu", kind="cpu")
     loaded = []
@@ -135,3 +157,12 @@ def _matmul(ctx: Any, ort: Any, provider: str) -> JSON:
     reference = a @ b
     error = np.linalg.norm(got.astype("float64") - reference) / np.linalg.norm(reference)
     return ctx.matmul_result({"float32": float(error)})
+
+
+def _conv(ctx: Any, ort: Any, provider: str) -> JSON:
+    """Forward only: ONNX Runtime runs inference."""
+    np = importlib.import_module("numpy")
+    session = ort.InferenceSession(conv_model(), providers=[provider])
+    x, w = np.array(ctx.CONV_X, dtype="float32"), np.array(ctx.CONV_W, dtype="float32")
+    (got,) = session.run(None, {"x": x, "w": w})
+    return ctx.conv_result(got.tolist(), None, None, "Conv on %s (forward only)" % provider)

@@ -14,8 +14,9 @@ import json
 import os
 import runpy
 import sys
+import warnings
 from time import perf_counter
-from types import ModuleType, TracebackType
+from types import FrameType, ModuleType, TracebackType
 from typing import Any, Callable
 
 from dldoctor.profilers import marker
@@ -32,6 +33,11 @@ PATCHES = {
     "keras.src.backend.tensorflow.trainer": ("keras_patch", "install_tf_trainer"),
     "paddle.io.reader": ("paddle_patch", "install_loader"),
     "paddle.io.dataloader.dataloader_iter": ("paddle_patch", "install_iterators"),
+    "torch.distributed.distributed_c10d": ("torch_patch", "install_distributed"),
+    "torch.utils.data._utils.fetch": ("torch_patch", "install_fetchers"),
+    "torch.nn.modules.module": ("torch_steps", "install_module"),
+    "torch._tensor": ("torch_steps", "install_tensor"),
+    "torch.optim.optimizer": ("torch_steps", "install_optimizer"),
 }
 
 # Leading traceback frames that are dldoctor's or runpy's, never the script's.
@@ -46,10 +52,9 @@ def main() -> None:
     duration_s = config.get("duration_s")
     deadline = None if duration_s is None else float(config["t0"]) + float(duration_s)
     rec = Recorder(fd, config.get("steps"), deadline)
-    atexit.register(rec.flush)  # batches fetched by the script's own exit handlers
-    rec.event("H", {"python": sys.version.split()[0], "t": perf_counter(), "argv": sys.argv[1:]})
-    marker._hook = rec.mark
-    importhook.install({name: _guarded(name, *where, rec) for name, where in PATCHES.items()})
+    atexit.register(rec.finish)  # batches fetched by the script's own exit handlers
+    rec.event("H", hello(sys.argv[1:]))
+    instrument(rec)
     sys.excepthook = _trimming(sys.excepthook)
     try:
         _run(sys.argv[1], sys.argv[2:], bool(config.get("module")))
@@ -65,6 +70,25 @@ def main() -> None:
         rec.event("X", {"kind": "exception", "type": type(exc).__name__, "message": str(exc)})
         raise
     rec.event("X", {"kind": "return"})
+
+
+def hello(argv: list[str]) -> dict[str, Any]:
+    """The ``H`` event: which interpreter, and which rank of a job where a launcher said so."""
+    data: dict[str, Any] = {"python": sys.version.split()[0], "t": perf_counter()}
+    data["argv"] = [a[:200] for a in argv[:16]]
+    data["ppid"] = os.getppid()
+    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):  # torchrun, accelerate, deepspeed
+        value = os.environ.get(key, "")
+        if value.isdigit():
+            data[key.lower()] = int(value)
+    return data
+
+
+def instrument(rec: Recorder) -> None:
+    """Route ``dldoctor.step()`` to ``rec`` and patch each framework when it is imported."""
+    warnings.showwarning = _reattributing(warnings.showwarning)
+    marker._hook = rec.mark
+    importhook.install({name: _guarded(name, *where, rec) for name, where in PATCHES.items()})
 
 
 def _run(target: str, args: list[str], module: bool) -> None:
@@ -101,6 +125,32 @@ def _guarded(name: str, module_name: str, function: str, rec: Recorder) -> impor
         rec.event("F", {"module": name, "patched": patched})
 
     return patch
+
+
+_CHILD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _reattributing(show: Callable[..., Any]) -> Callable[..., Any]:
+    """A warning whose stack level lands in one of our wrappers (``Module.__call__``,
+    ``Tensor.backward``...) is shown at the frame the wrapper was called from, as it would be
+    without dldoctor: the script's line, not a dldoctor file."""
+
+    def showwarning(
+        message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+    ) -> Any:
+        if filename.startswith(_CHILD_DIR):
+            frame: FrameType | None = sys._getframe(1)
+            while frame is not None and not (
+                frame.f_code.co_filename == filename and frame.f_lineno == lineno
+            ):
+                frame = frame.f_back
+            while frame is not None and frame.f_code.co_filename.startswith(_CHILD_DIR):
+                frame = frame.f_back
+            if frame is not None:
+                filename, lineno, line = frame.f_code.co_filename, frame.f_lineno, None
+        return show(message, category, filename, lineno, file, line)
+
+    return showwarning
 
 
 def _never_started(module: bool) -> bool:

@@ -74,11 +74,16 @@ def _in_framework_or_dldoctor(filename: str) -> bool:
 
 
 def _describe(frame: FrameType) -> dict[str, Any]:
-    filename = frame.f_code.co_filename
+    filename = _describe_path(frame.f_code.co_filename)
+    return {"file": filename, "line": frame.f_lineno, "function": frame.f_code.co_name}
+
+
+def _describe_path(filename: str) -> str:
+    """The path relative to the working directory when it lies under it."""
     try:
         relative = os.path.relpath(filename)
         if not relative.startswith(".."):
-            filename = relative
+            return relative
     except ValueError:  # another drive (Windows)
         pass
-    return {"file": filename, "line": frame.f_lineno, "function": frame.f_code.co_name}
+    return filename

@@ -14,6 +14,7 @@ from typing import Any
 
 from dldoctor.profilers.child import callsite
 from dldoctor.profilers.child.recorder import Recorder
+from dldoctor.profilers.child.torch_patch import grad_probe
 
 
 def install_loader(module: ModuleType, rec: Recorder) -> list[str]:
@@ -59,9 +60,11 @@ def install_iterators(module: ModuleType, rec: Recorder) -> list[str]:
 
 
 def _timed_next(fetch: Any, rec: Recorder) -> Any:
+    grad_enabled = grad_probe("paddle")
+
     @functools.wraps(fetch)
     def __next__(self: Any) -> Any:
-        return rec.timed(self.__dict__.get("_dldoctor_id", 0), fetch, self)
+        return rec.timed(self.__dict__.get("_dldoctor_id", 0), fetch, self, grad_enabled())
 
     return __next__
 

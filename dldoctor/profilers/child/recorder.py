@@ -10,13 +10,15 @@ that Python sees, forks and the window's end flush at once; a SIGKILL loses at m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import deque
 from threading import get_ident
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
+from dldoctor.profilers.child.frames import FrameSampler
 from dldoctor.profilers.protocol import MAX_LINE_BYTES, json_line
 
 FLUSH_S = 0.1
@@ -71,14 +73,20 @@ class Recorder:
         self._lock = threading.Lock()
         self._next_id = 0
         self.loader_ids: dict[Any, int] = {}
+        self.activity: str | None = None  # the main thread's framework phase (forward, ...)
+        self.fetching = 0  # the loader the main thread is fetching from (0: none)
+        self.frames: FrameSampler | None = None  # started at the first training batch
         self._queue: deque[Event] = deque()  # appends and pops are atomic: no lock needed
         self._flushed_at = perf_counter()
         self._flush_lock = threading.Lock()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(before=self.flush, after_in_child=self._after_fork)
+        _flush_before_exit(self)
 
     def _after_fork(self) -> None:
         self.pid = os.getpid()
+        self.activity = None
+        self.frames = None  # its thread stayed in the parent
         self.main_ident = threading.get_ident()
         self.busy = set()
         self.explicit = False
@@ -99,6 +107,15 @@ class Recorder:
     def flush(self) -> None:
         with self._flush_lock:
             self._send()
+
+    def finish(self) -> None:
+        """At exit: what the main-thread sampler saw, then everything queued."""
+        frames = self.frames
+        if frames is not None and frames.pid == os.getpid():
+            seen = frames.report()
+            if seen:
+                self.event("S", seen)
+        self.flush()
 
     def _send(self, extra: bytes = b"") -> None:
         self._flushed_at = perf_counter()
@@ -146,31 +163,64 @@ class Recorder:
 
     # -- the hot path -----------------------------------------------------------------------
 
-    def timed(self, loader_id: int, fetch: Callable[[Any], Any], iterator: Any) -> Any:
-        """``fetch(iterator)`` (the framework's own ``__next__``), timed as one data call."""
+    def timed(
+        self, loader_id: int, fetch: Callable[[Any], Any], iterator: Any, training: bool = True
+    ) -> Any:
+        """``fetch(iterator)`` (the framework's own ``__next__``), timed as one data call.
+
+        ``training`` False: an evaluation batch (fetched with gradients off, or inside Keras'
+        evaluate): reported for its loader, never a training step.
+        """
         ident = get_ident()
         busy = self.busy
         if ident in busy:  # a loader wrapping another: time the outer only
             return fetch(iterator)
         main = ident == self.main_ident
+        where = (1 if training else 2) if main else 0
+        steps = main and training and not self.explicit
         t0 = perf_counter()
-        if self.windowed and main and not self.explicit and not self.stopped:
+        if self.windowed and steps and not self.stopped:
             self._maybe_stop(t0, ("E", loader_id, t0, 1))
         busy.add(ident)
+        if main:
+            self.fetching = loader_id
         try:
             value = fetch(iterator)
         except StopIteration:
-            self.queue(("E", loader_id, t0, int(main)), t0)
-            if main and not self.explicit:
+            self.queue(("E", loader_id, t0, where), t0)
+            if steps:
                 self.steps.end()
             raise
         finally:
             busy.discard(ident)
+            if main:
+                self.fetching = 0
         t1 = perf_counter()
-        self.queue(("D", loader_id, t0, t1, int(main)), t1)
-        if self.windowed and main and not self.explicit:
+        self.queue(("D", loader_id, t0, t1, where), t1)
+        if where == 1 and self.frames is None:
+            self.frames = FrameSampler.start(self)
+        if self.windowed and steps:
             self.steps.boundary()  # counted for the window only
         return value
+
+    def iterator_made(self, loader_id: int, t0: float, training: bool = True) -> None:
+        """An iterator over the loader was made from ``t0`` to now (worker start-up, the first
+        prefetch): waiting that the step which fetches its first batch pays for."""
+        ident = get_ident()
+        if ident in self.busy:
+            return
+        main = ident == self.main_ident
+        t1 = perf_counter()
+        self.queue(("I", loader_id, t0, t1, (1 if training else 2) if main else 0), t1)
+
+    def made_batch(self, t0: float, t1: float, collate_s: float) -> None:
+        """A batch was made here (a loader worker, or the main thread inside a fetch)."""
+        loader_id = self.fetching if get_ident() == self.main_ident else 0
+        self.queue(("G", loader_id, t0, t1, collate_s), t1)
+
+    def phase(self, kind: str, t0: float, t1: float) -> None:
+        """The main thread spent [t0, t1] in a framework phase (forward, backward, ...)."""
+        self.queue(("P", kind, t0, t1), t1)
 
     # -- explicit steps ---------------------------------------------------------------------
 
@@ -179,6 +229,8 @@ class Recorder:
         if threading.get_ident() != self.main_ident or self.stopped:
             return
         t = perf_counter()
+        if self.frames is None:
+            self.frames = FrameSampler.start(self)
         if not self.explicit:
             self.explicit = True
             self.steps = _Steps()
@@ -193,6 +245,15 @@ class Recorder:
             return
         t = perf_counter()
         self.queue(("Z", t), t)
+        self.steps.end()
+
+    def end_batch_step(self) -> None:
+        """The loop whose batches are its steps pauses (Keras epoch end, validation): the open
+        step ends here, not at the next fetch."""
+        if threading.get_ident() != self.main_ident or self.explicit or self.stopped:
+            return
+        t = perf_counter()
+        self.queue(("E", 0, t, 1), t)  # loader 0: no loader's pass ended, only the step
         self.steps.end()
 
     # -- the window -------------------------------------------------------------------------
@@ -213,6 +274,20 @@ class Recorder:
         self.stopped = True
         self.event("Q", {"reason": reason, "steps": self.steps.complete, "t": t})
         raise WindowReached()
+
+
+def _flush_before_exit(rec: Recorder) -> None:
+    """Flush before ``os._exit``: forked ranks (multiprocessing's fork start method) and loader
+    workers end with it, skipping atexit, and would lose their last ``FLUSH_S`` of events."""
+    real: Callable[[int], NoReturn] = getattr(os._exit, "__wrapped__", os._exit)
+
+    def _exit(status: int) -> NoReturn:
+        with contextlib.suppress(Exception):  # never keep a process from exiting
+            rec.finish()
+        real(status)
+
+    _exit.__wrapped__ = real  # type: ignore[attr-defined]
+    os._exit = _exit
 
 
 def _line(pid: int, event: Event) -> str:

@@ -41,8 +41,9 @@ def install(module: ModuleType, rec: Recorder) -> list[str]:
     return ["tf.data iterators"]
 
 
-def announce(rec: Recorder, dataset: Any, kind: str) -> int:
-    """The loader id of the pipeline ``dataset`` iterated from the caller's line (one per site)."""
+def announce(rec: Recorder, dataset: Any, kind: str, extra: dict[str, Any] | None = None) -> int:
+    """The loader id of the pipeline ``dataset`` iterated from the caller's line (one per site);
+    ``extra`` joins its config (Keras' steps_per_execution)."""
     site = callsite.find()
     steps = pipeline(dataset)
     key = (kind, site and site["file"], site and site["line"], tuple(s["op"] for s in steps))
@@ -53,7 +54,7 @@ def announce(rec: Recorder, dataset: Any, kind: str) -> int:
         "kind": kind,
         "site": site,
         "pipeline": steps,
-        "config": summarize(steps),
+        "config": {**summarize(steps), **(extra or {})},
     }
     return rec.new_loader(key, data)
 

@@ -23,7 +23,9 @@ def describe():
         "file": __file__,
         "name": __name__,
         "cwd": os.getcwd(),
-        "env_has_dldoctor": any(k.startswith("DLDOCTOR_PROFILE") for k in os.environ),
+        "dldoctor_env": sorted(k for k in os.environ if k.startswith("DLDOCTOR")),
+        "path": sys.path,
+        "sitecustomize": getattr(sys.modules.get("sitecustomize"), "__file__", None),
         "stdin": sys.stdin.readline().strip() if "--stdin" in sys.argv else None,
         "main_module_file": getattr(sys.modules["__main__"], "__file__", None),
         "frameworks_loaded": sorted(

@@ -4,6 +4,8 @@
 ``--mode fit``: Keras ``fit``, where no Python code can time the fetch; the truth is the time
 spent inside the map's Python function during the steps (one call per batch, the pipeline kept
 synchronous: no fusion, no prefetch) over the steps' time, both from inside this run.
+``--spe N``: ``steps_per_execution``; ``--val-items``/``--val-sleep-ms``: a validation set
+whose batches sleep a known time (validation runs inside fit, before the epoch ends).
 """
 
 import argparse
@@ -19,16 +21,21 @@ import tensorflow as tf
 LOADING = [0.0]  # seconds spent inside load(), the pipeline's Python function
 
 
-def load(indices):
-    started = time.perf_counter()
-    time.sleep(ARGS.sleep_ms / 1e3 * len(indices))
-    x = np.stack([np.full((64,), float(int(i) % 7), np.float32) for i in indices.numpy()])
-    y = (indices.numpy() % 10).astype(np.int64)
-    LOADING[0] += time.perf_counter() - started
-    return x, y
+def loader(sleep_ms):
+    def load(indices):
+        started = time.perf_counter()
+        time.sleep(sleep_ms / 1e3 * len(indices))
+        x = np.stack([np.full((64,), float(int(i) % 7), np.float32) for i in indices.numpy()])
+        y = (indices.numpy() % 10).astype(np.int64)
+        LOADING[0] += time.perf_counter() - started
+        return x, y
+
+    return load
 
 
-def pipeline(items, batch):
+def pipeline(items, batch, sleep_ms):
+    load = loader(sleep_ms)
+
     def fetch(indices):
         x, y = tf.py_function(load, [indices], [tf.float32, tf.int64])
         x.set_shape((None, 64))
@@ -68,15 +75,18 @@ def main():
         ]
     )
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    ds = pipeline(ARGS.items, ARGS.batch)
+    ds = pipeline(ARGS.items, ARGS.batch, ARGS.sleep_ms)
     truth = {}
     if ARGS.mode == "fit":
-        model.compile(optimizer="sgd", loss=loss_fn)
+        model.compile(optimizer="sgd", loss=loss_fn, steps_per_execution=ARGS.spe)
         clock = StepClock()
-        model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
+        val = pipeline(ARGS.val_items, ARGS.batch, ARGS.val_sleep_ms) if ARGS.val_items else None
+        model.fit(ds, epochs=1, verbose=0, callbacks=[clock], validation_data=val)
         loop = clock.last - clock.first
         wait = clock.loading[1] - clock.loading[0]
-        truth = {"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": clock.steps}
+        # on_train_batch_* run once per execution: steps_per_execution batches
+        steps = clock.steps * ARGS.spe
+        truth = {"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": steps}
     else:
         optimizer = tf.keras.optimizers.SGD()
 
@@ -115,6 +125,9 @@ if __name__ == "__main__":
     parser.add_argument("--items", type=int, default=480)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--sleep-ms", type=float, default=2.0)
+    parser.add_argument("--spe", type=int, default=1, help="Keras steps_per_execution")
+    parser.add_argument("--val-items", type=int, default=0)
+    parser.add_argument("--val-sleep-ms", type=float, default=0.0)
     parser.add_argument("--truth", default="")
     ARGS = parser.parse_args()
     main()

@@ -1,0 +1,117 @@
+"""Where the main thread's own Python time goes: sampled from a thread, as py-spy would show it.
+
+A daemon thread reads the main thread's frame (``sys._current_frames``) ``RATE_HZ`` times a
+second, only while the main thread is in none of the phases the patches time (a batch fetch,
+forward, backward, the optimizer step): that is the loop body's own work. It counts the
+innermost line in the user's code (what to change) and the innermost function of all (where
+the time is spent), in bounded tables; the totals go to dldoctor once, at exit. A sample costs
+a few microseconds and a GIL hand-over: ~0.1 % of one core at 100 Hz.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from dldoctor.profilers.child import callsite
+
+if TYPE_CHECKING:
+    from dldoctor.profilers.child.recorder import Recorder
+
+RATE_HZ = 100.0
+MAX_KEYS = 512  # distinct lines kept per table; the rest are counted as "other"
+TOP = 5
+
+Key = tuple[str, int, str]
+
+
+class FrameSampler:
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+        self.pid = os.getpid()
+        self.samples = 0  # every sample
+        self.loop = 0  # samples outside the timed phases
+        self.user: dict[Key, int] = {}
+        self.leaf: dict[Key, int] = {}
+        self.other = 0
+
+    @classmethod
+    def start(cls, rec: Recorder) -> FrameSampler:
+        sampler = cls(rec)
+        thread = threading.Thread(target=sampler._run, name="dldoctor-frames", daemon=True)
+        thread.start()
+        return sampler
+
+    def _run(self) -> None:
+        interval = 1.0 / RATE_HZ
+        main = self.rec.main_ident
+        while os.getpid() == self.pid:
+            time.sleep(interval)
+            frame = sys._current_frames().get(main)
+            if frame is None:  # the main thread has ended
+                return
+            self.samples += 1
+            rec = self.rec
+            if rec.activity is not None or main in rec.busy:
+                continue
+            self.loop += 1
+            while frame.f_back is not None and _ours(frame.f_code.co_filename):
+                frame = frame.f_back  # dldoctor's own flush: charged to the line that called it
+            self._count(self.leaf, _key(frame))
+            user = _user_frame(frame)
+            if user is not None:
+                self._count(self.user, _key(user))
+
+    def _count(self, table: dict[Key, int], key: Key) -> None:
+        if key in table:
+            table[key] += 1
+        elif len(table) < MAX_KEYS:
+            table[key] = 1
+        else:
+            self.other += 1
+
+    def report(self) -> dict[str, Any] | None:
+        if not self.samples:
+            return None
+        return {
+            "rate_hz": RATE_HZ,
+            "samples": self.samples,
+            "loop_samples": self.loop,
+            "user": _top(self.user),
+            "leaf": _top(self.leaf),
+        }
+
+
+_OURS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _ours(filename: str) -> bool:
+    return filename.startswith(_OURS)
+
+
+def _key(frame: FrameType) -> Key:
+    code = frame.f_code
+    return code.co_filename, frame.f_lineno, code.co_name
+
+
+def _user_frame(frame: FrameType | None) -> FrameType | None:
+    depth = 0
+    while frame is not None and depth < 64:
+        if not callsite._is_library(frame.f_code.co_filename):
+            return frame
+        frame = frame.f_back
+        depth += 1
+    return None
+
+
+def _top(table: dict[Key, int]) -> list[list[Any]]:
+    ranked = sorted(table.items(), key=lambda item: -item[1])[:TOP]
+    out = []
+    for (filename, line, function), count in ranked:
+        shown = callsite._describe_path(filename)
+        out.append([shown[-120:], line, function[:60], count])
+    return out

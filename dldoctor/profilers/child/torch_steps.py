@@ -1,0 +1,99 @@
+"""PyTorch: where a step's time goes, at the framework's own seams (main thread only).
+
+``nn.Module.__call__`` (the outermost call: forward, loss modules included), ``Tensor.backward``,
+every optimizer's ``step`` (torch's global step pre/post hooks) and ``Tensor.to``/``.cuda``
+outside them (the host-to-device copy) each send a ``P`` event; what is left of a step is the
+loop body's own Python work. Nested calls inside a phase are not timed again: one attribute
+read each, so a model of a thousand submodules pays microseconds per step.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from threading import get_ident
+from time import perf_counter
+from types import ModuleType
+from typing import Any, Callable
+
+from dldoctor.profilers.child.recorder import Recorder
+
+FORWARD, BACKWARD, OPTIMIZER, COPY = "f", "b", "o", "c"
+
+
+def _timed(rec: Recorder, kind: str, call: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(call)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if rec.activity is not None or get_ident() != rec.main_ident:
+            return call(*args, **kwargs)
+        rec.activity = kind
+        t0 = perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            rec.activity = None
+            rec.phase(kind, t0, perf_counter())
+
+    return timed
+
+
+def install_module(module: ModuleType, rec: Recorder) -> list[str]:
+    cls = module.Module
+    cls.__call__ = _timed(rec, FORWARD, cls.__call__)
+    return ["Module.__call__ (forward)"]
+
+
+def install_tensor(module: ModuleType, rec: Recorder) -> list[str]:
+    cls = module.Tensor
+    cls.backward = _checked(rec, _timed(rec, BACKWARD, cls.backward))
+    cls.to = _timed(rec, COPY, cls.to)
+    cls.cuda = _timed(rec, COPY, cls.cuda)
+    return ["Tensor.backward", "Tensor.to (copy)"]
+
+
+CHECK_EVERY = 32  # a loss on a GPU is read (a synchronisation) at every 32nd backward only
+
+
+def _checked(rec: Recorder, backward: Callable[..., Any]) -> Callable[..., Any]:
+    """Training health: the first backward whose loss is NaN or infinite (``N`` event). A CPU
+    loss is read at every call (a float read); a GPU one at every ``CHECK_EVERY``th, since
+    reading it waits for the GPU. Checks stop once a non-finite loss was seen."""
+    calls = [0]
+
+    @functools.wraps(backward)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if calls[0] >= 0 and get_ident() == rec.main_ident:
+            calls[0] += 1
+            try:
+                cheap = self.device.type == "cpu"
+                if self.numel() == 1 and (cheap or calls[0] % CHECK_EVERY == 1):
+                    value = float(self)
+                    if not math.isfinite(value):
+                        rec.event("N", {"value": str(value), "backward_calls": calls[0]})
+                        calls[0] = -1
+            except Exception:  # a tensor subclass that can't be read: health unknown
+                calls[0] = -1
+        return backward(self, *args, **kwargs)
+
+    return checked
+
+
+def install_optimizer(module: ModuleType, rec: Recorder) -> list[str]:
+    started: list[float] = []
+
+    def pre(optimizer: Any, args: Any, kwargs: Any) -> None:
+        if rec.activity == OPTIMIZER:  # the last step raised before its post hook ran
+            rec.activity = None
+            started.clear()
+        if rec.activity is None and get_ident() == rec.main_ident:
+            rec.activity = OPTIMIZER
+            started.append(perf_counter())
+
+    def post(optimizer: Any, args: Any, kwargs: Any) -> None:
+        if rec.activity == OPTIMIZER and started and get_ident() == rec.main_ident:
+            rec.activity = None
+            rec.phase(OPTIMIZER, started.pop(), perf_counter())
+
+    module.register_optimizer_step_pre_hook(pre)
+    module.register_optimizer_step_post_hook(post)
+    return ["Optimizer.step hooks"]
