@@ -15,9 +15,9 @@ from dldoctor.cli.common import (
     emit_report,
     ensure_writable,
     fail,
+    gather_and_probe,
     gather_facts,
     load_matrix,
-    probe_runtime,
 )
 
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it (128 + SIGINT)
@@ -107,19 +107,17 @@ def check(
     try:
         # External commands get at most 5 s, NVML what --timeout says within 2-10 s, and the
         # gatherer in --python within 5-60 s (thousands of distributions on a slow disk).
-        facts, source = gather_facts(
-            matrix,
-            python,
-            min(5.0, timeout_s),
-            from_report,
-            interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
-            nvml_timeout_s=timeout_s,
-        )
-        if from_report is None:
-            facts, probed = probe_runtime(
-                facts, matrix, python, quick, full, framework, timeout_s, memory_limit_gib
+        if from_report is not None:
+            facts, source = gather_facts(matrix, python, 5.0, from_report)
+        else:
+            facts, source = gather_and_probe(
+                matrix,
+                python,
+                min(5.0, timeout_s),
+                (quick, full, framework, timeout_s, memory_limit_gib),
+                interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
+                nvml_timeout_s=timeout_s,
             )
-            source += probed
             interrupted = bool(facts.runtime.get("interrupted"))  # a report's own is history
     except KeyboardInterrupt:
         fail("interrupted while gathering facts: no report written", EXIT_INTERRUPTED)

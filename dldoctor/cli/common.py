@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from dldoctor.facts.model import Facts
     from dldoctor.matrix import Matrix
-    from dldoctor.probes.probe import ProbeEvent
+    from dldoctor.probes.probe import ProbeEvent, ProbeOptions
     from dldoctor.report.progress import Progress
 
 
@@ -53,11 +53,13 @@ def gather_facts(
     from_report: Optional[Path],
     interpreter_timeout_s: float = 60.0,
     nvml_timeout_s: float = 10.0,
+    on_early: Optional[Callable[[Facts], None]] = None,
 ) -> tuple[Facts, str]:
     """This machine's facts (or another interpreter's, or an old report's), and how they came.
 
     ``timeout_s`` bounds each external command, ``nvml_timeout_s`` NVML (within 2-10 s), and
-    ``interpreter_timeout_s`` the gatherer run inside ``--python``.
+    ``interpreter_timeout_s`` the gatherer run inside ``--python``; ``on_early`` gets the
+    system and interpreter facts first (see ``facts.gather``).
     """
     from dldoctor.document.load import ReportError, facts_from_report
     from dldoctor.facts import GatherError, gather
@@ -76,6 +78,7 @@ def gather_facts(
             Host(command_timeout_s=timeout_s, nvml_timeout_s=nvml_timeout_s),
             python=python,
             interpreter_timeout_s=interpreter_timeout_s,
+            on_early=on_early,
         )
     except GatherError as exc:
         fail(str(exc))
@@ -204,18 +207,94 @@ def probe_runtime(
 ) -> tuple[Facts, str]:
     """The facts with their runtime section: each framework probed in its own child process."""
     import dataclasses
-    import os
 
     from dldoctor.probes import skipped
+
+    options, flags = _probe_options(python, quick, full, framework, timeout_s, memory_limit_gib)
+    if options is None:
+        return dataclasses.replace(facts, runtime=skipped("--quick: no framework imported")), flags
+    from dldoctor.probes.probe import run_probes
+
+    progress = _progress()
+    try:
+        runtime = run_probes(
+            facts, matrix, options, on_event=_forward(progress) if progress else None
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    return dataclasses.replace(facts, runtime=runtime), flags
+
+
+def gather_and_probe(
+    matrix: Matrix,
+    python: Optional[str],
+    timeout_s: float,
+    probe: tuple[bool, bool, Optional[str], float, Optional[float]],
+    interpreter_timeout_s: float = 60.0,
+    nvml_timeout_s: float = 10.0,
+) -> tuple[Facts, str]:
+    """``gather_facts`` and the runtime probes overlapped: the probe children start as soon as the
+    interpreter's packages, the cores and the memory are known, while NVML, the PCI bus, CUDA
+    and the library map are still being gathered. ``probe``: quick, full, framework, the probe
+    timeout, the memory limit in GiB. If gathering fails or is interrupted, the children are
+    killed before the error goes on.
+    """
+    import dataclasses
+
+    from dldoctor.probes import skipped
+
+    options, flags = _probe_options(python, *probe)
+    if options is None:
+        facts, source = gather_facts(
+            matrix, python, timeout_s, None, interpreter_timeout_s, nvml_timeout_s
+        )
+        return dataclasses.replace(facts, runtime=skipped("--quick: no framework imported")), (
+            source + flags
+        )
+    from dldoctor.probes.probe import Running, start_probes
+
+    progress = _progress()
+    running: list[Running] = []
+
+    def start(early: Facts) -> None:
+        running.append(
+            start_probes(early, matrix, options, on_event=_forward(progress) if progress else None)
+        )
+
+    try:
+        try:
+            facts, source = gather_facts(
+                matrix, python, timeout_s, None, interpreter_timeout_s, nvml_timeout_s, start
+            )
+        except BaseException:  # a usage error, a gatherer that failed, Ctrl-C: kill them first
+            for probes in running:
+                probes.cancel()
+            raise
+        runtime = running[0].finish() if running else skipped("the interpreter gave no facts")
+    finally:
+        if progress is not None:
+            progress.close()
+    return dataclasses.replace(facts, runtime=runtime), source + flags
+
+
+def _probe_options(
+    python: Optional[str],
+    quick: bool,
+    full: bool,
+    framework: Optional[str],
+    timeout_s: float,
+    memory_limit_gib: Optional[float],
+) -> tuple[Optional[ProbeOptions], str]:
+    """What to probe and how, from the options (usage errors exit here); None with --quick."""
+    import os
 
     if quick:
         if full or framework:
             fail("--quick imports no framework: it cannot be combined with --full or --framework")
-        return dataclasses.replace(
-            facts, runtime=skipped("--quick: no framework imported")
-        ), " --quick"
+        return None, " --quick"
     from dldoctor.probes.plan import UnknownFramework, normalise
-    from dldoctor.probes.probe import ProbeOptions, run_probes
+    from dldoctor.probes.probe import ProbeOptions
 
     try:
         wanted = normalise(framework.split(",")) if framework else None
@@ -228,16 +307,8 @@ def probe_runtime(
         timeout_s=timeout_s,
         memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
     )
-    progress = _progress()
-    try:
-        runtime = run_probes(
-            facts, matrix, options, on_event=_forward(progress) if progress else None
-        )
-    finally:
-        if progress is not None:
-            progress.close()
     flags = (" --full" if full else "") + (f" --framework {','.join(wanted)}" if wanted else "")
-    return dataclasses.replace(facts, runtime=runtime), flags
+    return options, flags
 
 
 def _progress() -> Optional[Progress]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from dldoctor.cli.app import app
-from dldoctor.cli.common import fail, gather_facts, load_matrix, probe_runtime
+from dldoctor.cli.common import fail, gather_and_probe, gather_facts, load_matrix
 
 if TYPE_CHECKING:
     from dldoctor.fixes.plan import Step
@@ -81,15 +81,14 @@ def fix(
             )
         facts, _ = gather_facts(matrix, None, 5.0, from_report)
     else:
-        facts, _ = gather_facts(
+        facts, _ = gather_and_probe(
             matrix,
             python,
             min(5.0, timeout_s),
-            None,
+            (quick, False, framework, timeout_s, None),
             interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
             nvml_timeout_s=timeout_s,
         )
-        facts, _ = probe_runtime(facts, matrix, python, quick, False, framework, timeout_s, None)
     # One finding per root cause, primary first: a folded consequence's fix ("reinstall") is not
     # a step when its cause has the real one.
     findings: list[Finding] = list(

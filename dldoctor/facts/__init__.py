@@ -83,10 +83,14 @@ def gather(
     host: Host | None = None,
     python: str | None = None,
     interpreter_timeout_s: float = INTERPRETER_TIMEOUT_S,
+    on_early: Callable[[Facts], None] | None = None,
 ) -> Facts:
     """Every fact, gathered in parallel threads (the slow parts wait on subprocesses or NVML).
 
     ``interpreter_timeout_s`` bounds the gatherer run in ``python`` (another interpreter).
+    ``on_early`` is called, in this thread, with the facts holding only the system and the
+    interpreter's sections as soon as those two are known, while NVML, the PCI bus, CUDA and
+    the library map are still being gathered: the probe children need no more to start.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -112,8 +116,12 @@ def gather(
                 "accelerators": lambda: gather_accelerators(host, ldcache),
             }
             futures = {name: pool.submit(job) for name, job in jobs.items()}
-            sections = {name: _result(f.result, name) for name, f in futures.items()}
+            sections = {"system": _result(futures["system"].result, "system")}
             interpreter_facts = interp.result()
+            if on_early is not None:
+                early = interpreter_facts["python"], interpreter_facts["packages"]
+                on_early(Facts(system=sections["system"], python=early[0], packages=early[1]))
+            sections.update({name: _result(f.result, name) for name, f in futures.items()})
         except BaseException:  # Ctrl-C: stop the commands now, not at their timeouts
             host.cancel.set()
             raise

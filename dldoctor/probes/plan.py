@@ -138,8 +138,17 @@ def niceness(groups: tuple[tuple[str, ...], ...], cores: int | None) -> dict[tup
     """How much to lower each child's priority: 0 for the longest ones, one per spare core."""
     if not cores or len(groups) <= cores:
         return {g: 0 for g in groups}
-    longest = sorted(groups, key=lambda g: -sum(COST.get(k, 1.0) for k in g))[: max(1, cores - 1)]
+    longest = launch_order(groups)[: max(1, cores - 1)]
     return {g: 0 if g in longest else NICE for g in groups}
+
+
+def cost(group: tuple[str, ...]) -> float:
+    return sum(COST.get(key, 1.0) for key in group)
+
+
+def launch_order(groups: tuple[tuple[str, ...], ...]) -> list[tuple[str, ...]]:
+    """The children in the order they are started: the longest first (ties: plan order)."""
+    return sorted(groups, key=lambda g: -cost(g))
 
 
 def _companions(frame: dict[str, Any], matrix: Matrix) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,7 +22,8 @@ from dldoctor.probes.runner import run_child
 JSON = dict[str, Any]
 GIB = 1 << 30
 DEFAULT_TIMEOUT_S = 60.0
-COMPILE_TIMEOUT_S = 300.0  # torch.compile under --full: a C++ toolchain, minutes on small machines
+COMPILE_TIMEOUT_S = 300.0
+SPAWN_WAIT_S = 5.0  # the longest the next child waits for the one before it to be running  # torch.compile under --full: a C++ toolchain, minutes on small machines
 
 
 @dataclass(frozen=True)
@@ -62,63 +64,124 @@ def run_probes(
     Ctrl-C stops them: the section is still returned, with ``interrupted`` set and the probes
     that had not finished marked "interrupted".
     """
-    started = time.monotonic()
-    notify = on_event or (lambda event: None)
-    plan = planning.make_plan(facts, matrix, options.frameworks, options.env)
-    memory = options.memory_limit_bytes or default_memory_limit(facts)
-    section: JSON = {
-        "ran": True,
-        "mode": "full" if options.full else "quick",
-        "python": options.python,
-        "timeout_s": options.timeout_s,
-        "memory_limit_bytes": memory,
-        "frameworks": {},
-        "not_probed": plan.not_probed,
-        "groups": [list(g) for g in plan.groups],
-        "errors": [],
-    }
-    cores = (facts.system.get("cpu") or {}).get("usable_cores")
-    nice = planning.niceness(plan.groups, cores if isinstance(cores, int) else os.cpu_count())
-    if plan.groups:
-        with tempfile.TemporaryDirectory(prefix="dldoctor-probe-") as workdir:
-            lock = os.path.join(workdir, "accelerator.lock")
-            cancel = threading.Event()
-            with ThreadPoolExecutor(max_workers=len(plan.groups)) as pool:
-                futures = [
-                    pool.submit(
+    return start_probes(facts, matrix, options, on_event).finish()
+
+
+def start_probes(
+    facts: Facts,
+    matrix: Matrix,
+    options: ProbeOptions,
+    on_event: Callable[[ProbeEvent], None] | None = None,
+) -> Running:
+    """Start every child now and return at once; ``finish()`` collects them (``cancel()`` kills).
+
+    ``facts`` need hold only the system and interpreter sections: the plan reads the installed
+    frameworks, the usable cores and the memory. The children are started one after another,
+    the longest first, each once the one before it is running: on two cores the long pole
+    (TensorFlow's import) starts at t=0 and is never queued behind a short one.
+    """
+    return Running(facts, matrix, options, on_event or (lambda event: None))
+
+
+class Running:
+    """Probe children under way: their threads, the Ctrl-C flag, their work directory."""
+
+    def __init__(
+        self,
+        facts: Facts,
+        matrix: Matrix,
+        options: ProbeOptions,
+        notify: Callable[[ProbeEvent], None],
+    ) -> None:
+        self.started = time.monotonic()
+        self.matrix = matrix
+        self.cancelled = threading.Event()
+        self.futures: list[Future[tuple[dict[str, JSON], list[str]]]] = []
+        self.pool: ThreadPoolExecutor | None = None
+        self.workdir: tempfile.TemporaryDirectory[str] | None = None
+        plan = planning.make_plan(facts, matrix, options.frameworks, options.env)
+        memory = options.memory_limit_bytes or default_memory_limit(facts)
+        self.section: JSON = {
+            "ran": True,
+            "mode": "full" if options.full else "quick",
+            "python": options.python,
+            "timeout_s": options.timeout_s,
+            "memory_limit_bytes": memory,
+            "frameworks": {},
+            "not_probed": plan.not_probed,
+            "groups": [list(g) for g in plan.groups],
+            "errors": [],
+        }
+        if not plan.groups:
+            return
+        cores = (facts.system.get("cpu") or {}).get("usable_cores")
+        nice = planning.niceness(plan.groups, cores if isinstance(cores, int) else os.cpu_count())
+        self.workdir = tempfile.TemporaryDirectory(prefix="dldoctor-probe-")
+        where = self.workdir.name, os.path.join(self.workdir.name, "accelerator.lock")
+        self.pool = ThreadPoolExecutor(max_workers=len(plan.groups))
+        try:
+            for group in planning.launch_order(plan.groups):
+                spawned = threading.Event()
+                self.futures.append(
+                    self.pool.submit(
                         _run_group,
                         group,
                         plan,
                         options,
-                        (memory, workdir, lock, nice[group]),
+                        (memory, *where, nice[group]),
                         notify,
-                        cancel,
+                        self.cancelled,
+                        spawned,
                     )
-                    for group in plan.groups
-                ]
-                try:
-                    results = [future.result() for future in futures]
-                except KeyboardInterrupt:  # Ctrl-C: the children are killed, what they said kept
-                    cancel.set()
-                    section["interrupted"] = True
-                    results = [future.result() for future in futures]
-                except BaseException:  # every child is killed before we leave
-                    cancel.set()
-                    raise
-            for records, errors in results:
-                section["frameworks"].update(records)
-                section["errors"] += errors
-    for record in section["frameworks"].values():
+                )
+                # The next child once this one exists (a bound: a wedged fork must not stall us).
+                spawned.wait(SPAWN_WAIT_S)
+        except BaseException:  # Ctrl-C while starting them: the ones started are killed
+            self.cancel()
+            raise
+
+    def finish(self) -> JSON:
+        """Wait for every child; Ctrl-C kills them and marks the section ``interrupted``."""
         try:
-            annotate(record, matrix)
-        except Exception as exc:  # a fact left out, never the section
-            section["errors"].append(f"library facts: {type(exc).__name__}: {exc}")
-    order = {key: i for i, key in enumerate(planning.PROBED)}
-    section["frameworks"] = dict(
-        sorted(section["frameworks"].items(), key=lambda kv: order.get(kv[0], 99))
-    )
-    section["duration_s"] = round(time.monotonic() - started, 3)
-    return section
+            try:
+                results = [future.result() for future in self.futures]
+            except KeyboardInterrupt:  # Ctrl-C: the children are killed, what they said kept
+                self.cancelled.set()
+                self.section["interrupted"] = True
+                results = [future.result() for future in self.futures]
+        except BaseException:  # every child is killed before we leave
+            self.cancel()
+            raise
+        self._close()
+        for records, errors in results:
+            self.section["frameworks"].update(records)
+            self.section["errors"] += errors
+        for record in self.section["frameworks"].values():
+            try:
+                annotate(record, matrix=self.matrix)
+            except Exception as exc:  # a fact left out, never the section
+                self.section["errors"].append(f"library facts: {type(exc).__name__}: {exc}")
+        order = {key: i for i, key in enumerate(planning.PROBED)}
+        self.section["frameworks"] = dict(
+            sorted(self.section["frameworks"].items(), key=lambda kv: order.get(kv[0], 99))
+        )
+        self.section["duration_s"] = round(time.monotonic() - self.started, 3)
+        return self.section
+
+    def cancel(self) -> None:
+        """Kill every child and wait for their threads (the static facts failed, or Ctrl-C)."""
+        self.cancelled.set()
+        for future in self.futures:
+            with contextlib.suppress(BaseException):
+                future.result()
+        self._close()
+
+    def _close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        if self.workdir is not None:
+            self.workdir.cleanup()
+            self.workdir = None
 
 
 def _run_group(
@@ -128,6 +191,22 @@ def _run_group(
     where: tuple[int | None, str, str, int],
     notify: Callable[[ProbeEvent], None],
     cancel: threading.Event,
+    spawned: threading.Event,
+) -> tuple[dict[str, JSON], list[str]]:
+    try:
+        return _probe_group(group, plan, options, where, notify, cancel, spawned)
+    finally:
+        spawned.set()  # whatever happened, the next child need not wait for this one
+
+
+def _probe_group(
+    group: tuple[str, ...],
+    plan: planning.Plan,
+    options: ProbeOptions,
+    where: tuple[int | None, str, str, int],
+    notify: Callable[[ProbeEvent], None],
+    cancel: threading.Event,
+    spawned: threading.Event,
 ) -> tuple[dict[str, JSON], list[str]]:
     memory, workdir, lock, nice = where
     records = ChildRecords(list(group), workdir)
@@ -173,6 +252,7 @@ def _run_group(
         on_message=on_message,
         cancel=cancel,
         memory_limit_bytes=memory,
+        on_spawn=spawned.set,
     )
     for name in records.finish(outcome, memory):
         notify(ProbeEvent("end", name, record=records.records[name]))

@@ -222,3 +222,23 @@ def test_bad_arguments_are_one_line_and_exit_3(tmp_path):
     )
     assert result.returncode == 3
     assert result.stderr.startswith("dldoctor probe: bad arguments: ")
+
+
+def _sgd(scale: float) -> list[float]:
+    """The train task as every probe runs it, by hand, with the gradient scaled by ``scale``."""
+    xs, ys = harness.Context.train_data()
+    w = b = 0.0
+    for _ in range(harness.TRAIN_STEPS):
+        errors = [w * x + b - y for x, y in zip(xs, ys)]
+        gw = 2 * sum(e * x for e, x in zip(errors, xs)) / len(xs)
+        gb = 2 * sum(errors) / len(xs)
+        w, b = w - harness.TRAIN_LR * scale * gw, b - harness.TRAIN_LR * scale * gb
+    return [w, b]
+
+
+def test_the_train_task_converges_with_the_right_gradient_only():
+    # The steps are few enough to be cheap and to catch a gradient off by a factor of two.
+    close = harness.Context.close
+    assert close(_sgd(1.0), harness.TRAIN_EXPECTED, harness.TRAIN_TOLERANCE)["ok"]
+    assert not close(_sgd(0.5), harness.TRAIN_EXPECTED, harness.TRAIN_TOLERANCE)["ok"]
+    assert not close(_sgd(2.0), harness.TRAIN_EXPECTED, harness.TRAIN_TOLERANCE)["ok"]

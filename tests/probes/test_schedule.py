@@ -1,0 +1,150 @@
+"""When the probe children start: the longest first, and while the static facts are gathered."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from dldoctor.cli import common
+from dldoctor.facts import nvidia
+from dldoctor.facts.model import Facts
+from dldoctor.matrix import load
+from dldoctor.probes.plan import launch_order
+from dldoctor.probes.probe import ProbeEvent, ProbeOptions, run_probes, start_probes
+from tests.probes.fakes import HANG, dist_info, package
+
+WAIT_S = 60.0  # a bound on waiting for a child, never a measured duration
+
+
+@pytest.fixture(scope="module")
+def matrix() -> Any:
+    return load()
+
+
+def facts_with(*names: str) -> Facts:
+    frameworks = {n: {"distributions": [{"name": n, "version": "1.0"}]} for n in names}
+    return Facts(system={"cpu": {"usable_cores": 2}}, packages={"frameworks": frameworks})
+
+
+def fake_site(site: Path, modules: dict[str, str]) -> dict[str, str]:
+    """Importable stand-ins; the environment that puts them first for the probe children."""
+    for name, init in modules.items():
+        package(site, name, init)
+        dist_info(site, name, "1.0")
+    return {**os.environ, "PYTHONPATH": str(site)}
+
+
+def probe_children() -> list[psutil.Process]:
+    """This process's probe children (the harness gets its JSON arguments last)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "channel_fd" in (child.cmdline() or [""])[-1]:
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_for_probe_child() -> list[psutil.Process]:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        children = probe_children()
+        if children:
+            return children
+        time.sleep(0.02)
+    return []
+
+
+def test_the_longest_child_is_started_first_ties_in_plan_order():
+    groups = (("torch",), ("tensorflow", "keras"), ("jax",), ("paddle",), ("onnxruntime",))
+    assert launch_order(groups) == [
+        ("tensorflow", "keras"),
+        ("torch",),
+        ("paddle",),
+        ("jax",),
+        ("onnxruntime",),
+    ]
+    assert launch_order((("jax",), ("mystery",), ("onnxruntime",))) == [
+        ("jax",),
+        ("mystery",),
+        ("onnxruntime",),
+    ]
+
+
+def test_children_start_one_after_another_longest_first(tmp_path, matrix):
+    fail = "raise ImportError('a stand-in')\n"
+    env = fake_site(tmp_path, {n: fail for n in ("torch", "tensorflow", "jax", "onnxruntime")})
+    events: list[ProbeEvent] = []
+    lock = threading.Lock()
+
+    def record(event: ProbeEvent) -> None:
+        with lock:
+            events.append(event)
+
+    options = ProbeOptions(python=sys.executable, timeout_s=WAIT_S, env=env)
+    section = run_probes(
+        facts_with("torch", "tensorflow", "jax", "onnxruntime"), matrix, options, record
+    )
+    starts = [e.framework for e in events if e.kind == "start"]
+    assert starts == ["tensorflow", "torch", "jax", "onnxruntime"]
+    # The report keeps the plan's order, and every child ran to its own end.
+    assert list(section["frameworks"]) == ["torch", "tensorflow", "jax", "onnxruntime"]
+    assert {r["status"] for r in section["frameworks"].values()} == {"fail"}
+
+
+def test_the_children_run_while_the_static_facts_are_still_gathered(monkeypatch, matrix):
+    seen: list[list[psutil.Process]] = []
+    real = nvidia.gather_nvidia
+
+    def slow_nvidia(*args: Any) -> Any:  # ends only once a probe child is running (or the bound)
+        seen.append(wait_for_probe_child())
+        return real(*args)
+
+    monkeypatch.setattr(nvidia, "gather_nvidia", slow_nvidia)
+    facts, source = common.gather_and_probe(
+        matrix, None, 5.0, (False, False, "onnxruntime", WAIT_S, None)
+    )
+    assert seen and seen[0], "no probe child started before the NVML facts were gathered"
+    assert source == " --framework onnxruntime"
+    assert facts.runtime["frameworks"]["onnxruntime"]["status"] == "pass"
+    assert facts.nvidia and facts.accelerators  # the static facts are all there too
+    assert facts.cuda.get("library_map") is not None
+
+
+def test_static_facts_that_fail_kill_the_children_already_started(monkeypatch, matrix):
+    seen: list[list[psutil.Process]] = []
+
+    def interrupted(*args: Any) -> Any:
+        seen.append(wait_for_probe_child())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nvidia, "gather_nvidia", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        common.gather_and_probe(matrix, None, 5.0, (False, False, "onnxruntime", WAIT_S, None))
+    assert seen and seen[0]
+    for child in seen[0]:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert probe_children() == []
+
+
+def test_cancel_kills_a_hung_child_and_removes_its_work_directory(tmp_path, matrix):
+    env = fake_site(tmp_path, {"tensorflow": HANG})
+    options = ProbeOptions(python=sys.executable, timeout_s=WAIT_S, env=env)
+    running = start_probes(facts_with("tensorflow"), matrix, options)
+    children = wait_for_probe_child()
+    assert children
+    workdir = json.loads(children[0].cmdline()[-1])["workdir"]
+    assert os.path.isdir(workdir)
+    running.cancel()
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert not os.path.exists(workdir)
