@@ -27,7 +27,7 @@ def analyse(session: Session) -> JSON:
     with col.lock:
         ranks = jobs.ranks(col)
     proc = col.main_process(result.pid)
-    slowest = jobs.slowest(ranks)
+    slowest = jobs.slowest(ranks, result.pid)
     if slowest is not None:  # a job of several ranks: judged on the one that holds it back
         proc = col.processes[int(slowest["pid"])]
     steps, source = jobs.choose_steps(proc)

@@ -139,14 +139,22 @@ def _round(value: float | None, digits: int = 6) -> float | None:
 SYNCHRONISED_SPREAD = 0.10  # ranks whose mean step times are this close step together
 
 
-def slowest(ranks: list[JSON]) -> JSON | None:
+def slowest(ranks: list[JSON], main_pid: int | None = None) -> JSON | None:
     """The rank that holds a job of several back, and why; None for a single process.
 
     Ranks that step in lock-step (DDP's all-reduce every step) share one step time: there the
     one waiting longest for its own data makes every other rank wait for it. Otherwise the
-    one whose steps take longest.
+    one whose steps take longest. Processes with a rank (RANK, init_process_group) are the
+    job's ranks; without any, forked processes are ranks only when the script's own process
+    (``main_pid``) does not train itself (plain multiprocessing): a trainer that forks a
+    helper is one process, judged on its own steps.
     """
     rows = [r for r in ranks if r["step_mean_s"] is not None and r["steps"] >= th.MIN_STEPS]
+    ranked = [r for r in rows if r["rank"] is not None]
+    if len(ranked) >= 2:
+        rows = ranked
+    elif any(r["pid"] == main_pid for r in rows):
+        return None
     if len(rows) < 2:
         return None
     means = [float(r["step_mean_s"]) for r in rows]
