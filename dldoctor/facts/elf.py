@@ -7,6 +7,7 @@ truncated file yields ``None`` or a partial answer, never an exception or a huge
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -55,7 +56,20 @@ def read_dynstr(path: str, limit_bytes: int = 8 << 20) -> bytes | None:
     return raw if isinstance(raw, bytes) else None
 
 
-def _parse(f: BinaryIO, dynstr_limit: int | None = None) -> DynamicInfo | bytes | None:
+@dataclass(frozen=True)
+class Segments:
+    """What an ELF file's header and program headers say: its class, byte order, machine, the
+    loadable segments (vaddr, offset, filesz) and where its dynamic section is."""
+
+    wide: bool
+    order: str
+    machine: int
+    loads: tuple[tuple[int, int, int], ...]
+    dynamic: tuple[int, int] | None
+
+
+def segments(f: BinaryIO) -> Segments | None:
+    """The file's segments, read from its start; None when it is not an ELF file we can read."""
     ident = f.read(16)
     if len(ident) < 16 or ident[:4] != _MAGIC or ident[4] not in (1, 2) or ident[5] not in (1, 2):
         return None
@@ -72,7 +86,7 @@ def _parse(f: BinaryIO, dynstr_limit: int | None = None) -> DynamicInfo | bytes 
         )
     if phnum > _MAX_PHDRS or phentsize < (56 if wide else 32):
         return None
-    loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+    loads: list[tuple[int, int, int]] = []
     dynamic: tuple[int, int] | None = None
     for i in range(phnum):
         f.seek(phoff + i * phentsize)
@@ -85,6 +99,16 @@ def _parse(f: BinaryIO, dynstr_limit: int | None = None) -> DynamicInfo | bytes 
             loads.append((vaddr, offset, filesz))
         elif p_type == _PT_DYNAMIC:
             dynamic = (offset, filesz)
+    return Segments(wide, order, machine, tuple(loads), dynamic)
+
+
+def _parse(f: BinaryIO, dynstr_limit: int | None = None) -> DynamicInfo | bytes | None:
+    seen = segments(f)
+    if seen is None:
+        return None
+    wide, order, machine, loads, dynamic = (
+        seen.wide, seen.order, seen.machine, seen.loads, seen.dynamic,
+    )  # fmt: skip
     if dynamic is None:
         return DynamicInfo(None, (), (), (), machine) if dynstr_limit is None else None
     entries = _entries(f, dynamic, wide, order)
@@ -138,7 +162,7 @@ def _entries(
     return entries
 
 
-def _file_offset(vaddr: int, loads: list[tuple[int, int, int]]) -> int | None:
+def _file_offset(vaddr: int, loads: Sequence[tuple[int, int, int]]) -> int | None:
     """Where a virtual address lies in the file, through the PT_LOAD segment that maps it."""
     for start, offset, filesz in loads:
         if start <= vaddr < start + filesz:

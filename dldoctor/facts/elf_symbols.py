@@ -16,11 +16,9 @@ from typing import Any, BinaryIO
 from dldoctor.facts.elf import (
     _DT_STRTAB,
     _MAGIC,
-    _MAX_PHDRS,
-    _PT_DYNAMIC,
-    _PT_LOAD,
     _entries,
     _file_offset,
+    segments,
 )
 
 _SHT_DYNSYM = 11
@@ -131,31 +129,10 @@ def defines(path: str, names: frozenset[str]) -> frozenset[str] | None:
 
 
 def _gnu_lookup(f: BinaryIO, names: frozenset[str]) -> frozenset[str] | None:
-    ident = f.read(16)
-    if len(ident) < 16 or ident[:4] != _MAGIC or ident[4] not in (1, 2) or ident[5] not in (1, 2):
+    seen = segments(f)
+    if seen is None or seen.dynamic is None:
         return None
-    wide = ident[4] == 2
-    order = "<" if ident[5] == 1 else ">"
-    header = f.read(48 if wide else 36)
-    fields = struct.unpack(order + ("HHIQQQIHHHHHH" if wide else "HHIIIIIHHHHHH"), header)
-    phoff, phentsize, phnum = fields[4], fields[8], fields[9]
-    if phnum > _MAX_PHDRS:
-        return None
-    loads: list[tuple[int, int, int]] = []
-    dynamic = None
-    for i in range(phnum):
-        f.seek(phoff + i * phentsize)
-        raw = f.read(phentsize)
-        if wide:
-            p_type, _, offset, vaddr, _, filesz = struct.unpack(order + "IIQQQQ", raw[:40])
-        else:
-            p_type, offset, vaddr, _, filesz = struct.unpack(order + "IIIII", raw[:20])
-        if p_type == _PT_LOAD:
-            loads.append((vaddr, offset, filesz))
-        elif p_type == _PT_DYNAMIC:
-            dynamic = (offset, filesz)
-    if dynamic is None:
-        return None
+    wide, order, loads, dynamic = seen.wide, seen.order, seen.loads, seen.dynamic
     tags = dict(_entries(f, dynamic, wide, order))
     where = {
         t: _file_offset(tags[t], loads) for t in (_DT_GNU_HASH, _DT_SYMTAB, _DT_STRTAB) if t in tags
