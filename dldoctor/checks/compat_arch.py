@@ -5,6 +5,7 @@ from __future__ import annotations
 from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
+from dldoctor.facts.known import need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.installers import Install
 from dldoctor.fixes.intents import fix
@@ -43,6 +44,9 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
         if not g.get("compute_capability")
     ]
     if not gpus and not verdicts:
+        # A report or paste that never asked NVML or the PCI bus lists no GPU without showing
+        # there is none: the architecture is not judged, rather than passed as "no GPU".
+        need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS)
         raise NotApplicable("no NVIDIA GPU listed")
     for build in cuda_builds(facts, matrix):
         if build.framework == "jax":

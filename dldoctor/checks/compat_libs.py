@@ -75,7 +75,7 @@ def cudnn_mismatch(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
         if _brings_no_cudnn(b, facts) or q.library_candidates(facts, b.framework, "cudnn")
     ]
     if not builds:
-        raise NotApplicable("no CUDA build of a framework installed")
+        raise NotApplicable("no CUDA build installed relies on a cuDNN beside it")
     if need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS) is False:
         # cuDNN is loaded only for work on an NVIDIA GPU; without one a CUDA build computes on
         # the CPU and never asks for it (TensorFlow's and PyTorch's CUDA wheels run on CPU-only

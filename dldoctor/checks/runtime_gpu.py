@@ -334,6 +334,8 @@ def framework_sees_no_gpu(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
     Fix: follow the framework's warning; for JAX, the CUDA plugin matching jaxlib.
     """
     if not q.gpus(facts):
+        # A paste that never asked NVML or the PCI bus has not shown there is no GPU.
+        need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS)
         raise NotApplicable("NVML lists no GPU")
     verdicts: list[Verdict | Unjudged] = []
     for key, record in rt.probed(facts).items():

@@ -32,7 +32,8 @@ class Unknown(Exception):
     def __init__(self, path: str, why: str = "") -> None:
         self.path = path
         self.why = why
-        super().__init__(f"{path} is unknown" + (f" ({why})" if why else ""))
+        verb = "are" if " and " in path else "is"  # "a, b and c": several facts, one reason
+        super().__init__(f"{path} {verb} unknown" + (f" ({why})" if why else ""))
 
 
 def known(facts: Facts, path: str) -> Any:

@@ -94,7 +94,10 @@ def cuda_line(facts: Facts) -> str:
     elif toolkits:
         parts.append(
             "toolkit "
-            + ", ".join(f"{t.get('version') or '?'} at {t.get('path') or '?'}" for t in toolkits)
+            + ", ".join(
+                f"{t.get('version') or '?'}" + (f" at {t['path']}" if t.get("path") else "")
+                for t in toolkits
+            )
         )
     else:
         parts.append("no CUDA toolkit")
@@ -243,8 +246,12 @@ def details(area: Area, facts: Facts) -> list[str]:
     if area is Area.CUDA:
         c = facts.cuda
         lines = [
-            f"toolkit {t.get('path')} {t.get('version')} "
-            f"(found by {', '.join(t.get('found_by') or [])})"
+            " ".join(
+                str(part)
+                for part in ("toolkit", t.get("path"), t.get("version") or "?")
+                if part is not None
+            )
+            + f" (found by {', '.join(t.get('found_by') or [t.get('version_source') or '?'])})"
             for t in c.get("toolkits") or []
         ]
         for key, entries in sorted((c.get("libraries") or {}).items()):

@@ -47,6 +47,11 @@ def parse(lines: list[str]) -> Partial | None:
         if debug is not None:
             build["debug"] = debug
         partial.put("packages.frameworks.torch.build", build)
+    nvcc = version(fields.get("cuda runtime version"))
+    if nvcc and re.fullmatch(r"\d+\.\d+\.\d+", nvcc):
+        # collect_env's "CUDA runtime version" is `nvcc --version` (its V number), so the
+        # toolkit on PATH, not the runtime torch loads.
+        partial.put("cuda.toolkits", [{"version": nvcc, "version_source": "nvcc (collect_env)"}])
     platforms.python_platform(partial, fields.get("python platform", ""))
     if value(fields.get("os")):
         platforms.os_line(partial, fields["os"])

@@ -240,17 +240,6 @@ SMALL_SHM = {
 }
 CASES.append(("DD203", [SMALL_SHM], ("system.container.kind",)))
 CASES.append(("DD203", [SMALL_SHM], ("system.shm.total_bytes",)))
-PLACEHOLDER_ONEFLOW = {
-    "packages": {
-        "frameworks": {
-            "oneflow": {
-                "distributions": [{"name": "oneflow", "version": "0.7.0"}],
-                "build": {"source": "oneflow/version.py", "compiled_core": False},
-            }
-        }
-    }
-}
-CASES.append(("DD524", [PLACEHOLDER_ONEFLOW], ("packages.frameworks.oneflow.build.compiled_core",)))
 
 
 def _extensions(*items: dict[str, Any], cuda: Any = "13.0", torch: str = "2.13.0+cu130") -> dict:
@@ -428,3 +417,20 @@ def test_a_runtime_check_whose_record_is_unknown_is_not_judged(code, fires, unkn
     outcome = check.run(_probed(**unknown), matrix)
     assert outcome.findings == ()
     assert outcome.status is Status.NOT_JUDGED and "unknown" in outcome.reason
+
+
+_NOT_SEEN = ("nvidia.gpus", "nvidia.nvml.status", "accelerators.pci.nvidia")
+
+
+@pytest.mark.parametrize("code", ["DD503", "DD605"])
+def test_no_gpu_is_a_reason_to_skip_only_where_nvml_or_the_bus_was_read(code, matrix):
+    """A paste that never showed NVML or the PCI bus has not shown that there is no GPU."""
+    cuda_torch = [torch_build("2.6.0+cu126", "12.6")]
+    unseen = _run(code, cuda_torch, _NOT_SEEN, matrix)
+    assert unseen.status is Status.NOT_JUDGED, unseen.reason
+    assert "nvidia.gpus" in unseen.reason and "are unknown" in unseen.reason
+    read_none = _run(code, cuda_torch, (), matrix)  # BASE: NVML and the bus read, no GPU
+    assert read_none.status is Status.SKIPPED, read_none.reason
+    # The bus shows a GPU NVML cannot list (no driver): other checks say why; this one has no GPU.
+    bus_only = _run(code, [*cuda_torch, NVIDIA_PCI], ("nvidia.gpus",), matrix)
+    assert bus_only.status is Status.SKIPPED, bus_only.reason

@@ -39,6 +39,7 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         {
             "nvidia.driver_version": "410.104",
             "nvidia.gpu_count": 4,
+            "cuda.toolkits.0.version": "10.0.130",  # "CUDA runtime version" is nvcc's
             "packages.frameworks.torch.build.cuda": "10.2",
             "python.version": "3.6",
             "system.os.name": "Linux",
@@ -104,6 +105,7 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
             "packages.frameworks.torch.build.hip": "5.6.31061-8c743ae5d",  # as torch.version.hip
             "packages.frameworks.torch.build.cuda": False,  # "N/A" on a ROCm build
             "nvidia.gpus": None,
+            "cuda.toolkits": None,  # "Could not collect" / "No CUDA": no nvcc on PATH, not none
             "nvidia.driver_version": None,
         },
         None,
@@ -114,6 +116,7 @@ CASES: list[tuple[str, tuple[str, ...], dict[str, Any], str | None]] = [
         {
             "system.os.name": "Darwin",
             "system.os.macos_version": "11.1",
+            "cuda.toolkits": None,  # "Could not collect" / "No CUDA": no nvcc on PATH, not none
             "system.architecture": "arm64",
             "packages.frameworks.torch.build.cuda": False,
             "runtime.frameworks.torch.info.cuda_available": False,
