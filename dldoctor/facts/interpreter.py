@@ -596,10 +596,13 @@ def _jax_build(installed: List[JSON], plugin_names: Iterable[str]) -> JSON:
     return {"jaxlib": jaxlib["version"] if jaxlib else False, "plugins": plugins}
 
 
-def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:
-    """Installed interesting distributions by framework, each framework with its build facts."""
-    by_name = {canonical(i["name"]): i for i in effective}
-    result: JSON = {}
+def grouped(effective: List[JSON], interesting: List[JSON]) -> JSON:
+    """Installed interesting distributions by framework: each framework's distributions, and the
+    ones that provide its build file (``providers``, full records)."""
+    by_name = {}  # type: JSON
+    for info in effective:  # the first copy on sys.path is the one that imports
+        by_name.setdefault(canonical(info["name"]), info)
+    result = {}  # type: JSON
     for entry in interesting:
         key = entry.get("framework")
         info = by_name.get(canonical(str(entry.get("name", ""))))
@@ -608,6 +611,22 @@ def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:
             group["distributions"].append({"name": info["name"], "version": info["version"]})
             if entry.get("import") == BUILD_FILES.get(key, (key, ""))[0]:
                 group["providers"].append(info)
+    return result
+
+
+def jax_build(installed: List[JSON], interesting: List[JSON]) -> JSON:
+    """jaxlib and the JAX plugins installed, from the distributions alone (no file read)."""
+    roles = [
+        canonical(e["name"])
+        for e in interesting
+        if e.get("framework") == "jax" and e.get("role") == "accelerator-plugin"
+    ]
+    return _jax_build(installed, roles)
+
+
+def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:
+    """Installed interesting distributions by framework, each framework with its build facts."""
+    result = grouped(effective, interesting)
     for key, group in result.items():
         providers = group.pop("providers")
         if key in BUILD_FILES:
@@ -619,12 +638,7 @@ def frameworks(effective: List[JSON], interesting: List[JSON]) -> JSON:
         elif key == "mxnet":
             group["build"] = _mxnet_build(providers)
         elif key == "jax":
-            roles = [
-                canonical(e["name"])
-                for e in interesting
-                if e.get("framework") == "jax" and e.get("role") == "accelerator-plugin"
-            ]
-            group["build"] = _jax_build(effective, roles)
+            group["build"] = jax_build(effective, interesting)
         else:
             group["build"] = {}
     return result

@@ -79,24 +79,14 @@ def _packages(facts: JSON, matrix: Matrix, complete: bool) -> None:
         dist.setdefault("top_level", [])
     args = interpreter_arguments(matrix)
     given = packages.get("frameworks") or {}
-    by_name: JSON = {}
-    for dist in dists:
-        by_name.setdefault(interpreter.canonical(dist.get("name")), dist)
-    grouped: JSON = {}
-    for entry in args["interesting"]:
-        key, dist = entry.get("framework"), by_name.get(interpreter.canonical(entry.get("name")))
-        if key and dist:
-            group = grouped.setdefault(key, {"distributions": [], "build": {}})
-            group["distributions"].append({"name": dist["name"], "version": dist["version"]})
+    grouped = interpreter.grouped(dists, args["interesting"])
     for key, group in grouped.items():
+        group.pop("providers")  # no build file is pasted: a build is what the paste says
+        group["build"] = {}
         if key == "jax":
-            roles = [
-                interpreter.canonical(e["name"])
-                for e in args["interesting"]
-                if e.get("framework") == "jax" and e.get("role") == "accelerator-plugin"
-            ]
-            known = [d for d in dists if d.get("version")]
-            group["build"] = interpreter._jax_build(known, roles)
+            group["build"] = interpreter.jax_build(
+                [d for d in dists if d.get("version")], args["interesting"]
+            )
             if not complete and not group["build"]["plugins"]:
                 # jax.print_environment_info() lists no plugin: a selection cannot say "none"
                 group["build"]["plugins"] = None

@@ -189,23 +189,10 @@ def _packages(facts: JSON, matrix: Matrix) -> None:
     packages["distributions"] = dists
     args = interpreter_arguments(matrix)
     given = packages.get("frameworks") or {}
-    grouped: JSON = {}  # each build is what the case says its build file says
-    by_name: JSON = {}
-    for dist in dists:  # the first copy on sys.path is the one that imports
-        by_name.setdefault(interpreter.canonical(dist["name"]), dist)
-    for entry in args["interesting"]:
-        key, dist = entry.get("framework"), by_name.get(interpreter.canonical(entry.get("name")))
-        if key and dist:
-            group = grouped.setdefault(key, {"distributions": [], "build": {}})
-            group["distributions"].append({"name": dist["name"], "version": dist["version"]})
-    for key, group in grouped.items():
-        if key == "jax":
-            roles = [
-                interpreter.canonical(e["name"])
-                for e in args["interesting"]
-                if e.get("framework") == "jax" and e.get("role") == "accelerator-plugin"
-            ]
-            group["build"] = interpreter._jax_build(dists, roles)
+    grouped = interpreter.grouped(dists, args["interesting"])
+    for key, group in grouped.items():  # each build is what the case says its build file says
+        group.pop("providers")
+        group["build"] = interpreter.jax_build(dists, args["interesting"]) if key == "jax" else {}
         group["build"] = merge(group["build"], (given.get(key) or {}).get("build") or {})
     packages["frameworks"] = grouped
     is_nvidia = interpreter.nvidia_matcher(args["nvidia_prefixes"], args["nvidia_exclude"])
