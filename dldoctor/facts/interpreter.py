@@ -605,12 +605,12 @@ def grouped(effective: List[JSON], interesting: List[JSON]) -> JSON:
     result = {}  # type: JSON
     for entry in interesting:
         key = entry.get("framework")
-        info = by_name.get(canonical(str(entry.get("name", ""))))
-        if key and info:
+        dist = by_name.get(canonical(str(entry.get("name", ""))))
+        if key and dist:
             group = result.setdefault(key, {"distributions": [], "providers": []})
-            group["distributions"].append({"name": info["name"], "version": info["version"]})
+            group["distributions"].append({"name": dist["name"], "version": dist["version"]})
             if entry.get("import") == BUILD_FILES.get(key, (key, ""))[0]:
-                group["providers"].append(info)
+                group["providers"].append(dist)
     return result
 
 
