@@ -122,7 +122,7 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
             f"{clean(outcome.reason)} (a dldoctor bug; please report it)"
         )
     out.line()
-    out.line(_summary(report, out, verbose))
+    out.line(_summary(report, out, verbose, [LINES[a][0] for a in LINES if a in unjudged]))
 
 
 def _unjudged_areas(report: Report) -> set[Area]:
@@ -140,7 +140,20 @@ def _unjudged_areas(report: Report) -> set[Area]:
             judged.add(area)
         elif outcome.status is Status.NOT_JUDGED:
             unknown.add(area)
-    return unknown - judged
+    # Nothing known of the area at all (a paste that never showed it): a passing check there
+    # judged words the paste did not contain, not the area.
+    blank = {area for area, section in _SECTIONS.items() if not getattr(report.facts, section)}
+    return (unknown - judged) | blank
+
+
+_SECTIONS = {
+    Area.SYSTEM: "system",
+    Area.PYTHON: "python",
+    Area.NVIDIA: "nvidia",
+    Area.CUDA: "cuda",
+    Area.PACKAGES: "packages",
+    Area.ENVIRONMENT: "env",
+}
 
 
 def _explains(finding: Finding) -> str:
@@ -189,9 +202,13 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _summary(report: Report, out: Out, verbose: bool) -> str:
+def _summary(report: Report, out: Out, verbose: bool, unjudged: list[str]) -> str:
     errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
     if not errors and not warnings and not report.crashed:
+        if unjudged:  # not "healthy": part of the machine was never seen
+            return out.style("No issues found in what is known", "green") + (
+                f"; not judged: {', '.join(unjudged)}."
+            )
         return out.style("No issues found.", "green")
     parts = []
     if errors:
