@@ -17,7 +17,7 @@ from dldoctor.document.report import Report
 from dldoctor.fixes.commands import shown
 from dldoctor.model import Finding, Severity
 from dldoctor.report.clean import md_cell, md_fence, md_text
-from dldoctor.report.summary import LINES, framework_lines
+from dldoctor.report.summary import LINES, NO_ISSUES_IN_KNOWN, framework_lines, unjudged_areas
 
 _MARK = {Severity.OK: "✅", Severity.INFO: "ℹ️", Severity.WARNING: "⚠️", Severity.ERROR: "❌"}
 FINDINGS_CHARS = 30_000  # the findings' share; the rest is the facts' summary and the block
@@ -32,7 +32,7 @@ def render(report: Report, shown: Callable[[str], str] = lambda text: text) -> s
     primary = report.diagnosis.primary
     if primary is not None:
         out += [f"**Diagnosis:** {md_text(primary.code)}: {md_text(_cut(primary.title))}", ""]
-    out += _findings(report.findings)
+    out += _findings(report.findings, [LINES[a][0] for a in LINES if a in unjudged_areas(report)])
     out += _facts(report)
     head = shown("\n".join(out))
     text, abridged = compact_document(
@@ -41,7 +41,9 @@ def render(report: Report, shown: Callable[[str], str] = lambda text: text) -> s
     return head + "\n" + "\n".join(_embedded(text, abridged)) + "\n"
 
 
-def _findings(findings: list[Finding]) -> list[str]:
+def _findings(findings: list[Finding], unjudged: list[str]) -> list[str]:
+    if not findings and unjudged:  # part of the machine never seen: not "healthy"
+        return [f"{NO_ISSUES_IN_KNOWN}; not judged: {', '.join(unjudged)}.", ""]
     if not findings:
         return ["No issues found.", ""]
     out: list[str] = []

@@ -7,7 +7,7 @@ from typing import Any
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import canonical, jaxlib_cuda
-from dldoctor.model import Area
+from dldoctor.model import Area, Status
 from dldoctor.report.runtime_summary import details as runtime_details
 from dldoctor.report.runtime_summary import runtime_note
 
@@ -408,4 +408,38 @@ LINES = {
     Area.FRAMEWORKS: ("Frameworks", lambda f: frameworks_line(f)),
     Area.PACKAGES: ("Packages", packages_line),
     Area.ENVIRONMENT: ("Environment", environment_line),
+}
+
+
+NO_ISSUES_IN_KNOWN = "No issues found in what is known"
+
+
+def unjudged_areas(report: Any) -> set[Area]:
+    """Areas where some check was not judged and none passed: a ✓ there would claim health."""
+    from dldoctor.checks.registry import all_checks
+
+    areas = {c.code: c.area for c in all_checks()}
+    judged: set[Area] = set()
+    unknown: set[Area] = set()
+    for outcome in report.outcomes:
+        area = areas.get(outcome.code)
+        if area is None:
+            continue
+        if outcome.status in (Status.PASSED, Status.FOUND):
+            judged.add(area)
+        elif outcome.status is Status.NOT_JUDGED:
+            unknown.add(area)
+    # Nothing known of the area at all (a paste that never showed it): a passing check there
+    # judged words the paste did not contain, not the area.
+    blank = {area for area, section in _SECTIONS.items() if not getattr(report.facts, section)}
+    return (unknown - judged) | blank
+
+
+_SECTIONS = {
+    Area.SYSTEM: "system",
+    Area.PYTHON: "python",
+    Area.NVIDIA: "nvidia",
+    Area.CUDA: "cuda",
+    Area.PACKAGES: "packages",
+    Area.ENVIRONMENT: "env",
 }

@@ -16,7 +16,13 @@ from dldoctor.fixes.commands import shown
 from dldoctor.model import Area, Finding, Severity, Status
 from dldoctor.report.clean import clean
 from dldoctor.report.runtime_summary import header
-from dldoctor.report.summary import LINES, details, framework_lines
+from dldoctor.report.summary import (
+    LINES,
+    NO_ISSUES_IN_KNOWN,
+    details,
+    framework_lines,
+    unjudged_areas,
+)
 
 _CODES = {
     "bold": "1",
@@ -96,7 +102,7 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
     by_area: dict[Area, list[Finding]] = {area: [] for area in Area}
     for finding in report.findings:
         by_area[finding.area].append(finding)
-    unjudged = _unjudged_areas(report)
+    unjudged = unjudged_areas(report)
     for area in LINES:  # the machine's areas (Area.PROFILE belongs to `dldoctor profile`)
         label, describe = LINES[area]
         findings = by_area[area]
@@ -123,37 +129,6 @@ def render(report: Report, out: Out, verbose: bool = False) -> None:
         )
     out.line()
     out.line(_summary(report, out, verbose, [LINES[a][0] for a in LINES if a in unjudged]))
-
-
-def _unjudged_areas(report: Report) -> set[Area]:
-    """Areas where some check was not judged and none passed: a ✓ there would claim health."""
-    from dldoctor.checks.registry import all_checks
-
-    areas = {c.code: c.area for c in all_checks()}
-    judged: set[Area] = set()
-    unknown: set[Area] = set()
-    for outcome in report.outcomes:
-        area = areas.get(outcome.code)
-        if area is None:
-            continue
-        if outcome.status in (Status.PASSED, Status.FOUND):
-            judged.add(area)
-        elif outcome.status is Status.NOT_JUDGED:
-            unknown.add(area)
-    # Nothing known of the area at all (a paste that never showed it): a passing check there
-    # judged words the paste did not contain, not the area.
-    blank = {area for area, section in _SECTIONS.items() if not getattr(report.facts, section)}
-    return (unknown - judged) | blank
-
-
-_SECTIONS = {
-    Area.SYSTEM: "system",
-    Area.PYTHON: "python",
-    Area.NVIDIA: "nvidia",
-    Area.CUDA: "cuda",
-    Area.PACKAGES: "packages",
-    Area.ENVIRONMENT: "env",
-}
 
 
 def _explains(finding: Finding) -> str:
@@ -206,9 +181,7 @@ def _summary(report: Report, out: Out, verbose: bool, unjudged: list[str]) -> st
     errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
     if not errors and not warnings and not report.crashed:
         if unjudged:  # not "healthy": part of the machine was never seen
-            return out.style("No issues found in what is known", "green") + (
-                f"; not judged: {', '.join(unjudged)}."
-            )
+            return out.style(NO_ISSUES_IN_KNOWN, "green") + f"; not judged: {', '.join(unjudged)}."
         return out.style("No issues found.", "green")
     parts = []
     if errors:

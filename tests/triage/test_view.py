@@ -48,3 +48,11 @@ def test_a_machine_seen_whole_is_plainly_healthy():
     lines = _lines(report)
     assert lines[-1] == "No issues found."
     assert {_glyph(lines, label) for label in ("System", "Python", "Packages")} == {"✓"}
+
+
+def test_the_markdown_view_says_the_same():
+    from dldoctor.report.markdown import render as markdown
+
+    _, seen_in_part = triaged("nvidia_smi_q_and_csv_h100.txt")
+    assert "No issues found in what is known; not judged: System, Python," in markdown(seen_in_part)
+    assert "No issues found.\n" not in markdown(seen_in_part)
