@@ -37,12 +37,19 @@ PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
         ["dldoctor/matrix/rules.py"],
         ["tests/checks/test_bounds_arch.py", "tests/checks/test_bounds_driver.py", "tests/fixes"],
     ),
-    "profilers": (
-        ["dldoctor/profilers/analysis.py"],
+    "profilers": (  # the profile's judging: figures from what was collected, verdict, findings, gates
+        [
+            "dldoctor/profilers/analysis.py",
+            "dldoctor/profilers/jobs.py",
+            "dldoctor/profilers/rules.py",
+            "dldoctor/profilers/rules_steps.py",
+            "dldoctor/profilers/gate.py",
+        ],
         [
             "tests/profilers/test_verdict_bounds.py",
             "tests/profilers/test_analysis_session.py",
             "tests/profilers/test_rules.py",
+            "tests/profilers/test_gate.py",
         ],
     ),
 }
@@ -105,8 +112,20 @@ def results(work: Path) -> dict[str, str]:
     return found
 
 
+def module_of(mutant: str) -> str:
+    """``dldoctor.checks.driver`` of ``dldoctor.checks.driver.x_check__mutmut_3`` (or a method's)."""
+    return mutant.split(".x_")[0].split(".xǁ")[0]
+
+
+def score(counts: Counter[str]) -> tuple[int, int, float]:
+    """(killed, judged, percent killed): skipped and unchecked mutants are not judged."""
+    total = sum(n for s, n in counts.items() if s not in ("skipped", "not checked"))
+    killed = sum(n for s, n in counts.items() if s in KILLED)
+    return killed, total, 100.0 * killed / total if total else 0.0
+
+
 def part_of(mutant: str) -> str:
-    module = mutant.split(".x_")[0].split(".xǁ")[0]
+    module = module_of(mutant)
     for part, (patterns, _) in PARTS.items():
         for pattern in patterns:
             stem = pattern.removesuffix("*").removesuffix(".py").replace("/", ".")
@@ -136,20 +155,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     statuses = results(work)
     by_part: dict[str, Counter[str]] = {}
+    by_module: dict[str, Counter[str]] = {}
     for name, status in statuses.items():
         by_part.setdefault(part_of(name), Counter())[status] += 1
+        by_module.setdefault(module_of(name), Counter())[status] += 1
     failed = run.returncode != 0 or not statuses
     print(f"\nmutmut in {work}")
     for part in parts:
         counts = by_part.get(part, Counter())
-        total = sum(n for s, n in counts.items() if s not in ("skipped", "not checked"))
-        killed = sum(n for s, n in counts.items() if s in KILLED)
-        score = 100.0 * killed / total if total else 0.0
-        failed |= score < TARGETS[part]
+        killed, total, percent = score(counts)
+        failed |= percent < TARGETS[part]
         detail = ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
         print(
-            f"{part:10} {score:5.1f} % killed ({killed}/{total}; target {TARGETS[part]:.0f} %): {detail}"
+            f"{part:10} {percent:5.1f} % killed ({killed}/{total}; target {TARGETS[part]:.0f} %): {detail}"
         )
+        for module, found in sorted(by_module.items()):
+            if part_of(module + ".x_") == part:
+                killed, total, percent = score(found)
+                print(
+                    f"  {module:40} {percent:5.1f} % ({killed}/{total}), survived {found['survived']}"
+                )
     if args.survivors:
         for name, status in sorted(statuses.items()):
             if status == "survived":
