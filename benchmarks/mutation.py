@@ -15,6 +15,8 @@ NAME`` in the scratch folder prints its diff). Figures are in benchmarks/README.
 from __future__ import annotations
 
 import argparse
+import ast
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -57,6 +59,30 @@ TARGETS = {"checks": 85.0, "fixes": 85.0, "matrix": 85.0, "profilers": 75.0}
 KILLED = {"killed", "timeout", "segfault", "suspicious"}  # a test run that did not pass
 
 
+def undecorate(source: str) -> str:
+    """``source`` with each decorated module-level function written undecorated, its decorators
+    applied by an assignment right after it: ``@check(...) def f`` becomes ``def f`` then
+    ``f = check(...)(f)``, the same function registered the same way. mutmut 3 never mutates a
+    decorated function, so without this every check (``@check``) and profile rule (``@rule``)
+    would be left out of the score."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    edits = []  # (first decorator line, def line, last line, assignment), 1-based
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+            applied = node.name
+            for decorator in reversed(node.decorator_list):
+                applied = f"({ast.get_source_segment(source, decorator)})({applied})"
+            first = node.decorator_list[0].lineno
+            edits.append(
+                (first, node.lineno, node.end_lineno or node.lineno, f"{node.name} = {applied}\n")
+            )
+    for first, start, end, assignment in reversed(edits):
+        lines[end:end] = ["\n", assignment]
+        del lines[first - 1 : start - 1]
+    return "".join(lines)
+
+
 def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> None:
     """The tracked files (and this tree's uncommitted edits) in ``work``, with mutmut's config;
     ``files`` narrows what is mutated to those source files (a subset first)."""
@@ -67,13 +93,15 @@ def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> Non
         text=True,
         check=True,
     ).stdout.split()
+    mutate = files or [p for part in parts for p in PARTS[part][0]]
     for name in tracked:
         source = ROOT / name
         if source.is_file():
             target = work / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    mutate = files or [p for part in parts for p in PARTS[part][0]]
+            if name.endswith(".py") and any(fnmatch.fnmatch(name, p) for p in mutate):
+                target.write_text(undecorate(source.read_text(encoding="utf-8")), encoding="utf-8")
     tests = sorted({t for part in parts for t in PARTS[part][1]})
     lines = [
         "[mutmut]",
