@@ -52,6 +52,7 @@ PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
             "tests/profilers/test_analysis_session.py",
             "tests/profilers/test_rules.py",
             "tests/profilers/test_gate.py",
+            "tests/profilers/test_rules_bounds.py",
         ],
     ),
 }
