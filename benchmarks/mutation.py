@@ -15,6 +15,8 @@ NAME`` in the scratch folder prints its diff). Figures are in benchmarks/README.
 from __future__ import annotations
 
 import argparse
+import ast
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -37,17 +39,49 @@ PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
         ["dldoctor/matrix/rules.py"],
         ["tests/checks/test_bounds_arch.py", "tests/checks/test_bounds_driver.py", "tests/fixes"],
     ),
-    "profilers": (
-        ["dldoctor/profilers/analysis.py"],
+    "profilers": (  # the profile's judging: figures from what was collected, verdict, findings, gates
+        [
+            "dldoctor/profilers/analysis.py",
+            "dldoctor/profilers/jobs.py",
+            "dldoctor/profilers/rules.py",
+            "dldoctor/profilers/rules_steps.py",
+            "dldoctor/profilers/gate.py",
+        ],
         [
             "tests/profilers/test_verdict_bounds.py",
             "tests/profilers/test_analysis_session.py",
             "tests/profilers/test_rules.py",
+            "tests/profilers/test_gate.py",
+            "tests/profilers/test_rules_bounds.py",
         ],
     ),
 }
 TARGETS = {"checks": 85.0, "fixes": 85.0, "matrix": 85.0, "profilers": 75.0}
 KILLED = {"killed", "timeout", "segfault", "suspicious"}  # a test run that did not pass
+
+
+def undecorate(source: str) -> str:
+    """``source`` with each decorated module-level function written undecorated, its decorators
+    applied by an assignment right after it: ``@check(...) def f`` becomes ``def f`` then
+    ``f = check(...)(f)``, the same function registered the same way. mutmut 3 never mutates a
+    decorated function, so without this every check (``@check``) and profile rule (``@rule``)
+    would be left out of the score."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    edits = []  # (first decorator line, def line, last line, assignment), 1-based
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+            applied = node.name
+            for decorator in reversed(node.decorator_list):
+                applied = f"({ast.get_source_segment(source, decorator)})({applied})"
+            first = node.decorator_list[0].lineno
+            edits.append(
+                (first, node.lineno, node.end_lineno or node.lineno, f"{node.name} = {applied}\n")
+            )
+    for first, start, end, assignment in reversed(edits):
+        lines[end:end] = ["\n", assignment]
+        del lines[first - 1 : start - 1]
+    return "".join(lines)
 
 
 def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> None:
@@ -60,13 +94,15 @@ def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> Non
         text=True,
         check=True,
     ).stdout.split()
+    mutate = files or [p for part in parts for p in PARTS[part][0]]
     for name in tracked:
         source = ROOT / name
         if source.is_file():
             target = work / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    mutate = files or [p for part in parts for p in PARTS[part][0]]
+            if name.endswith(".py") and any(fnmatch.fnmatch(name, p) for p in mutate):
+                target.write_text(undecorate(source.read_text(encoding="utf-8")), encoding="utf-8")
     tests = sorted({t for part in parts for t in PARTS[part][1]})
     lines = [
         "[mutmut]",
@@ -105,8 +141,20 @@ def results(work: Path) -> dict[str, str]:
     return found
 
 
+def module_of(mutant: str) -> str:
+    """``dldoctor.checks.driver`` of ``dldoctor.checks.driver.x_check__mutmut_3`` (or a method's)."""
+    return mutant.split(".x_")[0].split(".xǁ")[0]
+
+
+def score(counts: Counter[str]) -> tuple[int, int, float]:
+    """(killed, judged, percent killed): skipped and unchecked mutants are not judged."""
+    total = sum(n for s, n in counts.items() if s not in ("skipped", "not checked"))
+    killed = sum(n for s, n in counts.items() if s in KILLED)
+    return killed, total, 100.0 * killed / total if total else 0.0
+
+
 def part_of(mutant: str) -> str:
-    module = mutant.split(".x_")[0].split(".xǁ")[0]
+    module = module_of(mutant)
     for part, (patterns, _) in PARTS.items():
         for pattern in patterns:
             stem = pattern.removesuffix("*").removesuffix(".py").replace("/", ".")
@@ -136,20 +184,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     statuses = results(work)
     by_part: dict[str, Counter[str]] = {}
+    by_module: dict[str, Counter[str]] = {}
     for name, status in statuses.items():
         by_part.setdefault(part_of(name), Counter())[status] += 1
+        by_module.setdefault(module_of(name), Counter())[status] += 1
     failed = run.returncode != 0 or not statuses
     print(f"\nmutmut in {work}")
     for part in parts:
         counts = by_part.get(part, Counter())
-        total = sum(n for s, n in counts.items() if s not in ("skipped", "not checked"))
-        killed = sum(n for s, n in counts.items() if s in KILLED)
-        score = 100.0 * killed / total if total else 0.0
-        failed |= score < TARGETS[part]
+        killed, total, percent = score(counts)
+        failed |= percent < TARGETS[part]
         detail = ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
         print(
-            f"{part:10} {score:5.1f} % killed ({killed}/{total}; target {TARGETS[part]:.0f} %): {detail}"
+            f"{part:10} {percent:5.1f} % killed ({killed}/{total}; target {TARGETS[part]:.0f} %): {detail}"
         )
+        for module, found in sorted(by_module.items()):
+            if part_of(module + ".x_") == part:
+                killed, total, percent = score(found)
+                print(
+                    f"  {module:40} {percent:5.1f} % ({killed}/{total}), survived {found['survived']}"
+                )
     if args.survivors:
         for name, status in sorted(statuses.items()):
             if status == "survived":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import jsonschema
@@ -61,15 +62,25 @@ def error(kind: str, message: str) -> dict[str, Any]:
     return {"type": kind, "message": message, "traceback": []}
 
 
+@functools.cache
+def _validator(definition: str) -> Any:
+    """A validator of one of the report schema's definitions, the schema checked once: checking
+    it again on every call (what ``jsonschema.validate`` does) took seconds per test."""
+    schema = report_schema()
+    part = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    kind = jsonschema.validators.validator_for(part)
+    kind.check_schema(part)
+    return kind(part)
+
+
 def judge(matrix, *overrides: dict[str, Any]):
     facts = make_facts(*overrides)
     outcomes = {o.code: o for o in run_checks(facts, matrix)}
-    schema = report_schema()  # the scenario's other sections are partial: check what is ours
-    defs = {"$schema": schema["$schema"], "$defs": schema["$defs"]}
-    jsonschema.validate(facts.runtime, {**defs, "$ref": "#/$defs/facts-runtime"})
+    # the scenario's other sections are partial: check what is ours
+    _validator("facts-runtime").validate(facts.runtime)
     for outcome in outcomes.values():
         for finding in outcome.findings:
-            jsonschema.validate(finding.to_dict(), {**defs, "$ref": "#/$defs/finding"})
+            _validator("finding").validate(finding.to_dict())
     return outcomes
 
 

@@ -3,6 +3,7 @@ processes and CPU, and a report section that follows the schema."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import jsonschema
@@ -13,9 +14,19 @@ from dldoctor.profilers.analysis import analyse
 from tests.profilers.sessions import PID, loader_event, session
 
 
-def validate(profile: dict) -> None:
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    """The profile section's validator, its schema checked once (``jsonschema.validate`` checks
+    it on every call: seconds per test)."""
     schema = profile_report_schema()
-    jsonschema.validate(profile, {"$defs": schema["$defs"], "$ref": "#/$defs/profile"})
+    part = {"$defs": schema["$defs"], "$ref": "#/$defs/profile"}
+    kind = jsonschema.validators.validator_for(part)
+    kind.check_schema(part)
+    return kind(part)
+
+
+def validate(profile: dict) -> None:
+    _validator().validate(profile)
 
 
 def exit_of(**kwargs) -> dict:

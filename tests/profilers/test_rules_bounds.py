@@ -1,0 +1,313 @@
+"""Each profile rule at, below and above its thresholds, and what its finding carries; the step
+breakdown and training health the rules read, from real collector records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dldoctor.model import Severity
+from dldoctor.profilers import jobs, rules, tune
+from dldoctor.profilers import thresholds as th
+from dldoctor.profilers.analysis import analyse, classify
+from dldoctor.profilers.collector import Steps
+from dldoctor.profilers.thresholds import pct
+from tests.profilers.sessions import PID, session
+from tests.profilers.synthetic import loader, make
+
+EPS = 1e-4  # a fraction just off a threshold (reports round fractions to 4 digits)
+
+
+def found(profile: dict) -> dict:
+    return {f.code: f for f in rules.judge(profile)}
+
+
+def rejudged(profile: dict) -> dict:
+    profile["verdict"] = classify(profile)
+    return profile
+
+
+def healthy(gpu_busy: float | None = 0.6) -> dict:
+    """Neither input- (1 ms of 70 ms waiting) nor CPU-bound (main thread 30 %)."""
+    return make(wait_s=0.001, gpu_busy=gpu_busy)
+
+
+@pytest.mark.parametrize("delta", [-EPS, 0.0, EPS])
+def test_gpu_underused_below_its_threshold_only(delta):
+    busy = th.GPU_UNDERUSED + delta
+    profile = healthy(busy)
+    assert profile["verdict"]["class"] == "healthy"
+    finding = found(profile).get("DD704")
+    assert (finding is not None) is (delta < 0)
+    if finding:
+        assert finding.severity is Severity.INFO
+        assert finding.title == f"The GPU is busy only {pct(busy)} of the time"
+        assert finding.evidence == {"gpu": busy}
+        assert finding.fixes[0].summary.startswith("raise the batch size")
+
+
+def test_gpu_underused_only_on_a_healthy_run_with_a_measured_gpu():
+    cpu_bound = make(wait_s=0.001, gpu_busy=0.2, main_thread=0.95)
+    assert cpu_bound["verdict"]["class"] == "cpu-bound"
+    assert "DD704" not in found(cpu_bound)  # the CPU is the cause, not the batch size
+    assert "DD704" not in found(healthy(None))
+
+
+def test_gpu_bound_quotes_the_busy_fraction_as_good_news():
+    busy = th.GPU_BOUND + 0.1
+    finding = found(healthy(busy))["DD705"]
+    assert finding.severity is Severity.OK
+    assert pct(busy) in finding.title and finding.evidence == {"gpu_busy_fraction": busy}
+    assert "DD705" not in found(healthy(th.GPU_BOUND - EPS))
+
+
+def test_cpu_bound_with_a_gpu_warns_and_quotes_both_figures():
+    profile = make(wait_s=0.001, gpu_busy=0.4, main_thread=0.95)
+    finding = found(profile)["DD703"]
+    assert finding.severity is Severity.WARNING
+    assert pct(0.95) in finding.title and pct(0.4) in finding.title
+    assert finding.evidence == {"main_thread_busy": 0.95, "gpu_busy_fraction": 0.4}
+    assert finding.fixes[0].summary.startswith("move per-batch CPU work out of the training loop")
+
+
+def test_cpu_bound_without_a_gpu_is_information_and_expected():
+    finding = found(make(wait_s=0.001, gpu_busy=None, main_thread=0.95))["DD703"]
+    assert finding.severity is Severity.INFO and not finding.fixes
+    assert "expected when the model runs on the CPU" in finding.title
+    assert finding.evidence == {"main_thread_busy": 0.95, "gpu_busy_fraction": None}
+
+
+def test_cpu_bound_falls_back_to_the_main_process_cores():
+    profile = make(wait_s=0.001, gpu_busy=0.4, main_thread=0.95)
+    profile["cpu"]["main_thread_busy"] = None
+    profile["cpu"]["main_process_cores"] = 0.9
+    finding = found(rejudged(profile))["DD703"]
+    assert finding.evidence["main_thread_busy"] == 0.9 and pct(0.9) in finding.title
+
+
+def saturated(wait: float, busy: float | None, share: float | None) -> dict:
+    profile = make(cores=8.0)
+    profile["data_wait"]["steady_fraction"] = wait
+    profile["cpu"].update(worker_busy=busy, tree_share_of_cores=share)
+    return rejudged(profile)
+
+
+@pytest.mark.parametrize("delta", [-EPS, 0.0, EPS])
+@pytest.mark.parametrize("which", ["wait", "busy", "share"])
+def test_saturated_workers_need_each_threshold_reached(which, delta):
+    values = {"wait": th.INPUT_BOUND, "busy": th.WORKER_BUSY, "share": th.CORES_BUSY}
+    if which == "wait":
+        values["wait"] = th.INPUT_NOTABLE + delta
+    else:
+        values[which] += delta
+    finding = found(saturated(**values)).get("DD706")
+    assert (finding is not None) is (delta >= 0)
+    if finding:
+        assert finding.severity is Severity.INFO
+        assert pct(values["busy"]) in finding.title and pct(values["share"]) in finding.title
+        assert "of the 8 cores available" in finding.title
+        assert finding.evidence == {"worker_busy": values["busy"], "tree_share": values["share"]}
+
+
+@pytest.mark.parametrize(("busy", "share"), [(None, 0.9), (0.9, None)])
+def test_saturated_workers_unmeasured_are_not_judged(busy, share):
+    assert "DD706" not in found(saturated(th.INPUT_BOUND, busy, share))
+
+
+def test_saturated_workers_say_nothing_without_a_verdict():
+    profile = saturated(th.INPUT_BOUND, 0.99, 0.99)
+    profile["steps"]["count"] = th.MIN_STEPS - 1
+    assert rejudged(profile)["verdict"]["class"] == "unknown"
+    assert "DD706" not in found(profile)
+
+
+@pytest.mark.parametrize("reason", ["NVML Shared Library Not Found", None])
+def test_no_gpu_says_why_or_that_the_reason_is_unknown(reason):
+    profile = make(gpu_busy=None)
+    profile["gpu"]["reason"] = reason
+    finding = found(profile)["DD708"]
+    assert finding.severity is Severity.INFO
+    assert f"({reason or 'unknown reason'})" in finding.title
+    assert finding.evidence == {"reason": reason}
+    assert "DD708" not in found(make(gpu_busy=0.5))
+
+
+@pytest.mark.parametrize("steps", [0, 1, th.MIN_STEPS - 1, th.MIN_STEPS, th.MIN_STEPS + 1])
+def test_too_few_steps_below_the_minimum_only(steps):
+    finding = found(make(steps=steps)).get("DD709")
+    assert (finding is not None) is (steps < th.MIN_STEPS)
+    if finding:
+        assert finding.severity is Severity.WARNING and finding.evidence == {"steps": steps}
+        assert finding.title.startswith(
+            "No training step seen" if steps == 0 else f"Only {steps} training steps seen"
+        )
+        assert "dldoctor.step()" in finding.fixes[0].summary
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "how"),
+    [
+        ("failed", {"exception": "ValueError: bad batch"}, "raised ValueError: bad batch"),
+        ("failed", {"returncode": 3}, "exited with code 3"),
+        ("interrupted", {"signal": "SIGINT"}, "was interrupted (SIGINT)"),
+        ("killed", {"signal": "SIGKILL"}, "was killed by SIGKILL"),
+    ],
+)
+def test_a_script_that_did_not_finish_says_how(status, extra, how):
+    profile = make(steps=40)
+    profile["exit"].update(status=status, **extra)
+    finding = found(profile)["DD710"]
+    assert finding.title == f"The script {how} after 40 steps: this report covers what ran"
+    assert finding.evidence == {"exit": profile["exit"]}
+
+
+@pytest.mark.parametrize("status", ["completed", "stopped"])
+def test_a_finished_or_stopped_script_is_no_finding(status):
+    profile = make()
+    profile["exit"]["status"] = status
+    assert "DD710" not in found(profile)
+
+
+def test_a_loss_that_became_nan_names_its_step_and_the_two_usual_causes():
+    profile = make()
+    profile["health"] = {"nonfinite_loss": {"value": "nan", "step": 17, "backward_calls": 17}}
+    finding = found(profile)["DD713"]
+    assert finding.severity is Severity.WARNING
+    assert finding.title.startswith("The loss became nan at training step 17")
+    assert finding.evidence == {"nonfinite_loss": profile["health"]["nonfinite_loss"]}
+    summaries = [f.summary for f in finding.fixes]
+    assert "clip_grad_norm_" in summaries[0] and "GradScaler" in summaries[1]
+    for health in (None, {}, {"nonfinite_loss": None}):
+        profile["health"] = health
+        assert "DD713" not in found(profile)
+
+
+def test_the_nonfinite_loss_is_dated_by_the_steps_that_count():
+    """Seen during a step: the batch step counts where batches are the steps, the marked step
+    where dldoctor.step() marks them."""
+    batches = session([], set())
+    record = batches.collector.processes[PID]
+    nan = f"N {PID} " + json.dumps({"value": "inf", "backward_calls": 9})
+    batch_step = record.data.count + 1
+    batches.collector.feed(nan)
+    assert analyse(batches)["health"]["nonfinite_loss"] == {
+        "value": "inf",
+        "step": batch_step,
+        "backward_calls": 9,
+    }
+    marked = session([], set())
+    for i in range(th.MIN_STEPS + 2):
+        marked.collector.feed(f"B {PID} {1.0 + i * 0.1:.4f} s")
+    marked_step = marked.collector.processes[PID].marks.count + 1
+    marked.collector.feed(nan)
+    profile = analyse(marked)
+    assert profile["steps"]["source"] == "step()"
+    assert marked_step != batch_step
+    assert profile["health"]["nonfinite_loss"]["step"] == marked_step
+    assert analyse(session([], set()))["health"] == {"nonfinite_loss": None}
+
+
+def tuned(baseline_s: float, best_s: float) -> tuple[dict, dict]:
+    """A profile whose --tune trials (the boundary: each a real run otherwise) ran at
+    ``best_s`` per step for the first candidate and slower for the rest."""
+    profile = make(steps=30, step_s=baseline_s, wait_s=baseline_s / 2)
+    profile["data_wait"]["first_steps"] = {"count": 0, "time_s": 0.0, "wait_s": 0.0}
+    profile["loaders"] = [loader(num_workers=0, persistent_workers=False)]
+    runs = []
+
+    def trial(env: dict, n: int, duration_s: float) -> dict:
+        runs.append(env)
+        return make(steps=n, step_s=best_s if len(runs) == 1 else baseline_s * 2, wait_s=0.0)
+
+    section = tune.run(profile, trial, steps=None)
+    assert section is not None
+    return profile, section
+
+
+def test_a_tuned_setting_that_is_faster_is_the_fix_with_its_measured_speedup():
+    profile, section = tuned(0.070, 0.035)
+    best, baseline = section["best"], section["baseline"]
+    finding = found({**profile, "tune": section})["DD714"]
+    settings = ", ".join(f"{k}={v}" for k, v in best["settings"].items())
+    speedup = baseline["step_s"] / best["step_s"]
+    assert finding.severity is Severity.WARNING
+    assert finding.title == (
+        f"Measured with --tune: {settings} makes each step {speedup:.1f}× faster "
+        f"({best['step_s'] * 1e3:.1f} ms against {baseline['step_s'] * 1e3:.1f} ms)"
+    )
+    file, line = section["loader_site"]
+    assert finding.fixes[0].summary == f"set {settings} in the DataLoader built at {file}:{line}"
+    assert f"Measured over {section['trial_steps']} steps per trial" in finding.fixes[0].notes
+    assert f"{len(section['trials'])} settings tried" in finding.fixes[0].notes
+    assert finding.evidence == {
+        "baseline": baseline,
+        "best": best,
+        "trials": len(section["trials"]),
+    }
+
+
+def test_no_tuned_fix_without_a_better_setting_or_a_measured_baseline():
+    profile, section = tuned(0.070, 0.069)  # under the gain a fix must bring
+    assert section["best"] is None
+    assert "DD714" not in found({**profile, "tune": section})
+    profile, section = tuned(0.070, 0.035)
+    section["baseline"]["step_s"] = None
+    assert "DD714" not in found({**profile, "tune": section})
+    assert "DD714" not in found(profile)  # no --tune
+
+
+def phased(steps: int, first_wait: float = 0.1) -> Steps:
+    """Steps of 1 s each: a wait (``first_wait`` in the first), then copy 0.05, forward 0.3,
+    backward 0.4, optimizer 0.05; what remains of the second is the loop body's own."""
+    record = Steps()
+    for i in range(steps):
+        t = float(i)
+        wait = first_wait if i == 0 else 0.1
+        record.boundary(t)
+        record.wait(t, t + wait)
+        record.phase("c", t + 0.10, t + 0.15)
+        record.phase("f", t + 0.15, t + 0.45)
+        record.phase("b", t + 0.45, t + 0.85)
+        record.phase("o", t + 0.85, t + 0.90)
+    record.end(float(steps))
+    return record
+
+
+def test_each_step_splits_into_wait_phases_and_loop_body():
+    split = jobs.breakdown(phased(12), steady=False)
+    assert split["measured"] is True and split["steady"] is False
+    expected = {"data_wait": 0.1, "copy": 0.05, "forward": 0.3, "backward": 0.4}
+    expected.update(optimizer=0.05, loop_body=0.1)
+    assert split["fractions"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_steady_breakdown_leaves_the_first_step_out():
+    steps = phased(11, first_wait=0.6)  # the first batch waits 0.6 s: start-up
+    everything = jobs.breakdown(steps, steady=False)["fractions"]
+    steady = jobs.breakdown(steps, steady=True)
+    assert steady["steady"] is True
+    assert steady["fractions"]["data_wait"] == pytest.approx(0.1, abs=1e-4)
+    assert everything["data_wait"] == pytest.approx((0.6 + 10 * 0.1) / 11, abs=1e-4)
+    assert steady["fractions"]["forward"] == pytest.approx(0.3, abs=1e-4)
+
+
+def test_phases_that_overlap_past_the_step_leave_no_negative_loop_body():
+    record = Steps()
+    record.boundary(0.0)
+    record.phase("f", 0.0, 0.8)
+    record.phase("b", 0.0, 1.3)  # overlapping, and past the step's end: 2.1 s in a 1 s step
+    record.end(1.0)
+    fractions = jobs.breakdown(record, steady=False)["fractions"]
+    assert fractions["loop_body"] == 0.0
+    assert fractions["forward"] == pytest.approx(0.8) and fractions["backward"] == 1.0  # capped
+
+
+def test_steps_without_phases_have_no_breakdown():
+    record = Steps()
+    for i in range(5):
+        record.boundary(float(i))
+        record.wait(float(i), i + 0.5)
+    record.end(5.0)
+    assert jobs.breakdown(record, steady=False) == {"measured": False, "fractions": None}
+    assert jobs.breakdown(Steps(), steady=False) == {"measured": False, "fractions": None}
