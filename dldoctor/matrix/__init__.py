@@ -402,6 +402,10 @@ def _tables(root: Path) -> dict[str, JSON]:
     return tables
 
 
+# The small real calls an extension's probe child knows (probes/child/extension_probe.py).
+EXTENSION_CALLS = ("torchvision-nms", "triton-kernel")
+
+
 def _extensions(doc: JSON) -> None:
     """extensions.toml: known ops and rebuild kinds, unique names, label patterns that compile,
     host GCC rows in ascending CUDA order."""
@@ -416,6 +420,10 @@ def _extensions(doc: JSON) -> None:
             raise MatrixError(f"{where}: rebuild must be pip, source or wheel")
         if row["rebuild"] == "source" and not str(row.get("repository", "")).startswith("https://"):
             raise MatrixError(f"{where}: a source rebuild names its https repository")
+        if row.get("call") not in (None, *EXTENSION_CALLS):
+            raise MatrixError(f"{where}: call must be one of {', '.join(EXTENSION_CALLS)}")
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", str(row.get("import", "x"))):
+            raise MatrixError(f"{where}: import must be a module name")
     for i, row in enumerate(doc.get("label", [])):
         try:
             re.compile(_need(row, "pattern", f"extensions.toml label #{i + 1}"))

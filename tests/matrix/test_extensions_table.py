@@ -30,6 +30,8 @@ def _broken(tmp_path, old: str, new: str):
         ("pattern = '^cu(?P<cuda>", "pattern = '^cu(?P<cuda", "label #1"),
         ('cuda = "11.1"\ngcc_max = 10', 'cuda = "10.9"\ngcc_max = 10', "host_gcc"),
         ('name = "xformers"', 'name = "flash-attn"', "listed twice"),
+        ('call = "torchvision-nms"', 'call = "torchvision-resnet"', r"torchvision\): call must be"),
+        ('import = "mmcv"', 'import = "mmcv; os.system"', r"mmcv-full\): import must be a module"),
     ],
 )  # fmt: skip
 def test_a_broken_extensions_row_is_refused(tmp_path, old, new, message):
