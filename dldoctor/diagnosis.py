@@ -66,6 +66,7 @@ ABSORBS = {
     "DD520": ("DD601", "DD526", "DD527"),  # an extension built for another torch fails its import
     "DD521": ("DD601", "DD526", "DD527"),  # an extension of another CUDA major fails its import
     "DD523": ("DD526", "DD527"),  # an extension without its compiled modules fails its import
+    "DD528": ("DD526", "DD527"),  # a triton of another line than torch's fails its import
 }
 # Absorptions between two distributions' findings: they need not be about one framework.
 _ACROSS = ("DD509",)
@@ -136,7 +137,7 @@ def _absorbs(root: Finding, other: Finding) -> bool:
         required = str(other.evidence.get("requirement") or "")
         name = re.split(r"[\s\[<>=!~;(]", required, maxsplit=1)[0].lower()
         return {str(other.evidence.get("distribution")).lower(), name} == pair
-    if root.code in ("DD520", "DD521", "DD523"):  # the extension judged is the one that fails
+    if root.code in ("DD520", "DD521", "DD523", "DD528"):  # the extension judged is the one failing
         if "extension" in other.evidence:  # its own probe child (DD526, DD527)
             return _extension(other) == _extension(root)
         module = other.evidence.get("module")

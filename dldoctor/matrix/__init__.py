@@ -433,3 +433,12 @@ def _extensions(doc: JSON) -> None:
         [_need(r, "cuda", "extensions.toml host_gcc") for r in doc.get("host_gcc", [])],
         "extensions.toml host_gcc",
     )
+    rows = doc.get("triton", [])
+    _ascending(
+        [_need(r, "torch", "extensions.toml triton") for r in rows], "extensions.toml triton"
+    )
+    for i, row in enumerate(rows):
+        where = f"extensions.toml triton #{i + 1} (torch {row['torch']})"
+        pins = [str(p) for p in row.get("pinned") or []]
+        if not pins or any(minor_of(p) != str(_need(row, "triton", where)) for p in pins):
+            raise MatrixError(f"{where}: every pinned triton must be of its triton minor")
