@@ -2,6 +2,7 @@
 
 from dldoctor.checks import (
     build,
+    build_memory,
     build_ready,
     builds,
     compat_arch,
@@ -31,6 +32,7 @@ from dldoctor.checks import (
 
 __all__ = [
     "build",
+    "build_memory",
     "build_ready",
     "builds",
     "compat_arch",
