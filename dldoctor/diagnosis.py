@@ -63,8 +63,10 @@ ABSORBS = {
     "DD604": ("DD504",),  # the library it could not load is the cuDNN DD504 finds missing
     "DD303": ("DD601",),  # a companion built for another torch fails its import
     "DD509": ("DD303",),  # Keras 3 and its backend's pin on Keras 2: one conflict, two sides
-    "DD520": ("DD601",),  # an extension built for another torch fails its import
-    "DD521": ("DD601",),  # an extension of another CUDA major fails its import
+    "DD520": ("DD601", "DD526", "DD527"),  # an extension built for another torch fails its import
+    "DD521": ("DD601", "DD526", "DD527"),  # an extension of another CUDA major fails its import
+    "DD523": ("DD526", "DD527"),  # an extension without its compiled modules fails its import
+    "DD528": ("DD526", "DD527"),  # a triton of another line than torch's fails its import
 }
 # Absorptions between two distributions' findings: they need not be about one framework.
 _ACROSS = ("DD509",)
@@ -72,7 +74,7 @@ _ACROSS = ("DD509",)
 _IMPLIED = {"DD506": "jax", "DD511": "tensorflow", "DD512": "torch"}
 # What follows from a framework's root cause: its import failing, its devices missing, its
 # computations failing, its child dying. Reported alone only when nothing explains them.
-CONSEQUENCES = ("DD601", "DD605", "DD606", "DD607", "DD610")
+CONSEQUENCES = ("DD601", "DD605", "DD606", "DD607", "DD610", "DD526", "DD527")
 # Machine-wide causes: every framework's CUDA start-up and GPU list follow from them.
 MACHINE = ("DD101", "DD102", "DD103", "DD104", "DD401", "DD402", "DD502")
 _MACHINE_EXPLAINS = ("DD605", "DD610")
@@ -135,10 +137,24 @@ def _absorbs(root: Finding, other: Finding) -> bool:
         required = str(other.evidence.get("requirement") or "")
         name = re.split(r"[\s\[<>=!~;(]", required, maxsplit=1)[0].lower()
         return {str(other.evidence.get("distribution")).lower(), name} == pair
-    if root.code in ("DD520", "DD521"):  # the extension judged is the module that fails
+    if root.code in ("DD520", "DD521", "DD523", "DD528"):  # the extension judged is the one failing
+        if "extension" in other.evidence:  # its own probe child (DD526, DD527)
+            return _extension(other) == _extension(root)
         module = other.evidence.get("module")
         return isinstance(module, str) and canonical(module) == root.evidence.get("extension")
     return True
+
+
+def _extension(finding: Finding) -> str | None:
+    named = finding.evidence.get("extension")
+    return canonical(named) if isinstance(named, str) else None
+
+
+def _other_extension(root: Finding, other: Finding) -> bool:
+    """Two findings about different extensions of one framework: one does not explain the other
+    (flash-attn built for another torch says nothing of xformers' import)."""
+    mine, theirs = _extension(root), _extension(other)
+    return mine is not None and theirs is not None and mine != theirs
 
 
 def _cause(finding: Finding) -> str | None:
@@ -203,6 +219,8 @@ def diagnose(findings: list[Finding] | tuple[Finding, ...]) -> Diagnosis:
             if framework_of(items[r]) != framework_of(items[s]):
                 if items[s].code in _ACROSS and _absorbs(items[s], items[r]):
                     folder.fold(s, r)
+                continue
+            if _other_extension(items[s], items[r]):
                 continue
             if _cause(items[r]) in causes or _absorbs(items[s], items[r]):
                 folder.fold(s, r)
@@ -269,6 +287,8 @@ def _gpu_related(finding: Finding) -> bool:
 
 def _explains(root: Finding, other: Finding) -> bool:
     """Whether ``root`` (a cause of one framework) explains ``other`` (of the same framework)."""
+    if _other_extension(root, other):
+        return False
     cause = _cause(other)
     if cause is not None and (cause == _cause(root) or cause in PREDICTS.get(root.code, ())):
         return True  # the same words, or what the static check predicted

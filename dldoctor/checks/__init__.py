@@ -2,6 +2,7 @@
 
 from dldoctor.checks import (
     build,
+    build_memory,
     build_ready,
     builds,
     compat_arch,
@@ -16,6 +17,8 @@ from dldoctor.checks import (
     env,
     extensions,
     extensions_ops,
+    extensions_pairs,
+    extensions_probe,
     interpreter,
     packages,
     runtime,
@@ -29,6 +32,7 @@ from dldoctor.checks import (
 
 __all__ = [
     "build",
+    "build_memory",
     "build_ready",
     "builds",
     "compat_arch",
@@ -43,6 +47,8 @@ __all__ = [
     "env",
     "extensions",
     "extensions_ops",
+    "extensions_pairs",
+    "extensions_probe",
     "interpreter",
     "packages",
     "runtime",

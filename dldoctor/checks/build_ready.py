@@ -10,11 +10,10 @@ from dldoctor.checks.build import (
     build_without_ninja,
     build_without_python_headers,
 )
+from dldoctor.checks.build_memory import Budget, budget, max_jobs_advice
 from dldoctor.checks.registry import Unjudged, Verdict, check
 from dldoctor.facts import queries as q
-from dldoctor.facts.known import known
 from dldoctor.facts.model import Facts
-from dldoctor.fixes import build as fb
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Severity
 
@@ -28,8 +27,9 @@ from dldoctor.model import Area, Severity
 def build_ready(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
     """What: when a build is coming and none of DD530-DD534 finds a problem or lacks a fact,
     the verdict that this machine can build CUDA extensions for torch, with the tools it will
-    use; with little RAM for a memory-hungry build (flash-attn: under 96 GB), the MAX_JOBS
-    advice of its README.
+    use and the disk free where pip builds; for a memory-hungry build (flash-attn: up to 5 GB
+    per nvcc thread, 4 threads a job) whose jobs would not all fit in the free memory at
+    ninja's default parallelism (CPUs + 2), the MAX_JOBS that fits.
 
     Why: a build takes minutes to hours; knowing before it starts that nvcc, the compiler and
     ninja fit saves the failed attempts, and too many parallel jobs run out of memory.
@@ -51,34 +51,36 @@ def build_ready(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudged]:
         return list(results)
     torch = q.installed(facts, "torch") or {}
     compiler = tools.get("host_compiler") or {}
-    fixes = []
-    unjudged: list[Verdict | Unjudged] = []
-    total = known(facts, "system.memory.total_bytes")
-    asked = "asked (--build)" in why
-    for spec in matrix.tables["extensions"]["extension"]:
-        memory = spec.get("build_memory")
-        coming = asked or any(w.startswith(f"{spec['name']} ") for w in why)
-        if not memory or not coming or tools.get("max_jobs"):
-            continue
-        if not isinstance(total, int):
-            unjudged.append(Unjudged("the MAX_JOBS advice", "system.memory.total_bytes"))
-            break
-        if coming and total < int(memory["ram_below_gib"]) * 1024**3:
-            gib = total / 1024**3
-            why_jobs = f"{spec['name']} with {gib:.0f} GiB of RAM"
-            fixes.append(fb.max_jobs(int(memory["max_jobs"]), why_jobs))
-            break
+    plan = budget(facts, matrix, why, tools)
+    if isinstance(plan, Budget) and plan.fits < 1 and plan.named:
+        return []  # DD536 says what to change
+    advice = max_jobs_advice(plan, tools) if isinstance(plan, Budget) else None
+    fixes = (advice,) if advice else ()
+    unjudged: list[Verdict | Unjudged] = [plan] if isinstance(plan, Unjudged) else []
+    room = tools.get("build_dir") or {}
+    free = room.get("free_bytes")
+    disk = f"; {free / 1024**3:.0f} GiB free in {room.get('path')}" if isinstance(free, int) else ""
     return [
         Verdict(
             Severity.INFO,
             f"This machine can build CUDA extensions for torch {torch.get('version')} (CUDA {cuda}): "
-            f"nvcc {tools.get('nvcc_version')}, {compiler.get('kind')} {compiler.get('version')}, ninja",
+            f"nvcc {tools.get('nvcc_version')}, {compiler.get('kind')} {compiler.get('version')}, ninja"
+            + disk,
             evidence={
                 "building": why,
                 "cuda_home": tools.get("cuda_home"),
                 "max_jobs": tools.get("max_jobs"),
+                "build_dir": room or None,
+                "memory": None
+                if not isinstance(plan, Budget)
+                else {
+                    "free_bytes": plan.free_bytes,
+                    "job_bytes": plan.job_bytes,
+                    "jobs_that_fit": plan.fits,
+                    "ninja_default_jobs": plan.default_jobs,
+                },
             },
-            fixes=tuple(fixes),
+            fixes=fixes,
         ),
         *unjudged,
     ]

@@ -9,6 +9,7 @@ toolkit's own crt/host_config.h, where nvcc stops with "unsupported GNU version"
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from typing import Any
@@ -87,6 +88,7 @@ def gather_build_tools(host: Host, cuda: JSON) -> JSON:
     listed = next((t for t in cuda.get("toolkits") or [] if t.get("path") == toolkit), None)
     ninja = host.which("ninja")
     max_jobs = host.env.get("MAX_JOBS")
+    nvcc_threads = host.env.get("NVCC_THREADS")
     return {
         "cuda_home": home["path"],
         "cuda_home_chosen_by": home["chosen_by"],
@@ -98,4 +100,17 @@ def gather_build_tools(host: Host, cuda: JSON) -> JSON:
         "host_compiler": host_compiler(host) if has_nvcc else False,
         "ninja": machine_path(host, ninja) if ninja else False,
         "max_jobs": max_jobs if max_jobs else False,
+        "nvcc_threads": nvcc_threads if nvcc_threads else False,
+        "build_dir": build_dir(host),
     }
+
+
+def build_dir(host: Host) -> JSON:
+    """Where pip builds (its temporary directory: TMPDIR, else /tmp, as Python's tempfile picks
+    on POSIX) and the space free there; free_bytes None when it cannot be read."""
+    path = host.env.get("TMPDIR") or "/tmp"
+    try:
+        stat = os.statvfs(host.path(path))
+    except (OSError, AttributeError, ValueError):  # absent, or no statvfs (Windows)
+        return {"path": path, "free_bytes": None}
+    return {"path": path, "free_bytes": stat.f_bavail * stat.f_frsize}

@@ -92,3 +92,14 @@ def max_jobs(jobs: int, why: str) -> Fix:
         intents=(intent,),
         notes="Run it in the shell that builds (it is not run for you).",
     )
+
+
+def nvcc_threads(threads: int, why: str) -> Fix:
+    command, intent = _setting("NVCC_THREADS", str(threads))
+    max_command, max_intent = _setting("MAX_JOBS", "1")
+    return Fix(
+        f"Build one job at a time with {threads} nvcc thread(s) ({why}).",
+        (command, max_command),
+        intents=(intent, max_intent),
+        notes="Run them in the shell that builds (they are not run for you).",
+    )

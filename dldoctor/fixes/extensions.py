@@ -130,3 +130,12 @@ def newer_release(facts: Facts, key: str, version: str, why: str) -> Fix:
     return rendered(
         f"Install a {key} release newer than {version} ({why}).", Install((requirement,)), facts
     )
+
+
+def paired_triton(facts: Facts, pin: str, torch_version: str) -> Fix:
+    """The triton release the installed torch's wheels pin (compat_matrix/extensions.toml)."""
+    return rendered(
+        f"Install triton {pin}, the release torch {torch_version} is built and tested with.",
+        Install((f"triton=={pin}",)),
+        facts,
+    )

@@ -402,6 +402,10 @@ def _tables(root: Path) -> dict[str, JSON]:
     return tables
 
 
+# The small real calls an extension's probe child knows (probes/child/extension_probe.py).
+EXTENSION_CALLS = ("torchvision-nms", "triton-kernel")
+
+
 def _extensions(doc: JSON) -> None:
     """extensions.toml: known ops and rebuild kinds, unique names, label patterns that compile,
     host GCC rows in ascending CUDA order."""
@@ -416,6 +420,10 @@ def _extensions(doc: JSON) -> None:
             raise MatrixError(f"{where}: rebuild must be pip, source or wheel")
         if row["rebuild"] == "source" and not str(row.get("repository", "")).startswith("https://"):
             raise MatrixError(f"{where}: a source rebuild names its https repository")
+        if row.get("call") not in (None, *EXTENSION_CALLS):
+            raise MatrixError(f"{where}: call must be one of {', '.join(EXTENSION_CALLS)}")
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", str(row.get("import", "x"))):
+            raise MatrixError(f"{where}: import must be a module name")
     for i, row in enumerate(doc.get("label", [])):
         try:
             re.compile(_need(row, "pattern", f"extensions.toml label #{i + 1}"))
@@ -425,3 +433,12 @@ def _extensions(doc: JSON) -> None:
         [_need(r, "cuda", "extensions.toml host_gcc") for r in doc.get("host_gcc", [])],
         "extensions.toml host_gcc",
     )
+    rows = doc.get("triton", [])
+    _ascending(
+        [_need(r, "torch", "extensions.toml triton") for r in rows], "extensions.toml triton"
+    )
+    for i, row in enumerate(rows):
+        where = f"extensions.toml triton #{i + 1} (torch {row['torch']})"
+        pins = [str(p) for p in row.get("pinned") or []]
+        if not pins or any(minor_of(p) != str(_need(row, "triton", where)) for p in pins):
+            raise MatrixError(f"{where}: every pinned triton must be of its triton minor")

@@ -152,11 +152,14 @@ def launch_order(groups: tuple[tuple[str, ...], ...]) -> list[tuple[str, ...]]:
 
 
 def _companions(frame: dict[str, Any], matrix: Matrix) -> list[str]:
-    """Import names of the installed companions (torchvision, torchaudio, tf-keras)."""
+    """Import names of the installed companions (tf-keras); those that are extensions
+    (torchvision, torchaudio) are probed in their own child (probes/extensions.py)."""
     names = []
+    extensions = {canonical(str(e["name"])) for e in matrix.tables["extensions"]["extension"]}
     for dist in frame.get("distributions") or []:
-        spec = matrix.package(canonical(str(dist.get("name", ""))))
-        if spec is not None and spec.role == "companion":
+        name = canonical(str(dist.get("name", "")))
+        spec = matrix.package(name)
+        if spec is not None and spec.role == "companion" and name not in extensions:
             names.append(spec.import_name)
     return names
 

@@ -14,8 +14,9 @@ from typing import Any, Callable
 
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
+from dldoctor.probes import extensions as ext_planning
 from dldoctor.probes import plan as planning
-from dldoctor.probes.collect import ChildRecords
+from dldoctor.probes.collect import ChildRecords, new_record
 from dldoctor.probes.loads import annotate
 from dldoctor.probes.runner import run_child
 
@@ -97,9 +98,13 @@ class Running:
         self.matrix = matrix
         self.cancelled = threading.Event()
         self.futures: list[Future[tuple[dict[str, JSON], list[str]]]] = []
+        self.ext_futures: list[Future[tuple[dict[str, JSON], list[str]]]] = []
         self.pool: ThreadPoolExecutor | None = None
+        self.ext_pool: ThreadPoolExecutor | None = None
         self.workdir: tempfile.TemporaryDirectory[str] | None = None
         plan = planning.make_plan(facts, matrix, options.frameworks, options.env)
+        probed = tuple(key for group in plan.groups for key in group)
+        self.ext_plan = ext_planning.make_plan(facts, matrix, probed, options.frameworks)
         memory = options.memory_limit_bytes or default_memory_limit(facts)
         self.section: JSON = {
             "ran": True,
@@ -111,14 +116,16 @@ class Running:
             "not_probed": plan.not_probed,
             "groups": [list(g) for g in plan.groups],
             "errors": [],
+            "extensions": {},
+            "extensions_not_probed": self.ext_plan.not_probed,
         }
-        if not plan.groups:
+        if not plan.groups and not self.ext_plan.jobs:
             return
         cores = (facts.system.get("cpu") or {}).get("usable_cores")
         nice = planning.niceness(plan.groups, cores if isinstance(cores, int) else os.cpu_count())
         self.workdir = tempfile.TemporaryDirectory(prefix="dldoctor-probe-")
         where = self.workdir.name, os.path.join(self.workdir.name, "accelerator.lock")
-        self.pool = ThreadPoolExecutor(max_workers=len(plan.groups))
+        self.pool = ThreadPoolExecutor(max_workers=max(1, len(plan.groups)))
         try:
             for group in planning.launch_order(plan.groups):
                 spawned = threading.Event()
@@ -136,25 +143,49 @@ class Running:
                 )
                 # The next child once this one exists (a bound: a wedged fork must not stall us).
                 spawned.wait(SPAWN_WAIT_S)
+            self._start_extensions(options, (memory, *where, planning.NICE), notify)
         except BaseException:  # Ctrl-C while starting them: the ones started are killed
             self.cancel()
             raise
 
+    def _start_extensions(
+        self,
+        options: ProbeOptions,
+        where: tuple[int | None, str, str, int],
+        notify: Callable[[ProbeEvent], None],
+    ) -> None:
+        """One child per extension, WORKERS at a time and niced (the frameworks' probes come
+        first), all of them within BUDGET_TIMEOUTS probe timeouts."""
+        if not self.ext_plan.jobs:
+            return
+        self.ext_pool = ThreadPoolExecutor(max_workers=ext_planning.WORKERS)
+        deadline = self.started + ext_planning.BUDGET_TIMEOUTS * options.timeout_s
+        for name, settings in self.ext_plan.jobs.items():
+            self.ext_futures.append(
+                self.ext_pool.submit(
+                    _run_extension, name, settings, options, where, self.cancelled, deadline
+                )
+            )
+
     def finish(self) -> JSON:
         """Wait for every child; Ctrl-C kills them and marks the section ``interrupted``."""
+        futures = self.futures + self.ext_futures
         try:
             try:
-                results = [future.result() for future in self.futures]
+                results = [future.result() for future in futures]
             except KeyboardInterrupt:  # Ctrl-C: the children are killed, what they said kept
                 self.cancelled.set()
                 self.section["interrupted"] = True
-                results = [future.result() for future in self.futures]
+                results = [future.result() for future in futures]
         except BaseException:  # every child is killed before we leave
             self.cancel()
             raise
         self._close()
-        for records, errors in results:
+        for records, errors in results[: len(self.futures)]:
             self.section["frameworks"].update(records)
+            self.section["errors"] += errors
+        for records, errors in results[len(self.futures) :]:
+            self.section["extensions"].update(records)
             self.section["errors"] += errors
         for record in self.section["frameworks"].values():
             try:
@@ -165,20 +196,25 @@ class Running:
         self.section["frameworks"] = dict(
             sorted(self.section["frameworks"].items(), key=lambda kv: order.get(kv[0], 99))
         )
+        planned = list(self.ext_plan.jobs)
+        self.section["extensions"] = dict(
+            sorted(self.section["extensions"].items(), key=lambda kv: planned.index(kv[0]))
+        )
         self.section["duration_s"] = round(time.monotonic() - self.started, 3)
         return self.section
 
     def cancel(self) -> None:
         """Kill every child and wait for their threads (the static facts failed, or Ctrl-C)."""
         self.cancelled.set()
-        for future in self.futures:
+        for future in self.futures + self.ext_futures:
             with contextlib.suppress(BaseException):
                 future.result()
         self._close()
 
     def _close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
+        for pool in (self.pool, self.ext_pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
         if self.workdir is not None:
             self.workdir.cleanup()
             self.workdir = None
@@ -194,14 +230,52 @@ def _run_group(
     spawned: threading.Event,
 ) -> tuple[dict[str, JSON], list[str]]:
     try:
-        return _probe_group(group, plan, options, where, notify, cancel, spawned)
+        return _probe_group(
+            group, lambda: _jobs(group, plan), options, where, notify, cancel, spawned
+        )
     finally:
         spawned.set()  # whatever happened, the next child need not wait for this one
 
 
+def _jobs(group: tuple[str, ...], plan: planning.Plan) -> list[JSON]:
+    return [planning.job(key, plan.companions.get(key, []), plan.options.get(key)) for key in group]
+
+
+def _run_extension(
+    name: str,
+    settings: JSON,
+    options: ProbeOptions,
+    where: tuple[int | None, str, str, int],
+    cancel: threading.Event,
+    deadline: float,
+) -> tuple[dict[str, JSON], list[str]]:
+    """One extension in its own child, as a framework is probed (the same harness and runner)."""
+    if cancel.is_set() or time.monotonic() >= deadline:
+        record = new_record()
+        record["status"] = "interrupted" if cancel.is_set() else "skip"
+        record["reason"] = (
+            "interrupted"
+            if cancel.is_set()
+            else (
+                f"not run: the extensions' probe time ({ext_planning.BUDGET_TIMEOUTS} timeouts) was spent"
+            )
+        )
+        return {name: record}, []
+    records, errors = _probe_group(
+        (name,),
+        lambda: [ext_planning.job(name, settings)],
+        options,
+        where,
+        lambda event: None,
+        cancel,
+        threading.Event(),
+    )
+    return {name: ext_planning.settle(records[name], settings)}, errors
+
+
 def _probe_group(
     group: tuple[str, ...],
-    plan: planning.Plan,
+    jobs: Callable[[], list[JSON]],
     options: ProbeOptions,
     where: tuple[int | None, str, str, int],
     notify: Callable[[ProbeEvent], None],
@@ -219,10 +293,7 @@ def _probe_group(
                 "compile_timeout_s": COMPILE_TIMEOUT_S,
                 "lock_file": lock,
             },
-            "jobs": [
-                planning.job(key, plan.companions.get(key, []), plan.options.get(key))
-                for key in group
-            ],
+            "jobs": jobs(),
         }
         source = planning.harness_source()
     except OSError as exc:  # an installation missing its probe files

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from dldoctor.checks import build, build_ready
+from dldoctor.checks import build, build_memory, build_ready
 from dldoctor.checks.registry import NotApplicable, Unjudged
+from dldoctor.facts import buildtools
 from dldoctor.facts.buildtools import gather_build_tools
 from dldoctor.facts.cuda import gather_cuda
 from dldoctor.facts.host import Host
@@ -186,18 +187,89 @@ def test_unknown_nvcc_version_is_not_judged(matrix):
     assert isinstance(result, Unjudged)
 
 
+def _flash(free_gib: float, cores: int = 16, tools: dict[str, Any] | None = None, **memory: Any):
+    facts = facts_for(tools, installed=[ext("flash-attn", "2.8.3", modules=[])])
+    facts.system["memory"].update(available_bytes=int(free_gib * 1024**3), **memory)
+    facts.system["cpu"]["usable_cores"] = cores
+    return facts
+
+
 @pytest.mark.parametrize(
-    ("ram_gib", "advised"), [(64, True), (95, True), (96, False), (512, False)]
-)
-def test_ready_with_max_jobs_advice_below_flash_attns_ram(matrix, ram_gib, advised):
-    facts = facts_for(installed=[ext("flash-attn", "2.8.3", modules=[])])
-    facts.system["memory"]["total_bytes"] = ram_gib * 1024**3
-    (verdict,) = build_ready.build_ready(facts, matrix)
+    ("free_gib", "jobs"),
+    [(20, 1), (39.9, 1), (40, 2), (359, 17), (360, None), (380, None)],
+)  # 16 CPUs: ninja runs 18 jobs; flash-attn's job needs up to 5 GiB x 4 nvcc threads = 20 GiB
+def test_max_jobs_is_advised_where_ninja_s_jobs_do_not_fit_in_free_memory(matrix, free_gib, jobs):
+    (verdict,) = build_ready.build_ready(_flash(free_gib), matrix)
     assert verdict.severity is Severity.INFO
     assert "can build CUDA extensions for torch 2.13.0+cu130 (CUDA 13.0)" in verdict.title
-    assert bool(verdict.fixes) is advised
-    if advised:
-        assert shown_all(verdict.fixes[0]) == ("export MAX_JOBS=4",)
+    assert verdict.evidence["memory"]["ninja_default_jobs"] == 18
+    if jobs is None:
+        assert verdict.fixes == ()
+    else:
+        assert shown_all(verdict.fixes[0]) == (f"export MAX_JOBS={jobs}",)
+    assert build_memory.build_memory_short(_flash(free_gib), matrix) == []
+
+
+@pytest.mark.parametrize(("cores", "default"), [(1, 2), (2, 3), (3, 5), (64, 66)])
+def test_ninja_s_default_jobs_follow_the_cpus(matrix, cores, default):
+    plan = build_memory.budget(_flash(10_000, cores), matrix, ["asked (--build)"], TOOLS)
+    assert plan.default_jobs == default and plan.fits == 500
+
+
+def test_nvcc_threads_and_a_container_s_memory_cap_change_the_budget(matrix):
+    facts = _flash(100, tools={"nvcc_threads": "2"})  # 10 GiB a job: 10 fit, ninja runs 18
+    (verdict,) = build_ready.build_ready(facts, matrix)
+    assert shown_all(verdict.fixes[0]) == ("export MAX_JOBS=10",)
+    capped = _flash(100, cgroup_limit_bytes=40 * 1024**3)  # the cgroup's 40 GiB bind first
+    (verdict,) = build_ready.build_ready(capped, matrix)
+    assert shown_all(verdict.fixes[0]) == ("export MAX_JOBS=2",)
+
+
+@pytest.mark.parametrize(
+    ("free_gib", "threads"), [(19.9, 3), (15, 3), (14.9, 2), (5, 1), (4.9, None)]
+)  # under one 20 GiB job: NVCC_THREADS that fit at 5 GiB each, else free memory
+def test_less_than_one_job_of_free_memory_is_a_warning(matrix, free_gib, threads):
+    (verdict,) = build_memory.build_memory_short(_flash(free_gib), matrix)
+    assert verdict.severity is Severity.WARNING
+    assert verdict.title == (
+        f"Building flash-attn needs up to 20 GiB for one compile job (NVCC_THREADS=4), "
+        f"but only {free_gib:.1f} GiB of memory is free"
+    )
+    if threads is None:
+        assert verdict.fixes[0].commands == ()
+    else:
+        assert shown_all(verdict.fixes[0]) == (
+            f"export NVCC_THREADS={threads}",
+            "export MAX_JOBS=1",
+        )
+    assert build_ready.build_ready(_flash(free_gib), matrix) == []  # not "ready"
+
+
+def test_build_asked_alone_advises_without_a_warning(matrix):
+    facts = facts_for({"requested": True})  # no flash-attn installed or being built
+    facts.system["memory"]["available_bytes"] = 8 * 1024**3
+    assert build_memory.build_memory_short(facts, matrix) == []
+    (verdict,) = build_ready.build_ready(facts, matrix)
+    assert shown_all(verdict.fixes[0]) == ("export NVCC_THREADS=1", "export MAX_JOBS=1")
+
+
+def test_unknown_free_memory_is_not_judged(matrix):
+    facts = _flash(10)
+    facts.system["memory"]["available_bytes"] = None
+    (result,) = build_memory.build_memory_short(facts, matrix)
+    assert isinstance(result, Unjudged)
+
+
+def test_the_build_directory_s_free_disk_is_read_and_shown(matrix, tmp_path):
+    (tmp_path / "scratch").mkdir()
+    host = Host(root=tmp_path, env={"TMPDIR": "/scratch"})
+    room = buildtools.build_dir(host)
+    assert room["path"] == "/scratch" and isinstance(room["free_bytes"], int)
+    assert room["free_bytes"] == os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
+    assert buildtools.build_dir(Host(root=tmp_path, env={"TMPDIR": "/gone"}))["free_bytes"] is None
+    facts = _flash(1000, tools={"build_dir": {"path": "/scratch", "free_bytes": 42 * 1024**3}})
+    (verdict,) = build_ready.build_ready(facts, matrix)
+    assert verdict.title.endswith("; 42 GiB free in /scratch")
 
 
 def test_ready_says_nothing_while_another_build_check_finds_a_problem(matrix):

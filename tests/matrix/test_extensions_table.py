@@ -30,6 +30,10 @@ def _broken(tmp_path, old: str, new: str):
         ("pattern = '^cu(?P<cuda>", "pattern = '^cu(?P<cuda", "label #1"),
         ('cuda = "11.1"\ngcc_max = 10', 'cuda = "10.9"\ngcc_max = 10', "host_gcc"),
         ('name = "xformers"', 'name = "flash-attn"', "listed twice"),
+        ('call = "torchvision-nms"', 'call = "torchvision-resnet"', r"torchvision\): call must be"),
+        ('import = "mmcv"', 'import = "mmcv; os.system"', r"mmcv-full\): import must be a module"),
+        ('triton = "3.1"\npinned = ["3.1.0"]', 'triton = "3.1"\npinned = ["3.2.0"]', r"triton #6 \(torch 2.5\)"),
+        ('torch = "2.6"\ntriton', 'torch = "2.4"\ntriton', "extensions.toml triton: versions must be"),
     ],
 )  # fmt: skip
 def test_a_broken_extensions_row_is_refused(tmp_path, old, new, message):

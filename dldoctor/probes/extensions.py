@@ -1,0 +1,97 @@
+"""Which extension libraries to probe, each in its own child after its framework: a plan from facts.
+
+The installed extensions are read from the distributions (the static ``packages.extensions``
+section is gathered later, while the children already run); which names are extensions, the
+module each imports and the small call it makes are data (compat_matrix/extensions.toml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dldoctor.facts.model import Facts
+from dldoctor.facts.queries import canonical
+from dldoctor.matrix import Matrix
+from dldoctor.probes import plan as planning
+
+JSON = dict[str, Any]
+MAX_EXTENSIONS = 16  # children; the rest are listed as not probed
+WORKERS = 2  # extension children at a time, beside the frameworks' (each imports torch: ~2 s CPU)
+BUDGET_TIMEOUTS = 3  # all extension children together get at most this many probe timeouts
+SOURCE = planning.CHILD / "extension_probe.py"
+
+
+@dataclass(frozen=True)
+class ExtensionPlan:
+    jobs: dict[str, JSON]  # distribution (canonical) → its child's options
+    not_probed: dict[str, str]  # distribution → why it is not probed
+
+
+def module_of(spec: JSON) -> str:
+    """The module an extension is imported as: its row's ``import``, else its name."""
+    return str(spec.get("import") or str(spec["name"]).replace("-", "_"))
+
+
+def names(matrix: Matrix) -> set[str]:
+    """Every extension's canonical distribution name (the framework probes leave them out)."""
+    return {canonical(str(s["name"])) for s in matrix.tables["extensions"]["extension"]}
+
+
+def make_plan(
+    facts: Facts, matrix: Matrix, probed: tuple[str, ...], wanted: tuple[str, ...] | None
+) -> ExtensionPlan:
+    """The installed extensions to probe: those of a framework being probed (and, without
+    --framework, those of frameworks dldoctor has no probe for, such as tensorrt)."""
+    installed = {
+        canonical(str(d.get("name") or ""))
+        for d in facts.packages.get("distributions") or []
+        if isinstance(d, dict)
+    }
+    jobs: dict[str, JSON] = {}
+    not_probed: dict[str, str] = {}
+    modules: dict[str, str] = {}
+    for spec in matrix.tables["extensions"]["extension"]:
+        name, framework, module = (
+            canonical(str(spec["name"])),
+            spec.get("framework"),
+            module_of(spec),
+        )
+        if name not in installed:
+            continue
+        if module in planning.PROBED:
+            not_probed[name] = f"imported by the {module} probe"
+        elif framework in planning.PROBED and framework not in probed:
+            not_probed[name] = f"{framework} is not probed"
+        elif framework not in planning.PROBED and wanted is not None:
+            not_probed[name] = "--framework names the frameworks to probe"
+        elif module in modules:
+            not_probed[name] = f"its module {module} is probed with {modules[module]}"
+        elif len(jobs) >= MAX_EXTENSIONS:
+            not_probed[name] = f"more than {MAX_EXTENSIONS} extensions installed: not probed"
+        else:
+            modules[module] = name
+            after = ["torch"] if framework == "torch" and "torch" in installed else []
+            jobs[name] = {"module": module, "after": after, "call": spec.get("call")}
+    return ExtensionPlan(jobs, not_probed)
+
+
+def job(name: str, options: JSON) -> JSON:
+    """One extension's child arguments: the extension probe module as source."""
+    return {
+        "framework": name,
+        "source": SOURCE.read_text(encoding="utf-8"),
+        "filename": str(SOURCE),
+        "options": dict(options),
+    }
+
+
+def settle(record: JSON, options: JSON) -> JSON:
+    """An extension whose framework did not import was not probed: that is the framework's
+    finding (its own probe), not the extension's."""
+    for name in options.get("after") or []:
+        before = (record.get("companions") or {}).get(name)
+        if record.get("import") is None and isinstance(before, dict) and not before.get("ok"):
+            record["status"] = "skip"
+            record["reason"] = f"not run: {name} failed to import (its own probe says why)"
+    return record

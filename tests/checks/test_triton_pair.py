@@ -1,0 +1,55 @@
+"""DD528: the triton beside torch against the release line torch's wheels pin (extensions.toml)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from dldoctor.checks.extensions_pairs import triton_for_another_torch
+from dldoctor.checks.registry import NotApplicable
+from dldoctor.facts.model import Facts
+from tests.checks.scenarios import dist, with_packages
+
+
+def _facts(torch: str, triton: str, requires: tuple[str, ...] = (), hip: object = None) -> Facts:
+    packages = with_packages(
+        dist("torch", torch, requires=list(requires)),
+        dist("triton", triton),
+        frameworks={"torch": {"build": {"cuda": "12.4", "hip": hip}}},
+    )["packages"]
+    return Facts(packages=packages, python={"executable": sys.executable})
+
+
+@pytest.mark.parametrize(
+    ("triton", "fires"),
+    [("3.0.0", True), ("3.1.0", False), ("3.1.0+gitcf34004b", False), ("3.2.0", True)],
+)  # below, at (a build of it too), above torch 2.5's triton 3.1
+def test_a_triton_of_another_line_than_torch_pins_is_a_warning(matrix, triton, fires):
+    verdicts = triton_for_another_torch(_facts("2.5.1", triton), matrix)
+    assert bool(verdicts) is fires
+    if fires:
+        (verdict,) = verdicts
+        assert verdict.severity.value == "warning"
+        assert verdict.title.startswith(f"triton {triton} does not pair with torch 2.5.1: ")
+        assert "torch 2.5 pins triton 3.1" in verdict.title
+        assert verdict.fixes[0].commands[0][-1] == "triton==3.1.0"
+        assert verdict.evidence["source"].startswith("https://github.com/")
+
+
+def test_a_patch_release_of_torch_gets_its_own_pin(matrix):
+    (verdict,) = triton_for_another_torch(_facts("2.12.1", "3.6.0"), matrix)
+    assert verdict.fixes[0].commands[0][-1] == "triton==3.7.1"  # the newest pin of the line
+
+
+def test_a_pin_in_torch_s_own_metadata_is_left_to_pip_s_check(matrix):
+    pinned = ('triton==3.1.0; platform_system == "Linux" and platform_machine == "x86_64"',)
+    with pytest.raises(NotApplicable, match="DD303"):
+        triton_for_another_torch(_facts("2.5.1", "3.0.0", requires=pinned), matrix)
+
+
+def test_rocm_and_unlisted_releases_are_not_judged(matrix):
+    with pytest.raises(NotApplicable, match="ROCm"):
+        triton_for_another_torch(_facts("2.5.1+rocm6.2", "3.0.0", hip="6.2"), matrix)
+    with pytest.raises(NotApplicable, match="no triton pairing"):
+        triton_for_another_torch(_facts("2.7.1", "3.0.0"), matrix)
