@@ -15,7 +15,7 @@ from dldoctor.fixes.installers import Install
 from dldoctor.fixes.intents import fix
 from dldoctor.fixes.runtime import jax_pieces
 from dldoctor.matrix import Matrix, minor_of
-from dldoctor.model import Area, Fix, Severity
+from dldoctor.model import Area, Fix, Intent, Severity
 
 
 def _version(facts: Facts, name: str) -> Version | None:
@@ -391,7 +391,9 @@ def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
     Why: they get no builds for new CUDA releases, GPUs, Python or NumPy 2; what works today
     breaks with the next upgrade of anything around them.
 
-    Fix: plan a move to a maintained framework; pin everything around it meanwhile.
+    Fix: a maintained alternative per use (MXNet: GluonTS's PyTorch models, AutoGluon 1.0, the
+    model exported to ONNX for ONNX Runtime, training code ported to PyTorch); pin everything
+    around it meanwhile.
     """
     need(facts, "packages.distributions")
     verdicts = []
@@ -408,15 +410,34 @@ def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
                         "version": dist["version"],
                         "source": row["source"],
                     },
-                    fixes=(
-                        Fix(
-                            "Move to a maintained framework (PyTorch, JAX, TensorFlow); until then pin the "
-                            "packages around it (NumPy, CUDA) to versions it was built with."
-                        ),
-                    ),
+                    fixes=_alternatives(facts, matrix, row["distribution"]),
                 )
             )
     return verdicts
+
+
+def _alternatives(facts: Facts, matrix: Matrix, key: str) -> tuple[Fix, ...]:
+    """What to move to, per use (retired.toml's alternatives): the rows whose ``when``
+    distribution is installed, and those for every installation."""
+    rows = [r for r in matrix.tables["retired"].get("alternative", []) if r["framework"] == key]
+    chosen = [r for r in rows if not r.get("when") or q.installed(facts, r["when"])]
+    if not chosen:
+        return (
+            Fix(
+                "Move to a maintained framework (PyTorch, JAX, TensorFlow); until then pin the "
+                "packages around it (NumPy, CUDA) to versions it was built with."
+            ),
+        )
+    return tuple(
+        fix(
+            f"{row['use'][0].upper()}{row['use'][1:]}: {row['advice']}",
+            *(Intent.from_dict(i) for i in row.get("intents", [])),
+            facts=facts,
+            automatic=False,  # a move to another framework is the user's decision
+            notes=f"Source: {row['source']}",
+        )
+        for row in chosen
+    )
 
 
 def _variant(facts: Facts, key: str) -> dict | None:

@@ -25,6 +25,8 @@ LABELS = {
     "litert": "LiteRT",
     "mxnet": "MXNet",
 }
+# The deployment chains' tests (probes/child/deploy.py), judged by DD620 alone.
+DEPLOYMENT_TESTS = ("onnx-export", "tensorrt-engine", "tflite-convert")
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ def texts(record: JSON) -> Iterator[tuple[str, str]]:
         if isinstance(loaded, dict) and not loaded.get("loaded"):
             yield name, "\n".join(str(x) for x in loaded.get("log") or [])
     for smoke in record.get("smoke") or []:
+        if deployment(smoke):  # another tool's words (ONNX Runtime, TensorRT): DD620 reads them
+            continue
         where = f"{smoke.get('test')} on {smoke.get('device')}"
         if smoke.get("error"):
             yield where, error_text(smoke["error"])
@@ -138,6 +142,14 @@ def texts(record: JSON) -> Iterator[tuple[str, str]]:
     if record.get("status") in ("crash", "timeout"):
         for line in (record.get("process") or {}).get("output_tail") or []:
             yield "last output", str(line)
+
+
+def deployment(smoke: Any) -> bool:
+    """A deployment chain's smoke test (torch → ONNX → ONNX Runtime…): ``chain`` names it (a
+    skipped one has only its test's name)."""
+    if not isinstance(smoke, dict):
+        return False
+    return isinstance(smoke.get("chain"), str) or smoke.get("test") in DEPLOYMENT_TESTS
 
 
 def with_cause(record: JSON, wanted: str, matrix: Matrix) -> list[tuple[str, str]]:

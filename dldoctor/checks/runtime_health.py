@@ -50,7 +50,8 @@ def framework_computed_nothing(facts: Facts, matrix: Matrix) -> list[Verdict | U
             verdicts.append(Unjudged(rt.label(key), f"runtime.frameworks.{key}.smoke"))
             continue
         smoke = record["smoke"]
-        if any(s.get("status") in ("pass", "fail", "crash", "timeout") for s in smoke):
+        ran = [s for s in smoke if not rt.deployment(s)]  # an export is not the framework computing
+        if any(s.get("status") in ("pass", "fail", "crash", "timeout") for s in ran):
             continue
         errors = _errors(record)
         skipped = bool(smoke)

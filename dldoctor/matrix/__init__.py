@@ -399,11 +399,30 @@ def _tables(root: Path) -> dict[str, JSON]:
                     _spec(row[key], f"{name}.toml release #{i + 1}")
         tables[name] = doc
     _extensions(tables["extensions"])
+    _alternatives(tables["retired"])
     return tables
 
 
 # The small real calls an extension's probe child knows (probes/child/extension_probe.py).
 EXTENSION_CALLS = ("torchvision-nms", "triton-kernel")
+
+
+def _alternatives(doc: JSON) -> None:
+    """retired.toml's alternatives: a retired framework, the use, advice, intents of known actions."""
+    from dldoctor.model import ACTIONS
+
+    retired = {str(r.get("distribution")) for r in doc.get("framework", [])}
+    for i, row in enumerate(doc.get("alternative", [])):
+        where = f"retired.toml alternative #{i + 1}"
+        if _need(row, "framework", where) not in retired:
+            raise MatrixError(f"{where}: {row['framework']} is not a retired framework here")
+        for key in ("use", "advice"):
+            _need(row, key, where)
+        intents = row.get("intents", [])
+        if not isinstance(intents, list) or not all(
+            isinstance(x, dict) and x.get("action") in ACTIONS for x in intents
+        ):
+            raise MatrixError(f"{where}: intents must be tables naming a known action")
 
 
 def _extensions(doc: JSON) -> None:

@@ -61,6 +61,11 @@ COST = {
 # LiteRT's runtimes by distribution, newest first: the module each one is imported as.
 LITERT_MODULES = (("ai-edge-litert", "ai_edge_litert"), ("tflite-runtime", "tflite_runtime"))
 NICE = 5
+# The frameworks whose child also runs the deployment chains under --full (child/deploy.py):
+# torch → ONNX → ONNX Runtime / TensorRT, TensorFlow → TFLite. The dynamo exporter's first
+# export is ~10 s of CPU on a small machine, TensorRT's engine build can take a minute.
+DEPLOY_FROM = ("torch", "tensorflow")
+DEPLOY_TIMEOUT_S = 240.0
 
 
 class UnknownFramework(ValueError):
@@ -173,6 +178,12 @@ def job(
     if framework == "litert":  # the model it runs, converted once by TensorFlow (see the probe)
         model = (CHILD / "models" / "poly.tflite").read_bytes()
         extra["model_b64"] = base64.b64encode(model).decode("ascii")
+    if framework in DEPLOY_FROM:
+        helper = CHILD / "deploy.py"
+        extra["helpers"] = {
+            "deploy": {"source": helper.read_text(encoding="utf-8"), "filename": str(helper)}
+        }
+        extra["deploy_timeout_s"] = DEPLOY_TIMEOUT_S
     return {
         "framework": framework,
         "source": path.read_text(encoding="utf-8"),

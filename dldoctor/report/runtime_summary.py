@@ -14,18 +14,22 @@ def _short(text: str, limit: int = 110) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def smoke_counts(record: JSON) -> str:
-    """'smoke 3/3 on cpu, 5/6 on cuda:0' (skipped tests are not counted)."""
+def smoke_counts(record: JSON, chains: bool = False) -> str:
+    """'smoke 3/3 on cpu, 5/6 on cuda:0' (skipped tests are not counted); with ``chains``, the
+    deployment chains' instead: 'deploy 1/1 on cpu'."""
     per_device: dict[str, list[int]] = {}
     for smoke in record.get("smoke") or []:
         if not isinstance(smoke, dict) or smoke.get("status") == "skip":
+            continue
+        if isinstance(smoke.get("chain"), str) != chains:
             continue
         counts = per_device.setdefault(str(smoke.get("device")), [0, 0])
         counts[0] += smoke.get("status") == "pass"
         counts[1] += 1
     if not per_device:
         return ""
-    return "smoke " + ", ".join(f"{p}/{t} on {d}" for d, (p, t) in per_device.items())
+    word = "deploy " if chains else "smoke "
+    return word + ", ".join(f"{p}/{t} on {d}" for d, (p, t) in per_device.items())
 
 
 def note(key: str, record: JSON) -> str:
@@ -50,9 +54,10 @@ def note(key: str, record: JSON) -> str:
     ]
     if devices:
         parts.append(f"sees {len(devices)} accelerator{'s' if len(devices) > 1 else ''}")
-    counts = smoke_counts(record)
-    if counts:
-        parts.append(counts)
+    for chains in (False, True):
+        counts = smoke_counts(record, chains)
+        if counts:
+            parts.append(counts)
     return " · ".join(parts)
 
 

@@ -478,6 +478,35 @@ def test_mxnet_is_retired(matrix):
     assert verdict.severity is Severity.WARNING and "retired" in verdict.title
 
 
+def test_mxnets_retirement_names_a_maintained_alternative_per_use(matrix):
+    def uses(*dists: dict) -> list[str]:
+        (verdict,) = compat_versions.retired_framework(make_facts(with_packages(*dists)), matrix)
+        return [f.summary.split(":")[0] for f in verdict.fixes]
+
+    mxnet = dist("mxnet", "1.9.1")
+    assert uses(mxnet) == ["Serving a trained model", "Training code"]
+    gluonts, autogluon = dist("gluonts", "0.14.3"), dist("autogluon", "0.8.2")
+    assert uses(mxnet, gluonts, autogluon)[:2] == ["Time-series models from GluonTS", "AutoGluon"]
+    (verdict,) = compat_versions.retired_framework(
+        make_facts(with_packages(mxnet, gluonts)), matrix
+    )
+    first = verdict.fixes[0]
+    assert shown_all(first) == ("/env/bin/python -m pip install 'gluonts[torch]'",)
+    assert not first.automatic and first.notes.startswith("Source: https://")
+
+
+def test_an_alternative_for_a_framework_that_is_not_retired_is_refused():
+    from dldoctor.matrix import MatrixError, _alternatives
+
+    doc = {"framework": [{"distribution": "mxnet"}]}
+    _alternatives({**doc, "alternative": [{"framework": "mxnet", "use": "u", "advice": "a"}]})
+    with pytest.raises(MatrixError, match="not a retired framework"):
+        _alternatives({**doc, "alternative": [{"framework": "torch", "use": "u", "advice": "a"}]})
+    bad = {"framework": "mxnet", "use": "u", "advice": "a", "intents": [{"action": "rm"}]}
+    with pytest.raises(MatrixError, match="known action"):
+        _alternatives({**doc, "alternative": [bad]})
+
+
 def test_a_cuda_build_of_mxnet_is_retired_too_under_its_own_name(matrix):
     frameworks = {"mxnet": {"distributions": [{"name": "mxnet-cu117", "version": "1.9.1"}]}}
     facts = make_facts(with_packages(dist("mxnet-cu117", "1.9.1"), frameworks=frameworks))

@@ -29,7 +29,15 @@ def test_each_signature_is_reported_by_the_check_it_names(row):
     if row.code == "DD601":  # import failures: a companion's, as torchvision's operators fail
         companion = {"module": "torchvision", "ok": False, "error": error("E", row.examples[0])}
         torch = record(companions={"torchvision": companion})
-    outcomes, _ = judged(gpu_machine(), TORCH_CU121, runtime(torch=torch))
+    others = {}
+    if row.code == "DD620":  # a deployment chain's words: its failed smoke test, both ends working
+        chain = {"test": "onnx-export", "device": "cpu", "status": "fail", "stage": "load"}
+        chain.update(
+            chain="torch → torch.onnx.export → ONNX Runtime", error=error("E", row.examples[0])
+        )
+        torch = record(smoke=[chain])
+        others["onnxruntime"] = record()  # its own probe passed: the chain is judged
+    outcomes, _ = judged(gpu_machine(), TORCH_CU121, runtime(torch=torch, **others))
     codes = {c.code for c in all_checks()}
     assert row.code in codes
     findings = outcomes[row.code].findings

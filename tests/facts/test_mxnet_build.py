@@ -17,8 +17,11 @@ from tests.facts.test_interpreter import gather_on, make_dist, validate
         ("mxnet-cu100", "10.0"),
         ("mxnet-cu92", "9.2"),
         ("mxnet-cu102mkl", "10.2"),
+        ("mxnet-cu111", "11.1"),  # the 1.9.1 wheels of Aug 2022 (cu111-cu117)
+        ("mxnet-cu75mkl", "7.5"),
         ("mxnet", False),
         ("mxnet-mkl", False),
+        ("mxnet-native", False),  # the CPU build without MKLDNN
     ],
 )
 def test_the_cuda_variant_is_read_from_the_distribution_name(

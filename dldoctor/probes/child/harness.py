@@ -258,6 +258,7 @@ class Context:
     CONV_X = CONV_X
     CONV_W = CONV_W
     GEMM_SIZE = GEMM_SIZE
+    error_record = staticmethod(error_record)
 
     def __init__(self, channel: Channel, framework: str, options: JSON, workdir: str) -> None:
         self.channel, self.framework, self.options, self.workdir = (
@@ -272,6 +273,12 @@ class Context:
     def send(self, kind: str, **fields: Any) -> None:
         fields.update({"type": kind, "framework": self.framework})
         self.channel.send(fields)
+
+    def helper(self, name: str) -> types.ModuleType:
+        """A shared child module sent with this job (``deploy``: the deployment chains)."""
+        given = dict((self.options.get("helpers") or {})[name])
+        given["framework"] = "helper_" + name
+        return load_probe(given)
 
     def phase(self, name: str, timeout_s: Optional[float] = None) -> Phase:
         return Phase(self, name, timeout_s)

@@ -28,6 +28,8 @@ def probe(ctx: Any) -> None:
             tests += [("matmul", _matmul), ("mixed-precision", _mixed)]
         for test, run in tests:
             ctx.smoke(test, device, lambda r=run, n=name: r(ctx, tf, n))
+    if ctx.options.get("full"):  # deployment: TFLite's converter and interpreter (child/deploy.py)
+        ctx.helper("deploy").tflite_chain(ctx, tf)
 
 
 def _gather(ctx: Any, tf: Any) -> List[Tuple[str, str]]:

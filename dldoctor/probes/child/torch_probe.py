@@ -86,6 +86,9 @@ def probe(ctx: Any) -> None:
             ctx.smoke("compile", device, lambda d=device: _compile(ctx, torch, d), timeout)
     if full:
         ctx.smoke("all-reduce", "cpu", lambda: _allreduce(ctx, "gloo", 2), timeout_s=120)
+        # Deployment: the export to ONNX, run by ONNX Runtime (CPU, CUDA, TensorRT providers)
+        # and built into a TensorRT engine, outputs compared with torch's (child/deploy.py).
+        ctx.helper("deploy").torch_chains(ctx, torch, accelerators)
     cuda = [d for d in accelerators if d.startswith("cuda:")]
     if len(cuda) >= 2:
         ctx.smoke(
