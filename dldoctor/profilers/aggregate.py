@@ -140,3 +140,18 @@ class Timeline:
     def total(self, field: int, indices: range | None = None) -> float:
         rows = self.buckets if indices is None else [self.buckets[i] for i in indices]
         return sum(row[field] for row in rows)
+
+    def over(self, field: int, start: float, end: float) -> float:
+        """The sum of ``field`` over [start, end) (seconds after the origin), a bucket that
+        straddles an end counted pro rata: another timeline's points read from this one
+        whatever the two widths."""
+        width = self.width
+        first = max(int(start / width), 0)
+        last = min(int(end / width), len(self.buckets) - 1)
+        total = 0.0
+        for index in range(first, last + 1):
+            b0 = index * width
+            overlap = min(b0 + width, end) - max(b0, start)
+            if overlap > 0:
+                total += self.buckets[index][field] * overlap / width
+        return total

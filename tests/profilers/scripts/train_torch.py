@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, Dataset
 
 
 class SleepyDataset(Dataset):
-    def __init__(self, items: int, sleep_s: float) -> None:
-        self.items, self.sleep_s = items, sleep_s
+    def __init__(self, items: int, sleep_s: float, worker_sleep_s: float = 0.0) -> None:
+        self.items, self.sleep_s, self.worker_sleep_s = items, sleep_s, worker_sleep_s
 
     def __len__(self) -> int:
         return self.items
@@ -25,6 +25,8 @@ class SleepyDataset(Dataset):
     def __getitem__(self, index: int):
         if self.sleep_s:
             time.sleep(self.sleep_s)
+        if self.worker_sleep_s and torch.utils.data.get_worker_info() is not None:
+            time.sleep(self.worker_sleep_s)  # slower in a loader worker than in the loop
         return torch.full((64,), float(index % 7)), index % 10
 
 
@@ -73,6 +75,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--sleep-ms", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--worker-sleep-ms", type=float, default=0.0)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--truth", default="")
@@ -107,7 +110,7 @@ def main() -> int:
     else:
         batching = {"batch_size": args.batch, "sampler": sampler}
     loader = DataLoader(  # LOADER-LINE
-        SleepyDataset(args.items, args.sleep_ms / 1e3),
+        SleepyDataset(args.items, args.sleep_ms / 1e3, args.worker_sleep_ms / 1e3),
         num_workers=args.workers,
         **batching,
     )
