@@ -110,8 +110,9 @@ class Timeline:
         index = int((t - self.origin) / self.width) if t > self.origin else 0
         if index < len(self.buckets):  # the common case: the current bucket exists
             self.buckets[index][field] += value
-        else:
-            self.buckets[self._index(t)][field] += value
+        else:  # _index may coarsen, replacing the bucket list: index the new one
+            index = self._index(t)
+            self.buckets[index][field] += value
 
     def add_interval(self, t0: float, t1: float, field: int) -> None:
         """Add the seconds of [t0, t1] that fall in each bucket."""

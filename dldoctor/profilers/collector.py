@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from dldoctor.profilers.aggregate import Stats, Timeline
+from dldoctor.profilers.gradients import GradientNorms
 from dldoctor.profilers.protocol import Event, parse
 from dldoctor.profilers.trace import TraceWriter
 
@@ -113,6 +114,7 @@ class ProcessRecord:
         self.rank: dict[str, Any] | None = None  # from init_process_group (``R``)
         self.frames: dict[str, Any] | None = None  # the main-thread sampler's tables (``S``)
         self.nonfinite: dict[str, Any] | None = None  # the first NaN/Inf loss (``N``)
+        self.gradients: GradientNorms | None = None  # gradient norms sampled (``A``)
         self.evaluation = Steps()  # batches fetched with gradients off: validation, not steps
         self.iterator_made: tuple[float, float] | None = None  # iter(loader), not yet served
         # CPU sampled while the process was inside a step: [cores sum, n, thread sum, n].
@@ -190,7 +192,10 @@ class Collector:
                 self.bad_lines += 1
                 return
             self.events += 1
-            self._dispatch(event)
+            try:
+                self._dispatch(event)
+            except ValueError:  # a field that is no number (a hostile or cut line)
+                self.bad_lines += 1
 
     def _process(self, pid: int) -> ProcessRecord | None:
         record = self.processes.get(pid)
@@ -267,6 +272,11 @@ class Collector:
                 "batch_step": proc.data.count + 1,
                 "marked_step": proc.marks.count + 1,
             }
+        elif kind == "A" and len(f) == 5:
+            if proc.gradients is None:
+                proc.gradients = GradientNorms()
+            open_step = (proc.data.count + 1, proc.marks.count + 1)  # the step open now
+            proc.gradients.add(open_step, int(f[1]), float(f[2]), float(f[3]), f[4] == "1")
         elif kind == "R":
             proc.rank = event.payload
             if self.trace is not None and isinstance(proc.rank.get("rank"), int):

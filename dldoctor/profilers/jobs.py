@@ -3,6 +3,7 @@ the ranks of a job of several (the slowest one named)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dldoctor.profilers import collector as c
@@ -47,18 +48,44 @@ def breakdown(steps: Steps, steady: bool) -> JSON:
 
 
 def health(proc: ProcessRecord | None, source: str) -> JSON:
-    """Training health: the step whose loss first was NaN or infinite, if one was."""
+    """Training health: the step whose loss first was NaN or infinite, if one was, and the
+    gradient norms sampled (where they exploded or vanished, from which step)."""
+    key = "batch_step" if source == "batches" else "marked_step"
     seen = proc.nonfinite if proc is not None else None
-    if seen is None:
-        return {"nonfinite_loss": None}
-    step = seen["batch_step"] if source == "batches" else seen["marked_step"]
-    return {
-        "nonfinite_loss": {
+    loss = None
+    if seen is not None:
+        loss = {
             "value": seen["value"],
-            "step": step,
+            "step": seen[key],
             "backward_calls": seen["backward_calls"],
         }
+    norms = proc.gradients if proc is not None else None
+    return {
+        "nonfinite_loss": loss,
+        "gradients": _gradients(norms.to_dict(), key) if norms else None,
     }
+
+
+def _gradients(seen: JSON, key: str) -> JSON:
+    def sample(s: JSON | None) -> JSON | None:
+        if s is None:
+            return None
+        return {
+            "step": s[key],
+            "optimizer_step": s["optimizer_step"],
+            "l2": _finite(s["l2"]),
+            "mean_abs": _finite(s["mean_abs"]),
+        }
+
+    named = ("first", "last", "largest", "nonfinite", "exploded", "explosion_onset")
+    out: JSON = {"samples": seen["samples"], "float16": seen["float16"]}
+    out.update({name: sample(seen[name]) for name in (*named, "vanished_from")})
+    return out
+
+
+def _finite(value: float) -> float | str:
+    """A norm for JSON: NaN and infinities as strings (JSON has no such numbers)."""
+    return value if math.isfinite(value) else str(value)
 
 
 def frames(proc: ProcessRecord | None) -> JSON | None:

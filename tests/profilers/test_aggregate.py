@@ -57,3 +57,9 @@ def test_a_span_is_read_pro_rata_whatever_the_widths():
     assert timeline.over(0, 0.0, 0.4) == pytest.approx(0.4)
     assert timeline.over(0, 0.05, 0.25) == pytest.approx(0.2)  # half, whole, half
     assert timeline.over(0, 0.4, 1.0) == 0.0 and timeline.over(0, 5.0, 6.0) == 0.0
+
+
+def test_a_first_value_far_after_the_origin_lands_in_the_coarsened_buckets():
+    timeline = Timeline(origin=0.0, fields=1, width_s=0.1, capacity=64)
+    timeline.add(1000.0, 0, 1)  # coarsens many times before the bucket exists
+    assert timeline.total(0) == 1 and len(timeline.buckets) <= 64

@@ -83,6 +83,8 @@ def main() -> int:
     parser.add_argument("--preprocess-ms", type=float, default=0.0)
     parser.add_argument("--batch-sampler-sleep-ms", type=float, default=0.0)
     parser.add_argument("--nan-at", type=int, default=0, help="step whose loss becomes NaN")
+    parser.add_argument("--scale-at", type=int, default=0, help="from this step the loss, so")
+    parser.add_argument("--scale", type=float, default=1.0, help="every gradient, is × this")
     parser.add_argument("--val-sleep-ms", type=float, default=0.0)
     parser.add_argument("--iter-sleep-ms", type=float, default=0.0)
     parser.add_argument("--raise-after", type=int, default=0)
@@ -152,6 +154,8 @@ def main() -> int:
                 loss = loss_fn(model(x.repeat(8, 1)), y.repeat(8))
                 if args.nan_at and steps + 1 >= args.nan_at:  # steps: those completed
                     loss = loss * float("nan")
+                if args.scale_at and steps + 1 >= args.scale_at:  # gradients scale with it
+                    loss = loss * args.scale
                 loss.backward()
                 optimizer.step()
             steps += 1
