@@ -84,7 +84,7 @@ def analyse(session: Session) -> JSON:
             "per_step": steps.waits.to_dict(),
             "not_separable": hidden,
         },
-        "step_breakdown": jobs.breakdown(steps, steady is not None),
+        "step_breakdown": jobs.breakdown(steps, steady is not None, jobs.seams(col.frameworks)),
         "loop_body_samples": jobs.frames(proc),
         "health": jobs.health(proc, source),
         "loaders": loaders,

@@ -31,7 +31,7 @@ def loop_body_python(profile: JSON) -> list[Finding]:
     if share is None:
         return []
     fractions = profile["step_breakdown"]["fractions"]
-    model = fractions["forward"] + fractions["backward"] + fractions["optimizer"]
+    model = sum(fractions.get(k, 0.0) for k in ("forward", "backward", "optimizer", "compiled"))
     title = (
         f"The training loop's own Python code takes {pct(share)} of each step, outside data "
         f"loading and the model (forward, backward and optimizer: {pct(model)})"

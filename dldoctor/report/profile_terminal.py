@@ -72,7 +72,8 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
     if breakdown.get("measured"):
         names = {"data_wait": "data wait", "loop_body": "loop body"}
         parts = [f"{names.get(k, k)} {_pct(v)}" for k, v in breakdown["fractions"].items()]
-        out.wrapped("Each step: " + ", ".join(parts), 2)
+        note = f" ({clean(breakdown['not_separable'])})" if breakdown.get("not_separable") else ""
+        out.wrapped("Each step: " + ", ".join(parts) + note, 2)
     if rank_of:
         _rank_table(out, ranks, p.get("slowest_rank"))
     for loader in p["loaders"]:
