@@ -110,8 +110,9 @@ class Timeline:
         index = int((t - self.origin) / self.width) if t > self.origin else 0
         if index < len(self.buckets):  # the common case: the current bucket exists
             self.buckets[index][field] += value
-        else:
-            self.buckets[self._index(t)][field] += value
+        else:  # _index may coarsen, replacing the bucket list: index the new one
+            index = self._index(t)
+            self.buckets[index][field] += value
 
     def add_interval(self, t0: float, t1: float, field: int) -> None:
         """Add the seconds of [t0, t1] that fall in each bucket."""
@@ -140,3 +141,18 @@ class Timeline:
     def total(self, field: int, indices: range | None = None) -> float:
         rows = self.buckets if indices is None else [self.buckets[i] for i in indices]
         return sum(row[field] for row in rows)
+
+    def over(self, field: int, start: float, end: float) -> float:
+        """The sum of ``field`` over [start, end) (seconds after the origin), a bucket that
+        straddles an end counted pro rata: another timeline's points read from this one
+        whatever the two widths."""
+        width = self.width
+        first = max(int(start / width), 0)
+        last = min(int(end / width), len(self.buckets) - 1)
+        total = 0.0
+        for index in range(first, last + 1):
+            b0 = index * width
+            overlap = min(b0 + width, end) - max(b0, start)
+            if overlap > 0:
+                total += self.buckets[index][field] * overlap / width
+        return total

@@ -43,7 +43,7 @@ def analyse(session: Session) -> JSON:
             cpu["main_thread_busy"] = None if thread is None else round(thread, 3)
             cpu["measured_pid"] = proc.pid
         gpus = _gpus(session, window)
-        timeline = _timeline(col, session)
+        timeline = _timeline(col, session, proc)
         loaders = [_loader(r, proc) for r in col.loaders.values()]
     fraction = steps.wait_s / steps.time_s if steps.time_s > 0 else None
     hidden = jobs.hidden_wait(loaders, source)
@@ -84,7 +84,7 @@ def analyse(session: Session) -> JSON:
             "per_step": steps.waits.to_dict(),
             "not_separable": hidden,
         },
-        "step_breakdown": jobs.breakdown(steps, steady is not None),
+        "step_breakdown": jobs.breakdown(steps, steady is not None, jobs.seams(col.frameworks)),
         "loop_body_samples": jobs.frames(proc),
         "health": jobs.health(proc, source),
         "loaders": loaders,
@@ -261,17 +261,23 @@ def _processes(col: c.Collector, main: ProcessRecord | None) -> list[JSON]:
     ]
 
 
-def _timeline(col: c.Collector, session: Session) -> JSON:
-    """Series resampled to at most ``TIMELINE_POINTS`` points over the whole run."""
+def _timeline(col: c.Collector, session: Session, proc: ProcessRecord | None) -> JSON:
+    """Series resampled to at most ``TIMELINE_POINTS`` points over the whole run. Data wait
+    and main CPU are those of the process the headline judges (``proc``: in a job of several
+    ranks, the slowest), never a sum over ranks; GPU busy is per device, averaged."""
     tl = col.timeline
     n = len(tl.buckets)
     group = max(1, -(-n // TIMELINE_POINTS))
     series: dict[str, list[float | None]] = {"data_wait": [], "gpu_busy": [], "main_cores": []}
     used = col.gpu_devices_used or {d.index for d in session.devices}
+    own = proc.timeline if proc is not None else None
+    rank_cpu = own is not None and proc is not None and proc.pid != session.result.pid
     for start in range(0, n, group):
         idx = range(start, min(start + group, n))
         width = tl.width * len(idx)
-        series["data_wait"].append(round(min(tl.total(c.WAIT, idx) / width, 1.0), 3))
+        t0, t1 = start * tl.width, (start + len(idx)) * tl.width
+        wait = own.over(c.PROC_WAIT, t0, t1) if own is not None else 0.0
+        series["data_wait"].append(round(min(wait / width, 1.0), 3))
         utils = []
         for d in used:
             base = c.GPU_BASE + c.GPU_FIELDS * d
@@ -279,11 +285,17 @@ def _timeline(col: c.Collector, session: Session) -> JSON:
             if count:
                 utils.append(tl.total(base, idx) / count / 100)
         series["gpu_busy"].append(round(sum(utils) / len(utils), 3) if utils else None)
-        samples = tl.total(c.CPU_N, idx)
-        series["main_cores"].append(
-            round(tl.total(c.MAIN_CORES, idx) / samples, 3) if samples else None
-        )
-    return {"interval_s": round(tl.width * group, 3), "start_s": 0.0, **series}
+        if rank_cpu and own is not None:  # the steps ran in a rank, not the idle launcher
+            cores, samples = own.over(c.PROC_CORES, t0, t1), own.over(c.PROC_CPU_N, t0, t1)
+        else:
+            cores, samples = tl.total(c.MAIN_CORES, idx), tl.total(c.CPU_N, idx)
+        series["main_cores"].append(round(cores / samples, 3) if samples > 0 else None)
+    return {
+        "interval_s": round(tl.width * group, 3),
+        "start_s": 0.0,
+        "pid": proc.pid if proc is not None else None,
+        **series,
+    }
 
 
 def judged_wait(profile: JSON) -> float | None:

@@ -11,10 +11,11 @@ import threading
 from typing import Any
 
 from dldoctor.profilers.aggregate import Stats, Timeline
+from dldoctor.profilers.gradients import GradientNorms
 from dldoctor.profilers.protocol import Event, parse
 from dldoctor.profilers.trace import TraceWriter
 
-# Timeline fields (per-bucket sums).
+# Timeline fields (per-bucket sums). WAIT is unused there: data wait is kept per process.
 WAIT, BATCHES, MARKS, CPU_N, MAIN_CORES, MAIN_THREAD, WORKER_CORES, WORKERS = range(8)
 TREE_CORES, MAIN_THREAD_N = 8, 9
 GPU_BASE = 10  # then per device: utilisation sum (%), sample count, power sum (W), power count
@@ -23,6 +24,10 @@ MAX_PROCESSES = 128  # processes that sent events (ranks, forks, spawned workers
 # are counted, not kept
 MAX_LOADERS = 64
 BACKGROUND, TRAINING, EVALUATION = 0, 1, 2  # where a batch was fetched (protocol's ``main``)
+# A process's own timeline (``ProcessRecord.timeline``): its training data wait, and its CPU
+# as sampled from outside. Kept apart so a job of several ranks is never shown summed (two
+# ranks each waiting 60 % of the time are not a job waiting 120 %).
+PROC_WAIT, PROC_CORES, PROC_CPU_N = range(3)
 
 
 def _where(text: str) -> int:
@@ -109,10 +114,12 @@ class ProcessRecord:
         self.rank: dict[str, Any] | None = None  # from init_process_group (``R``)
         self.frames: dict[str, Any] | None = None  # the main-thread sampler's tables (``S``)
         self.nonfinite: dict[str, Any] | None = None  # the first NaN/Inf loss (``N``)
+        self.gradients: GradientNorms | None = None  # gradient norms sampled (``A``)
         self.evaluation = Steps()  # batches fetched with gradients off: validation, not steps
         self.iterator_made: tuple[float, float] | None = None  # iter(loader), not yet served
         # CPU sampled while the process was inside a step: [cores sum, n, thread sum, n].
         self.cpu = [0.0, 0, 0.0, 0]
+        self.timeline: Timeline | None = None  # made at its first wait or CPU sample
 
     def stepping(self) -> bool:
         return self.data.open_start is not None or self.marks.open_start is not None
@@ -185,7 +192,10 @@ class Collector:
                 self.bad_lines += 1
                 return
             self.events += 1
-            self._dispatch(event)
+            try:
+                self._dispatch(event)
+            except ValueError:  # a field that is no number (a hostile or cut line)
+                self.bad_lines += 1
 
     def _process(self, pid: int) -> ProcessRecord | None:
         record = self.processes.get(pid)
@@ -262,6 +272,11 @@ class Collector:
                 "batch_step": proc.data.count + 1,
                 "marked_step": proc.marks.count + 1,
             }
+        elif kind == "A" and len(f) == 5:
+            if proc.gradients is None:
+                proc.gradients = GradientNorms()
+            open_step = (proc.data.count + 1, proc.marks.count + 1)  # the step open now
+            proc.gradients.add(open_step, int(f[1]), float(f[2]), float(f[3]), f[4] == "1")
         elif kind == "R":
             proc.rank = event.payload
             if self.trace is not None and isinstance(proc.rank.get("rank"), int):
@@ -309,15 +324,21 @@ class Collector:
             return
         start = made[0] if made is not None and made[1] <= t0 else t0
         self._close(proc, proc.data, start, boundary=True)
+        own = self._timeline_of(proc)
         if made is not None:  # iter(loader) starts the step whose first batch it serves
             proc.data.wait(made[0], made[1])
-            self.timeline.add_interval(made[0], made[1], WAIT)
+            own.add_interval(made[0], made[1], PROC_WAIT)
         for steps in (proc.data, proc.marks):
             steps.wait(t0, t1)
-        self.timeline.add_interval(t0, t1, WAIT)
+        own.add_interval(t0, t1, PROC_WAIT)
         self.timeline.add(t0, BATCHES, 1)
         if self.trace is not None:
             self.trace.data_wait(proc.pid, loader_id, t0, t1)
+
+    def _timeline_of(self, proc: ProcessRecord) -> Timeline:
+        if proc.timeline is None:
+            proc.timeline = Timeline(self.origin, 3)
+        return proc.timeline
 
     def _iterator(
         self, proc: ProcessRecord, loader_id: int, t0: float, t1: float, where: int
@@ -398,7 +419,12 @@ class Collector:
             self.trace.counter("CPU (cores)", t, {"cores": round(cores, 3)}, pid)
         with self.lock:
             record = self.processes.get(pid)
-            if record is None or not record.stepping():
+            if record is None:
+                return
+            own = self._timeline_of(record)
+            own.add(t, PROC_CORES, cores)
+            own.add(t, PROC_CPU_N, 1)
+            if not record.stepping():
                 return
             record.cpu[0] += cores
             record.cpu[1] += 1

@@ -3,6 +3,7 @@ the ranks of a job of several (the slowest one named)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dldoctor.profilers import collector as c
@@ -24,13 +25,41 @@ def choose_steps(proc: ProcessRecord | None) -> tuple[Steps, str]:
     return Steps(), "none"
 
 
-_PHASE_NAMES = {"c": "copy", "f": "forward", "b": "backward", "o": "optimizer"}
+_PHASE_NAMES = {"c": "copy", "f": "forward", "b": "backward", "o": "optimizer", "g": "compiled"}
+# The phases each patched module times (bootstrap's PATCHES): a phase no patch times is left
+# out of the split, never shown as 0 %.
+_SEAMS = {
+    "torch.nn.modules.module": ("forward",),
+    "torch._tensor": ("copy", "backward"),
+    "torch.optim.optimizer": ("optimizer",),
+    "paddle.nn.layer.layers": ("forward",),
+    "paddle.base": ("backward",),
+    "paddle.optimizer": ("optimizer",),
+    "keras.src.layers.layer": ("forward",),
+    "tensorflow.python.eager.backprop": ("backward",),
+    "keras.src.optimizers.base_optimizer": ("optimizer",),
+}
+COMPILED_NOTE = (
+    "the step is a compiled tf.function call: its forward, backward and optimizer step run "
+    "inside one graph and cannot be separated from Python"
+)
 
 
-def breakdown(steps: Steps, steady: bool) -> JSON:
-    """Each step split: data wait, copy to the device, forward, backward, optimizer step and
-    the rest (the loop body's own Python work), as fractions of step time. Over the steps the
-    verdict uses (without each pass's first where enough remain)."""
+def seams(frameworks: list[JSON]) -> set[str]:
+    """The phases timed in this run: from every process's patches (forked ranks inherit
+    theirs from the process that announced them)."""
+    found: set[str] = set()
+    for patch in frameworks:
+        if patch.get("patched"):
+            found.update(_SEAMS.get(str(patch.get("module")), ()))
+    return found
+
+
+def breakdown(steps: Steps, steady: bool, timed: set[str] | None = None) -> JSON:
+    """Each step split: data wait, copy to the device, forward, backward, optimizer step (the
+    ``timed`` ones; all by default), a compiled tf.function call, and the rest (the loop body's
+    own Python work), as fractions of step time. Over the steps the verdict uses (without each
+    pass's first where enough remain)."""
     time_s = steps.time_s - (steps.first_time_s if steady else 0.0)
     wait_s = steps.wait_s - (steps.first_wait_s if steady else 0.0)
     phases = {
@@ -40,25 +69,62 @@ def breakdown(steps: Steps, steady: bool) -> JSON:
     measured = any(v > 0 for v in phases.values()) and time_s > 0
     if not measured:
         return {"measured": False, "fractions": None}
+    compiled = phases["compiled"] > 0
+    for name, seconds in list(phases.items()):
+        if seconds > 0:
+            continue
+        # Inside a compiled step the model's phases are not seen, so not 0 %; nor are phases
+        # no patch times here (paddle's copy to the device happens inside its DataLoader).
+        if name == "compiled" or compiled or (timed is not None and name not in timed):
+            del phases[name]
     parts = {"data_wait": wait_s, **phases}
     parts["loop_body"] = max(time_s - sum(parts.values()), 0.0)
     fractions = {k: round(min(max(v / time_s, 0.0), 1.0), 4) for k, v in parts.items()}
-    return {"measured": True, "steady": steady, "fractions": fractions}
+    out: JSON = {"measured": True, "steady": steady, "fractions": fractions}
+    if compiled:
+        out["not_separable"] = COMPILED_NOTE
+    return out
 
 
 def health(proc: ProcessRecord | None, source: str) -> JSON:
-    """Training health: the step whose loss first was NaN or infinite, if one was."""
+    """Training health: the step whose loss first was NaN or infinite, if one was, and the
+    gradient norms sampled (where they exploded or vanished, from which step)."""
+    key = "batch_step" if source == "batches" else "marked_step"
     seen = proc.nonfinite if proc is not None else None
-    if seen is None:
-        return {"nonfinite_loss": None}
-    step = seen["batch_step"] if source == "batches" else seen["marked_step"]
-    return {
-        "nonfinite_loss": {
+    loss = None
+    if seen is not None:
+        loss = {
             "value": seen["value"],
-            "step": step,
+            "step": seen[key],
             "backward_calls": seen["backward_calls"],
         }
+    norms = proc.gradients if proc is not None else None
+    return {
+        "nonfinite_loss": loss,
+        "gradients": _gradients(norms.to_dict(), key) if norms else None,
     }
+
+
+def _gradients(seen: JSON, key: str) -> JSON:
+    def sample(s: JSON | None) -> JSON | None:
+        if s is None:
+            return None
+        return {
+            "step": s[key],
+            "optimizer_step": s["optimizer_step"],
+            "l2": _finite(s["l2"]),
+            "mean_abs": _finite(s["mean_abs"]),
+        }
+
+    named = ("first", "last", "largest", "nonfinite", "exploded", "explosion_onset")
+    out: JSON = {"samples": seen["samples"], "float16": seen["float16"]}
+    out.update({name: sample(seen[name]) for name in (*named, "vanished_from")})
+    return out
+
+
+def _finite(value: float) -> float | str:
+    """A norm for JSON: NaN and infinities as strings (JSON has no such numbers)."""
+    return value if math.isfinite(value) else str(value)
 
 
 def frames(proc: ProcessRecord | None) -> JSON | None:

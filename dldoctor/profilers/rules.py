@@ -308,5 +308,5 @@ def hook_failed(profile: JSON) -> list[Finding]:
     return findings
 
 
-# Rules on where step time goes, training health and --tune, registered with the rest.
-from dldoctor.profilers import rules_steps  # noqa: E402
+# Rules on where step time goes, --tune and training health, registered with the rest.
+from dldoctor.profilers import rules_health, rules_steps  # noqa: E402, F401

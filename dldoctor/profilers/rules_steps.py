@@ -1,4 +1,4 @@
-"""Profile findings on where each step's time goes, training health and ``--tune`` (DD712+).
+"""Profile findings on where each step's time goes and ``--tune`` (DD712, DD714).
 
 Registered in ``rules``' registry (imported at its end), like every DD7xx rule.
 """
@@ -31,7 +31,7 @@ def loop_body_python(profile: JSON) -> list[Finding]:
     if share is None:
         return []
     fractions = profile["step_breakdown"]["fractions"]
-    model = fractions["forward"] + fractions["backward"] + fractions["optimizer"]
+    model = sum(fractions.get(k, 0.0) for k in ("forward", "backward", "optimizer", "compiled"))
     title = (
         f"The training loop's own Python code takes {pct(share)} of each step, outside data "
         f"loading and the model (forward, backward and optimizer: {pct(model)})"
@@ -60,32 +60,6 @@ def loop_body_python(profile: JSON) -> list[Finding]:
     )
     evidence = {"step_breakdown": fractions, "top_lines": sampled.get("user", [])}
     return [_finding("DD712", Severity.WARNING, title, evidence, fix)]
-
-
-@rule("DD713", "loss-not-finite", "The loss became NaN or infinite during training")
-def loss_not_finite(profile: JSON) -> list[Finding]:
-    seen = (profile.get("health") or {}).get("nonfinite_loss")
-    if not seen:
-        return []
-    title = (
-        f"The loss became {seen['value']} at training step {seen['step']}: the steps after it "
-        "train nothing"
-    )
-    fixes = (
-        Fix(
-            summary="lower the learning rate (or warm it up), and clip gradients: "
-            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0) before "
-            "optimizer.step()",
-            notes="A loss that diverges to Inf/NaN is most often a learning rate too high "
-            "for the batch size or exploding gradients.",
-        ),
-        Fix(
-            summary="under mixed precision, scale the loss (torch.amp.GradScaler) or train "
-            "in bfloat16",
-            notes="float16 overflows at 65504: unscaled fp16 losses and gradients become Inf.",
-        ),
-    )
-    return [_finding("DD713", Severity.WARNING, title, {"nonfinite_loss": seen}, *fixes)]
 
 
 @rule(

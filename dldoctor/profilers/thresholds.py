@@ -48,6 +48,19 @@ FIXED_COST_MIN_S = 0.002
 # collate_fn taking >= 50 % of making a batch: collation is named.
 COLLATE_SHARE = 0.5
 
+# Gradient health, from the gradients' total L2 norm and mean absolute value read before every
+# 16th optimizer step. Vanishing: a mean absolute value below 1e-7 (SageMaker Debugger's
+# VanishingGradient rule's default) from some sample to the last (it never recovered).
+GRAD_VANISH_MEAN_ABS = 1e-7
+# Exploding: a norm >= 1000 times the first step's. The first step's loss, and usually its
+# gradient, is about the largest of a healthy run (both fall as it converges), so three orders
+# of magnitude above it is not ordinary noise; the update (learning rate × gradient) is 1000
+# times the one the learning rate was chosen for. Non-finite gradients are exploding too.
+GRAD_EXPLODE_RATIO = 1000.0
+# The explosion started at the first sample of the unbroken run of norms >= 10 times the first
+# step's that led to it (one order of magnitude: where clipping would have begun to act).
+GRAD_ONSET_RATIO = 10.0
+
 # Fixes: how many loader workers to suggest at most (beyond ~16, returns fall and memory grows).
 MAX_SUGGESTED_WORKERS = 16
 
@@ -68,6 +81,9 @@ def as_dict() -> dict[str, float]:
         "min_steps": MIN_STEPS,
         "startup_wait_s": STARTUP_WAIT_S,
         "startup_share": STARTUP_SHARE,
+        "grad_vanish_mean_abs": GRAD_VANISH_MEAN_ABS,
+        "grad_explode_ratio": GRAD_EXPLODE_RATIO,
+        "grad_onset_ratio": GRAD_ONSET_RATIO,
     }
 
 

@@ -72,7 +72,8 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
     if breakdown.get("measured"):
         names = {"data_wait": "data wait", "loop_body": "loop body"}
         parts = [f"{names.get(k, k)} {_pct(v)}" for k, v in breakdown["fractions"].items()]
-        out.wrapped("Each step: " + ", ".join(parts), 2)
+        note = f" ({clean(breakdown['not_separable'])})" if breakdown.get("not_separable") else ""
+        out.wrapped("Each step: " + ", ".join(parts) + note, 2)
     if rank_of:
         _rank_table(out, ranks, p.get("slowest_rank"))
     for loader in p["loaders"]:
@@ -154,7 +155,11 @@ def _timelines(out: Out, p: dict[str, Any]) -> None:
     top = max([v for v in tl["main_cores"] if v is not None] + [1.0])
     main = "n/a" if cores is None else f"{cores:.2f} cores"
     out.line(f"  main CPU   {sparkline(tl['main_cores'], top)}  {main}")
-    out.line(out.style(f"             (whole run, {span}; ▁ none … █ all)", "dim"))
+    ranks = {r["pid"]: r["rank"] for r in p.get("ranks") or []}
+    whose = ""
+    if len(ranks) >= 2 and tl.get("pid") in ranks:  # one rank's, never the ranks summed
+        whose = f"; data wait and main CPU of {_who(tl['pid'], ranks[tl['pid']])}"
+    out.line(out.style(f"             (whole run, {span}{whose}; ▁ none … █ all)", "dim"))
 
 
 def _loader_line(loader: dict[str, Any]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import sys
 
+import pytest
+
 from dldoctor.profilers.aggregate import Stats, Timeline
 
 
@@ -47,3 +49,17 @@ def test_an_interval_is_split_across_buckets():
     timeline.add_interval(0.5, 2.25, 0)
     assert [round(b[0], 6) for b in timeline.buckets] == [0.5, 1.0, 0.25]
     assert list(timeline.span(1.1, 2.0)) == [1, 2]
+
+
+def test_a_span_is_read_pro_rata_whatever_the_widths():
+    timeline = Timeline(origin=0.0, fields=1, width_s=0.1)
+    timeline.add_interval(0.0, 0.4, 0)  # 0.1 s in each of four buckets
+    assert timeline.over(0, 0.0, 0.4) == pytest.approx(0.4)
+    assert timeline.over(0, 0.05, 0.25) == pytest.approx(0.2)  # half, whole, half
+    assert timeline.over(0, 0.4, 1.0) == 0.0 and timeline.over(0, 5.0, 6.0) == 0.0
+
+
+def test_a_first_value_far_after_the_origin_lands_in_the_coarsened_buckets():
+    timeline = Timeline(origin=0.0, fields=1, width_s=0.1, capacity=64)
+    timeline.add(1000.0, 0, 1)  # coarsens many times before the bucket exists
+    assert timeline.total(0) == 1 and len(timeline.buckets) <= 64

@@ -74,3 +74,26 @@ def test_fork_started_ranks_are_counted_per_rank_not_the_idle_launcher(tmp_path)
     # CPU figures are the slow rank's own, not those of the script's process waiting in join().
     assert p["cpu"]["measured_pid"] == p["steps"]["pid"] in truths
     assert len(p["processes"]) == 3  # the launcher is seen, and steps nothing
+
+
+def test_steps_window_under_torchrun_stops_every_rank_at_the_same_step(tmp_path):
+    """``--steps 12`` on a 40-step job: each rank stops itself after its 12th step (in
+    lock-step, so no rank is left inside an all-reduce), torchrun sees both exit 0, and the job
+    is judged on the rank whose batches sleep a known 20 ms."""
+    sleep_s = 0.020
+    result, report = profile(
+        tmp_path, "--steps", "12", "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        SCRIPT, "--steps", "40", "--slow-rank", "1", "--sleep-ms", str(sleep_s * 1e3),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    p = report["profile"]
+    assert p["exit"]["stopped_by"] == "steps" and p["exit"]["status"] == "stopped"
+    ranks = {r["rank"]: r for r in p["ranks"]}
+    assert sorted(ranks) == [0, 1] and [ranks[0]["steps"], ranks[1]["steps"]] == [12, 12]
+    assert p["slowest_rank"]["rank"] == 1 and p["steps"]["pid"] == ranks[1]["pid"]
+    # time.sleep never returns early: the slow rank waits at least its sleep per step; the
+    # other waits for the all-reduce (in backward), not for its own data.
+    assert ranks[1]["data_wait_per_step_s"] >= sleep_s * 0.95
+    assert ranks[0]["data_wait_per_step_s"] < ranks[1]["data_wait_per_step_s"] / 2
+    assert p["timeline"]["pid"] == ranks[1]["pid"]  # the slow rank's timeline, not a sum
+    assert p["verdict"]["class"] == "input-bound"

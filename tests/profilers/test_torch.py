@@ -190,6 +190,9 @@ def test_the_step_where_the_loss_first_became_nan_is_reported(tmp_path):
     (finding,) = [f for f in report["findings"] if f["code"] == "DD713"]
     assert finding["title"].startswith("The loss became nan at training step 13")
     assert "clip_grad_norm_" in finding["fixes"][0]["summary"]
+    # The NaN gradients that follow are this finding's cause seen again, not another finding.
+    assert report["profile"]["health"]["gradients"]["nonfinite"]["l2"] == "nan"
+    assert "DD715" not in codes(report) and "DD716" not in codes(report)
     _, healthy = profile(tmp_path, SCRIPT, "--items", "96", "--sleep-ms", "0")
     assert healthy["profile"]["health"]["nonfinite_loss"] is None
     assert "DD713" not in codes(healthy)

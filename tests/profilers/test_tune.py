@@ -37,6 +37,30 @@ def test_tune_picks_the_setting_that_is_truly_fastest(tmp_path):
     assert "--tune: trial with num_workers=" in result.stderr
 
 
+def test_a_trial_slower_than_the_baseline_is_stopped_early_and_never_the_fix(tmp_path):
+    """In a loader worker each item sleeps a known 8 s (a per-worker cost the loop itself
+    does not pay): a batch of 8 takes 64 s in a worker, so even 16 workers make a step take
+    4 s against the baseline's few ms, and 10 steps 40 s. Every trial must be stopped at its
+    bound (1.5 times the baseline's pace, plus the script's start-up) before its 10 steps."""
+    result, report = profile(
+        tmp_path, "--tune", "--steps", "10",
+        SCRIPT, "--items", "400", "--sleep-ms", "2", "--worker-sleep-ms", "8000", "--width", "64",
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    tuned = report["profile"]["tune"]
+    baseline = tuned["baseline"]
+    assert baseline["steps"] == 10 and not baseline["stopped_early"]
+    assert tuned["trials"]
+    for trial in tuned["trials"]:
+        assert trial["settings"]["num_workers"] >= 1
+        assert trial["stopped_early"] is True and trial["steps"] < 10, trial
+        assert trial["step_s"] is None or trial["step_s"] > baseline["step_s"]
+    assert tuned["best"] is None
+    assert "DD714" not in [f["code"] for f in report["findings"]]
+    assert "(stopped: slower)" in result.stderr
+
+
 def _ran(step_s: float, steps: int = 30, stopped: bool = False) -> dict[str, Any]:
     p = make(steps=steps, step_s=step_s, wait_s=step_s / 2)
     p["data_wait"]["first_steps"] = {"count": 0, "time_s": 0.0, "wait_s": 0.0}

@@ -38,6 +38,16 @@ PATCHES = {
     "torch.nn.modules.module": ("torch_steps", "install_module"),
     "torch._tensor": ("torch_steps", "install_tensor"),
     "torch.optim.optimizer": ("torch_steps", "install_optimizer"),
+    "paddle.nn.layer.layers": ("paddle_steps", "install_layer"),
+    "paddle.base": ("paddle_steps", "install_tensor"),  # after it patches the eager Tensor
+    "paddle.optimizer": ("paddle_steps", "install_optimizer"),
+    "tensorflow.python.eager.polymorphic_function.polymorphic_function": (
+        "tf_steps",
+        "install_function",
+    ),
+    "tensorflow.python.eager.backprop": ("tf_steps", "install_tape"),
+    "keras.src.layers.layer": ("tf_steps", "install_layer"),
+    "keras.src.optimizers.base_optimizer": ("tf_steps", "install_optimizer"),
 }
 
 # Leading traceback frames that are dldoctor's or runpy's, never the script's.

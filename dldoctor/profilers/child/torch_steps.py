@@ -1,9 +1,9 @@
 """PyTorch: where a step's time goes, at the framework's own seams (main thread only).
 
 ``nn.Module.__call__`` (the outermost call: forward, loss modules included), ``Tensor.backward``,
-every optimizer's ``step`` (torch's global step pre/post hooks) and ``Tensor.to``/``.cuda``
-outside them (the host-to-device copy) each send a ``P`` event; what is left of a step is the
-loop body's own Python work. Nested calls inside a phase are not timed again: one attribute
+every optimizer's ``step`` (torch's global step pre/post hooks, where gradient norms are also
+sampled) and ``Tensor.to``/``.cuda`` outside them (the host-to-device copy) each send a ``P``
+event; what is left of a step is the loop body's own Python work. Nested calls inside a phase are not timed again: one attribute
 read each, so a model of a thousand submodules pays microseconds per step.
 """
 
@@ -78,14 +78,85 @@ def _checked(rec: Recorder, backward: Callable[..., Any]) -> Callable[..., Any]:
     return checked
 
 
+GRADIENTS_EVERY = 16  # gradient norms read at the 1st optimizer step and every 16th after
+
+
+def _gradients(rec: Recorder) -> Callable[[Any], None]:
+    """Training health: every ``GRADIENTS_EVERY``th step of the first optimizer stepped, at the
+    seam after backward and before the update (its step pre-hook: under a GradScaler, after
+    the unscale), the gradients' total L2 norm and mean absolute value (``A`` event).
+
+    Costs one read of every gradient (two fused norms per device and dtype, float32 accumulate)
+    and, on a GPU, one synchronisation, once in ``GRADIENTS_EVERY`` steps. Stops for good on a
+    parameter it cannot read (health unknown, never a crash)."""
+    calls = [0]
+    owner: list[int] = []
+
+    def sample(optimizer: Any) -> None:
+        if calls[0] < 0 or get_ident() != rec.main_ident:
+            return
+        if not owner:
+            owner.append(id(optimizer))
+        if owner[0] != id(optimizer):  # a second optimizer (a GAN's): its own scale
+            return
+        calls[0] += 1
+        if calls[0] % GRADIENTS_EVERY != 1:
+            return
+        try:
+            stats = _grad_stats(optimizer)
+        except Exception:  # sparse or exotic tensors: stop reading them
+            calls[0] = -1
+            return
+        if stats is not None:
+            l2, mean_abs, half = stats
+            t = perf_counter()
+            rec.queue(("A", t, calls[0], f"{l2:.6g}", f"{mean_abs:.6g}", int(half)), t)
+
+    return sample
+
+
+def _grad_stats(optimizer: Any) -> tuple[float, float, bool] | None:
+    import torch  # imported already: this runs inside its optimizer step
+
+    groups: dict[Any, list[Any]] = {}
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            grad = param.grad
+            if grad is not None:
+                groups.setdefault((grad.device, grad.dtype), []).append(grad)
+    if not groups:
+        return None
+    squares = absolute = 0.0
+    count = 0
+    half = False
+    with torch.no_grad():
+        for (_, dtype), grads in groups.items():
+            half = half or dtype == torch.float16
+            l2, l1 = _norms(torch, grads, 2), _norms(torch, grads, 1)
+            squares += float(torch.stack(l2).square().sum())
+            absolute += float(torch.stack(l1).sum())
+            count += sum(g.numel() for g in grads)
+    return math.sqrt(squares), absolute / max(count, 1), half
+
+
+def _norms(torch: Any, grads: list[Any], order: int) -> Any:
+    """Each gradient's norm, accumulated in float32 (a float16 sum of squares overflows)."""
+    try:
+        return torch._foreach_norm(grads, order, dtype=torch.float32)
+    except (AttributeError, TypeError):  # releases before _foreach_norm took a dtype
+        return [torch.linalg.vector_norm(g, order, dtype=torch.float32) for g in grads]
+
+
 def install_optimizer(module: ModuleType, rec: Recorder) -> list[str]:
     started: list[float] = []
+    gradients = _gradients(rec)
 
     def pre(optimizer: Any, args: Any, kwargs: Any) -> None:
         if rec.activity == OPTIMIZER:  # the last step raised before its post hook ran
             rec.activity = None
             started.clear()
         if rec.activity is None and get_ident() == rec.main_ident:
+            gradients(optimizer)  # before the step's clock starts: not optimizer time
             rec.activity = OPTIMIZER
             started.append(perf_counter())
 
@@ -96,4 +167,4 @@ def install_optimizer(module: ModuleType, rec: Recorder) -> list[str]:
 
     module.register_optimizer_step_pre_hook(pre)
     module.register_optimizer_step_post_hook(post)
-    return ["Optimizer.step hooks"]
+    return ["Optimizer.step hooks", "gradient norms"]

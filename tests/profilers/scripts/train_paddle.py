@@ -1,6 +1,7 @@
 """A small CPU PaddlePaddle training loop whose dataset sleeps a known time per item.
 
-Times its own ``next()`` calls and writes the true data-wait fraction to ``--truth``.
+Times its own ``next()`` calls and each phase (forward with the loss, backward, optimizer step)
+and writes the true fractions of the steps after the first to ``--truth``.
 """
 
 import argparse
@@ -48,10 +49,13 @@ def main():
     )
 
     wait = steps = 0
+    phases = dict.fromkeys(("forward", "backward", "optimizer"), 0.0)
     started = time.perf_counter()
     iterator = iter(loader)
     while True:
         t0 = time.perf_counter()
+        if steps == 1:  # the steady steps start here: the profile leaves the first one out
+            started, wait, phases = t0, 0.0, dict.fromkeys(phases, 0.0)
         try:
             x, y = next(iterator)
         except StopIteration:
@@ -59,15 +63,22 @@ def main():
             break
         wait += time.perf_counter() - t0
         for _ in range(3):
-            loss = loss_fn(model(x), y)
+            t0 = time.perf_counter()
+            loss = loss_fn(model(x), y)  # the loss is a Layer too: forward
+            t1 = time.perf_counter()
             loss.backward()
+            t2 = time.perf_counter()
             optimizer.step()
+            t3 = time.perf_counter()
             optimizer.clear_grad()
+            for name, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
+                phases[name] += seconds
         steps += 1
     loop = time.perf_counter() - started
     if args.truth:
         with open(args.truth, "w") as f:
-            json.dump({"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": steps}, f)
+            shares = {k: v / loop for k, v in phases.items()}
+            json.dump({"fraction": wait / loop, "steps": steps, "phases": shares}, f)
 
 
 if __name__ == "__main__":

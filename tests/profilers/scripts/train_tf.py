@@ -1,6 +1,9 @@
 """A small CPU TensorFlow/Keras training run on a tf.data pipeline whose map sleeps per batch.
 
-``--mode loop``: a custom loop (``for x, y in dataset``) that times its own ``next()`` calls.
+``--mode loop``: a custom loop over the dataset's iterator that times its own ``next()`` calls
+and its compiled (``tf.function``) train step; ``--mode eager``: the same loop with the
+GradientTape step in eager code, timing its forward (``--forward-sleep-ms``: a layer that sleeps
+that long), backward (``tape.gradient``) and optimizer step (``apply_gradients``).
 ``--mode fit``: Keras ``fit``, where no Python code can time the fetch; the truth is the time
 spent inside the map's Python function during the steps (one call per batch, the pipeline kept
 synchronous: no fusion, no prefetch) over the steps' time, both from inside this run.
@@ -65,6 +68,53 @@ class StepClock(tf.keras.callbacks.Callback):
         self.steps += 1
 
 
+class Sleeping(tf.keras.layers.Layer):
+    """A layer whose call sleeps a known time (eager: Python runs at every call)."""
+
+    def __init__(self, sleep_s):
+        super().__init__()
+        self.sleep_s = sleep_s
+
+    def call(self, x):
+        time.sleep(self.sleep_s)
+        return x
+
+
+class PhaseClock:
+    """The loop's own timing: data wait and each phase, over the steps after the first (the
+    one that traces or builds: the profile leaves each pass's first step out too)."""
+
+    def __init__(self):
+        self.steps = 0
+        self.wait = 0.0
+        self.phases = {}
+        self.started = self.batch = None
+
+    def next_batch(self, iterator):
+        t0 = time.perf_counter()
+        if self.steps == 1:  # the first step is over: the steady steps start here
+            self.started, self.wait, self.phases = t0, 0.0, {}
+        try:
+            self.batch = next(iterator)
+        except StopIteration:
+            self.batch = None
+        self.wait += time.perf_counter() - t0
+        if self.batch is not None:
+            self.steps += 1
+        return self.batch
+
+    def timed(self, name, call, *args):
+        t0 = time.perf_counter()
+        value = call(*args)
+        self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - t0
+        return value
+
+    def truth(self):
+        loop = time.perf_counter() - self.started
+        phases = {k: v / loop for k, v in self.phases.items()}
+        return {"fraction": self.wait / loop, "steps": self.steps, "phases": phases}
+
+
 def main():
     tf.random.set_seed(0)
     model = tf.keras.Sequential(
@@ -87,7 +137,7 @@ def main():
         # on_train_batch_* run once per execution: steps_per_execution batches
         steps = clock.steps * ARGS.spe
         truth = {"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": steps}
-    else:
+    elif ARGS.mode == "loop":
         optimizer = tf.keras.optimizers.SGD()
 
         @tf.function
@@ -99,21 +149,25 @@ def main():
             )
             return loss
 
-        wait = steps = 0
-        started = time.perf_counter()
+        clock = PhaseClock()
         iterator = iter(ds)
-        while True:
-            t0 = time.perf_counter()
-            try:
-                x, y = next(iterator)
-            except StopIteration:
-                wait += time.perf_counter() - t0
-                break
-            wait += time.perf_counter() - t0
-            train_step(x, y)
-            steps += 1
-        loop = time.perf_counter() - started
-        truth = {"wait_s": wait, "loop_s": loop, "fraction": wait / loop, "steps": steps}
+        while clock.next_batch(iterator) is not None:
+            clock.timed("compiled", train_step, *clock.batch)
+        truth = clock.truth()
+    else:  # eager: a GradientTape loop, each phase a Python call
+        optimizer = tf.keras.optimizers.SGD()
+        slow = Sleeping(ARGS.forward_sleep_ms / 1e3)
+        clock = PhaseClock()
+        iterator = iter(ds)
+        while clock.next_batch(iterator) is not None:
+            x, y = clock.batch
+            with tf.GradientTape() as tape:
+                logits = clock.timed("forward", lambda x=x: model(slow(x), training=True))
+                loss = loss_fn(y, logits)
+            variables = model.trainable_variables
+            grads = clock.timed("backward", tape.gradient, loss, variables)
+            clock.timed("optimizer", optimizer.apply_gradients, zip(grads, variables))
+        truth = clock.truth()
     if ARGS.truth:
         with open(ARGS.truth, "w") as f:
             json.dump(truth, f)
@@ -121,7 +175,8 @@ def main():
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["loop", "fit"], default="loop")
+    parser.add_argument("--mode", choices=["loop", "eager", "fit"], default="loop")
+    parser.add_argument("--forward-sleep-ms", type=float, default=0.0)
     parser.add_argument("--items", type=int, default=480)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--sleep-ms", type=float, default=2.0)

@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, Dataset
 
 
 class SleepyDataset(Dataset):
-    def __init__(self, items: int, sleep_s: float) -> None:
-        self.items, self.sleep_s = items, sleep_s
+    def __init__(self, items: int, sleep_s: float, worker_sleep_s: float = 0.0) -> None:
+        self.items, self.sleep_s, self.worker_sleep_s = items, sleep_s, worker_sleep_s
 
     def __len__(self) -> int:
         return self.items
@@ -25,6 +25,8 @@ class SleepyDataset(Dataset):
     def __getitem__(self, index: int):
         if self.sleep_s:
             time.sleep(self.sleep_s)
+        if self.worker_sleep_s and torch.utils.data.get_worker_info() is not None:
+            time.sleep(self.worker_sleep_s)  # slower in a loader worker than in the loop
         return torch.full((64,), float(index % 7)), index % 10
 
 
@@ -73,6 +75,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--sleep-ms", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--worker-sleep-ms", type=float, default=0.0)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--truth", default="")
@@ -80,6 +83,8 @@ def main() -> int:
     parser.add_argument("--preprocess-ms", type=float, default=0.0)
     parser.add_argument("--batch-sampler-sleep-ms", type=float, default=0.0)
     parser.add_argument("--nan-at", type=int, default=0, help="step whose loss becomes NaN")
+    parser.add_argument("--scale-at", type=int, default=0, help="from this step the loss, so")
+    parser.add_argument("--scale", type=float, default=1.0, help="every gradient, is × this")
     parser.add_argument("--val-sleep-ms", type=float, default=0.0)
     parser.add_argument("--iter-sleep-ms", type=float, default=0.0)
     parser.add_argument("--raise-after", type=int, default=0)
@@ -107,7 +112,7 @@ def main() -> int:
     else:
         batching = {"batch_size": args.batch, "sampler": sampler}
     loader = DataLoader(  # LOADER-LINE
-        SleepyDataset(args.items, args.sleep_ms / 1e3),
+        SleepyDataset(args.items, args.sleep_ms / 1e3, args.worker_sleep_ms / 1e3),
         num_workers=args.workers,
         **batching,
     )
@@ -149,6 +154,8 @@ def main() -> int:
                 loss = loss_fn(model(x.repeat(8, 1)), y.repeat(8))
                 if args.nan_at and steps + 1 >= args.nan_at:  # steps: those completed
                     loss = loss * float("nan")
+                if args.scale_at and steps + 1 >= args.scale_at:  # gradients scale with it
+                    loss = loss * args.scale
                 loss.backward()
                 optimizer.step()
             steps += 1

@@ -1,0 +1,41 @@
+"""TensorFlow: where a step's time goes in a custom loop, at the framework's own seams.
+
+Eager code (a ``tf.GradientTape`` loop without ``tf.function``): Keras' ``Layer.__call__``
+(forward), ``GradientTape.gradient`` (backward) and the optimizer's ``apply_gradients``
+(optimizer step) each send a ``P`` event. A ``tf.function`` call (a compiled train step, and
+Keras fit's) is timed as one ``compiled`` phase: forward, backward and the update run inside
+it as one graph, which Python cannot split; the report says so rather than guessing.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from dldoctor.profilers.child.recorder import Recorder
+from dldoctor.profilers.child.torch_steps import BACKWARD, FORWARD, OPTIMIZER, _timed
+
+COMPILED = "g"
+
+
+def install_function(module: ModuleType, rec: Recorder) -> list[str]:
+    cls = module.Function
+    cls.__call__ = _timed(rec, COMPILED, cls.__call__)
+    return ["tf.function calls (compiled)"]
+
+
+def install_tape(module: ModuleType, rec: Recorder) -> list[str]:
+    cls = module.GradientTape
+    cls.gradient = _timed(rec, BACKWARD, cls.gradient)
+    return ["GradientTape.gradient (backward)"]
+
+
+def install_layer(module: ModuleType, rec: Recorder) -> list[str]:
+    cls = module.Layer
+    cls.__call__ = _timed(rec, FORWARD, cls.__call__)
+    return ["keras Layer.__call__ (forward)"]
+
+
+def install_optimizer(module: ModuleType, rec: Recorder) -> list[str]:
+    cls = module.BaseOptimizer
+    cls.apply_gradients = _timed(rec, OPTIMIZER, cls.apply_gradients)
+    return ["keras optimizer apply_gradients"]

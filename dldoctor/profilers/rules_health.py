@@ -1,0 +1,116 @@
+"""Profile findings on training health: a loss that became NaN/Inf (DD713), gradients that
+exploded (DD715) or vanished (DD716), each with the step where it started.
+
+One root cause, one finding: a diverging loss is DD713, with the gradients' rise as its
+evidence; DD715 is for gradients that exploded while the loss stayed finite.
+"""
+
+from __future__ import annotations
+
+from dldoctor.model import Finding, Fix, Severity
+from dldoctor.profilers import thresholds as th
+from dldoctor.profilers.rules import JSON, _finding, rule
+
+_LEARNING_RATE_AND_CLIPPING = Fix(
+    summary="lower the learning rate (or warm it up), and clip gradients: "
+    "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0) before optimizer.step()",
+    notes="A loss that diverges to Inf/NaN is most often a learning rate too high for the batch "
+    "size or exploding gradients.",
+)
+_LOSS_SCALING = Fix(
+    summary="under mixed precision, scale the loss (torch.amp.GradScaler) or train in bfloat16",
+    notes="float16 overflows at 65504: unscaled fp16 losses and gradients become Inf.",
+)
+
+
+def _gradients(profile: JSON) -> JSON:
+    return (profile.get("health") or {}).get("gradients") or {}
+
+
+def _norm(value: float | str) -> str:
+    return f"{value:.3g}" if isinstance(value, (float, int)) else str(value)
+
+
+@rule("DD713", "loss-not-finite", "The loss became NaN or infinite during training")
+def loss_not_finite(profile: JSON) -> list[Finding]:
+    seen = (profile.get("health") or {}).get("nonfinite_loss")
+    if not seen:
+        return []
+    title = (
+        f"The loss became {seen['value']} at training step {seen['step']}: the steps after it "
+        "train nothing"
+    )
+    evidence: JSON = {"nonfinite_loss": seen}
+    onset = _gradients(profile).get("explosion_onset")
+    if onset and onset["step"] <= seen["step"]:  # the same divergence, seen earlier
+        title += f"; the gradient norm had been rising since step {onset['step']}"
+        evidence["gradients"] = _gradients(profile)
+    return [
+        _finding(
+            "DD713", Severity.WARNING, title, evidence, _LEARNING_RATE_AND_CLIPPING, _LOSS_SCALING
+        )
+    ]
+
+
+@rule(
+    "DD715",
+    "gradients-exploding",
+    f"The gradients' norm reached ≥ {th.GRAD_EXPLODE_RATIO:g}× the first step's, or became "
+    "NaN/Inf, while the loss stayed finite",
+)
+def gradients_exploding(profile: JSON) -> list[Finding]:
+    grads = _gradients(profile)
+    if (profile.get("health") or {}).get("nonfinite_loss"):
+        return []  # DD713: the loss diverged, this is its evidence
+    bad, exploded = grads.get("nonfinite"), grads.get("exploded")
+    onset = grads.get("explosion_onset") or bad or exploded
+    if exploded:
+        first, largest = grads["first"], grads.get("largest") or exploded
+        title = (
+            f"The gradient norm exploded to {_norm(largest['l2'])} at training step "
+            f"{largest['step']}, {float(largest['l2']) / float(first['l2']):.0f}× the first "
+            f"step's ({_norm(first['l2'])})"
+        )
+    elif bad:
+        title = f"The gradients became {bad['l2']} at training step {bad['step']}"
+    else:
+        return []
+    title += f"; it started at step {(onset or {}).get('step')}"
+    fixes = [_LEARNING_RATE_AND_CLIPPING]
+    if bad or grads.get("float16"):
+        fixes.append(_LOSS_SCALING)
+    return [_finding("DD715", Severity.WARNING, title, {"gradients": grads}, *fixes)]
+
+
+@rule(
+    "DD716",
+    "gradients-vanishing",
+    f"The gradients' mean absolute value fell below {th.GRAD_VANISH_MEAN_ABS:g} and stayed "
+    "there: the weights stop learning",
+)
+def gradients_vanishing(profile: JSON) -> list[Finding]:
+    grads = _gradients(profile)
+    start = grads.get("vanished_from")
+    if not start or (profile.get("health") or {}).get("nonfinite_loss"):
+        return []
+    last = grads.get("last") or start
+    title = (
+        f"The gradients vanished from training step {start['step']}: their mean absolute value "
+        f"is {_norm(last['mean_abs'])} (below {th.GRAD_VANISH_MEAN_ABS:g}), so the weights "
+        "barely change"
+    )
+    fixes = (
+        Fix(
+            summary="under mixed precision, scale the loss (torch.amp.GradScaler)",
+            notes="float16 flushes values below ~6e-8 to zero: small gradients vanish "
+            "without loss scaling.",
+        ),
+        Fix(
+            summary="let the gradient flow: normalisation layers (BatchNorm/LayerNorm), "
+            "residual connections, ReLU-family activations instead of sigmoid/tanh, an "
+            "initialisation scaled to each layer (torch.nn.init.kaiming_normal_)",
+            notes="Saturating activations and small initial weights shrink the gradient at "
+            "every layer it passes back through.",
+        ),
+    )
+    return [_finding("DD716", Severity.WARNING, title, {"gradients": grads}, *fixes)]
