@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
     "checks": (
         ["dldoctor/checks/*"],
-        ["tests/checks"],
+        ["tests/checks", "tests/report/test_golden.py"],
     ),
     "fixes": (
         ["dldoctor/fixes/*"],

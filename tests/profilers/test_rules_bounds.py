@@ -3,11 +3,14 @@ breakdown and training health the rules read, from real collector records."""
 
 from __future__ import annotations
 
+import copy
 import json
 
+import jsonschema
 import pytest
 
-from dldoctor.model import Severity
+from dldoctor.document.schema import profile_report_schema
+from dldoctor.model import Area, Severity
 from dldoctor.profilers import jobs, rules, tune
 from dldoctor.profilers import thresholds as th
 from dldoctor.profilers.analysis import analyse, classify
@@ -15,6 +18,7 @@ from dldoctor.profilers.collector import Steps
 from dldoctor.profilers.thresholds import pct
 from tests.profilers.sessions import PID, session
 from tests.profilers.synthetic import loader, make
+from tests.profilers.test_rules import _with_loop_body
 
 EPS = 1e-4  # a fraction just off a threshold (reports round fractions to 4 digits)
 
@@ -311,3 +315,116 @@ def test_steps_without_phases_have_no_breakdown():
     record.end(5.0)
     assert jobs.breakdown(record, steady=False) == {"measured": False, "fractions": None}
     assert jobs.breakdown(Steps(), steady=False) == {"measured": False, "fractions": None}
+
+
+def finding_schema():
+    schema = profile_report_schema()
+    part = {"$defs": schema["$defs"], "$ref": "#/$defs/finding"}
+    kind = jsonschema.validators.validator_for(part)
+    return kind(part)
+
+
+SCENARIOS = {
+    "input-bound": make(),
+    "input-wait": make(wait_s=0.007, gpu_busy=0.9),
+    "cpu-bound": make(wait_s=0.001, gpu_busy=0.4, main_thread=0.95),
+    "underused": healthy(0.2),
+    "no-gpu": make(gpu_busy=None),
+    "few-steps": make(steps=3),
+    "saturated": saturated(th.INPUT_BOUND, 0.95, 0.95),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_finding_fits_the_schema_worst_first(name):
+    findings = rules.judge(copy.deepcopy(SCENARIOS[name]))
+    assert findings
+    validator = finding_schema()
+    for finding in findings:
+        validator.validate(finding.to_dict())
+        assert finding.area is Area.PROFILE
+    order = [(-f.severity.rank, f.code) for f in findings]
+    assert order == sorted(order)
+
+
+def test_a_script_that_never_started_is_not_judged():
+    profile = make(steps=0)
+    assert rules.judge(profile)  # too few steps, and more
+    profile["exit"]["not_started"] = "No module named train"
+    assert rules.judge(profile) == []
+
+
+def test_a_crashing_rule_names_the_error_as_information(monkeypatch):
+    def broken(profile):
+        raise KeyError("x")
+
+    monkeypatch.setitem(rules._RULES, "DD799", rules.Rule("DD799", "broken", "never", broken))
+    (finding,) = [f for f in rules.judge(make()) if f.code == "DD799"]
+    assert finding.title == "profile rule broken crashed: KeyError: 'x' (a dldoctor bug)"
+    assert finding.severity is Severity.INFO and finding.area is Area.PROFILE
+
+
+def wait_evidence(profile: dict) -> dict:
+    """What a data-wait finding must carry: the fractions, the wait per step, the training
+    loaders of the main process."""
+    wait = profile["data_wait"]
+    return {
+        "data_wait_fraction": wait["fraction"],
+        "data_wait_fraction_without_first_batches": wait["steady_fraction"],
+        "steps": profile["steps"]["count"],
+        "wait_per_step_p50_s": wait["per_step"]["p50_s"],
+        "wait_per_step_p95_s": wait["per_step"]["p95_s"],
+        "loaders": [
+            {"site": "train.py:42", "config": ld["config"], "wait": ld["wait"]}
+            for ld in profile["loaders"]
+            if ld["in_main_process"]
+        ],
+    }
+
+
+def waiting(fraction: float) -> dict:
+    profile = make(gpu_busy=0.9)
+    background = loader(id=2)
+    background["in_main_process"] = False  # a loader of another process: not this loop's
+    profile["loaders"].append(background)
+    profile["data_wait"]["steady_fraction"] = fraction
+    return rejudged(profile)
+
+
+@pytest.mark.parametrize(
+    ("fraction", "code"),
+    [
+        (th.INPUT_NOTABLE - EPS, None),
+        (th.INPUT_NOTABLE, "DD702"),
+        (th.INPUT_BOUND - EPS, "DD702"),
+        (th.INPUT_BOUND, "DD701"),
+        (th.INPUT_BOUND + EPS, "DD701"),
+    ],
+)
+def test_data_wait_findings_at_below_and_above_each_threshold(fraction, code):
+    profile = waiting(fraction)
+    codes = found(profile)
+    assert {"DD701", "DD702"} & set(codes) == ({code} if code else set())
+    if code:
+        finding = codes[code]
+        assert finding.severity is (Severity.WARNING if code == "DD701" else Severity.INFO)
+        assert pct(fraction) in finding.title
+        assert finding.evidence == wait_evidence(profile)
+        assert finding.fixes  # the loader advice, for either
+        if code == "DD701":
+            assert finding.title.startswith("Input-bound: the training loop waits for data")
+
+
+def test_no_data_wait_finding_without_a_verdict():
+    profile = waiting(0.5)
+    profile["steps"]["count"] = th.MIN_STEPS - 1
+    assert rejudged(profile)["verdict"]["class"] == "unknown"
+    assert not {"DD701", "DD702"} & set(found(profile))
+
+
+def test_no_loop_body_finding_without_a_verdict():
+    profile = _with_loop_body(0.5, gpu_busy=None)
+    assert "DD712" in found(profile)
+    profile["steps"]["count"] = th.MIN_STEPS - 1
+    assert rejudged(profile)["verdict"]["class"] == "unknown"
+    assert "DD712" not in found(profile)
