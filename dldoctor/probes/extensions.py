@@ -7,13 +7,16 @@ module each imports and the small call it makes are data (compat_matrix/extensio
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import canonical
 from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
+from dldoctor.probes.collect import new_record
 
 JSON = dict[str, Any]
 MAX_EXTENSIONS = 16  # children; the rest are listed as not probed
@@ -95,3 +98,29 @@ def settle(record: JSON, options: JSON) -> JSON:
             record["status"] = "skip"
             record["reason"] = f"not run: {name} failed to import (its own probe says why)"
     return record
+
+
+def run_extension(
+    job_of: tuple[str, JSON],
+    how: tuple[Any, tuple[int | None, str, str, int], threading.Event, float],
+    run_group: Callable[..., tuple[dict[str, JSON], list[str]]],
+) -> tuple[dict[str, JSON], list[str]]:
+    """One extension in its own child, as a framework is probed: ``run_group`` is the probes'
+    own (probe._probe_group: the same harness and runner). ``how``: the probe options, where
+    the children run, the cancel flag, and the deadline of all extension children."""
+    name, settings = job_of
+    options, where, cancel, deadline = how
+    if cancel.is_set() or time.monotonic() >= deadline:
+        record = new_record()
+        record["status"] = "interrupted" if cancel.is_set() else "skip"
+        record["reason"] = (
+            "interrupted"
+            if cancel.is_set()
+            else f"not run: the extensions' probe time ({BUDGET_TIMEOUTS} timeouts) was spent"
+        )
+        return {name: record}, []
+    jobs = lambda: [job(name, settings)]  # noqa: E731  (read when the child starts)
+    records, errors = run_group(
+        (name,), jobs, options, where, lambda event: None, cancel, threading.Event()
+    )
+    return {name: settle(records[name], settings)}, errors
