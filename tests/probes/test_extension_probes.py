@@ -24,7 +24,7 @@ from dldoctor.document.schema import report_schema
 from dldoctor.facts.model import Facts
 from dldoctor.probes.probe import ProbeOptions, run_probes
 from tests.probes.conftest import once
-from tests.probes.ext_fakes import MISSING_SYMBOL, NMS_OK, extension_site
+from tests.probes.ext_fakes import MISSING_SYMBOL, NMS_OK, TRITON_OK, extension_site
 
 ROOT = Path(__file__).resolve().parents[2]
 TORCH_LIB = Path(torch.__file__).parent / "lib"
@@ -164,13 +164,15 @@ def test_a_wrong_torchvision_nms_is_reported_with_the_numbers(ext_run):
     assert finding["title"].startswith("torchvision 0.28.0: nms on cpu gave a wrong result")
 
 
-def test_a_right_torchvision_nms_passes(tmp_path):
-    site = extension_site(tmp_path / "site", tmp_path / "scratch", TORCH_LIB, nms=NMS_OK)
+def test_a_right_torchvision_nms_passes_and_triton_s_kernel_waits_for_a_gpu(tmp_path):
+    site = extension_site(
+        tmp_path / "site", tmp_path / "scratch", TORCH_LIB, nms=NMS_OK, triton=TRITON_OK
+    )
     facts = Facts(
         system={"cpu": {"usable_cores": 2}, "memory": {"total_bytes": 8 << 30}},
         packages={
             "frameworks": {"torch": {"distributions": [{"name": "torch"}]}},
-            "distributions": [{"name": "torch"}, {"name": "torchvision"}],
+            "distributions": [{"name": "torch"}, {"name": "torchvision"}, {"name": "triton"}],
         },
     )
     from dldoctor.matrix import load
@@ -180,6 +182,14 @@ def test_a_right_torchvision_nms_passes(tmp_path):
     section = run_probes(facts, load(), dataclasses.replace(options))
     (nms,) = section["extensions"]["torchvision"]["smoke"]
     assert nms["status"] == "pass" and nms["got"] == {"0.5": [0, 2], "0.75": [0, 1, 2]}
+    (kernel,) = section["extensions"]["triton"]["smoke"]  # the real code path, up to the GPU
+    assert (kernel["test"], kernel["device"], kernel["status"]) == (
+        "kernel-compile",
+        "cuda",
+        "skip",
+    )
+    assert kernel["detail"] == "no CUDA GPU visible to torch: a triton kernel compiles only for one"
+    assert section["extensions"]["triton"]["status"] == "pass"
 
 
 def test_quick_probes_no_extension_but_judges_their_files(tmp_path):
