@@ -94,7 +94,9 @@ def settle(record: JSON, options: JSON) -> JSON:
     finding (its own probe), not the extension's."""
     for name in options.get("after") or []:
         before = (record.get("companions") or {}).get(name)
-        if record.get("import") is None and isinstance(before, dict) and not before.get("ok"):
+        failed = isinstance(before, dict) and not before.get("ok")
+        died = record.get("during") == f"import {name}"  # crashed or hung importing it
+        if record.get("import") is None and (failed or died):
             record["status"] = "skip"
             record["reason"] = f"not run: {name} failed to import (its own probe says why)"
     return record

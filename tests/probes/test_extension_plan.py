@@ -58,7 +58,10 @@ def test_the_number_of_children_is_bounded(matrix, monkeypatch):
 def test_an_extension_whose_framework_failed_is_skipped_not_failed():
     record = {"import": None, "companions": {"torch": {"ok": False}}, "status": "fail"}
     assert ext.settle(record, {"after": ["torch"]})["status"] == "skip"
-    record = {"import": None, "companions": {"torch": {"ok": True}}, "status": "crash"}
+    record = {"import": None, "companions": {}, "status": "crash", "during": "import torch"}
+    assert ext.settle(record, {"after": ["torch"]})["status"] == "skip"  # torch's own DD607
+    record = {"import": None, "companions": {"torch": {"ok": True}}, "status": "crash",
+              "during": "import flash_attn"}  # fmt: skip
     assert ext.settle(record, {"after": ["torch"]})["status"] == "crash"
 
 
