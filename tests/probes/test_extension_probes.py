@@ -199,3 +199,37 @@ def test_quick_probes_no_extension_but_judges_their_files(tmp_path):
     assert runtime["ran"] is False and "extensions" not in runtime
     (finding,) = about(run, "flash-attn")
     assert finding["code"] == "DD520" and not finding["explains"]
+
+
+def test_an_extension_in_a_real_venv_is_probed_with_that_interpreter(tmp_path):
+    """--python: the venv's own interpreter imports torch (this venv's, by a .pth) and the
+    gcc-built extension installed in the venv's site-packages."""
+    import sysconfig
+
+    root = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120
+    )
+    site = next(root.glob("lib/python*/site-packages"))
+    (site / "dldoctor_test_torch.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    scratch = tmp_path / "scratch"
+    from tests.probes.ext_fakes import compiled_module, dist_info, package
+
+    so = compiled_module(site, scratch, "flash_attn_2_cuda", TORCH_LIB)
+    files = package(site, "flash_attn", {"__init__.py": "import flash_attn_2_cuda\n"})
+    dist_info(site, "flash-attn", "2.7.4", [so, *files])
+    done = subprocess.run(
+        [sys.executable, "-m", "dldoctor", "check", "--python", str(root / "bin" / "python"),
+         "--framework", "torch", "--timeout", str(TIMEOUT_S), "--format", "json"],
+        capture_output=True, text=True, timeout=600, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    runtime = report["facts"]["runtime"]
+    assert runtime["python"] == str(root / "bin" / "python")
+    flash = runtime["extensions"]["flash-attn"]
+    assert flash["import"]["file"] is None and MISSING_SYMBOL in flash["import"]["error"]["message"]
+    assert str(site) in flash["import"]["error"]["message"]  # the venv's copy was imported
+    (finding,) = about({"report": report}, "flash-attn")
+    assert finding["code"] == "DD520" and [e["code"] for e in finding["explains"]] == ["DD526"]
+    assert finding["fixes"][0]["commands"][-1][0] == str(root / "bin" / "python")
