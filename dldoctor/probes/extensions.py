@@ -106,10 +106,12 @@ def run_extension(
     job_of: tuple[str, JSON],
     how: tuple[Any, tuple[int | None, str, str, int], threading.Event, float],
     run_group: Callable[..., tuple[dict[str, JSON], list[str]]],
+    notify: Callable[[Any], None] = lambda event: None,
 ) -> tuple[dict[str, JSON], list[str]]:
     """One extension in its own child, as a framework is probed: ``run_group`` is the probes'
     own (probe._probe_group: the same harness and runner). ``how``: the probe options, where
-    the children run, the cancel flag, and the deadline of all extension children."""
+    the children run, the cancel flag, and the deadline of all extension children; ``notify``
+    gets the progress events (the live display shows extensions beside frameworks)."""
     name, settings = job_of
     options, where, cancel, deadline = how
     if cancel.is_set() or time.monotonic() >= deadline:
@@ -121,8 +123,12 @@ def run_extension(
             else f"not run: the extensions' probe time ({BUDGET_TIMEOUTS} timeouts) was spent"
         )
         return {name: record}, []
+
+    def forward(event: Any) -> None:  # progress: the record as it will be judged
+        if event.kind == "end" and isinstance(event.record, dict):
+            settle(event.record, settings)
+        notify(event)
+
     jobs = lambda: [job(name, settings)]  # noqa: E731  (read when the child starts)
-    records, errors = run_group(
-        (name,), jobs, options, where, lambda event: None, cancel, threading.Event()
-    )
+    records, errors = run_group((name,), jobs, options, where, forward, cancel, threading.Event())
     return {name: settle(records[name], settings)}, errors

@@ -143,7 +143,7 @@ class Running:
                 )
                 # The next child once this one exists (a bound: a wedged fork must not stall us).
                 spawned.wait(SPAWN_WAIT_S)
-            self._start_extensions(options, (memory, *where, planning.NICE))
+            self._start_extensions(options, (memory, *where, planning.NICE), notify)
         except BaseException:  # Ctrl-C while starting them: the ones started are killed
             self.cancel()
             raise
@@ -152,6 +152,7 @@ class Running:
         self,
         options: ProbeOptions,
         where: tuple[int | None, str, str, int],
+        notify: Callable[[ProbeEvent], None],
     ) -> None:
         """One child per extension, WORKERS at a time and niced (the frameworks' probes come
         first), all of them within BUDGET_TIMEOUTS probe timeouts."""
@@ -166,6 +167,7 @@ class Running:
                     (name, settings),
                     (options, where, self.cancelled, deadline),
                     _probe_group,
+                    notify,
                 )
             )
 

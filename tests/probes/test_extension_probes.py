@@ -179,7 +179,10 @@ def test_a_right_torchvision_nms_passes_and_triton_s_kernel_waits_for_a_gpu(tmp_
 
     env = {**os.environ, "PYTHONPATH": str(site)}
     options = ProbeOptions(python=sys.executable, frameworks=("torch",), timeout_s=60.0, env=env)
-    section = run_probes(facts, load(), dataclasses.replace(options))
+    events: list[Any] = []
+    section = run_probes(facts, load(), dataclasses.replace(options), on_event=events.append)
+    ended = {e.framework: e.record["status"] for e in events if e.kind == "end"}
+    assert ended == {"torch": "pass", "torchvision": "pass", "triton": "pass"}  # live display
     (nms,) = section["extensions"]["torchvision"]["smoke"]
     assert nms["status"] == "pass" and nms["got"] == {"0.5": [0, 2], "0.75": [0, 1, 2]}
     (kernel,) = section["extensions"]["triton"]["smoke"]  # the real code path, up to the GPU
