@@ -106,9 +106,9 @@ def gather_build_tools(host: Host, cuda: JSON) -> JSON:
 
 
 def build_dir(host: Host) -> JSON:
-    """Where pip builds (its temporary directory: TMPDIR, else /tmp, as Python's tempfile picks
-    on POSIX) and the space free there; free_bytes None when it cannot be read."""
-    path = host.env.get("TMPDIR") or "/tmp"
+    """Where pip builds (its temporary directory, as Python's tempfile picks it: TMPDIR, TEMP,
+    TMP, else /tmp) and the space free there; free_bytes None when it cannot be read."""
+    path = next((host.env[k] for k in ("TMPDIR", "TEMP", "TMP") if host.env.get(k)), "/tmp")
     try:
         stat = os.statvfs(host.path(path))
     except (OSError, AttributeError, ValueError):  # absent, or no statvfs (Windows)

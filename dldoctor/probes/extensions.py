@@ -7,13 +7,16 @@ module each imports and the small call it makes are data (compat_matrix/extensio
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from dldoctor.facts.model import Facts
 from dldoctor.facts.queries import canonical
 from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
+from dldoctor.probes.collect import new_record
 
 JSON = dict[str, Any]
 MAX_EXTENSIONS = 16  # children; the rest are listed as not probed
@@ -91,7 +94,41 @@ def settle(record: JSON, options: JSON) -> JSON:
     finding (its own probe), not the extension's."""
     for name in options.get("after") or []:
         before = (record.get("companions") or {}).get(name)
-        if record.get("import") is None and isinstance(before, dict) and not before.get("ok"):
+        failed = isinstance(before, dict) and not before.get("ok")
+        died = record.get("during") == f"import {name}"  # crashed or hung importing it
+        if record.get("import") is None and (failed or died):
             record["status"] = "skip"
             record["reason"] = f"not run: {name} failed to import (its own probe says why)"
     return record
+
+
+def run_extension(
+    job_of: tuple[str, JSON],
+    how: tuple[Any, tuple[int | None, str, str, int], threading.Event, float],
+    run_group: Callable[..., tuple[dict[str, JSON], list[str]]],
+    notify: Callable[[Any], None] = lambda event: None,
+) -> tuple[dict[str, JSON], list[str]]:
+    """One extension in its own child, as a framework is probed: ``run_group`` is the probes'
+    own (probe._probe_group: the same harness and runner). ``how``: the probe options, where
+    the children run, the cancel flag, and the deadline of all extension children; ``notify``
+    gets the progress events (the live display shows extensions beside frameworks)."""
+    name, settings = job_of
+    options, where, cancel, deadline = how
+    if cancel.is_set() or time.monotonic() >= deadline:
+        record = new_record()
+        record["status"] = "interrupted" if cancel.is_set() else "skip"
+        record["reason"] = (
+            "interrupted"
+            if cancel.is_set()
+            else f"not run: the extensions' probe time ({BUDGET_TIMEOUTS} timeouts) was spent"
+        )
+        return {name: record}, []
+
+    def forward(event: Any) -> None:  # progress: the record as it will be judged
+        if event.kind == "end" and isinstance(event.record, dict):
+            settle(event.record, settings)
+        notify(event)
+
+    jobs = lambda: [job(name, settings)]  # noqa: E731  (read when the child starts)
+    records, errors = run_group((name,), jobs, options, where, forward, cancel, threading.Event())
+    return {name: settle(records[name], settings)}, errors

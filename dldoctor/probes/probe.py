@@ -16,7 +16,7 @@ from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
 from dldoctor.probes import extensions as ext_planning
 from dldoctor.probes import plan as planning
-from dldoctor.probes.collect import ChildRecords, new_record
+from dldoctor.probes.collect import ChildRecords
 from dldoctor.probes.loads import annotate
 from dldoctor.probes.runner import run_child
 
@@ -163,7 +163,11 @@ class Running:
         for name, settings in self.ext_plan.jobs.items():
             self.ext_futures.append(
                 self.ext_pool.submit(
-                    _run_extension, name, settings, options, where, self.cancelled, deadline
+                    ext_planning.run_extension,
+                    (name, settings),
+                    (options, where, self.cancelled, deadline),
+                    _probe_group,
+                    notify,
                 )
             )
 
@@ -239,38 +243,6 @@ def _run_group(
 
 def _jobs(group: tuple[str, ...], plan: planning.Plan) -> list[JSON]:
     return [planning.job(key, plan.companions.get(key, []), plan.options.get(key)) for key in group]
-
-
-def _run_extension(
-    name: str,
-    settings: JSON,
-    options: ProbeOptions,
-    where: tuple[int | None, str, str, int],
-    cancel: threading.Event,
-    deadline: float,
-) -> tuple[dict[str, JSON], list[str]]:
-    """One extension in its own child, as a framework is probed (the same harness and runner)."""
-    if cancel.is_set() or time.monotonic() >= deadline:
-        record = new_record()
-        record["status"] = "interrupted" if cancel.is_set() else "skip"
-        record["reason"] = (
-            "interrupted"
-            if cancel.is_set()
-            else (
-                f"not run: the extensions' probe time ({ext_planning.BUDGET_TIMEOUTS} timeouts) was spent"
-            )
-        )
-        return {name: record}, []
-    records, errors = _probe_group(
-        (name,),
-        lambda: [ext_planning.job(name, settings)],
-        options,
-        where,
-        lambda event: None,
-        cancel,
-        threading.Event(),
-    )
-    return {name: ext_planning.settle(records[name], settings)}, errors
 
 
 def _probe_group(

@@ -151,6 +151,14 @@ SECTIONS = {
             ["CUDA", "GCC at most"],
             [[r["cuda"], str(r["gcc_max"])] for r in m.tables["extensions"]["host_gcc"]],
         ),
+        (
+            "The triton each torch release pins",
+            ["torch", "triton", "pinned"],
+            [
+                [r["torch"], r["triton"], _join(r["pinned"])]
+                for r in m.tables["extensions"].get("triton", [])
+            ],
+        ),
     ],
 }
 ALIASES = {

@@ -362,7 +362,21 @@ def packages_line(facts: Facts) -> str:
     conda = p.get("conda")
     from_conda = len(conda.get("packages") or []) if isinstance(conda, dict) else 0
     where = f" (conda environment: {from_conda} conda packages)" if from_conda else ""
-    return f"{count} distributions{where} · {state}{_extensions_part(p.get('extensions'))}"
+    probes = _extension_probes_part((facts.runtime or {}).get("extensions"))
+    return f"{count} distributions{where} · {state}{_extensions_part(p.get('extensions'))}{probes}"
+
+
+def _extension_probes_part(records: Any) -> str:
+    """' · extension probes: 4 ok, 2 failed' (each imported in its own child; DD526-DD527)."""
+    if not isinstance(records, dict) or not records:
+        return ""
+    statuses = [r.get("status") for r in records.values() if isinstance(r, dict)]
+    counts = [
+        (sum(s == "pass" for s in statuses), "ok"),
+        (sum(s in ("fail", "crash", "timeout") for s in statuses), "failed"),
+        (sum(s in ("skip", "interrupted") for s in statuses), "not run"),
+    ]
+    return " · extension probes: " + ", ".join(f"{n} {what}" for n, what in counts if n)
 
 
 def _extensions_part(section: Any) -> str:

@@ -267,6 +267,8 @@ def test_the_build_directory_s_free_disk_is_read_and_shown(matrix, tmp_path):
     assert room["path"] == "/scratch" and isinstance(room["free_bytes"], int)
     assert room["free_bytes"] == os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
     assert buildtools.build_dir(Host(root=tmp_path, env={"TMPDIR": "/gone"}))["free_bytes"] is None
+    assert buildtools.build_dir(Host(root=tmp_path, env={"TMP": "/scratch"}))["path"] == "/scratch"
+    assert buildtools.build_dir(Host(root=tmp_path, env={}))["path"] == "/tmp"
     facts = _flash(1000, tools={"build_dir": {"path": "/scratch", "free_bytes": 42 * 1024**3}})
     (verdict,) = build_ready.build_ready(facts, matrix)
     assert verdict.title.endswith("; 42 GiB free in /scratch")

@@ -87,8 +87,9 @@ def _finding(code: str, **evidence: Any) -> Finding:
     return Finding(code, Severity.ERROR, code, Area.PACKAGES, evidence=evidence)
 
 
-def test_a_static_finding_folds_its_own_extension_s_probe_only():
-    static = _finding("DD520", framework="torch", extension="flash-attn")
+@pytest.mark.parametrize("code", ["DD520", "DD521", "DD523", "DD528"])
+def test_a_static_finding_folds_its_own_extension_s_probe_only(code):
+    static = _finding(code, framework="torch", extension="flash-attn")
     mine = _finding(
         "DD526", framework="torch", extension="flash-attn", cause="extension-build-mismatch"
     )
@@ -96,8 +97,8 @@ def test_a_static_finding_folds_its_own_extension_s_probe_only():
         "DD526", framework="torch", extension="xformers", cause="extension-build-mismatch"
     )
     judged = diagnose([static, mine, other]).findings
-    assert sorted((f.code, f.evidence["extension"]) for f in judged) == [
-        ("DD520", "flash-attn"), ("DD526", "xformers"),
-    ]  # fmt: skip
-    (root,) = [f for f in judged if f.code == "DD520"]
+    assert sorted((f.code, f.evidence["extension"]) for f in judged) == sorted(
+        [(code, "flash-attn"), ("DD526", "xformers")]
+    )
+    (root,) = [f for f in judged if f.code == code]
     assert [e["code"] for e in root.explains] == ["DD526"]

@@ -53,3 +53,14 @@ def test_rocm_and_unlisted_releases_are_not_judged(matrix):
         triton_for_another_torch(_facts("2.5.1+rocm6.2", "3.0.0", hip="6.2"), matrix)
     with pytest.raises(NotApplicable, match="no triton pairing"):
         triton_for_another_torch(_facts("2.7.1", "3.0.0"), matrix)
+
+
+def test_every_row_of_the_table_is_judged_at_below_and_above_its_line(matrix):
+    for row in matrix.tables["extensions"]["triton"]:
+        major, minor = (int(x) for x in row["triton"].split("."))
+        torch = f"{row['torch']}.0"
+        assert triton_for_another_torch(_facts(torch, f"{row['triton']}.9"), matrix) == []
+        lower = f"{major}.{minor - 1}.0" if minor else f"{major - 1}.9.0"
+        for other in (lower, f"{major}.{minor + 1}.0"):
+            (verdict,) = triton_for_another_torch(_facts(torch, other), matrix)
+            assert verdict.fixes[0].commands[0][-1] == f"triton=={row['pinned'][-1]}"

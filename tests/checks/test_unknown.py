@@ -324,8 +324,19 @@ CASES.extend(
         ("DD534", [_extensions(cuda="12.8"), _BUILD], ("python.headers",)),
         ("DD535", [_extensions(cuda="12.8"), _READY], ("cuda.build_tools.nvcc_version",)),
         ("DD535", [_extensions(cuda="12.8"), _READY], ("python.headers",)),
+        ("DD536", [_extensions(_ext("flash-attn", "2.8.3", modules=[]), cuda="12.8"), _READY,
+                   {"system": {"memory": {"available_bytes": 10 * 1024**3}}}],
+         ("system.memory.available_bytes",)),
+        ("DD536", [_extensions(_ext("flash-attn", "2.8.3", modules=[]), cuda="12.8"), _READY,
+                   {"system": {"memory": {"available_bytes": 10 * 1024**3}}}],
+         ("system.cpu.usable_cores",)),
+        ("DD528", [with_packages(dist("torch", "2.5.1"), dist("triton", "3.0.0"),
+                                 frameworks={"torch": {"distributions": [], "build": {"cuda": "12.4"}}})],
+         ("packages.distributions",)),
     ]
 )  # fmt: skip
+# Checks of what the extension probe children saw (facts.runtime.extensions): runtime checks.
+RUNTIME_EXTENSION = ("DD526", "DD527")
 
 
 def _forget(data: dict[str, Any], path: str) -> None:
@@ -376,7 +387,11 @@ def test_conda_checks_are_not_judged_when_the_conda_records_are_unknown(code, tm
 
 def test_every_check_outside_the_runtime_probes_has_an_unknown_case():
     covered = {code for code, _, _ in CASES} | {"DD304", "DD513"}
-    static = {c.code for c in all_checks() if not c.code.startswith("DD6")}
+    static = {
+        c.code
+        for c in all_checks()
+        if not c.code.startswith("DD6") and c.code not in RUNTIME_EXTENSION
+    }
     assert static <= covered, sorted(static - covered)
 
 
@@ -384,7 +399,7 @@ def test_runtime_checks_claim_nothing_when_no_probe_facts_are_known(matrix):
     """DD6xx judge what the probes saw: with the runtime section unknown, none may fire."""
     facts = Facts.from_dict(merge(copy.deepcopy(BASE), {**gpu_machine(), "runtime": None}))
     for check in all_checks():
-        if check.code.startswith("DD6"):
+        if check.code.startswith("DD6") or check.code in RUNTIME_EXTENSION:
             assert check.run(facts, matrix).findings == (), check.code
 
 

@@ -122,7 +122,13 @@ def plain_module(site: Path, scratch: Path, relpath: str) -> str:
     return relpath
 
 
-def extension_site(site: Path, scratch: Path, torch_lib: Path, nms: str = NMS_WRONG) -> Path:
+# A triton that imports: its kernel compile is tried only where torch sees a GPU.
+TRITON_OK = "__version__ = '3.7.1'\n\n\ndef jit(fn):\n    return fn\n"
+
+
+def extension_site(
+    site: Path, scratch: Path, torch_lib: Path, nms: str = NMS_WRONG, triton: str = SEGFAULT
+) -> Path:
     """flash-attn: undefined c10 symbol; torch-geometric: hangs; torchaudio: floods stdout and
     stderr, then fails; triton: segfaults; deepspeed: kills its own process group; torchvision:
     imports, its NMS is ``nms``. (The hostile ones are extensions whose compiled code is not
@@ -135,7 +141,8 @@ def extension_site(site: Path, scratch: Path, torch_lib: Path, nms: str = NMS_WR
     dist_info(site, "torch-geometric", "2.7.0", hang)
     flood = package(site, "torchaudio", {"__init__.py": FLOOD})
     dist_info(site, "torchaudio", "2.13.0", flood)
-    dist_info(site, "triton", "3.7.0", package(site, "triton", {"__init__.py": SEGFAULT}))
+    files = package(site, "triton", {"__init__.py": triton, "language.py": "constexpr = int\n"})
+    dist_info(site, "triton", "3.7.0", files)
     dist_info(site, "deepspeed", "0.18.0", package(site, "deepspeed", {"__init__.py": KILL_GROUP}))
     vision = {"__init__.py": "__version__ = '0.28.0'\nfrom torchvision import ops\n", "ops.py": nms}
     files = package(site, "torchvision", vision)

@@ -7,7 +7,7 @@ import time
 
 from dldoctor.facts.model import Facts
 from dldoctor.probes import extensions as ext
-from dldoctor.probes.probe import ProbeOptions, _run_extension
+from dldoctor.probes.probe import ProbeOptions, _probe_group
 
 
 def facts_with(*names: str) -> Facts:
@@ -58,22 +58,29 @@ def test_the_number_of_children_is_bounded(matrix, monkeypatch):
 def test_an_extension_whose_framework_failed_is_skipped_not_failed():
     record = {"import": None, "companions": {"torch": {"ok": False}}, "status": "fail"}
     assert ext.settle(record, {"after": ["torch"]})["status"] == "skip"
-    record = {"import": None, "companions": {"torch": {"ok": True}}, "status": "crash"}
+    record = {"import": None, "companions": {}, "status": "crash", "during": "import torch"}
+    assert ext.settle(record, {"after": ["torch"]})["status"] == "skip"  # torch's own DD607
+    record = {"import": None, "companions": {"torch": {"ok": True}}, "status": "crash",
+              "during": "import flash_attn"}  # fmt: skip
     assert ext.settle(record, {"after": ["torch"]})["status"] == "crash"
+
+
+def _run(name, settings, options, where, cancel, deadline):
+    return ext.run_extension((name, settings), (options, where, cancel, deadline), _probe_group)
 
 
 def test_past_the_time_budget_no_child_is_started():
     options = ProbeOptions(python="/nonexistent/python")  # would fail to start if tried
     settings = {"module": "flash_attn", "after": [], "call": None}
     where = (None, "/nonexistent", "/nonexistent/lock", 0)
-    records, _ = _run_extension("flash-attn", settings, options, where, threading.Event(), 0.0)
+    records, _ = _run("flash-attn", settings, options, where, threading.Event(), 0.0)
     assert records["flash-attn"]["status"] == "skip"
     assert "probe time" in records["flash-attn"]["reason"]
     cancelled = threading.Event()
     cancelled.set()
     later = time.monotonic() + 3600
-    records, _ = _run_extension("flash-attn", settings, options, where, cancelled, later)
+    records, _ = _run("flash-attn", settings, options, where, cancelled, later)
     assert records["flash-attn"]["status"] == "interrupted"
-    records, _ = _run_extension("flash-attn", settings, options, where, threading.Event(), later)
+    records, _ = _run("flash-attn", settings, options, where, threading.Event(), later)
     assert records["flash-attn"]["status"] == "crash"  # within the budget it was tried
     assert "could not start" in records["flash-attn"]["reason"]

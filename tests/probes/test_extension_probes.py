@@ -24,7 +24,7 @@ from dldoctor.document.schema import report_schema
 from dldoctor.facts.model import Facts
 from dldoctor.probes.probe import ProbeOptions, run_probes
 from tests.probes.conftest import once
-from tests.probes.ext_fakes import MISSING_SYMBOL, NMS_OK, extension_site
+from tests.probes.ext_fakes import MISSING_SYMBOL, NMS_OK, TRITON_OK, extension_site
 
 ROOT = Path(__file__).resolve().parents[2]
 TORCH_LIB = Path(torch.__file__).parent / "lib"
@@ -164,22 +164,35 @@ def test_a_wrong_torchvision_nms_is_reported_with_the_numbers(ext_run):
     assert finding["title"].startswith("torchvision 0.28.0: nms on cpu gave a wrong result")
 
 
-def test_a_right_torchvision_nms_passes(tmp_path):
-    site = extension_site(tmp_path / "site", tmp_path / "scratch", TORCH_LIB, nms=NMS_OK)
+def test_a_right_torchvision_nms_passes_and_triton_s_kernel_waits_for_a_gpu(tmp_path):
+    site = extension_site(
+        tmp_path / "site", tmp_path / "scratch", TORCH_LIB, nms=NMS_OK, triton=TRITON_OK
+    )
     facts = Facts(
         system={"cpu": {"usable_cores": 2}, "memory": {"total_bytes": 8 << 30}},
         packages={
             "frameworks": {"torch": {"distributions": [{"name": "torch"}]}},
-            "distributions": [{"name": "torch"}, {"name": "torchvision"}],
+            "distributions": [{"name": "torch"}, {"name": "torchvision"}, {"name": "triton"}],
         },
     )
     from dldoctor.matrix import load
 
     env = {**os.environ, "PYTHONPATH": str(site)}
     options = ProbeOptions(python=sys.executable, frameworks=("torch",), timeout_s=60.0, env=env)
-    section = run_probes(facts, load(), dataclasses.replace(options))
+    events: list[Any] = []
+    section = run_probes(facts, load(), dataclasses.replace(options), on_event=events.append)
+    ended = {e.framework: e.record["status"] for e in events if e.kind == "end"}
+    assert ended == {"torch": "pass", "torchvision": "pass", "triton": "pass"}  # live display
     (nms,) = section["extensions"]["torchvision"]["smoke"]
     assert nms["status"] == "pass" and nms["got"] == {"0.5": [0, 2], "0.75": [0, 1, 2]}
+    (kernel,) = section["extensions"]["triton"]["smoke"]  # the real code path, up to the GPU
+    assert (kernel["test"], kernel["device"], kernel["status"]) == (
+        "kernel-compile",
+        "cuda",
+        "skip",
+    )
+    assert kernel["detail"] == "no CUDA GPU visible to torch: a triton kernel compiles only for one"
+    assert section["extensions"]["triton"]["status"] == "pass"
 
 
 def test_quick_probes_no_extension_but_judges_their_files(tmp_path):
@@ -189,3 +202,37 @@ def test_quick_probes_no_extension_but_judges_their_files(tmp_path):
     assert runtime["ran"] is False and "extensions" not in runtime
     (finding,) = about(run, "flash-attn")
     assert finding["code"] == "DD520" and not finding["explains"]
+
+
+def test_an_extension_in_a_real_venv_is_probed_with_that_interpreter(tmp_path):
+    """--python: the venv's own interpreter imports torch (this venv's, by a .pth) and the
+    gcc-built extension installed in the venv's site-packages."""
+    import sysconfig
+
+    root = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120
+    )
+    site = next(root.glob("lib/python*/site-packages"))
+    (site / "dldoctor_test_torch.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    scratch = tmp_path / "scratch"
+    from tests.probes.ext_fakes import compiled_module, dist_info, package
+
+    so = compiled_module(site, scratch, "flash_attn_2_cuda", TORCH_LIB)
+    files = package(site, "flash_attn", {"__init__.py": "import flash_attn_2_cuda\n"})
+    dist_info(site, "flash-attn", "2.7.4", [so, *files])
+    done = subprocess.run(
+        [sys.executable, "-m", "dldoctor", "check", "--python", str(root / "bin" / "python"),
+         "--framework", "torch", "--timeout", str(TIMEOUT_S), "--format", "json"],
+        capture_output=True, text=True, timeout=600, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    runtime = report["facts"]["runtime"]
+    assert runtime["python"] == str(root / "bin" / "python")
+    flash = runtime["extensions"]["flash-attn"]
+    assert flash["import"]["file"] is None and MISSING_SYMBOL in flash["import"]["error"]["message"]
+    assert str(site) in flash["import"]["error"]["message"]  # the venv's copy was imported
+    (finding,) = about({"report": report}, "flash-attn")
+    assert finding["code"] == "DD520" and [e["code"] for e in finding["explains"]] == ["DD526"]
+    assert finding["fixes"][0]["commands"][-1][0] == str(root / "bin" / "python")
