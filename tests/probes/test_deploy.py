@@ -81,6 +81,15 @@ class InferenceSession(Real):
 real.get_available_providers = get_available_providers
 real.InferenceSession = InferenceSession
 """
+# onnxruntime not installed at all: no finder knows it (what importlib sees without it).
+HIDE_ORT = """\
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "onnxruntime":
+            raise ModuleNotFoundError("No module named 'onnxruntime'", name=name)
+sys.meta_path.insert(0, Hide())
+"""
 ABSENT = "raise ModuleNotFoundError(\"No module named '{0}'\", name='{0}')\n"
 # TensorRT's parser refusing a model, in TensorRT's own words (from
 # https://github.com/NVIDIA/TensorRT/issues/3728).
@@ -93,11 +102,15 @@ class ILogger:
         pass
 class NetworkDefinitionCreationFlag:
     pass
+class TensorIOMode:
+    INPUT, OUTPUT = 1, 2
 class Builder:
     def __init__(self, logger):
         self.logger = logger
     def create_network(self, flags):
         return object()
+    def build_serialized_network(self, network, config):
+        return None
 class OnnxParser:
     num_errors = 1
     def __init__(self, network, logger):
@@ -200,6 +213,18 @@ def test_a_missing_onnxscript_is_a_finding_that_installs_the_exporters_packages(
     (fix,) = verdict.fixes
     assert fix.intents[0].requirements == ("onnx", "onnxscript")
     assert any("pip" in line and "onnxscript" in line for line in shown_all(fix))
+
+
+def test_without_onnxruntime_there_is_no_path_to_judge_even_if_the_export_would_fail(
+    tmp_path, matrix
+):
+    site = tmp_path / "site"
+    package(site, "onnxscript", ABSENT.format("onnxscript"))
+    (site / "sitecustomize.py").write_text(HIDE_ORT, encoding="utf-8")
+    record = _chains(tmp_path, TORCH_CHAINS, "torch", site)
+    cpu = _by_device(record, "onnx-export")["cpu"]
+    assert cpu["status"] == "skip" and cpu["detail"] == "not run: onnxruntime is not installed"
+    assert deployment_path_fails(_facts({"torch": record}), matrix) == []
 
 
 def test_a_cuda_provider_listed_but_not_created_is_caught_by_what_the_session_really_uses(
