@@ -30,6 +30,26 @@ def probe(ctx):
     ctx.device(id="cpu", kind="cpu")
     ctx.helper("deploy").torch_chains(ctx, torch, ctx.options.get("gpus") or [])
 """
+# An exporter that stamps its models with an IR version no onnxruntime reads yet (as a newer onnx
+# package does): the real onnxruntime refuses them in its own words.
+TORCH_CHAINS_IR_99 = """
+def probe(ctx):
+    torch = ctx.import_module("torch")
+    import onnx
+    real = torch.onnx.export
+
+    def export(model, args, f, **kw):
+        real(model, args, f, **kw)
+        proto = onnx.load_from_string(f.getvalue())
+        proto.ir_version = 99
+        f.seek(0)
+        f.truncate()
+        f.write(proto.SerializeToString())
+
+    torch.onnx.export = export
+    ctx.device(id="cpu", kind="cpu")
+    ctx.helper("deploy").torch_chains(ctx, torch, [])
+"""
 TF_CHAIN = """
 def probe(ctx):
     tf = ctx.import_module("tensorflow")
@@ -257,6 +277,19 @@ def test_a_cuda_provider_listed_but_not_created_is_caught_by_what_the_session_re
     # ONNX Runtime not probed: whether it works alone is unknown.
     (unjudged,) = deployment_path_fails(_facts({"torch": record}, gpus=1), matrix)
     assert isinstance(unjudged, Unjudged)
+
+
+def test_a_model_newer_than_onnxruntime_reads_fails_at_load_in_onnxruntimes_words(tmp_path, matrix):
+    record = _chains(tmp_path, TORCH_CHAINS_IR_99, "torch")
+    cpu = _by_device(record, "onnx-export")["cpu"]
+    assert cpu["status"] == "fail" and cpu["stage"] == "load", cpu
+    assert "Unsupported model IR version: 99" in cpu["error"]["message"]
+    records = {"torch": record, "onnxruntime": _ort_record()}
+    (verdict,) = deployment_path_fails(_facts(records), matrix)
+    assert verdict.evidence["cause"] == "onnx-ir-too-new"
+    assert verdict.severity.value == "error"
+    assert "fails at load: the exported model has ONNX IR version 99" in verdict.title
+    assert "upgrade onnxruntime" in verdict.fixes[0].summary
 
 
 @pytest.mark.parametrize(("offset", "status"), [(5e-5, "pass"), (2e-4, "fail")])
