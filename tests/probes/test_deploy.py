@@ -268,6 +268,11 @@ def test_a_cuda_provider_listed_but_not_created_is_caught_by_what_the_session_re
         "on CUDAExecutionProvider fails at provider: ONNX Runtime could not load libcublasLt.so.11"
     )
     assert verdict.evidence["cause"] == "missing-library"
+    # ONNX Runtime's words, about it: nothing of torch's own GPU follows from them.
+    assert (verdict.evidence["framework"], verdict.evidence["exported_by"]) == (
+        "onnxruntime",
+        "torch",
+    )
     assert "onnxruntime-gpu" in verdict.fixes[0].summary
     # No GPU on the machine (NVML lists none): a GPU provider that fails judges nothing.
     assert deployment_path_fails(_facts(records), matrix) == []
