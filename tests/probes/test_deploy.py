@@ -252,15 +252,17 @@ def test_a_cuda_provider_listed_but_not_created_is_caught_by_what_the_session_re
 ):
     site = tmp_path / "site"
     package(site, "onnxruntime", FAKE_ORT)
-    record = _chains(tmp_path, TORCH_CHAINS, "torch", site)
+    # torch lists a GPU (the device list is the boundary: this machine has none).
+    record = _chains(tmp_path, TORCH_CHAINS, "torch", site, gpus=["cuda:0"])
     onnx = _by_device(record, "onnx-export")
     assert onnx["cpu"]["status"] == "pass"
     cuda = onnx["CUDAExecutionProvider"]
     assert cuda["status"] == "fail" and cuda["stage"] == "provider", cuda
     assert "runs on CPUExecutionProvider" in cuda["error"]["message"]
     assert any("Failed to create CUDAExecutionProvider" in line for line in cuda["output"])
-    # The provider is not listed (this onnxruntime has none) and no GPU: not run.
-    assert onnx["TensorrtExecutionProvider"]["detail"] == "not run: no GPU"
+    # A provider this onnxruntime does not list is named, not tried.
+    trt = onnx["TensorrtExecutionProvider"]
+    assert trt["status"] == "skip" and "has no TensorrtExecutionProvider" in trt["detail"]
 
     records = {"torch": record, "onnxruntime": _ort_record(loaded=True)}
     (verdict,) = deployment_path_fails(_facts(records, gpus=1), matrix)
@@ -274,7 +276,7 @@ def test_a_cuda_provider_listed_but_not_created_is_caught_by_what_the_session_re
         "torch",
     )
     assert "onnxruntime-gpu" in verdict.fixes[0].summary
-    # No GPU on the machine (NVML lists none): a GPU provider that fails judges nothing.
+    # NVML lists no GPU (a report from elsewhere): a GPU provider that fails judges nothing.
     assert deployment_path_fails(_facts(records), matrix) == []
     # ONNX Runtime's own probe already failed to load the provider: its own finding explains it.
     records["onnxruntime"] = _ort_record(loaded=False)
@@ -307,6 +309,9 @@ def test_a_runtime_that_disagrees_with_torch_beyond_the_tolerance_is_an_error(
     record = _chains(tmp_path, TORCH_CHAINS, "torch", site, offset_env)
     cpu = _by_device(record, "onnx-export")["cpu"]
     assert cpu["status"] == status, cpu
+    # This onnxruntime lists CUDAExecutionProvider, but torch lists no GPU: not run, said so.
+    cuda = _by_device(record, "onnx-export")["CUDAExecutionProvider"]
+    assert cuda["status"] == "skip" and cuda["detail"] == "not run: no GPU"
     verdicts = deployment_path_fails(
         _facts({"torch": record, "onnxruntime": _ort_record()}), matrix
     )

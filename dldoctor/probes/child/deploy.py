@@ -193,10 +193,10 @@ def _onnx_on(ctx: Any, exported: Dict[str, Any], provider: str, gpu: List[str]) 
     ort = exported.get("ort")
     if ort is None or "onnx" not in exported:
         raise ctx.Skip("not run: the chain did not get past onnxruntime on the CPU")
+    if not gpu:  # onnxruntime-gpu lists its providers on any machine: they need a GPU to run
+        raise ctx.Skip("not run: no GPU")
     available = list(ort.get_available_providers())
     if provider not in available:
-        if not gpu:
-            raise ctx.Skip("not run: no GPU")
         raise ctx.Skip("not run: onnxruntime %s has no %s (available: %s)"
                        % (ort.__version__, provider, ", ".join(available)))  # fmt: skip
     got = _run_ort(ort, exported, [provider, "CPUExecutionProvider"])
