@@ -347,3 +347,29 @@ def test_tensorflows_model_converts_to_tflite_and_the_interpreter_agrees(tmp_pat
     assert smoke["chain"] == "TensorFlow → TFLiteConverter → TFLite interpreter"
     assert 0 <= smoke["got"]["dense-relu"] <= smoke["tolerance"]
     assert smoke["detail"].startswith("TensorFlow 2.21.0 TFLiteConverter, ")
+
+
+def test_litert_s_interpreter_runs_the_converted_model_when_it_is_installed(monkeypatch):
+    # The helper alone (standard library at import): which interpreter it hands the flatbuffer.
+    from types import ModuleType, SimpleNamespace
+
+    from dldoctor.probes.child import harness
+
+    path = planning.CHILD / "deploy.py"
+    helper = harness.load_probe(
+        {"framework": "deploy", "source": path.read_text(), "filename": str(path)}
+    )
+    given: list[tuple[str, bytes]] = []
+
+    def interpreter(kind: str) -> Any:
+        return lambda model_content: given.append((kind, model_content)) or kind
+
+    tf = SimpleNamespace(lite=SimpleNamespace(Interpreter=interpreter("tf.lite")))
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # not installed
+    assert helper._interpreter(tf, b"model") == ("tf.lite", "tf.lite.Interpreter")
+    litert = ModuleType("ai_edge_litert.interpreter")
+    litert.Interpreter = interpreter("litert")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", ModuleType("ai_edge_litert"))
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", litert)
+    assert helper._interpreter(tf, b"model") == ("litert", "ai_edge_litert Interpreter")
+    assert given == [("tf.lite", b"model"), ("litert", b"model")]
