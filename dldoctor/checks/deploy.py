@@ -18,8 +18,12 @@ JSON = dict[str, Any]
 # The stages at which a chain's second framework (the runtime) is at work: before them only the
 # exporting framework is.
 RUNTIME_STAGES = ("load", "provider", "run", "compare")
-# Which probed framework runs a chain's exported model, by the device the test names.
+# The probed framework that runs a chain's exported model: its own probe says whether it works.
 RUNTIMES = {"onnx-export": "onnxruntime"}
+# The tool at work past the export: the words are its own, and so is the finding (a library ONNX
+# Runtime's provider misses says nothing of torch's GPU).
+TOOLS = {"onnx-export": "onnxruntime", "tensorrt-engine": "tensorrt"}
+PAST_EXPORT = ("load", "provider", "parse", "build", "run", "compare")
 
 
 def _own_tests_pass(record: JSON) -> bool:
@@ -82,13 +86,18 @@ def _fixes(facts: Facts, match: Match | None, smoke: JSON) -> tuple[Fix, ...]:
     return ()
 
 
+def _about(key: str, smoke: JSON) -> str:
+    """Whom the failure is about: the exporting framework, or the tool past the export."""
+    tool = TOOLS.get(str(smoke.get("test")))
+    return tool if tool and smoke.get("stage") in PAST_EXPORT else key
+
+
 def _title(facts: Facts, key: str, record: JSON, smoke: JSON, match: Match | None) -> str:
     chain = smoke.get("chain") or smoke.get("test")
     where = f"{rt.version_label(facts, key, record)}: {chain} on {smoke.get('device')}"
     stage = smoke.get("stage") or "?"
-    if match is not None:  # the words are the runtime's past the export
-        tool = RUNTIMES.get(str(smoke.get("test"))) if stage in RUNTIME_STAGES else None
-        return f"{where} fails at {stage}: {match.title(rt.label(tool or key))}"
+    if match is not None:  # past the export, the words are the runtime's
+        return f"{where} fails at {stage}: {match.title(rt.label(_about(key, smoke)))}"
     if stage == "compare":
         return (
             f"{where}: the runtime and the framework disagree: max |Δ| {smoke.get('got')}, "
@@ -149,7 +158,8 @@ def deployment_path_fails(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
                     severity,
                     _title(facts, key, record, smoke, match),
                     evidence={
-                        "framework": key,
+                        "framework": _about(key, smoke),
+                        "exported_by": key,
                         "cause": match.cause if match else ("deploy-numerics" if numbers else None),
                         "signature": match.to_dict() if match else None,
                         **{k: v for k, v in smoke.items() if k != "output"},

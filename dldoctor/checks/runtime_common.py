@@ -24,6 +24,7 @@ LABELS = {
     "mindspore": "MindSpore",
     "litert": "LiteRT",
     "mxnet": "MXNet",
+    "tensorrt": "TensorRT",
 }
 # The deployment chains' tests (probes/child/deploy.py), judged by DD620 alone.
 DEPLOYMENT_TESTS = ("onnx-export", "tensorrt-engine", "tflite-convert")

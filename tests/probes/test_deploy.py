@@ -30,6 +30,26 @@ def probe(ctx):
     ctx.device(id="cpu", kind="cpu")
     ctx.helper("deploy").torch_chains(ctx, torch, ctx.options.get("gpus") or [])
 """
+# An exporter that stamps its models with an IR version no onnxruntime reads yet (as a newer onnx
+# package does): the real onnxruntime refuses them in its own words.
+TORCH_CHAINS_IR_99 = """
+def probe(ctx):
+    torch = ctx.import_module("torch")
+    import onnx
+    real = torch.onnx.export
+
+    def export(model, args, f, **kw):
+        real(model, args, f, **kw)
+        proto = onnx.load_from_string(f.getvalue())
+        proto.ir_version = 99
+        f.seek(0)
+        f.truncate()
+        f.write(proto.SerializeToString())
+
+    torch.onnx.export = export
+    ctx.device(id="cpu", kind="cpu")
+    ctx.helper("deploy").torch_chains(ctx, torch, [])
+"""
 TF_CHAIN = """
 def probe(ctx):
     tf = ctx.import_module("tensorflow")
@@ -81,6 +101,15 @@ class InferenceSession(Real):
 real.get_available_providers = get_available_providers
 real.InferenceSession = InferenceSession
 """
+# onnxruntime not installed at all: no finder knows it (what importlib sees without it).
+HIDE_ORT = """\
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "onnxruntime":
+            raise ModuleNotFoundError("No module named 'onnxruntime'", name=name)
+sys.meta_path.insert(0, Hide())
+"""
 ABSENT = "raise ModuleNotFoundError(\"No module named '{0}'\", name='{0}')\n"
 # TensorRT's parser refusing a model, in TensorRT's own words (from
 # https://github.com/NVIDIA/TensorRT/issues/3728).
@@ -93,11 +122,15 @@ class ILogger:
         pass
 class NetworkDefinitionCreationFlag:
     pass
+class TensorIOMode:
+    INPUT, OUTPUT = 1, 2
 class Builder:
     def __init__(self, logger):
         self.logger = logger
     def create_network(self, flags):
         return object()
+    def build_serialized_network(self, network, config):
+        return None
 class OnnxParser:
     num_errors = 1
     def __init__(self, network, logger):
@@ -202,20 +235,34 @@ def test_a_missing_onnxscript_is_a_finding_that_installs_the_exporters_packages(
     assert any("pip" in line and "onnxscript" in line for line in shown_all(fix))
 
 
+def test_without_onnxruntime_there_is_no_path_to_judge_even_if_the_export_would_fail(
+    tmp_path, matrix
+):
+    site = tmp_path / "site"
+    package(site, "onnxscript", ABSENT.format("onnxscript"))
+    (site / "sitecustomize.py").write_text(HIDE_ORT, encoding="utf-8")
+    record = _chains(tmp_path, TORCH_CHAINS, "torch", site)
+    cpu = _by_device(record, "onnx-export")["cpu"]
+    assert cpu["status"] == "skip" and cpu["detail"] == "not run: onnxruntime is not installed"
+    assert deployment_path_fails(_facts({"torch": record}), matrix) == []
+
+
 def test_a_cuda_provider_listed_but_not_created_is_caught_by_what_the_session_really_uses(
     tmp_path, matrix
 ):
     site = tmp_path / "site"
     package(site, "onnxruntime", FAKE_ORT)
-    record = _chains(tmp_path, TORCH_CHAINS, "torch", site)
+    # torch lists a GPU (the device list is the boundary: this machine has none).
+    record = _chains(tmp_path, TORCH_CHAINS, "torch", site, gpus=["cuda:0"])
     onnx = _by_device(record, "onnx-export")
     assert onnx["cpu"]["status"] == "pass"
     cuda = onnx["CUDAExecutionProvider"]
     assert cuda["status"] == "fail" and cuda["stage"] == "provider", cuda
     assert "runs on CPUExecutionProvider" in cuda["error"]["message"]
     assert any("Failed to create CUDAExecutionProvider" in line for line in cuda["output"])
-    # The provider is not listed (this onnxruntime has none) and no GPU: not run.
-    assert onnx["TensorrtExecutionProvider"]["detail"] == "not run: no GPU"
+    # A provider this onnxruntime does not list is named, not tried.
+    trt = onnx["TensorrtExecutionProvider"]
+    assert trt["status"] == "skip" and "has no TensorrtExecutionProvider" in trt["detail"]
 
     records = {"torch": record, "onnxruntime": _ort_record(loaded=True)}
     (verdict,) = deployment_path_fails(_facts(records, gpus=1), matrix)
@@ -223,8 +270,13 @@ def test_a_cuda_provider_listed_but_not_created_is_caught_by_what_the_session_re
         "on CUDAExecutionProvider fails at provider: ONNX Runtime could not load libcublasLt.so.11"
     )
     assert verdict.evidence["cause"] == "missing-library"
+    # ONNX Runtime's words, about it: nothing of torch's own GPU follows from them.
+    assert (verdict.evidence["framework"], verdict.evidence["exported_by"]) == (
+        "onnxruntime",
+        "torch",
+    )
     assert "onnxruntime-gpu" in verdict.fixes[0].summary
-    # No GPU on the machine (NVML lists none): a GPU provider that fails judges nothing.
+    # NVML lists no GPU (a report from elsewhere): a GPU provider that fails judges nothing.
     assert deployment_path_fails(_facts(records), matrix) == []
     # ONNX Runtime's own probe already failed to load the provider: its own finding explains it.
     records["onnxruntime"] = _ort_record(loaded=False)
@@ -232,6 +284,19 @@ def test_a_cuda_provider_listed_but_not_created_is_caught_by_what_the_session_re
     # ONNX Runtime not probed: whether it works alone is unknown.
     (unjudged,) = deployment_path_fails(_facts({"torch": record}, gpus=1), matrix)
     assert isinstance(unjudged, Unjudged)
+
+
+def test_a_model_newer_than_onnxruntime_reads_fails_at_load_in_onnxruntimes_words(tmp_path, matrix):
+    record = _chains(tmp_path, TORCH_CHAINS_IR_99, "torch")
+    cpu = _by_device(record, "onnx-export")["cpu"]
+    assert cpu["status"] == "fail" and cpu["stage"] == "load", cpu
+    assert "Unsupported model IR version: 99" in cpu["error"]["message"]
+    records = {"torch": record, "onnxruntime": _ort_record()}
+    (verdict,) = deployment_path_fails(_facts(records), matrix)
+    assert verdict.evidence["cause"] == "onnx-ir-too-new"
+    assert verdict.severity.value == "error"
+    assert "fails at load: the exported model has ONNX IR version 99" in verdict.title
+    assert "upgrade onnxruntime" in verdict.fixes[0].summary
 
 
 @pytest.mark.parametrize(("offset", "status"), [(5e-5, "pass"), (2e-4, "fail")])
@@ -244,6 +309,9 @@ def test_a_runtime_that_disagrees_with_torch_beyond_the_tolerance_is_an_error(
     record = _chains(tmp_path, TORCH_CHAINS, "torch", site, offset_env)
     cpu = _by_device(record, "onnx-export")["cpu"]
     assert cpu["status"] == status, cpu
+    # This onnxruntime lists CUDAExecutionProvider, but torch lists no GPU: not run, said so.
+    cuda = _by_device(record, "onnx-export")["CUDAExecutionProvider"]
+    assert cuda["status"] == "skip" and cuda["detail"] == "not run: no GPU"
     verdicts = deployment_path_fails(
         _facts({"torch": record, "onnxruntime": _ort_record()}), matrix
     )
@@ -279,3 +347,29 @@ def test_tensorflows_model_converts_to_tflite_and_the_interpreter_agrees(tmp_pat
     assert smoke["chain"] == "TensorFlow → TFLiteConverter → TFLite interpreter"
     assert 0 <= smoke["got"]["dense-relu"] <= smoke["tolerance"]
     assert smoke["detail"].startswith("TensorFlow 2.21.0 TFLiteConverter, ")
+
+
+def test_litert_s_interpreter_runs_the_converted_model_when_it_is_installed(monkeypatch):
+    # The helper alone (standard library at import): which interpreter it hands the flatbuffer.
+    from types import ModuleType, SimpleNamespace
+
+    from dldoctor.probes.child import harness
+
+    path = planning.CHILD / "deploy.py"
+    helper = harness.load_probe(
+        {"framework": "deploy", "source": path.read_text(), "filename": str(path)}
+    )
+    given: list[tuple[str, bytes]] = []
+
+    def interpreter(kind: str) -> Any:
+        return lambda model_content: given.append((kind, model_content)) or kind
+
+    tf = SimpleNamespace(lite=SimpleNamespace(Interpreter=interpreter("tf.lite")))
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # not installed
+    assert helper._interpreter(tf, b"model") == ("tf.lite", "tf.lite.Interpreter")
+    litert = ModuleType("ai_edge_litert.interpreter")
+    litert.Interpreter = interpreter("litert")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", ModuleType("ai_edge_litert"))
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", litert)
+    assert helper._interpreter(tf, b"model") == ("litert", "ai_edge_litert Interpreter")
+    assert given == [("tf.lite", b"model"), ("litert", b"model")]
