@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from dldoctor.facts import reaper
 from dldoctor.facts.host import Host
@@ -18,6 +18,10 @@ from dldoctor.profilers import gpu, runner, tree
 from dldoctor.profilers.collector import Collector
 from dldoctor.profilers.runner import RunResult, Target
 from dldoctor.profilers.trace import TraceWriter
+
+if TYPE_CHECKING:
+    from dldoctor.facts.nvml import Nvml
+    from dldoctor.profilers.sampler import Sampler
 
 
 @dataclass(frozen=True)
@@ -108,18 +112,22 @@ def run(
         target=runner.read_events, args=(fds, collector, child_done), daemon=True
     )
     reader.start()
-    from dldoctor.facts.nvml import Nvml  # psutil and NVML: while the script starts
-    from dldoctor.profilers.sampler import Sampler
-
-    nv = Nvml.for_host(host)
-    devices, reason = gpu.open_devices(nv) if nv.ok else ([], nv.error or nv.status)
-    collector.add_gpus(len(devices))
-    sampler = Sampler(collector, proc.pid, options.rate_hz, nv, devices)
-    sampler.start()
-    if started is not None:
-        started()
     deadline = None if options.duration_s is None else origin + options.duration_s
+    nv: Nvml | None = None
+    sampler: Sampler | None = None
+    devices: list[gpu.Device] = []
+    reason: str | None = None
     try:
+        from dldoctor.facts.nvml import Nvml  # psutil and NVML: while the script starts
+        from dldoctor.profilers.sampler import Sampler
+
+        nv = Nvml.for_host(host)
+        devices, reason = gpu.open_devices(nv) if nv.ok else ([], nv.error or nv.status)
+        collector.add_gpus(len(devices))
+        sampler = Sampler(collector, proc.pid, options.rate_hz, nv, devices)
+        sampler.start()
+        if started is not None:
+            started()
         runner.wait(proc, result, collector, deadline, token)
     except BaseException:  # dldoctor itself interrupted or broken: never leave the script behind
         with contextlib.suppress(ProcessLookupError):
@@ -131,7 +139,8 @@ def run(
     finally:
         result.t_end = time.perf_counter()
         child_done.set()
-        sampler.stop()
+        if sampler is not None:
+            sampler.stop()
         reader.join(timeout=5)
         child_done.close()
         if family is not None:
@@ -139,7 +148,8 @@ def run(
         forwarder.uninstall()
         if trace is not None:
             trace.close()
-        nv.shutdown()
+        if nv is not None:
+            nv.shutdown()
     return Session(
         target,
         options,
@@ -149,7 +159,7 @@ def run(
         devices,
         reason if not devices else None,
         cores_available(host),
-        {**sampler.describe(), **_own_cost()},
+        {**(sampler.describe() if sampler is not None else {}), **_own_cost()},
         trace.truncated if trace is not None else False,
     )
 
