@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "tests" / "profile" / "scripts"
@@ -170,6 +171,40 @@ def _in_process_hook_us(calls: int = 200_000) -> float:
     return best
 
 
+GRAD_COST = r"""
+import json, time, torch
+from torch import nn
+from dldoctor.profilers.child.torch_steps import GRADIENTS_EVERY, _grad_stats
+torch.manual_seed(0); torch.set_num_threads(1)
+model = nn.Sequential(nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                      nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x, y = torch.randn(16, 512), torch.randint(0, 10, (16,))
+def step():
+    opt.zero_grad(); nn.functional.cross_entropy(model(x), y).backward(); opt.step()
+def best(call, n):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter(); call(); times.append(time.perf_counter() - t)
+    return min(times)
+step()
+step_s, sample_s = best(step, 50), best(lambda: _grad_stats(opt), 50)
+print(json.dumps({"step_ms": step_s * 1e3, "sample_ms": sample_s * 1e3,
+                  "every": GRADIENTS_EVERY, "share": sample_s / GRADIENTS_EVERY / step_s}))
+"""
+
+
+def grad_cost() -> dict[str, float]:
+    """The gradient-health sample's cost on the workload's model (best of 50 each): one read
+    of every gradient, every ``GRADIENTS_EVERY`` optimizer steps, against one training step."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", GRAD_COST], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    found: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return {k: round(v, 5) for k, v in found.items()}
+
+
 # Runs a command; prints its exit code, wall time, the peak RSS of its largest process (KiB) and
 # the CPU time (user + system) of the whole process tree.
 MEASURE = (
@@ -180,9 +215,9 @@ MEASURE = (
 )
 
 
-def measure(argv: list[str]) -> tuple[int, float, int, float]:
+def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, float, int, float]:
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, check=True
+        [sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
     return int(out[0]), float(out[1]), int(out[2]) * 1024, float(out[3])
 
@@ -330,47 +365,133 @@ def accuracy(work: Path) -> list[dict[str, object]]:
     return rows
 
 
-def startup(runs: int, work: Path, short: int = 20, long: int = 200) -> dict[str, object]:
-    """dldoctor's fixed cost: the intercept of its overhead over a short and a long run of the
-    workload (overhead = fixed + per_step x steps), and its cost on a script importing nothing."""
+STAMPED = (
+    "import time\nSTART = time.time()\nimport sys\n"
+    "open(sys.argv[1], 'w').write(f'{START} {time.time()}')\n"
+)
+
+
+def fixed_phases(runs: int, work: Path, trees: dict[str, Path], env: Any) -> dict[str, object]:
+    """Where the fixed cost is, on a script that records when its first line ran and when it
+    ended: before it (dldoctor's start-up, the child's bootstrap) and after it (the tail:
+    noticing the exit, draining events, the analysis and the report). Best of ``runs``
+    (the least disturbed run on a shared machine), minus a plain run's same phases."""
+    script = work / "stamped.py"
+    script.write_text(STAMPED)
+    stamps = work / "stamps"
+    best: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for tree in (None, *trees):
+            argv = [sys.executable, str(script), str(stamps)]
+            if tree is not None:
+                argv[1:1] = ["-m", "dldoctor", "profile", "--json", str(work / "p.json")]
+            launched = time.time()
+            subprocess.run(argv, env=env(tree), capture_output=True, check=True)
+            ended = time.time()
+            first, last = (float(x) for x in stamps.read_text().split())
+            key = tree or "plain"
+            phases = [first - launched, ended - last]
+            best[key] = [min(a, b) for a, b in zip(best.get(key, phases), phases)]
+    plain = best["plain"]
+    return {
+        tree: {
+            "before_script_s": round(best[tree][0] - plain[0], 3),
+            "after_script_s": round(best[tree][1] - plain[1], 3),
+        }
+        for tree in trees
+    }
+
+
+def startup(
+    runs: int,
+    work: Path,
+    against: Path | None = None,
+    quick: bool = False,
+    short: int = 20,
+    long: int = 200,
+) -> dict[str, object]:
+    """dldoctor's fixed cost: its overhead on a script importing nothing, and the intercept of
+    its overhead over a short and a long run of the workload (overhead = fixed + per_step x
+    steps), for this tree and optionally another (``against``: e.g. the main branch's
+    checkout), interleaved so that the machine's drift hits every command alike.
+
+    Each dldoctor tree runs with its bytecode cached (``PYTHONPYCACHEPREFIX``), as an installed
+    package has it: compiling dldoctor's sources at every run is not a cost users pay."""
     py = sys.executable
     script = work / "workload.py"
     script.write_text(WORKLOAD)
     trivial = work / "trivial.py"
     trivial.write_text("print('ok')\n")
+    trees = {"this": ROOT, **({"against": against} if against else {})}
+    base_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
-    def cmd(profiled: bool, *argv: str) -> list[str]:
-        head = (
-            [py, "-m", "dldoctor", "profile", "--json", str(work / "s.json")] if profiled else [py]
-        )
-        return [*head, *argv]
+    def env(tree: str | None) -> dict[str, str]:
+        if tree is None:
+            return base_env
+        return {
+            **base_env,
+            "PYTHONPATH": str(trees[tree]),
+            "PYTHONPYCACHEPREFIX": str(work / f"pyc-{tree}"),
+        }
+
+    def cmd(tree: str | None, *argv: str) -> list[str]:
+        if tree is None:
+            return [py, *argv]
+        return [py, "-m", "dldoctor", "profile", "--json", str(work / "s.json"), *argv]
 
     def workload(steps: int) -> list[str]:
         return [str(script), "--steps", str(steps), "--out", str(work), "--truth", str(work / "t")]
 
+    for tree in trees:  # compile each tree's bytecode once, untimed
+        measure(cmd(tree, str(trivial)), env(tree))
+    loads = [round(os.getloadavg()[0], 2)]
+    phases = fixed_phases(max(runs, 10), work, trees, env)
     walls: dict[str, list[float]] = {}
-    for _ in range(runs):  # interleaved: the machine's drift hits every command alike
+    cpu: dict[str, list[float]] = {}
+    loads.append(round(os.getloadavg()[0], 2))
+    for _ in range(0 if quick else runs):
         for name, argv in (
             ("trivial", [str(trivial)]),
             (f"workload {short} steps", workload(short)),
             (f"workload {long} steps", workload(long)),
         ):
-            for profiled in (False, True):
-                key = f"{name} ({'dldoctor' if profiled else 'plain'})"
-                walls.setdefault(key, []).append(round(measure(cmd(profiled, *argv))[1], 3))
+            for tree in (None, *trees):
+                key = f"{name} ({tree or 'plain'})"
+                _, wall, _, cpu_s = measure(cmd(tree, *argv), env(tree))
+                walls.setdefault(key, []).append(round(wall, 3))
+                cpu.setdefault(key, []).append(round(cpu_s, 3))
+        loads.append(round(os.getloadavg()[0], 2))
+    found: dict[str, object] = {"load_average_1min": loads, "fixed_phases": phases}
+    if quick:
+        return found
+    found.update(walls_s=walls, cpu_s=cpu)
     med = {k: statistics.median(v) for k, v in walls.items()}
+    plain_step = (
+        med[f"workload {long} steps (plain)"] - med[f"workload {short} steps (plain)"]
+    ) / (long - short)
+    for tree in trees:
 
-    def delta(name: str) -> float:
-        return med[f"{name} (dldoctor)"] - med[f"{name} (plain)"]
+        def delta(name: str, tree: str = tree) -> float:
+            return med[f"{name} ({tree})"] - med[f"{name} (plain)"]
 
-    d_short, d_long = delta(f"workload {short} steps"), delta(f"workload {long} steps")
-    per_step = (d_long - d_short) / (long - short)
-    return {
-        "walls_s": walls,
-        "trivial_script_overhead_s": round(delta("trivial"), 3),
-        "fixed_cost_s": round(d_short - per_step * short, 3),
-        "per_step_overhead_ms": round(per_step * 1e3, 3),
-    }
+        d_short, d_long = delta(f"workload {short} steps"), delta(f"workload {long} steps")
+        per_step = (d_long - d_short) / (long - short)
+        found[tree] = {
+            "tree": str(trees[tree]),
+            "trivial_overhead_median_s": round(delta("trivial"), 3),
+            "trivial_overhead_best_s": round(
+                min(walls[f"trivial ({tree})"]) - min(walls["trivial (plain)"]), 3
+            ),
+            "trivial_cpu_overhead_median_s": round(
+                statistics.median(cpu[f"trivial ({tree})"])
+                - statistics.median(cpu["trivial (plain)"]),
+                3,
+            ),
+            "fixed_cost_intercept_s": round(d_short - per_step * short, 3),
+            "per_step_overhead_ms": round(per_step * 1e3, 3),
+            "per_step_overhead_share": round(per_step / plain_step, 4) if plain_step > 0 else None,
+        }
+    return found
 
 
 def main() -> None:
@@ -386,11 +507,18 @@ def main() -> None:
     parser.add_argument(
         "--startup", action="store_true", help="only the fixed cost: short vs long runs"
     )
+    parser.add_argument(
+        "--against", type=Path, help="--startup: also time this dldoctor tree (e.g. main's)"
+    )
+    parser.add_argument(
+        "--phases-only", action="store_true", help="--startup: only where the fixed cost is"
+    )
     args = parser.parse_args()
     if args.startup:
         with tempfile.TemporaryDirectory() as tmp:
-            found = startup(args.runs, Path(tmp))
+            found = startup(args.runs, Path(tmp), args.against, args.phases_only)
         OUT.mkdir(parents=True, exist_ok=True)
+        found["gradient_sample"] = grad_cost()
         (OUT / "profile-startup.json").write_text(json.dumps(found, indent=2) + "\n")
         print(json.dumps(found, indent=2))
         return

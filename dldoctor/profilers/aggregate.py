@@ -89,6 +89,13 @@ class Timeline:
         self.capacity = capacity
         self.buckets: list[list[float]] = []
 
+    def widen(self, fields: int) -> None:
+        """Room for more fields (zero so far) in every bucket, present and future."""
+        if fields > self.fields:
+            for bucket in self.buckets:
+                bucket.extend([0.0] * (fields - self.fields))
+            self.fields = fields
+
     def _index(self, t: float) -> int:
         index = int(max(t - self.origin, 0.0) / self.width)
         while index >= self.capacity:

@@ -168,6 +168,12 @@ class Collector:
         self.root_pid: int | None = None  # the script's own process, once started
         self.worker_of: dict[int, tuple[int, int]] = {}  # worker pid -> its loader's key
 
+    def add_gpus(self, gpus: int) -> None:
+        """The GPUs NVML opened (while the script was starting): their timeline fields."""
+        with self.lock:
+            self.gpus = gpus
+            self.timeline.widen(GPU_BASE + GPU_FIELDS * gpus)
+
     # -- events -----------------------------------------------------------------------------
 
     def feed(self, line: str) -> None:

@@ -8,11 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dldoctor.profilers.analysis import judged_wait
 from dldoctor.profilers.thresholds import VERDICTS
 
+
+def _data_wait(profile: dict[str, Any]) -> float | None:
+    # Imported here: the conditions are parsed before the script starts, the analysis is
+    # needed only after it ends (its import is off dldoctor's fixed start-up cost).
+    from dldoctor.profilers.analysis import judged_wait
+
+    return judged_wait(profile)
+
+
 _METRICS: dict[str, Callable[[dict[str, Any]], float | None]] = {
-    "data-wait": judged_wait,  # the fraction the verdict used
+    "data-wait": _data_wait,  # the fraction the verdict used
     "gpu-busy": lambda p: p["gpu"].get("busy_fraction"),
     "gpu-idle": lambda p: p["gpu"].get("idle_fraction"),
 }

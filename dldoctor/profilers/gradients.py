@@ -28,21 +28,19 @@ class GradientNorms:
         self.explosion_onset: JSON | None = None  # rising_from when it exploded
         self.vanishing_from: JSON | None = None  # the start of the run below the threshold
 
-    def add(
-        self, steps: tuple[int, int], call: int, l2: float, mean_abs: float, half: bool
-    ) -> None:
+    def add(self, steps: tuple[int, int], call: int, l2: float, rms: float, half: bool) -> None:
         """One sample, in the step open now: ``steps`` as batches and as marks count them."""
         sample = {
             "batch_step": steps[0],
             "marked_step": steps[1],
             "optimizer_step": call,
             "l2": l2,
-            "mean_abs": mean_abs,
+            "rms": rms,
         }
         self.samples += 1
         self.half = self.half or half
         self.last = sample
-        if not (math.isfinite(l2) and math.isfinite(mean_abs)):
+        if not (math.isfinite(l2) and math.isfinite(rms)):
             if self.nonfinite is None:
                 self.nonfinite = sample
                 self.explosion_onset = self.explosion_onset or self.rising_from or sample
@@ -59,7 +57,7 @@ class GradientNorms:
                 self.explosion_onset = self.rising_from
         else:
             self.rising_from = None
-        if mean_abs < th.GRAD_VANISH_MEAN_ABS:
+        if rms < th.GRAD_VANISH_RMS:
             self.vanishing_from = self.vanishing_from or sample
         else:
             self.vanishing_from = None

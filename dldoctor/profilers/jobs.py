@@ -113,7 +113,7 @@ def _gradients(seen: JSON, key: str) -> JSON:
             "step": s[key],
             "optimizer_step": s["optimizer_step"],
             "l2": _finite(s["l2"]),
-            "mean_abs": _finite(s["mean_abs"]),
+            "rms": _finite(s["rms"]),
         }
 
     named = ("first", "last", "largest", "nonfinite", "exploded", "explosion_onset")

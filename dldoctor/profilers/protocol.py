@@ -24,8 +24,8 @@ kind   fields after the pid                   meaning
                                              forward, ``b`` backward, ``o`` optimizer step,
                                              ``c`` copy to the device)
 ``N``  JSON                                   the first NaN/Inf loss seen at a backward
-``A``  t call l2 mean_abs half                the gradients before optimizer step ``call``:
-                                             total L2 norm, mean absolute value, 1 if any
+``A``  t call l2 rms half                     the gradients before optimizer step ``call``:
+                                             total L2 norm, root mean square, 1 if any
                                              is float16 (sampled every few steps)
 ``S``  JSON                                   the main-thread sampler's tables, at exit
 ``R``  JSON                                   rank and world size (``init_process_group``)

@@ -11,16 +11,36 @@ from dldoctor.model import Finding, Fix, Severity
 from dldoctor.profilers import thresholds as th
 from dldoctor.profilers.rules import JSON, _finding, rule
 
-_LEARNING_RATE_AND_CLIPPING = Fix(
-    summary="lower the learning rate (or warm it up), and clip gradients: "
-    "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0) before optimizer.step()",
-    notes="A loss that diverges to Inf/NaN is most often a learning rate too high for the batch "
-    "size or exploding gradients.",
-)
-_LOSS_SCALING = Fix(
-    summary="under mixed precision, scale the loss (torch.amp.GradScaler) or train in bfloat16",
-    notes="float16 overflows at 65504: unscaled fp16 losses and gradients become Inf.",
-)
+# The same fixes in each framework's own words: PyTorch's, and PaddlePaddle's.
+_CLIPPING = {
+    "torch": "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0) before "
+    "optimizer.step()",
+    "paddle": "pass grad_clip=paddle.nn.ClipGradByGlobalNorm(clip_norm=1.0) to the optimizer",
+}
+_SCALER = {"torch": "torch.amp.GradScaler", "paddle": "paddle.amp.GradScaler"}
+
+
+def _framework(profile: JSON) -> str:
+    """Whose fixes to give: paddle's when only paddle was patched, else torch's."""
+    modules = {str(f.get("module", "")).split(".")[0] for f in profile.get("frameworks") or []}
+    return "paddle" if "paddle" in modules and "torch" not in modules else "torch"
+
+
+def _learning_rate_and_clipping(profile: JSON) -> Fix:
+    return Fix(
+        summary="lower the learning rate (or warm it up), and clip gradients: "
+        + _CLIPPING[_framework(profile)],
+        notes="A loss that diverges to Inf/NaN is most often a learning rate too high for the "
+        "batch size or exploding gradients.",
+    )
+
+
+def _loss_scaling(profile: JSON) -> Fix:
+    return Fix(
+        summary=f"under mixed precision, scale the loss ({_SCALER[_framework(profile)]}) or "
+        "train in bfloat16",
+        notes="float16 overflows at 65504: unscaled fp16 losses and gradients become Inf.",
+    )
 
 
 def _gradients(profile: JSON) -> JSON:
@@ -47,7 +67,12 @@ def loss_not_finite(profile: JSON) -> list[Finding]:
         evidence["gradients"] = _gradients(profile)
     return [
         _finding(
-            "DD713", Severity.WARNING, title, evidence, _LEARNING_RATE_AND_CLIPPING, _LOSS_SCALING
+            "DD713",
+            Severity.WARNING,
+            title,
+            evidence,
+            _learning_rate_and_clipping(profile),
+            _loss_scaling(profile),
         )
     ]
 
@@ -76,16 +101,16 @@ def gradients_exploding(profile: JSON) -> list[Finding]:
     else:
         return []
     title += f"; it started at step {(onset or {}).get('step')}"
-    fixes = [_LEARNING_RATE_AND_CLIPPING]
+    fixes = [_learning_rate_and_clipping(profile)]
     if bad or grads.get("float16"):
-        fixes.append(_LOSS_SCALING)
+        fixes.append(_loss_scaling(profile))
     return [_finding("DD715", Severity.WARNING, title, {"gradients": grads}, *fixes)]
 
 
 @rule(
     "DD716",
     "gradients-vanishing",
-    f"The gradients' mean absolute value fell below {th.GRAD_VANISH_MEAN_ABS:g} and stayed "
+    f"The gradients' root mean square fell below {th.GRAD_VANISH_RMS:g} and stayed "
     "there: the weights stop learning",
 )
 def gradients_vanishing(profile: JSON) -> list[Finding]:
@@ -95,13 +120,13 @@ def gradients_vanishing(profile: JSON) -> list[Finding]:
         return []
     last = grads.get("last") or start
     title = (
-        f"The gradients vanished from training step {start['step']}: their mean absolute value "
-        f"is {_norm(last['mean_abs'])} (below {th.GRAD_VANISH_MEAN_ABS:g}), so the weights "
+        f"The gradients vanished from training step {start['step']}: their root mean square "
+        f"is {_norm(last['rms'])} (below {th.GRAD_VANISH_RMS:g}), so the weights "
         "barely change"
     )
     fixes = (
         Fix(
-            summary="under mixed precision, scale the loss (torch.amp.GradScaler)",
+            summary=f"under mixed precision, scale the loss ({_SCALER[_framework(profile)]})",
             notes="float16 flushes values below ~6e-8 to zero: small gradients vanish "
             "without loss scaling.",
         ),

@@ -106,18 +106,48 @@ def start(
     return proc, read_fd, token
 
 
-def read_events(fds: list[int], collector: Collector, child_done: threading.Event) -> None:
+QUIET_S = 0.02  # once the child is gone: the channels read until quiet this long
+
+
+class Done:
+    """Set when the child has exited; wakes the reader at once (a pipe it selects on) instead
+    of at its next timeout: that wait was part of every run's fixed cost."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.read_fd, self._write_fd = os.pipe()
+
+    def set(self) -> None:
+        self._event.set()
+        with contextlib.suppress(OSError):
+            os.write(self._write_fd, b"x")
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def close(self) -> None:
+        for fd in (self.read_fd, self._write_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def read_events(fds: list[int], collector: Collector, child_done: Done) -> None:
     """Feed the collector from every channel until each reads EOF, or until the child is gone
-    and the channels stay quiet (a forked grandchild may keep a write end open)."""
+    and the channels stay quiet for ``QUIET_S`` (a forked grandchild may keep a write end open;
+    what the child wrote before it exited is in the pipe already)."""
     pending = {fd: b"" for fd in fds}
     try:
         while pending:
-            ready, _, _ = select.select(list(pending), [], [], 0.2)
+            done = child_done.is_set()
+            watched = list(pending) if done else [*pending, child_done.read_fd]
+            ready, _, _ = select.select(watched, [], [], QUIET_S if done else 0.2)
             if not ready:
-                if child_done.is_set():
+                if done:
                     break
                 continue
             for fd in ready:
+                if fd == child_done.read_fd:
+                    continue  # woken: read on, now until the channels are quiet
                 try:
                     chunk = os.read(fd, 1 << 16)
                 except BlockingIOError:  # a FIFO woken for another reader
@@ -168,7 +198,8 @@ class SignalForwarder:
 
     def _wait(self) -> None:
         while not self._stop.is_set():
-            info = signal.sigtimedwait(self.SIGNALS, 0.2)
+            # Short: uninstall waits for this thread, at the end of every run.
+            info = signal.sigtimedwait(self.SIGNALS, 0.05)
             if info is not None:
                 from_terminal = info.si_signo == signal.SIGINT and info.si_code == _SI_KERNEL
                 self._forward(info.si_signo, already_delivered=from_terminal)
@@ -206,6 +237,16 @@ class SignalForwarder:
             signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
+POLL_S = 0.02  # where no pidfd tells the child's exit (macOS, Linux < 5.3)
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def wait(
     proc: subprocess.Popen[bytes],
     result: RunResult,
@@ -217,8 +258,12 @@ def wait(
     dldoctor had to stop it, what it left running (ranks, loader workers) is killed too."""
     stop_at: float | None = None
     escalation = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+    exit_fd = _pidfd(proc.pid)
     while not reaper.exited(proc):  # not reaped yet: its pid cannot be reused meanwhile
-        time.sleep(0.1)
+        if exit_fd is not None:  # readable when it exits: no polling latency after the end
+            select.select([exit_fd], [], [], 0.1)
+        else:
+            time.sleep(POLL_S)
         now = time.perf_counter()
         if stop_at is None:
             window_over = deadline is not None and now >= deadline
@@ -232,6 +277,8 @@ def wait(
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
             stop_at = now + ESCALATE_S
+    if exit_fd is not None:
+        os.close(exit_fd)
     if result.enforced and token is not None:
         reaper.kill_tree(proc.pid, token)
     proc.wait()

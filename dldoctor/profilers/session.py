@@ -10,15 +10,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from dldoctor.facts import reaper
 from dldoctor.facts.host import Host
-from dldoctor.facts.nvml import Nvml
 from dldoctor.profilers import gpu, runner, tree
 from dldoctor.profilers.collector import Collector
 from dldoctor.profilers.runner import RunResult, Target
-from dldoctor.profilers.sampler import Sampler
 from dldoctor.profilers.trace import TraceWriter
+
+if TYPE_CHECKING:
+    from dldoctor.facts.nvml import Nvml
+    from dldoctor.profilers.sampler import Sampler
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,24 @@ def cores_available(host: Host) -> float:
     return min(cores, quota) if quota else cores
 
 
-def run(target: Target, options: Options, host: Host | None = None) -> Session:
-    """Profile ``target``; raises OSError only if the script cannot be started at all."""
+def run(
+    target: Target,
+    options: Options,
+    host: Host | None = None,
+    started: Callable[[], None] | None = None,
+) -> Session:
+    """Profile ``target``; raises OSError only if the script cannot be started at all.
+    ``started()`` is called once the script runs (the caller's work to overlap with it).
+
+    The script is started first: NVML, the sampler and its imports are set up while it starts,
+    so none of them is part of the run's fixed cost."""
     host = host or Host()
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    nv = Nvml.for_host(host)
-    devices, reason = gpu.open_devices(nv) if nv.ok else ([], nv.error or nv.status)
     origin = time.perf_counter()
     trace = None
     if options.trace_path is not None:
         trace = TraceWriter(options.trace_path.open("w", encoding="utf-8"), origin)
-    collector = Collector(origin, len(devices), trace)
+    collector = Collector(origin, 0, trace)  # its GPUs are added once NVML has opened them
     family = tree.open_tree()
     try:
         proc, read_fd, token = runner.start(
@@ -88,7 +98,6 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
             trace.close()
         if family is not None:
             family.close()
-        nv.shutdown()
         raise
     result = RunResult(proc.pid, origin, origin, None)
     collector.root_pid = proc.pid
@@ -97,16 +106,28 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
     forwarder = runner.SignalForwarder(proc, result)
     if options.forward_signals:
         forwarder.install()
-    child_done = threading.Event()
+    child_done = runner.Done()
     fds = [read_fd] + ([family.read_fd] if family is not None else [])
     reader = threading.Thread(
         target=runner.read_events, args=(fds, collector, child_done), daemon=True
     )
     reader.start()
-    sampler = Sampler(collector, proc.pid, options.rate_hz, nv, devices)
-    sampler.start()
     deadline = None if options.duration_s is None else origin + options.duration_s
+    nv: Nvml | None = None
+    sampler: Sampler | None = None
+    devices: list[gpu.Device] = []
+    reason: str | None = None
     try:
+        from dldoctor.facts.nvml import Nvml  # psutil and NVML: while the script starts
+        from dldoctor.profilers.sampler import Sampler
+
+        nv = Nvml.for_host(host)
+        devices, reason = gpu.open_devices(nv) if nv.ok else ([], nv.error or nv.status)
+        collector.add_gpus(len(devices))
+        sampler = Sampler(collector, proc.pid, options.rate_hz, nv, devices)
+        sampler.start()
+        if started is not None:
+            started()
         runner.wait(proc, result, collector, deadline, token)
     except BaseException:  # dldoctor itself interrupted or broken: never leave the script behind
         with contextlib.suppress(ProcessLookupError):
@@ -118,14 +139,17 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
     finally:
         result.t_end = time.perf_counter()
         child_done.set()
-        sampler.stop()
+        if sampler is not None:
+            sampler.stop()
         reader.join(timeout=5)
+        child_done.close()
         if family is not None:
             family.close()
         forwarder.uninstall()
         if trace is not None:
             trace.close()
-        nv.shutdown()
+        if nv is not None:
+            nv.shutdown()
     return Session(
         target,
         options,
@@ -135,7 +159,7 @@ def run(target: Target, options: Options, host: Host | None = None) -> Session:
         devices,
         reason if not devices else None,
         cores_available(host),
-        {**sampler.describe(), **_own_cost()},
+        {**(sampler.describe() if sampler is not None else {}), **_own_cost()},
         trace.truncated if trace is not None else False,
     )
 

@@ -63,3 +63,13 @@ def test_a_first_value_far_after_the_origin_lands_in_the_coarsened_buckets():
     timeline = Timeline(origin=0.0, fields=1, width_s=0.1, capacity=64)
     timeline.add(1000.0, 0, 1)  # coarsens many times before the bucket exists
     assert timeline.total(0) == 1 and len(timeline.buckets) <= 64
+
+
+def test_fields_added_later_start_at_zero_in_every_bucket():
+    timeline = Timeline(origin=0.0, fields=2, width_s=0.1)
+    timeline.add(0.05, 1, 3.0)
+    timeline.widen(6)  # the GPUs NVML opened after the script started
+    timeline.add(0.05, 5, 2.0)
+    timeline.add(0.55, 4, 1.0)
+    assert [len(b) for b in timeline.buckets] == [6] * len(timeline.buckets)
+    assert (timeline.total(1), timeline.total(4), timeline.total(5)) == (3.0, 1.0, 2.0)

@@ -24,11 +24,11 @@ SCRIPT = str(SCRIPTS / "train_torch.py")
 CALLS_PER_STEP = 3  # train_torch.py steps its optimizer three times per batch
 
 
-def _norms(l2s: list[float], mean_abs: list[float] | None = None) -> dict:
+def _norms(l2s: list[float], rms: list[float] | None = None) -> dict:
     norms = GradientNorms()
     for i, l2 in enumerate(l2s):
         step = 1 + 5 * i
-        norms.add((step, step), 1 + 16 * i, l2, (mean_abs or [1e-3] * len(l2s))[i], False)
+        norms.add((step, step), 1 + 16 * i, l2, (rms or [1e-3] * len(l2s))[i], False)
     return _gradients(norms.to_dict(), "batch_step")
 
 
@@ -66,10 +66,10 @@ def test_the_explosion_started_where_the_unbroken_rise_past_the_onset_ratio_bega
 
 @pytest.mark.parametrize(
     ("last", "vanishes"),
-    [(th.GRAD_VANISH_MEAN_ABS, False), (th.GRAD_VANISH_MEAN_ABS * 0.99, True), (0.0, True)],
+    [(th.GRAD_VANISH_RMS, False), (th.GRAD_VANISH_RMS * 0.99, True), (0.0, True)],
 )
 def test_vanishing_below_the_threshold_to_the_end(last, vanishes):
-    grads = _norms([1.0, 1e-3, 1e-6], mean_abs=[1e-3, last, last])
+    grads = _norms([1.0, 1e-3, 1e-6], rms=[1e-3, last, last])
     assert (grads["vanished_from"] is not None) is vanishes
     found = _judged(grads)
     assert [f.code for f in found] == (["DD716"] if vanishes else [])
@@ -79,8 +79,8 @@ def test_vanishing_below_the_threshold_to_the_end(last, vanishes):
 
 
 def test_gradients_that_recover_have_not_vanished():
-    tiny = th.GRAD_VANISH_MEAN_ABS / 10
-    assert _norms([1.0] * 3, mean_abs=[1e-3, tiny, 1e-3])["vanished_from"] is None
+    tiny = th.GRAD_VANISH_RMS / 10
+    assert _norms([1.0] * 3, rms=[1e-3, tiny, 1e-3])["vanished_from"] is None
 
 
 def test_nonfinite_gradients_explode_and_a_diverging_loss_is_one_finding():

@@ -54,7 +54,12 @@ def install_tensor(module: ModuleType, rec: Recorder) -> list[str]:
 CHECK_EVERY = 32  # a loss on a GPU is read (a synchronisation) at every 32nd backward only
 
 
-def _checked(rec: Recorder, backward: Callable[..., Any]) -> Callable[..., Any]:
+def _checked(
+    rec: Recorder,
+    backward: Callable[..., Any],
+    on_cpu: Callable[[Any], bool] | None = None,
+    scalar: Callable[[Any], float | None] | None = None,
+) -> Callable[..., Any]:
     """Training health: the first backward whose loss is NaN or infinite (``N`` event). A CPU
     loss is read at every call (a float read); a GPU one at every ``CHECK_EVERY``th, since
     reading it waits for the GPU. Checks stop once a non-finite loss was seen."""
@@ -65,10 +70,10 @@ def _checked(rec: Recorder, backward: Callable[..., Any]) -> Callable[..., Any]:
         if calls[0] >= 0 and get_ident() == rec.main_ident:
             calls[0] += 1
             try:
-                cheap = self.device.type == "cpu"
-                if self.numel() == 1 and (cheap or calls[0] % CHECK_EVERY == 1):
-                    value = float(self.detach())  # no requires_grad warning
-                    if not math.isfinite(value):
+                cheap = on_cpu(self) if on_cpu is not None else self.device.type == "cpu"
+                if cheap or calls[0] % CHECK_EVERY == 1:
+                    value = scalar(self) if scalar is not None else _scalar(self)
+                    if value is not None and not math.isfinite(value):
                         rec.event("N", {"value": str(value), "backward_calls": calls[0]})
                         calls[0] = -1
             except Exception:  # a tensor subclass that can't be read: health unknown
@@ -81,16 +86,19 @@ def _checked(rec: Recorder, backward: Callable[..., Any]) -> Callable[..., Any]:
 GRADIENTS_EVERY = 16  # gradient norms read at the 1st optimizer step and every 16th after
 
 
-def _gradients(rec: Recorder) -> Callable[[Any], None]:
+def _gradients(
+    rec: Recorder, read: Callable[[Any], tuple[float, float, bool] | None] | None = None
+) -> Callable[[Any], None]:
     """Training health: every ``GRADIENTS_EVERY``th step of the first optimizer stepped, at the
     seam after backward and before the update (its step pre-hook: under a GradScaler, after
-    the unscale), the gradients' total L2 norm and mean absolute value (``A`` event).
+    the unscale), the gradients' total L2 norm and root mean square (``A`` event).
 
-    Costs one read of every gradient (two fused norms per device and dtype, float32 accumulate)
+    Costs one read of every gradient (one fused norm per device and dtype, float32 accumulate)
     and, on a GPU, one synchronisation, once in ``GRADIENTS_EVERY`` steps. Stops for good on a
     parameter it cannot read (health unknown, never a crash)."""
     calls = [0]
     owner: list[int] = []
+    stats_of = read or _grad_stats
 
     def sample(optimizer: Any) -> None:
         if calls[0] < 0 or get_ident() != rec.main_ident:
@@ -103,14 +111,14 @@ def _gradients(rec: Recorder) -> Callable[[Any], None]:
         if calls[0] % GRADIENTS_EVERY != 1:
             return
         try:
-            stats = _grad_stats(optimizer)
+            stats = stats_of(optimizer)
         except Exception:  # sparse or exotic tensors: stop reading them
             calls[0] = -1
             return
         if stats is not None:
-            l2, mean_abs, half = stats
+            l2, rms, half = stats
             t = perf_counter()
-            rec.queue(("A", t, calls[0], f"{l2:.6g}", f"{mean_abs:.6g}", int(half)), t)
+            rec.queue(("A", t, calls[0], f"{l2:.6g}", f"{rms:.6g}", int(half)), t)
 
     return sample
 
@@ -126,17 +134,16 @@ def _grad_stats(optimizer: Any) -> tuple[float, float, bool] | None:
                 groups.setdefault((grad.device, grad.dtype), []).append(grad)
     if not groups:
         return None
-    squares = absolute = 0.0
+    squares = 0.0
     count = 0
     half = False
     with torch.no_grad():
         for (_, dtype), grads in groups.items():
             half = half or dtype == torch.float16
-            l2, l1 = _norms(torch, grads, 2), _norms(torch, grads, 1)
+            l2 = _norms(torch, grads, 2)
             squares += float(torch.stack(l2).square().sum())
-            absolute += float(torch.stack(l1).sum())
             count += sum(g.numel() for g in grads)
-    return math.sqrt(squares), absolute / max(count, 1), half
+    return math.sqrt(squares), math.sqrt(squares / max(count, 1)), half
 
 
 def _norms(torch: Any, grads: list[Any], order: int) -> Any:
@@ -145,6 +152,11 @@ def _norms(torch: Any, grads: list[Any], order: int) -> Any:
         return torch._foreach_norm(grads, order, dtype=torch.float32)
     except (AttributeError, TypeError):  # releases before _foreach_norm took a dtype
         return [torch.linalg.vector_norm(g, order, dtype=torch.float32) for g in grads]
+
+
+def _scalar(tensor: Any) -> float | None:
+    """A one-element loss as a float (detached: no requires_grad warning), else None."""
+    return float(tensor.detach()) if tensor.numel() == 1 else None
 
 
 def install_optimizer(module: ModuleType, rec: Recorder) -> list[str]:

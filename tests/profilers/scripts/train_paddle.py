@@ -33,6 +33,9 @@ def main():
     parser.add_argument("--sleep-ms", type=float, default=1.5)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--truth", default="")
+    parser.add_argument("--scale-at", type=int, default=0, help="from this step the loss, so")
+    parser.add_argument("--scale", type=float, default=1.0, help="every gradient, is × this")
+    parser.add_argument("--nan-at", type=int, default=0, help="step whose loss becomes NaN")
     args = parser.parse_args()
 
     paddle.set_device("cpu")
@@ -65,6 +68,10 @@ def main():
         for _ in range(3):
             t0 = time.perf_counter()
             loss = loss_fn(model(x), y)  # the loss is a Layer too: forward
+            if args.scale_at and steps + 1 >= args.scale_at:  # steps: those completed
+                loss = loss * args.scale  # every gradient scales with it
+            if args.nan_at and steps + 1 >= args.nan_at:
+                loss = loss * float("nan")
             t1 = time.perf_counter()
             loss.backward()
             t2 = time.perf_counter()
