@@ -61,11 +61,13 @@ def gather_facts(
     ``interpreter_timeout_s`` the gatherer run inside ``--python``; ``on_early`` gets the
     system and interpreter facts first (see ``facts.gather``).
     """
-    from dldoctor.document.load import ReportError, facts_from_report
     from dldoctor.facts import GatherError, gather
     from dldoctor.facts.host import Host
 
     if from_report is not None:
+        # Only here: reading a report imports its schema, validator and upgrades.
+        from dldoctor.document.load import ReportError, facts_from_report
+
         if python is not None:
             fail("--from and --python cannot be combined: a report's facts are already gathered")
         try:
