@@ -7,10 +7,14 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dldoctor.document.report import Report
 from dldoctor.model import Finding
+
+if TYPE_CHECKING:
+    from dldoctor.facts.model import Facts
+    from dldoctor.probes.probe import ProbeOptions, Running
 
 
 @dataclass(frozen=True)
@@ -82,32 +86,35 @@ def check(
 
     started = time.perf_counter()
     matrix = load()
+    options = None if quick else _probe_options(python, full, frameworks, timeout_s)
     host = Host(command_timeout_s=min(5.0, timeout_s), nvml_timeout_s=timeout_s)
+    running: list[Running] = []
+
+    def start(early: Facts) -> None:  # the children start while the static facts are gathered
+        from dldoctor.probes.probe import start_probes
+
+        assert options is not None
+        running.append(start_probes(early, matrix, options))
+
     try:
         facts = gather(
-            matrix, host, python=python, interpreter_timeout_s=min(60.0, max(5.0, timeout_s))
+            matrix,
+            host,
+            python=python,
+            interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
+            on_early=start if options is not None else None,
         )
-    except GatherError as exc:
-        raise ValueError(str(exc)) from None
-    if quick:
-        facts = replace(facts, runtime=skipped("quick: no framework imported"))
-    else:
-        import os
-
-        from dldoctor.probes.plan import UnknownFramework, normalise
-        from dldoctor.probes.probe import ProbeOptions, run_probes
-
-        try:
-            wanted = normalise(frameworks) if frameworks else None
-        except UnknownFramework as exc:
+    except BaseException as exc:  # a gatherer that failed, Ctrl-C: the children are killed first
+        for probes in running:
+            probes.cancel()
+        if isinstance(exc, GatherError):
             raise ValueError(str(exc)) from None
-        options = ProbeOptions(
-            python=os.path.abspath(python) if python else sys.executable,
-            frameworks=wanted,
-            full=full,
-            timeout_s=timeout_s,
-        )
-        facts = replace(facts, runtime=run_probes(facts, matrix, options))
+        raise
+    if options is None:
+        runtime = skipped("quick: no framework imported")
+    else:
+        runtime = running[0].finish() if running else skipped("the interpreter gave no facts")
+    facts = replace(facts, runtime=runtime)
     report = Report(
         command="dldoctor.check()",
         created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
@@ -117,3 +124,24 @@ def check(
         redacted=redact,
     )
     return Checked(report)
+
+
+def _probe_options(
+    python: str | None, full: bool, frameworks: list[str] | None, timeout_s: float
+) -> ProbeOptions:
+    """What to probe, as `dldoctor check` would (ValueError for an unknown framework)."""
+    import os
+
+    from dldoctor.probes.plan import UnknownFramework, normalise
+    from dldoctor.probes.probe import ProbeOptions
+
+    try:
+        wanted = normalise(frameworks) if frameworks else None
+    except UnknownFramework as exc:
+        raise ValueError(str(exc)) from None
+    return ProbeOptions(
+        python=os.path.abspath(python) if python else sys.executable,
+        frameworks=wanted,
+        full=full,
+        timeout_s=timeout_s,
+    )

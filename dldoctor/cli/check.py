@@ -83,9 +83,6 @@ def check(
     --strict), 2 usage error or dldoctor itself failed, 130 interrupted (Ctrl-C; the report of
     what was gathered until then is still written).
     """
-    from dldoctor.checks.registry import run_checks
-    from dldoctor.document.report import Report
-
     started = time.perf_counter()
     ensure_writable(json_path)
     matrix = load_matrix()
@@ -117,12 +114,16 @@ def check(
                 (quick, full, framework, timeout_s, memory_limit_gib),
                 interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
                 nvml_timeout_s=timeout_s,
+                meanwhile=_import_judges,  # while the probe children run, not before they start
             )
             interrupted = bool(facts.runtime.get("interrupted"))  # a report's own is history
     except KeyboardInterrupt:
         fail("interrupted while gathering facts: no report written", EXIT_INTERRUPTED)
     if build and isinstance(facts.cuda.get("build_tools"), dict):
         facts.cuda["build_tools"]["requested"] = True  # a fact of this run: the build checks judge
+    from dldoctor.checks.registry import run_checks
+    from dldoctor.document.report import Report
+
     outcomes = tuple(run_checks(facts, matrix))
     command = "dldoctor check" + source
     report = Report(
@@ -140,3 +141,9 @@ def check(
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(report.exit_code(strict))
+
+
+def _import_judges() -> None:
+    """The checks (every check and fix module) and the report, imported ahead of their use."""
+    import dldoctor.checks.registry
+    import dldoctor.document.report  # noqa: F401

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
-from dldoctor.cli.common import OutputFormat, fail, gather_facts, probe_runtime, reader_may_stop
+from dldoctor.cli.common import OutputFormat, fail, gather_and_probe, gather_facts, reader_may_stop
 
 if TYPE_CHECKING:
     from dldoctor.cluster.launch import Launch
@@ -86,7 +86,7 @@ def _gather(
     from dldoctor.document.report import Report
 
     node = launch.node_rank if launch.node_rank is not None else launch.rank
-    quick, full, framework, probe_timeout_s, memory_gib = probe
+    probe_timeout_s = probe[3]
     recorded = os.environ.get(FACTS_VAR)
     started = time.perf_counter()
     try:
@@ -94,19 +94,15 @@ def _gather(
             facts, source = gather_facts(
                 matrix, None, 5.0, Path(recorded.replace("{node}", str(node)))
             )
-        else:
-            facts, source = gather_facts(
+        else:  # the probe children start while the static facts are still being gathered
+            facts, source = gather_and_probe(
                 matrix,
                 python,
                 min(5.0, probe_timeout_s),
-                None,
+                probe,
                 interpreter_timeout_s=min(60.0, max(5.0, probe_timeout_s)),
                 nvml_timeout_s=probe_timeout_s,
             )
-            facts, probed = probe_runtime(
-                facts, matrix, python, quick, full, framework, probe_timeout_s, memory_gib
-            )
-            source += probed
     except typer.Exit:  # said on stderr already; the node joins without a report
         return None
     outcomes = tuple(run_checks(facts, matrix))

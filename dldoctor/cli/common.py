@@ -61,11 +61,13 @@ def gather_facts(
     ``interpreter_timeout_s`` the gatherer run inside ``--python``; ``on_early`` gets the
     system and interpreter facts first (see ``facts.gather``).
     """
-    from dldoctor.document.load import ReportError, facts_from_report
     from dldoctor.facts import GatherError, gather
     from dldoctor.facts.host import Host
 
     if from_report is not None:
+        # Only here: reading a report imports its schema, validator and upgrades.
+        from dldoctor.document.load import ReportError, facts_from_report
+
         if python is not None:
             fail("--from and --python cannot be combined: a report's facts are already gathered")
         try:
@@ -195,37 +197,6 @@ def terminal_out() -> object:
     return Out(sys.stdout, color=color, width=shutil.get_terminal_size().columns)
 
 
-def probe_runtime(
-    facts: Facts,
-    matrix: Matrix,
-    python: Optional[str],
-    quick: bool,
-    full: bool,
-    framework: Optional[str],
-    timeout_s: float,
-    memory_limit_gib: Optional[float],
-) -> tuple[Facts, str]:
-    """The facts with their runtime section: each framework probed in its own child process."""
-    import dataclasses
-
-    from dldoctor.probes import skipped
-
-    options, flags = _probe_options(python, quick, full, framework, timeout_s, memory_limit_gib)
-    if options is None:
-        return dataclasses.replace(facts, runtime=skipped("--quick: no framework imported")), flags
-    from dldoctor.probes.probe import run_probes
-
-    progress = _progress()
-    try:
-        runtime = run_probes(
-            facts, matrix, options, on_event=_forward(progress) if progress else None
-        )
-    finally:
-        if progress is not None:
-            progress.close()
-    return dataclasses.replace(facts, runtime=runtime), flags
-
-
 def gather_and_probe(
     matrix: Matrix,
     python: Optional[str],
@@ -233,12 +204,15 @@ def gather_and_probe(
     probe: tuple[bool, bool, Optional[str], float, Optional[float]],
     interpreter_timeout_s: float = 60.0,
     nvml_timeout_s: float = 10.0,
+    meanwhile: Optional[Callable[[], None]] = None,
 ) -> tuple[Facts, str]:
     """``gather_facts`` and the runtime probes overlapped: the probe children start as soon as the
     interpreter's packages, the cores and the memory are known, while NVML, the PCI bus, CUDA
     and the library map are still being gathered. ``probe``: quick, full, framework, the probe
     timeout, the memory limit in GiB. If gathering fails or is interrupted, the children are
-    killed before the error goes on.
+    killed before the error goes on. ``meanwhile`` is the parent's own work done while the
+    children run, once the static facts are in (`check` imports its judges then, not before
+    the children start).
     """
     import dataclasses
 
@@ -267,6 +241,8 @@ def gather_and_probe(
             facts, source = gather_facts(
                 matrix, python, timeout_s, None, interpreter_timeout_s, nvml_timeout_s, start
             )
+            if meanwhile is not None and running:
+                meanwhile()
         except BaseException:  # a usage error, a gatherer that failed, Ctrl-C: kill them first
             for probes in running:
                 probes.cancel()

@@ -15,7 +15,7 @@ from typing import Any
 
 from dldoctor.facts.elf import read_dynamic
 from dldoctor.facts.host import Host
-from dldoctor.facts.hostpaths import resolve
+from dldoctor.facts.hostpaths import is_file, resolve
 from dldoctor.facts.ldcache import LdCache
 from dldoctor.facts.libscan import Scanner, listing, names, real_dir
 
@@ -111,7 +111,7 @@ def _anchor(host: Host, anchor: JSON, site_dirs: Sequence[str]) -> tuple[str, st
     for relative in anchor.get("files") or []:
         for site in site_dirs:
             path = posixpath.join(site, relative)
-            if host.path(resolve(host, path)).is_file():
+            if is_file(host, path):
                 return path, site
     return None
 

@@ -49,7 +49,8 @@ class Scanner:
             except OSError as exc:
                 self.errors[directory] = f"could not list: {exc.strerror or exc}"
                 entries = []
-            for name in sorted(entries):
+            # Sorted once filtered: most of /usr/lib is no library of ours.
+            for name in sorted(n for n in entries if n.startswith(self._stems)):
                 key = self.library_of(name)
                 if key is not None:
                     index.setdefault(key, []).append(name)

@@ -25,6 +25,7 @@ _COUNTER = itertools.count(1)
 _marked = False  # whether any child was started: sweep() has nothing to look for otherwise
 _PROC = "/proc"
 _MAX_ROUNDS = 8  # a process forking while we scan is found in the next round
+_CHUNK = 65536  # bytes per read of a /proc file (an environment is rarely larger)
 
 
 def mark(env: Mapping[str, str] | None) -> tuple[dict[str, str], str]:
@@ -135,12 +136,23 @@ def _start_ticks(pid: int) -> int | None:
     return stat[3] if stat else None
 
 
-def _read(path: str) -> bytes | None:
+def _read(path: str, limit: int = 1 << 20) -> bytes | None:
+    """Up to ``limit`` bytes, read in pieces: /proc files report no size, and one read of the
+    whole limit allocates it (4x the cost of reading a /proc/PID/stat, read for every process
+    of the machine at each child's end)."""
+    chunks: list[bytes] = []
+    size = 0
     try:
-        with open(path, "rb") as f:
-            return f.read(1 << 20)
+        with open(path, "rb", buffering=0) as f:
+            while size < limit:
+                chunk = f.read(min(_CHUNK, limit - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
     except OSError:  # gone, or another user's process
         return None
+    return b"".join(chunks)
 
 
 def _kill_group(pid: int) -> None:

@@ -13,12 +13,12 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 MAX_BYTES = 4 * 1024 * 1024  # a data file (or its copy) larger than this is not ours
 ENV_OFF = "DLDOCTOR_NO_CACHE"  # set (to anything) to read the TOML every time
+EDITIONS = 4  # copies kept per data file, the newest (see _forget_old_editions)
 
 
 def cache_dir() -> Path | None:
@@ -79,6 +79,8 @@ def _write_copy(copy: Path, doc: dict[str, Any]) -> None:
         text = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError):
         return
+    import tempfile  # only when a copy is written, not on every check that reads one
+
     try:
         copy.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=copy.parent, prefix=".tmp-", suffix=".json")
@@ -89,8 +91,21 @@ def _write_copy(copy: Path, doc: dict[str, Any]) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
-        for old in copy.parent.glob(f"{copy.stem.rsplit('-', 1)[0]}-*.json"):
-            if old != copy and len(old.stem.rsplit("-", 1)[-1]) == 32:
-                old.unlink()  # the copy of an earlier edition of this file
+        _forget_old_editions(copy)
     except OSError:
         return  # a read-only home, a full disk: the TOML was read, that is enough
+
+
+def _forget_old_editions(copy: Path) -> None:
+    """Keep the copies of the EDITIONS most recently written editions of this file, remove the
+    rest: two installs of dldoctor (two venvs, two checkouts) that share the cache folder but
+    ship different editions would otherwise remove each other's copy on every run."""
+    olds = []
+    for old in copy.parent.glob(f"{copy.stem.rsplit('-', 1)[0]}-*.json"):
+        if old != copy and len(old.stem.rsplit("-", 1)[-1]) == 32:
+            try:
+                olds.append((old.stat().st_mtime, old))
+            except OSError:
+                continue  # removed meanwhile by another check
+    for _, old in sorted(olds, reverse=True)[EDITIONS - 1 :]:
+        old.unlink(missing_ok=True)

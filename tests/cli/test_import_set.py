@@ -12,6 +12,10 @@ from pathlib import Path
 # must stay off that path.
 NOT_ON_THE_QUICK_PATH = {
     "tomllib": "the matrix is read from its parsed copies once they exist",
+    "tempfile": "a parsed copy is only read (tempfile writes one)",
+    "dldoctor.document.load": "only --from reads a report",
+    "dldoctor.document.validate": "see dldoctor.document.load",
+    "dldoctor.document.upgrade": "see dldoctor.document.load",
     "dldoctor.probes.probe": "--quick runs no probe",
     "dldoctor.probes.runner": "--quick starts no child",
     "dldoctor.probes.collect": "--quick collects no child records",

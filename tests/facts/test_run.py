@@ -78,3 +78,23 @@ def test_the_sweep_spares_what_dldoctor_did_not_start(tmp_path: Path):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_sleeper_whose_environment_is_large_is_found_by_its_mark(tmp_path: Path):
+    """The mark comes after the inherited variables: past the first piece /proc is read in."""
+    import os
+
+    pidfile = tmp_path / "pid"
+    big = {"DLDOCTOR_TEST_PAD_A": "a" * 100_000, "DLDOCTOR_TEST_PAD_B": "b" * 100_000}
+    env = {**os.environ, **big}
+    run_command(sh(procs.escapee(pidfile, False) + "echo started"), timeout_s=30, env=env)
+    pid = procs.wait_for_pid(pidfile)
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read()
+        assert environ.index(reaper.TOKEN_VAR.encode()) > 2 * reaper._CHUNK
+        assert procs.alive(pid)
+        reaper.sweep()
+        assert procs.gone(pid)
+    finally:
+        procs.kill(pid)

@@ -43,9 +43,35 @@ def test_an_edited_file_never_meets_the_copy_of_its_earlier_bytes(
     assert parsed.read(path) == {"v": "old"}
     path.write_text('v = "new"\n')
     assert parsed.read(path) == {"v": "new"}
-    # The copy of the old edition is removed when the new one is written.
-    (copy,) = cache.glob("table-*.json")
-    assert json.loads(copy.read_text()) == {"v": "new"}
+    path.write_text('v = "old"\n')
+    assert parsed.read(path) == {"v": "old"}
+
+
+def test_two_installs_sharing_the_cache_keep_each_others_copy(tmp_path: Path, cache: Path) -> None:
+    """Two editions read in turn (two venvs, two checkouts): each is parsed once, then read
+    from its copy; past EDITIONS editions the oldest copies go."""
+    path = _toml(tmp_path, "v = 0\n")
+
+    def read(edition: int) -> dict[str, object]:
+        path.write_text(f"v = {edition}\n")
+        doc = parsed.read(path)
+        for copy in cache.glob("table-*.json"):  # written in this order, whatever the clock
+            if json.loads(copy.read_text())["v"] in (edition, f"copy of {edition}"):
+                os.utime(copy, (1000 + edition, 1000 + edition))
+        return doc
+
+    read(0), read(1)
+    assert len(list(cache.glob("table-*.json"))) == 2
+    for copy in cache.glob("table-*.json"):  # what the copies say is what the reads return
+        copy.write_text(json.dumps({"v": f"copy of {json.loads(copy.read_text())['v']}"}))
+    for edition in (0, 1, 0):
+        assert read(edition) == {"v": f"copy of {edition}"}
+    for edition in range(2, parsed.EDITIONS + 4):
+        read(edition)
+        assert len(list(cache.glob("table-*.json"))) == min(parsed.EDITIONS, edition + 1)
+    kept = sorted(json.loads(c.read_text())["v"] for c in cache.glob("table-*.json"))
+    newest = parsed.EDITIONS + 3
+    assert kept == list(range(newest - parsed.EDITIONS + 1, newest + 1))
 
 
 @pytest.mark.parametrize("garbage", ["{not json", "[1, 2]", '"a string"', ""])

@@ -148,3 +148,49 @@ def test_cancel_kills_a_hung_child_and_removes_its_work_directory(tmp_path, matr
     for child in children:
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     assert not os.path.exists(workdir)
+
+
+def test_the_parents_own_work_runs_while_the_children_do(matrix):
+    seen: list[list[psutil.Process]] = []
+    facts, _ = common.gather_and_probe(
+        matrix,
+        None,
+        5.0,
+        (False, False, "onnxruntime", WAIT_S, None),
+        meanwhile=lambda: seen.append(probe_children()),
+    )
+    assert seen and seen[0], "the parent's work waited for the children instead of overlapping"
+    assert facts.runtime["frameworks"]["onnxruntime"]["status"] == "pass"
+    quick: list[bool] = []
+    common.gather_and_probe(
+        matrix, None, 5.0, (True, False, None, WAIT_S, None), meanwhile=lambda: quick.append(True)
+    )
+    assert quick == []  # no children: the caller does its work in its own time
+
+
+@pytest.mark.parametrize("entry", ["cluster", "notebook"])
+def test_the_cluster_gatherer_and_the_notebook_probe_while_gathering(monkeypatch, matrix, entry):
+    """`check --cluster` (a node's gatherer) and `dldoctor.check()` overlap as `check` does."""
+    from dldoctor.cli import cluster
+    from dldoctor.cluster.launch import Launch
+
+    seen: list[list[psutil.Process]] = []
+    real = nvidia.gather_nvidia
+
+    def slow_nvidia(*args: Any) -> Any:
+        seen.append(wait_for_probe_child())
+        return real(*args)
+
+    monkeypatch.setattr(nvidia, "gather_nvidia", slow_nvidia)
+    if entry == "cluster":
+        launch = Launch("env", 0, 1, 0, 1, 0, 1, "127.0.0.1", 29500)
+        probe = (False, False, "onnxruntime", WAIT_S, None)
+        sent = cluster._gather(matrix, launch, "host", None, probe, None, False)
+        assert sent is not None and b"onnxruntime" in sent
+    else:
+        import dldoctor
+
+        checked = dldoctor.check(frameworks=["onnxruntime"], timeout_s=WAIT_S)
+        runtime = checked.report.facts.runtime
+        assert runtime["frameworks"]["onnxruntime"]["status"] == "pass"
+    assert seen and seen[0], "no probe child started before the NVML facts were gathered"
