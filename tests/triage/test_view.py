@@ -26,8 +26,10 @@ def test_an_area_the_paste_never_showed_is_not_called_healthy():
     assert _glyph(lines, "NVIDIA") == "✓"  # read, and judged
     for label in ("System", "Python", "Environment"):  # nothing of them in the paste
         assert _glyph(lines, label) == "?", label
-    assert lines[-1] == (
-        "No issues found in what is known; not judged: System, Python, CUDA, Packages, Environment."
+    # Packages: torch 2.1.2 and its triton 2.1.0 are in it, and judged (DD528).
+    assert (
+        lines[-1]
+        == "No issues found in what is known; not judged: System, Python, CUDA, Environment."
     )
 
 
@@ -54,5 +56,7 @@ def test_the_markdown_view_says_the_same():
     from dldoctor.report.markdown import render as markdown
 
     _, seen_in_part = triaged("nvidia_smi_q_and_csv_h100.txt")
-    assert "No issues found in what is known; not judged: System, Python," in markdown(seen_in_part)
+    assert "No issues found in what is known; not judged: System, Python, CUDA, Environment." in (
+        markdown(seen_in_part)
+    )
     assert "No issues found.\n" not in markdown(seen_in_part)
