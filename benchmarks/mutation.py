@@ -56,6 +56,7 @@ PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
             "tests/profilers/test_gate.py",
             "tests/profilers/test_rules_bounds.py",
             "tests/profilers/test_analysis_jobs.py",
+            "tests/profilers/test_analysis_fields.py",
         ],
     ),
 }
