@@ -107,3 +107,89 @@ def test_every_wheel_is_judged_after_one_for_another_cuda():
         wheel("nvidia-cudnn-cu11", "8.9.0", 11), wheel("nvidia-cudnn-cu12", below_range(), 12)
     )
     assert [v.evidence["cudnn"] for v in verdicts] == [below_range()]
+
+
+def loaded(version: str, kind: str, via: str) -> dict:
+    """The library map's one cuDNN candidate for TensorFlow: what the loader would pick."""
+    copy = {
+        "path": f"/opt/c/lib/libcudnn.so.{version.split('.')[0]}",
+        "real": "r",
+        "soname": f"libcudnn.so.{version.split('.')[0]}",
+        "version": version,
+        "kind": kind,
+        "via": via,
+    }
+    entry = {"search": ["/opt/c/lib"], "libraries": {"cudnn": {"candidates": [copy]}}}
+    library_map = {"copies": {}, "frameworks": {"tensorflow": entry}, "errors": {}}
+    variables = {"LD_LIBRARY_PATH": "/opt/c/lib"} if via == "LD_LIBRARY_PATH" else {}
+    listed = {"version": version, "path": copy["path"], "source": via}  # as the scan lists it
+    cuda = {"library_map": library_map, "libraries": {"cudnn": [listed]}}
+    return {"cuda": cuda, "env": {"variables": variables}}
+
+
+OLDER = f"{Version(ROW).major}.{Version(ROW).minor - 1}.0"  # one minor under the row
+
+
+def loader_verdicts(version: str, kind: str, via: str) -> list:
+    facts = make_facts(
+        tensorflow_gpu(TF, "12.3", "8"), machine("580.65.06", "13.0"), loaded(version, kind, via)
+    )
+    return [v for v in compat_libs.cudnn_mismatch(facts, MATRIX) if "dynamic loader" in v.title]
+
+
+@pytest.mark.parametrize(
+    ("kind", "via", "manager", "automatic"),
+    [
+        ("conda-env", "runpath", "conda", False),
+        ("pip-wheel", "runpath", None, True),
+        ("system", "ldconfig", None, False),
+    ],
+)
+def test_an_older_copy_the_loader_picks_is_replaced_where_it_lives(kind, via, manager, automatic):
+    (verdict,) = loader_verdicts(OLDER, kind, via)
+    assert verdict.severity is Severity.ERROR
+    assert verdict.title == (
+        f"TensorFlow {TF} needs cuDNN {ROW}, but the dynamic loader would give it cuDNN {OLDER} "
+        f"from /opt/c/lib (found by {via})"
+    )
+    (remedy,) = verdict.fixes
+    assert remedy.automatic is automatic
+    (intent,) = remedy.intents
+    assert intent.manager == manager
+    wheel = "cudnn" if manager == "conda" else "nvidia-cudnn-cu12"
+    assert intent.requirements == (f"{wheel}>={ROW}",)
+    assert verdict.evidence == {
+        "framework": "tensorflow",
+        "cudnn_needed": ROW,
+        "loads": loaded(OLDER, kind, via)["cuda"]["library_map"]["frameworks"]["tensorflow"][
+            "libraries"
+        ]["cudnn"]["candidates"][0],
+        "search": ["/opt/c/lib"],
+        "LD_LIBRARY_PATH": None,
+    }
+
+
+def test_an_older_copy_found_through_ld_library_path_is_taken_out_of_it():
+    verdicts = [
+        v
+        for v in compat_libs.cudnn_mismatch(
+            make_facts(
+                tensorflow_gpu(TF, "12.3", "8"),
+                machine("580.65.06", "13.0"),
+                loaded(OLDER, "system", "LD_LIBRARY_PATH"),
+            ),
+            MATRIX,
+        )
+        if "dynamic loader" in v.title
+    ]
+    (verdict,) = verdicts
+    assert verdict.evidence["LD_LIBRARY_PATH"] == "/opt/c/lib"
+    (remedy,) = verdict.fixes
+    assert remedy.summary == f"Take /opt/c/lib out of LD_LIBRARY_PATH (or put a cuDNN {ROW} first)."
+    (intent,) = remedy.intents  # the only directory in it: the variable goes
+    assert (intent.action, intent.variable) == ("unset", "LD_LIBRARY_PATH")
+
+
+@pytest.mark.parametrize("version", [ROW, f"{Version(ROW).major}", f"{Version(ROW).major}.99.0"])
+def test_a_copy_at_the_needed_version_or_of_major_precision_only_is_not_older(version):
+    assert loader_verdicts(version, "system", "ldconfig") == []
