@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import fnmatch
+import json
 import os
 import shutil
 import subprocess
@@ -190,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="dldoctor-mutation-"))
     work.mkdir(parents=True, exist_ok=True)
     names: list[str] = []
-    if args.again:  # only tests changed: the mutants stand, the survivors are judged again
-        names = sorted(n for n, s in results(work).items() if s == "survived")
+    saved = work / "statuses.json"  # the last run's verdicts: mutmut forgets them when the
+    before: dict[str, str] = {}  # test selection changes, and adding tests un-kills nothing
+    if args.again:  # only tests were added: the mutants stand, the survivors are judged again
+        before = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else results(work)
+        names = sorted(n for n, s in before.items() if s not in KILLED)
         for folder in (work / "tests", work / "mutants" / "tests"):
             shutil.rmtree(folder, ignore_errors=True)
             shutil.copytree(ROOT / "tests", folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -205,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
         check=False,
     )
-    statuses = results(work)
+    statuses = {**before, **{n: s for n, s in results(work).items() if not before or n in names}}
+    saved.write_text(json.dumps(statuses, indent=0, sort_keys=True), encoding="utf-8")
     by_part: dict[str, Counter[str]] = {}
     by_module: dict[str, Counter[str]] = {}
     for name, status in statuses.items():
