@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from dldoctor.profilers import thresholds as th
 from dldoctor.profilers.analysis import TIMELINE_POINTS, analyse
 from dldoctor.profilers.collector import Collector
 from dldoctor.profilers.gpu import Device
@@ -178,3 +179,90 @@ def test_the_timeline_is_resampled_to_its_point_budget():
     assert timeline["data_wait"][:10] == pytest.approx([0.25] * 10, abs=1e-3)
     assert timeline["gpu_busy"] == pytest.approx([0.6] * 50)
     assert timeline["main_cores"] == pytest.approx([1.5, 0.5] * 25)
+
+
+def precise(steps: int = 20, step_s: float = 0.1234567891, t_start: float = 0.00012345) -> Session:
+    """Steps whose times carry more digits than the report keeps, each waiting a tenth."""
+    col = Collector(origin=0.0, gpus=1)
+    for i in range(steps + 1):
+        t = 1.0 + i * step_s
+        col.feed(f"D {PID} 1 {t!r} {t + step_s / 10!r} 1")
+    col.feed("not an event line")
+    col.sample_cpu(1.05, {"main_rss_bytes": 2.5e9, "host_used_bytes": 9e9})
+    col.gpu_memory(0, 3.5e9, 1e9)
+    return Session(
+        target=Target("trainer", ("--x",), module=True),
+        options=Options(),
+        created="2026-01-01T00:00:00+00:00",
+        collector=col,
+        result=RunResult(PID, t_start, 1.0 + (steps + 2) * step_s, 0),
+    )
+
+
+def test_times_and_fractions_keep_the_digits_the_report_promises():
+    s = precise()
+    record = s.collector.processes[PID].data
+    profile = analyse(s)
+    start = s.result.t_start
+    assert profile["wall_s"] == round(s.result.t_end - start, 3)
+    assert profile["window"] == {
+        "start_s": round(record.first_start - start, 3),
+        "end_s": round(record.last_end - start, 3),
+    }
+    assert profile["steps"]["time_s"] == round(record.time_s, 6)
+    wait = profile["data_wait"]
+    assert wait["total_s"] == round(record.wait_s, 6)
+    assert wait["fraction"] == round(record.wait_s / record.time_s, 4)
+    steady = (record.wait_s - record.first_wait_s) / (record.time_s - record.first_time_s)
+    assert wait["steady_fraction"] == round(steady, 4)
+    assert wait["first_steps"] == {
+        "count": record.first_count,
+        "time_s": round(record.first_time_s, 6),
+        "wait_s": round(record.first_wait_s, 6),
+    }
+    # the figures carry more digits than kept: a rounding to more would differ
+    assert round(record.time_s, 7) != round(record.time_s, 6)
+    assert round(s.result.t_end - start, 4) != round(s.result.t_end - start, 3)
+
+
+def test_the_report_names_a_module_target_its_bad_lines_and_host_memory_only():
+    profile = analyse(precise())
+    assert profile["target"] == {"kind": "module", "name": "trainer", "args": ["--x"]}
+    assert profile["sampling"]["bad_lines"] == 1
+    assert profile["memory"] == {"host_used_bytes": 9_000_000_000, "main_rss_bytes": 2_500_000_000}
+
+
+def test_a_run_of_steps_shorter_than_a_second_has_its_wait_fraction():
+    profile = analyse(precise(steps=20, step_s=0.01))
+    assert profile["data_wait"]["fraction"] == pytest.approx(0.1, abs=1e-3)
+
+
+@pytest.mark.parametrize("steps", [th.MIN_STEPS, th.MIN_STEPS + 1])
+def test_the_steady_fraction_needs_the_minimum_of_steps_after_each_pass_first(steps):
+    """The first step of the pass is left out: ``steps`` in all leave ``steps - 1`` steady."""
+    profile = analyse(precise(steps=steps))
+    steady = profile["data_wait"]["steady_fraction"]
+    assert (steady is not None) is (steps - 1 >= th.MIN_STEPS)
+
+
+def test_the_breakdown_is_steady_when_the_wait_is():
+    for steps, steady in ((th.MIN_STEPS + 1, True), (th.MIN_STEPS, False)):
+        s = precise(steps=steps)
+        s.collector.processes[PID].data.phase_s["f"] = 0.5  # a forward pass was timed
+        assert analyse(s)["step_breakdown"]["steady"] is steady
+
+
+def test_with_steps_tied_the_script_s_own_process_is_the_one_judged():
+    col = Collector(origin=0.0, gpus=0)
+    for pid in (PID + 1, PID):  # the other process first: ties must not go to it
+        for i in range(th.MIN_STEPS + 3):
+            t = 1.0 + i * 0.1
+            col.feed(f"D {pid} 1 {t:.4f} {t + 0.01:.4f} 1")
+    s = Session(
+        target=Target("train.py", ()),
+        options=Options(),
+        created="2026-01-01T00:00:00+00:00",
+        collector=col,
+        result=RunResult(PID, 0.0, 5.0, 0),
+    )
+    assert analyse(s)["steps"]["pid"] == PID
