@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     before: dict[str, str] = {}  # test selection changes, and adding tests un-kills nothing
     if args.again:  # only tests were added: the mutants stand, the survivors are judged again
         before = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else results(work)
-        names = sorted(n for n, s in before.items() if s not in KILLED)
+        names = sorted(n for n, s in before.items() if s in ("survived", "no tests"))
         for folder in (work / "tests", work / "mutants" / "tests"):
             shutil.rmtree(folder, ignore_errors=True)
             shutil.copytree(ROOT / "tests", folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -209,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
         check=False,
     )
-    statuses = {**before, **{n: s for n, s in results(work).items() if not before or n in names}}
+    now = results(work)  # a re-run stopped early leaves the rest "not checked": keep theirs
+    statuses = {**before, **{n: s for n, s in now.items() if not before or n in names}}
+    statuses.update({n: before[n] for n in names if statuses.get(n) == "not checked"})
     saved.write_text(json.dumps(statuses, indent=0, sort_keys=True), encoding="utf-8")
     by_part: dict[str, Counter[str]] = {}
     by_module: dict[str, Counter[str]] = {}
