@@ -24,6 +24,7 @@ def job(
     thread: float | None = 0.6,
     hello: bool = False,
     events: tuple[str, ...] = (),
+    first_wait: float | None = None,
 ) -> Session:
     """Each (pid, rank, step_s, wait_s): ``STEPS`` steps from t=1 s, each waiting ``wait_s``
     for its batch, the process sampled at ``cores`` (its main thread at ``thread``) mid-step.
@@ -38,7 +39,8 @@ def job(
             col.feed(f"{'H' if hello else 'R'} {pid} {json.dumps(said)}")
         for i in range(STEPS + 1):
             t = 1.0 + i * step_s
-            col.feed(f"D {pid} 1 {t:.4f} {t + wait_s:.4f} 1")
+            wait = first_wait if i == 0 and first_wait is not None else wait_s
+            col.feed(f"D {pid} 1 {t:.4f} {t + wait:.4f} 1")
             col.sample_process(pid, cores, thread, t + wait_s + step_s / 4)
         t_end = max(t_end, 1.0 + (STEPS + 1) * step_s)
     return Session(
@@ -198,3 +200,36 @@ def test_malformed_sampled_rows_are_dropped_and_no_loop_samples_is_none():
     }
     assert frames_of({"samples": 5, "loop_samples": 0, "user": rows}) is None
     assert analyse(job([(LAUNCHER, None, 0.1, 0.01)]))["loop_body_samples"] is None
+
+
+def test_a_rank_s_wait_leaves_out_its_first_step_when_enough_remain():
+    """The first batch waits 0.09 s of a 0.1 s step (start-up); the others 0.01 s."""
+    (row,) = analyse(job([(21, 0, 0.1, 0.01)], first_wait=0.09))["ranks"]
+    assert row["data_wait_fraction"] == pytest.approx(0.1, abs=1e-3)
+    few = job([(21, 0, 0.1, 0.01)], first_wait=0.09)
+    record = few.collector.processes[21].data
+    overall = record.wait_s / record.time_s
+    assert overall > 0.14  # with the first step in, the fraction would be this
+
+
+def test_ranked_rows_come_first_in_rank_order_then_the_others_by_pid():
+    session = job(
+        [(33, None, 0.1, 0.01), (22, 1, 0.1, 0.01), (21, 0, 0.1, 0.01), (32, None, 0.1, 0.01)]
+    )
+    assert [(r["rank"], r["pid"]) for r in analyse(session)["ranks"]] == [
+        (0, 21),
+        (1, 22),
+        (None, 32),
+        (None, 33),
+    ]
+
+
+@pytest.mark.parametrize(("ratio", "together"), [(1.09, True), (1.11, False)])
+def test_ranks_step_together_below_a_ten_percent_spread_only(ratio, together):
+    rows = [
+        {"pid": 1, "rank": 0, "steps": 20, "step_mean_s": 1.0, "data_wait_per_step_s": 0.01},
+        {"pid": 2, "rank": 1, "steps": 20, "step_mean_s": ratio, "data_wait_per_step_s": 0.0},
+    ]
+    slowest = jobs.slowest(rows)
+    assert slowest is not None
+    assert slowest["pid"] == (1 if together else 2)  # the longer waiter, else the slower
