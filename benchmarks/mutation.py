@@ -7,6 +7,8 @@ chosen parts and runs only the fast, framework-free tests against each mutant:
     PYTHONPATH=. python benchmarks/mutation.py                    # every part, one worker
     PYTHONPATH=. python benchmarks/mutation.py --part matrix -j 2  # one part first
     PYTHONPATH=. python benchmarks/mutation.py --survivors         # and list what survived
+    PYTHONPATH=. python benchmarks/mutation.py --part checks --keep DIR --files dldoctor/checks/driver.py
+    PYTHONPATH=. python benchmarks/mutation.py --part checks --keep DIR --again  # after new tests
 
 Prints the score per part and, with --survivors, each surviving mutant's name (``mutmut show
 NAME`` in the scratch folder prints its diff). Figures are in benchmarks/README.md.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import fnmatch
+import json
 import os
 import shutil
 import subprocess
@@ -53,6 +56,8 @@ PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
             "tests/profilers/test_rules.py",
             "tests/profilers/test_gate.py",
             "tests/profilers/test_rules_bounds.py",
+            "tests/profilers/test_analysis_jobs.py",
+            "tests/profilers/test_analysis_fields.py",
         ],
     ),
 }
@@ -103,6 +108,12 @@ def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> Non
             shutil.copy2(source, target)
             if name.endswith(".py") and any(fnmatch.fnmatch(name, p) for p in mutate):
                 target.write_text(undecorate(source.read_text(encoding="utf-8")), encoding="utf-8")
+    configure(work, parts, files)
+
+
+def configure(work: Path, parts: list[str], files: list[str] | None = None) -> None:
+    """mutmut's configuration in ``work``: what it mutates, the tests that judge it."""
+    mutate = files or [p for part in parts for p in PARTS[part][0]]
     tests = sorted({t for part in parts for t in PARTS[part][1]})
     lines = [
         "[mutmut]",
@@ -170,19 +181,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--survivors", action="store_true", help="list the surviving mutants")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     parser.add_argument("--files", nargs="+", help="mutate only these source files of the part")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="in the --keep folder of an earlier run: copy the tests anew, re-run its survivors",
+    )
     args = parser.parse_args(argv)
     parts = list(PARTS) if args.part == "all" else [args.part]
     work = args.keep or Path(tempfile.mkdtemp(prefix="dldoctor-mutation-"))
     work.mkdir(parents=True, exist_ok=True)
-    prepare(work, parts, args.files)
+    names: list[str] = []
+    saved = work / "statuses.json"  # the last run's verdicts: mutmut forgets them when the
+    before: dict[str, str] = {}  # test selection changes, and adding tests un-kills nothing
+    if args.again:  # only tests were added: the mutants stand, the survivors are judged again
+        before = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else results(work)
+        names = sorted(n for n, s in before.items() if s in ("survived", "no tests"))
+        for folder in (work / "tests", work / "mutants" / "tests"):
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(ROOT / "tests", folder, ignore=shutil.ignore_patterns("__pycache__"))
+        configure(work, parts, args.files)
+    else:
+        prepare(work, parts, args.files)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run(
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *names],
         cwd=work,
         env=env,
         check=False,
     )
-    statuses = results(work)
+    now = results(work)  # a re-run stopped early leaves the rest "not checked": keep theirs
+    statuses = {**before, **{n: s for n, s in now.items() if not before or n in names}}
+    statuses.update({n: before[n] for n in names if statuses.get(n) == "not checked"})
+    saved.write_text(json.dumps(statuses, indent=0, sort_keys=True), encoding="utf-8")
     by_part: dict[str, Counter[str]] = {}
     by_module: dict[str, Counter[str]] = {}
     for name, status in statuses.items():

@@ -94,10 +94,16 @@ def test_numpy2_rule_at_below_and_above_the_first_numpy2_release(name, doc):
                 "numpy2_since": since,
                 "source": doc["numpy2_source"],
             }
-            assert (
-                f" {version} was built against NumPy 1 but NumPy 2.0.0 is installed"
-                in verdict.title
+            assert verdict.title.endswith(
+                f" {version} was built against NumPy 1 but NumPy 2.0.0 is installed: its import "
+                'fails with "_ARRAY_API not found"'
             )
+            keep, upgrade = verdict.fixes  # NumPy 1 may be applied; the upgrade is a choice
+            assert (keep.summary, keep.automatic) == ("Keep NumPy 1 for this framework.", True)
+            assert [i.requirements for i in keep.intents] == [("numpy<2",)]
+            assert upgrade.summary == f"Or upgrade {name} to {since} or newer (built for NumPy 2)."
+            assert upgrade.automatic is False
+            assert [i.requirements for i in upgrade.intents] == [(f"{name}>={since}",)]
 
 
 def test_numpy_just_below_2_is_not_judged():

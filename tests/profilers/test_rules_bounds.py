@@ -428,3 +428,74 @@ def test_no_loop_body_finding_without_a_verdict():
     profile["steps"]["count"] = th.MIN_STEPS - 1
     assert rejudged(profile)["verdict"]["class"] == "unknown"
     assert "DD712" not in found(profile)
+
+
+def test_a_rule_is_registered_once_under_a_dd7xx_code(monkeypatch):
+    monkeypatch.setattr(rules, "_RULES", dict(rules._RULES))
+
+    def fn(profile: dict) -> list:
+        return []
+
+    assert rules.rule("DD798", "new-rule", "when it fires")(fn) is fn
+    registered = rules._RULES["DD798"]
+    assert (registered.code, registered.name, registered.summary, registered.fn) == (
+        "DD798",
+        "new-rule",
+        "when it fires",
+        fn,
+    )
+    for code in ("DD7981", "DD79", "DD698", "XD798", "dd798", "DD7a8", "DDD98"):
+        with pytest.raises(ValueError, match="is not DD7xx"):
+            rules.rule(code, f"other-{code.lower()}", "s")(fn)
+    with pytest.raises(ValueError, match="registered twice"):
+        rules.rule("DD798", "another-name", "s")(fn)
+    with pytest.raises(ValueError, match="registered twice"):
+        rules.rule("DD797", "new-rule", "s")(fn)
+    assert "DD797" not in rules._RULES
+
+
+def sampled(profile: dict, user: int, leaf: int) -> dict:
+    rows = [
+        {"file": "train.py", "line": 50 + i, "function": f"f{i}", "share": 0.4 - i / 20}
+        for i in range(5)
+    ]
+    profile["loop_body_samples"] = {
+        "samples": 100,
+        "loop_samples": 60,
+        "user": rows[:user],
+        "leaf": [{**r, "file": "lib.py"} for r in rows[:leaf]],
+    }
+    return profile
+
+
+def test_the_loop_body_finding_names_the_top_lines_and_innermost_functions():
+    profile = sampled(_with_loop_body(0.5, gpu_busy=None), user=5, leaf=4)
+    finding = found(profile)["DD712"]
+    fractions = profile["step_breakdown"]["fractions"]
+    model = fractions["forward"] + fractions["backward"] + fractions["optimizer"]
+    assert finding.severity is Severity.WARNING
+    assert finding.title == (
+        f"The training loop's own Python code takes {pct(0.5)} of each step, outside data "
+        f"loading and the model (forward, backward and optimizer: {pct(model)})"
+    )
+    rows = profile["loop_body_samples"]["user"]
+    lines = "; ".join(
+        f"train.py:{r['line']} in {r['function']} ({pct(r['share'])})" for r in rows[:3]
+    )
+    leaves = "; ".join(f"{r['function']} (lib.py:{r['line']}, {pct(r['share'])})" for r in rows[:3])
+    notes = finding.fixes[0].notes
+    assert notes.startswith(f"Sampled in the main thread outside the timed phases: {lines}.")
+    assert f" Innermost functions: {leaves}." in notes
+    assert notes.endswith("printing a tensor) also shows here.")
+    assert finding.fixes[0].summary.startswith("move the per-batch work out of the training loop")
+    assert finding.evidence == {"step_breakdown": fractions, "top_lines": rows}
+
+
+def test_the_loop_body_finding_says_when_no_line_was_sampled():
+    finding = found(sampled(_with_loop_body(0.5, gpu_busy=None), user=0, leaf=0))["DD712"]
+    notes = finding.fixes[0].notes
+    assert notes.startswith(
+        "Sampled in the main thread outside the timed phases: no line of your code was sampled."
+    )
+    assert "Innermost functions" not in notes
+    assert finding.evidence["top_lines"] == []

@@ -1,0 +1,195 @@
+"""The cuDNN a build needs and who brings it (DD504): a TensorFlow build's own record or its
+release's row, Paddle built with pip CUDA libraries, the JAX plugin's unsuffixed wheels."""
+
+from __future__ import annotations
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from dldoctor.checks import compat_libs
+from dldoctor.checks.cuda_builds import cuda_builds
+from dldoctor.checks.registry import NotApplicable
+from dldoctor.matrix import load
+from dldoctor.model import Severity
+from tests.checks.bounds import jax_plugin, machine, tensorflow_gpu
+from tests.checks.scenarios import dist, make_facts, with_packages
+
+MATRIX = load()
+TF = "2.16.1"
+ROW = MATRIX.row_for("tensorflow", "tensorflow", TF)["cudnn"]
+
+
+def needed(version: str, recorded: str | None) -> Version | None:
+    (build,) = cuda_builds(make_facts(tensorflow_gpu(version, "12.3", recorded)), MATRIX)  # type: ignore[arg-type]
+    return compat_libs.needed_cudnn(build, MATRIX)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected"), [("8.6.0", "8.6.0"), ("8", ROW), (None, ROW), ("", ROW)]
+)
+def test_a_tensorflow_build_needs_its_recorded_cudnn_else_its_release_row(recorded, expected):
+    """A full version recorded by the build is what it was compiled with; a major alone (or
+    nothing) says less than the release's row."""
+    assert needed(TF, recorded) == Version(expected)
+
+
+def test_a_tensorflow_release_the_matrix_lacks_keeps_what_it_recorded():
+    version = "2.99.0"
+    assert MATRIX.row_for("tensorflow", "tensorflow", version) is None
+    assert needed(version, "8") == Version("8")
+    assert needed(version, "9.3.0") == Version("9.3.0")
+
+
+def paddle(flag: str | None) -> dict:
+    build = {"cuda_version": "12.6", "cudnn_version": "9.5.1"}
+    if flag is not None:
+        build["with_pip_cuda_libraries"] = flag
+    return with_packages(
+        dist("paddlepaddle-gpu", "3.0.0"),
+        frameworks={"paddle": {"distributions": [{"name": "paddlepaddle-gpu"}], "build": build}},
+    )
+
+
+@pytest.mark.parametrize(("flag", "judged"), [("ON", True), ("OFF", False), (None, False)])
+def test_paddle_built_with_pip_cuda_libraries_needs_a_cudnn_beside_it(flag, judged):
+    """Built "with pip CUDA libraries", Paddle loads the nvidia-cudnn wheel installed beside it:
+    none of its major is an error. Otherwise it brings its own (nothing for this check)."""
+    facts = make_facts(paddle(flag), machine("580.65.06", "13.0"))
+    if not judged:
+        with pytest.raises(NotApplicable):
+            compat_libs.cudnn_mismatch(facts, MATRIX)
+        return
+    (verdict,) = compat_libs.cudnn_mismatch(facts, MATRIX)
+    assert verdict.severity is Severity.ERROR
+    assert verdict.title == ("PaddlePaddle 3.0.0 needs cuDNN 9.5.1, but no cuDNN 9 is installed")
+    assert verdict.evidence["framework"] == "paddle"
+
+
+PLUGIN = next(p for p in MATRIX.tables["jax"]["plugin"] if p["cuda"] == "12")
+
+
+def wheel(name: str, version: str, major: int | bool) -> dict:
+    return {"name": name, "version": version, "cuda_major": major, "component": "cudnn"}
+
+
+def jax_verdicts(*wheels: dict) -> list:
+    facts = make_facts(
+        jax_plugin("12"),
+        machine("580.65.06", "13.0"),
+        {"packages": {"nvidia_wheels": list(wheels)}},
+    )
+    return compat_libs.cudnn_mismatch(facts, MATRIX)
+
+
+def below_range() -> str:
+    """A cuDNN version under the range the cuda12 plugin accepts."""
+    low = next(s.version for s in SpecifierSet(PLUGIN["cudnn"]) if s.operator == ">=")
+    major, minor = Version(low).release[:2]
+    older = f"{major}.{minor - 1}.0" if minor else f"{major - 1}.9.0"
+    assert not SpecifierSet(PLUGIN["cudnn"]).contains(older)
+    return older
+
+
+def test_an_unsuffixed_cudnn_wheel_serves_any_cuda_and_is_judged_by_the_plugin():
+    (verdict,) = jax_verdicts(wheel("nvidia-cudnn", below_range(), False))
+    assert verdict.severity is Severity.ERROR
+    assert verdict.evidence == {
+        "plugin": "jax-cuda12-plugin",
+        "cudnn": below_range(),
+        "accepted": str(SpecifierSet(PLUGIN["cudnn"])),
+        "matrix_row": "jax.toml plugin cuda12",
+    }
+
+
+def test_every_wheel_is_judged_after_one_for_another_cuda():
+    verdicts = jax_verdicts(
+        wheel("nvidia-cudnn-cu11", "8.9.0", 11), wheel("nvidia-cudnn-cu12", below_range(), 12)
+    )
+    assert [v.evidence["cudnn"] for v in verdicts] == [below_range()]
+
+
+def loaded(version: str, kind: str, via: str) -> dict:
+    """The library map's one cuDNN candidate for TensorFlow: what the loader would pick."""
+    copy = {
+        "path": f"/opt/c/lib/libcudnn.so.{version.split('.')[0]}",
+        "real": "r",
+        "soname": f"libcudnn.so.{version.split('.')[0]}",
+        "version": version,
+        "kind": kind,
+        "via": via,
+    }
+    entry = {"search": ["/opt/c/lib"], "libraries": {"cudnn": {"candidates": [copy]}}}
+    library_map = {"copies": {}, "frameworks": {"tensorflow": entry}, "errors": {}}
+    variables = {"LD_LIBRARY_PATH": "/opt/c/lib"} if via == "LD_LIBRARY_PATH" else {}
+    listed = {"version": version, "path": copy["path"], "source": via}  # as the scan lists it
+    cuda = {"library_map": library_map, "libraries": {"cudnn": [listed]}}
+    return {"cuda": cuda, "env": {"variables": variables}}
+
+
+OLDER = f"{Version(ROW).major}.{Version(ROW).minor - 1}.0"  # one minor under the row
+
+
+def loader_verdicts(version: str, kind: str, via: str) -> list:
+    facts = make_facts(
+        tensorflow_gpu(TF, "12.3", "8"), machine("580.65.06", "13.0"), loaded(version, kind, via)
+    )
+    return [v for v in compat_libs.cudnn_mismatch(facts, MATRIX) if "dynamic loader" in v.title]
+
+
+@pytest.mark.parametrize(
+    ("kind", "via", "manager", "automatic"),
+    [
+        ("conda-env", "runpath", "conda", False),
+        ("pip-wheel", "runpath", None, True),
+        ("system", "ldconfig", None, False),
+    ],
+)
+def test_an_older_copy_the_loader_picks_is_replaced_where_it_lives(kind, via, manager, automatic):
+    (verdict,) = loader_verdicts(OLDER, kind, via)
+    assert verdict.severity is Severity.ERROR
+    assert verdict.title == (
+        f"TensorFlow {TF} needs cuDNN {ROW}, but the dynamic loader would give it cuDNN {OLDER} "
+        f"from /opt/c/lib (found by {via})"
+    )
+    (remedy,) = verdict.fixes
+    assert remedy.automatic is automatic
+    (intent,) = remedy.intents
+    assert intent.manager == manager
+    wheel = "cudnn" if manager == "conda" else "nvidia-cudnn-cu12"
+    assert intent.requirements == (f"{wheel}>={ROW}",)
+    assert verdict.evidence == {
+        "framework": "tensorflow",
+        "cudnn_needed": ROW,
+        "loads": loaded(OLDER, kind, via)["cuda"]["library_map"]["frameworks"]["tensorflow"][
+            "libraries"
+        ]["cudnn"]["candidates"][0],
+        "search": ["/opt/c/lib"],
+        "LD_LIBRARY_PATH": None,
+    }
+
+
+def test_an_older_copy_found_through_ld_library_path_is_taken_out_of_it():
+    verdicts = [
+        v
+        for v in compat_libs.cudnn_mismatch(
+            make_facts(
+                tensorflow_gpu(TF, "12.3", "8"),
+                machine("580.65.06", "13.0"),
+                loaded(OLDER, "system", "LD_LIBRARY_PATH"),
+            ),
+            MATRIX,
+        )
+        if "dynamic loader" in v.title
+    ]
+    (verdict,) = verdicts
+    assert verdict.evidence["LD_LIBRARY_PATH"] == "/opt/c/lib"
+    (remedy,) = verdict.fixes
+    assert remedy.summary == f"Take /opt/c/lib out of LD_LIBRARY_PATH (or put a cuDNN {ROW} first)."
+    (intent,) = remedy.intents  # the only directory in it: the variable goes
+    assert (intent.action, intent.variable) == ("unset", "LD_LIBRARY_PATH")
+
+
+@pytest.mark.parametrize("version", [ROW, f"{Version(ROW).major}", f"{Version(ROW).major}.99.0"])
+def test_a_copy_at_the_needed_version_or_of_major_precision_only_is_not_older(version):
+    assert loader_verdicts(version, "system", "ldconfig") == []
