@@ -167,6 +167,7 @@ class Collector:
         self.samples = 0
         self.root_pid: int | None = None  # the script's own process, once started
         self.worker_of: dict[int, tuple[int, int]] = {}  # worker pid -> its loader's key
+        self.hello = threading.Event()  # the script's own process said hello: it runs
 
     def add_gpus(self, gpus: int) -> None:
         """The GPUs NVML opened (while the script was starting): their timeline fields."""
@@ -259,6 +260,8 @@ class Collector:
             self.frameworks.append({"pid": proc.pid, **event.payload})
         elif kind == "H":
             proc.hello = event.payload
+            if proc.pid == self.root_pid:
+                self.hello.set()
             if self.trace is not None and proc.pid != self.root_pid:  # the script's: named
                 argv = " ".join(str(a) for a in (proc.hello.get("argv") or [])[:8])
                 self.trace.process_name(proc.pid, f"python {argv}"[:120])

@@ -5,7 +5,9 @@ Stdlib only and a no-op outside ``dldoctor profile``, so a script can keep the c
 
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False  # not typing's: the profiled child never imports typing (start-up)
+if TYPE_CHECKING:
+    from typing import Callable
 
 # Set by the profiling bootstrap inside the profiled interpreter; None everywhere else.
 _hook: Callable[[], None] | None = None

@@ -40,16 +40,22 @@ thread in evaluation (gradients off, Keras' evaluate), else 0.
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 MAX_LINE_BYTES = 4000  # below Linux's PIPE_BUF (4096): one write() is atomic
 
+TYPE_CHECKING = False  # not typing's: the profiled child never imports typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
 
-class Event(NamedTuple):
-    kind: str
-    pid: int
-    fields: tuple[str, ...]
-    payload: Any = None  # the decoded JSON for H, F, L, Q, X
+    class Event(NamedTuple):
+        kind: str
+        pid: int
+        fields: tuple[str, ...]
+        payload: Any = None  # the decoded JSON for H, F, L, Q, X
+
+else:  # the same tuple, without importing typing
+    Event = namedtuple("Event", ["kind", "pid", "fields", "payload"], defaults=[None])
 
 
 JSON_KINDS = frozenset("HFLNQRSX")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -118,7 +119,8 @@ def run(
     devices: list[gpu.Device] = []
     reason: str | None = None
     try:
-        from dldoctor.facts.nvml import Nvml  # psutil and NVML: while the script starts
+        _until_running(proc, collector)
+        from dldoctor.facts.nvml import Nvml  # psutil and NVML: while the script imports
         from dldoctor.profilers.sampler import Sampler
 
         nv = Nvml.for_host(host)
@@ -162,6 +164,19 @@ def run(
         {**(sampler.describe() if sampler is not None else {}), **_own_cost()},
         trace.truncated if trace is not None else False,
     )
+
+
+HELLO_WAIT_S = 2.0
+
+
+def _until_running(proc: subprocess.Popen[bytes], collector: Collector) -> None:
+    """Wait (idle) until the script's interpreter has started and said hello, so that
+    dldoctor's own set-up does not compete with its start for the CPUs; at most
+    ``HELLO_WAIT_S``, and not past its exit."""
+    deadline = time.perf_counter() + HELLO_WAIT_S
+    while not collector.hello.wait(0.01) and time.perf_counter() < deadline:
+        if reaper.exited(proc):
+            return
 
 
 def _own_cost() -> dict[str, float | int | None]:

@@ -15,7 +15,13 @@ from dldoctor.facts.withhold import withhold
 
 SAMPLER_PID = 0  # the pseudo-process that carries dldoctor's own samples (GPU, CPU, memory)
 TID_DATA, TID_STEPS, TID_PHASES = 1, 2, 3
-_PHASES = {"f": "forward", "b": "backward", "o": "optimizer step", "c": "copy to device"}
+_PHASES = {
+    "f": "forward",
+    "b": "backward",
+    "o": "optimizer step",
+    "c": "copy to device",
+    "g": "compiled step (tf.function)",
+}
 
 
 class TraceWriter:

@@ -25,8 +25,13 @@ class TimelineNvml(FakeNvml):
         process_memory_bytes: int = 3 << 30,
     ) -> None:
         super().__init__(load_description(fixture))
-        self.utilization = utilization  # seconds since the fake was made -> utilization.gpu %
+        self.utilization = utilization  # seconds since NVML was initialised -> utilization %
         self.process_memory_bytes = process_memory_bytes
+        self.started = time.perf_counter()
+
+    def nvmlInit(self) -> None:
+        # dldoctor initialises NVML once the script runs: the GPU's story starts there.
+        super().nvmlInit()
         self.started = time.perf_counter()
 
     def _now(self) -> int:

@@ -17,11 +17,14 @@ import sys
 import warnings
 from time import perf_counter
 from types import FrameType, ModuleType, TracebackType
-from typing import Any, Callable
 
 from dldoctor.profilers import marker
 from dldoctor.profilers.child import importhook
 from dldoctor.profilers.child.recorder import Recorder, WindowReached
+
+TYPE_CHECKING = False  # not typing's: the profiled child never imports typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 ENV = "DLDOCTOR_PROFILE_CHILD"
 

@@ -7,7 +7,10 @@ import site
 import sys
 import sysconfig
 from types import FrameType
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: the profiled child never imports typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _library_dirs() -> tuple[str, ...]:

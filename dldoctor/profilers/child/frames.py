@@ -15,11 +15,13 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import TYPE_CHECKING, Any
 
 from dldoctor.profilers.child import callsite
 
+TYPE_CHECKING = False  # not typing's: the profiled child never imports typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dldoctor.profilers.child.recorder import Recorder
 
 RATE_HZ = 100.0

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any
 
-Patch = Callable[[ModuleType], None]
+TYPE_CHECKING = False  # not typing's: the profiled child never imports typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from typing import Any
+
+    Patch = Callable[[ModuleType], None]
 
 
-class _PatchingLoader(Loader):
+# Duck-typed, not importlib.abc's Loader and MetaPathFinder: importing importlib.abc pulls in
+# importlib.resources (tempfile, pathlib, urllib...), ~40 ms of the script's start-up.
+class _PatchingLoader:
     def __init__(self, loader: Any, patch: Patch) -> None:
         self.loader = loader
         self.patch = patch
@@ -41,7 +45,7 @@ class _PatchingLoader(Loader):
         return getattr(self.loader, name)
 
 
-class PostImportFinder(MetaPathFinder):
+class PostImportFinder:
     """Calls ``patches[name](module)`` after ``name`` is imported for the first time."""
 
     def __init__(self, patches: dict[str, Patch]) -> None:
@@ -62,7 +66,7 @@ class PostImportFinder(MetaPathFinder):
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         del self.patches[fullname]  # once
-        spec.loader = _PatchingLoader(spec.loader, patch)
+        spec.loader = _PatchingLoader(spec.loader, patch)  # type: ignore[assignment]  # duck-typed
         return spec
 
     def _real_spec(

@@ -16,15 +16,19 @@ import threading
 from collections import deque
 from threading import get_ident
 from time import perf_counter
-from typing import Any, Callable, NoReturn
 
 from dldoctor.profilers.child.frames import FrameSampler
 from dldoctor.profilers.protocol import MAX_LINE_BYTES, json_line
 
+TYPE_CHECKING = False  # not typing's: the profiled child never imports typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn
+
 FLUSH_S = 0.1
 FLUSH_EVENTS = 64
 
-Event = tuple[Any, ...]  # (kind, field, ...): the line without the pid, not yet formatted
+if TYPE_CHECKING:
+    Event = tuple[Any, ...]  # (kind, field, ...): the line without the pid, not yet formatted
 
 
 class WindowReached(SystemExit):

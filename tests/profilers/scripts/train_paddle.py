@@ -85,7 +85,9 @@ def main():
     if args.truth:
         with open(args.truth, "w") as f:
             shares = {k: v / loop for k, v in phases.items()}
-            json.dump({"fraction": wait / loop, "steps": steps, "phases": shares}, f)
+            # steady: over the steps after the first, as the profile's steady_fraction
+            truth = {"fraction": wait / loop, "steps": steps, "phases": shares, "steady": 1}
+            json.dump(truth, f)
 
 
 if __name__ == "__main__":

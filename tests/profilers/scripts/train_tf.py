@@ -112,7 +112,8 @@ class PhaseClock:
     def truth(self):
         loop = time.perf_counter() - self.started
         phases = {k: v / loop for k, v in self.phases.items()}
-        return {"fraction": self.wait / loop, "steps": self.steps, "phases": phases}
+        # steady: over the steps after the first, as the profile's steady_fraction
+        return {"fraction": self.wait / loop, "steps": self.steps, "phases": phases, "steady": 1}
 
 
 def main():
