@@ -11,6 +11,7 @@ from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import Unknown, need, need_value
 from dldoctor.facts.model import Facts
+from dldoctor.fixes import runtime as fixes_runtime
 from dldoctor.fixes.installers import Install
 from dldoctor.fixes.intents import fix
 from dldoctor.fixes.runtime import jax_pieces
@@ -410,10 +411,25 @@ def retired_framework(facts: Facts, matrix: Matrix) -> list[Verdict]:
                         "version": dist["version"],
                         "source": row["source"],
                     },
-                    fixes=_alternatives(facts, matrix, row["distribution"]),
+                    fixes=_meanwhile(facts, row)
+                    + _alternatives(facts, matrix, row["distribution"]),
                 )
             )
     return verdicts
+
+
+_NUMPY_BELOW = {"1.24": fixes_runtime.numpy_below_1_24, "2": fixes_runtime.numpy_below_2}
+
+
+def _meanwhile(facts: Facts, row: dict) -> tuple[Fix, ...]:
+    """What keeps the retired framework importable until the move: the NumPy below which its
+    last release still runs (retired.toml ``numpy_below``), where the installed one is not."""
+    below = row.get("numpy_below")
+    numpy = q.version_of((q.installed(facts, "numpy") or {}).get("version"))
+    # A pre-release of the bound (1.24.0rc1) already lacks the aliases: "<1.24" excludes it.
+    if not below or numpy is None or SpecifierSet(f"<{below}").contains(numpy, prereleases=True):
+        return ()
+    return (_NUMPY_BELOW[str(below)](facts),)
 
 
 def _alternatives(facts: Facts, matrix: Matrix, key: str) -> tuple[Fix, ...]:

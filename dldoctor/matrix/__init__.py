@@ -412,6 +412,9 @@ def _alternatives(doc: JSON) -> None:
     from dldoctor.model import ACTIONS
 
     retired = {str(r.get("distribution")) for r in doc.get("framework", [])}
+    for row in doc.get("framework", []):
+        if str(row.get("numpy_below", "2")) not in ("1.24", "2"):  # the NumPy fixes that exist
+            raise MatrixError(f"retired.toml {row.get('distribution')}: numpy_below is 1.24 or 2")
     for i, row in enumerate(doc.get("alternative", [])):
         where = f"retired.toml alternative #{i + 1}"
         if _need(row, "framework", where) not in retired:

@@ -495,6 +495,31 @@ def test_mxnets_retirement_names_a_maintained_alternative_per_use(matrix):
     assert not first.automatic and first.notes.startswith("Source: https://")
 
 
+@pytest.mark.parametrize(
+    ("numpy", "pinned"),
+    [("1.23.5", False), ("1.24.0rc1", True), ("1.24.0", True), ("2.4.6", True), (None, False)],
+)
+def test_mxnet_keeps_a_numpy_below_124_until_the_move(numpy, pinned, matrix):
+    """MXNet's last release binds np.bool, which NumPy 1.24 removed: at and above 1.24 the first
+    fix pins NumPy below it; below it, or without NumPy's version, the move alone."""
+    dists = [dist("mxnet", "1.9.1")] + ([dist("numpy", numpy)] if numpy else [])
+    (verdict,) = compat_versions.retired_framework(make_facts(with_packages(*dists)), matrix)
+    first = shown_all(verdict.fixes[0])
+    assert (first == ("/env/bin/python -m pip install 'numpy<1.24'",)) is pinned, first
+    assert [f.summary.split(":")[0] for f in verdict.fixes[pinned:]] == [
+        "Serving a trained model",
+        "Training code",
+    ]
+
+
+def test_a_numpy_pin_the_fixes_cannot_render_is_refused():
+    from dldoctor.matrix import MatrixError, _alternatives
+
+    _alternatives({"framework": [{"distribution": "mxnet", "numpy_below": "1.24"}]})
+    with pytest.raises(MatrixError, match="numpy_below"):
+        _alternatives({"framework": [{"distribution": "mxnet", "numpy_below": "1.25"}]})
+
+
 def test_an_alternative_for_a_framework_that_is_not_retired_is_refused():
     from dldoctor.matrix import MatrixError, _alternatives
 
