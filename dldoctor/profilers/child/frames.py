@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from types import FrameType
 
 from dldoctor.profilers.child import callsite
@@ -40,19 +39,30 @@ class FrameSampler:
         self.user: dict[Key, int] = {}
         self.leaf: dict[Key, int] = {}
         self.other = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @classmethod
     def start(cls, rec: Recorder) -> FrameSampler:
         sampler = cls(rec)
         thread = threading.Thread(target=sampler._run, name="dldoctor-frames", daemon=True)
+        sampler._thread = thread
         thread.start()
         return sampler
+
+    def stop(self) -> None:
+        """Ended at exit, before the interpreter finalises: a daemon thread still running then
+        is unwound by force inside a native library's static destructors, and torch aborts the
+        script ("terminate called without an active exception", seen in a forking trainer)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
 
     def _run(self) -> None:
         interval = 1.0 / RATE_HZ
         main = self.rec.main_ident
-        while os.getpid() == self.pid:
-            time.sleep(interval)
+        while os.getpid() == self.pid and not self._stop.wait(interval):
             frame = sys._current_frames().get(main)
             if frame is None:  # the main thread has ended
                 return

@@ -116,6 +116,7 @@ class Recorder:
         """At exit: what the main-thread sampler saw, then everything queued."""
         frames = self.frames
         if frames is not None and frames.pid == os.getpid():
+            frames.stop()
             seen = frames.report()
             if seen:
                 self.event("S", seen)
