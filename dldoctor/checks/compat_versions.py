@@ -437,6 +437,9 @@ def _alternatives(facts: Facts, matrix: Matrix, key: str) -> tuple[Fix, ...]:
     distribution is installed, and those for every installation."""
     rows = [r for r in matrix.tables["retired"].get("alternative", []) if r["framework"] == key]
     chosen = [r for r in rows if not r.get("when") or q.installed(facts, r["when"])]
+    meanwhile = Fix(
+        "Until then, pin the packages around it (NumPy, CUDA) to the versions it was built with."
+    )
     if not chosen:
         return (
             Fix(
@@ -444,7 +447,7 @@ def _alternatives(facts: Facts, matrix: Matrix, key: str) -> tuple[Fix, ...]:
                 "packages around it (NumPy, CUDA) to versions it was built with."
             ),
         )
-    return tuple(
+    moves = [
         fix(
             f"{row['use'][0].upper()}{row['use'][1:]}: {row['advice']}",
             *(Intent.from_dict(i) for i in row.get("intents", [])),
@@ -453,7 +456,8 @@ def _alternatives(facts: Facts, matrix: Matrix, key: str) -> tuple[Fix, ...]:
             notes=f"Source: {row['source']}",
         )
         for row in chosen
-    )
+    ]
+    return (*moves, meanwhile)
 
 
 def _variant(facts: Facts, key: str) -> dict | None:

@@ -484,7 +484,11 @@ def test_mxnets_retirement_names_a_maintained_alternative_per_use(matrix):
         return [f.summary.split(":")[0] for f in verdict.fixes]
 
     mxnet = dist("mxnet", "1.9.1")
-    assert uses(mxnet) == ["Serving a trained model", "Training code"]
+    assert uses(mxnet) == [
+        "Serving a trained model",
+        "Training code",
+        "Until then, pin the packages around it (NumPy, CUDA) to the versions it was built with.",
+    ]
     gluonts, autogluon = dist("gluonts", "0.14.3"), dist("autogluon", "0.8.2")
     assert uses(mxnet, gluonts, autogluon)[:2] == ["Time-series models from GluonTS", "AutoGluon"]
     (verdict,) = compat_versions.retired_framework(
