@@ -510,7 +510,7 @@ def test_mxnet_keeps_a_numpy_below_124_until_the_move(numpy, pinned, matrix):
     (verdict,) = compat_versions.retired_framework(make_facts(with_packages(*dists)), matrix)
     first = shown_all(verdict.fixes[0])
     assert (first == ("/env/bin/python -m pip install 'numpy<1.24'",)) is pinned, first
-    assert [f.summary.split(":")[0] for f in verdict.fixes[pinned:]] == [
+    assert [f.summary.split(":")[0] for f in verdict.fixes[pinned:]][:2] == [
         "Serving a trained model",
         "Training code",
     ]
