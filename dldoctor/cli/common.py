@@ -241,17 +241,37 @@ def gather_and_probe(
             facts, source = gather_facts(
                 matrix, python, timeout_s, None, interpreter_timeout_s, nvml_timeout_s, start
             )
-            if meanwhile is not None and running:
-                meanwhile()
+            # The facts are in: a Ctrl-C during the parent's own work ends the probes as one
+            # while waiting for them would (the report is written), not half an import.
+            interrupted = _holding_ctrl_c(meanwhile) if meanwhile is not None and running else False
         except BaseException:  # a usage error, a gatherer that failed, Ctrl-C: kill them first
             for probes in running:
                 probes.cancel()
             raise
-        runtime = running[0].finish() if running else skipped("the interpreter gave no facts")
+        runtime = (
+            running[0].finish(interrupted) if running else skipped("the interpreter gave no facts")
+        )
     finally:
         if progress is not None:
             progress.close()
     return dataclasses.replace(facts, runtime=runtime), source + flags
+
+
+def _holding_ctrl_c(work: Callable[[], None]) -> bool:
+    """``work`` with Ctrl-C held until it ends (a fraction of a second); whether one came."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        work()  # only the main thread receives signals
+        return False
+    came: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    try:
+        work()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return bool(came)
 
 
 def _probe_options(

@@ -171,11 +171,14 @@ class Running:
                 )
             )
 
-    def finish(self) -> JSON:
-        """Wait for every child; Ctrl-C kills them and marks the section ``interrupted``."""
+    def finish(self, interrupted: bool = False) -> JSON:
+        """Wait for every child; Ctrl-C kills them and marks the section ``interrupted``
+        (``interrupted``: a Ctrl-C already came, while the parent did its own work)."""
         futures = self.futures + self.ext_futures
         try:
             try:
+                if interrupted:
+                    raise KeyboardInterrupt
                 results = [future.result() for future in futures]
             except KeyboardInterrupt:  # Ctrl-C: the children are killed, what they said kept
                 self.cancelled.set()
