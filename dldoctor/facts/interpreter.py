@@ -510,18 +510,24 @@ def _build_from_file(framework: str, providers: List[JSON]) -> JSON:
     return {"source": False, "error": "%s not found in %s" % (relpath, names)}
 
 
+def _literals_build(info: JSON, package: str, filename: str) -> Tuple[str, JSON]:
+    """The package's folder, and the literals of one of its files as build facts (with the
+    error in place of them when the file is broken or missing: a fact about the install)."""
+    root = os.path.join(info["location"], package)
+    build = {"source": "%s/%s" % (package, filename), "distribution": info["name"]}  # type: JSON
+    try:
+        literals = module_literals(_parse(os.path.join(root, filename)))
+        build.update((k.strip("_"), v) for k, v in literals.items())
+    except Exception as exc:
+        build["error"] = _reason(exc)
+    return root, build
+
+
 def _mindspore_build(providers: List[JSON]) -> JSON:
     """default_config.py's literals (1.x: device target and CUDA) and the device plugins."""
     if not providers:
         return {"source": False, "error": "no installed distribution provides 'mindspore'"}
-    info = providers[0]
-    root = os.path.join(info["location"], "mindspore")
-    build: JSON = {"source": "mindspore/default_config.py", "distribution": info["name"]}
-    try:
-        literals = module_literals(_parse(os.path.join(root, "default_config.py")))
-        build.update((k.strip("_"), v) for k, v in literals.items())
-    except Exception as exc:  # a broken or missing file is a fact about the install
-        build["error"] = _reason(exc)
+    root, build = _literals_build(providers[0], "mindspore", "default_config.py")
     plugin_dir = os.path.join(root, "lib", "plugin")
     try:
         names = sorted(os.listdir(plugin_dir))
@@ -542,14 +548,7 @@ def _oneflow_build(providers: List[JSON]) -> JSON:
     PyPI's `oneflow` wheels are pure-Python placeholders without it."""
     if not providers:
         return {"source": False, "error": "no installed distribution provides 'oneflow'"}
-    info = providers[0]
-    root = os.path.join(info["location"], "oneflow")
-    build: JSON = {"source": "oneflow/version.py", "distribution": info["name"]}
-    try:
-        literals = module_literals(_parse(os.path.join(root, "version.py")))
-        build.update((k.strip("_"), v) for k, v in literals.items())
-    except Exception as exc:
-        build["error"] = _reason(exc)
+    root, build = _literals_build(providers[0], "oneflow", "version.py")
     try:
         names = os.listdir(root)
     except OSError:
