@@ -188,27 +188,64 @@ def test_ctrl_c_marks_the_unfinished_probes_interrupted_and_still_writes_the_rep
     assert "interrupted during import" in again.stdout
 
 
-def test_ctrl_c_while_gathering_is_one_line_and_exit_130_at_once(tmp_path: Path):
-    """The --python gatherer hangs (its timeout: 60 s); Ctrl-C stops it, and the run, now."""
-    pidfile = tmp_path / "pid"
+def test_ctrl_c_while_gathering_stops_now_and_still_writes_what_was_gathered(tmp_path: Path):
+    """The --python gatherer hangs (its timeout: 60 s); Ctrl-C stops it, and the run, now: the
+    report holds the machine's facts, the interpreter's marked interrupted, and judges nothing
+    of what it never saw."""
+    pidfile, path = tmp_path / "pid", tmp_path / "report.json"
     fake = script(tmp_path, "/bin/python", f"echo $$ > {pidfile}\nexec sleep 600\n")
+    argv = ["check", "--python", str(fake), "--timeout", "60", "--json", str(path)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dldoctor", "check", "--python", str(fake), "--timeout", "60"],
+        [sys.executable, "-m", "dldoctor", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     pid = procs.wait_for_pid(pidfile)
+    time.sleep(0.5)  # the other gatherers' few milliseconds
     proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=30)  # far less than the gatherer's 60 s
     finally:
         proc.kill()
-    assert proc.returncode == 130 and out == ""
+    assert proc.returncode == 130, err
     assert err.strip().splitlines() == [
-        "dldoctor: error: interrupted while gathering facts: no report written"
+        f"Report written to {path}",
+        "dldoctor: interrupted: what had not been gathered or probed by then is marked so",
     ]
     assert procs.gone(pid)
+    assert "(interrupted, " in out.splitlines()[0]
+    assert "Python: unknown (interrupted (Ctrl-C) before it was gathered)" in out
+    document = json.loads(path.read_text())
+    jsonschema.validate(document, report_schema())
+    facts, gone = document["facts"], "interrupted (Ctrl-C) before it was gathered"
+    assert facts["python"] == {"errors": {"python": gone}}
+    assert facts["packages"] == {"errors": {"packages": gone}}
+    # Kept if gathered before the Ctrl-C (a few ms after the gatherer started, unless loaded).
+    system = facts["system"]
+    assert system.get("os", {}).get("name") == "Linux" or system == {"errors": {"system": gone}}
+    assert facts["runtime"]["interrupted"] is True and facts["runtime"]["ran"] is False
+    unseen = ("python", "frameworks", "packages")
+    assert not [f["code"] for f in document["findings"] if f["area"] in unseen]
+
+
+def test_fix_interrupted_while_gathering_plans_nothing(tmp_path: Path):
+    pidfile = tmp_path / "pid"
+    fake = script(tmp_path, "/bin/python", f"echo $$ > {pidfile}\nexec sleep 600\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dldoctor", "fix", "--python", str(fake), "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    procs.wait_for_pid(pidfile)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and out == ""
+    assert err.strip().splitlines() == ["dldoctor: error: interrupted: nothing was planned or run"]
 
 
 @pytest.mark.parametrize("where", ["missing-dir", "a-directory"])

@@ -11,6 +11,7 @@ import typer
 
 from dldoctor.cli.app import app
 from dldoctor.cli.common import (
+    EXIT_INTERRUPTED,
     OutputFormat,
     emit_report,
     ensure_writable,
@@ -19,8 +20,6 @@ from dldoctor.cli.common import (
     gather_facts,
     load_matrix,
 )
-
-EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it (128 + SIGINT)
 
 
 @app.command()
@@ -117,7 +116,7 @@ def check(
                 meanwhile=_import_judges,  # while the probe children run, not before they start
             )
             interrupted = bool(facts.runtime.get("interrupted"))  # a report's own is history
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C, or one while reading a --from report
         fail("interrupted while gathering facts: no report written", EXIT_INTERRUPTED)
     if build and isinstance(facts.cuda.get("build_tools"), dict):
         facts.cuda["build_tools"]["requested"] = True  # a fact of this run: the build checks judge
@@ -137,7 +136,8 @@ def check(
     emit_report(report, output_format, json_path, verbose)
     if interrupted:
         typer.echo(
-            "dldoctor: interrupted: the probes that had not finished are marked so", err=True
+            "dldoctor: interrupted: what had not been gathered or probed by then is marked so",
+            err=True,
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(report.exit_code(strict))

@@ -13,14 +13,20 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
-from dldoctor.cli.common import OutputFormat, fail, gather_and_probe, gather_facts, reader_may_stop
+from dldoctor.cli.common import (
+    EXIT_INTERRUPTED,
+    OutputFormat,
+    fail,
+    gather_and_probe,
+    gather_facts,
+    reader_may_stop,
+)
 
 if TYPE_CHECKING:
     from dldoctor.cluster.launch import Launch
     from dldoctor.document.cluster import ClusterReport
     from dldoctor.matrix import Matrix
 
-EXIT_INTERRUPTED = 130  # as `dldoctor check` says it
 FACTS_VAR = "DLDOCTOR_CLUSTER_FACTS"  # tests only: a recorded report per node, "{node}" in the path
 
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from dldoctor.report.progress import Progress
 
 
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it (128 + SIGINT)
+
+
 class OutputFormat(str, enum.Enum):
     terminal = "terminal"
     json = "json"
@@ -84,7 +87,12 @@ def gather_facts(
         )
     except GatherError as exc:
         fail(str(exc))
-    return facts, f" --python {python}" if python else ""
+    return facts, _source(python)
+
+
+def _source(python: Optional[str]) -> str:
+    """How the facts came, as the report's command says it."""
+    return f" --python {python}" if python else ""
 
 
 @contextlib.contextmanager
@@ -216,16 +224,20 @@ def gather_and_probe(
     """
     import dataclasses
 
+    from dldoctor.facts import GatherInterrupted
     from dldoctor.probes import skipped
 
     options, flags = _probe_options(python, *probe)
+    source = _source(python)
     if options is None:
-        facts, source = gather_facts(
-            matrix, python, timeout_s, None, interpreter_timeout_s, nvml_timeout_s
-        )
-        return dataclasses.replace(facts, runtime=skipped("--quick: no framework imported")), (
-            source + flags
-        )
+        runtime = skipped("--quick: no framework imported")
+        try:
+            facts, source = gather_facts(
+                matrix, python, timeout_s, None, interpreter_timeout_s, nvml_timeout_s
+            )
+        except GatherInterrupted as stopped:  # what was gathered is kept, and said so
+            facts, runtime = stopped.facts, {**runtime, "interrupted": True}
+        return dataclasses.replace(facts, runtime=runtime), source + flags
     from dldoctor.probes.probe import Running, start_probes
 
     progress = _progress()
@@ -244,13 +256,21 @@ def gather_and_probe(
             # The facts are in: a Ctrl-C during the parent's own work ends the probes as one
             # while waiting for them would (the report is written), not half an import.
             interrupted = _holding_ctrl_c(meanwhile) if meanwhile is not None and running else False
-        except BaseException:  # a usage error, a gatherer that failed, Ctrl-C: kill them first
+        except GatherInterrupted as stopped:  # Ctrl-C: what was gathered and probed is kept
+            facts, interrupted = stopped.facts, True
+        except BaseException:  # a usage error, a gatherer that failed: kill them first
             for probes in running:
                 probes.cancel()
             raise
-        runtime = (
-            running[0].finish(interrupted) if running else skipped("the interpreter gave no facts")
-        )
+        if running:
+            runtime = running[0].finish(interrupted)
+        elif interrupted:
+            runtime = {
+                **skipped("interrupted (Ctrl-C) before the probes started"),
+                "interrupted": True,
+            }
+        else:
+            runtime = skipped("the interpreter gave no facts")
     finally:
         if progress is not None:
             progress.close()

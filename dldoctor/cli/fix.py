@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from dldoctor.cli.app import app
-from dldoctor.cli.common import fail, gather_and_probe, gather_facts, load_matrix
+from dldoctor.cli.common import EXIT_INTERRUPTED, fail, gather_and_probe, gather_facts, load_matrix
 
 if TYPE_CHECKING:
     from dldoctor.fixes.plan import Step
@@ -89,6 +89,8 @@ def fix(
             interpreter_timeout_s=min(60.0, max(5.0, timeout_s)),
             nvml_timeout_s=timeout_s,
         )
+        if facts.runtime.get("interrupted"):  # Ctrl-C means stop: plan nothing from half the facts
+            fail("interrupted: nothing was planned or run", EXIT_INTERRUPTED)
     # One finding per root cause, primary first: a folded consequence's fix ("reinstall") is not
     # a step when its cause has the real one.
     findings: list[Finding] = list(

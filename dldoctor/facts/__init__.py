@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # Imported where used: the NVML child imports this package and should pay for none of them.
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from dldoctor.facts.host import Host
     from dldoctor.facts.ldcache import LdCache
     from dldoctor.facts.model import Facts
@@ -15,10 +17,23 @@ if TYPE_CHECKING:
 
 INTERPRETER_TIMEOUT_S = 60.0
 INTERPRETER_OUTPUT_BYTES = 64 << 20  # the facts of thousands of distributions, with requirements
+SECTIONS = ("system", "nvidia", "cuda", "accelerators")  # gathered beside the interpreter
 
 
 class GatherError(Exception):
     """Facts could not be gathered at all (e.g. ``--python`` does not name a working Python)."""
+
+
+class GatherInterrupted(KeyboardInterrupt):
+    """Ctrl-C while gathering: ``facts`` holds what was gathered by then, each section not
+    gathered a failed section saying so. A Ctrl-C still, to a caller that keeps nothing."""
+
+    def __init__(self, facts: Facts) -> None:
+        super().__init__()
+        self.facts = facts
+
+
+INTERRUPTED = "interrupted (Ctrl-C) before it was gathered"
 
 
 def interpreter_arguments(matrix: Matrix) -> dict[str, Any]:
@@ -105,33 +120,40 @@ def gather(
     from dldoctor.facts.system import gather_system
 
     host = host or Host()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        try:
-            interp = pool.submit(_gather_interpreter, matrix, python, host, interpreter_timeout_s)
-            ldcache = read_ldcache(host)
-            jobs: dict[str, Callable[[], dict[str, Any]]] = {
-                "system": lambda: gather_system(host),
-                "nvidia": lambda: gather_nvidia(host, ldcache),
-                "cuda": lambda: gather_cuda(host, ldcache),
-                "accelerators": lambda: gather_accelerators(host, ldcache),
-            }
-            futures = {name: pool.submit(job) for name, job in jobs.items()}
-            sections = {"system": _result(futures["system"].result, "system")}
-            interpreter_facts = interp.result()
-            if on_early is not None:
-                early = interpreter_facts["python"], interpreter_facts["packages"]
-                on_early(Facts(system=sections["system"], python=early[0], packages=early[1]))
-            sections.update({name: _result(f.result, name) for name, f in futures.items()})
-        except BaseException:  # Ctrl-C: stop the commands now, not at their timeouts
-            host.cancel.set()
-            raise
-    python_facts = interpreter_facts["python"]
-    packages = interpreter_facts["packages"]
-    marker_env = python_facts.get("marker_environment") or {}
-    known_dists = packages.get("distributions") is not None  # None: unknown, so is what is unmet
-    packages["unsatisfied"] = unsatisfied(packages, marker_env) if known_dists else None
-    sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels")
-    _environment_files(host, matrix, python_facts, packages, sections, ldcache)
+    futures: dict[str, Future[dict[str, Any]]] = {}  # the interpreter's too: kept on a Ctrl-C
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            try:
+                futures["interpreter"] = pool.submit(
+                    _gather_interpreter, matrix, python, host, interpreter_timeout_s
+                )
+                ldcache = read_ldcache(host)
+                jobs: dict[str, Callable[[], dict[str, Any]]] = {
+                    "system": lambda: gather_system(host),
+                    "nvidia": lambda: gather_nvidia(host, ldcache),
+                    "cuda": lambda: gather_cuda(host, ldcache),
+                    "accelerators": lambda: gather_accelerators(host, ldcache),
+                }
+                futures.update({name: pool.submit(job) for name, job in jobs.items()})
+                system = _result(futures["system"].result, "system")
+                interpreter_facts = futures["interpreter"].result()
+                if on_early is not None:
+                    early = interpreter_facts["python"], interpreter_facts["packages"]
+                    on_early(Facts(system=system, python=early[0], packages=early[1]))
+                sections = {name: _result(futures[name].result, name) for name in jobs}
+            except BaseException:  # Ctrl-C: stop the commands now, not at their timeouts
+                host.cancel.set()
+                raise
+        python_facts = interpreter_facts["python"]
+        packages = interpreter_facts["packages"]
+        marker_env = python_facts.get("marker_environment") or {}
+        known_dists = packages.get("distributions") is not None  # None: unknown, so is the unmet
+        packages["unsatisfied"] = unsatisfied(packages, marker_env) if known_dists else None
+        sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels")
+        _environment_files(host, matrix, python_facts, packages, sections, ldcache)
+    except KeyboardInterrupt:
+        host.cancel.set()  # the worker threads have ended (the pool waited for them)
+        raise GatherInterrupted(_gathered(futures, host)) from None
     return Facts(
         system=sections["system"],
         python=python_facts,
@@ -139,6 +161,34 @@ def gather(
         accelerators=sections["accelerators"],
         cuda=sections["cuda"],
         packages=packages,
+        env=gather_env(host.env),
+    )
+
+
+def _gathered(futures: dict[str, Future[dict[str, Any]]], host: Host) -> Facts:
+    """The facts of a gathering stopped by Ctrl-C: each section that was in, as it was (the
+    files read after them may be missing: those facts read as unknown), each other one a
+    failed section saying it was interrupted."""
+    from dldoctor.facts.env_vars import gather_env
+    from dldoctor.facts.model import Facts
+
+    def done(name: str) -> dict[str, Any] | None:
+        future = futures.get(name)
+        if future is None or not future.done() or future.cancelled():
+            return None
+        if future.exception() is not None:
+            return None if name == "interpreter" else _result(future.result, name)
+        return future.result()
+
+    sections = {name: done(name) or {"errors": {name: INTERRUPTED}} for name in SECTIONS}
+    interpreter = done("interpreter") or {}
+    return Facts(
+        system=sections["system"],
+        python=interpreter.get("python") or {"errors": {"python": INTERRUPTED}},
+        nvidia=sections["nvidia"],
+        accelerators=sections["accelerators"],
+        cuda=sections["cuda"],
+        packages=interpreter.get("packages") or {"errors": {"packages": INTERRUPTED}},
         env=gather_env(host.env),
     )
 

@@ -73,7 +73,7 @@ def header(facts: Facts) -> str:
     if str(runtime.get("reason") or "").startswith("pasted"):
         return "from a paste"
     if not runtime.get("ran"):
-        return "no framework imported"
+        return "interrupted" if runtime.get("interrupted") else "no framework imported"
     count = len(runtime.get("frameworks") or {})
     if not count:
         return "no framework to probe"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
@@ -414,14 +414,28 @@ def environment_line(facts: Facts) -> str:
     return f"{head} · {count}{tail}"
 
 
+def _unless_failed(section: str, describe: Callable[[Facts], str]) -> Callable[[Facts], str]:
+    """``describe``, or why there are no facts: the section's gatherer failed, or a Ctrl-C came
+    before it was gathered (a section holding only its errors)."""
+
+    def line(facts: Facts) -> str:
+        data = getattr(facts, section)
+        errors = data.get("errors")
+        if isinstance(errors, dict) and errors and set(data) == {"errors"}:
+            return "unknown (" + "; ".join(str(reason) for reason in errors.values()) + ")"
+        return describe(facts)
+
+    return line
+
+
 LINES = {
-    Area.SYSTEM: ("System", system_line),
-    Area.PYTHON: ("Python", python_line),
-    Area.NVIDIA: ("NVIDIA", nvidia_line),
-    Area.CUDA: ("CUDA", cuda_line),
-    Area.FRAMEWORKS: ("Frameworks", lambda f: frameworks_line(f)),
-    Area.PACKAGES: ("Packages", packages_line),
-    Area.ENVIRONMENT: ("Environment", environment_line),
+    Area.SYSTEM: ("System", _unless_failed("system", system_line)),
+    Area.PYTHON: ("Python", _unless_failed("python", python_line)),
+    Area.NVIDIA: ("NVIDIA", _unless_failed("nvidia", nvidia_line)),
+    Area.CUDA: ("CUDA", _unless_failed("cuda", cuda_line)),
+    Area.FRAMEWORKS: ("Frameworks", _unless_failed("packages", lambda f: frameworks_line(f))),
+    Area.PACKAGES: ("Packages", _unless_failed("packages", packages_line)),
+    Area.ENVIRONMENT: ("Environment", _unless_failed("env", environment_line)),
 }
 
 
