@@ -40,7 +40,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Formatter(argparse.HelpFormatter):
-    """The description's paragraphs reflowed one by one (argparse joins them into one)."""
+    """The description's paragraphs reflowed one by one (argparse joins them into one), and
+    an option's value named once: ``-f, --format {terminal,json,markdown}``."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        names = ", ".join(sorted(action.option_strings, key=len))
+        if not action.option_strings or action.nargs == 0:
+            return names or super()._format_action_invocation(action)
+        return f"{names} {self._format_args(action, action.dest.upper())}"
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         import textwrap
