@@ -58,15 +58,18 @@ def profile(
     """
     import os
 
-    from dldoctor.profilers import gate
     from dldoctor.profilers.runner import Target
     from dldoctor.profilers.session import Options, run
 
     started = time.perf_counter()
-    try:
-        conditions = [gate.parse(text) for text in fail_if or []]
-    except gate.GateError as exc:
-        fail(str(exc))
+    conditions: list[object] = []
+    if fail_if:  # their parser only when there are some: before the script starts, it waits
+        from dldoctor.profilers import gate
+
+        try:
+            conditions = [gate.parse(text) for text in fail_if]
+        except gate.GateError as exc:
+            fail(str(exc))
     if not hasattr(os, "fork"):
         fail("dldoctor profile needs Linux or macOS (it passes a pipe to the script)")
     if not module and not Path(target).is_file():

@@ -82,6 +82,7 @@ NOT_IN_PROFILE = {
     "rich": "the summary is plain ANSI",
     "dldoctor.checks": "profiling judges no installation",
     "dldoctor.matrix": "see dldoctor.checks",
+    "dldoctor.profilers.gate": "only --fail-if needs it",
 }
 NOT_BEFORE_THE_SCRIPT = {
     "typing": "the bootstrap's annotations are never evaluated",
