@@ -9,7 +9,6 @@ TOML file, and the data goes through the same validation either way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -52,7 +51,7 @@ def read(path: Path, check: Callable[[dict[str, Any]], object] | None = None) ->
     if len(data) > MAX_BYTES:
         raise OSError(f"larger than {MAX_BYTES} bytes")
     folder = cache_dir()
-    digest = hashlib.sha256(data + (CHECKED if check is not None else b"")).hexdigest()[:32]
+    digest = _sha256(data + (CHECKED if check is not None else b"")).hexdigest()[:32]
     copy = None if folder is None else folder / f"{path.stem}-{digest}.json"
     kept = None if copy is None else _load_copy(copy)
     if kept is not None:
@@ -63,6 +62,20 @@ def read(path: Path, check: Callable[[dict[str, Any]], object] | None = None) ->
     if copy is not None:
         _write_copy(copy, doc)
     return doc
+
+
+def _sha256(data: bytes) -> Any:
+    """hashlib's SHA-256 without hashlib's import: hashlib loads OpenSSL (~6 ms, more than the
+    rest of reading the matrix), CPython's own SHA-256 module is ~1 ms; hashlib where a build
+    lacks it."""
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found]  # CPython 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found]  # CPython 3.9-3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
 
 
 def _parse(data: bytes) -> dict[str, Any]:

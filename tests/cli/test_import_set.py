@@ -31,6 +31,7 @@ NOT_ON_THE_QUICK_PATH = {
     "click": "see typer",
     "shellingham": "see typer",
     "pydantic": "nothing here validates with it",
+    "hashlib": "it loads OpenSSL: the matrix copies are named with CPython's own SHA-256",
     "ctypes": "NVML is asked in a child, and only where a driver library exists",
     "pynvml": "see ctypes",
     "asyncio": "nothing here is asynchronous",
