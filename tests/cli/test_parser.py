@@ -170,3 +170,34 @@ def test_every_real_command_builds_its_parser() -> None:
     for name, func in real_app.commands.items():
         parser, _ = build("dldoctor", name, func, name == "profile")
         assert parser.format_help()
+
+
+def test_ctrl_c_in_a_command_is_one_line_and_exit_130(capsys) -> None:
+    stopped = App("", "")
+
+    @stopped.command()
+    def wait() -> None:
+        """Wait."""
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as ended:
+        stopped(["wait"])
+    assert ended.value.code == 130
+    assert capsys.readouterr().err == "dldoctor: interrupted\n"
+
+
+def test_the_version_and_the_help_of_the_real_command_line() -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    def run(*words: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "dldoctor", *words]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+
+    from dldoctor import __version__
+
+    assert run("--version").stdout == f"dldoctor {__version__}\n"
+    listed = run("-h")
+    assert listed.returncode == 0 and "Commands:" in listed.stdout
+    assert all(f"\n  {name} " in listed.stdout for name in real_app.commands)
+    bare = run()
+    assert bare.returncode == 2 and bare.stdout == "" and "Commands:" in bare.stderr
