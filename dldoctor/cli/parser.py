@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # How a value type reads in the help (`--json PATH`); anything else: TEXT.
 _METAVARS = {Path: "PATH", float: "NUMBER", int: "INTEGER"}
-_UNSET = object()
+_UNSET = object()  # an option the words did not give: argparse leaves it out (SUPPRESS)
 
 
 class UsageError(Exception):
@@ -138,6 +138,8 @@ def _add(
     # An option not given is left out (SUPPRESS): its declared default is filled in after, as
     # declared (argparse would convert a default that is a string, an enum member's included).
     if kind is bool:
+        if d.default is not False:  # a flag can only turn something on
+            raise TypeError(f"{d.names[0]}: a flag's default must be False")
         parser.add_argument(
             *d.names, dest=param, action="store_true", default=argparse.SUPPRESS, help=help_text
         )
