@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import io
 import json
 import os
 import runpy
@@ -137,7 +138,9 @@ def _run_source(path: str) -> None:
     first line that a plain run does not spend.)"""
     from importlib.machinery import SourceFileLoader
 
-    with open(path, "rb") as f:  # bytes: compile() reads the script's own coding cookie
+    # As python and runpy open a script (an audit hook sees it); bytes: compile() reads the
+    # script's own coding cookie.
+    with io.open_code(path) as f:
         source = f.read()
     # dont_inherit: this module's `from __future__ import annotations` is not the script's.
     code = compile(source, path, "exec", dont_inherit=True)
