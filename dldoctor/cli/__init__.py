@@ -1,5 +1,5 @@
 """The command line: the only package that parses arguments, prints and exits; one module per
-command, each registering with the one typer app."""
+command, each registering with the one app."""
 
 from __future__ import annotations
 

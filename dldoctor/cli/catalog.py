@@ -5,31 +5,25 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-import typer
-
-from dldoctor.cli.app import app
+from dldoctor.cli.app import Argument, Option, app, echo
 from dldoctor.cli.common import fail, load_matrix, reader_may_stop
 
 
 @app.command("checks")
 def list_checks(
-    markdown_table: bool = typer.Option(
-        False, "--markdown", help="Print the README's table of checks."
-    ),
+    markdown_table: bool = Option(False, "--markdown", help="Print the README's table of checks."),
 ) -> None:
     """List every check: its code, name, area and what it looks for."""
     from dldoctor.checks.registry import all_checks
     from dldoctor.report.checks_table import checks_table, checks_text
 
     with reader_may_stop():
-        typer.echo(
-            checks_table(all_checks()) if markdown_table else checks_text(all_checks()), nl=False
-        )
+        echo(checks_table(all_checks()) if markdown_table else checks_text(all_checks()), nl=False)
 
 
 @app.command("matrix")
 def show_matrix(
-    section: Optional[str] = typer.Argument(
+    section: Optional[str] = Argument(
         None, help="torch, tensorflow, jax, paddle, onnxruntime, keras, retired, cuda or gpus."
     ),
 ) -> None:
@@ -71,4 +65,4 @@ def schema() -> None:
     from dldoctor.document.schema import report_schema
 
     with reader_may_stop():
-        typer.echo(json.dumps(report_schema(), indent=2))
+        echo(json.dumps(report_schema(), indent=2))

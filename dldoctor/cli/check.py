@@ -7,11 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-import typer
-
-from dldoctor.cli.app import app
+from dldoctor.cli.app import EXIT_INTERRUPTED, Exit, Option, app, echo
 from dldoctor.cli.common import (
-    EXIT_INTERRUPTED,
     OutputFormat,
     emit_report,
     ensure_writable,
@@ -24,55 +21,53 @@ from dldoctor.cli.common import (
 
 @app.command()
 def check(
-    output_format: OutputFormat = typer.Option(
+    output_format: OutputFormat = Option(
         OutputFormat.terminal, "--format", "-f", help="What to print on stdout."
     ),
-    json_path: Optional[Path] = typer.Option(
+    json_path: Optional[Path] = Option(
         None, "--json", help="Also write the JSON report to this file."
     ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Show the evidence and skipped checks."
-    ),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
-    python: Optional[str] = typer.Option(
+    verbose: bool = Option(False, "--verbose", "-v", help="Show the evidence and skipped checks."),
+    strict: bool = Option(False, "--strict", help="Exit 1 on warnings too."),
+    python: Optional[str] = Option(
         None, "--python", help="Judge another interpreter (a venv's or conda env's python)."
     ),
-    timeout_s: float = typer.Option(
+    timeout_s: float = Option(
         60.0,
         "--timeout",
         min=0.1,
         help="Seconds each framework's probe may take (NVML: 2 to 10, commands: at most 5).",
     ),
-    quick: bool = typer.Option(
+    quick: bool = Option(
         False, "--quick", help="Import no framework: static facts only (well under a second)."
     ),
-    full: bool = typer.Option(
+    full: bool = Option(
         False, "--full", help="Also the slow smoke tests (torch.compile, export, all-reduce)."
     ),
-    framework: Optional[str] = typer.Option(
+    framework: Optional[str] = Option(
         None, "--framework", help="Probe only these frameworks (comma-separated: torch,jax)."
     ),
-    memory_limit_gib: Optional[float] = typer.Option(
+    memory_limit_gib: Optional[float] = Option(
         None, "--memory-limit", min=0.1, help="GiB each probe child may use (default: half of RAM)."
     ),
-    redact_private: bool = typer.Option(
+    redact_private: bool = Option(
         False,
         "--redact",
         help="Replace private values: user and host names, home paths, IP and MAC addresses, GPU UUIDs, serials, instance ids.",
     ),
-    from_report: Optional[Path] = typer.Option(
+    from_report: Optional[Path] = Option(
         None, "--from", help="Judge the facts of an earlier JSON report with today's matrix."
     ),
-    build: bool = typer.Option(
+    build: bool = Option(
         False,
         "--build",
         help="Also judge whether this machine can build CUDA extensions for torch (nvcc, "
         "host compiler, CUDA_HOME, ninja, Python headers).",
     ),
-    cluster: bool = typer.Option(
+    cluster: bool = Option(
         False, "--cluster", help="Judge every node of a torchrun or srun launch (run under it)."
     ),
-    cluster_timeout_s: Optional[float] = typer.Option(
+    cluster_timeout_s: Optional[float] = Option(
         None, "--cluster-timeout", min=1.0, help="Seconds to wait for every rank (default 300)."
     ),
 ) -> None:
@@ -135,12 +130,12 @@ def check(
     )
     emit_report(report, output_format, json_path, verbose)
     if interrupted:
-        typer.echo(
+        echo(
             "dldoctor: interrupted: what had not been gathered or probed by then is marked so",
             err=True,
         )
-        raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(report.exit_code(strict))
+        raise Exit(EXIT_INTERRUPTED)
+    raise Exit(report.exit_code(strict))
 
 
 def _import_judges() -> None:

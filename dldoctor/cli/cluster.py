@@ -11,16 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Optional
 
-import typer
-
-from dldoctor.cli.common import (
-    EXIT_INTERRUPTED,
-    OutputFormat,
-    fail,
-    gather_and_probe,
-    gather_facts,
-    reader_may_stop,
-)
+from dldoctor.cli.app import EXIT_INTERRUPTED, Exit, echo
+from dldoctor.cli.common import OutputFormat, fail, gather_and_probe, gather_facts, reader_may_stop
 
 if TYPE_CHECKING:
     from dldoctor.cluster.launch import Launch
@@ -71,10 +63,10 @@ def run_cluster(
     if launch.rank != 0:
         if run.error:
             fail(f"rank {launch.rank} on {host}: {run.error}")
-        raise typer.Exit(0)
+        raise Exit(0)
     report = _judge(matrix, launch, run, interpreter, timeout_s, started, redact_private)
     _emit(report, output_format, json_path, verbose)
-    raise typer.Exit(report.exit_code(strict))
+    raise Exit(report.exit_code(strict))
 
 
 def _gather(
@@ -109,7 +101,7 @@ def _gather(
                 interpreter_timeout_s=min(60.0, max(5.0, probe_timeout_s)),
                 nvml_timeout_s=probe_timeout_s,
             )
-    except typer.Exit:  # said on stderr already; the node joins without a report
+    except Exit:  # said on stderr already; the node joins without a report
         return None
     outcomes = tuple(run_checks(facts, matrix))
     report = Report(
@@ -176,7 +168,7 @@ def _emit(
 
     document = report.to_dict()
     if json_path is not None and _write(document, json_path, report.redacted):
-        typer.echo(f"Cluster report written to {json_path}", err=True)
+        echo(f"Cluster report written to {json_path}", err=True)
     with reader_may_stop():
         if output_format is OutputFormat.json:
             sys.stdout.write(_text(document, report.redacted))
@@ -204,7 +196,7 @@ def _write(document: dict[str, object], path: Path, redacted: bool) -> bool:
     try:
         path.write_text(_text(document, redacted), encoding="utf-8")
     except OSError as exc:
-        typer.echo(f"dldoctor: error: cannot write {path}: {exc.strerror or exc}", err=True)
+        echo(f"dldoctor: error: cannot write {path}: {exc.strerror or exc}", err=True)
         return False
     return True
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Optional
 
-import typer
+from dldoctor.cli.app import Exit, echo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from dldoctor.matrix import Matrix
     from dldoctor.probes.probe import ProbeEvent, ProbeOptions
     from dldoctor.report.progress import Progress
-
-
-EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it (128 + SIGINT)
 
 
 class OutputFormat(str, enum.Enum):
@@ -35,8 +32,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, and the exit; the message may quote a report or a subprocess: cleaned."""
     from dldoctor.report.clean import clean
 
-    typer.echo(f"dldoctor: error: {clean(message)}", err=True)
-    raise typer.Exit(code)
+    echo(f"dldoctor: error: {clean(message)}", err=True)
+    raise Exit(code)
 
 
 def load_matrix() -> Matrix:
@@ -185,11 +182,11 @@ def emit_report(
             assert isinstance(out, terminal.Out)
             terminal.render(report, out, verbose=verbose)
     if json_path is not None and output_format is not OutputFormat.json:
-        typer.echo(f"Report written to {json_path}", err=True)
+        echo(f"Report written to {json_path}", err=True)
     if scrubber is not None and (
         json_path is not None or output_format is not OutputFormat.terminal
     ):
-        typer.echo(f"dldoctor: {scrubber.summary()}", err=True)
+        echo(f"dldoctor: {scrubber.summary()}", err=True)
 
 
 def terminal_out() -> object:

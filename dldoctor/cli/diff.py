@@ -5,19 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import typer
-
-from dldoctor.cli.app import app
+from dldoctor.cli.app import Argument, Exit, Option, app
 from dldoctor.cli.common import fail, reader_may_stop
 
 
 @app.command()
 def diff(
-    first: Path = typer.Argument(..., metavar="A.json", help="A report (the machine that works)."),
-    second: Path = typer.Argument(
-        ..., metavar="B.json", help="Another report (the one that fails)."
-    ),
-    show_all: bool = typer.Option(False, "--all", help="Every difference, not the first ten."),
+    first: Path = Argument(..., metavar="A.json", help="A report (the machine that works)."),
+    second: Path = Argument(..., metavar="B.json", help="Another report (the one that fails)."),
+    show_all: bool = Option(False, "--all", help="Every difference, not the first ten."),
 ) -> None:
     """Compare two reports: driver, CUDA builds, cuDNN, frameworks, loaded libraries, environment
     variables, then the rest down to kernel patch levels; and the findings only one of them has.
@@ -36,4 +32,4 @@ def diff(
     with reader_may_stop():
         sys.stdout.write(render(compared, first.name, second.name, show_all))
     differ = compared.differences or compared.only_a or compared.only_b
-    raise typer.Exit(1 if differ else 0)
+    raise Exit(1 if differ else 0)

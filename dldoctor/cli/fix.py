@@ -6,10 +6,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-import typer
-
-from dldoctor.cli.app import app
-from dldoctor.cli.common import EXIT_INTERRUPTED, fail, gather_and_probe, gather_facts, load_matrix
+from dldoctor.cli.app import EXIT_INTERRUPTED, Exit, Option, app, confirm, echo
+from dldoctor.cli.common import fail, gather_and_probe, gather_facts, load_matrix
 
 if TYPE_CHECKING:
     from dldoctor.fixes.plan import Step
@@ -17,33 +15,27 @@ if TYPE_CHECKING:
 
 @app.command()
 def fix(
-    apply_fixes: bool = typer.Option(
-        False, "--apply", help="Run the automatic fixes, after asking."
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Show what --apply would run; run nothing."
-    ),
-    yes: bool = typer.Option(
-        False, "--yes", "-y", help="With --apply: do not ask for confirmation."
-    ),
-    python: Optional[str] = typer.Option(
+    apply_fixes: bool = Option(False, "--apply", help="Run the automatic fixes, after asking."),
+    dry_run: bool = Option(False, "--dry-run", help="Show what --apply would run; run nothing."),
+    yes: bool = Option(False, "--yes", "-y", help="With --apply: do not ask for confirmation."),
+    python: Optional[str] = Option(
         None,
         "--python",
         help="Fix another interpreter's environment (with --from: the one the report is of).",
     ),
-    from_report: Optional[Path] = typer.Option(
+    from_report: Optional[Path] = Option(
         None, "--from", help="Plan from an earlier JSON report (--apply: only of this interpreter)."
     ),
-    quick: bool = typer.Option(
+    quick: bool = Option(
         False, "--quick", help="Import no framework: plan from static facts only."
     ),
-    timeout_s: float = typer.Option(
+    timeout_s: float = Option(
         60.0, "--timeout", min=0.1, help="Seconds each framework's probe may take."
     ),
-    framework: Optional[str] = typer.Option(
+    framework: Optional[str] = Option(
         None, "--framework", help="Probe only these frameworks (comma-separated: torch,jax)."
     ),
-    keep_driver: bool = typer.Option(
+    keep_driver: bool = Option(
         False,
         "--keep-driver",
         help="When the driver is the issue: plan B, the newest builds the loaded driver runs.",
@@ -98,25 +90,25 @@ def fix(
     )
     steps = plan(findings, facts)
     if not steps:
-        typer.echo("Nothing to fix.")
-        raise typer.Exit(0)
+        echo("Nothing to fix.")
+        raise Exit(0)
     choices = alternatives(findings, facts, matrix)
     if choices:
-        typer.echo("The NVIDIA driver is the issue; two plans:\n")
+        echo("The NVIDIA driver is the issue; two plans:\n")
         for number, choice in enumerate(choices):
-            typer.echo(("\n" if number else "") + "\n".join(plan_view.alternative_lines(choice)))
+            echo(("\n" if number else "") + "\n".join(plan_view.alternative_lines(choice)))
         if keep_driver and len(choices) < 2:
             fail("--keep-driver: no build of the installed frameworks runs on the loaded driver")
         steps = choices[1].steps if keep_driver else choices[0].steps
     else:
-        typer.echo("\n".join(plan_view.steps_lines(steps)))
+        echo("\n".join(plan_view.steps_lines(steps)))
     runnable = [s for s in steps if s.runnable]
     if not apply_fixes or dry_run:
         hint = "--apply would run the automatic steps" if runnable else "every step is by hand"
         if choices and runnable:
             hint = f"--apply would run plan {'B' if keep_driver else 'A'}'s automatic steps"
-        typer.echo(f"\n{'Dry run: nothing was run.' if dry_run else 'Nothing was run.'} ({hint})")
-        raise typer.Exit(1)
+        echo(f"\n{'Dry run: nothing was run.' if dry_run else 'Nothing was run.'} ({hint})")
+        raise Exit(1)
     if from_report is not None:
         why = foreign(facts, python)
         if why:
@@ -134,12 +126,12 @@ def run_plan(steps: list[Step], yes: bool) -> None:
         fail("--apply asks before it runs anything, and stdin is not a terminal: add --yes")
     runnable = [s for s in steps if s.runnable]
     if not runnable:
-        typer.echo("\nNo step can run automatically; do the steps above by hand.")
-        raise typer.Exit(1)
+        echo("\nNo step can run automatically; do the steps above by hand.")
+        raise Exit(1)
     if not yes and not _confirm(f"\nRun the {len(runnable)} automatic step(s) now?"):
-        typer.echo("Nothing was run.")
-        raise typer.Exit(1)
-    raise typer.Exit(apply(steps, lambda line: typer.echo(clean(line)), driver_now=loaded_driver))
+        echo("Nothing was run.")
+        raise Exit(1)
+    raise Exit(apply(steps, lambda line: echo(clean(line)), driver_now=loaded_driver))
 
 
 def _interactive() -> bool:
@@ -152,6 +144,6 @@ def _interactive() -> bool:
 
 def _confirm(question: str) -> bool:
     try:
-        return typer.confirm(question, default=False)
-    except (EOFError, typer.Abort, KeyboardInterrupt):  # stdin closed mid-question, or Ctrl-C
+        return confirm(question)  # no, unless the answer is yes; a closed stdin: no
+    except KeyboardInterrupt:  # Ctrl-C at the question
         return False

@@ -6,34 +6,26 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import typer
-
-from dldoctor.cli.app import app
+from dldoctor.cli.app import Argument, Exit, Option, app, echo
 from dldoctor.cli.common import fail, gather_facts, load_matrix
 
 
 @app.command()
 def install(
-    frameworks: list[str] = typer.Argument(
+    frameworks: list[str] = Argument(
         ..., help="Frameworks to install: torch, tensorflow, jax, paddle, onnxruntime."
     ),
-    apply_fixes: bool = typer.Option(
-        False, "--apply", help="Run the automatic steps, after asking."
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Show what --apply would run; run nothing."
-    ),
-    yes: bool = typer.Option(
-        False, "--yes", "-y", help="With --apply: do not ask for confirmation."
-    ),
-    keep_driver: bool = typer.Option(
+    apply_fixes: bool = Option(False, "--apply", help="Run the automatic steps, after asking."),
+    dry_run: bool = Option(False, "--dry-run", help="Show what --apply would run; run nothing."),
+    yes: bool = Option(False, "--yes", "-y", help="With --apply: do not ask for confirmation."),
+    keep_driver: bool = Option(
         False, "--keep-driver", help="With --apply: plan B, the builds the loaded driver runs."
     ),
-    python: Optional[str] = typer.Option(None, "--python", help="Plan for another interpreter."),
-    from_report: Optional[Path] = typer.Option(
+    python: Optional[str] = Option(None, "--python", help="Plan for another interpreter."),
+    from_report: Optional[Path] = Option(
         None, "--from", help="Plan from an earlier JSON report's facts (print only)."
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    json_output: bool = Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
     """For this machine (driver, GPUs, Python, installer): the releases and CUDA builds of these
     frameworks that work together, one set of NVIDIA wheels for them all (or why they cannot
@@ -67,15 +59,15 @@ def install(
     plans: list[Alternative] = install_alternatives(keys, facts, matrix)
     if json_output:
         doc = {"frameworks": keys, "alternatives": [plan_view.alternative_json(a) for a in plans]}
-        typer.echo(json.dumps(doc, indent=2))
+        echo(json.dumps(doc, indent=2))
     else:
         for number, alternative in enumerate(plans):
             if number:
-                typer.echo("")
+                echo("")
             for line in plan_view.alternative_lines(alternative):
-                typer.echo(line)
+                echo(line)
     if not apply_fixes or dry_run:
-        raise typer.Exit(0)
+        raise Exit(0)
     from dldoctor.cli.fix import run_plan
 
     chosen = plans[1] if keep_driver and len(plans) > 1 else plans[0]

@@ -8,54 +8,44 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import typer
-
-from dldoctor.cli.app import app
+from dldoctor.cli.app import Argument, Exit, Option, app
 from dldoctor.cli.common import fail
 
 
-@app.command(
-    context_settings={
-        "allow_extra_args": True,
-        "ignore_unknown_options": True,
-        "allow_interspersed_args": False,
-    },
-)
+@app.command(rest=True)  # every word after SCRIPT is the script's
 def profile(
-    target: str = typer.Argument(
+    target: str = Argument(
         ..., metavar="SCRIPT", help="The training script (with -m: the module) to run."
     ),
-    args: Optional[list[str]] = typer.Argument(
+    args: Optional[list[str]] = Argument(
         None, metavar="[ARGS]...", help="The script's own arguments, passed on unchanged."
     ),
-    module: bool = typer.Option(False, "-m", help="Run SCRIPT as a module, like `python -m`."),
-    steps: Optional[int] = typer.Option(
+    module: bool = Option(False, "-m", help="Run SCRIPT as a module, like `python -m`."),
+    steps: Optional[int] = Option(
         None, "--steps", min=1, help="Stop the script cleanly after this many training steps."
     ),
-    duration_s: Optional[float] = typer.Option(
+    duration_s: Optional[float] = Option(
         None, "--duration", min=0.1, help="Stop the script cleanly this many seconds after start."
     ),
-    rate_hz: float = typer.Option(
-        10.0, "--rate", min=0.5, max=100.0, help="CPU/GPU samples per second."
-    ),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the JSON report here."),
-    trace_path: Optional[Path] = typer.Option(
+    rate_hz: float = Option(10.0, "--rate", min=0.5, max=100.0, help="CPU/GPU samples per second."),
+    json_path: Optional[Path] = Option(None, "--json", help="Write the JSON report here."),
+    trace_path: Optional[Path] = Option(
         None, "--trace", help="Write a Chrome trace-event timeline here (opens in Perfetto)."
     ),
-    fail_if: Optional[list[str]] = typer.Option(
+    fail_if: Optional[list[str]] = Option(
         None,
         "--fail-if",
         help="Exit 1 if this holds, for CI: a verdict (input-bound) or a condition "
         "(data-wait>0.3, gpu-busy<50%). Repeatable.",
     ),
-    tune: bool = typer.Option(
+    tune: bool = Option(
         False,
         "--tune",
         help="Then re-run the script in short trials (--steps each, 40 without) with other "
         "DataLoader settings, and report the fastest measured.",
     ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the evidence."),
-    redact_private: bool = typer.Option(
+    verbose: bool = Option(False, "--verbose", "-v", help="Show the evidence."),
+    redact_private: bool = Option(
         False, "--redact", help="Replace home paths, user and host names, GPU UUIDs."
     ),
 ) -> None:
@@ -68,15 +58,18 @@ def profile(
     """
     import os
 
-    from dldoctor.profilers import gate
     from dldoctor.profilers.runner import Target
     from dldoctor.profilers.session import Options, run
 
     started = time.perf_counter()
-    try:
-        conditions = [gate.parse(text) for text in fail_if or []]
-    except gate.GateError as exc:
-        fail(str(exc))
+    conditions: list[object] = []
+    if fail_if:  # their parser only when there are some: before the script starts, it waits
+        from dldoctor.profilers import gate
+
+        try:
+            conditions = [gate.parse(text) for text in fail_if]
+        except gate.GateError as exc:
+            fail(str(exc))
     if not hasattr(os, "fork"):
         fail("dldoctor profile needs Linux or macOS (it passes a pipe to the script)")
     if not module and not Path(target).is_file():
@@ -96,7 +89,7 @@ def profile(
     elapsed = time.perf_counter() - started
     report = build(session, conditions, command, elapsed, redact_private, tuner)
     _emit_profile(report, json_path, trace_path, verbose)
-    raise typer.Exit(report.exit_code())
+    raise Exit(report.exit_code())
 
 
 def _prewarm() -> None:

@@ -8,26 +8,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-import typer
-
-from dldoctor.cli.app import app
+from dldoctor.cli.app import Argument, Exit, Option, app, echo
 from dldoctor.cli.common import OutputFormat, emit_report, ensure_writable, fail, load_matrix
 
 
 @app.command()
 def triage(
-    source: str = typer.Argument(..., metavar="FILE|-", help="The pasted text (- reads stdin)."),
-    output_format: OutputFormat = typer.Option(
+    source: str = Argument(..., metavar="FILE|-", help="The pasted text (- reads stdin)."),
+    output_format: OutputFormat = Option(
         OutputFormat.terminal, "--format", "-f", help="What to print on stdout."
     ),
-    json_path: Optional[Path] = typer.Option(
+    json_path: Optional[Path] = Option(
         None, "--json", help="Also write the JSON report to this file."
     ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Show the evidence and skipped checks."
-    ),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
-    redact_private: bool = typer.Option(
+    verbose: bool = Option(False, "--verbose", "-v", help="Show the evidence and skipped checks."),
+    strict: bool = Option(False, "--strict", help="Exit 1 on warnings too."),
+    redact_private: bool = Option(
         False,
         "--redact",
         help="Replace private values: user and host names, home paths, IP and MAC addresses, GPU UUIDs, serials, instance ids.",
@@ -69,7 +65,7 @@ def triage(
         }
     }
     if not pasted.formats:
-        typer.echo(
+        echo(
             "dldoctor: the paste shows none of the formats triage reads "
             "(collect_env, nvidia-smi, pip list, conda list, a traceback...)",
             err=True,
@@ -79,7 +75,7 @@ def triage(
         from dldoctor.report.triage_view import render_asks
 
         sys.stdout.write(render_asks(pasted.formats, pasted.notes, asks, output_format.value))
-    raise typer.Exit(report.exit_code(strict))
+    raise Exit(report.exit_code(strict))
 
 
 def _read(source: str) -> tuple[str, str]:

@@ -6,13 +6,16 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from dldoctor.matrix import parsed
 from dldoctor.matrix.signatures import Signatures
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # The data lives in compat_matrix/ at the repository root, for people who know CUDA and the
 # frameworks to review; the wheel carries it inside the package (pyproject's force-include).
@@ -180,9 +183,11 @@ def _parse(version: str | None) -> Version | None:
         return None
 
 
-def _read(name: str, root: Path) -> JSON:
+def _read(name: str, root: Path, check: Callable[[JSON], object] | None = None) -> JSON:
     try:
-        return parsed.read(root / name)
+        return parsed.read(root / name, check)
+    except MatrixError:  # the check's, naming the file and row already
+        raise
     except (OSError, ValueError) as exc:  # ValueError: TOMLDecodeError, not UTF-8
         raise MatrixError(f"{name}: {exc}") from exc
 

@@ -9,16 +9,20 @@ TOML file, and the data goes through the same validation either way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MAX_BYTES = 4 * 1024 * 1024  # a data file (or its copy) larger than this is not ours
 ENV_OFF = "DLDOCTOR_NO_CACHE"  # set (to anything) to read the TOML every time
 EDITIONS = 4  # copies kept per data file, the newest (see _forget_old_editions)
+# Hashed with the bytes of a file read with a check: bump it when a check proves more.
+CHECKED = b"\0checked 1"
 
 
 def cache_dir() -> Path | None:
@@ -34,9 +38,12 @@ def cache_dir() -> Path | None:
     return Path(base) / "dldoctor" / "matrix"
 
 
-def read(path: Path) -> dict[str, Any]:
+def read(path: Path, check: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any]:
     """The TOML document at path, from its parsed copy when one exists for these bytes.
 
+    ``check`` validates a freshly parsed document, raising to refuse it, before its copy is
+    written: a copy made with a check holds only data that passed it (and is named apart from
+    one made without), so what the check proves need not be proved again on every read.
     Raises OSError, or ValueError (TOMLDecodeError, UnicodeDecodeError) for a bad file.
     """
     with open(path, "rb") as f:
@@ -44,14 +51,31 @@ def read(path: Path) -> dict[str, Any]:
     if len(data) > MAX_BYTES:
         raise OSError(f"larger than {MAX_BYTES} bytes")
     folder = cache_dir()
-    if folder is None:
-        return _parse(data)
-    copy = folder / f"{path.stem}-{hashlib.sha256(data).hexdigest()[:32]}.json"
-    doc = _load_copy(copy)
-    if doc is None:
-        doc = _parse(data)
+    digest = _sha256(data + (CHECKED if check is not None else b"")).hexdigest()[:32]
+    copy = None if folder is None else folder / f"{path.stem}-{digest}.json"
+    kept = None if copy is None else _load_copy(copy)
+    if kept is not None:
+        return kept
+    doc = _parse(data)
+    if check is not None:
+        check(doc)
+    if copy is not None:
         _write_copy(copy, doc)
     return doc
+
+
+def _sha256(data: bytes) -> Any:
+    """hashlib's SHA-256 without hashlib's import: hashlib loads OpenSSL (~6 ms, more than the
+    rest of reading the matrix), CPython's own SHA-256 module is ~1 ms; hashlib where a build
+    lacks it."""
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found]  # CPython 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found]  # CPython 3.9-3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
 
 
 def _parse(data: bytes) -> dict[str, Any]:

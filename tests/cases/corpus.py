@@ -282,7 +282,7 @@ def judge(
     case: Case, matrix: Matrix, workdir: Path, subprocess_run: bool = False
 ) -> tuple[int, JSON]:
     """Exit code and JSON report of `dldoctor check --from <report> --format json`: the real
-    command line, in this process (typer's runner) or, with ``subprocess_run``, in a child."""
+    command line, in this process or, with ``subprocess_run``, in a child."""
     path = workdir / f"{case.name}.report.json"
     path.write_text(json.dumps(report_of(case, matrix), indent=1), encoding="utf-8")
     argv = ["check", "--from", str(path), "--format", "json"]
@@ -297,15 +297,26 @@ def judge(
         )
         code, out, err = result.returncode, result.stdout, result.stderr
     else:
-        from typer.testing import CliRunner
-
-        from dldoctor.cli import app
-
-        ran = CliRunner().invoke(app, argv)
-        code, out, err = ran.exit_code, ran.stdout, repr(ran.exception)
+        code, out, err = _in_process(argv)
     if code not in (0, 1):
         raise AssertionError(f"{case.name}: exit {code}: {err.strip()}")
     return code, json.loads(out)
+
+
+def _in_process(argv: list[str]) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of the command line run in this process."""
+    import contextlib
+    import io
+
+    from dldoctor.cli import app
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            app(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
 
 
 def primary_code(report: JSON) -> str | None:

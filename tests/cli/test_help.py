@@ -13,10 +13,7 @@ from dldoctor.cli import app
 
 
 def _commands() -> list[tuple[str, str]]:
-    return [
-        (c.name or c.callback.__name__, inspect.getdoc(c.callback) or "")
-        for c in app.registered_commands
-    ]
+    return [(name, inspect.getdoc(func) or "") for name, func in app.commands.items()]
 
 
 @pytest.mark.parametrize(("name", "doc"), _commands())

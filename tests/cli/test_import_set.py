@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -26,7 +27,11 @@ NOT_ON_THE_QUICK_PATH = {
     "importlib.metadata": "distributions are read directly (it imports the email package)",
     "email": "see importlib.metadata",
     "rich": "the terminal view is plain ANSI",
-    "pydantic": "typer is pinned below the release that imports it",
+    "typer": "the command line is argparse, built for the invoked command only",
+    "click": "see typer",
+    "shellingham": "see typer",
+    "pydantic": "nothing here validates with it",
+    "hashlib": "it loads OpenSSL: the matrix copies are named with CPython's own SHA-256",
     "ctypes": "NVML is asked in a child, and only where a driver library exists",
     "pynvml": "see ctypes",
     "asyncio": "nothing here is asynchronous",
@@ -68,3 +73,72 @@ def test_the_quick_check_imports_nothing_it_does_not_need(tmp_path: Path) -> Non
     }
     assert offending == {}
     assert "dldoctor.checks.registry" in loaded  # and the list is of a run that judged
+
+
+# `dldoctor profile SCRIPT`: dldoctor's own process, and the script's before its first line
+# (what a plain `python SCRIPT` has not imported by then is the bootstrap's cost).
+NOT_IN_PROFILE = {
+    "typer": "the command line is argparse, built for the invoked command only",
+    "click": "see typer",
+    "rich": "the summary is plain ANSI",
+    "dldoctor.checks": "profiling judges no installation",
+    "dldoctor.matrix": "see dldoctor.checks",
+    "dldoctor.profilers.gate": "only --fail-if needs it",
+}
+NOT_BEFORE_THE_SCRIPT = {
+    "typing": "the bootstrap's annotations are never evaluated",
+    "pkgutil": "the script runs as python runs it, without runpy.run_path (which imports it)",
+    "argparse": "the command line is dldoctor's, not the script's",
+    "inspect": "see argparse",
+    "dataclasses": "the recorder needs none",
+    "pathlib": "see dataclasses",
+    "subprocess": "the bootstrap starts no process",
+    "socket": "events go down an inherited pipe",
+    "dldoctor.cli": "see argparse",
+    "dldoctor.facts": "the script's process gathers nothing",
+    "typer": "see argparse",
+    "click": "see argparse",
+}
+
+PROFILE_PROGRAM = """
+import json, runpy, sys
+sys.argv = ["dldoctor", "profile", sys.argv[1]]
+try:
+    runpy.run_module("dldoctor", run_name="__main__")
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+FIRST_LINE = "import sys\nprint(sorted(sys.modules))\n"
+
+
+def _offending(loaded: set[str], bound: dict[str, str]) -> dict[str, str]:
+    return {
+        name: why
+        for name, why in bound.items()
+        if any(m == name or m.startswith(name + ".") for m in loaded)
+    }
+
+
+def test_a_profile_run_and_the_script_before_its_first_line_import_nothing_they_need_not(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "first_line.py"
+    script.write_text(FIRST_LINE)
+    plain = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", PROFILE_PROGRAM, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    ours = set(json.loads(run.stderr.strip().splitlines()[-1]))
+    assert "dldoctor.profilers.session" in ours  # a run that profiled
+    assert _offending(ours, NOT_IN_PROFILE) == {}
+    before = set(ast.literal_eval(run.stdout.splitlines()[0]))
+    assert "dldoctor.profilers.child.bootstrap" in before  # the script ran under dldoctor
+    extra = before - set(ast.literal_eval(plain.stdout.splitlines()[0]))
+    assert _offending(extra, NOT_BEFORE_THE_SCRIPT) == {}

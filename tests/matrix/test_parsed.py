@@ -156,3 +156,23 @@ def test_a_check_with_copies_in_place_does_not_import_the_toml_parser(
     first = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     again = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert (first.stdout.strip(), again.stdout.strip()) == ("True", "False")
+
+
+def test_a_check_runs_before_the_copy_is_written_and_its_copy_is_named_apart(
+    tmp_path: Path, cache: Path
+) -> None:
+    path = _toml(tmp_path, "v = 1\n")
+    checked: list[object] = []
+
+    def refuse(doc: dict[str, object]) -> None:
+        checked.append(doc)
+        raise ValueError("refused")
+
+    for _ in range(2):  # refused on every read: nothing refused is kept
+        with pytest.raises(ValueError, match="refused"):
+            parsed.read(path, refuse)
+    assert len(checked) == 2 and list(cache.glob("table-*.json")) == []
+    assert parsed.read(path) == {"v": 1}  # unchecked: a copy of its own
+    assert parsed.read(path, checked.append) == parsed.read(path, checked.append) == {"v": 1}
+    assert len(checked) == 3  # the second checked read came from the checked copy
+    assert len(list(cache.glob("table-*.json"))) == 2  # an unchecked copy proves nothing

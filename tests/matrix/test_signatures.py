@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from dldoctor.matrix import _read, data_dir, load
+from dldoctor.matrix import MatrixError, _read, data_dir, load, parsed, signatures
 from dldoctor.matrix.signatures import load_signatures, scan
 
 ROWS = load().signatures.rows
@@ -131,3 +131,35 @@ def test_an_id_listed_twice_is_refused():
     doc["signature"].append(copy.deepcopy(doc["signature"][0]))
     with pytest.raises(ValueError, match="id listed twice"):
         load_signatures(doc)
+
+
+def test_every_shipped_pattern_compiles_and_each_title_names_only_its_groups():
+    assert len(load_signatures(DOC).rows) == len(ROWS)  # what the copy's build checks
+
+
+ROW = """[[signature]]
+id = "a-b"
+cause = "a-b"
+code = "DD611"
+severity = "error"
+title = "{framework} saw {x}"
+source = "https://example.org/1"
+patterns = [PATTERN]
+"""
+
+
+def test_a_broken_pattern_is_refused_at_load_on_every_run_and_a_good_one_compiled_at_use(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(parsed.ENV_OFF, raising=False)
+    (tmp_path / "signatures.toml").write_text(ROW.replace("PATTERN", repr("(?P<x>y")))
+    for _ in range(2):  # the first run wrote no copy for the second to trust
+        with pytest.raises(MatrixError, match=r"signature #1 \(a-b\): bad pattern"):
+            signatures.read(tmp_path)
+    (tmp_path / "signatures.toml").write_text(ROW.replace("PATTERN", repr("(?P<x>y)")))
+    signatures.read(tmp_path)  # validated, and its copy written
+    (row,) = signatures.read(tmp_path).rows  # from the copy
+    assert "patterns" not in vars(row)  # not compiled until a text is scanned
+    (match,) = scan("y", signatures.read(tmp_path))
+    assert match.title() == "the framework saw y" and "patterns" in vars(match.signature)

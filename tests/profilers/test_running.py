@@ -290,3 +290,18 @@ def test_a_warning_raised_through_a_dldoctor_wrapper_points_at_the_scripts_line(
     result, _ = profile(tmp_path, str(script), cwd=tmp_path)
     assert plain.stderr.startswith(f"{script}:12: UserWarning: noisy forward")
     assert result.stderr.startswith(plain.stderr)  # not a dldoctor file
+
+
+def test_a_script_compiles_as_python_compiles_it_its_coding_and_no_future_of_ours(tmp_path):
+    """The script's own coding cookie is read, and the bootstrap's `from __future__ import
+    annotations` does not leak into it: an annotation naming nothing fails as in a plain run."""
+    script = tmp_path / "coded.py"
+    script.write_bytes(
+        b"# -*- coding: latin-1 -*-\nprint(repr('\xe9'), __name__, bool(__annotations__) is False)\n"
+        b"def f(x: no_such_name) -> None: ...\n"
+    )
+    plain = _python(str(script), cwd=tmp_path)
+    result, _ = profile(tmp_path, str(script), cwd=tmp_path)
+    assert plain.stdout == result.stdout == "'é' __main__ True\n"
+    assert plain.returncode == result.returncode == 1
+    assert "NameError: name 'no_such_name' is not defined" in result.stderr
