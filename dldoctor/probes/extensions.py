@@ -17,6 +17,7 @@ from dldoctor.facts.queries import canonical
 from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
 from dldoctor.probes.collect import new_record
+from dldoctor.probes.gate import UNGATED, Turn
 
 JSON = dict[str, Any]
 MAX_EXTENSIONS = 16  # children; the rest are listed as not probed
@@ -107,14 +108,17 @@ def run_extension(
     how: tuple[Any, tuple[int | None, str, str, int], threading.Event, float],
     run_group: Callable[..., tuple[dict[str, JSON], list[str]]],
     notify: Callable[[Any], None] = lambda event: None,
+    turn: Turn = UNGATED,
 ) -> tuple[dict[str, JSON], list[str]]:
     """One extension in its own child, as a framework is probed: ``run_group`` is the probes'
     own (probe._probe_group: the same harness and runner). ``how``: the probe options, where
     the children run, the cancel flag, and the deadline of all extension children; ``notify``
-    gets the progress events (the live display shows extensions beside frameworks)."""
+    gets the progress events (the live display shows extensions beside frameworks); ``turn``
+    its place among the children (probes/gate.py)."""
     name, settings = job_of
     options, where, cancel, deadline = how
     if cancel.is_set() or time.monotonic() >= deadline:
+        turn.finished()
         record = new_record()
         record["status"] = "interrupted" if cancel.is_set() else "skip"
         record["reason"] = (
@@ -130,5 +134,5 @@ def run_extension(
         notify(event)
 
     jobs = lambda: [job(name, settings)]  # noqa: E731  (read when the child starts)
-    records, errors = run_group((name,), jobs, options, where, forward, cancel, threading.Event())
+    records, errors = run_group((name,), jobs, options, where, forward, cancel, turn)
     return {name: settle(records[name], settings)}, errors

@@ -17,14 +17,14 @@ from dldoctor.matrix import Matrix
 from dldoctor.probes import extensions as ext_planning
 from dldoctor.probes import plan as planning
 from dldoctor.probes.collect import ChildRecords
+from dldoctor.probes.gate import UNGATED, Gate, Turn
 from dldoctor.probes.loads import annotate
-from dldoctor.probes.runner import run_child
+from dldoctor.probes.runner import ChildOutcome, run_child
 
 JSON = dict[str, Any]
 GIB = 1 << 30
 DEFAULT_TIMEOUT_S = 60.0
-COMPILE_TIMEOUT_S = 300.0
-SPAWN_WAIT_S = 5.0  # the longest the next child waits for the one before it to be running  # torch.compile under --full: a C++ toolchain, minutes on small machines
+COMPILE_TIMEOUT_S = 300.0  # torch.compile under --full: a C++ toolchain, minutes on small machines
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,9 @@ def start_probes(
 
     ``facts`` need hold only the system and interpreter sections: the plan reads the installed
     frameworks, the usable cores and the memory. The children are started one after another,
-    the longest first, each once the one before it is running: on two cores the long pole
-    (TensorFlow's import) starts at t=0 and is never queued behind a short one.
+    the longest first, each once the one before it is running and a core is free for it
+    (probes/gate.py): on two cores the long pole (TensorFlow's import) starts at t=0 and has
+    its core to itself while the short ones follow one another on the other.
     """
     return Running(facts, matrix, options, on_event or (lambda event: None))
 
@@ -121,14 +122,15 @@ class Running:
         }
         if not plan.groups and not self.ext_plan.jobs:
             return
-        cores = (facts.system.get("cpu") or {}).get("usable_cores")
-        nice = planning.niceness(plan.groups, cores if isinstance(cores, int) else os.cpu_count())
+        usable = (facts.system.get("cpu") or {}).get("usable_cores")
+        cores = usable if isinstance(usable, int) and usable > 0 else (os.cpu_count() or 1)
+        nice = planning.niceness(plan.groups, cores)
+        self.gate = Gate(cores, self.cancelled)
         self.workdir = tempfile.TemporaryDirectory(prefix="dldoctor-probe-")
         where = self.workdir.name, os.path.join(self.workdir.name, "accelerator.lock")
         self.pool = ThreadPoolExecutor(max_workers=max(1, len(plan.groups)))
         try:
             for group in planning.launch_order(plan.groups):
-                spawned = threading.Event()
                 self.futures.append(
                     self.pool.submit(
                         _run_group,
@@ -138,11 +140,9 @@ class Running:
                         (memory, *where, nice[group]),
                         notify,
                         self.cancelled,
-                        spawned,
+                        self.gate.turn(),
                     )
                 )
-                # The next child once this one exists (a bound: a wedged fork must not stall us).
-                spawned.wait(SPAWN_WAIT_S)
             self._start_extensions(options, (memory, *where, planning.NICE), notify)
         except BaseException:  # Ctrl-C while starting them: the ones started are killed
             self.cancel()
@@ -168,6 +168,7 @@ class Running:
                     (options, where, self.cancelled, deadline),
                     _probe_group,
                     notify,
+                    self.gate.turn(),  # after every framework's (the pool keeps their order)
                 )
             )
 
@@ -234,14 +235,9 @@ def _run_group(
     where: tuple[int | None, str, str, int],
     notify: Callable[[ProbeEvent], None],
     cancel: threading.Event,
-    spawned: threading.Event,
+    turn: Turn,
 ) -> tuple[dict[str, JSON], list[str]]:
-    try:
-        return _probe_group(
-            group, lambda: _jobs(group, plan), options, where, notify, cancel, spawned
-        )
-    finally:
-        spawned.set()  # whatever happened, the next child need not wait for this one
+    return _probe_group(group, lambda: _jobs(group, plan), options, where, notify, cancel, turn)
 
 
 def _jobs(group: tuple[str, ...], plan: planning.Plan) -> list[JSON]:
@@ -255,7 +251,22 @@ def _probe_group(
     where: tuple[int | None, str, str, int],
     notify: Callable[[ProbeEvent], None],
     cancel: threading.Event,
-    spawned: threading.Event,
+    turn: Turn = UNGATED,
+) -> tuple[dict[str, JSON], list[str]]:
+    try:
+        return _gated_group(group, jobs, options, where, notify, cancel, turn)
+    finally:
+        turn.finished()  # whatever happened: its core, or its place in the order, is free
+
+
+def _gated_group(
+    group: tuple[str, ...],
+    jobs: Callable[[], list[JSON]],
+    options: ProbeOptions,
+    where: tuple[int | None, str, str, int],
+    notify: Callable[[ProbeEvent], None],
+    cancel: threading.Event,
+    turn: Turn,
 ) -> tuple[dict[str, JSON], list[str]]:
     memory, workdir, lock, nice = where
     records = ChildRecords(list(group), workdir)
@@ -275,6 +286,12 @@ def _probe_group(
         for key in group:
             records.records[key].update(status="skip", reason=f"probe unavailable: {exc}")
         return records.records, [f"probe source unreadable: {exc}"]
+    for key in group:
+        notify(ProbeEvent("phase", key, "waiting for a free core"))
+    if not turn.wait():  # Ctrl-C (or the static facts failed) before a core was free for it
+        for name in records.finish(ChildOutcome(cancelled=True), memory):
+            notify(ProbeEvent("end", name, record=records.records[name]))
+        return records.records, []
     for key in group:
         notify(ProbeEvent("start", key, "starting" if key == group[0] else f"after {group[0]}"))
 
@@ -298,7 +315,7 @@ def _probe_group(
         on_message=on_message,
         cancel=cancel,
         memory_limit_bytes=memory,
-        on_spawn=spawned.set,
+        on_spawn=turn.started,
     )
     for name in records.finish(outcome, memory):
         notify(ProbeEvent("end", name, record=records.records[name]))
