@@ -80,6 +80,45 @@ def make_plan(
     return ExtensionPlan(jobs, not_probed)
 
 
+def shared(
+    jobs: dict[str, JSON], groups: tuple[tuple[str, ...], ...]
+) -> dict[tuple[str, ...], dict[str, JSON]]:
+    """The extensions probed in their framework's own child, after its probe, by that child's
+    group: each imports torch again in a child of its own otherwise (~2.5 CPU s each)."""
+    heads = {group[0]: group for group in groups}
+    found: dict[tuple[str, ...], dict[str, JSON]] = {}
+    for name, settings in jobs.items():
+        after = list(settings.get("after") or [])
+        if len(after) == 1 and after[0] in heads:
+            found.setdefault(heads[after[0]], {})[name] = settings
+    return found
+
+
+def unstarted(record: JSON) -> bool:
+    """A record its child never began (it died first, or could not start): no duration."""
+    return record.get("duration_s") is None and record.get("status") != "interrupted"
+
+
+def after_framework(
+    records: dict[str, JSON],
+    extensions: dict[str, JSON],
+    again: Callable[[str, JSON], tuple[dict[str, JSON], list[str]]],
+) -> tuple[dict[str, JSON], list[str]]:
+    """The records of extensions run in their framework's child, judged as in a child of their
+    own: a framework that failed is settled as ever, and the extensions the child never began
+    (one before them crashed it, or hung until killed) each get a child of their own, ``again``,
+    so that one extension's crash never costs another its verdict."""
+    errors: list[str] = []
+    for name, settings in extensions.items():
+        if unstarted(records[name]):
+            more, said = again(name, settings)
+            records[name] = more[name]
+            errors += said
+        else:
+            settle(records[name], settings)
+    return records, errors
+
+
 def job(name: str, options: JSON) -> JSON:
     """One extension's child arguments: the extension probe module as source."""
     return {

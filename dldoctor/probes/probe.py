@@ -128,44 +128,53 @@ class Running:
         self.gate = Gate(cores, self.cancelled)
         self.workdir = tempfile.TemporaryDirectory(prefix="dldoctor-probe-")
         where = self.workdir.name, os.path.join(self.workdir.name, "accelerator.lock")
+        self.deadline = self.started + ext_planning.BUDGET_TIMEOUTS * options.timeout_s
+        # torch's extensions run in torch's child, after its probe: torch is imported once.
+        shared = ext_planning.shared(self.ext_plan.jobs, plan.groups)
+        ext_where = (memory, *where, planning.NICE)
+
+        def again(name: str, settings: JSON) -> tuple[dict[str, JSON], list[str]]:
+            how = (options, ext_where, self.cancelled, self.deadline)
+            turn = self.gate.turn()
+            return ext_planning.run_extension((name, settings), how, _probe_group, notify, turn)
+
         self.pool = ThreadPoolExecutor(max_workers=max(1, len(plan.groups)))
         try:
             for group in planning.launch_order(plan.groups):
                 self.futures.append(
                     self.pool.submit(
                         _run_group,
-                        group,
-                        plan,
+                        (group, plan, shared.get(group) or {}),
                         options,
                         (memory, *where, nice[group]),
                         notify,
-                        self.cancelled,
-                        self.gate.turn(),
+                        (self.cancelled, self.gate.turn(), again),
                     )
                 )
-            self._start_extensions(options, (memory, *where, planning.NICE), notify)
+            alone = {n: s for n, s in self.ext_plan.jobs.items() if not _in(shared, n)}
+            self._start_extensions(alone, options, ext_where, notify)
         except BaseException:  # Ctrl-C while starting them: the ones started are killed
             self.cancel()
             raise
 
     def _start_extensions(
         self,
+        jobs: dict[str, JSON],
         options: ProbeOptions,
         where: tuple[int | None, str, str, int],
         notify: Callable[[ProbeEvent], None],
     ) -> None:
-        """One child per extension, WORKERS at a time and niced (the frameworks' probes come
-        first), all of them within BUDGET_TIMEOUTS probe timeouts."""
-        if not self.ext_plan.jobs:
+        """One child per extension not run in its framework's child, WORKERS at a time and
+        niced (the frameworks' probes come first), all within BUDGET_TIMEOUTS probe timeouts."""
+        if not jobs:
             return
         self.ext_pool = ThreadPoolExecutor(max_workers=ext_planning.WORKERS)
-        deadline = self.started + ext_planning.BUDGET_TIMEOUTS * options.timeout_s
-        for name, settings in self.ext_plan.jobs.items():
+        for name, settings in jobs.items():
             self.ext_futures.append(
                 self.ext_pool.submit(
                     ext_planning.run_extension,
                     (name, settings),
-                    (options, where, self.cancelled, deadline),
+                    (options, where, self.cancelled, self.deadline),
                     _probe_group,
                     notify,
                     self.gate.turn(),  # after every framework's (the pool keeps their order)
@@ -189,11 +198,10 @@ class Running:
             self.cancel()
             raise
         self._close()
-        for records, errors in results[: len(self.futures)]:
-            self.section["frameworks"].update(records)
-            self.section["errors"] += errors
-        for records, errors in results[len(self.futures) :]:
-            self.section["extensions"].update(records)
+        for records, errors in results:  # a framework's child holds its extensions' records too
+            for name, record in records.items():
+                part = "extensions" if name in self.ext_plan.jobs else "frameworks"
+                self.section[part][name] = record
             self.section["errors"] += errors
         for record in self.section["frameworks"].values():
             try:
@@ -228,20 +236,40 @@ class Running:
             self.workdir = None
 
 
+def _in(shared: dict[tuple[str, ...], dict[str, JSON]], name: str) -> bool:
+    return any(name in extensions for extensions in shared.values())
+
+
 def _run_group(
-    group: tuple[str, ...],
-    plan: planning.Plan,
+    what: tuple[tuple[str, ...], planning.Plan, dict[str, JSON]],
     options: ProbeOptions,
     where: tuple[int | None, str, str, int],
     notify: Callable[[ProbeEvent], None],
-    cancel: threading.Event,
-    turn: Turn,
+    control: tuple[threading.Event, Turn, Callable[..., tuple[dict[str, JSON], list[str]]]],
 ) -> tuple[dict[str, JSON], list[str]]:
-    return _probe_group(group, lambda: _jobs(group, plan), options, where, notify, cancel, turn)
+    """One framework group's child, then the extensions given to run after it in that child
+    (``what``: the group, the plan, those extensions; ``control``: the cancel flag, the child's
+    turn, and how an extension gets a child of its own when this one never began it)."""
+    group, plan, extensions = what
+    cancel, turn, again = control
 
+    def jobs() -> list[JSON]:
+        mine = [planning.job(k, plan.companions.get(k, []), plan.options.get(k)) for k in group]
+        return mine + [ext_planning.job(name, s) for name, s in extensions.items()]
 
-def _jobs(group: tuple[str, ...], plan: planning.Plan) -> list[JSON]:
-    return [planning.job(key, plan.companions.get(key, []), plan.options.get(key)) for key in group]
+    def forward(event: ProbeEvent) -> None:  # an extension's record as it will be judged
+        if event.framework in extensions and isinstance(event.record, dict):
+            if ext_planning.unstarted(event.record):
+                return  # not its end: it is probed again, in a child of its own
+            ext_planning.settle(event.record, extensions[event.framework])
+        notify(event)
+
+    names = (*group, *extensions)
+    records, errors = _probe_group(names, jobs, options, where, forward, cancel, turn)
+    if not extensions:
+        return records, errors
+    records, more = ext_planning.after_framework(records, extensions, again)
+    return records, errors + more
 
 
 def _probe_group(
