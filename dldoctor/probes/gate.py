@@ -6,8 +6,9 @@ where Linux schedules by autogroup (the default on many distributions): each chi
 session and autogroup, and a process's nice value weighs only within its autogroup. So a child
 is admitted only when fewer than ``slots`` admitted ones are using the CPU; the longest, first
 in the order, runs alone on its core. A child that waits (a wedged driver, a lock) is seen idle
-by its CPU time in /proc and stops holding its slot, so a hang delays the others by a sample,
-not by its timeout. Where /proc cannot be read, every admitted child counts as busy.
+by its CPU time in /proc (time spent waiting for a CPU counts as busy) and stops holding its
+slot, so a hang delays the others by a sample, not by its timeout. Where /proc cannot be read,
+every admitted child counts as busy.
 """
 
 from __future__ import annotations
@@ -18,21 +19,29 @@ import time
 from dataclasses import dataclass
 
 SAMPLE_S = 0.25  # how often a waiting child looks at the running ones' CPU time
-IDLE_SHARE = 0.25  # of one core: a child using less than this over a sample is waiting
+IDLE_SHARE = 0.25  # of one core: a child using (or waiting for) less over a sample is idle
 SPAWN_WAIT_S = 5.0  # the longest the next child waits for the one before it to be running
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # of /proc/PID/stat
 
 
-def cpu_ticks(pid: int) -> int | None:
-    """The process's user + system CPU time in clock ticks (all its threads), None if unknown."""
+def busy_seconds(pid: int, proc: str = "/proc") -> float | None:
+    """Seconds the process used a CPU (all its threads) or waited for one (its main thread's
+    time on a run queue), None if unknown. The wait counts as use: on a machine loaded by
+    others a child that gets a fifth of a core is starved, not idle."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
             stat = f.read(4096)
         # The command name (field 2) may hold spaces and parentheses: count from its end.
         fields = stat[stat.rindex(b")") + 2 :].split()
-        return int(fields[11]) + int(fields[12])
+        used = (int(fields[11]) + int(fields[12])) / _TICKS
     except (OSError, ValueError, IndexError):
         return None
+    try:
+        with open(f"{proc}/{pid}/schedstat", "rb") as f:
+            waited = int(f.read(256).split()[1]) / 1e9  # ns; absent without schedstats
+    except (OSError, ValueError, IndexError):
+        waited = 0.0
+    return used + waited
 
 
 class Gate:
@@ -47,7 +56,7 @@ class Gate:
         self.turn_since = time.monotonic()
         self.running: dict[int, int | None] = {}  # ticket → its child's pid (None: not known)
         self.gone: set[int] = set()  # tickets that ended without starting a child
-        self.samples: dict[int, tuple[float, int]] = {}  # ticket → (when, its child's CPU ticks)
+        self.samples: dict[int, tuple[float, float]] = {}  # ticket → (when, busy_seconds)
 
     def turn(self) -> Turn:
         """The next place in the launch order (taken in that order, by one thread)."""
@@ -97,17 +106,17 @@ class Gate:
         """Admitted children using the CPU: those not seen idle over the last sample."""
         now, busy = time.monotonic(), 0
         for ticket, pid in self.running.items():
-            ticks = cpu_ticks(pid) if pid is not None else None
-            if ticks is None:
+            used = busy_seconds(pid) if pid is not None else None
+            if used is None:
                 busy += 1
                 continue
             sample = self.samples.get(ticket)
             if sample is None or now - sample[0] < SAMPLE_S / 2:  # too soon to judge it
                 busy += 1
-                self.samples.setdefault(ticket, (now, ticks))
+                self.samples.setdefault(ticket, (now, used))
                 continue
-            self.samples[ticket] = (now, ticks)
-            if (ticks - sample[1]) / _TICKS >= IDLE_SHARE * (now - sample[0]):
+            self.samples[ticket] = (now, used)
+            if used - sample[1] >= IDLE_SHARE * (now - sample[0]):
                 busy += 1
         return busy
 

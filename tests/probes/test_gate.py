@@ -13,7 +13,7 @@ import pytest
 
 from dldoctor.matrix import load
 from dldoctor.probes import gate as gating
-from dldoctor.probes.gate import Gate, cpu_ticks
+from dldoctor.probes.gate import Gate, busy_seconds
 from dldoctor.probes.probe import ProbeEvent, ProbeOptions, start_probes
 from tests.probes.fakes import HANG
 from tests.probes.test_schedule import facts_with, fake_site
@@ -45,13 +45,13 @@ class Waiter:
 @pytest.fixture
 def spinning(monkeypatch):
     """Every child reads as using a whole core (the /proc reader is the seam)."""
-    ticks = {"n": 0}
+    used = {"s": 0.0}
 
-    def busy(pid: int) -> int:
-        ticks["n"] += 10_000
-        return ticks["n"]
+    def busy(pid: int) -> float:
+        used["s"] += 100.0
+        return used["s"]
 
-    monkeypatch.setattr(gating, "cpu_ticks", busy)
+    monkeypatch.setattr(gating, "busy_seconds", busy)
 
 
 def test_a_ticket_waits_for_the_one_before_it_to_start(spinning):
@@ -122,13 +122,38 @@ def test_cancelling_lets_every_waiting_ticket_go_without_starting(spinning):
 def test_the_cpu_time_of_a_process_is_read_from_proc():
     if not os.path.exists(f"/proc/{os.getpid()}/stat"):
         pytest.skip("no /proc here")
-    before = cpu_ticks(os.getpid())
+    before = busy_seconds(os.getpid())
     deadline = time.process_time() + 0.2
     while time.process_time() < deadline:  # burn 0.2 CPU s
         pass
-    after = cpu_ticks(os.getpid())
-    assert isinstance(before, int) and isinstance(after, int) and after > before
-    assert cpu_ticks(2**22 + 12345) is None  # no such process
+    after = busy_seconds(os.getpid())
+    assert isinstance(before, float) and isinstance(after, float) and after >= before + 0.15
+    assert busy_seconds(2**22 + 12345) is None  # no such process
+
+
+def fake_proc(root: Any, pid: int, stat: str, schedstat: str | None) -> str:
+    folder = root / str(pid)
+    folder.mkdir(parents=True)
+    (folder / "stat").write_text(stat)
+    if schedstat is not None:
+        (folder / "schedstat").write_text(schedstat)
+    return str(root)
+
+
+# Fields 14 and 15 (utime, stime: 300 and 100 ticks); the name holds ") (" as a name may.
+STAT = "4242 (a) (b) S 1 4242 4242 0 -1 4194304 100 0 0 0 300 100 0 0 20 0 1 0 5 0 0\n"
+
+
+def test_a_child_starved_of_the_cpu_by_others_still_counts_as_busy(tmp_path):
+    """Its time waiting on a run queue (/proc/PID/schedstat, ns) counts: a machine loaded by
+    other work must not look like idle children to the gate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    proc = fake_proc(tmp_path, 4242, STAT, "1000 2500000000 7\n")
+    assert busy_seconds(4242, proc) == pytest.approx(400 / ticks + 2.5)
+    without = fake_proc(tmp_path / "old", 4242, STAT, None)  # a kernel without schedstats
+    assert busy_seconds(4242, without) == pytest.approx(400 / ticks)
+    broken = fake_proc(tmp_path / "broken", 4242, "4242 (a) S 1", None)
+    assert busy_seconds(4242, broken) is None
 
 
 def test_a_hung_probe_does_not_hold_the_only_core_for_its_timeout(tmp_path):
