@@ -21,6 +21,9 @@ from dataclasses import dataclass
 SAMPLE_S = 0.25  # how often a waiting child looks at the running ones' CPU time
 IDLE_SHARE = 0.25  # of one core: a child using (or waiting for) less over a sample is idle
 SPAWN_WAIT_S = 5.0  # the longest the next child waits for the one before it to be running
+# The longest a child holds its core: past this the next one starts beside it anyway (as all
+# once did). Where /proc cannot be read (macOS, Windows) this alone ends a hung child's hold.
+HOLD_S = 15.0
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # of /proc/PID/stat
 
 
@@ -55,6 +58,7 @@ class Gate:
         self.serving = 0  # the next ticket to start
         self.turn_since = time.monotonic()
         self.running: dict[int, int | None] = {}  # ticket → its child's pid (None: not known)
+        self.since: dict[int, float] = {}  # ticket → when its child started
         self.gone: set[int] = set()  # tickets that ended without starting a child
         self.samples: dict[int, tuple[float, float]] = {}  # ticket → (when, busy_seconds)
 
@@ -82,6 +86,7 @@ class Gate:
         """``ticket``'s child exists: the next ticket's turn."""
         with self.cond:
             self.running[ticket] = pid
+            self.since[ticket] = time.monotonic()
             if self.serving == ticket:
                 self._advance()
             self.cond.notify_all()
@@ -90,6 +95,7 @@ class Gate:
         """``ticket`` is over, whether its child ran or not: its slot, or its turn, is free."""
         with self.cond:
             self.running.pop(ticket, None)
+            self.since.pop(ticket, None)
             self.samples.pop(ticket, None)
             self.gone.add(ticket)
             while self.serving in self.gone:
@@ -106,6 +112,8 @@ class Gate:
         """Admitted children using the CPU: those not seen idle over the last sample."""
         now, busy = time.monotonic(), 0
         for ticket, pid in self.running.items():
+            if now - self.since[ticket] > HOLD_S:
+                continue
             used = busy_seconds(pid) if pid is not None else None
             if used is None:
                 busy += 1

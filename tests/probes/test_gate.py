@@ -77,6 +77,16 @@ def test_a_busy_child_holds_its_core_until_it_ends(spinning):
     assert waiter.seen == ["first finished"]
 
 
+def test_a_busy_child_holds_its_core_only_so_long(spinning, monkeypatch):
+    monkeypatch.setattr(gating, "HOLD_S", 0.5)
+    gate = Gate(1, threading.Event())
+    first, second = gate.turn(), gate.turn()
+    first.started(None)  # not readable in /proc (as on Windows): busy until the hold ends
+    waiter = Waiter(gate, second.ticket, [])
+    assert waiter.join() is True
+    assert second.ticket not in gate.gone and first.ticket in gate.running  # still running
+
+
 def test_with_a_core_to_spare_the_next_child_starts_beside_a_busy_one(spinning):
     gate = Gate(2, threading.Event())
     first, second = gate.turn(), gate.turn()
