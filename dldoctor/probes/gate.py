@@ -8,7 +8,7 @@ is admitted only when fewer than ``slots`` admitted ones are using the CPU; the 
 in the order, runs alone on its core. A child that waits (a wedged driver, a lock) is seen idle
 by its CPU time in /proc (time spent waiting for a CPU counts as busy) and stops holding its
 slot, so a hang delays the others by a sample, not by its timeout. Where /proc cannot be read,
-every admitted child counts as busy.
+every admitted child counts as busy, for HOLD_S at most.
 """
 
 from __future__ import annotations
