@@ -7,7 +7,9 @@ child's own CPU seconds, start and end are known; then, one after another, a chi
 import of each framework (``python -c "import X; os._exit(0)"``: no interpreter teardown, as the
 probe harness skips it too). Rounds alternate the order; medians. What a child uses beyond its
 import is its probe: the runtime facts, the smoke tests, the harness.
-Usage: python benchmarks/bench_children.py [--runs 3]   (Linux; the frameworks installed)
+With ``--phases`` the children's harness is patched (in the benchmark only) to report each
+phase's CPU and wall seconds: the import, the runtime facts, each smoke test.
+Usage: python benchmarks/bench_children.py [--runs 3] [--phases]   (Linux; the frameworks installed)
 """
 
 from __future__ import annotations
@@ -56,6 +58,25 @@ def started(self, args, *rest, **kw):
         names[self.pid] = (os.path.basename(str(args[0])), time.perf_counter() - t0)
 
 subprocess.Popen.__init__ = started
+phases = []
+if os.environ.get("BENCH_PHASES"):  # each phase's CPU seconds, reported by a patched harness
+    import dldoctor.probes.probe as probe
+    real_run = probe.run_child
+
+    def run_child(argv, args, *rest, **kw):
+        end = 'if __name__ == "__main__":\n    main()'
+        src = argv[-1].replace(end, PATCH + end)
+        heard = kw.get("on_message")
+
+        def on_message(m):
+            if m.get("type") == "bench_cpu":
+                phases.append([m["framework"], m["phase"], m["cpu"], m["wall"]])
+            if heard:
+                heard(m)
+
+        return real_run([*argv[:-1], src], args, *rest, **{**kw, "on_message": on_message})
+
+    probe.run_child = run_child
 sys.argv = ["dldoctor", "check", "--format", "json"]
 sys.stdout = open(os.devnull, "w")
 try:
@@ -64,7 +85,19 @@ except SystemExit:
     pass
 own = resource.getrusage(resource.RUSAGE_SELF)
 rows = {names.get(p, ("?", 0))[0]: [cpu, names.get(p, ("?", 0))[1], end] for p, (cpu, end) in children.items()}
-print(json.dumps({"wall_s": time.perf_counter() - t0, "own_cpu_s": own.ru_utime + own.ru_stime, "children": rows}), file=sys.stderr)
+print(json.dumps({"wall_s": time.perf_counter() - t0, "own_cpu_s": own.ru_utime + own.ru_stime, "children": rows, "phases": phases}), file=sys.stderr)
+"""
+# Appended to the harness's source, before its main(): every Phase reports its CPU and wall time.
+PATCH = r"""
+_enter, _exit = Phase.__enter__, Phase.__exit__
+def _timed_enter(self):
+    self.bench = (time.process_time(), time.perf_counter())
+    return _enter(self)
+def _timed_exit(self, *exc):
+    _exit(self, *exc)
+    cpu, wall = time.process_time() - self.bench[0], time.perf_counter() - self.bench[1]
+    self.ctx.send("bench_cpu", phase=self.name, cpu=cpu, wall=wall)
+Phase.__enter__, Phase.__exit__ = _timed_enter, _timed_exit
 """
 
 
@@ -74,14 +107,30 @@ def cpu_of(argv: list[str]) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def check_round() -> dict[str, object]:
-    run = subprocess.run([PY, "-c", DRIVER], capture_output=True, text=True, env=ENV, timeout=600)
+def check_round(phases: bool) -> dict[str, object]:
+    env = {**ENV, "BENCH_PHASES": "1"} if phases else ENV
+    code = f"PATCH = {PATCH!r}\n{DRIVER}"
+    run = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     return dict(json.loads(run.stderr.strip().splitlines()[-1]))
+
+
+def print_phases(checks: list[dict[str, object]]) -> None:
+    """Each child's phases: median CPU and wall seconds over the rounds."""
+    seen: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for check in checks:
+        for framework, phase, cpu, wall in check["phases"]:  # type: ignore[attr-defined]
+            seen.setdefault((framework, phase), []).append((cpu, wall))
+    print(f"{'framework':<14} {'phase':<34} {'CPU s':>7} {'wall s':>7}")
+    for (framework, phase), rows in seen.items():
+        cpu = statistics.median(r[0] for r in rows)
+        wall = statistics.median(r[1] for r in rows)
+        print(f"{framework:<14} {phase:<34} {cpu:>7.3f} {wall:>7.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--phases", action="store_true", help="CPU of each phase in each child")
     args = parser.parse_args()
     checks: list[dict[str, object]] = []
     imports: dict[str, list[float]] = {name: [] for name in IMPORTS}
@@ -90,7 +139,7 @@ def main() -> None:
         steps = ["check", *IMPORTS]
         for step in steps if round_ % 2 == 0 else reversed(steps):
             if step == "check":
-                checks.append(check_round())
+                checks.append(check_round(args.phases))
             else:
                 code = f"import os; {IMPORTS[step]}; os._exit(0)"
                 imports[step].append(cpu_of([PY, "-c", code]))
@@ -115,6 +164,8 @@ def main() -> None:
     print(
         f"{'all (medians summed)':<20} {total:>7.2f}  -> {total / 2:.2f} s of wall time on 2 cores"
     )
+    if args.phases:
+        print_phases(checks)
 
 
 if __name__ == "__main__":

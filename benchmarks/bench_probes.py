@@ -9,6 +9,7 @@ frameworks. Interleaved rounds in one run (the order alternates), medians; CPU t
 process tree's (user + system, from wait4), steadier than wall time on a shared machine. The
 dldoctor process's own peak RSS is read from its VmHWM in /proc (polled: a high-water mark only
 grows), apart from its children's, which wait4 reports.
+``--against CHECKOUT`` runs that checkout's `dldoctor check` too, in the same rounds (A/B).
 Usage: python benchmarks/bench_probes.py [--runs 5] [--env-doctor /path/to/venv/bin/python]
 (Linux; needs the four frameworks)
 """
@@ -21,11 +22,19 @@ import site
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
-# As a user's shell has it: bytecode caches written and used.
+# As a user's shell has it: bytecode caches written and used. dldoctor is this checkout's,
+# whatever the venv has installed. The commands run in an empty folder: no import from the
+# working directory, and env-doctor's code-migration check (it scans the working directory's
+# Python files for deprecated imports) has nothing to scan: its fastest case. From "/" it scans
+# the whole file system (35 CPU s here).
+EMPTY = tempfile.mkdtemp(prefix="bench-probes-")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
 PY = sys.executable
 BY_HAND = {
     "torch collect_env": [PY, "-m", "torch.utils.collect_env"],
@@ -61,10 +70,12 @@ def _hwm_kib(pid: int) -> int | None:
     return None
 
 
-def measure(argv: list[str]) -> dict[str, float]:
+def measure(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     """Wall and CPU seconds, the process's own peak RSS (MiB) and its children's, exit code."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env or ENV, cwd=EMPTY
+    )
     own = [0]
     done = threading.Event()
 
@@ -95,7 +106,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--env-doctor", default=ENV_DOCTOR, help="python of env-doctor's venv")
+    parser.add_argument("--against", help="another dldoctor checkout, run in the same rounds")
     args = parser.parse_args()
+    other = {**ENV, "PYTHONPATH": os.path.abspath(args.against)} if args.against else None
+    before: list[dict[str, float]] = []
     competitor = env_doctor(args.env_doctor) if os.path.exists(args.env_doctor) else None
     for argv in [DLDOCTOR, *BY_HAND.values(), *([competitor] if competitor else [])]:
         measure(argv)  # warm the page and bytecode caches, unmeasured
@@ -116,6 +130,9 @@ def main() -> None:
     steps = [lambda: doctor.append(measure(DLDOCTOR)), by_hand]
     if competitor:
         steps.append(lambda: rival.append(measure(competitor)))
+    if other:
+        measure(DLDOCTOR, other)
+        steps.append(lambda: before.append(measure(DLDOCTOR, other)))
     for round_ in range(args.runs):
         for step in steps if round_ % 2 == 0 else reversed(steps):
             step()
@@ -145,6 +162,12 @@ def main() -> None:
         print(
             f"ratio dldoctor / env-doctor: wall {wall / rival_wall:.3f} (target <= 0.6), "
             f"CPU {cpu / rival_cpu:.3f}; env-doctor exit codes {sorted({r['code'] for r in rival})}"
+        )
+    if before:
+        then_wall, then_cpu = row(f"dldoctor check ({args.against})", before)
+        print(
+            f"ratio this tree / {args.against}: wall {wall / then_wall:.3f}, CPU {cpu / then_cpu:.3f}; "
+            f"that one / by hand: wall {then_wall / summed[0]:.3f}"
         )
     own = statistics.median(d["own_mib"] for d in doctor)
     tree = statistics.median(d["tree_max_mib"] for d in doctor)

@@ -77,7 +77,10 @@ def _fixes(facts: Facts, matrix: Matrix, ext: JSON, match: Match | None) -> tupl
 
 def _evidence(name: str, ext: JSON, record: JSON, match: Match | None) -> JSON:
     imported = record.get("import") or {}
-    process = record.get("process") or {}
+    # How its child ended is this extension's only when it ended the child: one probed in
+    # torch's child after torch shares that child's end with what ran after it.
+    ended = record.get("status") in ("crash", "timeout")
+    process = (record.get("process") or {}) if ended else {}
     return {
         "framework": ext.get("framework") or "torch",
         "extension": name,

@@ -17,6 +17,7 @@ from dldoctor.facts.queries import canonical
 from dldoctor.matrix import Matrix
 from dldoctor.probes import plan as planning
 from dldoctor.probes.collect import new_record
+from dldoctor.probes.gate import UNGATED, Turn
 
 JSON = dict[str, Any]
 MAX_EXTENSIONS = 16  # children; the rest are listed as not probed
@@ -79,6 +80,45 @@ def make_plan(
     return ExtensionPlan(jobs, not_probed)
 
 
+def shared(
+    jobs: dict[str, JSON], groups: tuple[tuple[str, ...], ...]
+) -> dict[tuple[str, ...], dict[str, JSON]]:
+    """The extensions probed in their framework's own child, after its probe, by that child's
+    group: each imports torch again in a child of its own otherwise (~2.5 CPU s each)."""
+    heads = {group[0]: group for group in groups}
+    found: dict[tuple[str, ...], dict[str, JSON]] = {}
+    for name, settings in jobs.items():
+        after = list(settings.get("after") or [])
+        if len(after) == 1 and after[0] in heads:
+            found.setdefault(heads[after[0]], {})[name] = settings
+    return found
+
+
+def unstarted(record: JSON) -> bool:
+    """A record its child never began (it died first, or could not start): no duration."""
+    return record.get("duration_s") is None and record.get("status") != "interrupted"
+
+
+def after_framework(
+    records: dict[str, JSON],
+    extensions: dict[str, JSON],
+    again: Callable[[str, JSON], tuple[dict[str, JSON], list[str]]],
+) -> tuple[dict[str, JSON], list[str]]:
+    """The records of extensions run in their framework's child, judged as in a child of their
+    own: a framework that failed is settled as ever, and the extensions the child never began
+    (one before them crashed it, or hung until killed) each get a child of their own, ``again``,
+    so that one extension's crash never costs another its verdict."""
+    errors: list[str] = []
+    for name, settings in extensions.items():
+        if unstarted(records[name]):
+            more, said = again(name, settings)
+            records[name] = more[name]
+            errors += said
+        else:
+            settle(records[name], settings)
+    return records, errors
+
+
 def job(name: str, options: JSON) -> JSON:
     """One extension's child arguments: the extension probe module as source."""
     return {
@@ -107,14 +147,17 @@ def run_extension(
     how: tuple[Any, tuple[int | None, str, str, int], threading.Event, float],
     run_group: Callable[..., tuple[dict[str, JSON], list[str]]],
     notify: Callable[[Any], None] = lambda event: None,
+    turn: Turn = UNGATED,
 ) -> tuple[dict[str, JSON], list[str]]:
     """One extension in its own child, as a framework is probed: ``run_group`` is the probes'
     own (probe._probe_group: the same harness and runner). ``how``: the probe options, where
     the children run, the cancel flag, and the deadline of all extension children; ``notify``
-    gets the progress events (the live display shows extensions beside frameworks)."""
+    gets the progress events (the live display shows extensions beside frameworks); ``turn``
+    its place among the children (probes/gate.py)."""
     name, settings = job_of
     options, where, cancel, deadline = how
     if cancel.is_set() or time.monotonic() >= deadline:
+        turn.finished()
         record = new_record()
         record["status"] = "interrupted" if cancel.is_set() else "skip"
         record["reason"] = (
@@ -130,5 +173,5 @@ def run_extension(
         notify(event)
 
     jobs = lambda: [job(name, settings)]  # noqa: E731  (read when the child starts)
-    records, errors = run_group((name,), jobs, options, where, forward, cancel, threading.Event())
+    records, errors = run_group((name,), jobs, options, where, forward, cancel, turn)
     return {name: settle(records[name], settings)}, errors

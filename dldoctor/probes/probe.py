@@ -17,14 +17,14 @@ from dldoctor.matrix import Matrix
 from dldoctor.probes import extensions as ext_planning
 from dldoctor.probes import plan as planning
 from dldoctor.probes.collect import ChildRecords
+from dldoctor.probes.gate import UNGATED, Gate, Turn
 from dldoctor.probes.loads import annotate
-from dldoctor.probes.runner import run_child
+from dldoctor.probes.runner import ChildOutcome, run_child
 
 JSON = dict[str, Any]
 GIB = 1 << 30
 DEFAULT_TIMEOUT_S = 60.0
-COMPILE_TIMEOUT_S = 300.0
-SPAWN_WAIT_S = 5.0  # the longest the next child waits for the one before it to be running  # torch.compile under --full: a C++ toolchain, minutes on small machines
+COMPILE_TIMEOUT_S = 300.0  # torch.compile under --full: a C++ toolchain, minutes on small machines
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,9 @@ def start_probes(
 
     ``facts`` need hold only the system and interpreter sections: the plan reads the installed
     frameworks, the usable cores and the memory. The children are started one after another,
-    the longest first, each once the one before it is running: on two cores the long pole
-    (TensorFlow's import) starts at t=0 and is never queued behind a short one.
+    the longest first, each once the one before it is running and a core is free for it
+    (probes/gate.py): on two cores the long pole (TensorFlow's import) starts at t=0 and has
+    its core to itself while the short ones follow one another on the other.
     """
     return Running(facts, matrix, options, on_event or (lambda event: None))
 
@@ -121,53 +122,62 @@ class Running:
         }
         if not plan.groups and not self.ext_plan.jobs:
             return
-        cores = (facts.system.get("cpu") or {}).get("usable_cores")
-        nice = planning.niceness(plan.groups, cores if isinstance(cores, int) else os.cpu_count())
+        usable = (facts.system.get("cpu") or {}).get("usable_cores")
+        cores = usable if isinstance(usable, int) and usable > 0 else (os.cpu_count() or 1)
+        nice = planning.niceness(plan.groups, cores)
+        self.gate = Gate(cores, self.cancelled)
         self.workdir = tempfile.TemporaryDirectory(prefix="dldoctor-probe-")
         where = self.workdir.name, os.path.join(self.workdir.name, "accelerator.lock")
+        self.deadline = self.started + ext_planning.BUDGET_TIMEOUTS * options.timeout_s
+        # torch's extensions run in torch's child, after its probe: torch is imported once.
+        shared = ext_planning.shared(self.ext_plan.jobs, plan.groups)
+        ext_where = (memory, *where, planning.NICE)
+
+        def again(name: str, settings: JSON) -> tuple[dict[str, JSON], list[str]]:
+            how = (options, ext_where, self.cancelled, self.deadline)
+            turn = self.gate.turn()
+            return ext_planning.run_extension((name, settings), how, _probe_group, notify, turn)
+
         self.pool = ThreadPoolExecutor(max_workers=max(1, len(plan.groups)))
         try:
             for group in planning.launch_order(plan.groups):
-                spawned = threading.Event()
                 self.futures.append(
                     self.pool.submit(
                         _run_group,
-                        group,
-                        plan,
+                        (group, plan, shared.get(group) or {}),
                         options,
                         (memory, *where, nice[group]),
                         notify,
-                        self.cancelled,
-                        spawned,
+                        (self.cancelled, self.gate.turn(), again),
                     )
                 )
-                # The next child once this one exists (a bound: a wedged fork must not stall us).
-                spawned.wait(SPAWN_WAIT_S)
-            self._start_extensions(options, (memory, *where, planning.NICE), notify)
+            alone = {n: s for n, s in self.ext_plan.jobs.items() if not _in(shared, n)}
+            self._start_extensions(alone, options, ext_where, notify)
         except BaseException:  # Ctrl-C while starting them: the ones started are killed
             self.cancel()
             raise
 
     def _start_extensions(
         self,
+        jobs: dict[str, JSON],
         options: ProbeOptions,
         where: tuple[int | None, str, str, int],
         notify: Callable[[ProbeEvent], None],
     ) -> None:
-        """One child per extension, WORKERS at a time and niced (the frameworks' probes come
-        first), all of them within BUDGET_TIMEOUTS probe timeouts."""
-        if not self.ext_plan.jobs:
+        """One child per extension not run in its framework's child, WORKERS at a time and
+        niced (the frameworks' probes come first), all within BUDGET_TIMEOUTS probe timeouts."""
+        if not jobs:
             return
         self.ext_pool = ThreadPoolExecutor(max_workers=ext_planning.WORKERS)
-        deadline = self.started + ext_planning.BUDGET_TIMEOUTS * options.timeout_s
-        for name, settings in self.ext_plan.jobs.items():
+        for name, settings in jobs.items():
             self.ext_futures.append(
                 self.ext_pool.submit(
                     ext_planning.run_extension,
                     (name, settings),
-                    (options, where, self.cancelled, deadline),
+                    (options, where, self.cancelled, self.deadline),
                     _probe_group,
                     notify,
+                    self.gate.turn(),  # after every framework's (the pool keeps their order)
                 )
             )
 
@@ -188,11 +198,10 @@ class Running:
             self.cancel()
             raise
         self._close()
-        for records, errors in results[: len(self.futures)]:
-            self.section["frameworks"].update(records)
-            self.section["errors"] += errors
-        for records, errors in results[len(self.futures) :]:
-            self.section["extensions"].update(records)
+        for records, errors in results:  # a framework's child holds its extensions' records too
+            for name, record in records.items():
+                part = "extensions" if name in self.ext_plan.jobs else "frameworks"
+                self.section[part][name] = record
             self.section["errors"] += errors
         for record in self.section["frameworks"].values():
             try:
@@ -227,25 +236,40 @@ class Running:
             self.workdir = None
 
 
+def _in(shared: dict[tuple[str, ...], dict[str, JSON]], name: str) -> bool:
+    return any(name in extensions for extensions in shared.values())
+
+
 def _run_group(
-    group: tuple[str, ...],
-    plan: planning.Plan,
+    what: tuple[tuple[str, ...], planning.Plan, dict[str, JSON]],
     options: ProbeOptions,
     where: tuple[int | None, str, str, int],
     notify: Callable[[ProbeEvent], None],
-    cancel: threading.Event,
-    spawned: threading.Event,
+    control: tuple[threading.Event, Turn, Callable[..., tuple[dict[str, JSON], list[str]]]],
 ) -> tuple[dict[str, JSON], list[str]]:
-    try:
-        return _probe_group(
-            group, lambda: _jobs(group, plan), options, where, notify, cancel, spawned
-        )
-    finally:
-        spawned.set()  # whatever happened, the next child need not wait for this one
+    """One framework group's child, then the extensions given to run after it in that child
+    (``what``: the group, the plan, those extensions; ``control``: the cancel flag, the child's
+    turn, and how an extension gets a child of its own when this one never began it)."""
+    group, plan, extensions = what
+    cancel, turn, again = control
 
+    def jobs() -> list[JSON]:
+        mine = [planning.job(k, plan.companions.get(k, []), plan.options.get(k)) for k in group]
+        return mine + [ext_planning.job(name, s) for name, s in extensions.items()]
 
-def _jobs(group: tuple[str, ...], plan: planning.Plan) -> list[JSON]:
-    return [planning.job(key, plan.companions.get(key, []), plan.options.get(key)) for key in group]
+    def forward(event: ProbeEvent) -> None:  # an extension's record as it will be judged
+        if event.framework in extensions and isinstance(event.record, dict):
+            if ext_planning.unstarted(event.record):
+                return  # not its end: it is probed again, in a child of its own
+            ext_planning.settle(event.record, extensions[event.framework])
+        notify(event)
+
+    names = (*group, *extensions)
+    records, errors = _probe_group(names, jobs, options, where, forward, cancel, turn)
+    if not extensions:
+        return records, errors
+    records, more = ext_planning.after_framework(records, extensions, again)
+    return records, errors + more
 
 
 def _probe_group(
@@ -255,7 +279,22 @@ def _probe_group(
     where: tuple[int | None, str, str, int],
     notify: Callable[[ProbeEvent], None],
     cancel: threading.Event,
-    spawned: threading.Event,
+    turn: Turn = UNGATED,
+) -> tuple[dict[str, JSON], list[str]]:
+    try:
+        return _gated_group(group, jobs, options, where, notify, cancel, turn)
+    finally:
+        turn.finished()  # whatever happened: its core, or its place in the order, is free
+
+
+def _gated_group(
+    group: tuple[str, ...],
+    jobs: Callable[[], list[JSON]],
+    options: ProbeOptions,
+    where: tuple[int | None, str, str, int],
+    notify: Callable[[ProbeEvent], None],
+    cancel: threading.Event,
+    turn: Turn,
 ) -> tuple[dict[str, JSON], list[str]]:
     memory, workdir, lock, nice = where
     records = ChildRecords(list(group), workdir)
@@ -275,6 +314,12 @@ def _probe_group(
         for key in group:
             records.records[key].update(status="skip", reason=f"probe unavailable: {exc}")
         return records.records, [f"probe source unreadable: {exc}"]
+    for key in group:
+        notify(ProbeEvent("phase", key, "waiting for a free core"))
+    if not turn.wait():  # Ctrl-C (or the static facts failed) before a core was free for it
+        for name in records.finish(ChildOutcome(cancelled=True), memory):
+            notify(ProbeEvent("end", name, record=records.records[name]))
+        return records.records, []
     for key in group:
         notify(ProbeEvent("start", key, "starting" if key == group[0] else f"after {group[0]}"))
 
@@ -298,7 +343,7 @@ def _probe_group(
         on_message=on_message,
         cancel=cancel,
         memory_limit_bytes=memory,
-        on_spawn=spawned.set,
+        on_spawn=turn.started,
     )
     for name in records.finish(outcome, memory):
         notify(ProbeEvent("end", name, record=records.records[name]))

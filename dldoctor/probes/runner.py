@@ -67,7 +67,7 @@ def run_child(
     on_message: Callable[[JSON], None] | None = None,
     cancel: threading.Event | None = None,
     memory_limit_bytes: int | None = None,
-    on_spawn: Callable[[], None] | None = None,
+    on_spawn: Callable[[int | None], None] | None = None,
 ) -> ChildOutcome:
     """Run ``argv + [json(args)]`` with a result channel; ``args["channel_fd"]`` is filled in.
 
@@ -76,7 +76,8 @@ def run_child(
     ``timeout_s`` (torch.compile). Setting ``cancel`` (Ctrl-C in the parent) ends it early.
     ``memory_limit_bytes`` caps each process: on POSIX the child sets RLIMIT_DATA itself from
     ``args["memory_limit_bytes"]``, on Windows its Job object does. Never raises for anything
-    the child does. ``on_spawn`` is called once the child exists (on Windows, just before).
+    the child does. ``on_spawn`` gets the child's pid once it exists (on Windows None, just
+    before).
     """
     api = winproc.windows_api()
     if api is not None:
@@ -84,7 +85,7 @@ def run_child(
 
         windows_args = {**args, "memory_limit_bytes": None}  # the job caps it, not the child
         if on_spawn is not None:
-            on_spawn()
+            on_spawn(None)
         return run_child_windows(
             api, argv, windows_args, timeout_s, env, cwd, on_message, cancel, memory_limit_bytes
         )
@@ -113,7 +114,7 @@ def run_child(
     os.close(write_fd)
     try:
         if on_spawn is not None:
-            on_spawn()
+            on_spawn(proc.pid)
         _watch(proc, read_fd, outcome, started, timeout_s, on_message, cancel)
     finally:
         # Its group, its session, and what daemonised out of both (a framework's import can).
