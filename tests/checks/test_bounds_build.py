@@ -1,0 +1,248 @@
+"""DD530-DD534 at every branch of their rules: what makes a build come (each extension the matrix
+lists, by its ops, its rebuild and where it came from), nvcc against torch's CUDA, the host
+compiler, CUDA_HOME, ninja and Python.h; each verdict's severity, evidence and fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from dldoctor.checks import build
+from dldoctor.checks.registry import NotApplicable, Unjudged
+from dldoctor.fixes import build as fb
+from dldoctor.matrix import load
+from dldoctor.model import Severity
+from tests.checks.test_build import TOOLS, facts_for
+from tests.checks.test_extensions import ext
+
+MATRIX = load()
+SPECS = MATRIX.tables["extensions"]["extension"]
+ASKED = ["asked (--build)"]
+
+
+def expected_reason(spec: dict, modules, origin) -> str | None:
+    """The rule: JIT ops not yet built, required ops missing from a build that is not a wheel
+    swap, or an extension installed from a directory or a checkout, is a build coming."""
+    name, version = spec["name"], "1.0"
+    if spec.get("ops") == "jit" and modules == []:
+        return f"{name} {version} (its ops are compiled at first use)"
+    if spec.get("ops") == "required" and modules == [] and spec.get("rebuild") != "wheel":
+        return f"{name} {version} (to be rebuilt with its extensions)"
+    if isinstance(origin, dict) and origin.get("kind") in ("directory", "vcs"):
+        return f"{name} {version} (built from a {origin['kind']})"
+    return None
+
+
+ORIGINS = [False, {"kind": "directory"}, {"kind": "vcs"}, {"kind": "index"}]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
+def test_what_makes_a_build_come_follows_each_extensions_row(spec):
+    for modules in ([], ["ops.so"], None):
+        for origin in ORIGINS:
+            item = ext(spec["name"], "1.0", modules=modules)
+            item["origin"] = origin
+            facts = facts_for({"requested": False}, installed=[item])
+            want = expected_reason(spec, modules, origin)
+            assert build.building(facts, MATRIX) == ([want] if want else []), (modules, origin)
+
+
+def test_every_rule_kind_is_in_the_matrix():
+    """The table above is only a test if the matrix has each kind of row."""
+    kinds = {(s.get("ops"), s.get("rebuild") == "wheel") for s in SPECS}
+    assert {("jit", False), ("required", False), ("required", True), ("none", True)} <= kinds
+
+
+def test_asked_comes_first_and_unknown_extensions_add_nothing():
+    item = ext("deepspeed", "0.16.0", modules=[])
+    facts = facts_for({"requested": True}, installed=[item])
+    assert build.building(facts, MATRIX) == [
+        *ASKED,
+        "deepspeed 0.16.0 (its ops are compiled at first use)",
+    ]
+    facts.packages["extensions"] = None  # not examined: no reason read from it
+    assert build.building(facts, MATRIX) == ASKED
+
+
+def test_nothing_coming_or_no_torch_or_a_cpu_torch_is_not_applicable():
+    with pytest.raises(NotApplicable, match="nothing is being built"):
+        build.build_without_ninja(facts_for({"requested": False}), MATRIX)
+    no_torch = facts_for()
+    no_torch.packages["distributions"] = []
+    with pytest.raises(NotApplicable, match="torch is not installed"):
+        build.build_without_ninja(no_torch, MATRIX)
+    with pytest.raises(NotApplicable, match="CPU-only build"):
+        build.build_without_ninja(facts_for(cuda=False), MATRIX)
+
+
+def test_dd530_no_nvcc_is_an_error_naming_cuda_home():
+    facts = facts_for({"nvcc": False, "cuda_home": "/opt/empty"})
+    (verdict,) = build.build_nvcc_mismatch(facts, MATRIX)
+    assert verdict.severity is Severity.ERROR
+    assert (
+        verdict.title
+        == "No nvcc to build CUDA extensions for torch's CUDA 13.0 (CUDA_HOME: /opt/empty)"
+    )
+    assert verdict.evidence == {"building": ASKED, "cuda_home": "/opt/empty", "torch_cuda": "13.0"}
+    assert verdict.fixes == (fb.toolkit_for(facts, "13.0"),)
+    (none,) = build.build_nvcc_mismatch(facts_for({"nvcc": False, "cuda_home": None}), MATRIX)
+    assert none.title.endswith("(CUDA_HOME: none found)")
+
+
+def test_dd530_unknown_nvcc_or_its_version_is_unjudged():
+    assert build.build_nvcc_mismatch(facts_for({"nvcc": None}), MATRIX) == [
+        Unjudged("nvcc", "cuda.build_tools.nvcc")
+    ]
+    assert build.build_nvcc_mismatch(facts_for({"nvcc_version": "junk"}), MATRIX) == [
+        Unjudged("nvcc", "cuda.build_tools.nvcc_version")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("nvcc", "torch_cuda", "severity", "title"),
+    [
+        ("12.9.86", "13.0", Severity.ERROR,
+         "nvcc 12.9.86 (CUDA 12) cannot build extensions for torch's CUDA 13.0: another CUDA major"),
+        ("13.1.80", "13.0", Severity.WARNING,
+         "nvcc 13.1.80 builds extensions for torch's CUDA 13.0 with another minor version "
+         "(torch warns; it usually works)"),
+    ],
+)  # fmt: skip
+def test_dd530_another_major_or_minor(nvcc, torch_cuda, severity, title):
+    facts = facts_for({"nvcc_version": nvcc}, cuda=torch_cuda)
+    (verdict,) = build.build_nvcc_mismatch(facts, MATRIX)
+    assert (verdict.severity, verdict.title) == (severity, title)
+    assert verdict.evidence == {
+        "building": ASKED,
+        "cuda_home": TOOLS["cuda_home"],
+        "torch_cuda": torch_cuda,
+        "nvcc_version": nvcc,
+    }
+    assert verdict.fixes == (fb.toolkit_for(facts, torch_cuda),)
+
+
+def test_dd531_no_host_compiler_is_an_error():
+    compiler = {**TOOLS["host_compiler"], "path": False, "command": "cc-x"}
+    facts = facts_for({"host_compiler": compiler})
+    (verdict,) = build.build_host_compiler_too_new(facts, MATRIX)
+    assert verdict.severity is Severity.ERROR
+    assert verdict.title == "No host compiler (cc-x) for nvcc: CUDA extensions cannot be built"
+    assert verdict.evidence == {"building": ASKED}
+    assert verdict.fixes == (fb.compiler(facts, None),)
+
+
+def test_dd531_without_nvcc_or_a_compiler_record_leaves_it_to_dd530():
+    assert build.build_host_compiler_too_new(facts_for({"nvcc": False}), MATRIX) == []
+    assert build.build_host_compiler_too_new(facts_for({"host_compiler": None}), MATRIX) == []
+    compiler = {**TOOLS["host_compiler"], "path": False}
+    assert (
+        build.build_host_compiler_too_new(
+            facts_for({"host_compiler": compiler, "nvcc": False}), MATRIX
+        )
+        == []
+    )
+
+
+def test_dd531_unknown_compiler_version_or_range_is_unjudged():
+    compiler = {**TOOLS["host_compiler"], "version": None}
+    assert build.build_host_compiler_too_new(facts_for({"host_compiler": compiler}), MATRIX) == [
+        Unjudged("the host compiler", "cuda.build_tools.host_compiler.version")
+    ]
+    tools = {"host_gcc_max": None, "nvcc_version": "9.0.1"}  # older than every host_gcc row
+    assert build.build_host_compiler_too_new(facts_for(tools), MATRIX) == [
+        Unjudged("nvcc's host compiler range", "cuda.build_tools.host_gcc_max")
+    ]
+
+
+@pytest.mark.parametrize("limit", [12, 13, 15])
+@pytest.mark.parametrize("above", [-1, 0, 1])
+def test_dd531_gcc_at_below_and_above_the_toolkits_limit(limit, above):
+    compiler = {**TOOLS["host_compiler"], "version": f"{limit + above}.1.0"}
+    facts = facts_for({"host_compiler": compiler, "host_gcc_max": limit})
+    verdicts = build.build_host_compiler_too_new(facts, MATRIX)
+    if above <= 0:
+        assert verdicts == []
+        return
+    (verdict,) = verdicts
+    assert verdict.severity is Severity.ERROR
+    assert verdict.title == (
+        f"gcc {limit + 1}.1.0 is newer than nvcc 13.0.88 accepts (GCC {limit} at most): "
+        "CUDA extensions will not compile"
+    )
+    assert verdict.evidence == {
+        "building": ASKED, "compiler": compiler, "gcc_max": limit, "rule": "crt/host_config.h",
+    }  # fmt: skip
+    assert verdict.fixes == (fb.compiler(facts, limit),)
+
+
+@pytest.mark.parametrize("row", MATRIX.tables["extensions"]["host_gcc"], ids=lambda r: r["cuda"])
+def test_dd531_each_host_gcc_row_applies_from_its_own_release(row):
+    """A row is the limit of its own CUDA release (at it, not only after it)."""
+    assert build._gcc_row(MATRIX, row["cuda"]) == row
+    assert build._gcc_row(MATRIX, "junk") is None
+
+
+def test_dd532_cuda_home_or_cuda_path_without_nvcc():
+    for chosen in ("CUDA_HOME", "CUDA_PATH"):
+        facts = facts_for({"cuda_home": "/opt/x", "cuda_home_chosen_by": chosen, "nvcc": False})
+        (verdict,) = build.build_cuda_home_elsewhere(facts, MATRIX)
+        assert verdict.severity is Severity.ERROR
+        assert (
+            verdict.title == f"{chosen}=/opt/x has no bin/nvcc: torch will not find a CUDA compiler"
+        )
+        assert verdict.evidence == {
+            "building": ASKED, "cuda_home": "/opt/x", "chosen_by": chosen, "nvcc_on_path": False,
+        }  # fmt: skip
+        assert verdict.fixes == (fb.toolkit_for(facts, "13.0"),)
+    guessed = facts_for(
+        {"cuda_home": "/opt/x", "cuda_home_chosen_by": "nvcc on PATH", "nvcc": False}
+    )
+    assert build.build_cuda_home_elsewhere(guessed, MATRIX) == []
+
+
+def test_dd532_cuda_home_beside_another_toolkits_nvcc():
+    on_path = {"path": "/usr/local/cuda-13.0/bin/nvcc", "toolkit_path": "/usr/local/cuda-13.0"}
+    for chosen in ("CUDA_HOME", "CUDA_PATH"):
+        facts = facts_for(
+            {"cuda_home": "/usr/local/cuda-12.8", "cuda_home_chosen_by": chosen},
+            nvcc_on_path=on_path,
+        )
+        (verdict,) = build.build_cuda_home_elsewhere(facts, MATRIX)
+        assert verdict.severity is Severity.WARNING
+        assert verdict.title == (
+            f"{chosen}=/usr/local/cuda-12.8 but the nvcc on PATH is /usr/local/cuda-13.0's: "
+            "a build mixes two toolkits"
+        )
+        assert verdict.evidence["nvcc_on_path"] == on_path
+        assert verdict.fixes == (fb.toolkit_for(facts, "13.0"),)
+    chosen_by_path = facts_for(
+        {"cuda_home": "/usr/local/cuda-12.8", "cuda_home_chosen_by": "nvcc on PATH"},
+        nvcc_on_path=on_path,
+    )
+    assert build.build_cuda_home_elsewhere(chosen_by_path, MATRIX) == []
+
+
+def test_dd533_unknown_ninja_is_unjudged_and_each_verdict_says_why():
+    assert build.build_without_ninja(facts_for({"ninja": None}), MATRIX) == [
+        Unjudged("ninja", "cuda.build_tools.ninja")
+    ]
+    (slow,) = build.build_without_ninja(facts_for({"ninja": False}), MATRIX)
+    assert slow.title == "No ninja on PATH: extensions build slowly, one file at a time"
+    assert slow.evidence == {"building": ASKED}
+    jit = facts_for(
+        {"ninja": False, "requested": False}, installed=[ext("deepspeed", "0.16.0", modules=[])]
+    )
+    (fails,) = build.build_without_ninja(jit, MATRIX)
+    assert fails.title == "No ninja on PATH: JIT-compiled ops will fail to build"
+    assert fails.fixes == (fb.ninja(jit),)
+
+
+def test_dd534_names_pythons_minor_in_the_headers_fix():
+    facts = facts_for(headers=False)
+    (verdict,) = build.build_without_python_headers(facts, MATRIX)
+    assert verdict.severity is Severity.ERROR
+    assert verdict.title == "Python.h is missing: C/C++ extensions cannot be built"
+    assert verdict.evidence == {"building": ASKED, "python": "3.11.7"}
+    assert verdict.fixes == (fb.python_headers("3.11"),)
+    facts.python["version"] = None
+    (unknown,) = build.build_without_python_headers(facts, MATRIX)
+    assert unknown.fixes == (fb.python_headers(""),)
