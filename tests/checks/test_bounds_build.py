@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from dldoctor.checks import build
+from dldoctor.checks import build, build_memory, build_ready
 from dldoctor.checks.registry import NotApplicable, Unjudged
 from dldoctor.fixes import build as fb
 from dldoctor.matrix import load
@@ -246,3 +246,39 @@ def test_dd534_names_pythons_minor_in_the_headers_fix():
     facts.python["version"] = None
     (unknown,) = build.build_without_python_headers(facts, MATRIX)
     assert unknown.fixes == (fb.python_headers(""),)
+
+
+def test_dd535_ready_names_the_tools_it_will_use_and_the_memory_it_planned():
+    tools = {"build_dir": {"path": "/scratch", "free_bytes": 42 * 1024**3}, "max_jobs": "4"}
+    facts = facts_for(tools, installed=[ext("flash-attn", "2.8.3", modules=[])])
+    (verdict,) = build_ready.build_ready(facts, MATRIX)
+    plan = build_memory.budget(
+        facts, MATRIX, build.building(facts, MATRIX), facts.cuda["build_tools"]
+    )
+    assert verdict.severity is Severity.INFO
+    assert verdict.title == (
+        "This machine can build CUDA extensions for torch 2.13.0+cu130 (CUDA 13.0): "
+        "nvcc 13.0.88, gcc 12.2.0, ninja; 42 GiB free in /scratch"
+    )
+    assert verdict.evidence == {
+        "building": build.building(facts, MATRIX),
+        "cuda_home": TOOLS["cuda_home"],
+        "max_jobs": "4",
+        "build_dir": tools["build_dir"],
+        "memory": {
+            "free_bytes": plan.free_bytes,
+            "job_bytes": plan.job_bytes,
+            "jobs_that_fit": plan.fits,
+            "ninja_default_jobs": plan.default_jobs,
+        },
+    }
+
+
+def test_dd535_with_the_memory_unknown_is_ready_and_says_the_memory_was_not_judged():
+    facts = facts_for()
+    facts.system["memory"]["available_bytes"] = None
+    facts.system["memory"]["total_bytes"] = None
+    ready, unknown = build_ready.build_ready(facts, MATRIX)
+    assert ready.evidence["memory"] is None and ready.evidence["build_dir"] is None
+    assert ready.fixes == () and not ready.title.endswith("free in None")
+    assert unknown == Unjudged("the build's memory", "system.memory.available_bytes")
