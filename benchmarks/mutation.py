@@ -268,12 +268,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--wide", action="store_true", help="with --per-module --again: the part's whole selection"
     )
+    parser.add_argument(
+        "--report", action="store_true", help="with --keep: print the saved verdicts, run nothing"
+    )
     args = parser.parse_args(argv)
     parts = list(PARTS) if args.part == "all" else [args.part]
     work = args.keep or Path(tempfile.mkdtemp(prefix="dldoctor-mutation-"))
     statuses: dict[str, str] = {}
     failed = False
-    if args.per_module:
+    if args.report:
+        for saved in sorted(work.glob("**/statuses.json")):
+            if "mutants" not in saved.parts:
+                statuses.update(json.loads(saved.read_text(encoding="utf-8")))
+    elif args.per_module:
         for part in parts:
             for module in modules_of(part, args.files):
                 tests = None if args.wide else own_selection(part, module)
