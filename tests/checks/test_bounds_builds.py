@@ -4,12 +4,13 @@ machine; and CUDA_VISIBLE_DEVICES at the edge of the GPU count (DD401, DD402).""
 from __future__ import annotations
 
 import pytest
+from packaging.version import Version
 
 from dldoctor.checks import builds, env
-from dldoctor.checks.registry import NotApplicable, Verdict
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict
 from dldoctor.matrix import load
 from dldoctor.model import Severity
-from tests.checks.bounds import machine
+from tests.checks.bounds import around, machine
 from tests.checks.scenarios import dist, make_facts, with_packages
 
 MATRIX = load()
@@ -135,3 +136,62 @@ def test_uuid_prefixes_must_be_unique():
     (verdict,) = env.visible_devices_unknown(facts, MATRIX)
     assert verdict.evidence["invalid"] == ["GPU-0000000"]
     assert env.visible_devices_unknown(visible("GPU-00000001", 2), MATRIX) == []
+
+
+CPU_CASES = [
+    (rule, name, arch)
+    for rule in MATRIX.cpu_rules
+    for name in rule.distributions
+    for arch in (rule.architecture, "amd64" if rule.architecture == "x86_64" else rule.architecture)
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "name", "arch"), CPU_CASES, ids=[f"{n}-{a}" for _, n, a in CPU_CASES]
+)
+def test_dd202_each_rule_at_below_and_above_its_first_release(rule, name, arch):
+    """The rule: a release from ``since`` on needs every flag; before it, nothing; a CPU with
+    the flags, or another architecture, is never judged by it."""
+    since = str(rule.since)
+    for version in around(since):
+        for flags in ([], list(rule.flags), ["sse4_2"]):
+            cpu = {"system": {"architecture": arch, "cpu": {"flags": flags, "model": "Old Xeon"}}}
+            facts = make_facts(with_packages(dist(name, version)), cpu)
+            verdicts = judged(builds.cpu_lacks_instructions(facts, MATRIX))
+            missing = [f for f in rule.flags if f not in flags]
+            fires = bool(missing) and Version(version) >= rule.since
+            assert len(verdicts) == fires, (version, flags)
+            for verdict in verdicts:
+                assert verdict.severity is Severity.ERROR
+                needs = ", ".join(m.upper() for m in missing)
+                assert verdict.title == (
+                    f"{name} {version} needs {needs}, which this CPU (Old Xeon) does not report"
+                )
+                assert verdict.evidence == {
+                    "distribution": name,
+                    "version": version,
+                    "missing": missing,
+                    "cpu_model": "Old Xeon",
+                    "rule": rule.message,
+                    "source": rule.source,
+                }
+                assert verdict.fixes[0].summary.startswith(f"Run {name} on a CPU with {needs} ")
+    other = {"system": {"architecture": "aarch64", "cpu": {"flags": []}}}
+    assert (
+        builds.cpu_lacks_instructions(make_facts(with_packages(dist(name, since)), other), MATRIX)
+        == []
+    )
+
+
+def test_dd202_an_unknown_cpu_model_and_an_unreadable_version():
+    rule = MATRIX.cpu_rules[0]
+    name = rule.distributions[0]
+    cpu = {"system": {"cpu": {"flags": [], "model": None}}}
+    (verdict,) = builds.cpu_lacks_instructions(
+        make_facts(with_packages(dist(name, "99.0")), cpu), MATRIX
+    )
+    assert "(unknown model)" in verdict.title
+    (unjudged,) = builds.cpu_lacks_instructions(
+        make_facts(with_packages(dist(name, "junk")), cpu), MATRIX
+    )
+    assert unjudged == Unjudged(name, f"packages.distributions.{name}.version")
