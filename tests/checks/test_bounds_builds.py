@@ -10,7 +10,7 @@ from dldoctor.checks import builds, env
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict
 from dldoctor.matrix import load
 from dldoctor.model import Severity
-from tests.checks.bounds import around, machine
+from tests.checks.bounds import above, around, machine
 from tests.checks.scenarios import dist, make_facts, with_packages
 
 MATRIX = load()
@@ -195,3 +195,150 @@ def test_dd202_an_unknown_cpu_model_and_an_unreadable_version():
         make_facts(with_packages(dist(name, "junk")), cpu), MATRIX
     )
     assert unjudged == Unjudged(name, f"packages.distributions.{name}.version")
+
+
+REASONS = {  # the CPU-only variants above, and what the verdict says makes them CPU-only
+    ("torch", ("torch",)): "it is a CPU-only build (torch.version.cuda is None)",
+    ("tensorflow", ("tensorflow",)): "it was built without CUDA (is_cuda_build is False)",
+    ("tensorflow", ("tensorflow-intel",)): "it was built without CUDA (is_cuda_build is False)",
+    ("tensorflow", ("tensorflow-cpu",)): "tensorflow-cpu is the CPU-only package",
+    ("tensorflow", ("tensorflow_cpu",)): "tensorflow-cpu is the CPU-only package",
+    ("jax", ("jax", "jaxlib")): "jaxlib has no CUDA plugin (jax-cuda12-plugin or jax-cuda13-plugin)",
+    ("paddle", ("paddlepaddle",)): "paddlepaddle is the CPU package; the GPU one is paddlepaddle-gpu",
+    ("onnxruntime", ("onnxruntime",)): "onnxruntime is the CPU package; the CUDA one is onnxruntime-gpu",
+}  # fmt: skip
+LABELS = {"torch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX", "paddle": "PaddlePaddle"}
+
+
+@pytest.mark.parametrize(("key", "names", "build", "cpu_only"), [v for v in VARIANTS if v[3]])
+def test_dd201_says_what_makes_each_variant_cpu_only(key, names, build, cpu_only):
+    facts = make_facts(framework(key, names, build), machine("580.65.06", "13.0"))
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    label = LABELS.get(key, "ONNX Runtime")
+    assert verdict.title == (
+        f"{label} cannot use the NVIDIA H100 80GB HBM3: {REASONS[(key, tuple(names))]}"
+    )
+    frame = facts.packages["frameworks"][key]
+    assert verdict.evidence == {
+        "framework": key,
+        "distributions": frame["distributions"],
+        "build": frame.get("build"),
+        "conda": [],
+        "driver_cuda": "13.0",
+    }
+
+
+def test_dd201_an_unreadable_build_is_unjudged_per_framework():
+    facts = make_facts(
+        framework("torch", ["torch"], {"error": "unreadable"}), machine("580.65.06", "13.0")
+    )
+    (unjudged,) = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    assert unjudged == Unjudged("PyTorch", "packages.frameworks.torch.build")
+    half = make_facts(
+        framework("torch", ["torch"], {"cuda": False, "hip": None}), machine("580.65.06", "13.0")
+    )
+    assert builds.cpu_only_build_on_gpu(half, MATRIX) == [
+        Unjudged("PyTorch", "packages.frameworks.torch.build.hip")
+    ]
+
+
+LAST = MATRIX.tables["tensorflow"]["windows_native_gpu_last"]
+
+
+@pytest.mark.parametrize(
+    ("version", "skipped"),
+    [(f"{LAST}.1", False), (f"{LAST}.999", True), (above(LAST) + ".0", True)],
+)
+def test_dd201_leaves_tensorflow_after_the_last_native_windows_gpu_build_to_dd511(version, skipped):
+    names = ["tensorflow"]
+    tf = framework("tensorflow", names, {"is_cuda_build": False})
+    tf["packages"]["distributions"] = [dist("tensorflow", version)]
+    windows = {"system": {"os": {"name": "Windows"}}}
+    facts = make_facts(tf, machine("580.65.06", "13.0"), windows)
+    assert len(judged(builds.cpu_only_build_on_gpu(facts, MATRIX))) == (not skipped)
+    linux = make_facts(tf, machine("580.65.06", "13.0"))
+    assert len(judged(builds.cpu_only_build_on_gpu(linux, MATRIX))) == 1
+
+
+def conda_env(*packages: dict) -> dict:
+    return {"packages": {"conda": {"packages": list(packages)}}}
+
+
+def conda(name: str, build: str = "cpu_py311", variant: str | None = "cpu", **extra) -> dict:
+    cuda = {"variant": variant} if variant else {}
+    return {
+        "name": name,
+        "version": "2.5.1",
+        "build": build,
+        "channel": "pytorch",
+        "cuda": cuda,
+        **extra,
+    }
+
+
+def test_dd201_conda_cpu_builds_and_the_pins_that_hold_them():
+    torch_conda = next(
+        r["conda"] for r in MATRIX.tables["conda"]["framework"] if r["framework"] == "torch"
+    )
+    unknown_build = framework("torch", ["torch"], None)
+    pinned = conda_env(
+        conda(torch_conda),
+        conda("cpuonly", build="0", variant=None),
+        conda("pytorch-mutex", build="cpu", variant=None),
+    )
+    facts = make_facts(unknown_build, machine("580.65.06", "13.0"), pinned)
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    assert verdict.title == (
+        f"PyTorch cannot use the NVIDIA H100 80GB HBM3: conda installed its CPU build "
+        f"({torch_conda} 2.5.1 cpu_py311), and cpuonly and pytorch-mutex hold conda to CPU builds"
+    )
+    assert [c["name"] for c in verdict.evidence["conda"]] == [
+        torch_conda,
+        "cpuonly",
+        "pytorch-mutex",
+    ]
+    assert set(verdict.evidence["conda"][0]) == {"name", "version", "build", "channel"}
+    (fix,) = verdict.fixes
+    assert fix.summary.startswith(
+        "Remove cpuonly and pytorch-mutex, which hold conda to CPU builds; then: "
+    )
+    assert fix.intents[0].action == "remove" and fix.intents[0].remove_first == (
+        "cpuonly",
+        "pytorch-mutex",
+    )
+    assert fix.intents[0].manager == "conda" and not fix.automatic
+    cuda_mutex = conda_env(conda(torch_conda), conda("pytorch-mutex", build="cuda", variant=None))
+    (alone,) = judged(
+        builds.cpu_only_build_on_gpu(
+            make_facts(unknown_build, machine("580.65.06", "13.0"), cuda_mutex), MATRIX
+        )
+    )
+    assert alone.title.endswith(f"({torch_conda} 2.5.1 cpu_py311)")  # a CUDA mutex pins nothing
+    cuda_build = conda_env(conda(torch_conda, build="cuda126", variant="12.6"))
+    assert (
+        judged(
+            builds.cpu_only_build_on_gpu(
+                make_facts(unknown_build, machine("580.65.06", "13.0"), cuda_build), MATRIX
+            )
+        )
+        == []
+    )
+
+
+def test_dd201_conda_is_not_asked_when_the_build_file_says_cuda():
+    torch_conda = next(
+        r["conda"] for r in MATRIX.tables["conda"]["framework"] if r["framework"] == "torch"
+    )
+    cuda_torch = framework("torch", ["torch"], {"cuda": "12.6", "hip": None})
+    facts = make_facts(cuda_torch, machine("580.65.06", "13.0"), conda_env(conda(torch_conda)))
+    assert judged(builds.cpu_only_build_on_gpu(facts, MATRIX)) == []
+    both = make_facts(
+        framework("torch", ["torch"], {"cuda": False, "hip": False}),
+        machine("580.65.06", "13.0"),
+        conda_env(conda(torch_conda)),
+    )
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(both, MATRIX))
+    assert verdict.title.endswith(
+        f"it is a CPU-only build (torch.version.cuda is None); conda installed its CPU build "
+        f"({torch_conda} 2.5.1 cpu_py311)"
+    )
