@@ -34,6 +34,7 @@ VARIANTS = [
     ("torch", ["torch"], {"cuda": False, "hip": "6.4.43482"}, False),  # ROCm
     ("torch", ["torch"], {"cuda": False, "hip": False}, True),  # version.py's None, read as False
     ("torch", ["torch"], {"cuda": None, "hip": None}, False),  # unknown
+    ("torch", ["torch"], {"cuda": False}, True),  # before 1.8 version.py had no hip: CPU-only
     ("torch", ["torch"], {"error": "could not read torch/version.py"}, False),  # unknown
     ("tensorflow", ["tensorflow"], {"is_cuda_build": True}, False),
     ("tensorflow", ["tensorflow"], {"is_cuda_build": False}, True),
@@ -46,10 +47,15 @@ VARIANTS = [
     ("jax", ["jax", "jaxlib", "jax-cuda13-plugin", "jax-cuda13-pjrt"], {}, False),
     ("jax", ["jax", "jaxlib", "jax-rocm60-plugin"], {}, False),  # ROCm
     ("jax", ["jax"], {}, False),  # no jaxlib: nothing to judge
+    ("jax", ["jax", "jaxlib"], {"plugins": []}, True),
+    ("jax", ["jax", "jaxlib"], {"plugins": None}, False),  # a partial listing: unknown
+    ("tensorflow", ["tensorflow-macos"], {"is_cuda_build": False}, False),  # not this rule's
     ("paddle", ["paddlepaddle"], {}, True),
     ("paddle", ["paddlepaddle-gpu"], {}, False),
+    ("paddle", ["paddlepaddle", "paddlepaddle-gpu"], {}, False),  # both: the conflict's to say
     ("onnxruntime", ["onnxruntime"], {}, True),
     ("onnxruntime", ["onnxruntime-gpu"], {}, False),
+    ("onnxruntime", ["onnxruntime", "onnxruntime-gpu"], {}, False),
 ]
 
 
@@ -342,3 +348,28 @@ def test_dd201_conda_is_not_asked_when_the_build_file_says_cuda():
         f"it is a CPU-only build (torch.version.cuda is None); conda installed its CPU build "
         f"({torch_conda} 2.5.1 cpu_py311)"
     )
+
+
+@pytest.mark.parametrize("torch_version", ["2.13.0+cpu", "0.1.0"])  # a build to install; advice
+def test_dd201_the_pins_removal_comes_first_whether_the_gpu_build_is_a_command_or_advice(
+    torch_version,
+):
+    torch_conda = next(
+        r["conda"] for r in MATRIX.tables["conda"]["framework"] if r["framework"] == "torch"
+    )
+    pinned = conda_env(conda(torch_conda), conda("cpuonly", build="0", variant=None))
+    torch = with_packages(
+        dist("torch", torch_version),
+        frameworks={"torch": {"distributions": [{"name": "torch", "version": torch_version}]}},
+    )
+    facts = make_facts(torch, machine("580.65.06", "13.0"), pinned)
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    remedy = builds.gpu_builds.torch_gpu_build(facts, MATRIX)
+    (fix,) = verdict.fixes
+    assert fix.summary == (
+        f"Remove cpuonly, which hold conda to CPU builds; then: {remedy.summary}"
+    )
+    assert fix.notes == remedy.notes and fix.automatic is False
+    assert fix.intents[0].action == "remove" and fix.intents[0].manager == "conda"
+    assert fix.intents[1:] == remedy.intents
+    assert bool(remedy.intents) == (torch_version != "0.1.0")  # both branches are taken
