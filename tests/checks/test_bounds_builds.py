@@ -10,7 +10,7 @@ from dldoctor.checks import builds, env
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict
 from dldoctor.matrix import load
 from dldoctor.model import Severity
-from tests.checks.bounds import above, around, machine
+from tests.checks.bounds import above, around, below, machine
 from tests.checks.scenarios import dist, make_facts, with_packages
 
 MATRIX = load()
@@ -373,3 +373,39 @@ def test_dd201_the_pins_removal_comes_first_whether_the_gpu_build_is_a_command_o
     assert fix.intents[0].action == "remove" and fix.intents[0].manager == "conda"
     assert fix.intents[1:] == remedy.intents
     assert bool(remedy.intents) == (torch_version != "0.1.0")  # both branches are taken
+
+
+def test_dd202_judges_every_installed_distribution_of_every_rule():
+    """Not only the first: tensorflow-cpu (not a rule's first name), a jaxlib after it, and a
+    paddlepaddle-gpu after a paddlepaddle still below the release that started needing AVX."""
+    paddle = next(r for r in MATRIX.cpu_rules if "paddlepaddle-gpu" in r.distributions)
+    old_paddle = below(str(paddle.since))
+    installed = with_packages(
+        dist("tensorflow-cpu", "2.20.0"),
+        dist("jaxlib", "0.7.2"),
+        dist("paddlepaddle", old_paddle),
+        dist("paddlepaddle-gpu", str(paddle.since)),
+    )
+    facts = make_facts(installed, {"system": {"cpu": {"flags": ["sse4_2"]}}})
+    verdicts = judged(builds.cpu_lacks_instructions(facts, MATRIX))
+    assert [v.evidence["distribution"] for v in verdicts] == [
+        "tensorflow-cpu",
+        "jaxlib",
+        "paddlepaddle-gpu",
+    ]
+    assert verdicts[0].fixes[0].summary == (
+        "Run tensorflow-cpu on a CPU with AVX (in a VM, enable CPU passthrough: hypervisors may "
+        "hide AVX), or use a build compiled without it."
+    )
+
+
+def test_dd201_on_windows_leaves_a_tensorflow_intel_after_the_last_gpu_release_to_dd511():
+    version = above(LAST) + ".0"
+    tf = framework("tensorflow", ["tensorflow-intel"], {"is_cuda_build": False})
+    tf["packages"]["distributions"] = [dist("tensorflow-intel", version)]
+    windows = {"system": {"os": {"name": "Windows"}}}
+    facts = make_facts(tf, machine("580.65.06", "13.0"), windows)
+    assert judged(builds.cpu_only_build_on_gpu(facts, MATRIX)) == []
+    tf["packages"]["distributions"] = [dist("tensorflow-intel", f"{LAST}.1")]
+    facts = make_facts(tf, machine("580.65.06", "13.0"), windows)
+    assert len(judged(builds.cpu_only_build_on_gpu(facts, MATRIX))) == 1
