@@ -235,8 +235,10 @@ def judge(
 
 def modules_of(part: str, files: list[str] | None) -> list[str]:
     """The source files of ``part`` (or the given ``files``), each mutated on its own."""
-    found = files or sorted(
-        str(f.relative_to(ROOT)) for p in PARTS[part][0] for f in sorted(ROOT.glob(p))
+    found = files or sorted(  # "dldoctor/fixes/*" holds a package too (fixes/installers)
+        str(f.relative_to(ROOT))
+        for p in PARTS[part][0]
+        for f in sorted(ROOT.glob(p)) + sorted(ROOT.glob(p + "/*.py"))
     )
     return [f for f in found if f.endswith(".py") and (ROOT / f).stat().st_size]
 
@@ -295,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
                 tests = None if args.wide else own_selection(part, module)
                 print(f"\n== {module}: {len(tests) if tests else 'all'} test files", flush=True)
                 found, bad = judge(
-                    work / part / Path(module).stem,
+                    work
+                    / part
+                    / ".".join(Path(module).with_suffix("").parts[2:]),  # installers.pip
                     [part],
                     args.max_children,
                     [module],
