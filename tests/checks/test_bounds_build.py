@@ -70,10 +70,10 @@ def test_nothing_coming_or_no_torch_or_a_cpu_torch_is_not_applicable():
         build.build_without_ninja(facts_for({"requested": False}), MATRIX)
     no_torch = facts_for()
     no_torch.packages["distributions"] = []
-    with pytest.raises(NotApplicable, match="^torch is not installed$"):
+    with pytest.raises(NotApplicable, match=r"^torch is not installed$"):
         build.build_without_ninja(no_torch, MATRIX)
     with pytest.raises(
-        NotApplicable, match="^torch is a CPU-only build: CUDA extensions are not built for it$"
+        NotApplicable, match=r"^torch is a CPU-only build: CUDA extensions are not built for it$"
     ):
         build.build_without_ninja(facts_for(cuda=False), MATRIX)
 
@@ -286,3 +286,91 @@ def test_dd535_with_the_memory_unknown_is_ready_and_says_the_memory_was_not_judg
     assert ready.evidence["memory"] is None and ready.evidence["build_dir"] is None
     assert ready.fixes == () and not ready.title.endswith("free in None")
     assert unknown == Unjudged("the build's memory", "system.memory.available_bytes")
+
+
+FLASH = next(s for s in SPECS if s.get("build_memory"))
+PER_THREAD = int(FLASH["build_memory"]["gib_per_nvcc_thread"])
+THREADS = int(FLASH["build_memory"]["nvcc_threads"])
+GIB = 1024**3
+
+
+def flash(free: int, **more):
+    facts = facts_for(
+        {"requested": False, **more.pop("tools", {})},
+        installed=[ext(FLASH["name"], "2.8.3", modules=[])],
+    )
+    facts.system["memory"].update(available_bytes=free, **more)
+    return facts
+
+
+@pytest.mark.parametrize("limit", [0, 1, PER_THREAD * THREADS * GIB, None])
+def test_dd536_a_containers_memory_cap_binds_from_one_byte(limit):
+    free = 1000 * GIB
+    facts = flash(free, cgroup_limit_bytes=limit)
+    verdicts = build_memory.build_memory_short(facts, MATRIX)
+    if limit == 1:
+        (verdict,) = verdicts
+        assert verdict.evidence["free_bytes"] == 1
+    else:
+        assert verdicts == []  # 0 and None: no cap; a cap of one job: that job fits
+
+
+def test_dd536_says_how_much_one_job_needs_and_how_much_is_free():
+    job = PER_THREAD * THREADS * GIB
+    facts = flash(job - 1)
+    (verdict,) = build_memory.build_memory_short(facts, MATRIX)
+    assert verdict.severity is Severity.WARNING
+    free = (job - 1) / GIB
+    assert verdict.title == (
+        f"Building {FLASH['name']} needs up to {PER_THREAD * THREADS} GiB for one compile job "
+        f"(NVCC_THREADS={THREADS}), but only {free:.1f} GiB of memory is free"
+    )
+    assert verdict.evidence == {
+        "building": [f"{FLASH['name']} 2.8.3 (to be rebuilt with its extensions)"],
+        "free_bytes": job - 1,
+        "nvcc_threads": THREADS,
+        "job_bytes": job,
+    }
+    threads = int(free // PER_THREAD)
+    assert verdict.fixes == (fb.nvcc_threads(threads, f"{FLASH['name']}: {free:.1f} GiB free"),)
+    (tiny,) = build_memory.build_memory_short(flash(GIB), MATRIX)
+    assert tiny.fixes[0].summary == (
+        f"Free memory (or add swap) before building {FLASH['name']}: one nvcc thread needs up to "
+        f"{PER_THREAD} GiB, 1.0 GiB is free."
+    )
+    assert tiny.fixes[0].commands == ()
+
+
+@pytest.mark.parametrize(
+    ("written", "threads"), [("2", 2), ("0", THREADS), ("x", THREADS), (None, THREADS)]
+)
+def test_nvcc_threads_as_set_else_the_extensions_default(written, threads):
+    facts = flash(10_000 * GIB, tools={"nvcc_threads": written})
+    plan = build_memory.budget(
+        facts, MATRIX, build.building(facts, MATRIX), facts.cuda["build_tools"]
+    )
+    assert plan.threads == threads and plan.job_bytes == PER_THREAD * threads * GIB
+
+
+@pytest.mark.parametrize("cores", [0, None])
+def test_unknown_or_no_usable_cores_leave_the_jobs_unjudged(cores):
+    facts = flash(100 * GIB)
+    facts.system["cpu"]["usable_cores"] = cores
+    assert build_memory.build_memory_short(facts, MATRIX) == [
+        Unjudged("the build's parallel jobs", "system.cpu.usable_cores")
+    ]
+
+
+def test_the_max_jobs_advice_says_why():
+    job = PER_THREAD * THREADS * GIB
+    facts = flash(3 * job)
+    facts.system["cpu"]["usable_cores"] = 16
+    (verdict,) = build_ready.build_ready(facts, MATRIX)
+    free = 3 * job / GIB
+    assert verdict.fixes == (
+        fb.max_jobs(
+            3,
+            f"{FLASH['name']}: {free:.0f} GiB free, up to {PER_THREAD * THREADS} GiB a job with "
+            f"NVCC_THREADS={THREADS}; ninja would run 18",
+        ),
+    )
