@@ -1,5 +1,6 @@
 """DD101 and DD104 for one and several toolkits and GPUs, with and without a floor the matrix
-gives; the NVML evidence every driver check carries (its error, nvidia-smi's output)."""
+gives; the NVML evidence every driver check carries (its error, nvidia-smi's output); DD501's
+unreadable driver version and DD502's evidence."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import copy
 
 import pytest
 
-from dldoctor.checks import driver
+from dldoctor.checks import compat_driver, driver
+from dldoctor.checks.registry import NotApplicable
+from dldoctor.facts.known import Unknown
 from dldoctor.fixes.driver import install_driver
 from dldoctor.matrix import load
 from dldoctor.model import Severity
-from tests.checks.scenarios import make_facts
+from tests.checks.bounds import torch
+from tests.checks.scenarios import gpu_machine, make_facts
 from tests.checks.test_driver import NVIDIA_PCI, TOOLKIT_13
 
 MATRIX = load()
@@ -109,3 +113,27 @@ def test_the_nvml_evidence_carries_what_nvidia_smi_said(smi, shown):
     assert verdict.evidence["nvidia_smi"] == shown
     quiet = make_facts(pci(1), NVML, {"nvidia": {"nvidia_smi": {"ran": False}}})
     assert "nvidia_smi" not in driver.gpu_without_driver(quiet, MATRIX)[0].evidence
+
+
+def test_dd501_an_unreadable_driver_version_is_the_unknown_fact_it_names():
+    facts = make_facts(
+        torch("2.13.0+cu130", "13.0"), gpu_machine(driver="not-a-version", cuda="13.0")
+    )
+    with pytest.raises(Unknown) as raised:
+        compat_driver.driver_too_old(facts, MATRIX)
+    assert raised.value.path == "nvidia.driver_version"
+
+
+def test_dd502_shows_the_wsl_facts_and_the_libcuda_paths_it_saw():
+    wsl = {"is_wsl": True, "version": 2}
+    paths = ["/usr/lib/x86_64-linux-gnu/libcuda.so.1"]
+    facts = make_facts(
+        {"system": {"wsl": wsl}}, {"nvidia": {"libcuda": {"wsl_libcuda": False, "paths": paths}}}
+    )
+    (verdict,) = compat_driver.wsl_without_libcuda(facts, MATRIX)
+    assert verdict.title == (
+        "WSL without /usr/lib/wsl/lib/libcuda.so: no GPU passthrough from the Windows driver"
+    )
+    assert verdict.evidence == {"wsl": wsl, "libcuda_paths": paths}
+    with pytest.raises(NotApplicable, match=r"^not WSL$"):
+        compat_driver.wsl_without_libcuda(make_facts(), MATRIX)
