@@ -8,6 +8,7 @@ from packaging.version import Version
 
 from dldoctor.checks import builds, env
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict
+from dldoctor.facts.known import Unknown
 from dldoctor.matrix import load
 from dldoctor.model import Severity
 from tests.checks.bounds import above, around, below, machine
@@ -409,3 +410,58 @@ def test_dd201_on_windows_leaves_a_tensorflow_intel_after_the_last_gpu_release_t
     tf["packages"]["distributions"] = [dist("tensorflow-intel", f"{LAST}.1")]
     facts = make_facts(tf, machine("580.65.06", "13.0"), windows)
     assert len(judged(builds.cpu_only_build_on_gpu(facts, MATRIX))) == 1
+
+
+def test_dd402_says_what_cuda_still_sees_and_how_to_name_the_gpus():
+    (one,) = env.visible_devices_unknown(visible("1", 1), MATRIX)
+    assert one.title == (
+        "CUDA_VISIBLE_DEVICES=1 names 1, which do not exist (this machine has 1 GPU(s): 0); "
+        "CUDA sees no GPU at all"
+    )
+    assert one.evidence == {"CUDA_VISIBLE_DEVICES": "1", "invalid": ["1"], "gpu_count": 1}
+    (fix,) = one.fixes
+    assert fix.summary == "Set it to existing GPUs (indices 0, or UUIDs from `nvidia-smi -L`)."
+    assert (fix.intents[0].variable, fix.intents[0].value) == ("CUDA_VISIBLE_DEVICES", "0")
+    (three,) = env.visible_devices_unknown(visible("0, 1,7,2", 3), MATRIX)
+    assert three.title == (
+        "CUDA_VISIBLE_DEVICES=0, 1,7,2 names 7, which do not exist (this machine has 3 GPU(s): "
+        "0–2); CUDA sees only 0, 1"
+    )
+    assert three.fixes[0].intents[0].value == "0,1,2"
+
+
+def test_dd402_reads_uuids_with_or_without_their_prefix_and_mig_devices():
+    assert env.visible_devices_unknown(visible("00000001", 2), MATRIX) == []  # GPU- implied
+    (nothing,) = env.visible_devices_unknown(visible("GPU-ffff", 2), MATRIX)
+    assert nothing.evidence["invalid"] == ["GPU-ffff"]
+    facts = visible("MIG-1234", 2)
+    with pytest.raises(Unknown):  # whether MIG is on is unknown: not judged
+        env.visible_devices_unknown(_with(facts, mig=None), MATRIX)
+    (off,) = env.visible_devices_unknown(_with(facts, mig={"current": False}), MATRIX)
+    assert off.evidence["invalid"] == ["MIG-1234"]
+    assert env.visible_devices_unknown(_with(facts, mig={"current": True}), MATRIX) == []
+    with pytest.raises(Unknown):  # a GPU without a UUID might be the one named
+        env.visible_devices_unknown(_with(visible("GPU-1", 2), uuid=None), MATRIX)
+
+
+def _with(facts, **fields):
+    for gpu in facts.nvidia["gpus"]:
+        gpu.update(fields)
+    return facts
+
+
+def test_dd401_and_dd402_need_the_variable_and_the_gpus():
+    unset = make_facts(machine("580.65.06", "13.0", ("GPU0", "9.0")))
+    for check in (env.visible_devices_hide_all, env.visible_devices_unknown):
+        with pytest.raises(NotApplicable, match=r"^CUDA_VISIBLE_DEVICES is not set$"):
+            check(unset, MATRIX)
+    variable = {"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}}
+    pci = {"accelerators": {"pci": {"nvidia": [{"address": "0000:01:00.0", "driver": None}]}}}
+    with pytest.raises(Unknown):  # a GPU on the bus, none listed by NVML
+        env.visible_devices_unknown(make_facts(variable, pci), MATRIX)
+    hidden = {"env": {"variables": {"CUDA_VISIBLE_DEVICES": "-1"}}}
+    (verdict,) = env.visible_devices_hide_all(make_facts(hidden, pci), MATRIX)
+    assert verdict.title == "CUDA_VISIBLE_DEVICES='-1' hides every GPU from every framework"
+    assert verdict.evidence == {"CUDA_VISIBLE_DEVICES": "-1", "gpu_count": 0}
+    assert verdict.fixes[0].intents[0].action == "unset"
+    assert env.visible_devices_hide_all(visible("0", 2), MATRIX) == []
