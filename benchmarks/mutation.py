@@ -9,6 +9,14 @@ chosen parts and runs only the fast, framework-free tests against each mutant:
     PYTHONPATH=. python benchmarks/mutation.py --survivors         # and list what survived
     PYTHONPATH=. python benchmarks/mutation.py --part checks --keep DIR --files dldoctor/checks/driver.py
     PYTHONPATH=. python benchmarks/mutation.py --part checks --keep DIR --again  # after new tests
+    PYTHONPATH=. python benchmarks/mutation.py --part checks --per-module --keep DIR -j 2
+    PYTHONPATH=. python benchmarks/mutation.py --part checks --per-module --keep DIR --again --wide
+
+``--per-module`` mutates each source file of the part in its own folder under ``--keep``, judged
+only by the test files that import it or name its codes (``mutation_select.own_tests``; for the
+fixes, all of ``tests/fixes`` too): a full run of checks and fixes in hours instead of a day. A
+narrower selection can only miss kills, so its score is a lower bound; ``--again --wide``
+re-judges the survivors with the part's whole selection.
 
 Prints the score per part and, with --survivors, each surviving mutant's name (``mutmut show
 NAME`` in the scratch folder prints its diff). Figures are in benchmarks/README.md.
@@ -27,6 +35,8 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+
+from benchmarks.mutation_select import own_tests, test_files
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
@@ -89,7 +99,9 @@ def undecorate(source: str) -> str:
     return "".join(lines)
 
 
-def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> None:
+def prepare(
+    work: Path, parts: list[str], files: list[str] | None = None, tests: list[str] | None = None
+) -> None:
     """The tracked files (and this tree's uncommitted edits) in ``work``, with mutmut's config;
     ``files`` narrows what is mutated to those source files (a subset first)."""
     tracked = subprocess.run(
@@ -108,13 +120,16 @@ def prepare(work: Path, parts: list[str], files: list[str] | None = None) -> Non
             shutil.copy2(source, target)
             if name.endswith(".py") and any(fnmatch.fnmatch(name, p) for p in mutate):
                 target.write_text(undecorate(source.read_text(encoding="utf-8")), encoding="utf-8")
-    configure(work, parts, files)
+    configure(work, parts, files, tests)
 
 
-def configure(work: Path, parts: list[str], files: list[str] | None = None) -> None:
-    """mutmut's configuration in ``work``: what it mutates, the tests that judge it."""
+def configure(
+    work: Path, parts: list[str], files: list[str] | None = None, tests: list[str] | None = None
+) -> None:
+    """mutmut's configuration in ``work``: what it mutates, the tests that judge it (``tests``,
+    else the parts' whole selection)."""
     mutate = files or [p for part in parts for p in PARTS[part][0]]
-    tests = sorted({t for part in parts for t in PARTS[part][1]})
+    tests = tests or sorted({t for part in parts for t in PARTS[part][1]})
     lines = [
         "[mutmut]",
         "source_paths = dldoctor",
@@ -174,6 +189,71 @@ def part_of(mutant: str) -> str:
     return "other"
 
 
+def judge(
+    work: Path,
+    parts: list[str],
+    jobs: int,
+    files: list[str] | None = None,
+    tests: list[str] | None = None,
+    again: bool = False,
+    sample: str = "",
+) -> tuple[dict[str, str], bool]:
+    """Run mutmut in ``work``; (mutant -> status, whether mutmut itself failed). With ``again``,
+    only the earlier run's survivors are re-judged, with the tests copied anew; with ``sample``
+    (last digits, "147"), only the mutants whose number ends in one of them (a systematic
+    sample: every function's mutants, ~10 % a digit; the others stay "not checked")."""
+    work.mkdir(parents=True, exist_ok=True)
+    names: list[str] = []
+    saved = work / "statuses.json"  # the last run's verdicts: mutmut forgets them when the
+    before: dict[str, str] = {}  # test selection changes, and adding tests un-kills nothing
+    if again:  # only tests were added: the mutants stand, the survivors are judged again
+        before = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else results(work)
+        names = sorted(n for n, s in before.items() if s in ("survived", "no tests"))
+        if not names:
+            return before, False
+        for folder in (work / "tests", work / "mutants" / "tests"):
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(ROOT / "tests", folder, ignore=shutil.ignore_patterns("__pycache__"))
+        configure(work, parts, files, tests)
+    else:
+        prepare(work, parts, files, tests)
+        names = [f"*__mutmut_*[{sample}]"] if sample else []
+    (work / "selection.json").write_text(json.dumps(tests or "whole part"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run(
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names],
+        cwd=work,
+        env=env,
+        check=False,
+    )
+    now = results(work)  # a re-run stopped early leaves the rest "not checked": keep theirs
+    statuses = {**before, **{n: s for n, s in now.items() if not before or n in names}}
+    statuses.update({n: before[n] for n in names if statuses.get(n) == "not checked"})
+    saved.write_text(json.dumps(statuses, indent=0, sort_keys=True), encoding="utf-8")
+    return statuses, run.returncode != 0
+
+
+def modules_of(part: str, files: list[str] | None) -> list[str]:
+    """The source files of ``part`` (or the given ``files``), each mutated on its own."""
+    found = files or sorted(  # "dldoctor/fixes/*" holds a package too (fixes/installers)
+        str(f.relative_to(ROOT))
+        for p in PARTS[part][0]
+        for f in sorted(ROOT.glob(p)) + sorted(ROOT.glob(p + "/*.py"))
+    )
+    return [f for f in found if f.endswith(".py") and (ROOT / f).stat().st_size]
+
+
+def own_selection(part: str, module: str) -> list[str]:
+    """The tests that judge ``module`` on its own: ``mutation_select.own_tests`` over the part's
+    test files (all of ``tests/fixes`` for a fix, they are fast); the part's whole selection
+    where none is found."""
+    candidates = test_files(ROOT, PARTS[part][1])
+    chosen = set(own_tests(ROOT, module, candidates))
+    if part == "fixes":
+        chosen.update(test_files(ROOT, ["tests/fixes"]))
+    return sorted(chosen) or candidates
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
@@ -186,39 +266,59 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="in the --keep folder of an earlier run: copy the tests anew, re-run its survivors",
     )
+    parser.add_argument(
+        "--per-module",
+        action="store_true",
+        help="each source file in its own folder, judged by its own tests (a lower bound)",
+    )
+    parser.add_argument(
+        "--wide", action="store_true", help="with --per-module --again: the part's whole selection"
+    )
+    parser.add_argument(
+        "--sample",
+        default="",
+        help="judge only the mutants whose number ends in these digits ('147': ~30 %%)",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="with --keep: print the saved verdicts, run nothing"
+    )
     args = parser.parse_args(argv)
     parts = list(PARTS) if args.part == "all" else [args.part]
     work = args.keep or Path(tempfile.mkdtemp(prefix="dldoctor-mutation-"))
-    work.mkdir(parents=True, exist_ok=True)
-    names: list[str] = []
-    saved = work / "statuses.json"  # the last run's verdicts: mutmut forgets them when the
-    before: dict[str, str] = {}  # test selection changes, and adding tests un-kills nothing
-    if args.again:  # only tests were added: the mutants stand, the survivors are judged again
-        before = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else results(work)
-        names = sorted(n for n, s in before.items() if s in ("survived", "no tests"))
-        for folder in (work / "tests", work / "mutants" / "tests"):
-            shutil.rmtree(folder, ignore_errors=True)
-            shutil.copytree(ROOT / "tests", folder, ignore=shutil.ignore_patterns("__pycache__"))
-        configure(work, parts, args.files)
+    statuses: dict[str, str] = {}
+    failed = False
+    if args.report:
+        for saved in sorted(work.glob("**/statuses.json")):
+            if "mutants" not in saved.parts:
+                statuses.update(json.loads(saved.read_text(encoding="utf-8")))
+    elif args.per_module:
+        for part in parts:
+            for module in modules_of(part, args.files):
+                tests = None if args.wide else own_selection(part, module)
+                print(f"\n== {module}: {len(tests) if tests else 'all'} test files", flush=True)
+                found, bad = judge(
+                    work
+                    / part
+                    / ".".join(Path(module).with_suffix("").parts[2:]),  # installers.pip
+                    [part],
+                    args.max_children,
+                    [module],
+                    tests,
+                    args.again,
+                    args.sample,
+                )
+                statuses.update(found)
+                failed |= bad
     else:
-        prepare(work, parts, args.files)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    run = subprocess.run(
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *names],
-        cwd=work,
-        env=env,
-        check=False,
-    )
-    now = results(work)  # a re-run stopped early leaves the rest "not checked": keep theirs
-    statuses = {**before, **{n: s for n, s in now.items() if not before or n in names}}
-    statuses.update({n: before[n] for n in names if statuses.get(n) == "not checked"})
-    saved.write_text(json.dumps(statuses, indent=0, sort_keys=True), encoding="utf-8")
+        statuses, failed = judge(
+            work, parts, args.max_children, args.files, None, args.again, args.sample
+        )
+    failed |= not statuses
     by_part: dict[str, Counter[str]] = {}
     by_module: dict[str, Counter[str]] = {}
     for name, status in statuses.items():
         by_part.setdefault(part_of(name), Counter())[status] += 1
         by_module.setdefault(module_of(name), Counter())[status] += 1
-    failed = run.returncode != 0 or not statuses
     print(f"\nmutmut in {work}")
     for part in parts:
         counts = by_part.get(part, Counter())
@@ -233,11 +333,12 @@ def main(argv: list[str] | None = None) -> int:
                 killed, total, percent = score(found)
                 print(
                     f"  {module:40} {percent:5.1f} % ({killed}/{total}), survived {found['survived']}"
+                    f", no tests {found['no tests']}"
                 )
     if args.survivors:
         for name, status in sorted(statuses.items()):
-            if status == "survived":
-                print(f"  survived {name}")
+            if status in ("survived", "no tests"):
+                print(f"  {status} {name}")
     if not args.keep:
         print("(scratch folder kept for `mutmut show NAME`; delete it when done)")
     return 1 if failed else 0

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from dldoctor.checks import compat_arch
-from dldoctor.checks.registry import NotApplicable, Verdict
+from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict
 from dldoctor.matrix import load
 from dldoctor.matrix.rules import CUBIN, PTX, coverage
 from dldoctor.model import Severity
 from tests.checks.bounds import jax_plugin, machine, torch
-from tests.checks.scenarios import make_facts
+from tests.checks.scenarios import dist, make_facts, with_packages
 
 MATRIX = load()
 CCS = [c.cc for c in MATRIX.capabilities]
@@ -129,8 +129,25 @@ def test_each_jax_plugin_refuses_gpus_below_its_minimum_only(plugin):
         old = Version(cc) < Version(minimum)
         assert [v.severity for v in verdicts] == ([Severity.ERROR] if old else []), cc
         for verdict in verdicts:
-            assert f"needs compute capability {minimum} or newer" in verdict.title
-            assert verdict.evidence["matrix_row"] == f"jax.toml plugin cuda{plugin['cuda']}"
+            assert verdict.title == (
+                f"jax-cuda{plugin['cuda']}-plugin needs compute capability {minimum} or newer; "
+                f"GPU 0 (GPU) is {cc}"
+            )
+            assert verdict.evidence == {
+                "distribution": f"jax-cuda{plugin['cuda']}-plugin",
+                "gpu": "GPU",
+                "compute_capability": cc,
+                "matrix_row": f"jax.toml plugin cuda{plugin['cuda']}",
+            }
+            # The remedy is the CUDA 12 plugin, which is only a remedy for the CUDA 13 one.
+            if plugin["cuda"] == "13":
+                (fix,) = verdict.fixes
+                (intent,) = fix.intents
+                assert intent.requirements == ("jax[cuda12]==0.10.2",)
+                assert intent.remove_first == ("jax-cuda13-plugin", "jax-cuda13-pjrt")
+                assert fix.automatic is False
+            else:
+                assert verdict.fixes == ()
 
 
 def test_a_tesla_t4_is_at_the_cuda13_plugins_minimum_and_runs():
@@ -154,3 +171,59 @@ def test_no_gpu_with_a_known_capability_is_not_judged():
     except NotApplicable:
         return
     assert not [r for r in results if isinstance(r, Verdict)]  # unknown: not judged
+
+
+def test_a_gpu_without_a_known_capability_is_unjudged_by_its_index():
+    facts = make_facts(
+        torch("2.13.0+cu126", "12.6"), machine("580.65.06", "13.0", ("A", "9.0"), ("B", ""))
+    )
+    results = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+    assert Unjudged("GPU 1", "its compute_capability") in results
+    with pytest.raises(NotApplicable, match=r"^no NVIDIA GPU listed$"):
+        compat_arch.gpu_arch_not_in_build(make_facts(torch("2.13.0+cu126", "12.6")), MATRIX)
+
+
+def test_a_jax_build_without_a_plugin_row_is_not_judged_by_any_minimum():
+    """jaxlib 0.4.7+cuda11 (before the plugins) has no plugin row: no minimum is invented."""
+    jaxlib = with_packages(
+        dist("jaxlib", "0.4.7+cuda11.cudnn86"),
+        frameworks={
+            "jax": {"distributions": [{"name": "jaxlib", "version": "0.4.7+cuda11.cudnn86"}]}
+        },
+    )
+    facts = make_facts(jaxlib, machine("580.65.06", "13.0", ("Tesla K80", "3.7")))
+    assert compat_arch.gpu_arch_not_in_build(facts, MATRIX) == []
+
+
+def test_a_build_whose_arches_are_unknown_leaves_the_next_build_judged():
+    """torch of a release the matrix has no arch row for says nothing; TensorFlow after it is
+    still judged (and, not being torch, gets no torch remedy)."""
+    tf = with_packages(
+        dist("tensorflow", "2.20.0"),
+        frameworks={
+            "tensorflow": {
+                "distributions": [{"name": "tensorflow", "version": "2.20.0"}],
+                "build": {
+                    "is_cuda_build": True,
+                    "cuda_version": "12.5",
+                    "cuda_compute_capabilities": ["sm_60", "sm_70"],
+                },
+            }
+        },
+    )
+    facts = make_facts(
+        torch("0.1.0+cu80", "8.0"), tf, machine("580.65.06", "13.0", ("NVIDIA H100", "9.0"))
+    )
+    (verdict,) = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+    assert verdict.evidence["framework"] == "tensorflow"
+    assert verdict.fixes == ()
+    assert verdict.evidence == {
+        "framework": "tensorflow",
+        "version": "2.20.0",
+        "cuda": "12.5",
+        "gpu": "NVIDIA H100",
+        "compute_capability": "9.0",
+        "sm": ["6.0", "7.0"],
+        "ptx": [],
+        "matrix_row": "tensorflow build_info.cuda_compute_capabilities",
+    }

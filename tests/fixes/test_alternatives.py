@@ -15,6 +15,7 @@ from dldoctor.facts.model import Facts
 from dldoctor.fixes.alternatives import alternatives, install_alternatives
 from dldoctor.fixes.builds import candidates
 from dldoctor.fixes.resolve import keep_driver, runs, upgrade
+from dldoctor.model import Area, Finding, Fix, Severity
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
 from tests.fixes.golden_plans import GOLDEN, compare, facts_of, findings, rendered, renderings
 
@@ -225,3 +226,27 @@ def test_install_torch_picks_the_pypi_default_cuda_build_a_580_driver_runs(
     assert "driver" not in [s.kind for s in plans[0].steps]
     tag = "cu" + variant.replace(".", "")
     assert plans[0].steps[-1].commands[-1][-1] == f"https://download.pytorch.org/whl/{tag}"
+
+
+def _other(code: str, severity: Severity) -> Finding:
+    """A finding about neither a framework's build nor the driver (its fix names no framework)."""
+    remedy = Fix(f"Unset the variable {code} is about.", (("unset", "X"),))
+    return Finding(code, severity, "other", Area.ENVIRONMENT, fixes=(remedy,))
+
+
+def test_both_plans_carry_the_other_findings_and_the_driver_step_its_findings_code(matrix):
+    facts = facts_of("driver470_cpu_stack")
+    driver_first = next(f for f in findings(facts, matrix) if f.code == "DD201")
+    about_driver = dataclasses.replace(driver_first, code="DD104", evidence={})
+    found = [
+        about_driver,
+        *findings(facts, matrix),
+        _other("DD402", Severity.WARNING),
+        _other("DD401", Severity.INFO),  # below a warning: no plan step of its own
+    ]
+    a, b = alternatives(found, facts, matrix)
+    for alternative in (a, b):
+        codes = [c for s in alternative.steps for c in s.codes]
+        assert "DD402" in codes and "DD401" not in codes
+    driver = next(s for s in a.steps if s.kind == "driver")
+    assert driver.codes[0] == "DD104"
