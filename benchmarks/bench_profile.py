@@ -7,6 +7,7 @@ data-wait fraction dldoctor measures against the one the scripts time themselves
 PyTorch (0, 2 and 4 workers, and no stall), TensorFlow (custom loop, Keras fit) and Paddle.
 
     python benchmarks/bench_profile.py --runs 3        # py-spy: pip install py-spy (optional)
+    python benchmarks/bench_profile.py --per-step --runs 5   # torch, TF, Paddle: per step
 
 Writes ``benchmarks/out/profile.json`` and prints Markdown tables.
 """
@@ -521,7 +522,23 @@ def main() -> None:
     parser.add_argument(
         "--phases-only", action="store_true", help="--startup: only where the fixed cost is"
     )
+    parser.add_argument(
+        "--per-step",
+        action="store_true",
+        help="only the per-step overhead: torch, TensorFlow and Paddle, short vs long runs",
+    )
+    parser.add_argument("--framework", default="", help="--per-step: only this one")
     args = parser.parse_args()
+    if args.per_step:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from profile_steps import per_step
+
+        with tempfile.TemporaryDirectory() as tmp:
+            found = per_step(args.runs, Path(tmp), ROOT, only=args.framework)
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "profile-steps.json").write_text(json.dumps(found, indent=2) + "\n")
+        print(json.dumps(found, indent=2))
+        return
     if args.startup:
         with tempfile.TemporaryDirectory() as tmp:
             found = startup(args.runs, Path(tmp), args.against, args.phases_only)

@@ -278,6 +278,7 @@ class Collector:
             proc.nonfinite = {
                 "value": str(event.payload.get("value"))[:20],
                 "backward_calls": event.payload.get("backward_calls"),
+                "read_every": _count(event.payload.get("read_every")),
                 "batch_step": proc.data.count + 1,
                 "marked_step": proc.marks.count + 1,
             }
@@ -465,3 +466,10 @@ class Collector:
             return (max(record.data.count, record.marks.count), record.pid == default_pid)
 
         return max(records, key=steps)
+
+
+def _count(value: object) -> int | None:
+    """A positive count from an event (untrusted), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 31:
+        return value
+    return None

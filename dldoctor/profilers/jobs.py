@@ -97,6 +97,7 @@ def health(proc: ProcessRecord | None, source: str) -> JSON:
             "value": seen["value"],
             "step": seen[key],
             "backward_calls": seen["backward_calls"],
+            "read_every": seen.get("read_every"),
         }
     norms = proc.gradients if proc is not None else None
     return {

@@ -11,19 +11,34 @@ from dldoctor.model import Finding, Fix, Severity
 from dldoctor.profilers import thresholds as th
 from dldoctor.profilers.rules import JSON, _finding, rule
 
-# The same fixes in each framework's own words: PyTorch's, and PaddlePaddle's.
+# The same fixes in each framework's own words: PyTorch's, PaddlePaddle's, Keras'.
 _CLIPPING = {
     "torch": "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0) before "
     "optimizer.step()",
     "paddle": "pass grad_clip=paddle.nn.ClipGradByGlobalNorm(clip_norm=1.0) to the optimizer",
+    "tensorflow": "pass global_clipnorm=1.0 to the Keras optimizer",
 }
-_SCALER = {"torch": "torch.amp.GradScaler", "paddle": "paddle.amp.GradScaler"}
+_SCALER = {
+    "torch": "torch.amp.GradScaler",
+    "paddle": "paddle.amp.GradScaler",
+    "tensorflow": "keras.optimizers.LossScaleOptimizer",
+}
+_INIT = {
+    "torch": "torch.nn.init.kaiming_normal_",
+    "paddle": "paddle.nn.initializer.KaimingNormal",
+    "tensorflow": 'kernel_initializer="he_normal"',
+}
 
 
 def _framework(profile: JSON) -> str:
-    """Whose fixes to give: paddle's when only paddle was patched, else torch's."""
+    """Whose fixes to give: torch's when torch was patched, else paddle's or TensorFlow's
+    (Keras) when that one alone was, else torch's."""
     modules = {str(f.get("module", "")).split(".")[0] for f in profile.get("frameworks") or []}
-    return "paddle" if "paddle" in modules and "torch" not in modules else "torch"
+    if "torch" in modules:
+        return "torch"
+    if "paddle" in modules:
+        return "paddle"
+    return "tensorflow" if modules & {"tensorflow", "keras"} else "torch"
 
 
 def _learning_rate_and_clipping(profile: JSON) -> Fix:
@@ -56,10 +71,15 @@ def loss_not_finite(profile: JSON) -> list[Finding]:
     seen = (profile.get("health") or {}).get("nonfinite_loss")
     if not seen:
         return []
-    title = (
-        f"The loss became {seen['value']} at training step {seen['step']}: the steps after it "
-        "train nothing"
-    )
+    every = seen.get("read_every") or 1
+    if every > 1:  # a loss on a GPU, read at every Nth backward: it became so since the last
+        when = (
+            f"was found {seen['value']} at training step {seen['step']} (on the GPU it is "
+            f"read once every {every} backward calls: it became so after the read before)"
+        )
+    else:
+        when = f"became {seen['value']} at training step {seen['step']}"
+    title = f"The loss {when}: the steps after it train nothing"
     evidence: JSON = {"nonfinite_loss": seen}
     onset = _gradients(profile).get("explosion_onset")
     if onset and onset["step"] <= seen["step"]:  # the same divergence, seen earlier
@@ -133,7 +153,7 @@ def gradients_vanishing(profile: JSON) -> list[Finding]:
         Fix(
             summary="let the gradient flow: normalisation layers (BatchNorm/LayerNorm), "
             "residual connections, ReLU-family activations instead of sigmoid/tanh, an "
-            "initialisation scaled to each layer (torch.nn.init.kaiming_normal_)",
+            "initialisation scaled to each layer (" + _INIT[_framework(profile)] + ")",
             notes="Saturating activations and small initial weights shrink the gradient at "
             "every layer it passes back through.",
         ),

@@ -64,7 +64,7 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
         )
         out.wrapped(
             f"Steps{whose}: {steps['count']} (from {steps['source']}), {_ms(duration['mean_s'])} each "
-            f"(p50 {_ms(duration['p50_s'])}, p95 {_ms(duration['p95_s'])}); data wait "
+            f"(p50 {_ms(duration['p50_s'])}, p95 {_ms(duration['p95_s'])}{_first(p)}); data wait "
             f"{_ms(wait['per_step']['mean_s'])} per step (p95 {_ms(wait['per_step']['p95_s'])})",
             2,
         )
@@ -95,6 +95,17 @@ def render(report: ProfileReport, out: Out, verbose: bool = False) -> None:
             2,
             styled=True,
         )
+
+
+def _first(p: dict[str, Any]) -> str:
+    """The first step, where it is more than twice the p95 (it traces, builds or starts the
+    workers): without it a mean above the p95 reads as a mistake."""
+    first = p["data_wait"].get("first_steps") or {}
+    p95 = p["steps"]["duration"]["p95_s"]
+    if first.get("count") != 1 or not isinstance(p95, (int, float)):
+        return ""
+    took = first.get("time_s")
+    return f"; the first {_ms(took)}" if isinstance(took, (int, float)) and took > 2 * p95 else ""
 
 
 def _who(pid: int, rank: int | None) -> str:

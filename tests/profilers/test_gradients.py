@@ -133,3 +133,31 @@ def test_real_vanishing_gradients_are_found_and_a_healthy_run_has_neither(tmp_pa
     assert grads["samples"] > 0 and grads["first"]["l2"] > 0
     assert grads["exploded"] is None and grads["vanished_from"] is None
     assert not {"DD713", "DD715", "DD716"} & set(codes(healthy))
+
+
+@pytest.mark.parametrize(
+    ("modules", "clipping", "scaler", "init"),
+    [
+        (["torch._tensor"], "clip_grad_norm_", "torch.amp.GradScaler", "kaiming_normal_"),
+        (["paddle.optimizer"], "ClipGradByGlobalNorm", "paddle.amp.GradScaler", "KaimingNormal"),
+        (
+            ["tensorflow.python.eager.backprop", "keras.src.backend.tensorflow.optimizer"],
+            "global_clipnorm=1.0",
+            "keras.optimizers.LossScaleOptimizer",
+            'kernel_initializer="he_normal"',
+        ),
+        (["keras.src.models.model"], "global_clipnorm", "LossScaleOptimizer", "he_normal"),
+        # torch beside another framework, or nothing known: torch's words
+        (["paddle.optimizer", "torch._tensor"], "clip_grad_norm_", "torch.amp", "kaiming"),
+        ([], "clip_grad_norm_", "torch.amp.GradScaler", "kaiming_normal_"),
+    ],
+)
+def test_each_framework_gets_its_own_fixes(modules, clipping, scaler, init):
+    p = make()
+    p["frameworks"] = [{"pid": 4242, "module": m, "patched": []} for m in modules]
+    p["health"] = {"nonfinite_loss": None, "gradients": _norms([1.0, math.inf])}
+    (exploding,) = [f for f in rules.judge(p) if f.code == "DD715"]
+    assert clipping in exploding.fixes[0].summary and scaler in exploding.fixes[1].summary
+    p["health"]["gradients"] = _norms([1.0, 1.0], rms=[1e-3, 1e-9])
+    (vanishing,) = [f for f in rules.judge(p) if f.code == "DD716"]
+    assert scaler in vanishing.fixes[0].summary and init in vanishing.fixes[1].summary

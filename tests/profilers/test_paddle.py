@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dldoctor.profilers.child.torch_steps import CHECK_EVERY, GRADIENTS_EVERY
 from tests.profilers.helpers import SCRIPTS, TOLERANCE, codes, marked_line, profile, truth
 from tests.profilers.test_gradients import _first_sampled_step
 
@@ -50,3 +57,72 @@ def test_paddle_nan_loss_is_found_at_its_step(tmp_path):
     seen = report["profile"]["health"]["nonfinite_loss"]
     assert seen["step"] == 13 and seen["value"] == "nan"
     assert "DD713" in codes(report) and "DD715" not in codes(report)
+
+
+SEAM = r"""
+import json, sys
+import paddle
+from dldoctor.profilers.child import paddle_steps, torch_steps
+from dldoctor.profilers.child.recorder import Recorder
+
+paddle.set_device("cpu")
+on_device = sys.argv[1] == "gpu"
+rec = Recorder(-1, None, None)
+found, reads, grad_reads = [], [0], [0]
+rec.event = lambda kind, data: found.append(data)
+rec.queue = lambda event, t=None: None
+
+def scalar(tensor):  # paddle's own read, counted
+    reads[0] += 1
+    return paddle_steps._scalar(tensor)
+
+def on_cpu(tensor):  # a GPU is the one thing faked: where the loss lives
+    return paddle_steps._on_cpu(tensor) and not on_device
+
+def grad_stats(optimizer):
+    grad_reads[0] += 1
+    return paddle_steps._grad_stats(optimizer)
+
+layer = paddle.nn.Linear(4, 1)
+opt = paddle.optimizer.SGD(learning_rate=0.0, parameters=layer.parameters())
+backward = torch_steps._checked(rec, paddle.Tensor.backward, on_cpu, scalar)
+gradients = torch_steps._gradients(rec, grad_stats)
+for call in range(1, 101):
+    loss = layer(paddle.ones([2, 4])).mean()
+    if call >= 40:
+        loss = loss * float("nan")
+    backward(loss)
+    gradients(opt)
+    opt.step()
+    opt.clear_grad()
+print(json.dumps({"found": found, "reads": reads[0], "grad_reads": grad_reads[0]}))
+"""
+
+
+def test_a_device_loss_is_read_only_at_sampled_backward_calls_and_the_norms_every_16th():
+    """Counted at the seam, on 100 real paddle steps whose loss is NaN from call 40: on the
+    CPU the loss is read at every call until the NaN (40 reads, found at 40); on a GPU only
+    at calls 1, 33 and 65 (each read waits for the device), found at 65 and said to be read
+    once in 32. The gradient norms are read at the 1st and every 16th step either way."""
+    seen = {}
+    for where in ("cpu", "gpu"):
+        out = subprocess.run(
+            [sys.executable, "-c", SEAM, where],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+            check=True,
+        ).stdout
+        seen[where] = json.loads(out.strip().splitlines()[-1])
+    cpu, gpu = seen["cpu"], seen["gpu"]
+    assert cpu["reads"] == 40
+    assert cpu["found"] == [{"value": "nan", "backward_calls": 40, "read_every": 1}]
+    sampled = [c for c in range(1, 101) if c % CHECK_EVERY == 1]
+    first_after = next(c for c in sampled if c >= 40)
+    assert gpu["reads"] == sampled.index(first_after) + 1 == 3  # then it stops reading
+    assert gpu["found"] == [
+        {"value": "nan", "backward_calls": first_after, "read_every": CHECK_EVERY}
+    ]
+    for run in (cpu, gpu):
+        assert run["grad_reads"] == len([c for c in range(1, 101) if c % GRADIENTS_EVERY == 1])

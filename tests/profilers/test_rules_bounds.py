@@ -187,18 +187,32 @@ def test_a_loss_that_became_nan_names_its_step_and_the_two_usual_causes():
         assert "DD713" not in found(profile)
 
 
+@pytest.mark.parametrize("every", [None, 1, 32])
+def test_a_loss_read_at_every_nth_backward_is_found_by_a_step_not_dated_to_it(every):
+    profile = make()
+    seen = {"value": "inf", "step": 33, "backward_calls": 33, "read_every": every}
+    profile["health"] = {"nonfinite_loss": seen}
+    title = found(profile)["DD713"].title
+    if every == 32:
+        assert title.startswith("The loss was found inf at training step 33 (on the GPU")
+        assert "read once every 32 backward calls: it became so after the read before)" in title
+    else:
+        assert title.startswith("The loss became inf at training step 33: the steps after")
+
+
 def test_the_nonfinite_loss_is_dated_by_the_steps_that_count():
     """Seen during a step: the batch step counts where batches are the steps, the marked step
     where dldoctor.step() marks them."""
     batches = session([], set())
     record = batches.collector.processes[PID]
-    nan = f"N {PID} " + json.dumps({"value": "inf", "backward_calls": 9})
+    nan = f"N {PID} " + json.dumps({"value": "inf", "backward_calls": 9, "read_every": 32})
     batch_step = record.data.count + 1
     batches.collector.feed(nan)
     assert analyse(batches)["health"]["nonfinite_loss"] == {
         "value": "inf",
         "step": batch_step,
         "backward_calls": 9,
+        "read_every": 32,
     }
     marked = session([], set())
     for i in range(th.MIN_STEPS + 2):
@@ -210,6 +224,10 @@ def test_the_nonfinite_loss_is_dated_by_the_steps_that_count():
     assert marked_step != batch_step
     assert profile["health"]["nonfinite_loss"]["step"] == marked_step
     assert analyse(session([], set()))["health"]["nonfinite_loss"] is None
+    for bad in ("32", 0, -1, True, 1 << 40, None):  # untrusted: a positive count or nothing
+        odd = session([], set())
+        odd.collector.feed(f"N {PID} " + json.dumps({"value": "nan", "read_every": bad}))
+        assert analyse(odd)["health"]["nonfinite_loss"]["read_every"] is None
 
 
 def tuned(baseline_s: float, best_s: float) -> tuple[dict, dict]:

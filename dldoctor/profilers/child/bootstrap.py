@@ -52,6 +52,7 @@ PATCHES = {
     "tensorflow.python.eager.backprop": ("tf_steps", "install_tape"),
     "keras.src.layers.layer": ("tf_steps", "install_layer"),
     "keras.src.optimizers.base_optimizer": ("tf_steps", "install_optimizer"),
+    "keras.src.backend.tensorflow.optimizer": ("tf_health", "install_optimizer"),
 }
 
 # Leading traceback frames that are dldoctor's or runpy's, never the script's.

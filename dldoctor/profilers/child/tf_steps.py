@@ -9,8 +9,12 @@ it as one graph, which Python cannot split; the report says so rather than guess
 
 from __future__ import annotations
 
+import functools
+from threading import get_ident
 from types import ModuleType
+from typing import Any
 
+from dldoctor.profilers.child import tf_health
 from dldoctor.profilers.child.recorder import Recorder
 from dldoctor.profilers.child.torch_steps import BACKWARD, FORWARD, OPTIMIZER, _timed
 
@@ -18,8 +22,23 @@ COMPILED = "g"
 
 
 def install_function(module: ModuleType, rec: Recorder) -> list[str]:
+    """Each outermost call timed; one whose graph holds the gradient sample (``tf_health``)
+    has the sample asked for before its call and read after, outside the timed phase."""
     cls = module.Function
-    cls.__call__ = _timed(rec, COMPILED, cls.__call__)
+    timed = _timed(rec, COMPILED, cls.__call__)
+    health = tf_health.sampler(rec)
+
+    @functools.wraps(timed)
+    def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if rec.activity is not None or get_ident() != rec.main_ident:
+            return timed(self, *args, **kwargs)
+        health.before_call(self)
+        try:
+            return timed(self, *args, **kwargs)
+        finally:
+            health.after_call(self)
+
+    cls.__call__ = __call__
     return ["tf.function calls (compiled)"]
 
 

@@ -74,7 +74,9 @@ def _checked(
                 if cheap or calls[0] % CHECK_EVERY == 1:
                     value = scalar(self) if scalar is not None else _scalar(self)
                     if value is not None and not math.isfinite(value):
-                        rec.event("N", {"value": str(value), "backward_calls": calls[0]})
+                        every = 1 if cheap else CHECK_EVERY  # it became so since the last read
+                        data = {"value": str(value), "backward_calls": calls[0]}
+                        rec.event("N", {**data, "read_every": every})
                         calls[0] = -1
             except Exception:  # a tensor subclass that can't be read: health unknown
                 calls[0] = -1

@@ -9,6 +9,8 @@ spent inside the map's Python function during the steps (one call per batch, the
 synchronous: no fusion, no prefetch) over the steps' time, both from inside this run.
 ``--spe N``: ``steps_per_execution``; ``--val-items``/``--val-sleep-ms``: a validation set
 whose batches sleep a known time (validation runs inside fit, before the epoch ends).
+``--scale-at K --scale S``: from training step K the loss, so every gradient (the chain rule is
+linear in the loss), is S times larger; ``--jit``: the train step compiled with XLA.
 """
 
 import argparse
@@ -22,6 +24,12 @@ import numpy as np
 import tensorflow as tf
 
 LOADING = [0.0]  # seconds spent inside load(), the pipeline's Python function
+SCALE = tf.Variable(1.0, trainable=False)  # the loss's factor in the step running now
+
+
+def scale_for(step):
+    """The loss's factor at training step ``step`` (1-based)."""
+    SCALE.assign(ARGS.scale if ARGS.scale_at and step >= ARGS.scale_at else 1.0)
 
 
 def loader(sleep_ms):
@@ -60,6 +68,7 @@ class StepClock(tf.keras.callbacks.Callback):
         self.steps = 0
 
     def on_train_batch_begin(self, batch, logs=None):
+        scale_for(batch + 1)
         if self.first is None:
             self.first, self.loading[0] = time.perf_counter(), LOADING[0]
 
@@ -125,11 +134,17 @@ def main():
             tf.keras.layers.Dense(10),
         ]
     )
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    cross_entropy = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def loss_fn(y, logits):
+        return cross_entropy(y, logits) * SCALE
+
     ds = pipeline(ARGS.items, ARGS.batch, ARGS.sleep_ms)
     truth = {}
     if ARGS.mode == "fit":
-        model.compile(optimizer="sgd", loss=loss_fn, steps_per_execution=ARGS.spe)
+        model.compile(
+            optimizer="sgd", loss=loss_fn, steps_per_execution=ARGS.spe, jit_compile=ARGS.jit
+        )
         clock = StepClock()
         val = pipeline(ARGS.val_items, ARGS.batch, ARGS.val_sleep_ms) if ARGS.val_items else None
         model.fit(ds, epochs=1, verbose=0, callbacks=[clock], validation_data=val)
@@ -141,7 +156,7 @@ def main():
     elif ARGS.mode == "loop":
         optimizer = tf.keras.optimizers.SGD()
 
-        @tf.function
+        @tf.function(jit_compile=ARGS.jit)
         def train_step(x, y):
             with tf.GradientTape() as tape:
                 loss = loss_fn(y, model(x, training=True))
@@ -153,6 +168,7 @@ def main():
         clock = PhaseClock()
         iterator = iter(ds)
         while clock.next_batch(iterator) is not None:
+            scale_for(clock.steps)
             clock.timed("compiled", train_step, *clock.batch)
         truth = clock.truth()
     else:  # eager: a GradientTape loop, each phase a Python call
@@ -161,6 +177,7 @@ def main():
         clock = PhaseClock()
         iterator = iter(ds)
         while clock.next_batch(iterator) is not None:
+            scale_for(clock.steps)
             x, y = clock.batch
             with tf.GradientTape() as tape:
                 logits = clock.timed("forward", lambda x=x: model(slow(x), training=True))
@@ -185,5 +202,8 @@ if __name__ == "__main__":
     parser.add_argument("--val-items", type=int, default=0)
     parser.add_argument("--val-sleep-ms", type=float, default=0.0)
     parser.add_argument("--truth", default="")
+    parser.add_argument("--scale-at", type=int, default=0)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--jit", action="store_true")
     ARGS = parser.parse_args()
     main()

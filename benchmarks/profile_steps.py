@@ -1,0 +1,224 @@
+"""Per-step overhead of `dldoctor profile` on PyTorch, TensorFlow (Keras fit) and Paddle.
+
+Each framework's workload is a small MLP trained on in-memory batches of 16, every step
+through the seams dldoctor patches (the loader's fetch, forward, backward, the optimizer, the
+gradient sample every 16th step), plus a 10 ms sleep in the loop body that stands for the
+device's time (a GPU step's host waits): a step of ~11-13 ms, close to the short steps where
+a per-step cost shows most. Run plain and profiled, a short and a long run, alternating,
+``runs`` times. From the medians: the wall-clock overhead is fixed + per_step x steps, the
+fixed cost the intercept and the per-step cost the slope; and, apart from start-up entirely,
+the per-step overhead of the loop's own time (the script times its steps), paired run by run.
+
+    python benchmarks/bench_profile.py --per-step --runs 5
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+COMMON = r"""
+import argparse, json, os, sys, time
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+p = argparse.ArgumentParser()
+p.add_argument("--steps", type=int, required=True)
+p.add_argument("--truth", required=True)
+ARGS = p.parse_args()
+DEVICE_S = 0.010  # the device's share of a step: the host waits
+
+STARTS = []  # each step's start (perf_counter)
+
+def done(started, steps):
+    loop = time.perf_counter() - started
+    each = sorted(b - a for a, b in zip(STARTS, STARTS[1:]))
+    quantile = lambda q: each[int(q * (len(each) - 1))]
+    with open(ARGS.truth, "w") as f:
+        json.dump({"loop_s": loop, "steps": steps, "p10_s": quantile(0.1),
+                   "p50_s": quantile(0.5), "min_s": each[0]}, f)
+"""
+
+TORCH = r"""
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+torch.manual_seed(0); torch.set_num_threads(1)
+model = nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+data = TensorDataset(torch.randn(16 * ARGS.steps, 256), torch.randint(0, 10, (16 * ARGS.steps,)))
+started, steps = None, 0
+for x, y in DataLoader(data, batch_size=16):
+    STARTS.append(time.perf_counter())
+    if started is None:
+        started = time.perf_counter()
+    opt.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    time.sleep(DEVICE_S)
+    steps += 1
+done(started, steps)
+"""
+
+TENSORFLOW = r"""
+import numpy as np
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.random.set_seed(0)
+model = tf.keras.Sequential([tf.keras.Input((256,)), tf.keras.layers.Dense(512, activation="relu"),
+                             tf.keras.layers.Dense(10)])
+model.compile(optimizer="sgd",
+              loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+x = np.random.rand(16 * ARGS.steps, 256).astype("float32")
+y = np.random.randint(0, 10, 16 * ARGS.steps)
+ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+class Clock(tf.keras.callbacks.Callback):
+    started, steps = None, 0
+    def on_train_batch_begin(self, batch, logs=None):
+        STARTS.append(time.perf_counter())
+        if self.started is None:
+            self.started = time.perf_counter()
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(DEVICE_S)
+        self.steps += 1
+
+clock = Clock()
+model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
+done(clock.started, clock.steps)
+"""
+
+PADDLE = r"""
+import numpy as np
+import paddle
+from paddle.io import DataLoader, TensorDataset
+paddle.set_device("cpu"); paddle.seed(0)
+model = paddle.nn.Sequential(paddle.nn.Linear(256, 512), paddle.nn.ReLU(), paddle.nn.Linear(512, 10))
+opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=model.parameters())
+loss_fn = paddle.nn.CrossEntropyLoss()
+x = paddle.to_tensor(np.random.rand(16 * ARGS.steps, 256).astype("float32"))
+y = paddle.to_tensor(np.random.randint(0, 10, (16 * ARGS.steps, 1)).astype("int64"))
+started, steps = None, 0
+for xb, yb in DataLoader(TensorDataset([x, y]), batch_size=16):
+    STARTS.append(time.perf_counter())
+    if started is None:
+        started = time.perf_counter()
+    loss = loss_fn(model(xb), yb)
+    loss.backward()
+    opt.step()
+    opt.clear_grad()
+    time.sleep(DEVICE_S)
+    steps += 1
+done(started, steps)
+"""
+
+WORKLOADS = {"torch": TORCH, "tensorflow": TENSORFLOW, "paddle": PADDLE}
+
+# The command's exit code, wall time and the CPU time of its whole process tree.
+MEASURE = (
+    "import resource, subprocess, sys, time; t = time.perf_counter(); "
+    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(r.returncode, time.perf_counter() - t, u.ru_utime + u.ru_stime)"
+)
+
+
+def _measure(argv: list[str], env: dict[str, str]) -> tuple[int, float, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, env=env
+    ).stdout.split()
+    return int(out[0]), float(out[1]), float(out[2])
+
+
+def per_step(
+    runs: int, work: Path, root: Path, short: int = 40, long: int = 440, only: str = ""
+) -> dict[str, Any]:
+    """Fixed cost (intercept) and per-step overhead (slope) for each framework's workload."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(root), PYTHONPYCACHEPREFIX=str(work / "pyc"))
+    found: dict[str, Any] = {"load_average_1min": [round(os.getloadavg()[0], 2)]}
+    for name, body in WORKLOADS.items():
+        if only and name != only:
+            continue
+        script = work / f"steps_{name}.py"
+        script.write_text(COMMON + body)
+        truth = work / f"truth_{name}.json"
+        walls: dict[str, list[float]] = {}
+        loops: dict[str, list[float]] = {}
+        quick: dict[str, list[float]] = {}  # the long runs' p10 step: robust to the load
+        cpus: dict[str, list[float]] = {}
+        failed = []
+        for run in range(runs + 1):  # the first round warms the caches, untimed
+            for steps in (short, long):
+                for how in ("plain", "dldoctor"):
+                    argv = [str(script), "--steps", str(steps), "--truth", str(truth)]
+                    if how == "dldoctor":
+                        argv = ["-m", "dldoctor", "profile", "--json", str(work / "r.json"), *argv]
+                    code, wall, cpu = _measure([sys.executable, *argv], env)
+                    if code != 0 or not truth.exists():
+                        failed.append(f"{how} {steps}: exit {code}")
+                        continue
+                    told = json.loads(truth.read_text())
+                    truth.unlink()
+                    if run == 0:
+                        continue
+                    key = f"{how} {steps}"
+                    walls.setdefault(key, []).append(round(wall, 3))
+                    cpus.setdefault(key, []).append(round(cpu, 3))
+                    loops.setdefault(key, []).append(round(told["loop_s"] / told["steps"], 6))
+                    if steps == long:
+                        quick.setdefault(how, []).append(told["p10_s"])
+            print(f"{name}: round {run}/{runs}", file=sys.stderr)
+        found[name] = _fit(walls, loops, cpus, short, long) if not failed else {"failed": failed}
+        if not failed:
+            found[name].update(_quantile_overhead(quick))
+        found["load_average_1min"].append(round(os.getloadavg()[0], 2))
+    return found
+
+
+def _quantile_overhead(quick: dict[str, list[float]]) -> dict[str, Any]:
+    """The per-step overhead from the fastest steps (the p10 of each long run's steps, the
+    median over runs): what a step costs when the machine's other load leaves it alone."""
+    plain, profiled = statistics.median(quick["plain"]), statistics.median(quick["dldoctor"])
+    return {
+        "p10_step_ms": {"plain": round(plain * 1e3, 3), "dldoctor": round(profiled * 1e3, 3)},
+        "p10_step_runs_ms": {k: [round(v * 1e3, 3) for v in vs] for k, vs in quick.items()},
+        "p10_per_step_overhead_us": round((profiled - plain) * 1e6, 1),
+        "p10_per_step_overhead_share": round(profiled / plain - 1, 4),
+    }
+
+
+def _fit(
+    walls: dict[str, list[float]],
+    loops: dict[str, list[float]],
+    cpus: dict[str, list[float]],
+    short: int,
+    long: int,
+) -> dict[str, Any]:
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    d_short = med[f"dldoctor {short}"] - med[f"plain {short}"]
+    d_long = med[f"dldoctor {long}"] - med[f"plain {long}"]
+    slope = (d_long - d_short) / (long - short)
+    plain_step = (med[f"plain {long}"] - med[f"plain {short}"]) / (long - short)
+    # The loop's own per-step time, each profiled run against the plain run just before it.
+    paired = [d / p - 1 for d, p in zip(loops[f"dldoctor {long}"], loops[f"plain {long}"])]
+    cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
+    cpu_slope = (
+        cpu_med[f"dldoctor {long}"]
+        - cpu_med[f"plain {long}"]
+        - (cpu_med[f"dldoctor {short}"] - cpu_med[f"plain {short}"])
+    ) / (long - short)
+    return {
+        "walls_s": walls,
+        "plain_step_ms": round(plain_step * 1e3, 3),
+        "fixed_cost_intercept_s": round(d_short - slope * short, 3),
+        "per_step_overhead_ms": round(slope * 1e3, 3),
+        "per_step_overhead_share": round(slope / plain_step, 4) if plain_step > 0 else None,
+        "loop_step_ms": {k: round(statistics.median(v) * 1e3, 3) for k, v in loops.items()},
+        "loop_per_step_share_paired": round(statistics.median(paired), 4),
+        "loop_per_step_share_runs": [round(p, 4) for p in paired],
+        "cpu_per_step_ms": round(cpu_slope * 1e3, 3),
+    }
