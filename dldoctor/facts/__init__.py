@@ -92,8 +92,6 @@ def gather(
     interpreter's sections as soon as those two are known, while NVML, the PCI bus, CUDA and
     the library map are still being gathered: the probe children need no more to start.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from dldoctor.facts.accelerators import gather_accelerators
     from dldoctor.facts.cuda import gather_cuda
     from dldoctor.facts.env_vars import gather_env
@@ -105,26 +103,31 @@ def gather(
     from dldoctor.facts.system import gather_system
 
     host = host or Host()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        try:
-            interp = pool.submit(_gather_interpreter, matrix, python, host, interpreter_timeout_s)
-            ldcache = read_ldcache(host)
-            jobs: dict[str, Callable[[], dict[str, Any]]] = {
-                "system": lambda: gather_system(host),
-                "nvidia": lambda: gather_nvidia(host, ldcache),
-                "cuda": lambda: gather_cuda(host, ldcache),
-                "accelerators": lambda: gather_accelerators(host, ldcache),
-            }
-            futures = {name: pool.submit(job) for name, job in jobs.items()}
-            sections = {"system": _result(futures["system"].result, "system")}
-            interpreter_facts = interp.result()
-            if on_early is not None:
-                early = interpreter_facts["python"], interpreter_facts["packages"]
-                on_early(Facts(system=sections["system"], python=early[0], packages=early[1]))
-            sections.update({name: _result(f.result, name) for name, f in futures.items()})
-        except BaseException:  # Ctrl-C: stop the commands now, not at their timeouts
-            host.cancel.set()
-            raise
+    started: list[_Job] = []
+    try:
+        interp = _Job(lambda: _gather_interpreter(matrix, python, host, interpreter_timeout_s))
+        started.append(interp)
+        ldcache = read_ldcache(host)
+        jobs: dict[str, Callable[[], dict[str, Any]]] = {
+            "system": lambda: gather_system(host),
+            "nvidia": lambda: gather_nvidia(host, ldcache),
+            "cuda": lambda: gather_cuda(host, ldcache),
+            "accelerators": lambda: gather_accelerators(host, ldcache),
+        }
+        running = {name: _Job(job) for name, job in jobs.items()}
+        started += running.values()
+        sections = {"system": _result(running["system"].result, "system")}
+        interpreter_facts = interp.result()
+        if on_early is not None:
+            early = interpreter_facts["python"], interpreter_facts["packages"]
+            on_early(Facts(system=sections["system"], python=early[0], packages=early[1]))
+        sections.update({name: _result(job.result, name) for name, job in running.items()})
+    except BaseException:  # Ctrl-C: stop the commands now, not at their timeouts
+        host.cancel.set()
+        raise
+    finally:  # no gatherer outlives the gathering (its command is stopped, then it ends)
+        for job in started:
+            job.wait()
     python_facts = interpreter_facts["python"]
     packages = interpreter_facts["packages"]
     marker_env = python_facts.get("marker_environment") or {}
@@ -243,6 +246,36 @@ def _darknet(
         packages.setdefault("errors", []).append(
             f"darknet: internal error: {type(exc).__name__}: {exc}"
         )
+
+
+class _Job:
+    """One gatherer in a thread of its own (concurrent.futures and its queue, ~4 ms of a
+    static check's start, for five threads that each run one function)."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        import threading
+
+        self._work = work
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dldoctor-gather", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # given to whoever asks for the result, as a future would
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        """What the function returned, once it has; what it raised, raised here."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _result(get: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:
