@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # Imported where used: the NVML child imports this package and should pay for none of them.
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from dldoctor.facts.host import Host
     from dldoctor.facts.ldcache import LdCache
     from dldoctor.facts.model import Facts
@@ -107,8 +105,6 @@ def gather(
     interpreter's sections as soon as those two are known, while NVML, the PCI bus, CUDA and
     the library map are still being gathered: the probe children need no more to start.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from dldoctor.facts.accelerators import gather_accelerators
     from dldoctor.facts.cuda import gather_cuda
     from dldoctor.facts.env_vars import gather_env
@@ -120,30 +116,32 @@ def gather(
     from dldoctor.facts.system import gather_system
 
     host = host or Host()
-    futures: dict[str, Future[dict[str, Any]]] = {}  # the interpreter's too: kept on a Ctrl-C
+    jobs: dict[str, _Job] = {}  # the interpreter's too: what finished is kept on a Ctrl-C
     try:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            try:
-                futures["interpreter"] = pool.submit(
-                    _gather_interpreter, matrix, python, host, interpreter_timeout_s
-                )
-                ldcache = read_ldcache(host)
-                jobs: dict[str, Callable[[], dict[str, Any]]] = {
-                    "system": lambda: gather_system(host),
-                    "nvidia": lambda: gather_nvidia(host, ldcache),
-                    "cuda": lambda: gather_cuda(host, ldcache),
-                    "accelerators": lambda: gather_accelerators(host, ldcache),
-                }
-                futures.update({name: pool.submit(job) for name, job in jobs.items()})
-                system = _result(futures["system"].result, "system")
-                interpreter_facts = futures["interpreter"].result()
-                if on_early is not None:
-                    early = interpreter_facts["python"], interpreter_facts["packages"]
-                    on_early(Facts(system=system, python=early[0], packages=early[1]))
-                sections = {name: _result(futures[name].result, name) for name in jobs}
-            except BaseException:  # Ctrl-C: stop the commands now, not at their timeouts
-                host.cancel.set()
-                raise
+        try:
+            jobs["interpreter"] = _Job(
+                lambda: _gather_interpreter(matrix, python, host, interpreter_timeout_s)
+            )
+            ldcache = read_ldcache(host)
+            work: dict[str, Callable[[], dict[str, Any]]] = {
+                "system": lambda: gather_system(host),
+                "nvidia": lambda: gather_nvidia(host, ldcache),
+                "cuda": lambda: gather_cuda(host, ldcache),
+                "accelerators": lambda: gather_accelerators(host, ldcache),
+            }
+            jobs.update({name: _Job(job) for name, job in work.items()})
+            system = _result(jobs["system"].result, "system")
+            interpreter_facts = jobs["interpreter"].result()
+            if on_early is not None:
+                early = interpreter_facts["python"], interpreter_facts["packages"]
+                on_early(Facts(system=system, python=early[0], packages=early[1]))
+            sections = {name: _result(jobs[name].result, name) for name in work}
+        except BaseException:  # Ctrl-C: stop the commands now, not at their timeouts
+            host.cancel.set()
+            raise
+        finally:  # no gatherer outlives the gathering (its command is stopped, then it ends)
+            for job in jobs.values():
+                job.wait()
         python_facts = interpreter_facts["python"]
         packages = interpreter_facts["packages"]
         marker_env = python_facts.get("marker_environment") or {}
@@ -152,8 +150,8 @@ def gather(
         sections["cuda"]["pip_libraries"] = packages.get("nvidia_wheels")
         _environment_files(host, matrix, python_facts, packages, sections, ldcache)
     except KeyboardInterrupt:
-        host.cancel.set()  # the worker threads have ended (the pool waited for them)
-        raise GatherInterrupted(_gathered(futures, host)) from None
+        host.cancel.set()  # a second Ctrl-C may have cut the waits short: what ended is kept
+        raise GatherInterrupted(_gathered(jobs, host)) from None
     return Facts(
         system=sections["system"],
         python=python_facts,
@@ -165,7 +163,7 @@ def gather(
     )
 
 
-def _gathered(futures: dict[str, Future[dict[str, Any]]], host: Host) -> Facts:
+def _gathered(jobs: dict[str, _Job], host: Host) -> Facts:
     """The facts of a gathering stopped by Ctrl-C: each section that was in, as it was (the
     files read after them may be missing: those facts read as unknown), each other one a
     failed section saying it was interrupted."""
@@ -173,12 +171,12 @@ def _gathered(futures: dict[str, Future[dict[str, Any]]], host: Host) -> Facts:
     from dldoctor.facts.model import Facts
 
     def done(name: str) -> dict[str, Any] | None:
-        future = futures.get(name)
-        if future is None or not future.done() or future.cancelled():
+        job = jobs.get(name)
+        if job is None or not job.done():
             return None
-        if future.exception() is not None:
-            return None if name == "interpreter" else _result(future.result, name)
-        return future.result()
+        if job.raised:
+            return None if name == "interpreter" else _result(job.result, name)
+        return job.result()
 
     sections = {name: done(name) or {"errors": {name: INTERRUPTED}} for name in SECTIONS}
     interpreter = done("interpreter") or {}
@@ -293,6 +291,44 @@ def _darknet(
         packages.setdefault("errors", []).append(
             f"darknet: internal error: {type(exc).__name__}: {exc}"
         )
+
+
+class _Job:
+    """One gatherer in a thread of its own (concurrent.futures and its queue, ~4 ms of a
+    static check's start, for five threads that each run one function)."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        import threading
+
+        self._work = work
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dldoctor-gather", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # given to whoever asks for the result, as a future would
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    @property
+    def raised(self) -> bool:
+        """Whether the function, having ended, raised."""
+        return self._error is not None
+
+    def result(self) -> Any:
+        """What the function returned, once it has; what it raised, raised here."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _result(get: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ NOT_ON_THE_QUICK_PATH = {
     "ctypes": "NVML is asked in a child, and only where a driver library exists",
     "pynvml": "see ctypes",
     "asyncio": "nothing here is asynchronous",
+    "concurrent.futures": "five gatherer threads need no executor",
     "numpy": "no framework, and nothing of theirs, is imported",
     "torch": "no framework is imported",
     "tensorflow": "no framework is imported",
