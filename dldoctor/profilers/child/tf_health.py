@@ -44,7 +44,8 @@ class Sampler:
         self.stopped = False
         self.updates = 0  # eager updates of the owner
         self.calling: Any = None  # the outermost tf.function being called now
-        self.watched: dict[int, list[Any]] = {}  # function id -> [calls, slot, elements, half]
+        # function id -> [calls so far, its slot, gradient elements, any float16, under XLA]
+        self.watched: dict[int, list[Any]] = {}
 
     def update(self, optimizer: Any, grads: Any, variables: Any) -> None:
         """At the update step: sample now (eager), or put the sample into the graph."""

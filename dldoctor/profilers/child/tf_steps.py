@@ -16,7 +16,7 @@ from typing import Any
 
 from dldoctor.profilers.child import tf_health
 from dldoctor.profilers.child.recorder import Recorder
-from dldoctor.profilers.child.torch_steps import BACKWARD, FORWARD, OPTIMIZER, _timed
+from dldoctor.profilers.child.torch_steps import BACKWARD, FORWARD, OPTIMIZER, _checked, _timed
 
 COMPILED = "g"
 
@@ -43,9 +43,34 @@ def install_function(module: ModuleType, rec: Recorder) -> list[str]:
 
 
 def install_tape(module: ModuleType, rec: Recorder) -> list[str]:
+    """Timed as backward; an eager loss (the tape's target) is checked as torch's is at
+    ``backward``: read at every call on the CPU, every 32nd on a GPU. A traced target (inside
+    a ``tf.function``: Keras ``fit``) has no value to read; its NaN shows in the gradients."""
     cls = module.GradientTape
-    cls.gradient = _timed(rec, BACKWARD, cls.gradient)
-    return ["GradientTape.gradient (backward)"]
+    timed = _timed(rec, BACKWARD, cls.gradient)
+    check = _checked(rec, _nothing, _on_cpu, _scalar)
+
+    @functools.wraps(timed)
+    def gradient(self: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+        if hasattr(target, "numpy") and hasattr(target, "device"):  # an EagerTensor
+            check(target)
+        return timed(self, target, *args, **kwargs)
+
+    cls.gradient = gradient
+    return ["GradientTape.gradient (backward)", "loss checks (eager)"]
+
+
+def _nothing(target: Any) -> None:
+    return None
+
+
+def _on_cpu(tensor: Any) -> bool:
+    return "CPU" in str(tensor.device).upper()
+
+
+def _scalar(tensor: Any) -> float | None:
+    """A one-element loss as a float (``numpy()``: a copy to the host, a sync on a GPU)."""
+    return float(tensor.numpy()) if tensor.shape.num_elements() == 1 else None
 
 
 def install_layer(module: ModuleType, rec: Recorder) -> list[str]:

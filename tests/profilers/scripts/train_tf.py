@@ -10,7 +10,8 @@ synchronous: no fusion, no prefetch) over the steps' time, both from inside this
 ``--spe N``: ``steps_per_execution``; ``--val-items``/``--val-sleep-ms``: a validation set
 whose batches sleep a known time (validation runs inside fit, before the epoch ends).
 ``--scale-at K --scale S``: from training step K the loss, so every gradient (the chain rule is
-linear in the loss), is S times larger; ``--jit``: the train step compiled with XLA.
+linear in the loss), is S times larger; ``--nan-at K``: from step K the loss is NaN; ``--jit``:
+the train step compiled with XLA.
 """
 
 import argparse
@@ -29,7 +30,8 @@ SCALE = tf.Variable(1.0, trainable=False)  # the loss's factor in the step runni
 
 def scale_for(step):
     """The loss's factor at training step ``step`` (1-based)."""
-    SCALE.assign(ARGS.scale if ARGS.scale_at and step >= ARGS.scale_at else 1.0)
+    scale = ARGS.scale if ARGS.scale_at and step >= ARGS.scale_at else 1.0
+    SCALE.assign(float("nan") if ARGS.nan_at and step >= ARGS.nan_at else scale)
 
 
 def loader(sleep_ms):
@@ -205,5 +207,6 @@ if __name__ == "__main__":
     parser.add_argument("--scale-at", type=int, default=0)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--jit", action="store_true")
+    parser.add_argument("--nan-at", type=int, default=0, help="step whose loss becomes NaN")
     ARGS = parser.parse_args()
     main()
