@@ -104,9 +104,9 @@ def _evidence(name: str, ext: JSON, record: JSON, match: Match | None) -> JSON:
     Area.PACKAGES,
 )
 def extension_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
-    """What: importing an extension (flash_attn, xformers, torchvision...) in its own child,
-    right after `import torch`, raised, crashed the child (SIGSEGV) or did not finish within
-    the probe timeout. Its words are read by the failure signatures ("undefined symbol:
+    """What: importing an extension (flash_attn, xformers, torchvision...) after torch's probe,
+    in torch's probe child, raised, crashed the child (SIGSEGV) or did not finish within the
+    probe timeout. Its words are read by the failure signatures ("undefined symbol:
     _ZN3c10..." is a build for another torch); where its static build facts already say why
     (DD520-DD523), this finding is their evidence.
 

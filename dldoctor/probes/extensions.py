@@ -1,4 +1,4 @@
-"""Which extension libraries to probe, each in its own child after its framework: a plan from facts.
+"""Which extension libraries to probe, after their framework, in its child or their own: a plan.
 
 The installed extensions are read from the distributions (the static ``packages.extensions``
 section is gathered later, while the children already run); which names are extensions, the
@@ -21,7 +21,7 @@ from dldoctor.probes.gate import UNGATED, Turn
 
 JSON = dict[str, Any]
 MAX_EXTENSIONS = 16  # children; the rest are listed as not probed
-WORKERS = 2  # extension children at a time, beside the frameworks' (each imports torch: ~2 s CPU)
+WORKERS = 2  # extension children of their own at a time (each imports torch again: ~2.5 CPU s)
 BUDGET_TIMEOUTS = 3  # all extension children together get at most this many probe timeouts
 SOURCE = planning.CHILD / "extension_probe.py"
 
