@@ -193,3 +193,38 @@ def test_an_older_copy_found_through_ld_library_path_is_taken_out_of_it():
 @pytest.mark.parametrize("version", [ROW, f"{Version(ROW).major}", f"{Version(ROW).major}.99.0"])
 def test_a_copy_at_the_needed_version_or_of_major_precision_only_is_not_older(version):
     assert loader_verdicts(version, "system", "ldconfig") == []
+
+
+def test_dd505_a_wheel_one_framework_pins_alone_leaves_the_next_wheels_judged():
+    """nvidia-cublas-cu12 (sorted first) has one owner; the cuDNN clash after it is found."""
+    facts = make_facts(
+        {
+            "packages": {
+                "nvidia_wheels": [
+                    {"name": "nvidia-cublas-cu12", "version": "12.8.4.1"},
+                    {"name": "nvidia-cudnn-cu12", "version": "9.10.2.21"},
+                ],
+                "nvidia_pins": {
+                    "torch": ["nvidia-cublas-cu12==12.8.4.1", "nvidia-cudnn-cu12==9.10.2.21"],
+                    "tensorflow": ["nvidia-cudnn-cu12<9.5,>=9.3.0.75"],
+                },
+            }
+        }
+    )
+    (verdict,) = compat_libs.conflicting_nvidia_pins(facts, MATRIX)
+    assert verdict.severity is Severity.ERROR
+    assert verdict.evidence == {
+        "owners": ["tensorflow", "torch"],
+        "wheels": ["nvidia-cudnn-cu12"],
+        "wheel": "nvidia-cudnn-cu12",
+        "requirements": {
+            "nvidia-cudnn-cu12": {
+                "torch": "nvidia-cudnn-cu12==9.10.2.21",
+                "tensorflow": "nvidia-cudnn-cu12<9.5,>=9.3.0.75",
+            }
+        },
+    }
+    assert verdict.fixes[0].summary == (
+        "Install tensorflow and torch in separate virtual environments, or pick releases that "
+        "pin the same nvidia-cudnn-cu12."
+    )

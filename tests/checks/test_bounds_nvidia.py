@@ -137,3 +137,53 @@ def test_dd502_shows_the_wsl_facts_and_the_libcuda_paths_it_saw():
     assert verdict.evidence == {"wsl": wsl, "libcuda_paths": paths}
     with pytest.raises(NotApplicable, match=r"^not WSL$"):
         compat_driver.wsl_without_libcuda(make_facts(), MATRIX)
+
+
+def nvml(**fields) -> dict:
+    return {"nvidia": {"nvml": {"error": None, **fields}}}
+
+
+@pytest.mark.parametrize(
+    ("during", "doing"),
+    [("nvmlInit", "initialising (nvmlInit)"), ("nvmlDeviceGetCount", "in nvmlDeviceGetCount"),
+     (None, "answering"), ("", "answering")],
+)  # fmt: skip
+def test_dd106_says_where_nvml_crashed_and_with_which_signal(during, doing):
+    facts = make_facts(nvml(status="crashed", signal="SIGSEGV", during=during))
+    (verdict,) = driver.nvml_crashed(facts, MATRIX)
+    assert verdict.severity is Severity.ERROR
+    assert verdict.title == f"NVML crashed (SIGSEGV) while {doing}"
+    assert verdict.evidence == {
+        "nvml_status": "crashed",
+        "nvml_error": None,
+        "during": during,
+        "signal": "SIGSEGV",
+    }
+    assert "libnvidia-ml.so.1" in verdict.fixes[0].summary
+    (unsignalled,) = driver.nvml_crashed(make_facts(nvml(status="crashed")), MATRIX)
+    assert unsignalled.title == "NVML crashed (a signal) while answering"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "within"), [(20, " within 20 s"), (7.5, " within 7.5 s"), (None, "")]
+)
+def test_dd105_says_how_long_nvml_was_given(seconds, within):
+    facts = make_facts(nvml(status="hung", timeout_s=seconds, during="nvmlInit"))
+    (verdict,) = driver.nvml_hung(facts, MATRIX)
+    assert verdict.title == f"NVML did not answer{within}: the driver is wedged"
+    assert verdict.evidence["timeout_s"] == seconds and verdict.evidence["during"] == "nvmlInit"
+    kernel, persistence = verdict.fixes
+    assert kernel.intents[0].value == "kernel-errors" and "nvidia-smi -r" in kernel.notes
+    assert persistence.intents[0].names == ("nvidia-persistenced",)
+
+
+@pytest.mark.parametrize("status", ["no_permission", "function_not_found", "error"])
+def test_dd103_quotes_nvmls_error_else_its_status(status):
+    (verdict,) = driver.nvml_failure(make_facts(nvml(status=status, error="Insufficient")), MATRIX)
+    assert verdict.title == "NVML cannot talk to the NVIDIA driver: Insufficient"
+    (bare,) = driver.nvml_failure(make_facts(nvml(status=status)), MATRIX)
+    assert bare.title == f"NVML cannot talk to the NVIDIA driver: {status}"
+    (remedy,) = bare.fixes
+    assert bool(remedy.intents) == (status == "error")  # the kernel log is read for "error" only
+    for silent in ("ok", "hung", "crashed", "library_not_found"):
+        assert driver.nvml_failure(make_facts(nvml(status=silent)), MATRIX) == []

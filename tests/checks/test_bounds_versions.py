@@ -7,7 +7,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from dldoctor.checks import builds, compat_platform, compat_versions
-from dldoctor.checks.registry import NotApplicable
+from dldoctor.checks.registry import NotApplicable, Unjudged
 from dldoctor.matrix import load
 from dldoctor.model import Severity
 from tests.checks.bounds import above, around, below, machine, spec_edges, windows
@@ -292,3 +292,38 @@ def test_cpu_rule_from_its_first_release_on(rule):
                     flags,
                     arch,
                 )
+
+
+def test_numpy2_an_unreadable_version_is_unjudged_and_the_others_still_judged():
+    facts = make_facts(
+        with_packages(dist("numpy", "2.0.0"), dist("torch", "junk"), dist("jaxlib", "0.4.25"))
+    )
+    verdicts = compat_versions.numpy2_with_numpy1_build(facts, MATRIX)
+    assert isinstance(verdicts[0], Unjudged) and verdicts[0].what == "torch"
+    assert [v.evidence["distribution"] for v in verdicts[1:]] == ["jaxlib"]
+
+
+RETIRED_NUMPY = [
+    r for r in MATRIX.tables["retired"]["framework"] if "numpy" in r.get("note", "").lower()
+]
+
+
+@pytest.mark.parametrize("row", RETIRED_NUMPY, ids=[r["distribution"] for r in RETIRED_NUMPY])
+def test_numpy2_a_retired_framework_built_for_numpy_1_can_only_keep_numpy_1(row):
+    name = row["distribution"]
+    facts = make_facts(with_packages(dist("numpy", "2.1.0"), dist(name, "1.9.1")))
+    (verdict,) = compat_versions.numpy2_with_numpy1_build(facts, MATRIX)
+    assert verdict.title.startswith(f"{name} 1.9.1 was built against NumPy 1 but NumPy 2.1.0")
+    assert verdict.evidence == {
+        "distribution": name,
+        "version": "1.9.1",
+        "numpy": "2.1.0",
+        "numpy2_since": None,
+        "source": row["source"],
+    }
+    (keep,) = verdict.fixes  # no release of it is built for NumPy 2
+    assert [i.requirements for i in keep.intents] == [("numpy<2",)]
+
+
+def test_the_matrix_has_a_retired_framework_that_names_numpy():
+    assert RETIRED_NUMPY
