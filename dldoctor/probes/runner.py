@@ -18,7 +18,7 @@ import selectors
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -69,7 +69,8 @@ def run_child(
     memory_limit_bytes: int | None = None,
     on_spawn: Callable[[int | None], None] | None = None,
 ) -> ChildOutcome:
-    """Run ``argv + [json(args)]`` with a result channel; ``args["channel_fd"]`` is filled in.
+    """Run ``argv`` with the path of a file holding ``args`` as JSON (``arguments_file``) and a
+    result channel; ``args["channel_fd"]`` is filled in.
 
     The deadline is ``timeout_s`` from the start, reset by each ``begin`` message (one per
     framework in the child) and extended by a ``phase`` message that asks for its own
@@ -91,13 +92,49 @@ def run_child(
         )
     if memory_limit_bytes is not None:
         args = {**args, "memory_limit_bytes": memory_limit_bytes}
+    read_fd, write_fd = os.pipe()
+    with arguments_file({**args, "channel_fd": write_fd}) as path:
+        return _run(
+            argv, path, read_fd, write_fd, timeout_s, env, cwd, on_message, cancel, on_spawn
+        )
+
+
+@contextlib.contextmanager
+def arguments_file(args: JSON) -> Iterator[str]:
+    """``args`` as JSON in a private file (mode 0600) that lives while the child runs: its path
+    is the child's last argument. Not the JSON itself: the probe's arguments carry its modules'
+    sources (~35 KB for torch), and a command line is short (32,767 characters in all on
+    Windows, 128 KiB an argument on Linux)."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="dldoctor-args-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(args, out)
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _run(
+    argv: list[str],
+    path: str,
+    read_fd: int,
+    write_fd: int,
+    timeout_s: float,
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    on_message: Callable[[JSON], None] | None,
+    cancel: threading.Event | None,
+    on_spawn: Callable[[int | None], None] | None,
+) -> ChildOutcome:
     outcome = ChildOutcome()
     started = time.monotonic()
     marked, token = reaper.mark(env)
-    read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(
-            [*argv, json.dumps({**args, "channel_fd": write_fd})],
+            [*argv, path],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,6 @@ an exception that ended it is named from its NTSTATUS exit code. Windows pipes c
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import threading
@@ -36,6 +35,7 @@ from dldoctor.probes.runner import (
     POLL_S,
     ChildOutcome,
     Heard,
+    arguments_file,
     kept_output,
     lines,
 )
@@ -73,9 +73,11 @@ def run_child_windows(
     flags = CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW
     if isinstance(args.get("nice"), int) and args["nice"] > 0:  # os.nice's Windows counterpart
         flags |= BELOW_NORMAL_PRIORITY_CLASS
+    files = contextlib.ExitStack()  # the arguments' file, kept until the child has ended
     try:
+        path = files.enter_context(arguments_file({**args, "channel_handle": handle}))
         proc = api.popen(
-            [*argv, json.dumps({**args, "channel_handle": handle})],
+            [*argv, path],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -86,6 +88,7 @@ def run_child_windows(
             cwd=cwd,
         )
     except (OSError, ValueError) as exc:
+        files.close()
         os.close(read_fd)
         os.close(write_fd)
         if job is not None:
@@ -118,6 +121,7 @@ def run_child_windows(
             os.close(read_fd)
         if output in ended:
             proc.stdout.close()
+        files.close()
     outcome.returncode = proc.returncode
     outcome.exception = describe_exit(proc.returncode) if exit_status(proc.returncode) else None
     outcome.duration_s = time.monotonic() - started

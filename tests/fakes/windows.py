@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import resource
 import signal
@@ -29,6 +30,10 @@ from dldoctor.facts.winjob import (
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     WindowsApi,
 )
+
+# CreateProcess takes a command line of at most 32,767 characters, its terminating NUL included.
+CMDLINE_CHARS = 32766
+ERROR_FILENAME_EXCED_RANGE = 206
 
 # One use only: while a module named msvcrt is importable, the standard library believes it runs
 # on Windows (subprocess imports _winapi), so it takes itself away once the channel is open.
@@ -212,7 +217,11 @@ class FakeWindows:
 
     def popen(self, argv: list[str], **kwargs: Any) -> FakeProcess:
         self.kernel.calls.append(("CreateProcess", (argv[0],)))
-        self.popens.append({"argv": argv, **kwargs})
+        if len(subprocess.list2cmdline(argv)) > CMDLINE_CHARS:  # CreateProcess's own limit
+            raise OSError(ERROR_FILENAME_EXCED_RANGE, "The filename or extension is too long")
+        last = Path(argv[-1])
+        arguments = json.loads(last.read_text()) if last.is_file() else None  # read while it is
+        self.popens.append({"argv": argv, "arguments": arguments, **kwargs})
         assert kwargs.pop("close_fds") is True
         kwargs.pop("creationflags")
         startupinfo = kwargs.pop("startupinfo", None)

@@ -15,7 +15,7 @@ from dldoctor.probes.runner import run_child
 # A child speaks on the fd in its JSON arguments, as the real harness does.
 PRELUDE = """\
 import json, os, subprocess, sys, time
-ARGS = json.loads(sys.argv[1])
+ARGS = json.loads(open(sys.argv[1], encoding="utf-8").read())
 def send(message):
     os.write(ARGS["channel_fd"], (json.dumps(message) + "\\n").encode())
 """
@@ -195,3 +195,16 @@ def test_a_child_flooding_the_channel_is_heard_only_up_to_the_budget(monkeypatch
     assert kept == outcome.channel_bytes <= 10_000
     assert [m["type"] for m in outcome.messages] == ["info"] * 10 + ["done"]  # done still fits
     assert outcome.bad_lines == 90
+
+
+def test_arguments_too_long_for_a_command_line_arrive_whole_and_their_file_is_removed():
+    """Linux caps one argument at 128 KiB (Windows a whole command line at 32,767 characters);
+    the probe's arguments carry its modules' sources, so they travel in a private file."""
+    big = "x" * (300 << 10)
+    said = "mode = os.stat(sys.argv[1]).st_mode & 0o777\n"
+    said += "send({'type': 'got', 'n': len(ARGS['big']), 'path': sys.argv[1], 'mode': mode})\n"
+    outcome = run_child([sys.executable, "-c", PRELUDE + said], {"big": big}, 20)
+    assert not outcome.error and outcome.returncode == 0, outcome.output_tail
+    (got,) = [m for m in outcome.messages if m["type"] == "got"]
+    assert got["n"] == len(big) and got["mode"] == 0o600
+    assert not os.path.exists(got["path"])  # gone once the child ended

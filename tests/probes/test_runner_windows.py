@@ -9,8 +9,8 @@ Windows chooses it: ``winproc.windows_api`` answering an API.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -27,7 +27,7 @@ from tests.fakes.windows import FakeWindows
 # The child opens its channel as the real harness does on Windows: from the inherited HANDLE.
 PRELUDE = """\
 import json, msvcrt, os, sys, time
-ARGS = json.loads(sys.argv[1])
+ARGS = json.loads(open(sys.argv[1], encoding="utf-8").read())
 FD = msvcrt.open_osfhandle(ARGS["channel_handle"], os.O_WRONLY)
 import subprocess
 def send(message):
@@ -87,7 +87,7 @@ def test_the_child_gets_its_own_group_no_window_and_only_the_channel_handle(wind
     (popen,) = windows.popens
     flags = popen["creationflags"]
     assert flags & winjob.CREATE_NEW_PROCESS_GROUP and flags & winjob.CREATE_NO_WINDOW
-    args = json.loads(popen["argv"][-1])
+    args = popen["arguments"]
     assert popen["startupinfo"].lpAttributeList == {"handle_list": [args["channel_handle"]]}
     assert windows.inheritable == [(args["channel_handle"], True)]
     # The job caps memory on Windows: the child is not asked to cap itself as well.
@@ -337,3 +337,17 @@ def test_the_accelerator_lock_on_windows_is_msvcrts_byte_lock(monkeypatch, tmp_p
     with harness._windows_lock(str(tmp_path / "lock")):
         assert calls == [(1, 1), (1, 1)]
     assert calls == [(1, 1), (1, 1), (0, 1)]
+
+
+def test_the_probe_children_command_line_fits_windows_limit(windows):
+    """A real probe child's arguments (the harness, torch's probe module sources): on Windows
+    a command line holds at most 32,767 characters, so they are in a file, not on it."""
+    from dldoctor.probes import plan
+
+    source = plan.harness_source()
+    big = {"modules": {"torch_probe": "#" * 40_000}, "x": 1}
+    outcome = run_child([sys.executable, "-c", source], big, 20)
+    (popen,) = windows.popens
+    assert not outcome.error
+    assert popen["arguments"]["modules"] == big["modules"]
+    assert len(subprocess.list2cmdline(popen["argv"])) < 32_767

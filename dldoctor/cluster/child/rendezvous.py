@@ -24,7 +24,19 @@ NCCL_LINES = 200  # NCCL WARN/INFO lines each rank keeps from its NCCL_DEBUG_FIL
 LINE_CHARS = 400
 FAILED_GRACE_S = 10.0  # after a collective failed on rank 0: how long the others may take to say so
 
-ARGS = json.loads(sys.argv[1]) if __name__ == "__main__" else {}
+ARGUMENTS_BYTES = 16 << 20
+
+
+def _arguments(given: str) -> str:
+    """The parent's arguments: the path of the file it wrote them to, or the JSON itself (as
+    the probe harness reads them: this child runs alone, from its source)."""
+    if given.startswith("{"):
+        return given
+    with open(given, "rb") as f:
+        return f.read(ARGUMENTS_BYTES).decode("utf-8")
+
+
+ARGS = json.loads(_arguments(sys.argv[1])) if __name__ == "__main__" else {}
 CHANNEL = ARGS.get("channel_fd")
 STORE = []  # type: List[Any]  # the store, once connected
 TIMEOUT_S = float(ARGS.get("timeout_s") or 300.0)

@@ -647,10 +647,22 @@ def run(args: JSON) -> None:
     channel.send({"type": "done"})
 
 
+ARGUMENTS_BYTES = 64 << 20  # the probe modules' sources and the matrix's rows, with room
+
+
+def read_arguments(given: str) -> str:
+    """The parent's arguments: the path of the file it wrote them to (runner.arguments_file),
+    or the JSON itself."""
+    if given.startswith("{"):
+        return given
+    with open(given, "rb") as f:
+        return f.read(ARGUMENTS_BYTES).decode("utf-8")
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     try:
-        parsed = json.loads(args[0])
+        parsed = json.loads(read_arguments(args[0]))
         if not isinstance(parsed, dict):
             raise ValueError("arguments must be a JSON object")
     except Exception as exc:
