@@ -43,11 +43,11 @@ def fake_site(site: Path, modules: dict[str, str]) -> dict[str, str]:
 
 
 def probe_children() -> list[psutil.Process]:
-    """This process's probe children (the harness gets its JSON arguments last)."""
+    """This process's probe children (the harness gets its arguments' file last)."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "channel_fd" in (child.cmdline() or [""])[-1]:
+            if os.path.basename((child.cmdline() or [""])[-1]).startswith("dldoctor-args-"):
                 found.append(child)
         except psutil.Error:
             continue
@@ -142,7 +142,7 @@ def test_cancel_kills_a_hung_child_and_removes_its_work_directory(tmp_path, matr
     running = start_probes(facts_with("tensorflow"), matrix, options)
     children = wait_for_probe_child()
     assert children
-    workdir = json.loads(children[0].cmdline()[-1])["workdir"]
+    workdir = json.loads(Path(children[0].cmdline()[-1]).read_text())["workdir"]
     assert os.path.isdir(workdir)
     running.cancel()
     for child in children:
