@@ -219,9 +219,7 @@ class FakeWindows:
         self.kernel.calls.append(("CreateProcess", (argv[0],)))
         if len(subprocess.list2cmdline(argv)) > CMDLINE_CHARS:  # CreateProcess's own limit
             raise OSError(ERROR_FILENAME_EXCED_RANGE, "The filename or extension is too long")
-        last = Path(argv[-1])
-        arguments = json.loads(last.read_text()) if last.is_file() else None  # read while it is
-        self.popens.append({"argv": argv, "arguments": arguments, **kwargs})
+        self.popens.append({"argv": argv, "arguments": _arguments_file(argv[-1]), **kwargs})
         assert kwargs.pop("close_fds") is True
         kwargs.pop("creationflags")
         startupinfo = kwargs.pop("startupinfo", None)
@@ -236,3 +234,12 @@ class FakeWindows:
         child = FakeProcess(real, self.kernel)
         self.children.append(child)
         return child
+
+
+def _arguments_file(last: str) -> Any:
+    """What a probe child's arguments' file holds, read while it exists; None for other
+    commands (their last argument is no file, may be too long to be a file's name)."""
+    try:
+        return json.loads(Path(last).read_text()) if last.endswith(".json") else None
+    except (OSError, ValueError):
+        return None
