@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dldoctor.facts.reaper import read_bounded
 from dldoctor.facts.run import DEFAULT_TIMEOUT_S, OUTPUT_LIMIT_BYTES, CommandResult, run_command
-
-_CHUNK = 65536  # bytes per read of a file (most files read are far smaller)
 
 
 def _environ() -> Mapping[str, str]:
@@ -46,21 +45,8 @@ class Host:
 
     def read_text(self, absolute: str, limit_bytes: int = 1 << 20) -> str | None:
         """A file's text, or None if it is missing or unreadable. Never raises."""
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            # In pieces: one read of the whole limit allocates it, 3x the cost of reading a
-            # small /proc or version file (dozens are read per check).
-            with open(self.path(absolute), "rb", buffering=0) as f:
-                while size < limit_bytes:
-                    chunk = f.read(min(_CHUNK, limit_bytes - size))
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-        except OSError:
-            return None
-        return b"".join(chunks).decode("utf-8", errors="replace")
+        raw = read_bounded(self.path(absolute), limit_bytes)
+        return None if raw is None else raw.decode("utf-8", errors="replace")
 
     def which(self, command: str) -> str | None:
         return shutil.which(command, path=self.env.get("PATH", ""))

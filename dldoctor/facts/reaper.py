@@ -112,14 +112,14 @@ def _matches(leader: int | None, needle: bytes, since: int | None) -> Iterator[i
         if leader is not None and leader in (group, session):
             yield int(name)
         elif since is None or started >= since:  # a descendant started after its ancestor
-            environ = _read(f"{_PROC}/{name}/environ")
+            environ = read_bounded(f"{_PROC}/{name}/environ")
             if environ is not None and needle in b"\0" + environ:
                 yield int(name)
 
 
 def _stat(pid: int) -> tuple[str, int, int, int] | None:
     """(state, process group, session, start time in clock ticks) from /proc/PID/stat."""
-    raw = _read(f"{_PROC}/{pid}/stat")
+    raw = read_bounded(f"{_PROC}/{pid}/stat")
     if raw is None:
         return None
     # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
@@ -136,10 +136,11 @@ def _start_ticks(pid: int) -> int | None:
     return stat[3] if stat else None
 
 
-def _read(path: str, limit: int = 1 << 20) -> bytes | None:
-    """Up to ``limit`` bytes, read in pieces: /proc files report no size, and one read of the
-    whole limit allocates it (4x the cost of reading a /proc/PID/stat, read for every process
-    of the machine at each child's end)."""
+def read_bounded(path: str | os.PathLike[str], limit: int = 1 << 20) -> bytes | None:
+    """Up to ``limit`` bytes of a file, or None if it is missing or unreadable, read in pieces:
+    /proc files report no size, and one read of the whole limit allocates it (4x the cost of
+    reading a /proc/PID/stat, read for every process at each child's end; dozens of small
+    /proc and version files per check through ``Host.read_text``)."""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -150,7 +151,7 @@ def _read(path: str, limit: int = 1 << 20) -> bytes | None:
                     break
                 chunks.append(chunk)
                 size += len(chunk)
-    except OSError:  # gone, or another user's process
+    except OSError:  # gone, unreadable, or another user's process
         return None
     return b"".join(chunks)
 
