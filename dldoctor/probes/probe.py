@@ -315,7 +315,7 @@ def _gated_group(
             "lock_file": lock,
         }
         if defer:
-            settings["defer"] = deferral.child_options(workdir, defer)
+            settings["defer"] = deferral.child_options(workdir, defer, options.timeout_s)
         args = {"workdir": workdir, "nice": nice, "options": settings, "jobs": jobs()}
         source = planning.harness_source()
     except OSError as exc:  # an installation missing its probe files
