@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dldoctor.checks import runtime_libs
+from dldoctor.checks import runtime_libs, runtime_loaded
 from dldoctor.checks.registry import run_checks
 from dldoctor.matrix import load
 from tests.checks.scenarios import dist, gpu_machine, make_facts, shown_all, with_packages
@@ -45,10 +45,10 @@ def test_cudnn_written_as_a_tuple_or_dotted_is_kept_and_words_are_none():
 
 def test_a_product_name_is_the_loaders_file_name():
     """JAX names libraries by product ("cuSOLVER", "CUDA"); the loader by file."""
-    assert runtime_libs._stem("cuSOLVER") == "libcusolver"
-    assert runtime_libs._stem("CUDA") == "libcudart"
-    assert runtime_libs._stem("libnvJitLink.so.12") == "libnvJitLink"
-    assert runtime_libs._stem("curand2") == "libcurand2"
+    assert runtime_loaded.file_stem("cuSOLVER") == "libcusolver"
+    assert runtime_loaded.file_stem("CUDA") == "libcudart"
+    assert runtime_loaded.file_stem("libnvJitLink.so.12") == "libnvJitLink"
+    assert runtime_loaded.file_stem("curand2") == "libcurand2"
 
 
 def test_the_copies_of_a_library_are_each_file_once_with_its_version():
