@@ -27,10 +27,15 @@ def test_dd514_judges_the_pythons_below_the_gatherers_oldest(version):
     too_old = tuple(int(p) for p in version.split(".")[:2]) < MIN_PYTHON
     assert [v.severity for v in verdicts] == ([Severity.ERROR] if too_old else [])
     for verdict in verdicts:
-        assert verdict.title.startswith(f"Python {version} at python3.5 is too old")
-        assert f"(needs {OLDEST}+)" in verdict.title
+        assert verdict.title == (  # what the user reads: nothing inside it was looked at
+            f"Python {version} at python3.5 is too old for dldoctor's gatherer (needs {OLDEST}+): "
+            "its packages and frameworks were not examined"
+        )
         assert verdict.evidence["python"] == version and verdict.evidence["minimum"] == OLDEST
-        assert f"Python {OLDEST} or newer" in verdict.fixes[0].summary
+        assert verdict.fixes[0].summary == (
+            f"Create an environment with Python {OLDEST} or newer for your framework and judge "
+            "that one with `dldoctor check --python PATH`."
+        )
 
 
 @pytest.mark.parametrize(
