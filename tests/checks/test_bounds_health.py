@@ -138,3 +138,19 @@ def test_dd610_unknown_smoke_is_unjudged_not_none_ran():
 def test_dd610_without_runtime_facts_nothing_applies():
     with pytest.raises(NotApplicable):
         runtime_health.framework_computed_nothing(make_facts(TORCH_CU121), MATRIX)
+
+
+def test_dd610_judges_every_framework_whatever_the_ones_before_it_were():
+    """One that ran a test, one that did not import and one with unknown smoke tests come first:
+    the last, which computed nothing, is still judged."""
+    records = {
+        "torch": record(smoke=[smoke("pass")]),
+        "tensorflow": record(**{"import": {"module": "tensorflow", "ok": False}}, smoke=[]),
+        "paddle": record(smoke=None),
+        "jax": record(smoke=[smoke("skip", detail="no GPU")]),
+    }
+    verdicts = runtime_health.framework_computed_nothing(
+        make_facts(TORCH_CU121, runtime(**records)), MATRIX
+    )
+    assert [getattr(v, "what", None) for v in verdicts] == ["PaddlePaddle", None]
+    assert verdicts[1].evidence["framework"] == "jax"
