@@ -159,9 +159,9 @@ def test_no_kernel_image_on_a_gpu_of_unknown_capability_says_this_gpu():
     words = "CUDA error: no kernel image is available for execution on the device"
     tf = _kernel_record(words)
     tf["import"] = {"module": "tensorflow", "ok": True, "version": "2.16.1", "error": None}
-    (finding,) = findings(
-        "DD603", machine("580.65.06", "13.0", ("GPU", "")), runtime(tensorflow=tf)
-    )
+    # torch is installed too: the remedy is still TensorFlow's, not a torch build.
+    unknown_cc = machine("580.65.06", "13.0", ("GPU", ""))
+    (finding,) = findings("DD603", unknown_cc, TORCH_CU121, runtime(tensorflow=tf))
     assert finding.title.startswith("TensorFlow 2.16.1 has no GPU code for this GPU: ")
     # Not torch: the remedy is words for its own framework, not a torch build.
     (remedy,) = finding.fixes
@@ -275,7 +275,9 @@ def _silent(**fields: Any) -> dict[str, Any]:
 
 
 def test_a_gpu_build_seeing_no_gpu_quotes_its_words_and_what_it_reported():
-    torch = _silent(warnings=["UserWarning: found no CUDA device", "unrelated words"])
+    torch = _silent(
+        warnings=["UserWarning: found no CUDA device", "unrelated words", "No GPU/TPU found"]
+    )
     env = {"env": {"variables": {"CUDA_VISIBLE_DEVICES": ""}}}
     (finding,) = findings("DD605", gpu_machine(2), TORCH_CU121, env, runtime(torch=torch))
     assert finding.title == (
@@ -283,7 +285,7 @@ def test_a_gpu_build_seeing_no_gpu_quotes_its_words_and_what_it_reported():
     )
     assert finding.evidence == {
         "framework": "torch",
-        "framework_said": ["UserWarning: found no CUDA device"],
+        "framework_said": ["UserWarning: found no CUDA device", "No GPU/TPU found"],
         "info": {"cuda_available": False, "cuda_device_count": 0, "gpu_error": "none"},
         "CUDA_VISIBLE_DEVICES": "",
     }
@@ -317,6 +319,7 @@ def test_keras_and_skipped_probes_are_not_judged_but_the_next_framework_is():
 
 def test_a_framework_whose_words_another_check_reports_leaves_the_next_one_judged():
     tf = _tf_said(CUDNN_MISSING)  # DD604 reports it
+    tf["info"]["cuda_built"] = True  # a GPU build: only its words leave it to DD604
     found = findings("DD605", gpu_machine(), TORCH_CU121, runtime(tensorflow=tf, torch=_silent()))
     assert [f.evidence["framework"] for f in found] == ["torch"]
 
@@ -326,3 +329,22 @@ def test_a_probe_that_failed_before_listing_devices_is_unjudged_by_name():
     found = outcome("DD605", gpu_machine(), TORCH_CU121, runtime(torch=torch))
     assert found.status is Status.NOT_JUDGED
     assert "PyTorch" in found.reason and "runtime.frameworks.torch.devices" in found.reason
+
+
+def test_a_build_for_another_cuda_major_than_the_machines_runtime_gets_the_fitting_build():
+    """onnxruntime-gpu is one build per CUDA major: its CUDA 11 libraries missing on a machine
+    whose only CUDA runtime (no toolkit) is 12 is the wrong build, not a missing library."""
+    ort = with_packages(
+        dist("onnxruntime-gpu", "1.18.0"),
+        frameworks={
+            "onnxruntime": {"distributions": [{"name": "onnxruntime-gpu", "version": "1.18.0"}]}
+        },
+    )
+    words = "libcublasLt.so.11: cannot open shared object file: No such file or directory"
+    rec = record(output=[words], info={"cuda_version": "11.8"})
+    rec["import"] = {"module": "onnxruntime", "ok": True, "version": "1.18.0", "error": None}
+    cudart = {"path": "/env/lib/libcudart.so.12", "version": "12.4.127"}
+    static = {"cuda": {"toolkits": [], "libraries": {"cudart": [cudart]}}}
+    (finding,) = findings("DD604", gpu_machine(), ort, static, runtime(onnxruntime=rec))
+    remedy = finding.fixes[0]
+    assert "CUDA 12" in remedy.summary and remedy.commands
