@@ -9,7 +9,7 @@ from typing import Any
 from dldoctor.checks import runtime_common as rt
 from dldoctor.checks import runtime_said as said
 from dldoctor.checks.registry import Verdict, check
-from dldoctor.checks.runtime_loaded import Foreign, foreign
+from dldoctor.checks.runtime_loaded import Foreign, file_stem, foreign
 from dldoctor.checks.runtime_loaded import fix as loaded_fix
 from dldoctor.facts import queries as q
 from dldoctor.facts.libscan import library_of
@@ -20,29 +20,11 @@ from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix
 
 JSON = dict[str, Any]
-# JAX names libraries by product; the loader by file.
-_STEMS = {
-    "cuda": "libcudart",
-    "cublas": "libcublas",
-    "cufft": "libcufft",
-    "cusolver": "libcusolver",
-    "cusparse": "libcusparse",
-    "cupti": "libcupti",
-    "nccl": "libnccl",
-    "nvjitlink": "libnvJitLink",
-    "nvrtc": "libnvrtc",
-    "cudnn": "libcudnn",
-}
 
 
 def _ld_library_path(facts: Facts) -> list[str]:
     value = (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH")
     return [d.rstrip("/") for d in str(value or "").split(":") if d]
-
-
-def _stem(library: str) -> str:
-    name = library.split(".so")[0]
-    return _STEMS.get(name.lower(), name if name.startswith("lib") else "lib" + name)
 
 
 def copies(facts: Facts, record: JSON, stem: str) -> JSON:
@@ -197,7 +179,7 @@ def shadowed_cuda_library(facts: Facts, matrix: Matrix) -> list[Verdict]:
     for obs in said.observations(facts, matrix, "DD612"):
         groups = obs.groups
         library = groups.get("provider") or groups.get("library") or ""
-        stem = _stem(library) if library else ""
+        stem = file_stem(library) if library else ""
         elsewhere = _foreign(facts, matrix, obs, stem) if stem else None
         shadow = (
             elsewhere.path if elsewhere else (_shadow(facts, obs.record, stem) if stem else None)

@@ -22,6 +22,19 @@ JSON = dict[str, Any]
 _OWN = ("rpath", "runpath")
 # The signature checks that name a library's shadow themselves (one finding per root cause).
 _SAID = ("DD611", "DD612")
+# JAX names libraries by product; the loader by file.
+_STEMS = {
+    "cuda": "libcudart",
+    "cublas": "libcublas",
+    "cufft": "libcufft",
+    "cusolver": "libcusolver",
+    "cusparse": "libcusparse",
+    "cupti": "libcupti",
+    "nccl": "libnccl",
+    "nvjitlink": "libnvJitLink",
+    "nvrtc": "libnvrtc",
+    "cudnn": "libcudnn",
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,13 @@ class Foreign:
                 {k: c.get(k) for k in ("path", "version", "via") if k in c} for c in self.own
             ],
         }
+
+
+def file_stem(library: str) -> str:
+    """The loader's file stem of a library as a framework names it: "libnvJitLink.so.12" is
+    libnvJitLink, JAX's "cuSPARSE" is libcusparse."""
+    name = library.split(".so")[0]
+    return _STEMS.get(name.lower(), name if name.startswith("lib") else "lib" + name)
 
 
 def _stems(matrix: Matrix) -> dict[str, str]:
@@ -128,8 +148,8 @@ def _said_libraries(facts: Facts, matrix: Matrix) -> set[tuple[str, str]]:
                 covered |= {(obs.framework, k) for k in stems.values() if k.startswith("cudnn")}
                 continue
             for name in (obs.groups.get("provider"), obs.groups.get("library")):
-                stem = str(name or "").split(".so")[0]
-                key = library_of((stem if stem.startswith("lib") else "lib" + stem) + ".so", stems)
+                # By the same file stem DD612 judges it by: JAX names "cuSPARSE", not the file.
+                key = library_of(file_stem(name) + ".so", stems) if name else None
                 if key:
                     covered.add((obs.framework, key))
     return covered

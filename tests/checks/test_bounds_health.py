@@ -27,10 +27,15 @@ def test_dd514_judges_the_pythons_below_the_gatherers_oldest(version):
     too_old = tuple(int(p) for p in version.split(".")[:2]) < MIN_PYTHON
     assert [v.severity for v in verdicts] == ([Severity.ERROR] if too_old else [])
     for verdict in verdicts:
-        assert verdict.title.startswith(f"Python {version} at python3.5 is too old")
-        assert f"(needs {OLDEST}+)" in verdict.title
+        assert verdict.title == (  # what the user reads: nothing inside it was looked at
+            f"Python {version} at python3.5 is too old for dldoctor's gatherer (needs {OLDEST}+): "
+            "its packages and frameworks were not examined"
+        )
         assert verdict.evidence["python"] == version and verdict.evidence["minimum"] == OLDEST
-        assert f"Python {OLDEST} or newer" in verdict.fixes[0].summary
+        assert verdict.fixes[0].summary == (
+            f"Create an environment with Python {OLDEST} or newer for your framework and judge "
+            "that one with `dldoctor check --python PATH`."
+        )
 
 
 @pytest.mark.parametrize(
@@ -133,3 +138,19 @@ def test_dd610_unknown_smoke_is_unjudged_not_none_ran():
 def test_dd610_without_runtime_facts_nothing_applies():
     with pytest.raises(NotApplicable):
         runtime_health.framework_computed_nothing(make_facts(TORCH_CU121), MATRIX)
+
+
+def test_dd610_judges_every_framework_whatever_the_ones_before_it_were():
+    """One that ran a test, one that did not import and one with unknown smoke tests come first:
+    the last, which computed nothing, is still judged."""
+    records = {
+        "torch": record(smoke=[smoke("pass")]),
+        "tensorflow": record(**{"import": {"module": "tensorflow", "ok": False}}, smoke=[]),
+        "paddle": record(smoke=None),
+        "jax": record(smoke=[smoke("skip", detail="no GPU")]),
+    }
+    verdicts = runtime_health.framework_computed_nothing(
+        make_facts(TORCH_CU121, runtime(**records)), MATRIX
+    )
+    assert [getattr(v, "what", None) for v in verdicts] == ["PaddlePaddle", None]
+    assert verdicts[1].evidence["framework"] == "jax"

@@ -48,18 +48,28 @@ def test_below_the_floor_warns_at_or_above_it_is_healthy(kind, total):
         "ipc": "private",
         "source": RULE["source"],
     }
+    assert verdict.title.endswith("); PyTorch data-loader workers and NCCL need more")
     (fix,) = verdict.fixes
-    if kind == "kubernetes":
-        assert "emptyDir" in fix.summary and "--shm-size" not in fix.summary
-        assert "mountPath: /dev/shm" in fix.notes
+    if kind == "kubernetes":  # the pod spec, not a run flag
+        assert fix.summary == "Mount a memory-backed emptyDir at /dev/shm in the pod spec."
+        assert fix.notes == (
+            "volumes: [{name: dshm, emptyDir: {medium: Memory, sizeLimit: 8Gi}}] and, in the "
+            "container, volumeMounts: [{name: dshm, mountPath: /dev/shm}]"
+        )
     else:
-        assert "--shm-size=8g" in fix.summary and f"'{kind} run'" in fix.summary
-        assert "Run on the host" in fix.notes
+        assert fix.summary == (
+            "Start the container with a larger /dev/shm: add --shm-size=8g (or --ipc=host) to "
+            f"'{kind} run', or shm_size: 8gb in docker-compose."
+        )
+        assert fix.notes == (
+            "Run on the host, not inside this container; NVIDIA's containers are documented "
+            "with --shm-size=1g at least."
+        )
 
 
 def test_why_it_is_small_names_the_host_the_default_or_the_floor():
     host = container.shm_too_small(facts(DEFAULT, ipc="host"), MATRIX)[0]
-    assert "it is the host's own /dev/shm (--ipc=host)" in host.title
+    assert "(it is the host's own /dev/shm (--ipc=host), so the host's is small)" in host.title
     assert host.evidence["ipc"] == "host"
     default = container.shm_too_small(facts(DEFAULT, "podman"), MATRIX)[0]
     assert "(64 MiB is the podman default)" in default.title
@@ -81,10 +91,10 @@ def test_size_source_is_carried_as_evidence():
 
 
 def test_outside_a_container_or_without_dev_shm_nothing_is_judged():
-    with pytest.raises(NotApplicable):
+    with pytest.raises(NotApplicable, match=r"^not in a container$"):
         container.shm_too_small(facts(DEFAULT, kind=False), MATRIX)
     no_shm = make_facts({"system": {"container": {"kind": "docker", "ipc": None}, "shm": False}})
-    with pytest.raises(NotApplicable):
+    with pytest.raises(NotApplicable, match=r"^no /dev/shm here$"):
         container.shm_too_small(no_shm, MATRIX)
     with pytest.raises(Unknown):
         container.shm_too_small(facts(None), MATRIX)

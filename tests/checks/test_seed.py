@@ -94,3 +94,41 @@ def test_a_real_build_and_an_unknown_one_are_not_judged_as_placeholders(matrix: 
     assert "compiled_core" in str(raised.value)
     with pytest.raises(NotApplicable):
         seed.oneflow_placeholder(make_facts(with_packages()), matrix)
+
+
+@pytest.mark.parametrize(("driver", "variant"), [("450.80.02", "cu117"), (None, "cpu")])
+def test_the_placeholders_title_evidence_and_fix_are_its_rows(
+    matrix: Matrix, driver: str | None, variant: str
+) -> None:
+    """What a user reads: the version, why it cannot import, the row's sources, the platform."""
+    machine = [gpu_machine(driver=driver)] if driver else []
+    (verdict,) = seed.oneflow_placeholder(_facts(False, *machine), matrix)
+    table = matrix.tables["oneflow"]
+    row = next(r for r in table["platform"] if r["variant"] == variant)
+    assert verdict.title == (
+        "oneflow 0.7.0 is a placeholder without OneFlow's compiled core "
+        "(oneflow/_oneflow_internal): it cannot be imported"
+    )
+    assert verdict.evidence == {
+        "distribution": "oneflow",
+        "version": "0.7.0",
+        "compiled_core": False,
+        "source": table["placeholder_source"],
+        "platform_source": row["source"],
+    }
+    assert verdict.fixes[0].summary == (
+        f"Install OneFlow 0.9.0 ({variant}) from OneFlow's own wheel page instead."
+    )
+
+
+def test_a_placeholder_of_unknown_version_says_so(matrix: Matrix) -> None:
+    frame = {"distributions": [], "build": {"compiled_core": False}}
+    facts = make_facts(with_packages(frameworks={"oneflow": frame}))
+    (verdict,) = seed.oneflow_placeholder(facts, matrix)
+    assert verdict.title.startswith("oneflow (version unknown) is a placeholder")
+    assert verdict.evidence["distribution"] is None and verdict.evidence["version"] is None
+
+
+def test_without_oneflow_the_check_says_it_is_not_installed(matrix: Matrix) -> None:
+    with pytest.raises(NotApplicable, match=r"^oneflow is not installed$"):
+        seed.oneflow_placeholder(make_facts(with_packages()), matrix)
