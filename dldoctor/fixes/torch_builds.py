@@ -8,6 +8,7 @@ from packaging.version import Version
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.driver import floor
 from dldoctor.fixes.installers import Install, fix
 from dldoctor.matrix import Matrix, TorchRelease, minor_of
 from dldoctor.matrix.rules import coverage, driver_runs
@@ -110,8 +111,8 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         release = matrix.torch_release(version)
         assert release is not None
         lowest = min(release.cuda, key=Version)
-        row = matrix.toolkit_floor(lowest)
-        target = f" to {row.linux} or newer (CUDA {lowest})" if row and row.linux else ""
+        minimum = floor(matrix.toolkit_floor(lowest), facts)
+        target = f" to {minimum} or newer (CUDA {lowest})" if minimum else ""
         cuda = facts.nvidia.get("cuda_driver_version")
         driver = (
             f"The driver supports CUDA {cuda}, so it"
@@ -121,27 +122,25 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         return Fix(
             f"{driver} is older than every CUDA build of torch {version} "
             f"({', '.join(release.cuda)}): upgrade the NVIDIA driver{target}, or install an older torch.",
-            intents=_driver(row.linux if row else None),
+            intents=_driver(minimum),
         )
     if isinstance(choice, str) and choice.startswith("old-driver:"):
         _, release_name, variant = choice.split(":")
-        row = matrix.toolkit_floor(variant)
-        floor = row.linux if row and row.linux else "a newer one"
+        minimum = floor(matrix.toolkit_floor(variant), facts)
         return Fix(
             f"The newest torch with code for these GPUs is {release_name} (CUDA {variant}), which needs "
-            f"driver {floor} or newer: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
+            f"driver {minimum or 'a newer one'} or newer: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
             f"{matrix.torch_index_url.format(variant=tag(variant))}.",
-            intents=_driver(row.linux if row else None),
+            intents=_driver(minimum),
         )
     if isinstance(choice, str) and choice.startswith("arch:"):
         variant = choice.partition(":")[2]
-        row = matrix.toolkit_floor(variant)
-        floor = row.linux if row and row.linux else "a newer one"
+        minimum = floor(matrix.toolkit_floor(variant), facts)
         return Fix(
-            f"Only torch's CUDA {variant} build has code for these GPUs, and it needs driver {floor} or "
+            f"Only torch's CUDA {variant} build has code for these GPUs, and it needs driver {minimum or 'a newer one'} or "
             f"newer: upgrade the NVIDIA driver, then install torch=={version}+{tag(variant)} from "
             f"{matrix.torch_index_url.format(variant=tag(variant))}.",
-            intents=_driver(row.linux if row else None),
+            intents=_driver(minimum),
         )
     if isinstance(choice, str):
         ccs = ", ".join(
@@ -189,7 +188,7 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         remove_first=tuple(n for n in owned if conda_owned(facts, n)),
         framework="torch",
         cuda=choice.variant,
-        driver=needed.linux if needed else None,
+        driver=floor(needed, facts),
     )
     return fix(summary, intent, facts)
 
