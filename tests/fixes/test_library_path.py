@@ -31,14 +31,14 @@ def env(value: object) -> object:
 def test_the_variable_is_set_to_what_is_left_in_order(value, left):
     intent = without_directory(env(value), SHADOW)
     assert intent == Intent(action="set", variable="LD_LIBRARY_PATH", value=left)
-    assert render(intent) == (("export", f"LD_LIBRARY_PATH={left}"),)
+    assert render(intent, env(value)) == (("export", f"LD_LIBRARY_PATH={left}"),)
 
 
 @pytest.mark.parametrize("value", [SHADOW, f"{SHADOW}:", f":{SHADOW}/", f"{SHADOW}:{SHADOW}"])
 def test_nothing_left_unsets_it(value):
     intent = without_directory(env(value), SHADOW)
     assert intent == Intent(action="unset", variable="LD_LIBRARY_PATH")
-    assert render(intent) == (("unset", "LD_LIBRARY_PATH"),)
+    assert render(intent, env(value)) == (("unset", "LD_LIBRARY_PATH"),)
 
 
 def test_the_directory_given_unnormalised_still_matches():
@@ -77,12 +77,21 @@ def test_no_intent_when_the_variable_or_the_variables_are_absent():
     ],
 )
 def test_an_incomplete_intent_renders_nothing(intent):
-    assert render(intent) == ()
+    assert render(intent, make_facts()) == ()
 
 
 def test_set_to_an_empty_value_is_still_a_value():
     intent = Intent(action="set", variable="LD_LIBRARY_PATH", value="")
-    assert render(intent) == (("export", "LD_LIBRARY_PATH="),)
+    assert render(intent, make_facts()) == (("export", "LD_LIBRARY_PATH="),)
+
+
+def test_a_value_read_from_facts_with_a_control_character_is_never_a_command():
+    facts = env(f"/a\nrm -rf ~:{SHADOW}:/b\x1b[2J")
+    fix = shadowing_directory(facts, SHADOW, [f"{SHADOW}/libcudnn.so.8"], "torch", None)
+    assert fix.intents == (
+        Intent(action="set", variable="LD_LIBRARY_PATH", value="/a\nrm -rf ~:/b\x1b[2J"),
+    )
+    assert fix.commands == ()  # the summary still says which directory to take out
 
 
 def test_the_fix_for_one_library_names_it_and_the_frameworks_own_copy():
