@@ -53,8 +53,9 @@ def choose(facts: Facts, matrix: Matrix, version: str) -> Choice | str:
     Tries the installed release, then newer ones, then, only for GPUs the installed release no
     longer builds for, older ones (a driver that is merely old is upgraded, not worked around). Returns "driver" when the driver is too old for every build of the installed
     release, "arch:<cuda>" when only a newer driver would unlock a build for these GPUs
-    (<cuda> is that build's variant), "arch" when no published build covers them, "unknown"
-    when the installed release is not in the matrix.
+    (<cuda> is that build's variant), "old-driver:<release>:<cuda>" / "new-driver:…" when only
+    an older / a newer release has code for them and it needs a newer driver, "arch" when no
+    published build covers them, "unknown" when the installed release is not in the matrix.
     """
     installed = matrix.torch_release(version)
     if installed is None:
@@ -86,6 +87,9 @@ def choose(facts: Facts, matrix: Matrix, version: str) -> Choice | str:
         found = fitting(older, driver=False)
         if found:
             return f"old-driver:{found.release.torch}:{found.variant}"
+        found = fitting(newer, driver=False)  # GPUs newer than the release: a later one has code
+        if found:
+            return f"new-driver:{found.release.torch}:{found.variant}"
         return "arch"
     if not any(_driver_ok(facts, matrix, v) for v in installed.cuda):
         return "driver"
@@ -124,11 +128,12 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
             f"({', '.join(release.cuda)}): upgrade the NVIDIA driver{target}, or install an older torch.",
             intents=_driver(minimum),
         )
-    if isinstance(choice, str) and choice.startswith("old-driver:"):
-        _, release_name, variant = choice.split(":")
+    if isinstance(choice, str) and choice.startswith(("old-driver:", "new-driver:")):
+        kind, release_name, variant = choice.split(":")
         minimum = floor(matrix.toolkit_floor(variant), facts)
+        which = "newest" if kind == "old-driver" else "first"
         return Fix(
-            f"The newest torch with code for these GPUs is {release_name} (CUDA {variant}), which needs "
+            f"The {which} torch with code for these GPUs is {release_name} (CUDA {variant}), which needs "
             f"driver {minimum or 'a newer one'} or newer: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
             f"{matrix.torch_index_url.format(variant=tag(variant))}.",
             intents=_driver(minimum),

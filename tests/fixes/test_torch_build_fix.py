@@ -158,3 +158,15 @@ def test_conda_removes_its_own_copies_before_pip_writes_over_them(matrix):
         "conda remove --prefix /env --force -y pytorch",
         f"{PY} -m pip install torch==2.13.0+cu130 torchvision==0.28.0+cu130 --index-url {INDEX}cu130",
     ]
+
+
+def test_gpus_newer_than_the_release_get_the_first_release_with_their_code_and_its_driver(matrix):
+    # An RTX 5090 (sm_120) with torch 2.6 on a CUDA 12.6 driver: 2.6 has no code for it; 2.7's
+    # CUDA 12.8 build has, with driver 570.26. Never "build torch from source".
+    facts = machine("12.0", "560.35.03", "12.6", dist("torch", "2.6.0+cpu"))
+    fix = torch_build(facts, matrix, "P")
+    assert fix.summary == (
+        "The first torch with code for these GPUs is 2.7 (CUDA 12.8), which needs driver 570.26 "
+        f"or newer: upgrade the NVIDIA driver, then install torch==2.7.* from {INDEX}cu128."
+    )
+    assert fix.intents == (Intent(action="driver", driver="570.26", framework="torch"),)
