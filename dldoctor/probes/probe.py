@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
+from dldoctor.probes import deferral
 from dldoctor.probes import extensions as ext_planning
 from dldoctor.probes import plan as planning
 from dldoctor.probes.collect import ChildRecords
@@ -265,7 +266,8 @@ def _run_group(
         notify(event)
 
     names = (*group, *extensions)
-    records, errors = _probe_group(names, jobs, options, where, forward, cancel, turn)
+    defer = deferral.deferred(plan.groups).get(group, ())
+    records, errors = _probe_group(names, jobs, options, where, forward, cancel, turn, defer)
     if not extensions:
         return records, errors
     records, more = ext_planning.after_framework(records, extensions, again)
@@ -280,10 +282,14 @@ def _probe_group(
     notify: Callable[[ProbeEvent], None],
     cancel: threading.Event,
     turn: Turn = UNGATED,
+    defer: tuple[str, ...] = (),
 ) -> tuple[dict[str, JSON], list[str]]:
+    """``defer``: the modules this child imports in passing that other children probe."""
+    verdicts = deferral.Verdicts(where[1], group)
     try:
-        return _gated_group(group, jobs, options, where, notify, cancel, turn)
+        return _gated_group(group, jobs, options, where, notify, cancel, turn, defer, verdicts)
     finally:
+        verdicts.close()  # whatever happened: no child waits for a verdict that will not come
         turn.finished()  # whatever happened: its core, or its place in the order, is free
 
 
@@ -295,20 +301,20 @@ def _gated_group(
     notify: Callable[[ProbeEvent], None],
     cancel: threading.Event,
     turn: Turn,
+    defer: tuple[str, ...],
+    verdicts: deferral.Verdicts,
 ) -> tuple[dict[str, JSON], list[str]]:
     memory, workdir, lock, nice = where
     records = ChildRecords(list(group), workdir)
     try:
-        args = {
-            "workdir": workdir,
-            "nice": nice,
-            "options": {
-                "full": options.full,
-                "compile_timeout_s": COMPILE_TIMEOUT_S,
-                "lock_file": lock,
-            },
-            "jobs": jobs(),
+        settings: JSON = {
+            "full": options.full,
+            "compile_timeout_s": COMPILE_TIMEOUT_S,
+            "lock_file": lock,
         }
+        if defer:
+            settings["defer"] = deferral.child_options(workdir, defer)
+        args = {"workdir": workdir, "nice": nice, "options": settings, "jobs": jobs()}
         source = planning.harness_source()
     except OSError as exc:  # an installation missing its probe files
         for key in group:
@@ -325,6 +331,7 @@ def _gated_group(
 
     def on_message(message: JSON) -> None:
         try:
+            verdicts.feed(message)  # another child may be waiting on it
             finished = records.feed(message)
         except Exception:  # a malformed message must not cost the others
             return
