@@ -437,3 +437,49 @@ def test_pip_and_uv_modules_put_removals_before_the_install():
     assert uv.render(intent, (), facts) == (
         ("uv", "pip", "install", "--python", PY, "numpy==2.1.0", "--index-url", CU130),
     )
+
+
+# -- survivors of the mutation run, killed from the rule --------------------------------------
+
+
+def test_the_distribution_a_requirement_names_is_its_name_before_every_specifier():
+    intent = Install(("numpy!=1.0,!=2.0", "scipy<2,<1.5"), build=True)
+    assert build_options(intent, "--no-cache") == (
+        "--no-build-isolation",
+        "--no-cache",
+        "--no-binary",
+        "numpy",
+        "--no-binary",
+        "scipy",
+    )
+
+
+def test_the_installer_is_the_one_that_installed_the_distribution_named_first():
+    facts = env("venv", dist("torch", "2.13.0", installer="uv"), dist("numpy", "2.1.0"))
+    assert render(Install(("torch==2.13.0",)), facts)[0][:3] == ("uv", "pip", "install")
+    assert render(Install(("numpy<2",)), facts)[0][1:4] == ("-m", "pip", "install")
+    removal = render(Install(("numpy<2",), remove_first=("torch",)), facts)
+    assert removal[0][:3] == ("uv", "pip", "uninstall")  # the removed one decides
+
+
+def test_pixis_note_follows_the_distribution_pixi_installed():
+    facts = env("conda", dist("torch", "2.3.0", installer="pixi"), dist("numpy", "2.1.0"))
+    said = f'First add extra-index-urls = ["{CU130}"] under [pypi-options] in pixi.toml.'
+    assert note(Install(("torch==2.13.0",), index_url=CU130), facts) == said
+    assert note(Install(("numpy<2",), index_url=CU130), facts) == ""
+    assert note(Install(("numpy<2",), remove_first=("torch",), index_url=CU130), facts) == said
+    assert note(Install(("torch==2.13.0",), remove_first=("numpy",), index_url=CU130), facts) == ""
+    assert note(Install((), index_url=CU130), facts, "kept") == "kept"
+
+
+def test_a_windows_pixi_prefix_is_read_with_its_own_separators(monkeypatch):
+    import ntpath
+
+    monkeypatch.setattr("os.path.isabs", ntpath.isabs)  # the judged machine is Windows
+    facts = env("conda", prefix="C:\\work\\proj\\.pixi\\envs\\default")
+    assert installer_for(facts) is Installer.PIXI
+    assert installer_for(env("conda", prefix="C:\\work\\proj\\envs\\default")) is Installer.PIP
+
+
+def test_source_name_strips_only_slashes():
+    assert source_name("https://example.org/INDEX/") == "wheels-INDEX"
