@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.driver import floor
 from dldoctor.matrix import Matrix, minor_of
 from dldoctor.matrix.rules import CUBIN, coverage
 
@@ -80,11 +81,10 @@ def _code(facts: Facts, sm: tuple[str, ...], ptx: tuple[str, ...]) -> str | bool
     return CUBIN if all(k == CUBIN for k in kinds) else "ptx"
 
 
-def _floors(matrix: Matrix, cuda: str) -> tuple[str | None, str | None]:
-    major = matrix.major_floor(cuda)
-    full = matrix.toolkit_floor(cuda) if "." in cuda else None
-    mvc = major.linux if major else None
-    return (full.linux if full else None) or mvc, mvc
+def _floors(matrix: Matrix, cuda: str, facts: Facts) -> tuple[str | None, str | None]:
+    """(full-compatibility, minor-version-compatibility) driver minimums for the judged OS."""
+    mvc = floor(matrix.major_floor(cuda), facts)
+    return floor(matrix.toolkit_floor(cuda) if "." in cuda else None, facts) or mvc, mvc
 
 
 def _pin(spec: str) -> str:
@@ -156,7 +156,7 @@ def torch_builds(facts: Facts, matrix: Matrix) -> list[Build]:
                     )
             cudnn = release.cudnn.get(variant)
             major = variant.split(".")[0]
-            full, mvc = _floors(matrix, variant)
+            full, mvc = _floors(matrix, variant, facts)
             out.append(
                 Build(
                     "torch",
@@ -207,7 +207,7 @@ def tensorflow_builds(facts: Facts, matrix: Matrix) -> list[Build]:
             if key in pins.get(line, {}):
                 wheel_pins[f"nvidia-{key}-cu{major}"] = _pin(pins[line][key])
         cudnn = wheel_pins.get(f"nvidia-cudnn-cu{major}")
-        full, mvc = _floors(matrix, cuda)
+        full, mvc = _floors(matrix, cuda, facts)
         out.append(
             Build(
                 "tensorflow",
@@ -247,7 +247,7 @@ def jax_builds(facts: Facts, matrix: Matrix) -> list[Build]:
                 continue
             if _code(facts, (), (str(plugin["min_compute_capability"]),)) is False:
                 continue
-            full, mvc = _floors(matrix, major)
+            full, mvc = _floors(matrix, major, facts)
             cudnn = str(plugin.get("cudnn", ""))
             out.append(
                 Build(
@@ -277,7 +277,7 @@ def paddle_builds(facts: Facts, matrix: Matrix) -> list[Build]:
         if not _fits_python(facts, row.get("python")):
             continue
         for variant in sorted(row["cuda"], key=Version, reverse=True):
-            full, mvc = _floors(matrix, variant)
+            full, mvc = _floors(matrix, variant, facts)
             cudnn = (row.get("cudnn") or {}).get(variant)
             out.append(
                 Build(
@@ -310,7 +310,7 @@ def onnxruntime_builds(facts: Facts, matrix: Matrix) -> list[Build]:
             inside = False
         requirement = f"{gpu}=={installed}" if inside else f"{gpu}{row['onnxruntime']}"
         cuda = str(row["cuda"])
-        full, mvc = _floors(matrix, cuda)
+        full, mvc = _floors(matrix, cuda, facts)
         out.append(
             Build(
                 "onnxruntime",

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.commands import Command
+from dldoctor.matrix import DriverFloor
 from dldoctor.model import Fix, Intent
 
 DRIVER_DOWNLOADS = "https://www.nvidia.com/en-us/drivers/"
+
+
+def floor(row: DriverFloor | None, facts: Facts) -> str | None:
+    """A driver-floor row's minimum for the judged OS, as the checks read it: native Windows
+    numbers its drivers apart (CUDA 12.6: 560.76, not Linux's 560.28.03); None when unknown."""
+    windows = (facts.system.get("os") or {}).get("name") == "Windows"
+    return (row.windows if windows else row.linux) if row else None
 
 
 def commands(facts: Facts) -> tuple[Command, ...]:

@@ -6,6 +6,7 @@ from packaging.version import Version
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.driver import floor
 from dldoctor.fixes.installers import Install, fix
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
@@ -39,22 +40,21 @@ def driver_first(facts: Facts, matrix: Matrix, cuda: str, what: str) -> str:
     """
     driver = q.version_of(q.driver_version(facts))
     major = cuda.split(".")[0]
-    row = matrix.major_floor(major)
-    if driver is None or row is None or not row.linux or driver >= Version(row.linux):
+    minimum = floor(matrix.major_floor(major), facts)
+    if driver is None or not minimum or driver >= Version(minimum):
         return ""
-    return f"First upgrade the NVIDIA driver to {row.linux} or newer ({what} uses CUDA {major}). "
+    return f"First upgrade the NVIDIA driver to {minimum} or newer ({what} uses CUDA {major}). "
 
 
-def mvc_floor(matrix: Matrix, cuda: str) -> str | None:
-    """The first driver of CUDA ``cuda``'s major (minor-version compatibility), Linux."""
-    row = matrix.major_floor(cuda)
-    return row.linux if row else None
+def mvc_floor(matrix: Matrix, cuda: str, facts: Facts) -> str | None:
+    """The first driver of CUDA ``cuda``'s major (minor-version compatibility), for the OS."""
+    return floor(matrix.major_floor(cuda), facts)
 
 
-def full_floor(matrix: Matrix, cuda: str) -> str | None:
-    """The driver CUDA ``cuda`` shipped with (every feature), Linux; the major's floor if unknown."""
+def full_floor(matrix: Matrix, cuda: str, facts: Facts) -> str | None:
+    """The driver CUDA ``cuda`` shipped with (every feature), for the OS; the major's if unknown."""
     row = matrix.toolkit_floor(cuda) if "." in cuda else None
-    return (row.linux if row else None) or mvc_floor(matrix, cuda)
+    return floor(row, facts) or mvc_floor(matrix, cuda, facts)
 
 
 def needs_driver(minimum: str | None, framework: str) -> tuple[Intent, ...]:
@@ -70,13 +70,13 @@ def _too_old(
     name: str, version: str, variants: tuple[str, ...] | list[str], facts: Facts, matrix: Matrix
 ) -> Fix:
     lowest = min(variants, key=Version)
-    row = matrix.toolkit_floor(lowest)
-    target = f" to {row.linux} or newer (CUDA {lowest})" if row and row.linux else ""
+    minimum = floor(matrix.toolkit_floor(lowest), facts)
+    target = f" to {minimum} or newer (CUDA {lowest})" if minimum else ""
     return Fix(
         f"The driver supports CUDA {facts.nvidia.get('cuda_driver_version')}, older than every CUDA build of {name} "
         f"{version} ({', '.join(variants)}): upgrade the NVIDIA driver{target}, "
         f"or install an older {name}.",
-        intents=needs_driver(row.linux if row else None, "paddle" if "paddle" in name else name),
+        intents=needs_driver(minimum, "paddle" if "paddle" in name else name),
     )
 
 
@@ -109,7 +109,7 @@ def tensorflow_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         remove_first=remove,
         framework="tensorflow",
         cuda=cuda,
-        driver=mvc_floor(matrix, cuda) if cuda else None,
+        driver=mvc_floor(matrix, cuda, facts) if cuda else None,
     )
     first = (
         driver_first(facts, matrix, row["cuda"], f"TensorFlow {row['tensorflow']}") if row else ""
@@ -135,7 +135,10 @@ def jax_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
     extra = "cuda13" if cuda13 else "cuda12"
     major = extra[4:]
     intent = Install(
-        (f"jax[{extra}]=={version}",), framework="jax", cuda=major, driver=mvc_floor(matrix, major)
+        (f"jax[{extra}]=={version}",),
+        framework="jax",
+        cuda=major,
+        driver=mvc_floor(matrix, major, facts),
     )
     first = driver_first(facts, matrix, major, f"jax[{extra}]")
     return fix(f"{first}Install the CUDA {major} plugin for jax {version}.", intent, facts)
@@ -159,7 +162,7 @@ def paddle_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         remove_first=("paddlepaddle",),
         framework="paddle",
         cuda=variant,
-        driver=full_floor(matrix, variant),
+        driver=full_floor(matrix, variant, facts),
     )
     return fix(
         f"Replace paddlepaddle with paddlepaddle-gpu {version} built for CUDA {variant}.",
@@ -184,7 +187,7 @@ def onnxruntime_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         remove_first=("onnxruntime",),
         framework="onnxruntime",
         cuda=cuda,
-        driver=mvc_floor(matrix, cuda) if cuda else None,
+        driver=mvc_floor(matrix, cuda, facts) if cuda else None,
     )
     first = driver_first(facts, matrix, "12", gpu) if cuda12 else ""
     return fix(f"{first}Replace onnxruntime with {gpu} {version}.", intent, facts)
@@ -207,7 +210,7 @@ def onnxruntime_for_cuda(facts: Facts, matrix: Matrix, major: str) -> Fix | None
             reinstall=True,
             framework="onnxruntime",
             cuda=major,
-            driver=mvc_floor(matrix, major),
+            driver=mvc_floor(matrix, major, facts),
         )
         return fix(
             f"Install the CUDA {major} build of {gpu} {version}: the one on PyPI is built for "
@@ -223,7 +226,7 @@ def onnxruntime_for_cuda(facts: Facts, matrix: Matrix, major: str) -> Fix | None
             (f"{gpu}>={since}",),
             framework="onnxruntime",
             cuda=major,
-            driver=mvc_floor(matrix, major),
+            driver=mvc_floor(matrix, major, facts),
         )
         return fix(
             f"Upgrade {gpu} to {since} or newer: its PyPI build is for CUDA 12.", intent, facts

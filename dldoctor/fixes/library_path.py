@@ -28,13 +28,12 @@ def without_directory(facts: Facts, directory: str) -> Intent | None:
     return Intent(action="set", variable=VARIABLE, value=":".join(kept))
 
 
-def render(intent: Intent) -> tuple[Command, ...]:
-    """The shell words a person types (builtins: shown, never run by dldoctor)."""
-    if intent.action == "unset" and intent.variable:
-        return (("unset", intent.variable),)
-    if intent.action == "set" and intent.variable and intent.value is not None:
-        return (("export", f"{intent.variable}={intent.value}"),)
-    return ()
+def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:
+    """The shell words a person types (builtins: shown, never run by dldoctor): the shell's own
+    rendering, which refuses a value with a control character (the value came from facts)."""
+    from dldoctor.fixes import shell
+
+    return shell.render(intent, facts) if intent.action in ("set", "unset") else ()
 
 
 def shadowing_directory(
@@ -60,4 +59,4 @@ def shadowing_directory(
     intent = without_directory(facts, directory)
     if intent is None:
         return Fix(summary, notes=notes)
-    return Fix(summary, render(intent), notes=notes, intents=(intent,))
+    return Fix(summary, render(intent, facts), notes=notes, intents=(intent,))

@@ -8,6 +8,7 @@ from packaging.version import Version
 
 from dldoctor.facts import queries as q
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.driver import floor
 from dldoctor.fixes.installers import Install, fix
 from dldoctor.matrix import Matrix, TorchRelease, minor_of
 from dldoctor.matrix.rules import coverage, driver_runs
@@ -52,8 +53,9 @@ def choose(facts: Facts, matrix: Matrix, version: str) -> Choice | str:
     Tries the installed release, then newer ones, then, only for GPUs the installed release no
     longer builds for, older ones (a driver that is merely old is upgraded, not worked around). Returns "driver" when the driver is too old for every build of the installed
     release, "arch:<cuda>" when only a newer driver would unlock a build for these GPUs
-    (<cuda> is that build's variant), "arch" when no published build covers them, "unknown"
-    when the installed release is not in the matrix.
+    (<cuda> is that build's variant), "old-driver:<release>:<cuda>" / "new-driver:…" when only
+    an older / a newer release has code for them and it needs a newer driver, "arch" when no
+    published build covers them, "unknown" when the installed release is not in the matrix.
     """
     installed = matrix.torch_release(version)
     if installed is None:
@@ -85,6 +87,9 @@ def choose(facts: Facts, matrix: Matrix, version: str) -> Choice | str:
         found = fitting(older, driver=False)
         if found:
             return f"old-driver:{found.release.torch}:{found.variant}"
+        found = fitting(newer, driver=False)  # GPUs newer than the release: a later one has code
+        if found:
+            return f"new-driver:{found.release.torch}:{found.variant}"
         return "arch"
     if not any(_driver_ok(facts, matrix, v) for v in installed.cuda):
         return "driver"
@@ -110,8 +115,8 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         release = matrix.torch_release(version)
         assert release is not None
         lowest = min(release.cuda, key=Version)
-        row = matrix.toolkit_floor(lowest)
-        target = f" to {row.linux} or newer (CUDA {lowest})" if row and row.linux else ""
+        minimum = floor(matrix.toolkit_floor(lowest), facts)
+        target = f" to {minimum} or newer (CUDA {lowest})" if minimum else ""
         cuda = facts.nvidia.get("cuda_driver_version")
         driver = (
             f"The driver supports CUDA {cuda}, so it"
@@ -121,27 +126,26 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         return Fix(
             f"{driver} is older than every CUDA build of torch {version} "
             f"({', '.join(release.cuda)}): upgrade the NVIDIA driver{target}, or install an older torch.",
-            intents=_driver(row.linux if row else None),
+            intents=_driver(minimum),
         )
-    if isinstance(choice, str) and choice.startswith("old-driver:"):
-        _, release_name, variant = choice.split(":")
-        row = matrix.toolkit_floor(variant)
-        floor = row.linux if row and row.linux else "a newer one"
+    if isinstance(choice, str) and choice.startswith(("old-driver:", "new-driver:")):
+        kind, release_name, variant = choice.split(":")
+        minimum = floor(matrix.toolkit_floor(variant), facts)
+        which = "newest" if kind == "old-driver" else "first"
         return Fix(
-            f"The newest torch with code for these GPUs is {release_name} (CUDA {variant}), which needs "
-            f"driver {floor} or newer: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
+            f"The {which} torch with code for these GPUs is {release_name} (CUDA {variant}), which needs "
+            f"driver {minimum or 'a newer one'} or newer: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
             f"{matrix.torch_index_url.format(variant=tag(variant))}.",
-            intents=_driver(row.linux if row else None),
+            intents=_driver(minimum),
         )
     if isinstance(choice, str) and choice.startswith("arch:"):
         variant = choice.partition(":")[2]
-        row = matrix.toolkit_floor(variant)
-        floor = row.linux if row and row.linux else "a newer one"
+        minimum = floor(matrix.toolkit_floor(variant), facts)
         return Fix(
-            f"Only torch's CUDA {variant} build has code for these GPUs, and it needs driver {floor} or "
+            f"Only torch's CUDA {variant} build has code for these GPUs, and it needs driver {minimum or 'a newer one'} or "
             f"newer: upgrade the NVIDIA driver, then install torch=={version}+{tag(variant)} from "
             f"{matrix.torch_index_url.format(variant=tag(variant))}.",
-            intents=_driver(row.linux if row else None),
+            intents=_driver(minimum),
         )
     if isinstance(choice, str):
         ccs = ", ".join(
@@ -189,7 +193,7 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         remove_first=tuple(n for n in owned if conda_owned(facts, n)),
         framework="torch",
         cuda=choice.variant,
-        driver=needed.linux if needed else None,
+        driver=floor(needed, facts),
     )
     return fix(summary, intent, facts)
 
