@@ -216,9 +216,16 @@ MEASURE = (
 )
 
 
-def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, float, int, float]:
+def measure(
+    argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[int, float, int, float]:
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, check=True, env=env
+        [sys.executable, "-c", MEASURE, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=cwd,
     ).stdout.split()
     return int(out[0]), float(out[1]), int(out[2]) * 1024, float(out[3])
 
@@ -393,18 +400,27 @@ def fixed_phases(runs: int, work: Path, trees: dict[str, Path], env: Any) -> dic
             if tree is not None:
                 argv[1:1] = ["-m", "dldoctor", "profile", "--json", str(work / "p.json")]
             launched = time.time()
-            subprocess.run(argv, env=env(tree), capture_output=True, check=True)
+            # In the work directory: `python -m dldoctor` puts the cwd first on sys.path, so
+            # run from a checkout it would import that checkout's dldoctor, whatever the tree.
+            proc = subprocess.Popen(
+                argv, env=env(tree), cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            _, status, usage = os.wait4(proc.pid, 0)  # its CPU time, its children's included
             ended = time.time()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{argv} exited {proc.returncode}")
             first, last = (float(x) for x in stamps.read_text().split())
-            seen.setdefault(tree or "plain", []).append([first - launched, ended - last])
+            cpu = usage.ru_utime + usage.ru_stime
+            seen.setdefault(tree or "plain", []).append([first - launched, ended - last, cpu])
 
     def stat(key: str, index: int, how: Any) -> float:
         return float(how([phases[index] for phases in seen[key]]))
 
     return {
         tree: {
-            f"{where}_script_{name}_s": round(stat(tree, i, how) - stat("plain", i, how), 3)
-            for i, where in enumerate(("before", "after"))
+            f"{where}_{name}_s": round(stat(tree, i, how) - stat("plain", i, how), 3)
+            for i, where in enumerate(("before_script", "after_script", "cpu"))
             for name, how in (("best", min), ("median", statistics.median))
         }
         for tree in trees
@@ -452,7 +468,7 @@ def startup(
         return [str(script), "--steps", str(steps), "--out", str(work), "--truth", str(work / "t")]
 
     for tree in trees:  # compile each tree's bytecode once, untimed
-        measure(cmd(tree, str(trivial)), env(tree))
+        measure(cmd(tree, str(trivial)), env(tree), work)
     loads = [round(os.getloadavg()[0], 2)]
     phases = fixed_phases(max(runs, 10), work, trees, env)
     walls: dict[str, list[float]] = {}
@@ -466,7 +482,7 @@ def startup(
         ):
             for tree in (None, *trees):
                 key = f"{name} ({tree or 'plain'})"
-                _, wall, _, cpu_s = measure(cmd(tree, *argv), env(tree))
+                _, wall, _, cpu_s = measure(cmd(tree, *argv), env(tree), work)
                 walls.setdefault(key, []).append(round(wall, 3))
                 cpu.setdefault(key, []).append(round(cpu_s, 3))
         loads.append(round(os.getloadavg()[0], 2))

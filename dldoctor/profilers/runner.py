@@ -40,6 +40,8 @@ STOP_GRACE_S = 10.0  # after the window's end, how long the script may take to e
 LAUNCHER_GRACE_S = 30.0
 ESCALATE_S = 5.0  # then SIGINT, SIGTERM, SIGKILL, this far apart
 _SI_KERNEL = 0x80  # siginfo si_code of a signal the kernel sent: a terminal's Ctrl-C
+_WAKE = signal.SIGHUP  # one of SignalForwarder.SIGNALS: wakes its thread at uninstall()
+SIGNAL_WAIT_S = 0.5  # the signal thread's timeout, should a wake-up ever be lost
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ class Done:
 def read_events(fds: list[int], collector: Collector, child_done: Done) -> None:
     """Feed the collector from every channel until each reads EOF, or until the child is gone
     and the channels stay quiet for ``QUIET_S`` (a forked grandchild may keep a write end open;
-    what the child wrote before it exited is in the pipe already)."""
+    what the child wrote before it exited is in the pipe already). Usually every channel reads
+    EOF at once: the tree's FIFO too, once the session has released its own write end."""
     pending = {fd: b"" for fd in fds}
     try:
         while pending:
@@ -198,11 +201,15 @@ class SignalForwarder:
 
     def _wait(self) -> None:
         while not self._stop.is_set():
-            # Short: uninstall waits for this thread, at the end of every run.
-            info = signal.sigtimedwait(self.SIGNALS, 0.05)
-            if info is not None:
-                from_terminal = info.si_signo == signal.SIGINT and info.si_code == _SI_KERNEL
-                self._forward(info.si_signo, already_delivered=from_terminal)
+            # uninstall() wakes this wait with a signal aimed at this thread alone (ours: our
+            # pid), so that the end of a run waits for no timeout; the timeout is a safety net.
+            info = signal.sigtimedwait(self.SIGNALS, SIGNAL_WAIT_S)
+            if info is None:
+                continue
+            if self._stop.is_set() and info.si_pid == os.getpid():
+                return  # the wake-up, never forwarded
+            from_terminal = info.si_signo == signal.SIGINT and info.si_code == _SI_KERNEL
+            self._forward(info.si_signo, already_delivered=from_terminal)
 
     def _handler(self, signum: int, frame: object) -> None:
         shared_terminal = False
@@ -226,6 +233,11 @@ class SignalForwarder:
     def uninstall(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            if self._thread.is_alive() and self._thread.ident is not None:
+                # Blocked in that thread as in every other: it stays pending for that thread
+                # alone, and goes with it if the thread ends first.
+                with contextlib.suppress(OSError):
+                    signal.pthread_kill(self._thread.ident, _WAKE)
             self._thread.join(timeout=1)
         if self._blocked:
             # Drain what arrived after the child ended, so unblocking does not kill dldoctor

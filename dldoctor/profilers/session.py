@@ -140,6 +140,8 @@ def run(
         result.error = "dldoctor was interrupted before the script ended"
     finally:
         result.t_end = time.perf_counter()
+        if family is not None:
+            family.release()  # its FIFO then reads EOF once no descendant holds it
         child_done.set()
         if sampler is not None:
             sampler.stop()

@@ -73,10 +73,18 @@ class Tree:
         python_path = str(self.directory) + (os.pathsep + path if path else "")
         return {**base, "PYTHONPATH": python_path, ENV: json.dumps(config)}
 
-    def close(self) -> None:
-        for fd in (self.read_fd, self.hold_fd):
+    def release(self) -> None:
+        """Once the script has ended: let go of dldoctor's write end, so that the FIFO reads
+        EOF as soon as the last descendant holding it has gone (no wait for it to be quiet)."""
+        if self.hold_fd >= 0:
             with contextlib.suppress(OSError):
-                os.close(fd)
+                os.close(self.hold_fd)
+            self.hold_fd = -1
+
+    def close(self) -> None:
+        self.release()
+        with contextlib.suppress(OSError):
+            os.close(self.read_fd)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
