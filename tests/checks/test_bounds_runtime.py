@@ -184,3 +184,20 @@ def test_the_ntstatus_name_is_the_first_word_of_the_exception():
         "STATUS_NO_MEMORY"
     )
     assert runtime._exception({"process": {}}) == "" and runtime._exception({}) == ""
+
+
+def test_out_of_memory_words_get_the_memory_fix_with_the_probes_cap_and_the_kernel_log():
+    for limit, capped in (
+        (1 << 30, " Each probe was capped at 1.0 GiB (--memory-limit)."),
+        (None, ""),
+    ):
+        facts = runtime_facts(torch=record(output=[OOM]))
+        facts["runtime"]["memory_limit_bytes"] = limit
+        (finding,) = _findings("DD618", TORCH_CU121, facts)
+        remedy = finding.fixes[0]
+        assert remedy.summary == (
+            "Free the memory: on a GPU, stop the processes `nvidia-smi` lists that should not run; "
+            "on the host, check `free -h` and the kernel log for the OOM killer's lines (Out of "
+            f"memory: Killed process …).{capped}"
+        )
+        assert remedy.commands == (("sudo", "dmesg", "--level=err,warn"),)
