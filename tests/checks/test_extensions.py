@@ -284,3 +284,39 @@ def test_missing_symbols_of_a_build_for_another_cuda_major_are_dd521s(matrix):
     facts = facts_with(_with_missing(5, cuda="11"), torch="2.2.0", cuda="12.1")
     assert ext_checks.extension_for_another_torch(facts, matrix) == []
     assert ext_checks.extension_cuda_mismatch(facts, matrix)
+
+
+def test_dd522_judges_every_torch_extension_after_one_torch_itself_explains(matrix):
+    """On a cu126 torch, an extension for CUDA 12 needs no more than torch; the next one, for
+    CUDA 13, needs a newer driver than this one: it is the finding."""
+    facts = facts_with(
+        ext("xformers", "0.0.30", cuda="12"), ext("vllm", "0.11.0", cuda="13"),
+        torch="2.13.0+cu126", cuda="12.6", extra=(gpu_machine(driver="575.57.08"),),
+    )  # fmt: skip
+    (verdict,) = ops.extension_driver_too_old(facts, matrix)
+    assert verdict.title == (
+        "Driver 575.57.08 is too old for vllm 0.11.0 (built with CUDA 13, needs driver "
+        "580.65.06 or newer)"
+    )
+    assert verdict.evidence["extension"] == "vllm" and verdict.evidence["driver"] == "575.57.08"
+
+
+def test_dd522_without_a_driver_or_with_an_unreadable_one(matrix):
+    unloaded = {"nvidia": {"nvml": {"status": "driver_not_loaded", "error": "x"}, "driver_version": None,
+                           "proc_driver": {"text": None, "version": None, "error": "missing"}}}  # fmt: skip
+    facts = facts_with(ext("vllm", "0.11.0", cuda="13"), extra=(unloaded,))
+    with pytest.raises(NotApplicable, match=r"^no NVIDIA driver loaded$"):
+        ops.extension_driver_too_old(facts, matrix)
+    odd = facts_with(ext("vllm", "0.11.0", cuda="13"), extra=(gpu_machine(driver="r580"),))
+    (unjudged,) = ops.extension_driver_too_old(odd, matrix)
+    assert isinstance(unjudged, Unjudged)
+    assert (unjudged.what, unjudged.path) == ("the driver", "nvidia.driver_version")
+
+
+def test_dd523_unknown_modules_are_unjudged_by_name_and_a_missing_binary_names_its_file(matrix):
+    (unjudged,) = ops.extension_ops_missing(facts_with(ext("apex", "0.1", modules=None)), matrix)
+    assert isinstance(unjudged, Unjudged)
+    assert (unjudged.what, unjudged.path) == ("apex 0.1", "packages.extensions.installed.0.modules")
+    (verdict,) = ops.extension_ops_missing(facts_with(bnb("118"), cuda="12.8"), matrix)
+    assert verdict.evidence["wanted"].endswith("libbitsandbytes_cuda128")
+    assert verdict.evidence["torch_cuda"] == "12.8"
