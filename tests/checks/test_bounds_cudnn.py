@@ -228,3 +228,78 @@ def test_dd505_a_wheel_one_framework_pins_alone_leaves_the_next_wheels_judged():
         "Install tensorflow and torch in separate virtual environments, or pick releases that "
         "pin the same nvidia-cudnn-cu12."
     )
+
+
+# -- DD504 with several builds and copies: each build judged, every copy counted ------------------
+
+TF_NEEDS = Version(ROW)
+
+
+def _tf(*extra: dict, variables: dict | None = None) -> list:
+    facts = make_facts(
+        tensorflow_gpu(TF, "12.3", "8"),
+        machine("580.65.06", "13.0"),
+        {"env": {"variables": variables or {}}},
+        *extra,
+    )
+    return compat_libs.cudnn_mismatch(facts, MATRIX)
+
+
+def test_a_copy_of_unknown_version_leaves_the_build_unjudged_by_name():
+    copy = {"path": "/opt/c/libcudnn.so", "version": None, "source": "ldconfig"}
+    (unjudged,) = _tf({"cuda": {"libraries": {"cudnn": [copy]}}})
+    assert isinstance(unjudged, compat_libs.Unjudged)
+    assert (unjudged.what, unjudged.path) == ("TensorFlow", "the version of a cuDNN copy")
+
+
+def test_a_copy_the_library_map_found_counts_as_installed():
+    copy = {"path": "/opt/c/libcudnn.so.8", "version": ROW, "kind": "system"}
+    facts = {"cuda": {"libraries": {"cudnn": []}, "library_map": {"copies": {"cudnn": [copy]}}}}
+    assert not [v for v in _tf(facts) if "no cuDNN" in getattr(v, "title", "")]
+
+
+def test_without_the_library_map_only_a_same_major_copy_on_ld_library_path_is_judged():
+    """An LD_LIBRARY_PATH copy of another major is not what this build loads; the older copy of
+    its major after it is, and the evidence names the variable."""
+    older = f"{TF_NEEDS.major}.{TF_NEEDS.minor - 1}.0"
+    copies = [
+        {"path": "/usr/lib/libcudnn.so.8", "version": ROW, "source": "ldconfig"},
+        {"path": "/opt/seven/libcudnn.so.7", "version": "7.6.5", "source": "LD_LIBRARY_PATH"},
+        {"path": "/opt/old/libcudnn.so.8", "version": older, "source": "LD_LIBRARY_PATH"},
+    ]
+    found = _tf(
+        {"cuda": {"libraries": {"cudnn": copies}}}, variables={"LD_LIBRARY_PATH": "/opt/old"}
+    )
+    (verdict,) = found
+    assert verdict.title == (
+        f"TensorFlow {TF} needs cuDNN {ROW}, but LD_LIBRARY_PATH makes it load cuDNN {older} from "
+        "/opt/old"
+    )
+    assert verdict.evidence == {
+        "framework": "tensorflow",
+        "cudnn_needed": ROW,
+        "loads": copies[2],
+        "LD_LIBRARY_PATH": "/opt/old",
+    }
+
+
+def test_an_older_conda_copy_is_replaced_in_the_conda_environment():
+    (verdict,) = loader_verdicts(OLDER, "conda-env", "runpath")
+    assert verdict.fixes[0].summary == f"Install cuDNN {ROW} in the conda environment."
+
+
+def test_tensorflow_with_no_cudnn_leaves_the_jax_plugin_judged_after_it():
+    both = jax_plugin("12")  # one package list: scenarios replace lists, they do not join them
+    tf = tensorflow_gpu(TF, "12.3", "8")["packages"]
+    both["packages"]["distributions"] += tf["distributions"]
+    both["packages"]["frameworks"].update(tf["frameworks"])
+    facts = make_facts(
+        both,
+        machine("580.65.06", "13.0"),
+        {"packages": {"nvidia_wheels": [wheel("nvidia-cudnn-cu12", below_range(), 12)]}},
+    )
+    found = compat_libs.cudnn_mismatch(facts, MATRIX)
+    assert [v.evidence.get("framework") or v.evidence.get("plugin") for v in found] == [
+        "tensorflow",
+        "jax-cuda12-plugin",
+    ]
