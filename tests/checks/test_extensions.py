@@ -320,3 +320,34 @@ def test_dd523_unknown_modules_are_unjudged_by_name_and_a_missing_binary_names_i
     (verdict,) = ops.extension_ops_missing(facts_with(bnb("118"), cuda="12.8"), matrix)
     assert verdict.evidence["wanted"].endswith("libbitsandbytes_cuda128")
     assert verdict.evidence["torch_cuda"] == "12.8"
+
+
+@pytest.mark.parametrize(("abi", "torch_abi"), [(False, True), (True, False)])
+def test_dd520_names_both_abis_as_the_labels_write_them(matrix, abi, torch_abi):
+    facts = facts_with(ext("flash-attn", "2.8.3", torch="2.13", cxx11_abi=abi), abi=torch_abi)
+    (verdict,) = ext_checks.extension_for_another_torch(facts, matrix)
+    mine, theirs = ("TRUE" if abi else "FALSE"), ("TRUE" if torch_abi else "FALSE")
+    assert verdict.title == (
+        f"flash-attn 2.8.3 does not fit the installed torch 2.13.0+cu130 (C++ ABI cxx11abi{mine}, "
+        f"torch's is {theirs}): its compiled code will not load"
+    )
+    assert verdict.evidence["built_for"]["cxx11_abi"] is abi
+    assert verdict.evidence["torch_abi"] is torch_abi
+
+
+def test_dd520_a_companion_pinning_torch_is_not_judged_by_the_pairing_table(matrix):
+    """torchvision with a torch requirement is pip's to judge (DD303), not the pairing's."""
+    pinned = ext("torchvision", "0.27.1", torch_requirement="torch==2.12.0")
+    assert ext_checks.extension_for_another_torch(facts_with(pinned), matrix) == []
+
+
+def test_dd520_without_a_build_to_name_has_no_fix(matrix):
+    facts = facts_with(ext("mylib", "1.0", torch="2.12"))
+    (verdict,) = ext_checks.extension_for_another_torch(facts, matrix)
+    assert verdict.fixes == ()
+
+
+def test_dd521_carries_torchs_cuda_as_evidence(matrix):
+    facts = facts_with(ext("flash-attn", "2.8.3", cuda="12"), cuda="13.0")
+    (verdict,) = ext_checks.extension_cuda_mismatch(facts, matrix)
+    assert verdict.evidence["torch_cuda"] == "13.0"
