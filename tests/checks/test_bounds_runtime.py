@@ -201,3 +201,9 @@ def test_out_of_memory_words_get_the_memory_fix_with_the_probes_cap_and_the_kern
             f"memory: Killed process …).{capped}"
         )
         assert remedy.commands == (("sudo", "dmesg", "--level=err,warn"),)
+
+
+def test_a_crash_of_a_framework_without_a_known_distribution_has_no_reinstall():
+    (finding,) = _findings("DD607", runtime_facts(mylib=_crash()))
+    assert finding.title == "mylib 2.5.1+cu121 crashed with SIGSEGV during import torch"
+    assert finding.fixes == ()

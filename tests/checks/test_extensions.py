@@ -290,15 +290,18 @@ def test_dd522_judges_every_torch_extension_after_one_torch_itself_explains(matr
     """On a cu126 torch, an extension for CUDA 12 needs no more than torch; the next one, for
     CUDA 13, needs a newer driver than this one: it is the finding."""
     facts = facts_with(
-        ext("xformers", "0.0.30", cuda="12"), ext("vllm", "0.11.0", cuda="13"),
-        torch="2.13.0+cu126", cuda="12.6", extra=(gpu_machine(driver="575.57.08"),),
-    )  # fmt: skip
+        ext("xformers", "0.0.30", cuda="12"),
+        ext("vllm", "0.11.0", cuda="13"),
+        torch="2.13.0+cu126",
+        cuda="12.6",
+        extra=(gpu_machine(driver="520.61.05"),),
+    )  # fmt: skip  (a driver below both: torch's own build explains the first)
     (verdict,) = ops.extension_driver_too_old(facts, matrix)
     assert verdict.title == (
-        "Driver 575.57.08 is too old for vllm 0.11.0 (built with CUDA 13, needs driver "
+        "Driver 520.61.05 is too old for vllm 0.11.0 (built with CUDA 13, needs driver "
         "580.65.06 or newer)"
     )
-    assert verdict.evidence["extension"] == "vllm" and verdict.evidence["driver"] == "575.57.08"
+    assert verdict.evidence["extension"] == "vllm" and verdict.evidence["driver"] == "520.61.05"
 
 
 def test_dd522_without_a_driver_or_with_an_unreadable_one(matrix):
