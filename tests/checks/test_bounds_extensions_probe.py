@@ -143,3 +143,51 @@ def test_no_probe_run_says_why():
         probe.extension_import_fails(Facts(runtime={"ran": False}), MATRIX)
     with pytest.raises(NotApplicable, match=r"^no extension probes \(a report written before"):
         probe.extension_import_fails(Facts(runtime={"ran": True, "frameworks": {}}), MATRIX)
+
+
+def test_an_extension_built_for_another_torch_gets_its_build_for_this_torch():
+    words = "/env/x/torch_scatter/_scatter_cpu.so: undefined symbol: _ZN3c104cuda9SetDeviceEi"
+    record = _failed("torch_scatter", "ImportError", words)
+    (verdict,) = probe.extension_import_fails(
+        _facts({"torch-scatter": record}, dist("torch-scatter", "2.1.2")), MATRIX
+    )
+    (remedy,) = verdict.fixes  # the wheel of its index for this torch, not the general advice
+    assert remedy.commands[0][-2:] == (
+        "--find-links",
+        "https://data.pyg.org/whl/torch-2.13.0+cpu.html",
+    )
+
+
+def test_a_crashed_import_names_the_module_it_was_importing():
+    """The module (flash_attn) is what the child was importing, not the distribution's name."""
+    record = _ended("crash", "import flash_attn", reason="crashed with SIGSEGV")
+    (verdict,) = probe.extension_import_fails(_facts({"flash-attn": record}), MATRIX)
+    assert verdict.title == "`import flash_attn` (flash-attn) crashed with SIGSEGV"
+
+
+def test_the_words_are_titled_with_the_extensions_own_framework():
+    static = {"key": "tensorrt-cu12", "version": "10.0.1", "framework": "tensorrt", "built_for": {}}
+    words = (
+        "ImportError: libcudart.so.12: cannot open shared object file: No such file or directory"
+    )
+    record = _failed("tensorrt", "ImportError", words)
+    facts = _facts({"tensorrt-cu12": record}, installed=[static])
+    (verdict,) = probe.extension_import_fails(facts, MATRIX)
+    assert verdict.title == (
+        "`import tensorrt` (tensorrt-cu12 10.0.1) fails: tensorrt could not load libcudart.so.12"
+    )
+    assert verdict.evidence["framework"] == "tensorrt"
+
+
+def test_a_hung_imports_fix_says_to_rerun_longer():
+    (verdict,) = probe.extension_import_fails(_facts({"x": _ended("timeout", "import x")}), MATRIX)
+    assert verdict.fixes[0].summary == "Rerun with a longer timeout to tell slow from stuck."
+
+
+def test_a_call_that_raised_carries_its_words_as_the_error():
+    record = _called(
+        status="fail", error={"type": "RuntimeError", "message": "odd", "traceback": []}
+    )
+    (verdict,) = probe.extension_call_failed(_facts({"torchvision": record}), MATRIX)
+    assert verdict.evidence["error"] == "RuntimeError: odd"
+    assert verdict.title == "torchvision: nms on cpu failed: RuntimeError: odd"
