@@ -128,7 +128,9 @@ def extension_import_fails(facts: Facts, matrix: Matrix) -> list[Verdict]:
             continue
         ext = _static(facts, name)
         match = _match(record, matrix)
-        module = imported.get("module") or str(record.get("during") or "").removeprefix("import ")
+        during = str(record.get("during") or "")
+        # "import xformers" names the module; a child stuck at "start-up" names none.
+        module = imported.get("module") or (during[7:] if during.startswith("import ") else "")
         what = f"`import {module or name}` ({_label(ext)})"
         if status == "timeout":
             title = f"{what} did not finish within {timeout} s and was killed"

@@ -3,6 +3,8 @@ release's row, Paddle built with pip CUDA libraries, the JAX plugin's unsuffixed
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -14,6 +16,7 @@ from dldoctor.matrix import load
 from dldoctor.model import Severity
 from tests.checks.bounds import jax_plugin, machine, tensorflow_gpu
 from tests.checks.scenarios import dist, make_facts, with_packages
+from tests.checks.test_runtime import TORCH_CU121
 
 MATRIX = load()
 TF = "2.16.1"
@@ -228,3 +231,167 @@ def test_dd505_a_wheel_one_framework_pins_alone_leaves_the_next_wheels_judged():
         "Install tensorflow and torch in separate virtual environments, or pick releases that "
         "pin the same nvidia-cudnn-cu12."
     )
+
+
+# -- DD504 with several builds and copies: each build judged, every copy counted ------------------
+
+TF_NEEDS = Version(ROW)
+
+
+def _tf(*extra: dict, variables: dict | None = None) -> list:
+    facts = make_facts(
+        tensorflow_gpu(TF, "12.3", "8"),
+        machine("580.65.06", "13.0"),
+        {"env": {"variables": variables or {}}},
+        *extra,
+    )
+    return compat_libs.cudnn_mismatch(facts, MATRIX)
+
+
+def test_a_copy_of_unknown_version_leaves_the_build_unjudged_by_name():
+    copy = {"path": "/opt/c/libcudnn.so", "version": None, "source": "ldconfig"}
+    (unjudged,) = _tf({"cuda": {"libraries": {"cudnn": [copy]}}})
+    assert isinstance(unjudged, compat_libs.Unjudged)
+    assert (unjudged.what, unjudged.path) == ("TensorFlow", "the version of a cuDNN copy")
+
+
+def test_a_copy_the_library_map_found_counts_as_installed():
+    copy = {"path": "/opt/c/libcudnn.so.8", "version": ROW, "kind": "system"}
+    facts = {"cuda": {"libraries": {"cudnn": []}, "library_map": {"copies": {"cudnn": [copy]}}}}
+    assert not [v for v in _tf(facts) if "no cuDNN" in getattr(v, "title", "")]
+
+
+def test_without_the_library_map_only_a_same_major_copy_on_ld_library_path_is_judged():
+    """An LD_LIBRARY_PATH copy of another major is not what this build loads; the older copy of
+    its major after it is, and the evidence names the variable."""
+    older = f"{TF_NEEDS.major}.{TF_NEEDS.minor - 1}.0"
+    copies = [
+        {"path": "/usr/lib/libcudnn.so.8", "version": ROW, "source": "ldconfig"},
+        {"path": "/opt/seven/libcudnn.so.7", "version": "7.6.5", "source": "LD_LIBRARY_PATH"},
+        {"path": "/opt/old/libcudnn.so.8", "version": older, "source": "LD_LIBRARY_PATH"},
+    ]
+    found = _tf(
+        {"cuda": {"libraries": {"cudnn": copies}}}, variables={"LD_LIBRARY_PATH": "/opt/old"}
+    )
+    (verdict,) = found
+    assert verdict.title == (
+        f"TensorFlow {TF} needs cuDNN {ROW}, but LD_LIBRARY_PATH makes it load cuDNN {older} from "
+        "/opt/old"
+    )
+    assert verdict.evidence == {
+        "framework": "tensorflow",
+        "cudnn_needed": ROW,
+        "loads": copies[2],
+        "LD_LIBRARY_PATH": "/opt/old",
+    }
+
+
+def test_an_older_conda_copy_is_replaced_in_the_conda_environment():
+    (verdict,) = loader_verdicts(OLDER, "conda-env", "runpath")
+    assert verdict.fixes[0].summary == f"Install cuDNN {ROW} in the conda environment."
+
+
+def test_tensorflow_with_no_cudnn_leaves_the_jax_plugin_judged_after_it():
+    both = jax_plugin("12")  # one package list: scenarios replace lists, they do not join them
+    tf = tensorflow_gpu(TF, "12.3", "8")["packages"]
+    both["packages"]["distributions"] += tf["distributions"]
+    both["packages"]["frameworks"].update(tf["frameworks"])
+    facts = make_facts(
+        both,
+        machine("580.65.06", "13.0"),
+        {"packages": {"nvidia_wheels": [wheel("nvidia-cudnn-cu12", below_range(), 12)]}},
+    )
+    found = compat_libs.cudnn_mismatch(facts, MATRIX)
+    assert [v.evidence.get("framework") or v.evidence.get("plugin") for v in found] == [
+        "tensorflow",
+        "jax-cuda12-plugin",
+    ]
+
+
+def _pins_facts(pins: dict, installed: str = "9.10.2.21") -> dict:
+    wheels = [{"name": "nvidia-cudnn-cu12", "version": installed}]
+    return make_facts({"packages": {"nvidia_wheels": wheels, "nvidia_pins": pins}})
+
+
+def test_dd505_a_pin_that_does_not_apply_or_does_not_parse_leaves_the_next_pins_judged():
+    pins = {
+        "torch": [
+            "not a requirement !!",
+            'nvidia-nccl-cu12==2.1.0; platform_system == "Windows"',
+            "nvidia-cudnn-cu12==9.10.2.21",
+        ],
+        "tensorflow": ["nvidia-cudnn-cu12<9.5,>=9.3.0.75"],
+    }
+    (verdict,) = compat_libs.conflicting_nvidia_pins(_pins_facts(pins), MATRIX)
+    assert verdict.evidence["wheels"] == ["nvidia-cudnn-cu12"]
+
+
+def test_dd505_the_installed_version_can_be_the_one_that_satisfies_both():
+    """No bound of either range fits both (all exclusive), but the installed 9.4 does."""
+    pins = {"torch": ["nvidia-cudnn-cu12>9.1"], "tensorflow": ["nvidia-cudnn-cu12<9.5,>9.3"]}
+    assert compat_libs.conflicting_nvidia_pins(_pins_facts(pins, "9.4.0"), MATRIX) == []
+    (verdict,) = compat_libs.conflicting_nvidia_pins(_pins_facts(pins, "9.6.0"), MATRIX)
+    assert verdict.evidence["owners"] == ["tensorflow", "torch"]
+
+
+def _joined(*parts: dict) -> dict:
+    """One package list from several scenario parts (scenarios replace lists, not join them)."""
+    joined = {"packages": {"distributions": [], "frameworks": {}}}
+    for part in parts:
+        joined["packages"]["distributions"] += part["packages"]["distributions"]
+        joined["packages"]["frameworks"].update(part["packages"]["frameworks"])
+    return joined
+
+
+def test_without_the_library_map_every_build_with_an_older_copy_first_is_a_finding():
+    """TensorFlow needs cuDNN 8.9, Paddle (with pip CUDA libraries) 9.5.1: an older copy of
+    each major on LD_LIBRARY_PATH is one finding each."""
+    copies = [
+        {"path": "/opt/eight/libcudnn.so.8", "version": "8.5.0", "source": "LD_LIBRARY_PATH"},
+        {"path": "/opt/nine/libcudnn.so.9", "version": "9.0.0", "source": "LD_LIBRARY_PATH"},
+    ]
+    facts = make_facts(
+        _joined(tensorflow_gpu(TF, "12.3", "8"), paddle("ON")),
+        machine("580.65.06", "13.0"),
+        {"cuda": {"libraries": {"cudnn": copies}}},
+        {"env": {"variables": {"LD_LIBRARY_PATH": "/opt/eight:/opt/nine"}}},
+    )
+    found = compat_libs.cudnn_mismatch(facts, MATRIX)
+    assert [(v.evidence["framework"], v.evidence["loads"]["version"]) for v in found] == [
+        ("tensorflow", "8.5.0"),
+        ("paddle", "9.0.0"),
+    ]
+
+
+def test_with_the_library_map_every_build_the_loader_gives_an_older_copy_is_a_finding():
+    """torch and TensorFlow each get an older cuDNN from the loader: one finding each; a torch
+    release the matrix does not know (no cuDNN it needs) is skipped, not the end of the list."""
+    tf_map = loaded(OLDER, "system", "ldconfig")
+    torch_entry = {
+        "search": ["/opt/t/lib"],
+        "libraries": {"cudnn": {"candidates": [dict(
+            tf_map["cuda"]["library_map"]["frameworks"]["tensorflow"]["libraries"]["cudnn"]
+            ["candidates"][0], path="/opt/t/lib/libcudnn.so.9", soname="libcudnn.so.9", version="9.0.0")]}},
+    }  # fmt: skip
+    tf_map["cuda"]["library_map"]["frameworks"]["torch"] = torch_entry
+    for torch_version, expected in (
+        ("2.5.1+cu121", ["torch", "tensorflow"]),
+        ("9.9.0+cu121", ["tensorflow"]),
+    ):
+        torch = copy_torch(TORCH_CU121, torch_version)
+        facts = make_facts(
+            _joined(torch, tensorflow_gpu(TF, "12.3", "8")), machine("580.65.06", "13.0"), tf_map
+        )
+        found = [
+            v for v in compat_libs.cudnn_mismatch(facts, MATRIX) if "dynamic loader" in v.title
+        ]
+        assert [v.evidence["framework"] for v in found] == expected, torch_version
+
+
+def copy_torch(part: dict, version: str) -> dict:
+    torch = copy.deepcopy(part)
+    for d in torch["packages"]["distributions"]:
+        if d["name"] == "torch":
+            d["version"] = version
+    torch["packages"]["frameworks"]["torch"]["distributions"][0]["version"] = version
+    return torch

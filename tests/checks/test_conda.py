@@ -334,3 +334,79 @@ def test_a_conda_and_a_pip_copy_is_one_finding_not_two(tmp_path, matrix):
         {"packages": {"duplicates": [duplicate]}},
     )
     assert len(package_checks.duplicate_distribution(pip_only, matrix)) == 1
+
+
+def test_a_copy_of_a_package_no_framework_row_knows_is_a_warning_with_both_copies(tmp_path, matrix):
+    """A framework's two copies break it (error); another package's two copies may (warning).
+    The evidence names conda's record and every copy with its installer."""
+    section = conda_env(tmp_path, "pytorch-channel-cpu")
+    record = dict(section["packages"][-1], name="requests", version="2.31.0", build="pyhd8ed1ab_0")
+    record["python_dists"] = ["lib/python3.10/site-packages/requests-2.31.0.dist-info"]
+    section["packages"].append(record)
+    pip_copy = dist("requests", "2.32.3", location=ENV_SITE, installer="pip")
+    facts = make_facts(packages(section, pip_copy))
+    (verdict,) = conda.conda_and_pip_copies(facts, matrix)
+    assert verdict.severity is Severity.WARNING
+    assert verdict.evidence == {
+        "conda": {"name": "requests", "version": "2.31.0", "build": "pyhd8ed1ab_0",
+                  "channel": "pytorch"},
+        "copies": [{"name": "requests", "version": "2.32.3", "location": ENV_SITE,
+                    "installer": "pip"}],
+        "imports": "2.32.3",
+    }  # fmt: skip
+
+
+def test_an_unmet_conda_dependency_names_what_is_installed_and_who_requires_it(tmp_path, matrix):
+    section = conda_env(tmp_path, "pytorch-channel-cuda", "pytorch-cuda-11.7-h67b0de4_1.json")
+    (verdict,) = conda.conda_cuda_mismatch(make_facts(packages(section)), matrix)
+    assert verdict.evidence == {
+        "installed": {"pytorch-cuda": "11.7"},
+        "required_by": {"pytorch": ">=11.8,<11.9"},
+    }
+    assert verdict.fixes[0].summary == "Install the pytorch-cuda they were built for."
+
+
+def _loaded_from_conda(library: str, soname: str, version: str) -> dict[str, Any]:
+    copy = {"path": f"{PREFIX}/lib/{soname}", "real": "r", "soname": soname, "version": version,
+            "kind": "conda-env", "via": "LD_LIBRARY_PATH"}  # fmt: skip
+    return _map_with("torch", library, copy)
+
+
+@pytest.mark.parametrize(
+    ("library", "soname", "package", "spec", "needs"),
+    [
+        ("cudart", "libcudart.so.11.0", "cudatoolkit", ">=13.0,<13.1", "13.0"),
+        ("cudnn", "libcudnn.so.8", "cudnn", ">=9,<10", None),
+    ],
+)
+def test_a_conda_cuda_library_of_another_major_than_the_build_needs_is_an_error_with_its_range(
+    tmp_path, matrix, library, soname, package, spec, needs
+):
+    """The CUDA runtime must be the build's CUDA minor; cuDNN the build's major (any minor)."""
+    section = conda_env(tmp_path, "conda-forge-cuda")
+    pip_torch = dist("torch", "2.13.0+cu130", location=ENV_SITE, installer="pip")
+    facts = make_facts(
+        packages(section, pip_torch, frameworks=torch_frame("2.13.0+cu130", "13.0")),
+        _loaded_from_conda(library, soname, "11.1.1"),
+    )
+    (verdict,) = [
+        v for v in conda.conda_cuda_mismatch(facts, matrix) if f"needs {library}" in v.title
+    ]
+    assert verdict.severity is Severity.ERROR
+    record = q_conda(facts, package)
+    assert verdict.evidence["conda"] == {
+        k: record.get(k) for k in ("name", "version", "build", "channel")
+    }
+    assert verdict.evidence["framework"] == "torch" and verdict.evidence["loads"] is None
+    if needs:
+        assert verdict.evidence["needs"] == needs
+    assert verdict.evidence["needs"].startswith("13" if library == "cudart" else "9")
+    (remedy,) = verdict.fixes
+    assert remedy.summary == f"Install the {package} it needs."
+    assert remedy.commands[-1][-1] == f"{package}{spec}"
+
+
+def q_conda(facts: Any, name: str) -> dict[str, Any]:
+    from dldoctor.facts import queries as q
+
+    return q.conda_package(facts, name) or {}

@@ -107,3 +107,52 @@ def test_an_unreadable_binary_is_unjudged(matrix: Matrix) -> None:
     unreadable["error"] = "not a readable ELF object"
     (outcome,) = _judge(matrix, unreadable)
     assert isinstance(outcome, Unjudged) and PATH in outcome.what
+
+
+def test_a_driver_below_the_floor_is_an_error_with_the_rows_source(matrix: Matrix) -> None:
+    obj = _object(cuda="libcudart.so.12")
+    (verdict,) = _judge(matrix, obj, machine=gpu_machine(driver="525.60.12"))
+    floor = matrix.major_floor("12")
+    assert floor is not None
+    assert verdict.severity is Severity.ERROR
+    assert verdict.title == (
+        f"Darknet ({PATH}) was built for CUDA 12, which needs NVIDIA driver {floor.linux} or "
+        "newer; the driver is 525.60.12"
+    )
+    assert verdict.evidence == {
+        "path": PATH,
+        "cuda_runtime": "libcudart.so.12",
+        "driver": "525.60.12",
+        "driver_min": floor.linux,
+        "source": floor.source,
+    }
+    assert verdict.fixes[0].summary == (
+        f"Update the NVIDIA driver to {floor.linux} or newer, or rebuild Darknet against a CUDA "
+        "this driver runs."
+    )
+
+
+def test_missing_libraries_carry_where_the_binary_was_found_and_the_toolkits(
+    matrix: Matrix,
+) -> None:
+    obj = _object(missing=["libcudart.so.11.0", "libopencv_core.so.4.5d"])
+    (verdict,) = _judge(matrix, obj)
+    assert verdict.evidence == {
+        "path": PATH,
+        "found_via": "DARKNET_HOME",
+        "missing": ["libcudart.so.11.0", "libopencv_core.so.4.5d"],
+        "built_with": obj["built_with"],
+        "cuda_toolkits": ["13.0.88"],
+    }
+    assert verdict.fixes[1].summary == (
+        "Install the libraries it was built with (libopencv_core.so.4.5d: OpenCV's come with the "
+        "distribution's OpenCV packages), or rebuild Darknet without them (OPENCV=0)."
+    )
+
+
+def test_the_reasons_nothing_is_judged(matrix: Matrix) -> None:
+    with pytest.raises(NotApplicable, match=r"^no Darknet executable or libdarknet.so was found$"):
+        _judge(matrix)
+    unreadable = {**_object(), "needed": None, "missing": None}
+    (outcome,) = _judge(matrix, unreadable)
+    assert outcome.path == "packages.darknet.objects"

@@ -284,3 +284,73 @@ def test_missing_symbols_of_a_build_for_another_cuda_major_are_dd521s(matrix):
     facts = facts_with(_with_missing(5, cuda="11"), torch="2.2.0", cuda="12.1")
     assert ext_checks.extension_for_another_torch(facts, matrix) == []
     assert ext_checks.extension_cuda_mismatch(facts, matrix)
+
+
+def test_dd522_judges_every_torch_extension_after_one_torch_itself_explains(matrix):
+    """On a cu126 torch, an extension for CUDA 12 needs no more than torch; the next one, for
+    CUDA 13, needs a newer driver than this one: it is the finding."""
+    facts = facts_with(
+        ext("xformers", "0.0.30", cuda="12"),
+        ext("vllm", "0.11.0", cuda="13"),
+        torch="2.13.0+cu126",
+        cuda="12.6",
+        extra=(gpu_machine(driver="520.61.05"),),
+    )  # fmt: skip  (a driver below both: torch's own build explains the first)
+    (verdict,) = ops.extension_driver_too_old(facts, matrix)
+    assert verdict.title == (
+        "Driver 520.61.05 is too old for vllm 0.11.0 (built with CUDA 13, needs driver "
+        "580.65.06 or newer)"
+    )
+    assert verdict.evidence["extension"] == "vllm" and verdict.evidence["driver"] == "520.61.05"
+
+
+def test_dd522_without_a_driver_or_with_an_unreadable_one(matrix):
+    unloaded = {"nvidia": {"nvml": {"status": "driver_not_loaded", "error": "x"}, "driver_version": None,
+                           "proc_driver": {"text": None, "version": None, "error": "missing"}}}  # fmt: skip
+    facts = facts_with(ext("vllm", "0.11.0", cuda="13"), extra=(unloaded,))
+    with pytest.raises(NotApplicable, match=r"^no NVIDIA driver loaded$"):
+        ops.extension_driver_too_old(facts, matrix)
+    odd = facts_with(ext("vllm", "0.11.0", cuda="13"), extra=(gpu_machine(driver="r580"),))
+    (unjudged,) = ops.extension_driver_too_old(odd, matrix)
+    assert isinstance(unjudged, Unjudged)
+    assert (unjudged.what, unjudged.path) == ("the driver", "nvidia.driver_version")
+
+
+def test_dd523_unknown_modules_are_unjudged_by_name_and_a_missing_binary_names_its_file(matrix):
+    (unjudged,) = ops.extension_ops_missing(facts_with(ext("apex", "0.1", modules=None)), matrix)
+    assert isinstance(unjudged, Unjudged)
+    assert (unjudged.what, unjudged.path) == ("apex 0.1", "packages.extensions.installed.0.modules")
+    (verdict,) = ops.extension_ops_missing(facts_with(bnb("118"), cuda="12.8"), matrix)
+    assert verdict.evidence["wanted"].endswith("libbitsandbytes_cuda128")
+    assert verdict.evidence["torch_cuda"] == "12.8"
+
+
+@pytest.mark.parametrize(("abi", "torch_abi"), [(False, True), (True, False)])
+def test_dd520_names_both_abis_as_the_labels_write_them(matrix, abi, torch_abi):
+    facts = facts_with(ext("flash-attn", "2.8.3", torch="2.13", cxx11_abi=abi), abi=torch_abi)
+    (verdict,) = ext_checks.extension_for_another_torch(facts, matrix)
+    mine, theirs = ("TRUE" if abi else "FALSE"), ("TRUE" if torch_abi else "FALSE")
+    assert verdict.title == (
+        f"flash-attn 2.8.3 does not fit the installed torch 2.13.0+cu130 (C++ ABI cxx11abi{mine}, "
+        f"torch's is {theirs}): its compiled code will not load"
+    )
+    assert verdict.evidence["built_for"]["cxx11_abi"] is abi
+    assert verdict.evidence["torch_abi"] is torch_abi
+
+
+def test_dd520_a_companion_pinning_torch_is_not_judged_by_the_pairing_table(matrix):
+    """torchvision with a torch requirement is pip's to judge (DD303), not the pairing's."""
+    pinned = ext("torchvision", "0.27.1", torch_requirement="torch==2.12.0")
+    assert ext_checks.extension_for_another_torch(facts_with(pinned), matrix) == []
+
+
+def test_dd520_without_a_build_to_name_has_no_fix(matrix):
+    facts = facts_with(ext("mylib", "1.0", torch="2.12"))
+    (verdict,) = ext_checks.extension_for_another_torch(facts, matrix)
+    assert verdict.fixes == ()
+
+
+def test_dd521_carries_torchs_cuda_as_evidence(matrix):
+    facts = facts_with(ext("flash-attn", "2.8.3", cuda="12"), cuda="13.0")
+    (verdict,) = ext_checks.extension_cuda_mismatch(facts, matrix)
+    assert verdict.evidence["torch_cuda"] == "13.0"

@@ -64,3 +64,42 @@ def test_every_row_of_the_table_is_judged_at_below_and_above_its_line(matrix):
         for other in (lower, f"{major}.{minor + 1}.0"):
             (verdict,) = triton_for_another_torch(_facts(torch, other), matrix)
             assert verdict.fixes[0].commands[0][-1] == f"triton=={row['pinned'][-1]}"
+
+
+def test_the_finding_carries_the_pairing_row_as_evidence_and_names_torch_in_the_fix(matrix):
+    (verdict,) = triton_for_another_torch(_facts("2.5.1", "3.0.0"), matrix)
+    row = next(r for r in matrix.tables["extensions"]["triton"] if r["torch"] == "2.5")
+    assert verdict.title == (
+        "triton 3.0.0 does not pair with torch 2.5.1: torch 2.5 pins triton 3.1 "
+        "(torch.compile and triton kernels may fail)"
+    )
+    assert verdict.evidence == {
+        "framework": "torch",
+        "extension": "triton",
+        "version": "3.0.0",
+        "torch": "2.5.1",
+        "paired": "3.1",
+        "pinned": list(row["pinned"]),
+        "source": row["source"],
+    }
+    assert verdict.fixes[0].summary == (
+        f"Install triton {row['pinned'][-1]}, the release torch 2.5.1 is built and tested with."
+    )
+
+
+@pytest.mark.parametrize("present", ["torch", "triton", None])
+def test_without_both_torch_and_triton_nothing_is_judged(matrix, present):
+    dists = [dist(present, "2.5.1" if present == "torch" else "3.0.0")] if present else []
+    facts = Facts(packages=with_packages(*dists)["packages"], python={"executable": sys.executable})
+    with pytest.raises(NotApplicable, match=r"^torch and triton are not both installed$"):
+        triton_for_another_torch(facts, matrix)
+
+
+def test_the_reasons_nothing_is_judged_say_who_judges_instead(matrix):
+    pinned = ("triton==3.1.0",)
+    with pytest.raises(NotApplicable) as by_pip:
+        triton_for_another_torch(_facts("2.5.1", "3.0.0", requires=pinned), matrix)
+    assert str(by_pip.value) == "torch's metadata pins triton: pip's check (DD303) judges it"
+    with pytest.raises(NotApplicable) as rocm:
+        triton_for_another_torch(_facts("2.5.1+rocm6.2", "3.0.0", hip="6.2"), matrix)
+    assert str(rocm.value) == "a ROCm torch pairs with pytorch-triton-rocm"
