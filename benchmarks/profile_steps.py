@@ -158,6 +158,7 @@ def per_step(
         walls: dict[str, list[float]] = {}
         loops: dict[str, list[float]] = {}
         quick: dict[str, list[float]] = {}  # the long runs' p10 step: robust to the load
+        fastest: dict[str, list[float]] = {}  # and their fastest step
         cpus: dict[str, list[float]] = {}
         per_cpu: dict[str, dict[str, list[float]]] = {}  # the long runs' CPU per step
         own: dict[int, list[tuple[float, float]]] = {}  # dldoctor's process: CPU s, wall s
@@ -182,6 +183,7 @@ def per_step(
                     loops.setdefault(key, []).append(round(told["loop_s"] / told["steps"], 6))
                     if steps == long:
                         quick.setdefault(how, []).append(told["p10_s"])
+                        fastest.setdefault(how, []).append(told["min_s"])
                         for column in ("cpu_p50_s", "main_cpu_p50_s", "cpu_mean_s"):
                             per_cpu.setdefault(column, {}).setdefault(how, []).append(told[column])
                     if how == "dldoctor":
@@ -193,6 +195,7 @@ def per_step(
         found[name] = _fit(walls, loops, cpus, short, long) if not failed else {"failed": failed}
         if not failed:
             found[name].update(_quantile_overhead(quick))
+            found[name].update(_quantile_overhead(fastest, "min"))
             found[name].update(_cpu_overhead(per_cpu, quick["plain"], own, short, long))
         found["load_average_1min"].append(round(os.getloadavg()[0], 2))
     return found
@@ -231,15 +234,16 @@ def _cpu_overhead(
     return found
 
 
-def _quantile_overhead(quick: dict[str, list[float]]) -> dict[str, Any]:
-    """The per-step overhead from the fastest steps (the p10 of each long run's steps, the
-    median over runs): what a step costs when the machine's other load leaves it alone."""
+def _quantile_overhead(quick: dict[str, list[float]], name: str = "p10") -> dict[str, Any]:
+    """The per-step overhead from the fastest steps (the p10 of each long run's steps, or its
+    fastest, the median over runs): what a step costs when the machine's other load leaves
+    it alone."""
     plain, profiled = statistics.median(quick["plain"]), statistics.median(quick["dldoctor"])
     return {
-        "p10_step_ms": {"plain": round(plain * 1e3, 3), "dldoctor": round(profiled * 1e3, 3)},
-        "p10_step_runs_ms": {k: [round(v * 1e3, 3) for v in vs] for k, vs in quick.items()},
-        "p10_per_step_overhead_us": round((profiled - plain) * 1e6, 1),
-        "p10_per_step_overhead_share": round(profiled / plain - 1, 4),
+        f"{name}_step_ms": {"plain": round(plain * 1e3, 3), "dldoctor": round(profiled * 1e3, 3)},
+        f"{name}_step_runs_ms": {k: [round(v * 1e3, 3) for v in vs] for k, vs in quick.items()},
+        f"{name}_per_step_overhead_us": round((profiled - plain) * 1e6, 1),
+        f"{name}_per_step_overhead_share": round(profiled / plain - 1, 4),
     }
 
 
