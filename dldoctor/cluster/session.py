@@ -73,30 +73,36 @@ def run_rank(
         }
         done: list[ChildOutcome] = []
         cancel = threading.Event()
+        # Waited on, not joined: a Thread.join cut short by Ctrl-C leaves CPython 3.11/3.12
+        # believing the thread stopped, and the second join would return while run_child
+        # still holds the child and its arguments file (see facts._Job).
+        ended = threading.Event()
 
         def child() -> None:
             # Each phase message extends the deadline: "gathering" ones while the node is probed.
             command = [python, "-c", CHILD.read_text(encoding="utf-8")]
-            done.append(
-                run_child(
-                    command,
-                    args,
-                    timeout_s + START_GRACE_S,
-                    child_env(env, workdir),
-                    workdir,
-                    cancel=cancel,
+            try:
+                done.append(
+                    run_child(
+                        command,
+                        args,
+                        timeout_s + START_GRACE_S,
+                        child_env(env, workdir),
+                        workdir,
+                        cancel=cancel,
+                    )
                 )
-            )
+            finally:
+                ended.set()
 
-        thread = threading.Thread(target=child, name="cluster-child", daemon=True)
-        thread.start()
+        threading.Thread(target=child, name="cluster-child", daemon=True).start()
         try:
             if gather is not None and payload_path is not None:
                 _deliver(payload_path, gather())
-            thread.join()
-        except BaseException:  # Ctrl-C: the child is killed before we leave
+            ended.wait()
+        except BaseException:  # Ctrl-C: the child is killed, its files removed, before we leave
             cancel.set()
-            thread.join()
+            ended.wait()
             raise
         outcome = done[0]
         run = RankRun(outcome=outcome)

@@ -303,20 +303,26 @@ class _Job:
         self._work = work
         self._value: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="dldoctor-gather", daemon=True)
-        self._thread.start()
+        # Not Thread.join/is_alive: on CPython 3.11 and 3.12 a join cut short by Ctrl-C marks
+        # the thread stopped while it still runs (bpo-45274's handling), so the wait after it
+        # returns at once and the gatherer outlives the gathering. An Event has no such state.
+        self._ended = threading.Event()
+        thread = threading.Thread(target=self._run, name="dldoctor-gather", daemon=True)
+        thread.start()
 
     def _run(self) -> None:
         try:
             self._value = self._work()
         except BaseException as exc:  # given to whoever asks for the result, as a future would
             self._error = exc
+        finally:
+            self._ended.set()
 
     def wait(self) -> None:
-        self._thread.join()
+        self._ended.wait()
 
     def done(self) -> bool:
-        return not self._thread.is_alive()
+        return self._ended.is_set()
 
     @property
     def raised(self) -> bool:

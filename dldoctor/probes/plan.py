@@ -44,14 +44,16 @@ KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 CHILD_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
-# Rough CPU seconds of each probe on a 2-core development machine (mostly the import). Only the
-# order matters: with more children than cores, the longest keep normal priority and the others
-# run niced, so the longest is not slowed by the short ones (it alone sets the wall time).
+# Rough seconds of each probe on a 2-core development machine (mostly the import; measured
+# 2026-12-01 on an idle machine, the children side by side). Only the order matters: with more
+# children than cores, the longest keep normal priority and the others run niced, so the
+# longest is not slowed by the short ones (it alone sets the wall time). JAX comes second on
+# its own merits and because TensorFlow's child waits for its import's verdict (deferral.py).
 COST = {
-    "tensorflow": 4.3,
-    "torch": 1.8,
-    "paddle": 1.2,
-    "jax": 1.0,
+    "tensorflow": 5.5,
+    "jax": 2.9,
+    "torch": 2.4,
+    "paddle": 2.0,
     "keras": 0.5,
     "onnxruntime": 0.2,
     "mindspore": 4.0,
@@ -196,5 +198,10 @@ def harness_source() -> str:
     return (CHILD / "harness.py").read_text(encoding="utf-8")
 
 
-def child_env(env: Mapping[str, str]) -> dict[str, str]:
-    return {**env, **CHILD_ENV}
+def child_env(env: Mapping[str, str], temp: str | None = None) -> dict[str, str]:
+    """A child's environment; ``temp``: its temporary directory, removed with the probes' work
+    directory. The children end with os._exit, so what a framework meant to delete at exit
+    stays: TensorFlow's autograph leaves a generated module in the temporary directory on
+    every run, and a user's /tmp would collect one per check."""
+    where = {name: temp for name in ("TMPDIR", "TEMP", "TMP")} if temp else {}
+    return {**env, **CHILD_ENV, **where}

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from dldoctor.facts.model import Facts
 from dldoctor.matrix import Matrix
+from dldoctor.probes import deferral
 from dldoctor.probes import extensions as ext_planning
 from dldoctor.probes import plan as planning
 from dldoctor.probes.collect import ChildRecords
@@ -24,6 +25,7 @@ from dldoctor.probes.runner import ChildOutcome, run_child
 JSON = dict[str, Any]
 GIB = 1 << 30
 DEFAULT_TIMEOUT_S = 60.0
+TEMP = "tmp"  # the children's temporary directory, in the work directory
 COMPILE_TIMEOUT_S = 300.0  # torch.compile under --full: a C++ toolchain, minutes on small machines
 
 
@@ -127,6 +129,7 @@ class Running:
         nice = planning.niceness(plan.groups, cores)
         self.gate = Gate(cores, self.cancelled)
         self.workdir = tempfile.TemporaryDirectory(prefix="dldoctor-probe-")
+        os.mkdir(os.path.join(self.workdir.name, TEMP))  # the children's (planning.child_env)
         where = self.workdir.name, os.path.join(self.workdir.name, "accelerator.lock")
         self.deadline = self.started + ext_planning.BUDGET_TIMEOUTS * options.timeout_s
         # torch's extensions run in torch's child, after its probe: torch is imported once.
@@ -265,7 +268,8 @@ def _run_group(
         notify(event)
 
     names = (*group, *extensions)
-    records, errors = _probe_group(names, jobs, options, where, forward, cancel, turn)
+    defer = deferral.deferred(plan.groups).get(group, ())
+    records, errors = _probe_group(names, jobs, options, where, forward, cancel, turn, defer)
     if not extensions:
         return records, errors
     records, more = ext_planning.after_framework(records, extensions, again)
@@ -280,10 +284,14 @@ def _probe_group(
     notify: Callable[[ProbeEvent], None],
     cancel: threading.Event,
     turn: Turn = UNGATED,
+    defer: tuple[str, ...] = (),
 ) -> tuple[dict[str, JSON], list[str]]:
+    """``defer``: the modules this child imports in passing that other children probe."""
+    verdicts = deferral.Verdicts(where[1], group)
     try:
-        return _gated_group(group, jobs, options, where, notify, cancel, turn)
+        return _gated_group(group, jobs, options, where, notify, cancel, turn, defer, verdicts)
     finally:
+        verdicts.close()  # whatever happened: no child waits for a verdict that will not come
         turn.finished()  # whatever happened: its core, or its place in the order, is free
 
 
@@ -295,20 +303,20 @@ def _gated_group(
     notify: Callable[[ProbeEvent], None],
     cancel: threading.Event,
     turn: Turn,
+    defer: tuple[str, ...],
+    verdicts: deferral.Verdicts,
 ) -> tuple[dict[str, JSON], list[str]]:
     memory, workdir, lock, nice = where
     records = ChildRecords(list(group), workdir)
     try:
-        args = {
-            "workdir": workdir,
-            "nice": nice,
-            "options": {
-                "full": options.full,
-                "compile_timeout_s": COMPILE_TIMEOUT_S,
-                "lock_file": lock,
-            },
-            "jobs": jobs(),
+        settings: JSON = {
+            "full": options.full,
+            "compile_timeout_s": COMPILE_TIMEOUT_S,
+            "lock_file": lock,
         }
+        if defer:
+            settings["defer"] = deferral.child_options(workdir, defer, options.timeout_s)
+        args = {"workdir": workdir, "nice": nice, "options": settings, "jobs": jobs()}
         source = planning.harness_source()
     except OSError as exc:  # an installation missing its probe files
         for key in group:
@@ -325,6 +333,7 @@ def _gated_group(
 
     def on_message(message: JSON) -> None:
         try:
+            verdicts.feed(message)  # another child may be waiting on it
             finished = records.feed(message)
         except Exception:  # a malformed message must not cost the others
             return
@@ -338,7 +347,7 @@ def _gated_group(
         [options.python, "-c", source],
         args,
         options.timeout_s,
-        env=planning.child_env(options.env),
+        env=planning.child_env(options.env, os.path.join(workdir, TEMP)),
         cwd=workdir,
         on_message=on_message,
         cancel=cancel,

@@ -91,15 +91,20 @@ def test_a_rank_that_never_starts_is_named(tmp_path: Path) -> None:
 def test_a_rank_that_sleeps_past_the_timeout_is_named(tmp_path: Path) -> None:
     port = launching.free_port()
     args = ("--quick", "--cluster-timeout", "4", "--json", "cluster.json")
-    sleepy = {"DLDOCTOR_CLUSTER_FAULT": "sleep@join:1"}
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    sleepy = {"DLDOCTOR_CLUSTER_FAULT": "sleep@join:1", "TMPDIR": str(temp)}
     procs = [launching.slurm(r, 2, port, args, tmp_path, **sleepy) for r in range(2)]
     with launching.reaped(*procs):
         ended = launching.wait(procs[0])
-        launching.interrupt(procs[1])
+        stopped = launching.interrupt(procs[1])
     report = valid(ended.report(tmp_path / "cluster.json"))
     assert ended.code == 1
     assert report["cluster"]["never_joined"] == [1]  # type: ignore[index]
     assert report["findings"][0]["code"] == "DD801"  # type: ignore[index]
+    # The interrupted rank waited for its child's end: nothing of the child's is left behind.
+    assert stopped.code == 130, stopped.err
+    assert sorted(p.name for p in temp.iterdir()) == []
 
 
 def test_a_rank_that_dies_is_named_and_explains_the_failed_collective(tmp_path: Path) -> None:

@@ -68,9 +68,9 @@ def test_the_longest_child_is_started_first_ties_in_plan_order():
     groups = (("torch",), ("tensorflow", "keras"), ("jax",), ("paddle",), ("onnxruntime",))
     assert launch_order(groups) == [
         ("tensorflow", "keras"),
+        ("jax",),  # TensorFlow's child waits for its import's verdict (probes/deferral.py)
         ("torch",),
         ("paddle",),
-        ("jax",),
         ("onnxruntime",),
     ]
     assert launch_order((("jax",), ("mystery",), ("onnxruntime",))) == [
@@ -95,7 +95,7 @@ def test_children_start_one_after_another_longest_first(tmp_path, matrix):
         facts_with("torch", "tensorflow", "jax", "onnxruntime"), matrix, options, record
     )
     starts = [e.framework for e in events if e.kind == "start"]
-    assert starts == ["tensorflow", "torch", "jax", "onnxruntime"]
+    assert starts == ["tensorflow", "jax", "torch", "onnxruntime"]
     # The report keeps the plan's order, and every child ran to its own end.
     assert list(section["frameworks"]) == ["torch", "tensorflow", "jax", "onnxruntime"]
     assert {r["status"] for r in section["frameworks"].values()} == {"fail"}
@@ -148,6 +148,26 @@ def test_cancel_kills_a_hung_child_and_removes_its_work_directory(tmp_path, matr
     for child in children:
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     assert not os.path.exists(workdir)
+
+
+def test_what_a_framework_leaves_in_its_temporary_directory_goes_with_the_probes(tmp_path, matrix):
+    """The children end with os._exit: a file a framework would delete at exit (TensorFlow's
+    autograph writes one per run) must not stay in the user's temporary directory."""
+    temp = tmp_path / "users-tmp"
+    temp.mkdir()
+    leaves = (
+        "import tempfile\n"
+        "fd, path = tempfile.mkstemp(prefix='autograph-', suffix='.py')\n"
+        "raise ImportError(path)\n"
+    )
+    env = {**fake_site(tmp_path / "site", {"tensorflow": leaves}), "TMPDIR": str(temp)}
+    options = ProbeOptions(python=sys.executable, timeout_s=WAIT_S, env=env)
+    section = run_probes(facts_with("tensorflow"), matrix, options)
+    left = Path(section["frameworks"]["tensorflow"]["import"]["error"]["message"])
+    assert left.name.startswith("autograph-")
+    assert left.parent.name == "tmp" and left.parent.parent.name.startswith("dldoctor-probe-")
+    assert not left.exists() and not left.parent.parent.exists()
+    assert list(temp.iterdir()) == []
 
 
 def test_the_parents_own_work_runs_while_the_children_do(matrix):

@@ -633,6 +633,12 @@ def run(args: JSON) -> None:
         }
     )
     options = dict(args.get("options") or {})
+    defer = options.get("defer") or {}  # modules another child probes (child/defer.py)
+    deferred = (
+        load_probe(defer["helper"]).install(defer["modules"], defer.get("wait_s"))
+        if defer
+        else None
+    )
     for job in args.get("jobs") or []:
         framework = str(job.get("framework"))
         ctx = Context(channel, framework, dict(options, **(job.get("options") or {})), workdir)
@@ -642,6 +648,8 @@ def run(args: JSON) -> None:
             load_probe(job).probe(ctx)
         except Exception as exc:  # a bug in the probe module: reported, the next one still runs
             ctx.send("probe_error", error=error_record(exc))
+        if deferred is not None and deferred.left_out:
+            ctx.send("info", key="imported_elsewhere", value=deferred.take())
         ctx.loaded("end")
         ctx.send("end", duration_s=time.perf_counter() - started)
     channel.send({"type": "done"})
