@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -105,6 +106,7 @@ def run(
     if options.forward_signals:
         forwarder.install()
     try:
+        _until_running(proc, read_fd)
         from dldoctor.facts.host import Host
         from dldoctor.profilers.collector import Collector
         from dldoctor.profilers.trace import TraceWriter
@@ -132,7 +134,6 @@ def run(
     devices: list[gpu.Device] = []
     reason: str | None = None
     try:
-        _until_running(proc, collector)
         from dldoctor.facts.nvml import Nvml  # psutil and NVML: while the script imports
         from dldoctor.profilers import gpu
         from dldoctor.profilers.sampler import Sampler
@@ -185,13 +186,15 @@ def run(
 HELLO_WAIT_S = 2.0
 
 
-def _until_running(proc: subprocess.Popen[bytes], collector: Collector) -> None:
-    """Wait (idle) until the script's interpreter has started and said hello, so that
+def _until_running(proc: subprocess.Popen[bytes], read_fd: int) -> None:
+    """Wait (idle) until the script's interpreter has started and said hello (its first
+    event is in the pipe, which holds what follows until the reader starts), so that
     dldoctor's own set-up does not compete with its start for the CPUs; at most
-    ``HELLO_WAIT_S``, and not past its exit."""
+    ``HELLO_WAIT_S``, and not past its exit (the pipe then reads EOF)."""
     deadline = time.perf_counter() + HELLO_WAIT_S
-    while not collector.hello.wait(0.01) and time.perf_counter() < deadline:
-        if reaper.exited(proc):
+    while time.perf_counter() < deadline:
+        ready, _, _ = select.select([read_fd], [], [], 0.05)
+        if ready or reaper.exited(proc):
             return
 
 
