@@ -7,7 +7,9 @@ device's time (a GPU step's host waits): a step of ~11-13 ms, close to the short
 a per-step cost shows most. Run plain and profiled, a short and a long run, alternating,
 ``runs`` times. From the medians: the wall-clock overhead is fixed + per_step x steps, the
 fixed cost the intercept and the per-step cost the slope; and, apart from start-up entirely,
-the per-step overhead of the loop's own time (the script times its steps), paired run by run.
+the per-step overhead of the loop's own time (the script times its steps), paired run by run,
+of its p10 and fastest steps, and of the CPU time per step (the process's, every thread, and
+the main thread's), with dldoctor's own process's CPU per step beside it.
 
     python benchmarks/bench_profile.py --per-step --runs 5
 """
