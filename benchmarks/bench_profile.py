@@ -394,8 +394,10 @@ def fixed_phases(runs: int, work: Path, trees: dict[str, Path], env: Any) -> dic
     script.write_text(STAMPED)
     stamps = work / "stamps"
     seen: dict[str, list[list[float]]] = {}
-    for _ in range(runs):
-        for tree in (None, *trees):
+    for run in range(runs):
+        # The trees' order alternates: the one run right after the plain run is not favoured.
+        order = list(trees) if run % 2 == 0 else list(reversed(trees))
+        for tree in (None, *order):
             argv = [sys.executable, str(script), str(stamps)]
             if tree is not None:
                 argv[1:1] = ["-m", "dldoctor", "profile", "--json", str(work / "p.json")]

@@ -7,7 +7,9 @@ device's time (a GPU step's host waits): a step of ~11-13 ms, close to the short
 a per-step cost shows most. Run plain and profiled, a short and a long run, alternating,
 ``runs`` times. From the medians: the wall-clock overhead is fixed + per_step x steps, the
 fixed cost the intercept and the per-step cost the slope; and, apart from start-up entirely,
-the per-step overhead of the loop's own time (the script times its steps), paired run by run.
+the per-step overhead of the loop's own time (the script times its steps), paired run by run,
+of its p10 and fastest steps, and of the CPU time per step (the process's, every thread, and
+the main thread's), with dldoctor's own process's CPU per step beside it.
 
     python benchmarks/bench_profile.py --per-step --runs 5
 """
@@ -31,15 +33,23 @@ p.add_argument("--truth", required=True)
 ARGS = p.parse_args()
 DEVICE_S = 0.010  # the device's share of a step: the host waits
 
-STARTS = []  # each step's start (perf_counter)
+STARTS = []  # each step's start: (perf_counter, this process's CPU time, the main thread's)
+
+def mark():
+    STARTS.append((time.perf_counter(), time.process_time(), time.thread_time()))
 
 def done(started, steps):
     loop = time.perf_counter() - started
-    each = sorted(b - a for a, b in zip(STARTS, STARTS[1:]))
-    quantile = lambda q: each[int(q * (len(each) - 1))]
+    def quantile(column, q):
+        each = sorted(b[column] - a[column] for a, b in zip(STARTS, STARTS[1:]))
+        return each[int(q * (len(each) - 1))]
     with open(ARGS.truth, "w") as f:
-        json.dump({"loop_s": loop, "steps": steps, "p10_s": quantile(0.1),
-                   "p50_s": quantile(0.5), "min_s": each[0]}, f)
+        json.dump({"loop_s": loop, "steps": steps, "p10_s": quantile(0, 0.1),
+                   "p50_s": quantile(0, 0.5), "min_s": quantile(0, 0.0),
+                   # CPU per step, every thread of the process (dldoctor's in it too) and the
+                   # main thread's: what the machine's load barely changes, unlike wall time.
+                   "cpu_p50_s": quantile(1, 0.5), "main_cpu_p50_s": quantile(2, 0.5),
+                   "cpu_mean_s": (STARTS[-1][1] - STARTS[0][1]) / (len(STARTS) - 1)}, f)
 """
 
 TORCH = r"""
@@ -52,7 +62,7 @@ opt = torch.optim.SGD(model.parameters(), lr=0.01)
 data = TensorDataset(torch.randn(16 * ARGS.steps, 256), torch.randint(0, 10, (16 * ARGS.steps,)))
 started, steps = None, 0
 for x, y in DataLoader(data, batch_size=16):
-    STARTS.append(time.perf_counter())
+    mark()
     if started is None:
         started = time.perf_counter()
     opt.zero_grad()
@@ -79,7 +89,7 @@ ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
 class Clock(tf.keras.callbacks.Callback):
     started, steps = None, 0
     def on_train_batch_begin(self, batch, logs=None):
-        STARTS.append(time.perf_counter())
+        mark()
         if self.started is None:
             self.started = time.perf_counter()
     def on_train_batch_end(self, batch, logs=None):
@@ -103,7 +113,7 @@ x = paddle.to_tensor(np.random.rand(16 * ARGS.steps, 256).astype("float32"))
 y = paddle.to_tensor(np.random.randint(0, 10, (16 * ARGS.steps, 1)).astype("int64"))
 started, steps = None, 0
 for xb, yb in DataLoader(TensorDataset([x, y]), batch_size=16):
-    STARTS.append(time.perf_counter())
+    mark()
     if started is None:
         started = time.perf_counter()
     loss = loss_fn(model(xb), yb)
@@ -126,9 +136,10 @@ MEASURE = (
 )
 
 
-def _measure(argv: list[str], env: dict[str, str]) -> tuple[int, float, float]:
+def _measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, float, float]:
+    # cwd: `python -m dldoctor` puts it first on sys.path (a checkout there would win).
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, env=env
+        [sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, env=env, cwd=cwd
     ).stdout.split()
     return int(out[0]), float(out[1]), float(out[2])
 
@@ -149,7 +160,10 @@ def per_step(
         walls: dict[str, list[float]] = {}
         loops: dict[str, list[float]] = {}
         quick: dict[str, list[float]] = {}  # the long runs' p10 step: robust to the load
+        fastest: dict[str, list[float]] = {}  # and their fastest step
         cpus: dict[str, list[float]] = {}
+        per_cpu: dict[str, dict[str, list[float]]] = {}  # the long runs' CPU per step
+        own: dict[int, list[tuple[float, float]]] = {}  # dldoctor's process: CPU s, wall s
         failed = []
         for run in range(runs + 1):  # the first round warms the caches, untimed
             for steps in (short, long):
@@ -157,7 +171,7 @@ def per_step(
                     argv = [str(script), "--steps", str(steps), "--truth", str(truth)]
                     if how == "dldoctor":
                         argv = ["-m", "dldoctor", "profile", "--json", str(work / "r.json"), *argv]
-                    code, wall, cpu = _measure([sys.executable, *argv], env)
+                    code, wall, cpu = _measure([sys.executable, *argv], env, work)
                     if code != 0 or not truth.exists():
                         failed.append(f"{how} {steps}: exit {code}")
                         continue
@@ -171,23 +185,67 @@ def per_step(
                     loops.setdefault(key, []).append(round(told["loop_s"] / told["steps"], 6))
                     if steps == long:
                         quick.setdefault(how, []).append(told["p10_s"])
+                        fastest.setdefault(how, []).append(told["min_s"])
+                        for column in ("cpu_p50_s", "main_cpu_p50_s", "cpu_mean_s"):
+                            per_cpu.setdefault(column, {}).setdefault(how, []).append(told[column])
+                    if how == "dldoctor":
+                        report = json.loads((work / "r.json").read_text())
+                        own.setdefault(steps, []).append(
+                            (report["profile"]["sampling"]["dldoctor_cpu_s"], wall)
+                        )
             print(f"{name}: round {run}/{runs}", file=sys.stderr)
         found[name] = _fit(walls, loops, cpus, short, long) if not failed else {"failed": failed}
         if not failed:
             found[name].update(_quantile_overhead(quick))
+            found[name].update(_quantile_overhead(fastest, "min"))
+            found[name].update(_cpu_overhead(per_cpu, quick["plain"], own, short, long))
         found["load_average_1min"].append(round(os.getloadavg()[0], 2))
     return found
 
 
-def _quantile_overhead(quick: dict[str, list[float]]) -> dict[str, Any]:
-    """The per-step overhead from the fastest steps (the p10 of each long run's steps, the
-    median over runs): what a step costs when the machine's other load leaves it alone."""
+def _cpu_overhead(
+    per_cpu: dict[str, dict[str, list[float]]],
+    plain_p10: list[float],
+    own: dict[int, list[tuple[float, float]]],
+    short: int,
+    long: int,
+) -> dict[str, Any]:
+    """The per-step overhead as CPU time, which the machine's load barely changes: what the
+    profiled process spends per step (every thread: the hooks and dldoctor's sampler thread
+    inside it) beyond the plain one, run by run (each profiled run against the plain run
+    just before it), over the plain step's time (its p10: a step left alone). On a quiet
+    machine a step grows by that CPU at most. dldoctor's own process (NVML and /proc
+    sampling) works on another core; its CPU per step is the slope of its CPU time."""
+    step_s = statistics.median(plain_p10)
+    found: dict[str, Any] = {}
+    for column, runs in per_cpu.items():
+        key = column.removesuffix("_s")
+        pairs = [d - p for d, p in zip(runs["dldoctor"], runs["plain"])]
+        found[f"{key}_step_us"] = {
+            how: round(statistics.median(vs) * 1e6, 1) for how, vs in runs.items()
+        }
+        found[f"{key}_overhead_us_runs"] = [round(d * 1e6, 1) for d in pairs]
+        found[f"{key}_overhead_share"] = round(statistics.median(pairs) / step_s, 4)
+    (cpu_short, wall_short), (cpu_long, wall_long) = (
+        tuple(statistics.median(x) for x in zip(*own[n])) for n in (short, long)
+    )
+    found["dldoctor_process_cpu_per_step_us"] = round(
+        (cpu_long - cpu_short) / (long - short) * 1e6, 1
+    )
+    found["dldoctor_process_cores"] = round((cpu_long - cpu_short) / (wall_long - wall_short), 4)
+    return found
+
+
+def _quantile_overhead(quick: dict[str, list[float]], name: str = "p10") -> dict[str, Any]:
+    """The per-step overhead from the fastest steps (the p10 of each long run's steps, or its
+    fastest, the median over runs): what a step costs when the machine's other load leaves
+    it alone."""
     plain, profiled = statistics.median(quick["plain"]), statistics.median(quick["dldoctor"])
     return {
-        "p10_step_ms": {"plain": round(plain * 1e3, 3), "dldoctor": round(profiled * 1e3, 3)},
-        "p10_step_runs_ms": {k: [round(v * 1e3, 3) for v in vs] for k, vs in quick.items()},
-        "p10_per_step_overhead_us": round((profiled - plain) * 1e6, 1),
-        "p10_per_step_overhead_share": round(profiled / plain - 1, 4),
+        f"{name}_step_ms": {"plain": round(plain * 1e3, 3), "dldoctor": round(profiled * 1e3, 3)},
+        f"{name}_step_runs_ms": {k: [round(v * 1e3, 3) for v in vs] for k, vs in quick.items()},
+        f"{name}_per_step_overhead_us": round((profiled - plain) * 1e6, 1),
+        f"{name}_per_step_overhead_share": round(profiled / plain - 1, 4),
     }
 
 

@@ -19,10 +19,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dldoctor.facts import reaper
-from dldoctor.profilers.collector import Collector
-from dldoctor.profilers.tree import Tree
+
+if TYPE_CHECKING:  # imported while the script starts (session.run), not before
+    from dldoctor.profilers.collector import Collector
+    from dldoctor.profilers.tree import Tree
 
 ENV = "DLDOCTOR_PROFILE_CHILD"  # read and removed by child/bootstrap.py
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
@@ -74,7 +77,7 @@ class RunResult:
 
 def start(
     target: Target,
-    collector: Collector,
+    origin: float,
     steps: int | None,
     duration_s: float | None,
     tree: Tree | None = None,
@@ -82,18 +85,19 @@ def start(
     quiet: bool = False,
 ) -> tuple[subprocess.Popen[bytes], int, str]:
     """Start the child; returns (process, read fd, reaper token). Raises OSError if it cannot
-    start. With ``tree``, every Python process the script starts is recorded too."""
+    start. ``origin``: the session's perf_counter time zero. With ``tree``, every Python
+    process the script starts is recorded too."""
     read_fd, write_fd = os.pipe()
     with contextlib.suppress(AttributeError, OSError):
         import fcntl
 
         fcntl.fcntl(write_fd, 1031, 1 << 20)  # F_SETPIPE_SZ: 1 MiB, so the child never blocks
     config = {"fd": write_fd, "steps": steps, "duration_s": duration_s, "module": target.module}
-    config["t0"] = collector.origin
+    config["t0"] = origin
     env, token = reaper.mark(None)  # what the script leaves behind can be found and ended
     env.update(extra_env or {})
     if tree is not None:
-        env = tree.env(env, steps, duration_s, collector.origin)
+        env = tree.env(env, steps, duration_s, origin)
     env[ENV] = json.dumps(config)
     try:
         out = subprocess.DEVNULL if quiet else None

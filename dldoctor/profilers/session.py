@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -14,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from dldoctor.facts import reaper
-from dldoctor.facts.host import Host
-from dldoctor.profilers import gpu, runner, tree
-from dldoctor.profilers.collector import Collector
+from dldoctor.profilers import runner, tree
 from dldoctor.profilers.runner import RunResult, Target
-from dldoctor.profilers.trace import TraceWriter
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported once the script is starting: none of them is needed to start it
+    from dldoctor.facts.host import Host
     from dldoctor.facts.nvml import Nvml
+    from dldoctor.profilers import gpu
+    from dldoctor.profilers.collector import Collector
     from dldoctor.profilers.sampler import Sampler
 
 
@@ -74,20 +75,20 @@ def run(
     """Profile ``target``; raises OSError only if the script cannot be started at all.
     ``started()`` is called once the script runs (the caller's work to overlap with it).
 
-    The script is started first: NVML, the sampler and its imports are set up while it starts,
-    so none of them is part of the run's fixed cost."""
-    host = host or Host()
+    The script is started first: the collector, the trace writer, the host's facts and their
+    imports are made while its interpreter starts, and NVML, the sampler and theirs once it
+    has said hello, so none of them is part of the run's fixed cost."""
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     origin = time.perf_counter()
-    trace = None
-    if options.trace_path is not None:
-        trace = TraceWriter(options.trace_path.open("w", encoding="utf-8"), origin)
-    collector = Collector(origin, 0, trace)  # its GPUs are added once NVML has opened them
+    # Opened before the start, so that a path that cannot be written is refused first.
+    trace_file = (
+        None if options.trace_path is None else options.trace_path.open("w", encoding="utf-8")
+    )
     family = tree.open_tree()
     try:
         proc, read_fd, token = runner.start(
             target,
-            collector,
+            origin,
             options.steps,
             options.duration_s,
             family,
@@ -95,18 +96,32 @@ def run(
             options.quiet,
         )
     except OSError:
-        if trace is not None:
-            trace.close()
+        if trace_file is not None:
+            trace_file.close()
         if family is not None:
             family.close()
         raise
     result = RunResult(proc.pid, origin, origin, None)
-    collector.root_pid = proc.pid
-    if trace is not None:
-        trace.process_name(proc.pid, target.describe())
     forwarder = runner.SignalForwarder(proc, result)
     if options.forward_signals:
         forwarder.install()
+    try:
+        _until_running(proc, read_fd)
+        from dldoctor.facts.host import Host
+        from dldoctor.profilers.collector import Collector
+        from dldoctor.profilers.trace import TraceWriter
+    except BaseException:  # a broken install: never leave the script behind, unobserved
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+        forwarder.uninstall()
+        raise
+    host = host or Host()
+    trace = None if trace_file is None else TraceWriter(trace_file, origin)
+    collector = Collector(origin, 0, trace)  # its GPUs are added once NVML has opened them
+    collector.root_pid = proc.pid
+    if trace is not None:
+        trace.process_name(proc.pid, target.describe())
     child_done = runner.Done()
     fds = [read_fd] + ([family.read_fd] if family is not None else [])
     reader = threading.Thread(
@@ -119,8 +134,8 @@ def run(
     devices: list[gpu.Device] = []
     reason: str | None = None
     try:
-        _until_running(proc, collector)
         from dldoctor.facts.nvml import Nvml  # psutil and NVML: while the script imports
+        from dldoctor.profilers import gpu
         from dldoctor.profilers.sampler import Sampler
 
         nv = Nvml.for_host(host)
@@ -171,13 +186,15 @@ def run(
 HELLO_WAIT_S = 2.0
 
 
-def _until_running(proc: subprocess.Popen[bytes], collector: Collector) -> None:
-    """Wait (idle) until the script's interpreter has started and said hello, so that
+def _until_running(proc: subprocess.Popen[bytes], read_fd: int) -> None:
+    """Wait (idle) until the script's interpreter has started and said hello (its first
+    event is in the pipe, which holds what follows until the reader starts), so that
     dldoctor's own set-up does not compete with its start for the CPUs; at most
-    ``HELLO_WAIT_S``, and not past its exit."""
+    ``HELLO_WAIT_S``, and not past its exit (the pipe then reads EOF)."""
     deadline = time.perf_counter() + HELLO_WAIT_S
-    while not collector.hello.wait(0.01) and time.perf_counter() < deadline:
-        if reaper.exited(proc):
+    while time.perf_counter() < deadline:
+        ready, _, _ = select.select([read_fd], [], [], 0.05)
+        if ready or reaper.exited(proc):
             return
 
 

@@ -143,3 +143,51 @@ def test_a_profile_run_and_the_script_before_its_first_line_import_nothing_they_
     assert "dldoctor.profilers.child.bootstrap" in before  # the script ran under dldoctor
     extra = before - set(ast.literal_eval(plain.stdout.splitlines()[0]))
     assert _offending(extra, NOT_BEFORE_THE_SCRIPT) == {}
+
+
+# `dldoctor profile`: what the script's start does not wait for (imported while it starts).
+NOT_BEFORE_THE_LAUNCH = {
+    "dldoctor.profilers.collector": "the events are read once the script runs; its pipe holds them",
+    "dldoctor.profilers.trace": "see dldoctor.profilers.collector",
+    "dldoctor.facts.host": "the host's facts (cores, NVML's library) are read meanwhile",
+    "dldoctor.facts.nvml": "NVML is opened once the script has said hello",
+    "dldoctor.profilers.gpu": "see dldoctor.facts.nvml",
+    "dldoctor.profilers.sampler": "see dldoctor.facts.nvml",
+    "psutil": "see dldoctor.facts.nvml",
+    "dldoctor.profilers.analysis": "the report's modules are imported while the script runs",
+}
+
+LAUNCH_PROGRAM = """
+import json, runpy, sys
+from dldoctor.profilers import runner
+start, seen = runner.start, []
+
+def observed(*args, **kwargs):
+    seen.append(sorted(sys.modules))
+    return start(*args, **kwargs)
+
+runner.start = observed
+sys.argv = ["dldoctor", "profile", sys.argv[1]]
+try:
+    runpy.run_module("dldoctor", run_name="__main__")
+except SystemExit:
+    pass
+print(json.dumps(seen[0]), file=sys.stderr)
+"""
+
+
+def test_a_profile_run_starts_the_script_before_importing_what_only_watching_it_needs(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "first_line.py"
+    script.write_text(FIRST_LINE)
+    run = subprocess.run(
+        [sys.executable, "-c", LAUNCH_PROGRAM, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    at_launch = set(json.loads(run.stderr.strip().splitlines()[-1]))
+    assert "dldoctor.profilers.session" in at_launch  # the launch of a profile run
+    assert _offending(at_launch, NOT_BEFORE_THE_LAUNCH) == {}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
+from dldoctor.profilers.child import callsite
 from dldoctor.profilers.child.frames import FrameSampler
 
 
@@ -31,3 +33,30 @@ def test_stopping_the_sampler_ends_its_thread_and_keeps_what_it_saw():
     seen = sampler.report()
     assert seen is not None and seen["samples"] >= 3 and seen["loop_samples"] >= 3
     sampler.stop()  # at exit twice (a second atexit): harmless
+
+
+def test_whether_a_file_is_library_code_is_resolved_once_per_file(monkeypatch, tmp_path):
+    """The sampler asks for every frame it walks, ~100 times a second: each answer once (a
+    realpath is a stat per part of the path), and the same answer as resolving it anew."""
+    resolved: list[str] = []
+    real = os.path.realpath
+
+    def counting(path, *args, **kwargs):
+        resolved.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(callsite, "_KNOWN", {})
+    monkeypatch.setattr(callsite.os.path, "realpath", counting)
+    library, user = threading.__file__, str(tmp_path / "train.py")
+    first = [callsite._is_library(library), callsite._is_library(user)]
+    after = [callsite._is_library(f) for f in (library, user) * 50]
+    assert first == [True, False] and after == first * 50
+    assert resolved.count(library) == 1 and resolved.count(user) == 1
+
+
+def test_the_answers_kept_are_bounded(monkeypatch, tmp_path):
+    """A script that generates code may have any number of file names."""
+    monkeypatch.setattr(callsite, "_KNOWN", {})
+    monkeypatch.setattr(callsite, "_KNOWN_MAX", 10)
+    answers = {callsite._is_library(str(tmp_path / f"gen_{i}.py")) for i in range(50)}
+    assert answers == {False} and len(callsite._KNOWN) == 10
