@@ -48,7 +48,7 @@ def test_check_on_this_machine_reports_what_it_has_and_exits_0():
     assert f"[{'!' if toolkit else '✓'}] NVIDIA: no NVIDIA driver loaded" in out
     assert ("(DD101)" in out) is toolkit
     assert "torch 2.13.0+cpu — CPU-only build · imports · smoke 5/5 on cpu" in out
-    assert "keras 3.15.1 — imports (backend tensorflow) · smoke 2/2 on default" in out
+    assert "keras 3.15.1 — imports (backend tensorflow) · smoke 2/2 on cpu" in out
     assert out.startswith("dldoctor — dldoctor check (6 frameworks probed in child processes, ")
     assert "tensorflow-cpu 2.21.0 — CPU-only build" in out
     assert "Traceback" not in out + result.stderr

@@ -10,6 +10,7 @@ from typing import Any
 from dldoctor.probes.plan import CHILD
 
 JSON = dict[str, Any]
+WAIT_S = 20.0  # the most a child waits for another's verdict
 # What a framework's own import imports when it is installed, inside `try/except ImportError`:
 # TensorFlow 2.21's tensorflow/lite/python/util.py (`from jax import jit`) and Keras 3.15's
 # keras/src/callbacks/orbax_checkpoint.py (`import jax`).
@@ -37,11 +38,13 @@ def verdict_path(workdir: str, module: str) -> str:
     return os.path.join(workdir, f"imported-{module}.json")
 
 
-def child_options(workdir: str, modules: tuple[str, ...]) -> JSON:
-    """The ``defer`` option of a child that waits for other children's verdicts on ``modules``."""
+def child_options(workdir: str, modules: tuple[str, ...], timeout_s: float) -> JSON:
+    """The ``defer`` option of a child that waits for other children's verdicts on ``modules``,
+    for a quarter of its probe's ``timeout_s`` at most (then it imports them itself)."""
     helper = CHILD / "defer.py"
     return {
         "modules": {module: verdict_path(workdir, module) for module in modules},
+        "wait_s": min(WAIT_S, timeout_s / 4),
         "helper": {
             "framework": "defer",
             "source": helper.read_text(encoding="utf-8"),

@@ -198,5 +198,10 @@ def harness_source() -> str:
     return (CHILD / "harness.py").read_text(encoding="utf-8")
 
 
-def child_env(env: Mapping[str, str]) -> dict[str, str]:
-    return {**env, **CHILD_ENV}
+def child_env(env: Mapping[str, str], temp: str | None = None) -> dict[str, str]:
+    """A child's environment; ``temp``: its temporary directory, removed with the probes' work
+    directory. The children end with os._exit, so what a framework meant to delete at exit
+    stays: TensorFlow's autograph leaves a generated module in the temporary directory on
+    every run, and a user's /tmp would collect one per check."""
+    where = {name: temp for name in ("TMPDIR", "TEMP", "TMP")} if temp else {}
+    return {**env, **CHILD_ENV, **where}

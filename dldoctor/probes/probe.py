@@ -25,6 +25,7 @@ from dldoctor.probes.runner import ChildOutcome, run_child
 JSON = dict[str, Any]
 GIB = 1 << 30
 DEFAULT_TIMEOUT_S = 60.0
+TEMP = "tmp"  # the children's temporary directory, in the work directory
 COMPILE_TIMEOUT_S = 300.0  # torch.compile under --full: a C++ toolchain, minutes on small machines
 
 
@@ -128,6 +129,7 @@ class Running:
         nice = planning.niceness(plan.groups, cores)
         self.gate = Gate(cores, self.cancelled)
         self.workdir = tempfile.TemporaryDirectory(prefix="dldoctor-probe-")
+        os.mkdir(os.path.join(self.workdir.name, TEMP))  # the children's (planning.child_env)
         where = self.workdir.name, os.path.join(self.workdir.name, "accelerator.lock")
         self.deadline = self.started + ext_planning.BUDGET_TIMEOUTS * options.timeout_s
         # torch's extensions run in torch's child, after its probe: torch is imported once.
@@ -313,7 +315,7 @@ def _gated_group(
             "lock_file": lock,
         }
         if defer:
-            settings["defer"] = deferral.child_options(workdir, defer)
+            settings["defer"] = deferral.child_options(workdir, defer, options.timeout_s)
         args = {"workdir": workdir, "nice": nice, "options": settings, "jobs": jobs()}
         source = planning.harness_source()
     except OSError as exc:  # an installation missing its probe files
@@ -345,7 +347,7 @@ def _gated_group(
         [options.python, "-c", source],
         args,
         options.timeout_s,
-        env=planning.child_env(options.env),
+        env=planning.child_env(options.env, os.path.join(workdir, TEMP)),
         cwd=workdir,
         on_message=on_message,
         cancel=cancel,

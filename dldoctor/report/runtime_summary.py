@@ -92,10 +92,13 @@ def details(facts: Facts) -> list[str]:
             continue
         devices = [str(d.get("id")) for d in record.get("devices") or [] if isinstance(d, dict)]
         took = record.get("duration_s")
+        elsewhere = (record.get("info") or {}).get("imported_elsewhere")
+        elsewhere = [str(m) for m in elsewhere[:5]] if isinstance(elsewhere, list) else []
         lines.append(
             f"{key}: {record.get('status')}"
             + (f" in {took:.1f} s" if isinstance(took, (int, float)) else "")
             + (f", devices {', '.join(devices)}" if devices else "")
+            + (f" ({', '.join(elsewhere)}: left to its own probe)" if elsewhere else "")
         )
         for smoke in record.get("smoke") or []:
             said = f"expected {smoke.get('expected')}, got {smoke.get('got')}"

@@ -137,3 +137,20 @@ def test_a_module_imported_fine_elsewhere_reads_as_not_installed(tmp_path):
         assert raised.value.name == "jax"
     assert finder.take() == ["jax"] and finder.take() == []
     assert finder.find_spec("torch") is None
+
+
+@pytest.mark.parametrize(("timeout_s", "wait_s"), [(40.0, 10.0), (80.0, 20.0), (120.0, 20.0)])
+def test_a_child_waits_a_quarter_of_its_timeout_at_most(tmp_path, timeout_s, wait_s):
+    options = deferral.child_options(str(tmp_path), ("jax",), timeout_s)
+    assert options["wait_s"] == wait_s
+    assert options["modules"] == {"jax": deferral.verdict_path(str(tmp_path), "jax")}
+    assert options["helper"]["source"] == Path(defer.__file__).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("given", "bound"), [(3.5, 3.5), (0, 0.0), (None, 20.0), (-1, 20.0)])
+def test_the_childs_bound_is_the_parents_when_it_gives_one(tmp_path, given, bound):
+    finder = defer.install({"jax": str(tmp_path / "v.json")}, given)
+    try:
+        assert finder.wait_s == bound
+    finally:
+        sys.meta_path.remove(finder)

@@ -42,7 +42,7 @@ def test_each_framework_ran_the_same_tasks(real_run):
     for key in ("torch", "tensorflow", "paddle"):
         assert tests[key] == quick + new
     assert tests["jax"] == quick  # XLA compiles a convolution's gradient slowly: --full
-    assert tests["keras"] == [("layer", "default"), ("train", "default")]
+    assert tests["keras"] == [("layer", "cpu"), ("train", "cpu")]  # where its tensors lived
     assert tests["onnxruntime"] == [("graph", "cpu"), ("conv", "cpu")]
     for key in ("torch", "tensorflow", "paddle", "onnxruntime"):
         conv = next(s for s in frameworks[key]["smoke"] if s["test"] == "conv")
@@ -70,7 +70,7 @@ def test_cpu_only_builds_say_so_at_run_time(real_run):
     providers = frameworks["onnxruntime"]["info"]["available_providers"]
     assert "CPUExecutionProvider" in providers and "CUDAExecutionProvider" not in providers
     for record in frameworks.values():
-        assert [d["id"] for d in record["devices"]] in (["cpu"], ["default"])
+        assert [d["id"] for d in record["devices"]] == ["cpu"]
         assert record["libraries"] == []  # no CUDA library is mapped by a CPU build
 
 

@@ -150,6 +150,26 @@ def test_cancel_kills_a_hung_child_and_removes_its_work_directory(tmp_path, matr
     assert not os.path.exists(workdir)
 
 
+def test_what_a_framework_leaves_in_its_temporary_directory_goes_with_the_probes(tmp_path, matrix):
+    """The children end with os._exit: a file a framework would delete at exit (TensorFlow's
+    autograph writes one per run) must not stay in the user's temporary directory."""
+    temp = tmp_path / "users-tmp"
+    temp.mkdir()
+    leaves = (
+        "import tempfile\n"
+        "fd, path = tempfile.mkstemp(prefix='autograph-', suffix='.py')\n"
+        "raise ImportError(path)\n"
+    )
+    env = {**fake_site(tmp_path / "site", {"tensorflow": leaves}), "TMPDIR": str(temp)}
+    options = ProbeOptions(python=sys.executable, timeout_s=WAIT_S, env=env)
+    section = run_probes(facts_with("tensorflow"), matrix, options)
+    left = Path(section["frameworks"]["tensorflow"]["import"]["error"]["message"])
+    assert left.name.startswith("autograph-")
+    assert left.parent.name == "tmp" and left.parent.parent.name.startswith("dldoctor-probe-")
+    assert not left.exists() and not left.parent.parent.exists()
+    assert list(temp.iterdir()) == []
+
+
 def test_the_parents_own_work_runs_while_the_children_do(matrix):
     seen: list[list[psutil.Process]] = []
     facts, _ = common.gather_and_probe(

@@ -65,7 +65,9 @@ def _read(path: str) -> Optional[Dict[str, Any]]:
     return verdict if isinstance(verdict, dict) else {}
 
 
-def install(verdicts: Dict[str, str]) -> Deferred:
-    finder = Deferred(verdicts)
+def install(verdicts: Dict[str, str], wait_s: Any = None) -> Deferred:
+    """``wait_s``: the parent's bound (a part of the probe's timeout), else WAIT_S."""
+    bound = float(wait_s) if isinstance(wait_s, (int, float)) and wait_s >= 0 else WAIT_S
+    finder = Deferred(verdicts, bound)
     sys.meta_path.insert(0, finder)
     return finder

@@ -634,7 +634,11 @@ def run(args: JSON) -> None:
     )
     options = dict(args.get("options") or {})
     defer = options.get("defer") or {}  # modules another child probes (child/defer.py)
-    deferred = load_probe(defer["helper"]).install(defer["modules"]) if defer else None
+    deferred = (
+        load_probe(defer["helper"]).install(defer["modules"], defer.get("wait_s"))
+        if defer
+        else None
+    )
     for job in args.get("jobs") or []:
         framework = str(job.get("framework"))
         ctx = Context(channel, framework, dict(options, **(job.get("options") or {})), workdir)

@@ -3,8 +3,9 @@
 # Runs inside the probe child (see harness.py): standard library + keras (and its backend and
 # numpy) only, Python 3.6 syntax. When Keras's backend is another framework that is probed too,
 # this runs in that framework's child, after it: the backend is imported once, not twice.
+import contextlib
 import importlib
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 JSON = Dict[str, Any]
 
@@ -13,16 +14,34 @@ def probe(ctx: Any) -> None:
     keras = ctx.import_module("keras")
     if keras is None:
         return
-    ctx.facts_phase(lambda: _gather(ctx, keras))
-    ctx.smoke("layer", "default", lambda: _layer(ctx, keras))
-    ctx.smoke("train", "default", lambda: _fit(ctx, keras))
+    where = ["default"]  # the backend's default device, named once a tensor says which it is
+    ctx.facts_phase(lambda: _gather(ctx, keras, where))
+    ctx.smoke("layer", where[0], lambda: _layer(ctx, keras))
+    ctx.smoke("train", where[0], lambda: _fit(ctx, keras))
 
 
-def _gather(ctx: Any, keras: Any) -> None:
+def _gather(ctx: Any, keras: Any, where: List[str]) -> None:
     ctx.fact("version", lambda: str(keras.__version__))
     ctx.fact("backend", keras.backend.backend)
     ctx.fact("config_file", lambda: _config_file(keras))
-    ctx.device(id="default", kind="backend default")
+    with contextlib.suppress(Exception):  # a backend this cannot read: its default, unnamed
+        where[0] = _default_device(keras)
+    ctx.device(id=where[0], kind="backend default")
+
+
+def _default_device(keras: Any) -> str:
+    """Where the backend puts a new tensor, named as that framework's own probe names it."""
+    tensor = keras.ops.zeros((1,))
+    backend = keras.backend.backend()
+    if backend == "jax":
+        device = next(iter(tensor.devices()))
+        return "cpu" if device.platform == "cpu" else "%s:%d" % (device.platform, device.id)
+    if backend == "torch":
+        return str(tensor.device)  # "cpu", "cuda:0"
+    if backend == "tensorflow":  # "/job:localhost/replica:0/task:0/device:GPU:0"
+        kind, _, index = str(tensor.device).rpartition("device:")[2].partition(":")
+        return "cpu" if kind.lower() == "cpu" else "%s:%s" % (kind.lower(), index or "0")
+    return "default"
 
 
 def _config_file(keras: Any) -> Any:
