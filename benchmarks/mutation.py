@@ -214,6 +214,7 @@ def judge(
         for folder in (work / "tests", work / "mutants" / "tests"):
             shutil.rmtree(folder, ignore_errors=True)
             shutil.copytree(ROOT / "tests", folder, ignore=shutil.ignore_patterns("__pycache__"))
+        refresh(work, files or [p for part in parts for p in PARTS[part][0]])
         configure(work, parts, files, tests)
     else:
         prepare(work, parts, files, tests)
@@ -231,6 +232,24 @@ def judge(
     statuses.update({n: before[n] for n in names if statuses.get(n) == "not checked"})
     saved.write_text(json.dumps(statuses, indent=0, sort_keys=True), encoding="utf-8")
     return statuses, run.returncode != 0
+
+
+def refresh(work: Path, mutated: list[str]) -> None:
+    """The sources that are not mutated, as they are now: new tests may use code written since
+    the mutants were made (they would fail to import against the old copy, and mutmut would
+    judge nothing). A mutated file that changed since makes its mutants stale: said, kept."""
+    for source in sorted((ROOT / "dldoctor").rglob("*.py")):
+        name = str(source.relative_to(ROOT))
+        if any(fnmatch.fnmatch(name, p) for p in mutated):
+            made = work / name
+            if made.exists() and made.read_text(encoding="utf-8") != undecorate(
+                source.read_text(encoding="utf-8")
+            ):
+                print(f"{name} changed since its mutants were made: judge it anew", flush=True)
+            continue
+        for copy in (work / name, work / "mutants" / name):
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
 
 
 def modules_of(part: str, files: list[str] | None) -> list[str]:

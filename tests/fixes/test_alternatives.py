@@ -250,3 +250,36 @@ def test_both_plans_carry_the_other_findings_and_the_driver_step_its_findings_co
         assert "DD402" in codes and "DD401" not in codes
     driver = next(s for s in a.steps if s.kind == "driver")
     assert driver.codes[0] == "DD104"
+
+
+def test_the_second_environment_step_carries_its_command_and_nothing_there_runs_by_itself(matrix):
+    facts = facts_of("driver470_cpu_stack")
+    (b,) = [
+        p for p in install_alternatives(["torch", "tensorflow"], facts, matrix) if p.letter == "B"
+    ]
+    made = b.second[0]
+    assert (
+        made.fix.commands
+        == made.commands
+        == (("/work/venv/bin/python", "-m", "venv", "/work/venv-tensorflow"),)
+    )
+    assert made.fix.summary == "Create a second environment at /work/venv-tensorflow."
+    assert all(s.fix.automatic is False for s in b.second[1:])  # a plain bool in the report
+
+
+def test_plan_as_driver_step_says_what_it_is_for(matrix):
+    facts = facts_of("driver470_cpu_stack")
+    a = alternatives(findings(facts, matrix), facts, matrix)[0]
+    assert a.steps[0].fix.summary == (
+        "Install the NVIDIA driver 580.65.06 or newer (for every build this plan installs), "
+        "then reboot."
+    )
+
+
+def test_no_plan_b_when_the_kept_driver_runs_no_build(matrix):
+    facts = facts_of("driver470_cpu_stack")
+    ancient = dataclasses.replace(
+        facts, nvidia=dict(facts.nvidia, driver_version="340.108", cuda_driver_version="6.5")
+    )
+    plans = alternatives(findings(ancient, matrix), ancient, matrix)
+    assert [p.letter for p in plans] == ["A"]

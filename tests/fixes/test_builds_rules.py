@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dldoctor.fixes import builds
+from dldoctor.matrix import load
 from tests.checks.scenarios import dist, gpu_machine, make_facts, with_packages
 
 
@@ -112,3 +113,89 @@ def test_installed_release_is_the_public_version_as_written():
 def test_a_builds_label():
     assert builds.Build("tensorflow", "2.21", "12.5", ()).label == "TensorFlow 2.21"
     assert builds.Build("onnxruntime", "1.22", "12", ()).label == "ONNX Runtime 1.22"
+
+
+# -- candidate builds per framework (survivors of the mutation run, killed from the rule) -------
+
+MATRIX = load()
+
+
+def candidates(framework: str, *dists: dict, python: str = "3.11.7", gpus: tuple = ("9.0",)):
+    machine = gpu_machine(count=len(gpus)) if gpus else {}
+    for gpu, cc in zip((machine.get("nvidia") or {}).get("gpus", []), gpus):
+        gpu["compute_capability"] = cc
+    facts = make_facts(machine, with_packages(*dists), {"python": {"version": python}})
+    return builds.candidates(framework, facts, MATRIX)
+
+
+def test_torch_candidates_default_variant_first_then_newest_first_with_companions():
+    found = candidates("torch", dist("torch", "2.13.0+cpu"), dist("torchvision", "0.28.0+cpu"))
+    assert [b.cuda for b in found if b.release == "2.13"] == ["13.0", "13.2", "12.6"]
+    first = found[0]
+    assert (first.release, first.cuda) == ("2.14", "13.0")
+    b213 = next(b for b in found if (b.release, b.cuda) == ("2.13", "13.0"))
+    assert b213.requirements == ("torch==2.13.0+cu130", "torchvision==0.28.0+cu130")
+
+
+def test_torch_candidates_with_an_unknown_architecture_list_keep_the_build():
+    import dataclasses
+
+    unknown = dataclasses.replace(MATRIX, torch_arches=())
+    facts = make_facts(gpu_machine(), with_packages(dist("torch", "2.13.0+cpu")))
+    found = builds.torch_builds(facts, unknown)
+    assert found and all(b.code is None for b in found)
+
+
+def test_tensorflow_candidates_skip_rows_this_python_has_no_wheel_for():
+    found = candidates("tensorflow", dist("tensorflow-cpu", "2.14.1"), python="3.9.18")
+    lines = [b.release for b in found]
+    assert "2.21" not in lines  # >=3.10
+    assert lines[:2] == ["2.20", "2.19"]  # older rows still searched after a skipped one
+    assert "2.14" in lines and "2.13" not in lines  # and-cuda since 2.14
+    assert next(b for b in found if b.release == "2.20").cudnn_major == 9
+
+
+def test_jax_candidates_of_the_installed_release_per_plugin_it_can_have():
+    found = candidates("jax", dist("jax", "0.6.2"))  # before CUDA 13's plugin
+    assert [(b.release, b.cuda, b.requirements) for b in found] == [
+        ("0.6.2", "12", ("jax[cuda12]==0.6.2",))
+    ]
+    assert found[0].cudnn_major == 9 and found[0].pins == {"nvidia-cudnn-cu12": ">=9.8,<10"}
+    both = candidates("jax", dist("jax", "0.10.2"))
+    assert [b.cuda for b in both] == ["13", "12"]
+
+
+def test_jax_candidates_without_jax_are_the_ranges_for_this_python():
+    found = candidates("jax", python="3.11.7")
+    # Newest range first; >=0.11 needs Python 3.12; the CUDA 13 plugin from 0.7.0, CUDA 12's
+    # from 0.4.26 (older ranges have no plugin build).
+    assert [(b.release, b.cuda) for b in found] == [
+        (">=0.7,<0.11", "13"),
+        (">=0.7,<0.11", "12"),
+        (">=0.4.31,<0.7", "12"),
+        (">=0.4.30,<0.4.31", "12"),
+    ]
+    assert found[0].requirements == ("jax[cuda13]>=0.7,<0.11",)
+    newer = candidates("jax", python="3.12.4")
+    assert newer[0].release == ">=0.11,<0.13"
+
+
+def test_paddle_candidates_carry_their_cudnn_major():
+    found = candidates("paddle", dist("paddlepaddle", "2.6.2"), python="3.11.7")
+    b = next(b for b in found if (b.release, b.cuda) == ("2.6", "12.0"))
+    assert b.cudnn_major == 8
+    assert b.requirements == ("paddlepaddle-gpu==2.6.2",)
+
+
+def test_onnxruntime_candidates_for_an_installed_gpu_build_or_an_unreadable_version():
+    found = candidates("onnxruntime", dist("onnxruntime-gpu", "1.18.0"))
+    assert found[0].requirements == ("onnxruntime-gpu>=1.19",)
+    old = next(b for b in found if b.cuda == "11.8")
+    assert old.release == ">=1.15,<1.18" and old.cudnn_major == 8
+    inside = candidates("onnxruntime", dist("onnxruntime-gpu", "1.16.3"))
+    assert next(b for b in inside if b.cuda == "11.8").requirements == ("onnxruntime-gpu==1.16.3",)
+    weird = candidates("onnxruntime", dist("onnxruntime", "local-build"))
+    assert [b.requirements[0] for b in weird][:2] == [
+        "onnxruntime-gpu>=1.19",
+        "onnxruntime-gpu>=1.18.1,<1.19",
+    ]

@@ -85,7 +85,10 @@ def test_the_driver_install_in_wsl_is_the_windows_hosts():
 
 def test_a_container_is_told_to_be_started_with_the_gpu_not_to_install_a_driver():
     fix = driver.container_gpu_access()
-    assert "docker run --gpus all" in fix.summary
+    assert fix.summary.startswith(
+        "This is a container: the host's NVIDIA driver reaches it only when it is started with "
+        "the GPU (`docker run --gpus all`, or the nvidia runtime,"
+    )
     assert fix.summary.endswith("Do not install a driver inside the container.")
     assert fix.commands == () and not fix.automatic
     assert fix.notes.startswith(
@@ -223,6 +226,9 @@ def test_no_host_compiler_at_all():
 
 def test_ninja_into_the_judged_environment():
     fix = build.ninja(make_facts())
+    assert fix.summary == (
+        "Install ninja into this environment (and keep the environment's bin/ on PATH)."
+    )
     assert lines(fix) == ["/env/bin/python -m pip install ninja"]
     assert fix.automatic
 
@@ -250,3 +256,32 @@ def test_max_jobs_and_nvcc_threads():
         Intent(action="set", variable="MAX_JOBS", value="1"),
     )
     assert threads.notes == "Run them in the shell that builds (they are not run for you)."
+
+
+def test_exact_words_of_the_module_rebuild_and_a_reload_without_notes():
+    fix = driver.rebuild_kernel_module(machine("ubuntu", kernel="6.8.0"))
+    assert fix.summary == (
+        "The NVIDIA driver is installed but its kernel module is not loaded for 6.8.0 (a kernel "
+        "update without a module built for it): rebuild it with DKMS (or reinstall your "
+        "distribution's nvidia-dkms package), then reboot."
+    )
+    plain = driver.reload_modules(machine("ubuntu"), ("nvidia",), "Reload it.")
+    assert plain.notes == ""
+
+
+def test_exact_notes_of_the_compiler_and_the_headers():
+    assert build.compiler(make_facts(), 12).notes == (
+        "Debian/Ubuntu: the gcc-12 and g++-12 packages. nvcc's -allow-unsupported-compiler "
+        "(in NVCC_APPEND_FLAGS) skips the check at your own risk."
+    )
+    assert build.python_headers("3.11").notes == (
+        "Debian/Ubuntu: python3.11-dev; RHEL/Fedora: python3.11-devel; pyenv and conda Pythons "
+        "ship them (reinstall that Python)."
+    )
+
+
+def test_toolkit_versions_with_a_patch_level_match_by_major_and_minor():
+    facts = toolkits(tk("12.4.131", "/opt/cuda-12.4"), tk("12.8.93", "/opt/cuda-12.8"))
+    assert lines(build.toolkit_for(facts, "12.8"))[0] == "export CUDA_HOME=/opt/cuda-12.8"
+    assert lines(build.toolkit_for(facts, "12.8.1"))[0] == "export CUDA_HOME=/opt/cuda-12.8"
+    assert lines(build.toolkit_for(facts, "12.6"))[0] == "export CUDA_HOME=/opt/cuda-12.4"

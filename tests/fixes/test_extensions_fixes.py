@@ -211,3 +211,28 @@ def test_the_triton_that_torch_pins():
         fix.summary
         == "Install triton 3.6.0, the release torch 2.13.0+cu130 is built and tested with."
     )
+
+
+def test_a_rebuilds_exact_words():
+    fix = extensions.rebuild(facts_with("2.13.0"), "flash-attn", "2.8.3")
+    assert fix.summary == (
+        "Rebuild flash-attn 2.8.3 against the installed torch (it needs nvcc of torch's CUDA "
+        "major, a supported host compiler and ninja: see the build checks)."
+    )
+    assert fix.notes == (
+        "flash-attn's build first looks for its release wheel for this torch, CUDA major and "
+        "C++ ABI, and compiles only when there is none (set MAX_JOBS to bound its memory)."
+    )
+
+
+def test_a_checkout_build_follows_the_installer_of_the_extension_itself(matrix):
+    spec = extensions.spec_of(matrix, "apex")
+    by_uv = facts_with("2.13.0", dist("apex", "0.1", installer="uv"))  # in a pip venv
+    assert extensions.from_checkout(by_uv, "apex", spec).commands == ()
+    by_pip = facts_with("2.13.0", dist("apex", "0.1"), manager="uv")
+    assert extensions.from_checkout(by_pip, "apex", spec).commands[0][1:4] == (
+        "-m",
+        "pip",
+        "install",
+    )
+    assert extensions.from_checkout(by_pip, "apex", spec).automatic is False

@@ -159,3 +159,28 @@ def test_mvc_and_full_floors():
     assert gpu_builds.full_floor(MATRIX, "12", facts) == "525.60.13"  # only the major: its floor
     assert gpu_builds.mvc_floor(MATRIX, "99", facts) is None
     assert gpu_builds.full_floor(MATRIX, "99.1", facts) is None
+
+
+def test_pick_variant_by_version_not_by_spelling():
+    facts = make_facts(gpu_machine(driver="440.33.01", cuda="10.2"))
+    assert gpu_builds.pick_variant(("9.2", "10.1"), facts, None) == "10.1"
+    assert gpu_builds.pick_variant(("10.1", "9.2"), facts, None) == "10.1"
+    no_driver = make_facts()
+    assert gpu_builds.pick_variant(("11.8", "12.6", "12.8"), no_driver, None) == "12.8"
+
+
+def test_the_cuda_12_feed_intent_names_its_framework():
+    fix = gpu_builds.onnxruntime_for_cuda(onnx("onnxruntime-gpu", "1.18.0"), MATRIX, "12")
+    assert fix.intents[0].framework == "onnxruntime"
+    upgrade = gpu_builds.onnxruntime_for_cuda(onnx("onnxruntime-gpu", "1.16.3"), MATRIX, "12")
+    assert upgrade.intents[0].framework == "onnxruntime"
+
+
+def test_torch_fixes_say_what_they_install_for():
+    facts = make_facts(gpu_machine(), with_packages(dist("torch", "2.13.0+cpu")))
+    assert gpu_builds.torch_gpu_build(facts, MATRIX).summary == (
+        "Install the CUDA 13.0 build of torch 2.13.0 (the published build this driver and GPU run)."
+    )
+    assert gpu_builds.torch_build_for_driver(facts, MATRIX).summary == (
+        "Install the CUDA 13.0 build of torch 2.13.0 (one this driver runs)."
+    )

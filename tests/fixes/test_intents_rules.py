@@ -120,6 +120,13 @@ def test_a_search_path_without_a_directory(value, directory, expected):
     assert intents.path_without(facts, "LD_LIBRARY_PATH", directory) == expected
 
 
+def test_a_directory_ending_in_any_letter_is_matched_whole():
+    facts = make_facts({"env": {"variables": {"LD_LIBRARY_PATH": "/a:/opt/libX/:/b"}}})
+    assert intents.path_without(facts, "LD_LIBRARY_PATH", "/opt/libX") == Intent(
+        action="set", variable="LD_LIBRARY_PATH", value="/a:/b"
+    )
+
+
 def test_a_search_path_whose_value_is_unknown():
     assert intents.path_without(make_facts(), "LD_LIBRARY_PATH", "/x") is None
     withheld = make_facts({"env": {"variables": {"LD_LIBRARY_PATH": None}}})

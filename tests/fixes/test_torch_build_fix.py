@@ -170,3 +170,22 @@ def test_gpus_newer_than_the_release_get_the_first_release_with_their_code_and_i
         f"or newer: upgrade the NVIDIA driver, then install torch==2.7.* from {INDEX}cu128."
     )
     assert fix.intents == (Intent(action="driver", driver="570.26", framework="torch"),)
+
+
+def test_releases_without_a_wheel_for_this_python_are_skipped_not_the_end(matrix):
+    # Python 3.14: torch 2.7 and 2.8 have no wheel for it (<3.14), 2.9 has (<3.15).
+    facts = machine("12.0", "580.65.06", "13.0", dist("torch", "2.6.0+cpu"), version="3.14.0")
+    fix = torch_build(facts, matrix, "P")
+    assert fix.summary.startswith("Upgrade to torch 2.9 built for CUDA ")
+
+
+def test_an_unknown_architecture_list_rules_no_variant_out(matrix):
+    import dataclasses
+
+    unknown = dataclasses.replace(matrix, torch_arches=())
+    facts = machine("3.0", "580.65.06", "13.0", dist("torch", "2.13.0+cpu"))
+    fix = torch_build(facts, unknown, "P")
+    assert (
+        fix.summary == "Install the CUDA 13.0 build of torch 2.13.0 (P)."
+    )  # unknown judges nothing
+    assert torch_build(facts, matrix, "P").summary.startswith("No official torch build")
