@@ -177,7 +177,8 @@ def test_the_parents_own_work_runs_while_the_children_do(matrix):
         None,
         5.0,
         (False, False, "onnxruntime", WAIT_S, None),
-        meanwhile=lambda: seen.append(probe_children()),
+        # Waited for, bounded: the gate starts the child from its own thread, a moment later.
+        meanwhile=lambda: seen.append(wait_for_probe_child()),
     )
     assert seen and seen[0], "the parent's work waited for the children instead of overlapping"
     assert facts.runtime["frameworks"]["onnxruntime"]["status"] == "pass"
