@@ -16,13 +16,9 @@ from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Intent, Severity
 
 
-def _windows(facts: Facts) -> bool:
-    return (facts.system.get("os") or {}).get("name") == "Windows"
-
-
 def _floors(build: CudaBuild, facts: Facts, matrix: Matrix) -> tuple[str | None, str | None, str]:
     """(full-compatibility minimum, minor-version-compatibility minimum, row used) for a build."""
-    key = "windows" if _windows(facts) else "linux"
+    key = "windows" if q.windows_driver(facts) else "linux"  # native Windows and WSL
     if build.framework == "jax":  # the plugin states its own floor per CUDA major
         plugin = next(
             (p for p in matrix.tables["jax"].get("plugin", []) if p["cuda"] == build.cuda), None

@@ -9,6 +9,7 @@ from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
 from dldoctor.facts.known import need
 from dldoctor.facts.model import Facts
+from dldoctor.fixes.driver import floor as driver_floor
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix, Severity
 
@@ -119,24 +120,25 @@ def _driver(facts: Facts, matrix: Matrix, obj: dict[str, Any], cuda: str) -> lis
         return []
     floor = matrix.major_floor(cuda) if int(cuda.split(".")[0]) >= 11 else None
     floor = floor or matrix.toolkit_floor(cuda)
-    minimum = q.version_of(floor.linux if floor else None)
+    shown = driver_floor(floor, facts)  # the Windows column on Windows and in WSL
+    minimum = q.version_of(shown)
     if floor is None or minimum is None or driver >= minimum:
         return []
     return [
         Verdict(
             Severity.ERROR,
             f"Darknet ({obj['path']}) was built for CUDA {_shown(cuda)}, which needs NVIDIA driver "
-            f"{floor.linux} or newer; the driver is {q.driver_version(facts)}",
+            f"{shown} or newer; the driver is {q.driver_version(facts)}",
             evidence={
                 "path": obj["path"],
                 "cuda_runtime": (obj.get("built_with") or {}).get("cuda_runtime"),
                 "driver": q.driver_version(facts),
-                "driver_min": floor.linux,
+                "driver_min": shown,
                 "source": floor.source,
             },
             fixes=(
                 Fix(
-                    f"Update the NVIDIA driver to {floor.linux} or newer, or rebuild Darknet "
+                    f"Update the NVIDIA driver to {shown} or newer, or rebuild Darknet "
                     "against a CUDA this driver runs."
                 ),
             ),

@@ -10,6 +10,7 @@ from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.driver import (
     container_gpu_access,
+    floor,
     install_driver,
     rebuild_kernel_module,
     reload_modules,
@@ -35,8 +36,9 @@ def _needed_driver(facts: Facts, matrix: Matrix) -> tuple[str | None, str]:
     best: tuple[Version, str, str] | None = None
     for version in _toolkit_versions(facts):
         row = matrix.toolkit_floor(version)
-        if row and row.linux:
-            candidate = (Version(row.linux), row.linux, f"CUDA {row.cuda}")
+        minimum = floor(row, facts)  # the Windows column on Windows and in WSL
+        if row and minimum:
+            candidate = (Version(minimum), minimum, f"CUDA {row.cuda}")
             if best is None or candidate[0] > best[0]:
                 best = candidate
     return (best[1], best[2]) if best else (None, "")

@@ -15,7 +15,7 @@ from dldoctor.facts.known import Unknown, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import gpu_builds
 from dldoctor.fixes import runtime as fixes
-from dldoctor.fixes.driver import install_driver
+from dldoctor.fixes.driver import floor, install_driver
 from dldoctor.fixes.intents import fix as intent_fix
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
@@ -94,7 +94,7 @@ def cuda_init_failed(facts: Facts, matrix: Matrix) -> list[Verdict]:
             cuda = _build_cuda(facts, matrix, key, record)
             row = matrix.toolkit_floor(cuda) if cuda and "." in cuda else None
             major = matrix.major_floor(cuda) if cuda else None
-            needed = (row.linux if row else None) or (major.linux if major else None)
+            needed = floor(row, facts) or floor(major, facts)
             remedies.insert(
                 0, install_driver(facts, needed, f"{rt.label(key)}'s CUDA {cuda} build needs it")
             )

@@ -42,6 +42,14 @@ def driver_version(facts: Facts) -> str | None:
     )
 
 
+def windows_driver(facts: Facts) -> bool:
+    """Whether the driver is numbered as Windows numbers it: on native Windows, and in WSL,
+    whose driver is the Windows host's (NVIDIA's CUDA on WSL guide: install no Linux driver;
+    NVML in WSL reports the host's version, e.g. 551.86). Its floors are the Windows column."""
+    on_windows = (facts.system.get("os") or {}).get("name") == "Windows"
+    return on_windows or (facts.system.get("wsl") or {}).get("is_wsl") is True
+
+
 def driver_loaded(facts: Facts) -> bool | None:
     """Whether an NVIDIA driver is loaded: True, False, or None when the facts cannot tell."""
     if driver_version(facts):

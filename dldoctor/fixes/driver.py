@@ -11,10 +11,12 @@ DRIVER_DOWNLOADS = "https://www.nvidia.com/en-us/drivers/"
 
 
 def floor(row: DriverFloor | None, facts: Facts) -> str | None:
-    """A driver-floor row's minimum for the judged OS, as the checks read it: native Windows
-    numbers its drivers apart (CUDA 12.6: 560.76, not Linux's 560.28.03); None when unknown."""
-    windows = (facts.system.get("os") or {}).get("name") == "Windows"
-    return (row.windows if windows else row.linux) if row else None
+    """A driver-floor row's minimum for the judged driver, as the checks read it: Windows
+    numbers its drivers apart (CUDA 12.6: 560.76, not Linux's 560.28.03), natively and in WSL
+    (q.windows_driver); None when unknown."""
+    from dldoctor.facts import queries as q
+
+    return (row.windows if q.windows_driver(facts) else row.linux) if row else None
 
 
 def commands(facts: Facts) -> tuple[Command, ...]:

@@ -26,8 +26,7 @@ def _driver_ok(facts: Facts, matrix: Matrix, variant: str) -> bool:
     supported = q.version_of(facts.nvidia.get("cuda_driver_version"))
     if supported is not None:
         return Version(variant) <= supported
-    windows = (facts.system.get("os") or {}).get("name") == "Windows"
-    runs = driver_runs(matrix, q.driver_version(facts), variant, windows)
+    runs = driver_runs(matrix, q.driver_version(facts), variant, q.windows_driver(facts))
     return runs is not False  # no driver loaded yet: any variant, the driver comes with it
 
 

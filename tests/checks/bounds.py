@@ -76,6 +76,16 @@ def windows() -> dict[str, Any]:
     return {"system": {"os": {"name": "Windows", "distribution_id": None}}}
 
 
+def wsl() -> dict[str, Any]:
+    """Linux under WSL 2: its driver is the Windows host's."""
+    return {
+        "system": {
+            "os": {"name": "Linux", "distribution_id": "ubuntu"},
+            "wsl": {"is_wsl": True, "version": 2},
+        }
+    }
+
+
 def torch(version: str, cuda: str | None = None, hip: str | None = None) -> dict[str, Any]:
     return with_packages(
         dist("torch", version),

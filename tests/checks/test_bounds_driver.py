@@ -12,18 +12,20 @@ from dldoctor.checks import compat_driver, driver
 from dldoctor.matrix import DriverFloor, load
 from dldoctor.matrix.rules import driver_runs
 from dldoctor.model import Severity
-from tests.checks.bounds import above, around, below, jax_plugin, machine, torch, windows
+from tests.checks.bounds import above, around, below, jax_plugin, machine, torch, windows, wsl
 from tests.checks.scenarios import make_facts
 
 MATRIX = load()
-OSES = ("linux", "windows")
+OSES = ("linux", "windows", "wsl")
+COLUMN = {"linux": "linux", "windows": "windows", "wsl": "windows"}  # WSL: the host's driver
 
 
 def floors(cuda: str, os: str) -> tuple[str | None, str | None]:
     """(full-compatibility floor, minor-version-compatibility floor) the matrix gives on ``os``."""
     full = MATRIX.toolkit_floor(cuda)
     major = MATRIX.major_floor(cuda)
-    return (getattr(full, os) if full else None, getattr(major, os) if major else None)
+    column = COLUMN[os]
+    return (getattr(full, column) if full else None, getattr(major, column) if major else None)
 
 
 def expected(driver_version: str, full: str | None, mvc: str | None) -> Severity | None:
@@ -44,7 +46,7 @@ def judge(driver_version: str, cuda: str, os: str):
     facts = make_facts(
         torch(f"2.13.0+{tag}", cuda),
         machine(driver_version, None),
-        *([windows()] if os == "windows" else []),
+        *({"windows": [windows()], "wsl": [wsl()]}.get(os, [])),
     )
     return compat_driver.driver_too_old(facts, MATRIX)
 
@@ -141,8 +143,9 @@ def test_each_jax_plugin_uses_its_own_floor_at_below_and_above(major):
         assert all(v.evidence["matrix_row"] == f"jax.toml plugin cuda{major}" for v in verdicts)
 
 
-def test_jax_plugins_state_no_windows_floor_so_windows_is_not_judged():
-    facts = make_facts(jax_plugin("13"), machine(below(jax_floor("13")), None), windows())
+@pytest.mark.parametrize("host", [windows, wsl])
+def test_jax_plugins_state_no_windows_floor_so_windows_is_not_judged(host):
+    facts = make_facts(jax_plugin("13"), machine(below(jax_floor("13")), None), host())
     assert compat_driver.driver_too_old(facts, MATRIX) == []
 
 
@@ -187,7 +190,7 @@ def test_dd101_and_dd104_ask_for_the_highest_floor_of_all_toolkits(toolkits):
     assert dd104.evidence["driver_needed"] == row.linux
 
 
-@pytest.mark.parametrize("os", OSES)
+@pytest.mark.parametrize("os", ("linux", "windows"))
 def test_driver_runs_reads_the_floor_of_the_os_asked(os):
     for row in MATRIX.cuda_toolkits:
         floor = getattr(row, os)
@@ -206,3 +209,14 @@ def test_driver_runs_defaults_to_linux_and_knows_no_unknown_release():
     low = min(row.linux, row.windows, key=Version)
     assert driver_runs(MATRIX, low, row.cuda) is (Version(low) >= Version(row.linux))
     assert driver_runs(MATRIX, "999.99", "99.9") is None  # no such CUDA release in the matrix
+
+
+def test_dd101_in_wsl_asks_for_the_windows_hosts_driver():
+    """In WSL the driver is the Windows host's: the floor asked for is the Windows column."""
+    row = MATRIX.toolkit_floor("12.4.1")
+    assert row and row.windows and row.windows != row.linux
+    facts = make_facts(toolkit_machine("12.4.1"), wsl())
+    (dd101,) = driver.toolkit_without_driver(facts, MATRIX)
+    assert dd101.evidence["driver_needed"] == row.windows
+    (native,) = driver.toolkit_without_driver(make_facts(toolkit_machine("12.4.1")), MATRIX)
+    assert native.evidence["driver_needed"] == row.linux

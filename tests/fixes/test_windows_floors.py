@@ -33,7 +33,10 @@ def test_floor_reads_the_row_of_the_judged_os():
     unknown = DriverFloor("13.0", "580.65.06", None, "test")  # no Windows figure: unknown
     assert floor(unknown, machine("Windows", "581.57", "13.0")) is None
     wsl = make_facts({"system": {"wsl": {"is_wsl": True, "version": 2}}})
-    assert floor(row, wsl) == "560.28.03"  # WSL is judged as Linux, as the checks judge it
+    assert floor(row, wsl) == "560.76"  # WSL's driver is the Windows host's, numbered so
+    assert floor(unknown, wsl) is None
+    not_wsl = make_facts({"system": {"wsl": {"is_wsl": False}}})
+    assert floor(row, not_wsl) == "560.28.03"
 
 
 @pytest.mark.parametrize(("os", "needs"), [("Windows", "520.06"), ("Linux", "520.61.05")])
