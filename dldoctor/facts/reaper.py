@@ -72,6 +72,15 @@ def signal_name(returncode: int | None) -> str | None:
         return f"signal {-returncode}"
 
 
+def exit_fd(pid: int) -> int | None:
+    """A descriptor that becomes readable when ``pid`` (a child) exits, for a select; None where
+    the system has none (macOS, Linux < 5.3): the caller polls. The caller closes it."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def exited(proc: subprocess.Popen[Any]) -> bool:
     """Whether the child has exited, without reaping it (its number stays reserved)."""
     try:

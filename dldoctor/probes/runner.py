@@ -32,6 +32,7 @@ MAX_MESSAGE_BYTES = 4 << 20  # a channel line longer than this is not one of our
 MAX_MESSAGES = 20_000
 MAX_CHANNEL_BYTES = 64 << 20  # all messages together: a flooding child is not heard past this
 POLL_S = 0.1
+EOF_NAP_S = 0.001  # the first wait for the exit after both pipes' EOF, doubling up to POLL_S
 EXIT_GRACE_S = 2.0  # after "done", how long the child may take to exit before it is killed
 
 
@@ -185,7 +186,15 @@ def _watch(
     pending = {channel: b"", output: b""}
     tail = bytearray()
     heard = Heard(started + timeout_s, timeout_s)
-    with selectors.DefaultSelector() as selector:
+    # The pipes read EOF a moment before the child is a zombie: without a descriptor for its
+    # exit, the loop slept POLL_S on an empty selector there, and the next child started that
+    # much later (probes/gate.py admits it when this one is over).
+    exit_fd = reaper.exit_fd(proc.pid)
+    nap = EOF_NAP_S
+    with contextlib.ExitStack() as stack, selectors.DefaultSelector() as selector:
+        if exit_fd is not None:
+            stack.callback(os.close, exit_fd)
+            selector.register(exit_fd, selectors.EVENT_READ)
         selector.register(channel, selectors.EVENT_READ)
         selector.register(output, selectors.EVENT_READ)
         while True:
@@ -198,8 +207,16 @@ def _watch(
                 break
             if heard.done_at is not None and now >= heard.done_at:
                 break
-            for key, _ in selector.select(timeout=POLL_S):
+            if selector.get_map():
+                ready = selector.select(timeout=POLL_S)
+            else:  # both pipes at EOF and no exit descriptor: poll for the exit, briefly
+                time.sleep(nap)
+                nap, ready = min(POLL_S, nap * 2), []
+            for key, _ in ready:
                 fd = int(key.fd)
+                if fd == exit_fd:  # it exited: what is left in the pipes is drained below
+                    selector.unregister(fd)
+                    continue
                 data = _read(fd)
                 if data is None:
                     continue
@@ -214,7 +231,7 @@ def _watch(
                     heard.take(message, outcome)
                     if on_message is not None:
                         on_message(message)
-            if reaper.exited(proc) or not selector.get_map():
+            if reaper.exited(proc) or set(selector.get_map()) <= {exit_fd}:
                 _drain(channel, output, pending, tail, outcome, on_message)
                 if reaper.exited(proc):
                     break

@@ -256,13 +256,6 @@ class SignalForwarder:
 POLL_S = 0.02  # where no pidfd tells the child's exit (macOS, Linux < 5.3)
 
 
-def _pidfd(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return None
-
-
 def wait(
     proc: subprocess.Popen[bytes],
     result: RunResult,
@@ -274,7 +267,7 @@ def wait(
     dldoctor had to stop it, what it left running (ranks, loader workers) is killed too."""
     stop_at: float | None = None
     escalation = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
-    exit_fd = _pidfd(proc.pid)
+    exit_fd = reaper.exit_fd(proc.pid)
     while not reaper.exited(proc):  # not reaped yet: its pid cannot be reused meanwhile
         if exit_fd is not None:  # readable when it exits: no polling latency after the end
             select.select([exit_fd], [], [], 0.1)

@@ -9,6 +9,7 @@ import textwrap
 import time
 
 import psutil
+import pytest
 
 from dldoctor.probes.runner import run_child
 
@@ -208,3 +209,28 @@ def test_arguments_too_long_for_a_command_line_arrive_whole_and_their_file_is_re
     (got,) = [m for m in outcome.messages if m["type"] == "got"]
     assert got["n"] == len(big) and got["mode"] == 0o600
     assert not os.path.exists(got["path"])  # gone once the child ended
+
+
+@pytest.mark.parametrize("exit_fd", ["pidfd", "none"])
+def test_a_child_that_lingers_after_closing_its_pipes_is_over_when_it_exits(monkeypatch, exit_fd):
+    """Both pipes read EOF a moment before the child has exited (here 0.3 s, an exit's teardown):
+    the runner returns at the exit, not a poll interval later (the next child waits for it)."""
+    from dldoctor.probes import runner
+
+    monkeypatch.setattr(runner, "POLL_S", 30.0)  # the old empty wait, made obvious
+    if exit_fd == "none":  # macOS, Linux < 5.3: short naps instead
+        monkeypatch.setattr(runner.reaper, "exit_fd", lambda pid: None)
+    outcome = child(
+        """
+        send({"type": "hello"})
+        send({"type": "done"})
+        for fd in (ARGS["channel_fd"], 1, 2):
+            os.close(fd)
+        time.sleep(0.3)
+        os._exit(0)
+        """,
+        timeout_s=60,
+    )
+    assert [m["type"] for m in outcome.messages] == ["hello", "done"]
+    assert outcome.done and not outcome.timed_out and outcome.returncode == 0
+    assert outcome.duration_s < 15  # 30 s (POLL_S) when the exit was waited for by a poll
