@@ -133,7 +133,7 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         which = "newest" if kind == "old-driver" else "first"
         return Fix(
             f"The {which} torch with code for these GPUs is {release_name} (CUDA {variant}), which needs "
-            f"driver {minimum or 'a newer one'} or newer: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
+            f"{_driver_needed(minimum)}: upgrade the NVIDIA driver, then install torch=={release_name}.* from "
             f"{matrix.torch_index_url.format(variant=tag(variant))}.",
             intents=_driver(minimum),
         )
@@ -141,8 +141,8 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         variant = choice.partition(":")[2]
         minimum = floor(matrix.toolkit_floor(variant), facts)
         return Fix(
-            f"Only torch's CUDA {variant} build has code for these GPUs, and it needs driver {minimum or 'a newer one'} or "
-            f"newer: upgrade the NVIDIA driver, then install torch=={version}+{tag(variant)} from "
+            f"Only torch's CUDA {variant} build has code for these GPUs, and it needs "
+            f"{_driver_needed(minimum)}: upgrade the NVIDIA driver, then install torch=={version}+{tag(variant)} from "
             f"{matrix.torch_index_url.format(variant=tag(variant))}.",
             intents=_driver(minimum),
         )
@@ -195,6 +195,11 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
         driver=floor(needed, facts),
     )
     return fix(summary, intent, facts)
+
+
+def _driver_needed(minimum: str | None) -> str:
+    """"driver 570.26 or newer", or, where the matrix has no floor for that CUDA, "a newer driver"."""
+    return f"driver {minimum} or newer" if minimum else "a newer driver"
 
 
 def _driver(minimum: str | None) -> tuple[Intent, ...]:

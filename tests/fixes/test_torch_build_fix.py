@@ -4,6 +4,8 @@ installed one has none, and the driver upgrade when only a newer driver unlocks 
 
 from __future__ import annotations
 
+import dataclasses
+
 from dldoctor.fixes.commands import shown
 from dldoctor.fixes.torch_builds import tag, torch_build
 from dldoctor.model import Intent
@@ -180,8 +182,6 @@ def test_releases_without_a_wheel_for_this_python_are_skipped_not_the_end(matrix
 
 
 def test_an_unknown_architecture_list_rules_no_variant_out(matrix):
-    import dataclasses
-
     unknown = dataclasses.replace(matrix, torch_arches=())
     facts = machine("3.0", "580.65.06", "13.0", dist("torch", "2.13.0+cpu"))
     fix = torch_build(facts, unknown, "P")
@@ -189,3 +189,27 @@ def test_an_unknown_architecture_list_rules_no_variant_out(matrix):
         fix.summary == "Install the CUDA 13.0 build of torch 2.13.0 (P)."
     )  # unknown judges nothing
     assert torch_build(facts, matrix, "P").summary.startswith("No official torch build")
+
+
+def test_a_build_whose_driver_floor_the_matrix_lacks_asks_for_a_newer_driver_in_words(matrix):
+    # The same RTX 5090 case with CUDA 12.8's toolkit row missing: no floor to name, and the
+    # sentence still reads ("needs a newer driver", never "needs driver a newer one or newer").
+    rows = tuple(t for t in matrix.cuda_toolkits if t.cuda != "12.8")
+    lacking = dataclasses.replace(matrix, cuda_toolkits=rows)
+    facts = machine("12.0", "560.35.03", "12.6", dist("torch", "2.6.0+cpu"))
+    fix = torch_build(facts, lacking, "P")
+    assert fix.summary == (
+        "The first torch with code for these GPUs is 2.7 (CUDA 12.8), which needs a newer driver: "
+        f"upgrade the NVIDIA driver, then install torch==2.7.* from {INDEX}cu128."
+    )
+
+
+def test_only_a_build_whose_driver_floor_the_matrix_lacks_has_code_for_the_gpu(matrix):
+    rows = tuple(t for t in matrix.cuda_toolkits if t.cuda != "13.0")
+    lacking = dataclasses.replace(matrix, cuda_toolkits=rows)
+    facts = machine("12.0", "560.35.03", "12.6", dist("torch", "2.13.0+cpu"))
+    fix = torch_build(facts, lacking, "P")
+    assert fix.summary == (
+        "Only torch's CUDA 13.0 build has code for these GPUs, and it needs a newer driver: "
+        f"upgrade the NVIDIA driver, then install torch==2.13.0+cu130 from {INDEX}cu130."
+    )
