@@ -198,7 +198,7 @@ def torch_build(facts: Facts, matrix: Matrix, purpose: str) -> Fix | None:
 
 
 def _driver_needed(minimum: str | None) -> str:
-    """"driver 570.26 or newer", or, where the matrix has no floor for that CUDA, "a newer driver"."""
+    """ "driver 570.26 or newer", or, where the matrix has no floor for that CUDA, "a newer driver"."""
     return f"driver {minimum} or newer" if minimum else "a newer driver"
 
 
