@@ -15,7 +15,7 @@ from dldoctor.facts import queries as q
 from dldoctor.facts.libscan import library_of
 from dldoctor.facts.model import Facts
 from dldoctor.fixes import runtime as fixes
-from dldoctor.fixes.intents import fix, path_without
+from dldoctor.fixes.intents import directory_key, fix, path_without
 from dldoctor.matrix import Matrix
 from dldoctor.model import Area, Fix
 
@@ -24,7 +24,7 @@ JSON = dict[str, Any]
 
 def _ld_library_path(facts: Facts) -> list[str]:
     value = (facts.env.get("variables") or {}).get("LD_LIBRARY_PATH")
-    return [d.rstrip("/") for d in str(value or "").split(":") if d]
+    return [directory_key(d) for d in str(value or "").split(":") if d]
 
 
 def copies(facts: Facts, record: JSON, stem: str) -> JSON:
@@ -45,7 +45,7 @@ def copies(facts: Facts, record: JSON, stem: str) -> JSON:
             seen = any(c["path"] == path for c in found)
             if posixpath.basename(path).startswith(stem + ".") and not seen:
                 found.append({"path": path, "version": entry.get("version")})
-    on_path = [c for c in found if posixpath.dirname(c["path"]).rstrip("/") in dirs]
+    on_path = [c for c in found if directory_key(posixpath.dirname(c["path"])) in dirs]
     return {
         "loaded": loaded,
         "on_LD_LIBRARY_PATH": on_path,
@@ -78,7 +78,7 @@ def _shadow(facts: Facts, record: JSON, stem: str) -> str | None:
 
 
 def _shadow_fix(facts: Facts, obs: said.Observation, stem: str, shadow: str | None) -> Fix | None:
-    if shadow and posixpath.dirname(shadow).rstrip("/") in _ld_library_path(facts):
+    if shadow and directory_key(posixpath.dirname(shadow)) in _ld_library_path(facts):
         summary = (
             f"Remove {posixpath.dirname(shadow)} from LD_LIBRARY_PATH: the dynamic loader searches it "
             f"first, so its older {posixpath.basename(shadow)} is loaded instead of the copy "

@@ -39,13 +39,25 @@ def render_all(intents: Iterable[Intent], facts: Facts) -> tuple[Command, ...]:
     return tuple(c for _, commands in rendered for c in commands)
 
 
+def directory_key(path: str) -> str:
+    """One spelling of a search-path directory: "/x//lib/" and "/x/./lib" are "/x/lib" to the
+    loader. ".." is kept: through a symbolic link it is not the textual parent."""
+    parts = "/".join(c for c in path.split("/") if c not in ("", "."))
+    return "/" + parts if path.startswith("/") else parts or "."
+
+
 def path_without(facts: Facts, variable: str, directory: str) -> Intent | None:
-    """A search path (``LD_LIBRARY_PATH``) set to its value less ``directory``, unset when nothing
-    is left; None when its value is unknown."""
+    """A search path (``LD_LIBRARY_PATH``) set to its value less ``directory``, however either
+    spells it, unset when nothing is left; None when its value is unknown (a report that
+    withheld it) or it does not hold the directory."""
     value = (facts.env.get("variables") or {}).get(variable)
     if not isinstance(value, str):
         return None
-    kept = [p for p in value.split(":") if p and p.rstrip("/") != directory.rstrip("/")]
+    wanted = directory_key(directory)
+    parts = [p for p in value.split(":") if p]
+    kept = [p for p in parts if directory_key(p) != wanted]
+    if len(kept) == len(parts):
+        return None
     if not kept:
         return Intent(action="unset", variable=variable)
     return Intent(action="set", variable=variable, value=":".join(kept))

@@ -7,6 +7,7 @@ import posixpath
 
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.commands import Command
+from dldoctor.fixes.intents import path_without
 from dldoctor.model import Fix, Intent
 
 VARIABLE = "LD_LIBRARY_PATH"
@@ -15,17 +16,7 @@ VARIABLE = "LD_LIBRARY_PATH"
 def without_directory(facts: Facts, directory: str) -> Intent | None:
     """LD_LIBRARY_PATH less ``directory`` (unset when nothing is left); None when its value is
     unknown (a report that withheld it) or it does not hold the directory."""
-    value = (facts.env.get("variables") or {}).get(VARIABLE)
-    if not isinstance(value, str):
-        return None
-    wanted = posixpath.normpath(directory)
-    parts = [p for p in value.split(":") if p]
-    kept = [p for p in parts if posixpath.normpath(p) != wanted]
-    if len(kept) == len(parts):
-        return None
-    if not kept:
-        return Intent(action="unset", variable=VARIABLE)
-    return Intent(action="set", variable=VARIABLE, value=":".join(kept))
+    return path_without(facts, VARIABLE, directory)
 
 
 def render(intent: Intent, facts: Facts) -> tuple[Command, ...]:

@@ -202,3 +202,23 @@ def test_a_shadowing_copy_found_through_ldconfig_is_named_without_a_path_entry()
     assert finding.fixes[0].summary.startswith(
         f"{system} is loaded instead of the copy PyTorch ships"
     )
+
+
+def test_a_copy_is_on_ld_library_path_however_the_entry_spells_its_directory():
+    """ "/opt//cudnn/./lib/" is the directory /opt/cudnn/lib to the loader."""
+    facts = make_facts(
+        {
+            "cuda": {
+                "library_map": {
+                    "copies": {
+                        "cudnn": [{"path": "/opt/cudnn/lib/libcudnn.so.9", "version": "9.1"}]
+                    }
+                }
+            }
+        },
+        ld_path("/opt//cudnn/./lib/"),
+    )
+    found = runtime_libs.copies(facts, record(libraries=[]), "libcudnn")
+    assert found["on_LD_LIBRARY_PATH"] == [
+        {"path": "/opt/cudnn/lib/libcudnn.so.9", "version": "9.1"}
+    ]

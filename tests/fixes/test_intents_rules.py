@@ -113,6 +113,14 @@ def test_notes_each_once_in_order_then_the_fixs_own():
             "/usr/local/cuda/lib64",
             Intent(action="unset", variable="LD_LIBRARY_PATH"),
         ),
+        (  # the loader reads doubled slashes as one
+            "/a:/usr//local/cuda//lib64/:/b",
+            "/usr/local/cuda/lib64",
+            Intent(action="set", variable="LD_LIBRARY_PATH", value="/a:/b"),
+        ),
+        ("/:/a", "/", Intent(action="set", variable="LD_LIBRARY_PATH", value="/a")),
+        ("/a:/b", "/usr/local/cuda/lib64", None),  # not there: nothing to set
+        ("/usr/local/cuda/lib64", "/usr/local/cuda", None),  # a parent is another directory
     ],
 )
 def test_a_search_path_without_a_directory(value, directory, expected):
