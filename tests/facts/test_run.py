@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,20 @@ def test_a_sleeper_whose_environment_is_large_is_found_by_its_mark(tmp_path: Pat
         assert procs.gone(pid)
     finally:
         procs.kill(pid)
+
+
+@pytest.mark.parametrize("exit_fd", ["pidfd", "none"])
+def test_a_command_that_lingers_after_closing_its_pipes_ends_at_its_exit(monkeypatch, exit_fd):
+    """Its pipes' EOF comes before its exit (here 0.3 s of teardown): the result is taken at the
+    exit, not a poll later, and what it wrote before is kept."""
+    from dldoctor.facts import run
+
+    if exit_fd == "pidfd":
+        monkeypatch.setattr(run, "_POLL_S", 30.0)  # a poll, made obvious: 6 s naps before
+    else:  # no pidfd (macOS, Linux < 5.3): naps of a fifth of the poll, as before
+        monkeypatch.setattr(run.reaper, "exit_fd", lambda pid: None)
+    code = "import os, time; os.write(1, b'said'); os.close(1); os.close(2); time.sleep(0.3)"
+    started = time.monotonic()
+    result = run_command([sys.executable, "-c", code], timeout_s=60)
+    assert result.stdout == "said" and result.returncode == 0 and not result.timed_out
+    assert time.monotonic() - started < 5
