@@ -69,7 +69,7 @@ def toolkit_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
     driver"; tools that print the toolkit's nvcc as "CUDA runtime" mislead here.
 
     Fix: none needed on a build-only machine; if a GPU should be here, attach it and install a
-    driver at least as new as the toolkit needs.
+    driver at least as new as the toolkit needs; in a container, start it with the host's GPU.
     """
     if not need(facts, "cuda.toolkits"):
         raise NotApplicable("no CUDA toolkit installed")
@@ -89,7 +89,7 @@ def toolkit_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
                 "driver_needed": minimum,
                 "matrix_row": f"cuda_drivers.toml {source}" if source else None,
             },
-            fixes=(install_driver(facts, minimum, f"{why}; only if this machine has a GPU"),),
+            fixes=(_toolkit_driver_fix(facts, minimum, why),),
         )
     ]
 
@@ -216,6 +216,14 @@ def gpu_without_driver(facts: Facts, matrix: Matrix) -> list[Verdict]:
             fixes=(_driver_fix(facts, minimum, why),),
         )
     ]
+
+
+def _toolkit_driver_fix(facts: Facts, minimum: str | None, why: str) -> Fix:
+    """DD101's: no GPU is seen, so the advice holds only if one should be here. In a container
+    that GPU is the host's, given at the container's start; no driver is installed inside."""
+    if (facts.system.get("container") or {}).get("kind"):
+        return container_gpu_access(only_if="the host has an NVIDIA GPU")
+    return install_driver(facts, minimum, f"{why}; only if this machine has a GPU")
 
 
 def _driver_fix(facts: Facts, minimum: str | None, why: str) -> Fix:

@@ -220,3 +220,23 @@ def test_dd101_in_wsl_asks_for_the_windows_hosts_driver():
     assert dd101.evidence["driver_needed"] == row.windows
     (native,) = driver.toolkit_without_driver(make_facts(toolkit_machine("12.4.1")), MATRIX)
     assert native.evidence["driver_needed"] == row.linux
+
+
+@pytest.mark.parametrize("kind", ["docker", "podman", None])
+def test_dd101_in_a_container_says_how_the_hosts_gpu_gets_in_not_to_install_a_driver(kind):
+    """A container gets the host's driver with its GPU (`--gpus all`): no driver is installed
+    inside it, and the advice holds only if the host has a GPU (none is seen here)."""
+    container = {
+        "system": {"container": {"kind": kind, "evidence": "/.dockerenv" if kind else None}}
+    }
+    (dd101,) = driver.toolkit_without_driver(
+        make_facts(toolkit_machine("13.0.88"), container), MATRIX
+    )
+    (fix,) = dd101.fixes
+    if kind:
+        assert fix.summary.startswith("If the host has an NVIDIA GPU: this is a container")
+        assert "--gpus all" in fix.summary and "Do not install a driver" in fix.summary
+        assert not fix.commands and not fix.intents
+    else:
+        assert fix.summary.startswith("Install the NVIDIA driver 580.65.06 or newer")
+        assert "only if this machine has a GPU" in fix.summary
