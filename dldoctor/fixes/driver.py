@@ -54,9 +54,9 @@ def install_driver(facts: Facts, minimum: str | None, why: str) -> Fix:
 def container_gpu_access(only_if: str | None = None) -> Fix:
     """A container sees the host's GPU on the PCI bus but gets its driver only when given it.
     ``only_if``: the condition the advice rests on ("the host has an NVIDIA GPU")."""
-    condition = f"If {only_if}: this" if only_if else "This"
+    condition = f"if {only_if}, " if only_if else ""
     return Fix(
-        f"{condition} is a container: the host's NVIDIA driver reaches it only when it is started "
+        f"This is a container: {condition}the host's NVIDIA driver reaches it only when it is started "
         "with the GPU (`docker run --gpus all`, or the nvidia runtime, with the NVIDIA Container "
         "Toolkit on the host). Do not install a driver inside the container.",
         notes="https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html",

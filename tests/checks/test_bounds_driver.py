@@ -234,7 +234,9 @@ def test_dd101_in_a_container_says_how_the_hosts_gpu_gets_in_not_to_install_a_dr
     )
     (fix,) = dd101.fixes
     if kind:
-        assert fix.summary.startswith("If the host has an NVIDIA GPU: this is a container")
+        assert fix.summary.startswith(
+            "This is a container: if the host has an NVIDIA GPU, the host's NVIDIA driver reaches it"
+        )
         assert "--gpus all" in fix.summary and "Do not install a driver" in fix.summary
         assert not fix.commands and not fix.intents
     else:
