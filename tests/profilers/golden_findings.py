@@ -71,14 +71,27 @@ def _loop_body() -> JSON:
     return _rejudged(profile)
 
 
+def _loop_body_compiled() -> JSON:
+    """A compiled tf.function step (its model phases one), no line sampled (no sampler ran)."""
+    profile = make(wait_s=0.001, main_thread=0.97, gpu_busy=None)
+    profile["step_breakdown"] = {
+        "measured": True,
+        "steady": True,
+        "fractions": {"data_wait": 0.0143, "compiled": 0.3717, "loop_body": 0.614},
+        "not_separable": "the step is a compiled tf.function call",
+    }
+    profile["loop_body_samples"] = None
+    return _rejudged(profile)
+
+
 def _tuned() -> JSON:
     profile = make(wait_s=0.0352)
     profile["tune"] = {
         "loader_site": ["train.py", 42],
         "trial_steps": 20,
         "trials": [{}, {}, {}],
-        "baseline": {"settings": {"num_workers": 2}, "step_s": 0.0703},
-        "best": {"settings": {"num_workers": 6, "pin_memory": True}, "step_s": 0.02468},
+        "baseline": {"settings": {"num_workers": 2}, "step_s": 0.1403},
+        "best": {"settings": {"num_workers": 6, "pin_memory": True}, "step_s": 0.0705},
     }
     return profile
 
@@ -128,6 +141,7 @@ SCENARIOS: dict[str, Callable[[], JSON]] = {
     "killed": lambda: _did_not_finish("killed", signal="SIGKILL"),
     "hook-failed": _hook_failed,
     "loop-body": _loop_body,
+    "loop-body-compiled": _loop_body_compiled,
     "tuned": _tuned,
     "slowest-rank": lambda: _slowest(2, "its steps take longest"),
     "slowest-pid": lambda: _slowest(None, "the ranks step together"),
