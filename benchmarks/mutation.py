@@ -70,6 +70,7 @@ PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
             "tests/profilers/test_analysis_fields.py",
             "tests/profilers/test_findings_golden.py",
             "tests/profilers/test_analysis_health.py",
+            "tests/profilers/test_analysis_figures.py",
         ],
     ),
 }
