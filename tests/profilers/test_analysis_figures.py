@@ -394,3 +394,22 @@ def test_keras_s_unseparable_wait_says_why_in_full():
         "Keras runs 4 steps per call (steps_per_execution=4) inside one compiled function: "
         "the data wait cannot be separated from the steps in this mode"
     )
+
+
+def test_workers_slow_to_start_hold_at_most_all_of_a_loader_s_waiting():
+    """3 s to make the iterator (workers starting), then 20 batches ready in 1 ms: the first
+    batch's wait includes the 3 s, and so does all the waiting it is a share of."""
+    from dldoctor.profilers import rules
+
+    col = Collector(origin=0.0, gpus=0)
+    info = {"id": 1, "framework": "torch", "kind": "DataLoader", "config": {"num_workers": 2}}
+    col.feed(f"L {PID} {json.dumps(info)}")
+    col.feed(f"I {PID} 1 0.500000 3.500000 1")
+    stepped(col, PID, 20, 0.1, 0.001)
+    profile = analyse(make_session(col, 6.0))
+    (loader,) = profile["loaders"]
+    first, waits = loader["first_batch_wait"]["total_s"], loader["wait"]["total_s"]
+    assert first > waits  # the batches' own waits leave the iterator's making out
+    (finding,) = [f for f in rules.judge(profile) if f.code == "DD707"]
+    share = first / (waits + loader["iterator_start"]["total_s"])
+    assert f": {th.pct(share)} of all the waiting" in finding.title and share <= 1.0

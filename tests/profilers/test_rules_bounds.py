@@ -613,3 +613,14 @@ def test_an_unseparable_wait_is_the_reason_from_the_minimum_of_steps(steps):
     assert reason == (
         "compiled" if steps >= th.MIN_STEPS else f"{steps} training steps seen (need 10)"
     )
+
+
+def test_worker_startup_s_share_counts_making_the_iterator_in_all_the_waiting():
+    """Workers that take 3 s to start (``iter(loader)``, part of the first batch's wait) and then
+    keep up (20 batches, 1 ms of waiting each): the first batch holds 3.001 s of the 3.02 s
+    the loop waited on this loader, never more than all of it."""
+    ld = started(3.001, 0.5, count=1)
+    ld["wait"] = {**stats(20, 0.001), "total_s": 0.02}  # the batches' own waits
+    ld["iterator_start"] = {**stats(1, 3.0), "total_s": 3.0}
+    finding = found(make(loaders=[ld]))["DD707"]
+    assert f": {pct(3.001 / 3.02)} of all the waiting" in finding.title
