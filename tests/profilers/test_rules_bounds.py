@@ -615,12 +615,15 @@ def test_an_unseparable_wait_is_the_reason_from_the_minimum_of_steps(steps):
     )
 
 
-def test_worker_startup_s_share_counts_making_the_iterator_in_all_the_waiting():
+@pytest.mark.parametrize("batch_wait_s", [0.001, 0.0])
+def test_worker_startup_s_share_counts_making_the_iterator_in_all_the_waiting(batch_wait_s):
     """Workers that take 3 s to start (``iter(loader)``, part of the first batch's wait) and then
-    keep up (20 batches, 1 ms of waiting each): the first batch holds 3.001 s of the 3.02 s
-    the loop waited on this loader, never more than all of it."""
-    ld = started(3.001, 0.5, count=1)
-    ld["wait"] = {**stats(20, 0.001), "total_s": 0.02}  # the batches' own waits
+    keep up (20 batches of ``batch_wait_s`` each, the first included): the first batch holds
+    its 3 s and wait of all the loop waited on this loader, never more than all of it."""
+    first_s = 3.0 + batch_wait_s
+    ld = started(first_s, 0.5, count=1)
+    ld["wait"] = {**stats(20, batch_wait_s), "total_s": 20 * batch_wait_s}  # batches' own
     ld["iterator_start"] = {**stats(1, 3.0), "total_s": 3.0}
     finding = found(make(loaders=[ld]))["DD707"]
-    assert f": {pct(3.001 / 3.02)} of all the waiting" in finding.title
+    share = first_s / (20 * batch_wait_s + 3.0)
+    assert f": {pct(share)} of all the waiting" in finding.title
