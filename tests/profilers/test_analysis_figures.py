@@ -122,8 +122,13 @@ def test_the_timeline_averages_the_gpus_used_per_point_at_three_digits():
     assert n <= TIMELINE_POINTS  # one bucket per point
     assert len(timeline["gpu_busy"]) == len(timeline["main_cores"]) == n
     assert timeline["interval_s"] == round(tl.width, 3)
+    own = session.collector.processes[PID].timeline
+    assert own is not None
+    waits = []
     for index in range(n):
         point = range(index, index + 1)
+        waits.append(own.over(0, index * tl.width, (index + 1) * tl.width) / tl.width)
+        assert timeline["data_wait"][index] == round(min(waits[-1], 1.0), 3)
         utils = [
             tl.total(10 + 4 * d, point) / tl.total(11 + 4 * d, point) / 100
             for d in (0, 1)
@@ -134,7 +139,7 @@ def test_the_timeline_averages_the_gpus_used_per_point_at_three_digits():
         samples = tl.total(3, point)  # CPU samples in the point
         cores = round(tl.total(4, point) / samples, 3) if samples else None
         assert timeline["main_cores"][index] == cores
-    assert any(v is not None and round(v, 3) != v for v in timeline["gpu_busy"]) is False
+    assert any(round(w, 4) != round(w, 3) for w in waits)  # more digits would show
     two = [v for v in timeline["gpu_busy"] if v is not None]
     assert two and all(0.49 < v < 0.5 for v in two)  # the mean of the two, not their sum
 

@@ -588,6 +588,7 @@ def test_persistent_workers_advised_only_where_workers_were_started_again(
     else:
         ld["worker_starts"] = starts
     finding = found(make(loaders=[ld]))["DD707"]
+    assert finding.title.startswith("The first batch of each pass waits 3.0 s")  # no crash
     summaries = [f.summary for f in finding.fixes]
     assert summaries == (["set persistent_workers=True"] if advised else [])
     if advised:
