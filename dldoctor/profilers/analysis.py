@@ -202,7 +202,7 @@ def _gpus(session: Session, window: range) -> JSON:
         )
     used = [d for d in devices if d["used_by_script"]]
     attribution = "per-process" if used else "device-wide"
-    fractions = [busy_of[d["index"]] for d in (used or devices) if d["index"] in busy_of]
+    fractions = [busy_of[int(d["index"])] for d in (used or devices) if d["index"] in busy_of]
     busy = sum(fractions) / len(fractions) if fractions else None
     return {
         "measured": busy is not None,
