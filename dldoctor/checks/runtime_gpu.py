@@ -163,6 +163,10 @@ def no_kernel_image(facts: Facts, matrix: Matrix) -> list[Verdict]:
             verdicts.append(Verdict(base.severity, base.title, evidence, base.fixes))
             continue
         remedy = torch_build(facts, matrix, f"one built for {arch}") if key == "torch" else None
+        if remedy is None and obs.groups.get("minimum") and base.fixes:
+            # The framework named its build's floor: below it, no newer build of it helps.
+            verdicts.append(Verdict(base.severity, base.title, evidence, base.fixes))
+            continue
         remedy = remedy or Fix(
             f"Install a {rt.label(key)} build compiled for {arch}: usually the newest CUDA variant "
             "of the newest release (older GPUs: the last release that still built for them)."
