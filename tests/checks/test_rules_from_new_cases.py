@@ -144,3 +144,88 @@ def test_a_numpy_older_than_the_compiled_c_api_is_upgraded_not_pinned_below_2(
     assert f"({compiled})" in top.title and "NumPy 2" not in top.title
     requirements = [r for fix in top.fixes for i in fix.intents for r in i.requirements]
     assert requirements == [wanted]
+
+
+TRT = (
+    "W tensorflow/compiler/xla/stream_executor/platform/default/dso_loader.cc:64] Could not load "
+    "dynamic library '{lib}'; dlerror: {lib}: cannot open shared object file: No such file or "
+    "directory; LD_LIBRARY_PATH: /usr/lib64-nvidia"
+)
+
+
+def _missing(framework: str, libraries: list[str], imported: bool = True) -> Any:
+    lines = [TRT.format(lib=lib) for lib in libraries]
+    probe = record(output=lines, info={"cuda_built": True})
+    probe["import"] = {"module": framework, "ok": imported, "version": "2.11.0", "error": None}
+    return make_facts(gpu_machine(driver="510.47.03", cuda="11.6"), runtime(**{framework: probe}))
+
+
+@pytest.mark.parametrize(
+    ("framework", "libraries", "imported", "severity"),
+    [
+        ("tensorflow", ["libnvinfer.so.7", "libnvinfer_plugin.so.7"], True, Severity.INFO),
+        ("tensorflow", ["libnvinfer.so.7", "libcudnn.so.8"], True, Severity.ERROR),
+        ("tensorflow", ["libnvinfer.so.7"], False, Severity.ERROR),
+        ("torch", ["libnvinfer.so.7"], True, Severity.ERROR),
+    ],
+)
+def test_only_tf_trts_tensorrt_missing_is_information_not_an_error(
+    matrix, framework, libraries, imported, severity
+):
+    from dldoctor.checks import runtime_gpu
+
+    (verdict,) = runtime_gpu.cuda_library_not_loaded(
+        _missing(framework, libraries, imported), matrix
+    )
+    assert verdict.severity is severity
+
+
+def _sigill_on_mac(python_machine: str, hardware_arm64: bool | None) -> Any:
+    tf = record(status="crash", process={"exit_code": -4, "signal": "SIGILL", "output_tail": []})
+    tf["import"] = None
+    return make_facts(
+        {"python": {"machine": python_machine}},
+        {"accelerators": {"apple": {"is_macos": True, "hardware_arm64": hardware_arm64}}},
+        runtime(tensorflow=tf),
+    )
+
+
+@pytest.mark.parametrize(
+    ("python_machine", "hardware_arm64", "rosetta"),
+    [
+        ("x86_64", True, True),
+        ("arm64", True, False),
+        ("x86_64", False, False),
+        ("x86_64", None, False),
+    ],
+)
+def test_sigill_of_an_x86_python_on_apple_silicon_is_rosetta_without_avx(
+    matrix, python_machine, hardware_arm64, rosetta
+):
+    from dldoctor.checks import runtime as runtime_checks
+
+    facts = _sigill_on_mac(python_machine, hardware_arm64)
+    (verdict,) = runtime_checks.illegal_instruction(facts, matrix)
+    assert ("native arm64 Python" in verdict.fixes[0].summary) is rosetta
+
+
+@pytest.mark.parametrize(
+    ("needed", "library", "conda_fixes_it"),
+    [
+        ("GLIBC_2.23", "/lib64/libm.so.6", False),
+        ("GLIBCXX_3.4.30", "/usr/lib64/libstdc++.so.6", True),
+        ("CXXABI_1.3.13", "/usr/lib64/libstdc++.so.6", True),
+    ],
+)
+def test_a_glibc_too_old_is_not_sent_to_condas_libstdcxx(needed, library, conda_fixes_it):
+    said = f"{library}: version `{needed}' not found (required by /env/site-packages/jaxlib/xla_extension.so)"
+    jax = record()
+    jax["import"] = {
+        "module": "jax",
+        "ok": False,
+        "version": None,
+        "error": error("ImportError", said),
+    }
+    top = next(f for f in _judged(runtime(jax=jax)) if f.code == "DD615")
+    assert needed in top.title
+    assert ("libstdcxx-ng" in top.fixes[0].summary) is conda_fixes_it
