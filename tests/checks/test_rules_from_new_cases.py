@@ -229,3 +229,34 @@ def test_a_glibc_too_old_is_not_sent_to_condas_libstdcxx(needed, library, conda_
     top = next(f for f in _judged(runtime(jax=jax)) if f.code == "DD615")
     assert needed in top.title
     assert ("libstdcxx-ng" in top.fixes[0].summary) is conda_fixes_it
+
+
+def _flash_attn_on(cc: str, version: str | None) -> Any:
+    machine = gpu_machine(driver="535.129.03", cuda="12.2")
+    machine["nvidia"]["gpus"][0].update(name="A GPU", compute_capability=cc)
+    packages = [dist("torch", "2.1.2+cu121")] + ([dist("flash-attn", version)] if version else [])
+    return make_facts(machine, with_packages(*packages))
+
+
+@pytest.mark.parametrize(
+    ("cc", "version", "fires"),
+    [
+        ("7.5", "2.4.2", True),  # Turing, FlashAttention 2
+        ("8.0", "2.4.2", False),  # Ampere: the floor itself
+        ("8.6", "2.0.0", False),
+        ("7.5", "2.0.0", True),  # the first FlashAttention 2
+        ("7.5", "1.0.9", False),  # FlashAttention 1.x supports Turing
+        ("7.5", None, False),
+    ],
+)
+def test_flash_attention_2_needs_ampere(matrix, cc, version, fires):
+    from dldoctor.checks import compat_arch
+
+    found = [
+        v
+        for v in compat_arch.gpu_arch_not_in_build(_flash_attn_on(cc, version), matrix)
+        if v.evidence.get("extension") == "flash-attn"
+    ]
+    assert bool(found) is fires
+    if fires:
+        assert "scaled_dot_product_attention" in found[0].fixes[0].summary
