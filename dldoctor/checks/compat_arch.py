@@ -142,7 +142,8 @@ def _extension_floors(facts: Facts, matrix: Matrix, gpus: list[dict]) -> list[Ve
     for row in matrix.tables["extensions"].get("extension", []):
         floor = row.get("min_compute_capability")
         dist = q.installed(facts, row["name"]) if floor else None
-        version = q.version_of((dist or {}).get("version"))
+        shown = str((dist or {}).get("version") or "")
+        version = q.version_of(shown)
         if not floor or version is None or version < Version(floor["since"]):
             continue
         needs = Version(floor["cc"])
@@ -155,14 +156,13 @@ def _extension_floors(facts: Facts, matrix: Matrix, gpus: list[dict]) -> list[Ve
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
-                    f"{row['name']} {dist['version']} needs compute capability {floor['cc']} or newer; "
+                    f"{row['name']} {shown} needs compute capability {floor['cc']} or newer; "
                     f"GPU {gpu['index']} ({named}) is {cc}",
                     evidence={
-                        "framework": row[
-                            "name"
-                        ],  # its own: torch's GPU work is not folded under it
+                        # its own: torch's GPU work is not folded under it
+                        "framework": row["name"],
                         "extension": row["name"],
-                        "version": dist["version"],
+                        "version": shown,
                         "gpu": gpu.get("name"),
                         "compute_capability": cc,
                         "needs": floor["cc"],
