@@ -68,6 +68,9 @@ PARTS = {  # part -> (what mutmut mutates, the fast tests that judge it)
             "tests/profilers/test_rules_bounds.py",
             "tests/profilers/test_analysis_jobs.py",
             "tests/profilers/test_analysis_fields.py",
+            "tests/profilers/test_findings_golden.py",
+            "tests/profilers/test_analysis_health.py",
+            "tests/profilers/test_analysis_figures.py",
         ],
     ),
 }

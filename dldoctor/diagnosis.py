@@ -26,6 +26,7 @@ GPU_CAUSES = (
     "insufficient-driver",
     "forward-compat",
     "cuda-unknown-error",
+    "fabric-manager",
     "driver-mismatch",
     "device-busy",
     "cuda-init",

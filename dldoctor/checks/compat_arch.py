@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from packaging.version import Version
+
 from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict, check
 from dldoctor.facts import queries as q
@@ -12,7 +14,7 @@ from dldoctor.fixes.intents import fix
 from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import Matrix
 from dldoctor.matrix.rules import PTX, coverage
-from dldoctor.model import Area, Severity
+from dldoctor.model import Area, Fix, Severity
 
 
 def _sm(cc: str) -> str:
@@ -48,6 +50,7 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
         # there is none: the architecture is not judged, rather than passed as "no GPU".
         need_value(q.nvidia_gpu_present(facts), q.GPU_FACTS)
         raise NotApplicable("no NVIDIA GPU listed")
+    verdicts += _extension_floors(facts, matrix, gpus)
     for build in cuda_builds(facts, matrix):
         if build.framework == "jax":
             plugin = next(
@@ -129,4 +132,43 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
                         evidence=evidence,
                     )
                 )
+    return verdicts
+
+
+def _extension_floors(facts: Facts, matrix: Matrix, gpus: list[dict]) -> list[Verdict | Unjudged]:
+    """Extensions whose kernels exist only from a compute capability on (extensions.toml
+    min_compute_capability: FlashAttention 2 from Ampere, sm_80), below it on some GPU."""
+    verdicts: list[Verdict | Unjudged] = []
+    for row in matrix.tables["extensions"].get("extension", []):
+        floor = row.get("min_compute_capability")
+        dist = q.installed(facts, row["name"]) if floor else None
+        shown = str((dist or {}).get("version") or "")
+        version = q.version_of(shown)
+        if not floor or version is None or version < Version(floor["since"]):
+            continue
+        needs = Version(floor["cc"])
+        for gpu in gpus:
+            cc = str(gpu["compute_capability"])
+            if (q.version_of(cc) or needs) >= needs:
+                continue
+            arch = matrix.capability(cc)
+            named = f"{gpu.get('name')}, {_sm(cc)}" + (f" {arch.arch}" if arch else "")
+            verdicts.append(
+                Verdict(
+                    Severity.ERROR,
+                    f"{row['name']} {shown} needs compute capability {floor['cc']} or newer; "
+                    f"GPU {gpu['index']} ({named}) is {cc}",
+                    evidence={
+                        # its own: torch's GPU work is not folded under it
+                        "framework": row["name"],
+                        "extension": row["name"],
+                        "version": shown,
+                        "gpu": gpu.get("name"),
+                        "compute_capability": cc,
+                        "needs": floor["cc"],
+                        "matrix_row": f"extensions.toml {row['name']} min_compute_capability",
+                    },
+                    fixes=(Fix(floor["advice"], notes=floor["source"]),),
+                )
+            )
     return verdicts

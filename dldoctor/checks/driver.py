@@ -10,6 +10,7 @@ from dldoctor.facts.known import need, need_value
 from dldoctor.facts.model import Facts
 from dldoctor.fixes.driver import (
     container_gpu_access,
+    container_lost_gpu,
     floor,
     install_driver,
     rebuild_kernel_module,
@@ -169,7 +170,16 @@ def nvml_failure(facts: Facts, matrix: Matrix) -> list[Verdict]:
     ]
 
 
+# NVML_ERROR_UNKNOWN (nvml.h): "An internal driver error occurred"; in a container whose driver
+# libraries were mounted, the cgroup refusing the device nodes (nvidia-container-toolkit#48).
+_NVML_ERROR_UNKNOWN = 999
+
+
 def _nvml_fix(facts: Facts, status: str) -> Fix:
+    nvml = facts.nvidia.get("nvml") or {}
+    in_container = bool((facts.system.get("container") or {}).get("kind"))
+    if status == "error" and in_container and nvml.get("error_code") == _NVML_ERROR_UNKNOWN:
+        return container_lost_gpu()
     if status == "error":  # the driver's own account is in the kernel log
         return fix(_NVML_HINTS[status], Intent(action="diagnose", value="kernel-log"), facts=facts)
     return Fix(_NVML_HINTS[status])

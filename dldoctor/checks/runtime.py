@@ -395,13 +395,30 @@ def illegal_instruction(facts: Facts, matrix: Matrix) -> list[Verdict]:
                     else f"illegal instruction ({_exception(record) or 'SIGILL'})"
                 ),
                 evidence=evidence,
-                fixes=(
-                    Fix(
-                        "Run on a CPU with AVX/AVX2 (in a VM, enable CPU passthrough: hypervisors "
-                        "may hide AVX), or use a build compiled without them.",
-                        notes=rule.source if rule else "",
-                    ),
-                ),
+                fixes=(_rosetta_fix(facts) if _under_rosetta(facts) else _cpu_fix(rule),),
             )
         )
     return verdicts
+
+
+def _under_rosetta(facts: Facts) -> bool:
+    """An x86_64 Python on Apple silicon: Rosetta 2 translates it, without AVX."""
+    apple = (facts.accelerators or {}).get("apple") or {}
+    return facts.python.get("machine") == "x86_64" and apple.get("hardware_arm64") is True
+
+
+def _rosetta_fix(facts: Facts) -> Fix:
+    return Fix(
+        "This Python is an x86_64 build running under Rosetta 2 on Apple silicon, and Rosetta "
+        "does not translate AVX: use a native arm64 Python (an arm64 conda/Homebrew/python.org "
+        "build) with the framework's arm64 build.",
+        notes="https://developer.apple.com/documentation/apple-silicon/about-the-rosetta-translation-environment",
+    )
+
+
+def _cpu_fix(rule: Any) -> Fix:
+    return Fix(
+        "Run on a CPU with AVX/AVX2 (in a VM, enable CPU passthrough: hypervisors "
+        "may hide AVX), or use a build compiled without them.",
+        notes=rule.source if rule else "",
+    )

@@ -163,6 +163,10 @@ def no_kernel_image(facts: Facts, matrix: Matrix) -> list[Verdict]:
             verdicts.append(Verdict(base.severity, base.title, evidence, base.fixes))
             continue
         remedy = torch_build(facts, matrix, f"one built for {arch}") if key == "torch" else None
+        if remedy is None and obs.groups.get("minimum") and base.fixes:
+            # The framework named its build's floor: below it, no newer build of it helps.
+            verdicts.append(Verdict(base.severity, base.title, evidence, base.fixes))
+            continue
         remedy = remedy or Fix(
             f"Install a {rt.label(key)} build compiled for {arch}: usually the newest CUDA variant "
             "of the newest release (older GPUs: the last release that still built for them)."
@@ -208,6 +212,13 @@ def cuda_library_not_loaded(facts: Facts, matrix: Matrix) -> list[Verdict | Unju
         if imported and not gpu:
             continue  # a GPU build on a machine without a GPU says this and carries on: fine
         libraries = [_soname(lib) for lib in rt.missing_libraries(obs.seen)]
+        if (
+            imported is not False
+            and libraries
+            and all(_stem(lib) in _optional_libraries(matrix, key) for lib in libraries)
+        ):
+            verdicts.append(_optional_missing(facts, matrix, obs, libraries))
+            continue
         # Libraries a row without a fix names (the driver's libcuda): no wheel or toolkit has them
         own = {s.match.groups.get("library") for s in obs.seen if s.match.signature.fix is None}
         shipped = [lib for lib in libraries if lib not in own]
@@ -287,6 +298,38 @@ def _advice(facts: Facts, obs: said.Observation) -> list[Fix]:
         for r in rows
         if r.advice
     ]
+
+
+def _stem(library: str) -> str:
+    """'libnvinfer.so.7' → 'libnvinfer' (libraries.toml's `file`)."""
+    return library.split(".so", 1)[0]
+
+
+def _optional_libraries(matrix: Matrix, framework: str) -> set[str]:
+    """The library stems ``framework`` opens only for an optional integration (libraries.toml)."""
+    rows = matrix.tables["libraries"]["library"]
+    return {str(r["file"]) for r in rows if framework in (r.get("optional_for") or ())}
+
+
+def _optional_missing(
+    facts: Facts, matrix: Matrix, obs: said.Observation, libraries: list[str]
+) -> Verdict:
+    """Only libraries of an optional integration are missing (TF-TRT's TensorRT): the framework
+    imported and carries on; it matters only to someone who uses that integration."""
+    base = said.verdict(facts, matrix, obs)
+    evidence = dict(base.evidence, libraries=libraries, optional=True)
+    return Verdict(
+        Severity.INFO,
+        f"{rt.version_label(facts, obs.framework, obs.record)} runs without "
+        f"{', '.join(libraries)}: only its optional TensorRT integration (TF-TRT) is unavailable",
+        evidence=evidence,
+        fixes=(
+            Fix(
+                "Nothing to do unless you use TF-TRT; then install the TensorRT release this "
+                "TensorFlow was built against and make sure the dynamic loader finds it."
+            ),
+        ),
+    )
 
 
 def _soname(library: str) -> str:

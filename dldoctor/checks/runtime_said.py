@@ -108,6 +108,8 @@ def intent_fixes(facts: Facts, matrix: Matrix, obs: Observation) -> tuple[Fix, .
     found: list[Fix | None] = []
     if signature.fix == "numpy-below-2":
         found.append(fixes.numpy_below_2(facts))
+    elif signature.fix == "numpy-c-api":
+        found.append(fixes.numpy_for_c_api(facts, matrix, obs.groups.get("compiled_api")))
     elif signature.fix == "numpy-below-1.24":
         found.append(fixes.numpy_below_1_24(facts))
     elif signature.fix == "protobuf-3":

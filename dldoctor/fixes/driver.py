@@ -63,6 +63,19 @@ def container_gpu_access(only_if: str | None = None) -> Fix:
     )
 
 
+def container_lost_gpu() -> Fix:
+    """NVML_ERROR_UNKNOWN in a container whose GPU worked: its cgroup lost the device nodes."""
+    return Fix(
+        "This is a container, and NVML's 'Unknown Error' there usually means it lost access to "
+        "the GPU device nodes (with systemd managing its cgroups, a `systemctl daemon-reload` on "
+        "the host re-applies the device rules without them): restart the container. For good, "
+        "create the /dev/char symlinks on the host (`sudo nvidia-ctk system "
+        "create-dev-char-symlinks --create-all`, or a newer NVIDIA Container Toolkit that does "
+        "it), or run the container engine with the cgroupfs cgroup driver.",
+        notes="https://github.com/NVIDIA/nvidia-container-toolkit/issues/48",
+    )
+
+
 def rebuild_kernel_module(facts: Facts) -> Fix:
     """The driver's userspace is installed but its kernel module is not loaded for this kernel."""
     from dldoctor.fixes.intents import fix

@@ -127,20 +127,31 @@ def jax_gpu_build(facts: Facts, matrix: Matrix) -> Fix | None:
         return None
     version = q.release_of(dist["version"])
     rules = matrix.tables["jax"]
+    if rules.get("linux_only") and (facts.system.get("os") or {}).get("name") == "Windows":
+        return Fix(
+            "JAX publishes CUDA builds for Linux only: native Windows gets the CPU jaxlib. Use "
+            'the GPU from WSL2, with the Linux build inside it (`pip install -U "jax[cuda12]"`).'
+        )
     parsed = q.version_of(version) or Version("0")
+    if parsed < Version(rules["cuda12_since"]):  # before the jax[cudaNN] extras and plugins
+        version = f">={rules['cuda12_since']}"
     supported = driver_cuda(facts)
     cuda13 = parsed >= Version(rules["cuda13_since"]) and (
         supported is None or supported >= Version("13.0")
     )
     extra = "cuda13" if cuda13 else "cuda12"
     major = extra[4:]
+    pin = version if version.startswith(">=") else f"=={version}"
     intent = Install(
-        (f"jax[{extra}]=={version}",),
+        (f"jax[{extra}]{pin}",),
         framework="jax",
         cuda=major,
         driver=mvc_floor(matrix, major, facts),
     )
     first = driver_first(facts, matrix, major, f"jax[{extra}]")
+    if pin != f"=={version}":
+        what = f"Upgrade jax to {version[2:]} or newer with its CUDA {major} plugin (jax[{extra}]): the installed release predates the plugins."
+        return fix(f"{first}{what}", intent, facts)
     return fix(f"{first}Install the CUDA {major} plugin for jax {version}.", intent, facts)
 
 

@@ -80,6 +80,30 @@ def numpy_below_2(facts: Facts) -> Fix:
     )
 
 
+def numpy_for_c_api(facts: Facts, matrix: Matrix, compiled: str | None) -> Fix | None:
+    """The NumPy whose C API is at least the one a binary was compiled against (numpy prints
+    it in hex, with or without 0x), kept within that API's major ABI (NumPy 1 before 0x12)."""
+    try:
+        wanted = int(compiled or "", 16)
+    except ValueError:
+        return None
+    rows = [r for t in matrix.tables["system"].get("numpy_c_api", []) for r in t["versions"]]
+    release = next(
+        (r["numpy"] for r in sorted(rows, key=lambda r: r["api"]) if r["api"] >= wanted), None
+    )
+    if release is None:
+        return None
+    first_numpy2 = next((r["api"] for r in rows if r["numpy"].startswith("2.")), None)
+    below = ",<2" if first_numpy2 is not None and wanted < first_numpy2 else ""
+    return fix(
+        f"Upgrade NumPy to {release} or newer: the framework's binaries were compiled against "
+        f"NumPy's C API {compiled}, which the installed NumPy is older than.",
+        Install((f"numpy>={release}{below}",)),
+        facts=facts,
+        automatic=True,
+    )
+
+
 def numpy_below_1_24(facts: Facts) -> Fix:
     return fix(
         "Install a NumPy older than 1.24, the release that removed the np.bool-style aliases "

@@ -178,9 +178,12 @@ def _gpus(session: Session, window: range) -> JSON:
     if not session.devices:
         return {"measured": False, "reason": session.gpu_reason, "devices": []}
     devices = []
+    busy_of: dict[int, float] = {}  # unrounded: the mean over devices is rounded once
     for d in session.devices:
         base = c.GPU_BASE + c.GPU_FIELDS * d.index
         util = _mean(col, window, base, base + 1)
+        if util is not None:
+            busy_of[d.index] = util / 100
         power = _mean(col, window, base + 2, base + 3)
         sm = col.gpu_process_util.get(d.index)
         devices.append(
@@ -199,9 +202,7 @@ def _gpus(session: Session, window: range) -> JSON:
         )
     used = [d for d in devices if d["used_by_script"]]
     attribution = "per-process" if used else "device-wide"
-    fractions = [
-        float(d["busy_fraction"]) for d in (used or devices) if d["busy_fraction"] is not None
-    ]
+    fractions = [busy_of[int(d["index"])] for d in (used or devices) if d["index"] in busy_of]
     busy = sum(fractions) / len(fractions) if fractions else None
     return {
         "measured": busy is not None,

@@ -75,6 +75,29 @@ def test_jax_gets_the_cuda13_plugin_from_its_first_release_and_a_cuda13_driver()
             )
 
 
+def test_jax_before_the_cuda12_extra_is_told_to_upgrade_to_its_first_release():
+    since = MATRIX.tables["jax"]["cuda12_since"]
+    for version in around(since):
+        fix = jax_fix(version, "12.4")
+        if Version(version) < Version(since):
+            assert shown_all(fix) == (f"/env/bin/python -m pip install 'jax[cuda12]>={since}'",)
+            assert fix.summary.startswith(f"Upgrade jax to {since} or newer")
+        else:
+            assert shown_all(fix) == (f"/env/bin/python -m pip install 'jax[cuda12]=={version}'",)
+
+
+def test_jax_on_native_windows_is_sent_to_wsl2_not_to_a_plugin_that_does_not_exist():
+    for name, wsl2 in (("Windows", True), ("Linux", False)):
+        facts = make_facts(
+            with_packages(dist("jax", "0.5.3"), dist("jaxlib", "0.5.3")),
+            machine("610.43.02", "12.4"),
+            {"system": {"os": {"name": name}}},
+        )
+        fix = gpu_builds.jax_gpu_build(facts, MATRIX)
+        assert ("WSL2" in fix.summary) is wsl2, name
+        assert bool(shown_all(fix)) is not wsl2, name
+
+
 def test_onnxruntime_from_the_cuda12_default_release_asks_for_a_cuda12_driver():
     since = MATRIX.tables["onnxruntime"]["cuda12_default_since"]
     floor = MATRIX.major_floor("12").linux

@@ -17,7 +17,7 @@ from dldoctor.profilers.analysis import analyse, classify
 from dldoctor.profilers.collector import Steps
 from dldoctor.profilers.thresholds import pct
 from tests.profilers.sessions import PID, session
-from tests.profilers.synthetic import loader, make
+from tests.profilers.synthetic import loader, make, stats
 from tests.profilers.test_rules import _with_loop_body
 
 EPS = 1e-4  # a fraction just off a threshold (reports round fractions to 4 digits)
@@ -517,3 +517,114 @@ def test_the_loop_body_finding_says_when_no_line_was_sampled():
     )
     assert "Innermost functions" not in notes
     assert finding.evidence["top_lines"] == []
+
+
+def started(mean_s: float, share: float, count: int = 2, **config) -> dict:
+    """A loader whose ``count`` first batches (one per pass) wait ``mean_s`` each on average,
+    ``share`` of all its waiting; forked workers re-created for each pass unless ``config``
+    says otherwise."""
+    ld = loader(num_workers=2, **config)
+    first = {**stats(count, mean_s), "total_s": count * mean_s}
+    ld.update(first_batch_wait=first, worker_starts=count, passes_completed=count)
+    ld["wait"] = {**stats(1000, 0.01), "total_s": first["total_s"] / share}
+    return ld
+
+
+@pytest.mark.parametrize(
+    ("mean_s", "share", "fires"),
+    [
+        (th.STARTUP_WAIT_S - EPS, 0.9, False),
+        (th.STARTUP_WAIT_S, 0.9, True),
+        (th.STARTUP_WAIT_S + EPS, 0.9, True),
+        (3.0, th.STARTUP_SHARE - EPS, False),  # 6 s of 24 s: the waiting is mostly elsewhere
+        (3.0, th.STARTUP_SHARE, True),  # exactly a quarter (6 s of 24 s)
+        (3.0, th.STARTUP_SHARE + EPS, True),
+    ],
+)
+def test_worker_startup_at_below_and_above_both_thresholds(mean_s, share, fires):
+    ld = started(mean_s, share)
+    finding = found(make(loaders=[ld])).get("DD707")
+    assert (finding is not None) is fires
+    if finding:
+        assert finding.title == (
+            f"The first batch of each pass waits {mean_s:.1f} s (worker start-up and first "
+            f"prefetch): {pct(share)} of all the waiting, left out of the verdict"
+        )
+        assert finding.evidence == {
+            "first_batch_wait": ld["first_batch_wait"],
+            "site": "train.py:42",
+        }
+
+
+def test_worker_startup_needs_a_first_batch_seen():
+    ld = started(3.0, 0.5)
+    ld["first_batch_wait"] = {"count": 0, "total_s": 0.0, "mean_s": None, "p50_s": None,
+                              "p95_s": None, "max_s": None}  # fmt: skip
+    codes = found(make(loaders=[ld]))
+    assert "DD707" not in codes  # nor a crash of the rule (also DD707, as information)
+
+
+@pytest.mark.parametrize("why", ["mean", "share"])
+def test_worker_startup_judges_every_loader_after_one_that_does_not_qualify(why):
+    quick = started(0.5, 0.9) if why == "mean" else started(3.0, 0.1)
+    quick["site"] = {"file": "val.py", "line": 7, "function": "main"}
+    (finding,) = [
+        f for f in rules.judge(make(loaders=[quick, started(3.0, 0.5)])) if f.code == "DD707"
+    ]
+    assert finding.evidence["site"] == "train.py:42"
+
+
+@pytest.mark.parametrize(
+    ("starts", "persistent", "advised"),
+    [(1, False, False), (2, False, True), (3, False, True), (3, True, False), (None, False, False)],
+)
+def test_persistent_workers_advised_only_where_workers_were_started_again(
+    starts, persistent, advised
+):
+    """``None``: a report written before worker starts were counted (read back with --from)."""
+    ld = started(3.0, 0.5, count=3, persistent_workers=persistent)
+    if starts is None:
+        del ld["worker_starts"]
+    else:
+        ld["worker_starts"] = starts
+    finding = found(make(loaders=[ld]))["DD707"]
+    assert finding.title.startswith("The first batch of each pass waits 3.0 s")  # no crash
+    summaries = [f.summary for f in finding.fixes]
+    assert summaries == (["set persistent_workers=True"] if advised else [])
+    if advised:
+        assert finding.fixes[0].notes == (
+            "In the DataLoader built at train.py:42: its workers are started again for every "
+            f"pass ({starts} times here)."
+        )
+
+
+def test_a_moderate_wait_without_a_verdict_is_no_finding():
+    profile = waiting(0.1)
+    assert "DD702" in found(profile)
+    profile["steps"]["count"] = th.MIN_STEPS - 1
+    assert rejudged(profile)["verdict"]["class"] == "unknown"
+    assert "DD702" not in found(profile)
+
+
+@pytest.mark.parametrize("steps", [th.MIN_STEPS - 1, th.MIN_STEPS])
+def test_an_unseparable_wait_is_the_reason_from_the_minimum_of_steps(steps):
+    profile = make(steps=steps)
+    profile["data_wait"].update(fraction=None, steady_fraction=None, not_separable="compiled")
+    reason = rejudged(profile)["verdict"]["reason"]
+    assert reason == (
+        "compiled" if steps >= th.MIN_STEPS else f"{steps} training steps seen (need 10)"
+    )
+
+
+@pytest.mark.parametrize("batch_wait_s", [0.001, 0.0])
+def test_worker_startup_s_share_counts_making_the_iterator_in_all_the_waiting(batch_wait_s):
+    """Workers that take 3 s to start (``iter(loader)``, part of the first batch's wait) and then
+    keep up (20 batches of ``batch_wait_s`` each, the first included): the first batch holds
+    its 3 s and wait of all the loop waited on this loader, never more than all of it."""
+    first_s = 3.0 + batch_wait_s
+    ld = started(first_s, 0.5, count=1)
+    ld["wait"] = {**stats(20, batch_wait_s), "total_s": 20 * batch_wait_s}  # batches' own
+    ld["iterator_start"] = {**stats(1, 3.0), "total_s": 3.0}
+    finding = found(make(loaders=[ld]))["DD707"]
+    share = first_s / (20 * batch_wait_s + 3.0)
+    assert f": {pct(share)} of all the waiting" in finding.title

@@ -21,6 +21,7 @@ from dldoctor.matrix import Matrix, load
 from dldoctor.profilers import gate, rules
 from dldoctor.profilers.report import ProfileReport
 from dldoctor.report import markdown, profile_terminal, terminal
+from tests.profilers import golden_findings
 from tests.profilers.synthetic import make
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -72,6 +73,7 @@ def renderings(matrix: Matrix) -> dict[Path, str]:
     files = {GOLDEN / f"{n}.txt": terminal_view(n, matrix) for n in SCENARIOS}
     files.update({GOLDEN / f"{n}.md": markdown_view(n, matrix) for n in SCENARIOS})
     files[GOLDEN / "profile_input_bound.txt"] = profile_view()
+    files[golden_findings.GOLDEN] = golden_findings.rendering()
     return files
 
 
