@@ -283,3 +283,30 @@ def test_no_plan_b_when_the_kept_driver_runs_no_build(matrix):
     )
     plans = alternatives(findings(ancient, matrix), ancient, matrix)
     assert [p.letter for p in plans] == ["A"]
+
+
+def test_a_driver_step_only_the_builds_need_names_the_driver_check_then_their_findings(matrix):
+    """The A100 with driver 470 and only CPU builds of TensorFlow, JAX and ONNX Runtime: no
+    finding is about the driver (each asks for a GPU build), yet A's builds need driver 580.
+    Its driver step answers DD501 (a driver older than a CUDA build needs) and the builds'
+    DD201; B keeps the driver and has no driver step."""
+    recorded = facts_of("driver470_cpu_stack")
+    kept = ("tensorflow", "jax", "onnxruntime", "keras")
+    packages = dict(
+        recorded.packages,
+        frameworks={k: v for k, v in recorded.packages["frameworks"].items() if k in kept},
+        distributions=[
+            d
+            for d in recorded.packages["distributions"]
+            if not d["name"].lower().startswith(("torch", "paddle"))
+        ],
+    )
+    facts = dataclasses.replace(recorded, packages=packages)
+    found = findings(facts, matrix)
+    assert {f.code for f in found} == {"DD201"}
+    assert not [i for f in found for i in f.fixes[0].intents if i.action == "driver"]
+    a, b = alternatives(found, facts, matrix)
+    driver = [s for s in a.steps if s.kind == "driver"]
+    assert [s.codes for s in driver] == [("DD501", "DD201")]
+    assert driver[0].fix.summary.startswith("Install the NVIDIA driver 580.65.06 or newer")
+    assert "driver" not in [s.kind for s in b.steps]
