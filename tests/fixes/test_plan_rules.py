@@ -124,9 +124,7 @@ def test_one_install_for_two_findings_is_one_step_with_both_codes_after_its_remo
     first = gpu_torch(NEW, remove_first=("torch",))
     second = gpu_torch(NEW)
     other = intent_fix("Install numpy<2.", Intent(("numpy<2",)), NEW)
-    steps = plan(
-        [finding("DD201", first), finding("DD507", other), finding("DD503", second)], NEW
-    )
+    steps = plan([finding("DD201", first), finding("DD507", other), finding("DD503", second)], NEW)
     assert [(s.kind, s.codes) for s in steps] == [
         ("remove", ("DD201",)),
         ("install", ("DD201", "DD503")),
