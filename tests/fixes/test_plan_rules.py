@@ -201,3 +201,15 @@ def test_a_command_reports_its_own_exit_status_and_refusals_to_start(tmp_path):
     script.write_text("#!/bin/sh\nexit 0\n")
     os.chmod(script, 0o644)
     assert _run((str(script),)) == 126  # found, not executable
+
+
+def test_an_install_is_rendered_for_the_judged_environment_not_as_the_fix_spelled_it():
+    written = Fix(
+        "Install torch's CUDA build.",
+        (("uv", "pip", "install", *TORCH),),  # said for another installer
+        True,
+        intents=(Intent(TORCH, index_url=INDEX),),
+    )
+    (step,) = plan([finding("DD201", written)], NEW)
+    assert step.commands == step.fix.commands
+    assert step.commands[0][:4] == (PY, "-m", "pip", "install")

@@ -77,7 +77,7 @@ def test_install_b_is_not_capped_at_the_installed_release(matrix):
         gpu_machine(driver="535.104.05", cuda="12.2"), with_packages(dist("torch", "2.1.0+cpu"))
     )
     newest = candidates("torch", facts, matrix)[0].release
-    a, b = install_alternatives(["torch"], facts, matrix)
+    _a, b = install_alternatives(["torch"], facts, matrix)
     assert [x.release for x in b.resolution.builds] == [newest]  # not 2.1: `install` asks anew
 
 
