@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from dldoctor.checks import compat_arch
+from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict
 from dldoctor.matrix import load
 from dldoctor.matrix.rules import CUBIN, PTX, coverage
@@ -211,9 +212,12 @@ def test_a_build_whose_arches_are_unknown_leaves_the_next_build_judged():
             }
         },
     )
-    facts = make_facts(
-        torch("0.1.0+cu80", "8.0"), tf, machine("580.65.06", "13.0", ("NVIDIA H100", "9.0"))
-    )
+    old_torch = torch("0.1.0+cu80", "8.0")
+    # Both frameworks installed: a merge of the two would keep only the last distributions list.
+    tf["packages"]["distributions"] += old_torch["packages"]["distributions"]
+    tf["packages"]["frameworks"].update(old_torch["packages"]["frameworks"])
+    facts = make_facts(tf, machine("580.65.06", "13.0", ("NVIDIA H100", "9.0")))
+    assert [(b.framework, b.sm) for b in cuda_builds(facts, MATRIX)][0] == ("torch", None)
     (verdict,) = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
     assert verdict.evidence["framework"] == "tensorflow"
     assert verdict.fixes == ()
