@@ -217,7 +217,7 @@ def test_a_build_whose_arches_are_unknown_leaves_the_next_build_judged():
     tf["packages"]["distributions"] += old_torch["packages"]["distributions"]
     tf["packages"]["frameworks"].update(old_torch["packages"]["frameworks"])
     facts = make_facts(tf, machine("580.65.06", "13.0", ("NVIDIA H100", "9.0")))
-    assert [(b.framework, b.sm) for b in cuda_builds(facts, MATRIX)][0] == ("torch", None)
+    assert next((b.framework, b.sm) for b in cuda_builds(facts, MATRIX)) == ("torch", None)
     (verdict,) = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
     assert verdict.evidence["framework"] == "tensorflow"
     assert verdict.fixes == ()

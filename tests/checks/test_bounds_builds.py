@@ -465,3 +465,50 @@ def test_dd401_and_dd402_need_the_variable_and_the_gpus():
     assert verdict.evidence == {"CUDA_VISIBLE_DEVICES": "-1", "gpu_count": 0}
     assert verdict.fixes[0].intents[0].action == "unset"
     assert env.visible_devices_hide_all(visible("0", 2), MATRIX) == []
+
+
+def test_dd201_a_partial_jax_listing_is_unjudged_by_its_plugins():
+    facts = make_facts(
+        framework("jax", ["jax", "jaxlib"], {"plugins": None}), machine("580.65.06", "13.0")
+    )
+    assert builds.cpu_only_build_on_gpu(facts, MATRIX) == [
+        Unjudged("JAX", "packages.frameworks.jax.build.plugins")
+    ]
+
+
+def test_dd201_without_a_gpu_is_not_applicable_and_says_why():
+    facts = make_facts(framework("torch", ["torch"], {"cuda": False, "hip": False}))
+    with pytest.raises(NotApplicable, match=r"^no NVIDIA GPU on this machine$"):
+        builds.cpu_only_build_on_gpu(facts, MATRIX)
+
+
+def test_dd201_conda_says_cpu_when_the_build_file_could_not_be_read():
+    torch_conda = next(
+        r["conda"] for r in MATRIX.tables["conda"]["framework"] if r["framework"] == "torch"
+    )
+    unreadable = framework("torch", ["torch"], {"error": "could not read torch/version.py"})
+    facts = make_facts(unreadable, machine("580.65.06", "13.0"), conda_env(conda(torch_conda)))
+    results = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    (verdict,) = judged(results)
+    assert verdict.title.endswith(f"conda installed its CPU build ({torch_conda} 2.5.1 cpu_py311)")
+
+
+def test_dd202_a_distribution_of_unknown_version_leaves_the_rules_next_one_judged():
+    rule = next(r for r in MATRIX.cpu_rules if len(r.distributions) > 1)
+    first, second = rule.distributions[:2]
+    installed = with_packages(dist(first, "junk"), dist(second, above(str(rule.since)) + ".0"))
+    facts = make_facts(installed, {"system": {"cpu": {"flags": ["sse4_2"], "model": "Old"}}})
+    results = builds.cpu_lacks_instructions(facts, MATRIX)
+    assert results[0] == Unjudged(first, f"packages.distributions.{first}.version")
+    assert [v.evidence["distribution"] for v in judged(results)] == [second]
+
+
+def test_dd402_with_the_gpus_unlisted_the_gpus_are_the_unknown_fact():
+    facts = make_facts(
+        machine("580.65.06", "13.0"), {"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}}
+    )
+    facts.nvidia["gpus"] = []  # NVML listed none, while the PCI bus shows one
+    facts.accelerators["pci"] = {"nvidia": [{"slot": "0000:01:00.0"}]}
+    with pytest.raises(Unknown) as raised:
+        env.visible_devices_unknown(facts, MATRIX)
+    assert raised.value.path == "nvidia.gpus"

@@ -120,6 +120,9 @@ def test_dd501_shows_the_driver_exactly_as_written():
         f"minor-version compatibility (CUDA 13.2 wants {full} or newer)"
     )
     assert verdict.evidence["driver"] == "580.82.07"
+    assert verdict.detail == (  # what minor-version compatibility leaves out
+        "PTX JIT compilation of code built with the newer toolkit fails on the older driver."
+    )
     (error,) = judge("470.82.01", "12.8", "linux")
     need = floors("12.8", "linux")[0]
     assert error.title == (
