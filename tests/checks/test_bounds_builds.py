@@ -512,3 +512,14 @@ def test_dd402_with_the_gpus_unlisted_the_gpus_are_the_unknown_fact():
     with pytest.raises(Unknown) as raised:
         env.visible_devices_unknown(facts, MATRIX)
     assert raised.value.path == "nvidia.gpus"
+
+
+@pytest.mark.parametrize("key", ["torch", "tensorflow", "jax", "paddle"])
+def test_dd201_conda_says_cpu_for_each_framework_whose_build_file_is_unreadable(key):
+    names = {"torch": ["torch"], "tensorflow": ["tensorflow"], "jax": ["jax", "jaxlib"]}
+    package = next(r["conda"] for r in MATRIX.tables["conda"]["framework"] if r["framework"] == key)
+    unreadable = framework(key, names.get(key, ["paddlepaddle-gpu"]), {"error": "unreadable"})
+    facts = make_facts(unreadable, machine("580.65.06", "13.0"), conda_env(conda(package)))
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    assert verdict.evidence["framework"] == key
+    assert verdict.title.endswith(f"conda installed its CPU build ({package} 2.5.1 cpu_py311)")
