@@ -523,3 +523,40 @@ def test_dd201_conda_says_cpu_for_each_framework_whose_build_file_is_unreadable(
     (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
     assert verdict.evidence["framework"] == key
     assert verdict.title.endswith(f"conda installed its CPU build ({package} 2.5.1 cpu_py311)")
+
+
+@pytest.mark.parametrize(
+    ("key", "names", "build", "path"),
+    [
+        ("torch", ["torch"], {"cuda": None, "hip": False}, "packages.frameworks.torch.build.cuda"),
+        (
+            "tensorflow",
+            ["tensorflow"],
+            {"is_cuda_build": None},
+            "packages.frameworks.tensorflow.build.is_cuda_build",
+        ),
+        ("tensorflow", ["tensorflow"], {"error": "x"}, "packages.frameworks.tensorflow.build"),
+    ],
+)
+def test_dd201_names_the_build_fact_it_could_not_read(key, names, build, path):
+    facts = make_facts(framework(key, names, build), machine("580.65.06", "13.0"))
+    (unjudged,) = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    assert unjudged.path == path
+
+
+def test_dd201_a_gpu_only_the_pci_bus_shows_is_this_machines_nvidia_gpu():
+    facts = make_facts(framework("torch", ["torch"], {"cuda": False, "hip": False}))
+    facts.accelerators["pci"] = {"nvidia": [{"slot": "0000:01:00.0"}]}
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    assert verdict.title.startswith("PyTorch cannot use this machine's NVIDIA GPU: ")
+
+
+def test_dd201_judges_every_framework_after_a_cuda_build():
+    both = framework("torch", ["torch"], {"cuda": "12.8", "hip": None})
+    cpu_tf = framework("tensorflow", ["tensorflow-cpu"], {})
+    both["packages"]["distributions"] += cpu_tf["packages"]["distributions"]
+    both["packages"]["frameworks"].update(cpu_tf["packages"]["frameworks"])
+    facts = make_facts(both, machine("580.65.06", "13.0"))
+    assert [
+        v.evidence["framework"] for v in judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    ] == ["tensorflow"]
