@@ -560,3 +560,59 @@ def test_dd201_judges_every_framework_after_a_cuda_build():
     assert [
         v.evidence["framework"] for v in judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
     ] == ["tensorflow"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_dd402_says_the_valid_indices_and_every_bad_entry(count):
+    valid = "0" if count == 1 else f"0–{count - 1}"
+    value = f"{count},{count + 1}"
+    (verdict,) = env.visible_devices_unknown(visible(value, count), MATRIX)
+    assert verdict.title == (
+        f"CUDA_VISIBLE_DEVICES={value} names {count}, {count + 1}, which do not exist "
+        f"(this machine has {count} GPU(s): {valid}); CUDA sees no GPU at all"
+    )
+    assert verdict.fixes[0].summary == (
+        f"Set it to existing GPUs (indices {valid}, or UUIDs from `nvidia-smi -L`)."
+    )
+
+
+def test_dd402_a_uuid_without_its_prefix_and_what_it_cannot_judge():
+    assert env.visible_devices_unknown(visible("00000001", 2), MATRIX) == []  # GPU- implied
+    (verdict,) = env.visible_devices_unknown(visible("00000002", 2), MATRIX)
+    assert verdict.evidence["invalid"] == ["00000002"]
+    for value, field, path in (
+        ("MIG-1234", "mig", "nvidia.gpus.mig"),
+        ("GPU-0000", "uuid", "nvidia.gpus.uuid"),
+    ):
+        facts = visible(value, 2)
+        facts.nvidia["gpus"][1][field] = None
+        with pytest.raises(Unknown) as raised:
+            env.visible_devices_unknown(facts, MATRIX)
+        assert raised.value.path == path
+
+
+def test_dd401_and_dd402_without_a_gpu_are_not_applicable_and_say_why():
+    facts = make_facts({"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}})
+    facts.nvidia.update(gpus=[], nvml={"status": "ok", "error": None})
+    facts.accelerators["pci"] = {"nvidia": [], "dxg_present": False}
+    for judge in (env.visible_devices_unknown, env.visible_devices_hide_all):
+        if judge is env.visible_devices_hide_all:
+            facts.env["variables"]["CUDA_VISIBLE_DEVICES"] = "-1"
+        with pytest.raises(NotApplicable, match=r"^no NVIDIA GPU on this machine$"):
+            judge(facts, MATRIX)
+
+
+def test_dd401_fix_unsets_it():
+    (verdict,) = env.visible_devices_hide_all(visible("-1", 2), MATRIX)
+    assert verdict.fixes[0].summary == "Unset it (or name the GPUs to use)."
+
+
+def test_dd402_with_nvml_listing_nothing_says_so():
+    facts = make_facts(
+        machine("580.65.06", "13.0"), {"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}}
+    )
+    facts.nvidia["gpus"] = []
+    facts.accelerators["pci"] = {"nvidia": [{"slot": "0000:01:00.0"}]}
+    with pytest.raises(Unknown) as raised:
+        env.visible_devices_unknown(facts, MATRIX)
+    assert (raised.value.path, raised.value.why) == ("nvidia.gpus", "NVML did not list the GPUs")
