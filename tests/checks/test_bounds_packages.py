@@ -7,7 +7,7 @@ import pytest
 
 from dldoctor.checks import packages
 from dldoctor.matrix import load
-from tests.checks.scenarios import make_facts
+from tests.checks.scenarios import dist, make_facts, with_packages
 
 MATRIX = load()
 
@@ -64,3 +64,55 @@ def test_dd303_evidence_is_the_unmet_requirement_as_read():
     facts = make_facts({"packages": {"unsatisfied": [item]}})
     (verdict,) = packages.unsatisfied_requirements(facts, MATRIX)
     assert verdict.evidence == item
+
+
+def unmet(owner: str, requirement: str, torch_version: str = "2.13.0+cpu"):
+    item = {
+        "distribution": owner,
+        "version": "0.1.0",
+        "requirement": requirement,
+        "installed": torch_version,
+        "problem": "version",
+    }
+    facts = make_facts(
+        with_packages(dist("torch", torch_version), dist(owner, "0.1.0")),
+        {"packages": {"unsatisfied": [item]}},
+    )
+    (verdict,) = packages.unsatisfied_requirements(facts, MATRIX)
+    (fix,) = verdict.fixes
+    return fix
+
+
+@pytest.mark.parametrize("owner", ["torchvision", "torchaudio", "TorchVision"])
+@pytest.mark.parametrize("local", ["+cpu", "+cu130", ""])
+def test_dd303_a_companion_gets_the_release_paired_with_torch_from_torchs_index(owner, local):
+    torch_version = f"2.13.0{local}"
+    fix = unmet(owner, "torch==2.8.0", torch_version)
+    name = owner.lower()
+    release = MATRIX.torch_release(torch_version)
+    paired = release.torchvision if name == "torchvision" else release.torchaudio
+    assert fix.summary == (
+        f"Install the {name} release paired with the installed torch {torch_version}."
+    )
+    (intent,) = fix.intents
+    assert intent.requirements == (f"{name}=={paired}.*",)
+    index = MATRIX.torch_index_url.format(variant=local[1:]) if local else None
+    assert intent.index_url == index and fix.automatic is True
+
+
+def test_dd303_a_companion_of_a_torch_the_matrix_lacks_gets_what_it_declares():
+    fix = unmet("torchvision", "torch==2.8.0", "0.0.1+cpu")
+    assert fix.summary == "Install torch==2.8.0 (what torchvision declares)."
+    assert fix.intents[0].requirements == ("torch==2.8.0",) and fix.automatic is True
+
+
+def test_dd303_another_owner_of_a_torch_requirement_gets_what_it_declares():
+    fix = unmet("lightning", "torch>=2.1")
+    assert fix.summary == "Install torch>=2.1 (what lightning declares)."
+    assert fix.intents[0].index_url is None
+
+
+def test_dd303_a_malformed_requirement_asks_to_reinstall_its_owner():
+    fix = unmet("rich", "pygments (((")
+    assert fix.summary == "rich's requirement 'pygments (((' is malformed: reinstall rich."
+    assert fix.commands == () and fix.intents == ()
