@@ -577,9 +577,9 @@ def test_dd402_says_the_valid_indices_and_every_bad_entry(count):
 
 
 def test_dd402_a_uuid_without_its_prefix_and_what_it_cannot_judge():
-    assert env.visible_devices_unknown(visible("00000001", 2), MATRIX) == []  # GPU- implied
-    (verdict,) = env.visible_devices_unknown(visible("00000002", 2), MATRIX)
-    assert verdict.evidence["invalid"] == ["00000002"]
+    assert env.visible_devices_unknown(visible("00000001-0000", 2), MATRIX) == []  # GPU- implied
+    (verdict,) = env.visible_devices_unknown(visible("00000002-0000", 2), MATRIX)
+    assert verdict.evidence["invalid"] == ["00000002-0000"]
     for value, field, path in (
         ("MIG-1234", "mig", "nvidia.gpus.mig"),
         ("GPU-0000", "uuid", "nvidia.gpus.uuid"),
@@ -616,3 +616,22 @@ def test_dd402_with_nvml_listing_nothing_says_so():
     with pytest.raises(Unknown) as raised:
         env.visible_devices_unknown(facts, MATRIX)
     assert (raised.value.path, raised.value.why) == ("nvidia.gpus", "NVML did not list the GPUs")
+
+
+def test_cuda_visible_devices_read_as_anything_but_text_is_not_set():
+    facts = visible("0", 2)
+    facts.env["variables"]["CUDA_VISIBLE_DEVICES"] = 5  # an untrusted report's number
+    for judge in (env.visible_devices_unknown, env.visible_devices_hide_all):
+        with pytest.raises(NotApplicable):
+            judge(facts, MATRIX)
+
+
+def test_dd402_with_no_gpu_listed_and_none_known_absent_names_the_gpu_facts():
+    facts = make_facts(
+        machine("580.65.06", "13.0"), {"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}}
+    )
+    facts.nvidia.update(gpus=[], nvml={"status": None, "error": None})
+    facts.accelerators["pci"] = {"nvidia": None}
+    with pytest.raises(Unknown) as raised:
+        env.visible_devices_unknown(facts, MATRIX)
+    assert raised.value.path == "nvidia.gpus and accelerators.pci.nvidia"

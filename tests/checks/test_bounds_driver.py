@@ -245,10 +245,12 @@ def torch_and_tensorflow(torch_cuda: str, tf_cuda: str) -> dict:
 
 
 def test_dd501_judges_every_build_after_a_healthy_one_a_warned_one_and_an_unknown_one():
-    full_tf = floors("12.8", "linux")[0]
-    assert full_tf and Version("570.0") < Version(full_tf)
-    for torch_cuda in ("12.0", "13.0", "99.9"):  # below the driver, MVC, a CUDA with no row
-        facts = make_facts(torch_and_tensorflow(torch_cuda, "12.8"), machine("525.60.13", None))
+    driver = "530.30.02"  # CUDA 12.1's own floor: 12.6 and 12.8 run under MVC only
+    assert expected(driver, *floors("12.0", "linux")) is None
+    assert expected(driver, *floors("12.6", "linux")) is Severity.WARNING
+    # healthy, warned, a CUDA with no row, only a major (its MVC floor met: nothing to say)
+    for torch_cuda in ("12.0", "12.6", "99.9", "12"):
+        facts = make_facts(torch_and_tensorflow(torch_cuda, "12.8"), machine(driver, None))
         verdicts = compat_driver.driver_too_old(facts, MATRIX)
         assert "tensorflow" in [v.evidence["framework"] for v in verdicts], torch_cuda
 
