@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from dldoctor.checks import packages
+from dldoctor.checks.registry import Unjudged
 from dldoctor.matrix import load
+from dldoctor.model import Severity
 from tests.checks.scenarios import dist, make_facts, with_packages
 
 MATRIX = load()
@@ -116,3 +118,87 @@ def test_dd303_a_malformed_requirement_asks_to_reinstall_its_owner():
     fix = unmet("rich", "pygments (((")
     assert fix.summary == "rich's requirement 'pygments (((' is malformed: reinstall rich."
     assert fix.commands == () and fix.intents == ()
+
+
+@pytest.mark.parametrize(
+    ("versions", "requirement"),
+    [
+        (("1.26.4", "2.4.6"), "numpy==1.26.4"),  # the one Python imports
+        ((None, "1.26.4", "2.4.6"), "numpy==2.4.6"),  # that one unknown: the newest known
+        ((None, None), "numpy"),  # none known: no pin ("numpy==version unknown" is no pin)
+    ],
+)
+def test_dd301_reinstalls_the_imported_version_else_the_newest_known_else_unpinned(
+    versions, requirement
+):
+    (verdict,) = packages.duplicate_distribution(make_facts(duplicates(*versions)), MATRIX)
+    (fix,) = verdict.fixes
+    assert fix.summary == "Remove every copy, then install one." and fix.automatic is False
+    (intent,) = fix.intents
+    assert intent.requirements == (requirement,)
+    assert intent.remove_first == ("numpy",) and intent.copies == len(versions)
+    assert verdict.evidence == {
+        "copies": duplicates(*versions)["packages"]["duplicates"][0]["copies"]
+    }
+
+
+def test_dd301_an_unnamed_duplicate_is_unjudged_and_the_next_still_judged():
+    named = duplicates("1.26.4", "2.4.6")["packages"]["duplicates"][0]
+    facts = make_facts({"packages": {"duplicates": [{"name": None, "copies": []}, named]}})
+    unjudged, verdict = packages.duplicate_distribution(facts, MATRIX)
+    assert unjudged == Unjudged("a distribution found twice", "its name")
+    assert verdict.title.startswith("numpy is installed 2 times")
+
+
+@pytest.mark.parametrize(
+    ("name", "versions", "severity"),
+    [
+        ("numpy", ("1.26.4", "2.4.6"), Severity.ERROR),  # a library frameworks load, two versions
+        ("numpy", ("2.4.6", "2.4.6"), Severity.WARNING),  # the same version twice
+        ("numpy", ("2.4.6", None), Severity.WARNING),  # not known to differ
+        ("rich", ("13.0.0", "14.0.0"), Severity.WARNING),  # not one the matrix follows
+    ],
+)
+def test_dd301_is_an_error_only_for_two_known_versions_of_a_followed_package(
+    name, versions, severity
+):
+    dup = duplicates(*versions)
+    dup["packages"]["duplicates"][0]["name"] = name
+    (verdict,) = packages.duplicate_distribution(make_facts(dup), MATRIX)
+    assert verdict.severity is severity
+
+
+def test_dd302_says_which_clash_and_keeps_one():
+    conflict = {"module": "cv2", "distributions": ["opencv-python", "opencv-python-headless"]}
+    facts = make_facts(
+        with_packages(dist("opencv-python", "4.10.0.84"), dist("opencv-python-headless", "4.9.0")),
+        {"packages": {"module_conflicts": [conflict]}},
+    )
+    (verdict,) = packages.clashing_distributions(facts, MATRIX)
+    assert verdict.title == (
+        "opencv-python and opencv-python-headless both install the module 'cv2' and overwrite "
+        "each other's files"
+    )
+    assert verdict.evidence == conflict
+    (fix,) = verdict.fixes
+    # no GPU here: the headless (CPU) flavour is kept, at its installed release
+    assert fix.summary == "Keep only opencv-python-headless (reinstalled cleanly)."
+    assert fix.intents[0].requirements == ("opencv-python-headless==4.9.0",)
+
+
+@pytest.mark.parametrize(
+    ("installed", "state"),
+    [("2.13.0+cpu", "2.13.0+cpu is installed"), (None, "it is not installed")],
+)
+def test_dd303_title_names_the_owner_its_version_and_what_is_installed(installed, state):
+    item = {
+        "distribution": "torchvision",
+        "version": "0.23.0",
+        "requirement": "torch==2.8.0",
+        "installed": installed,
+        "problem": "version" if installed else "missing",
+    }
+    (verdict,) = packages.unsatisfied_requirements(
+        make_facts({"packages": {"unsatisfied": [item]}}), MATRIX
+    )
+    assert verdict.title == f"torchvision 0.23.0 requires torch==2.8.0, but {state}"
