@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from packaging.requirements import InvalidRequirement
@@ -50,10 +51,9 @@ def duplicate_distribution(facts: Facts, matrix: Matrix) -> list[Verdict | Unjud
         # Copies of unknown version are not known to differ: that needs two known versions.
         differs = len({c.get("version") for c in copies if c.get("version")}) > 1
         severity = Severity.ERROR if differs and _interesting(matrix, name) else Severity.WARNING
-        wanted = first.get("version") or versions[-1]
-        intent = Install(
-            (f"{name}=={q.release_of(wanted)}",), remove_first=(name,), copies=len(copies)
-        )
+        wanted = first.get("version") or _newest(c.get("version") for c in copies)
+        pin = f"{name}=={q.release_of(wanted)}" if wanted else name  # none known: unpinned
+        intent = Install((pin,), remove_first=(name,), copies=len(copies))
         verdicts.append(
             Verdict(
                 severity,
@@ -117,6 +117,12 @@ def clashing_distributions(facts: Facts, matrix: Matrix) -> list[Verdict]:
             )
         )
     return verdicts
+
+
+def _newest(versions: Iterable[str | None]) -> str | None:
+    """The highest of the versions that parse, as written; None when none does."""
+    parsed = [(q.version_of(v), v) for v in versions if v and q.version_of(v) is not None]
+    return max(parsed)[1] if parsed else None
 
 
 def _choose(names: list[str], gpu: bool | None) -> str:

@@ -160,14 +160,14 @@ def second_environment(facts: Facts, framework: str) -> tuple[Facts, Command]:
     if tool is Installer.UV:
         create: Command = ("uv", "venv", "--python", interpreter(facts), where)
     elif (facts.python.get("environment") or {}).get("manager") in ("conda", "mamba"):
-        version = str(facts.python.get("version") or "")
+        minor = minor_of(str(facts.python.get("version") or ""))  # "" when unknown
         create = (
             conda_tool(facts),
             "create",
             "--prefix",
             where,
             "-y",
-            f"python={'.'.join(version.split('.')[:2])}",
+            f"python={minor}" if minor else "python",  # `python=` would pin nothing valid
             "pip",
         )
     else:

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from dldoctor.checks import compat_arch
+from dldoctor.checks.cuda_builds import cuda_builds
 from dldoctor.checks.registry import NotApplicable, Unjudged, Verdict
+from dldoctor.fixes.torch_builds import torch_build
 from dldoctor.matrix import load
 from dldoctor.matrix.rules import CUBIN, PTX, coverage
 from dldoctor.model import Severity
@@ -146,6 +148,7 @@ def test_each_jax_plugin_refuses_gpus_below_its_minimum_only(plugin):
                 assert intent.requirements == ("jax[cuda12]==0.10.2",)
                 assert intent.remove_first == ("jax-cuda13-plugin", "jax-cuda13-pjrt")
                 assert fix.automatic is False
+                assert fix.summary == "Use the CUDA 12 plugin, which supports older GPUs."
             else:
                 assert verdict.fixes == ()
 
@@ -211,9 +214,12 @@ def test_a_build_whose_arches_are_unknown_leaves_the_next_build_judged():
             }
         },
     )
-    facts = make_facts(
-        torch("0.1.0+cu80", "8.0"), tf, machine("580.65.06", "13.0", ("NVIDIA H100", "9.0"))
-    )
+    old_torch = torch("0.1.0+cu80", "8.0")
+    # Both frameworks installed: a merge of the two would keep only the last distributions list.
+    tf["packages"]["distributions"] += old_torch["packages"]["distributions"]
+    tf["packages"]["frameworks"].update(old_torch["packages"]["frameworks"])
+    facts = make_facts(tf, machine("580.65.06", "13.0", ("NVIDIA H100", "9.0")))
+    assert next((b.framework, b.sm) for b in cuda_builds(facts, MATRIX)) == ("torch", None)
     (verdict,) = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
     assert verdict.evidence["framework"] == "tensorflow"
     assert verdict.fixes == ()
@@ -227,3 +233,34 @@ def test_a_build_whose_arches_are_unknown_leaves_the_next_build_judged():
         "ptx": [],
         "matrix_row": "tensorflow build_info.cuda_compute_capabilities",
     }
+
+
+def test_dd503_names_the_gpus_architecture_and_asks_for_a_torch_built_for_it():
+    facts = make_facts(
+        torch("2.13.0+cu126", "12.6"),
+        machine("610.43.02", "13.3", ("NVIDIA GeForce RTX 5090", "12.0"), ("Old", "1.0")),
+    )
+    new, old = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+    arch = MATRIX.capability("12.0")
+    assert arch is not None and MATRIX.capability("1.0") is None
+    assert new.title == (
+        "PyTorch 2.13.0+cu126 (CUDA 12.6) has no code for GPU 0 "
+        f'(NVIDIA GeForce RTX 5090, sm_120 {arch.arch}): "no kernel image is available"'
+    )
+    assert new.fixes == (torch_build(facts, MATRIX, "one built for sm_120"),)
+    assert old.title.endswith('GPU 1 (Old, sm_10): "no kernel image is available"')
+    assert old.evidence["gpu"] == "Old" and old.evidence["compute_capability"] == "1.0"
+
+
+def test_dd503_through_ptx_says_what_it_costs():
+    row = MATRIX.torch_arch("2.13.0", "13.0")
+    assert row is not None and row.ptx
+    newer = f"{int(row.ptx[-1].split('.')[0]) + 1}.0"  # a major above its newest code
+    facts = make_facts(torch("2.13.0+cu130", "13.0"), machine("580.65.06", "13.0", ("G", newer)))
+    (verdict,) = compat_arch.gpu_arch_not_in_build(facts, MATRIX)
+    assert verdict.severity is Severity.INFO
+    assert verdict.title.endswith(
+        "through PTX: the driver JIT-compiles kernels at first launch (slow start, needs a "
+        "driver as new as the build)"
+    )
+    assert verdict.evidence["compute_capability"] == newer

@@ -342,7 +342,8 @@ def test_dd536_says_how_much_one_job_needs_and_how_much_is_free():
 
 
 @pytest.mark.parametrize(
-    ("written", "threads"), [("2", 2), ("0", THREADS), ("x", THREADS), (None, THREADS)]
+    ("written", "threads"),
+    [("1", 1), ("2", 2), ("0", THREADS), ("x", THREADS), (None, THREADS)],
 )
 def test_nvcc_threads_as_set_else_the_extensions_default(written, threads):
     facts = flash(10_000 * GIB, tools={"nvcc_threads": written})
@@ -373,4 +374,34 @@ def test_the_max_jobs_advice_says_why():
             f"{FLASH['name']}: {free:.0f} GiB free, up to {PER_THREAD * THREADS} GiB a job with "
             f"NVCC_THREADS={THREADS}; ninja would run 18",
         ),
+    )
+
+
+def test_a_build_of_an_extension_that_states_no_memory_is_not_budgeted():
+    """Building apex (no build_memory row) on a machine with 1 GiB free: flash-attn's budget is
+    flash-attn's alone, never applied to another extension's build."""
+    facts = facts_for({"requested": False}, installed=[ext("apex", "0.1", modules=[])])
+    facts.system["memory"].update(available_bytes=GIB)
+    why = build.building(facts, MATRIX)
+    assert why and not any(w.startswith(f"{FLASH['name']} ") for w in why)
+    assert build_memory.budget(facts, MATRIX, why, facts.cuda["build_tools"]) is None
+    assert build_memory.build_memory_short(facts, MATRIX) == []
+    (ready,) = build_ready.build_ready(facts, MATRIX)
+    assert ready.evidence["memory"] is None and ready.fixes == ()
+
+
+@pytest.mark.parametrize("gib", [1, 42, 1000, 4096])
+def test_dd535_says_the_build_folders_free_space_in_whole_gib(gib):
+    tools = {"build_dir": {"path": "/scratch", "free_bytes": gib * GIB}}
+    facts = facts_for(tools, installed=[ext("flash-attn", "2.8.3", modules=[])])
+    (verdict,) = build_ready.build_ready(facts, MATRIX)
+    assert verdict.title.endswith(f"; {gib} GiB free in /scratch")
+
+
+def test_dd535_without_the_build_folders_free_space_says_nothing_of_it():
+    facts = facts_for({"build_dir": None}, installed=[ext("flash-attn", "2.8.3", modules=[])])
+    (verdict,) = build_ready.build_ready(facts, MATRIX)
+    assert verdict.title == (
+        "This machine can build CUDA extensions for torch 2.13.0+cu130 (CUDA 13.0): "
+        "nvcc 13.0.88, gcc 12.2.0, ninja"
     )

@@ -465,3 +465,173 @@ def test_dd401_and_dd402_need_the_variable_and_the_gpus():
     assert verdict.evidence == {"CUDA_VISIBLE_DEVICES": "-1", "gpu_count": 0}
     assert verdict.fixes[0].intents[0].action == "unset"
     assert env.visible_devices_hide_all(visible("0", 2), MATRIX) == []
+
+
+def test_dd201_a_partial_jax_listing_is_unjudged_by_its_plugins():
+    facts = make_facts(
+        framework("jax", ["jax", "jaxlib"], {"plugins": None}), machine("580.65.06", "13.0")
+    )
+    assert builds.cpu_only_build_on_gpu(facts, MATRIX) == [
+        Unjudged("JAX", "packages.frameworks.jax.build.plugins")
+    ]
+
+
+def test_dd201_without_a_gpu_is_not_applicable_and_says_why():
+    facts = make_facts(framework("torch", ["torch"], {"cuda": False, "hip": False}))
+    with pytest.raises(NotApplicable, match=r"^no NVIDIA GPU on this machine$"):
+        builds.cpu_only_build_on_gpu(facts, MATRIX)
+
+
+def test_dd201_conda_says_cpu_when_the_build_file_could_not_be_read():
+    torch_conda = next(
+        r["conda"] for r in MATRIX.tables["conda"]["framework"] if r["framework"] == "torch"
+    )
+    unreadable = framework("torch", ["torch"], {"error": "could not read torch/version.py"})
+    facts = make_facts(unreadable, machine("580.65.06", "13.0"), conda_env(conda(torch_conda)))
+    results = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    (verdict,) = judged(results)
+    assert verdict.title.endswith(f"conda installed its CPU build ({torch_conda} 2.5.1 cpu_py311)")
+
+
+def test_dd202_a_distribution_of_unknown_version_leaves_the_rules_next_one_judged():
+    rule = next(r for r in MATRIX.cpu_rules if len(r.distributions) > 1)
+    first, second = rule.distributions[:2]
+    installed = with_packages(dist(first, "junk"), dist(second, above(str(rule.since)) + ".0"))
+    facts = make_facts(installed, {"system": {"cpu": {"flags": ["sse4_2"], "model": "Old"}}})
+    results = builds.cpu_lacks_instructions(facts, MATRIX)
+    assert results[0] == Unjudged(first, f"packages.distributions.{first}.version")
+    assert [v.evidence["distribution"] for v in judged(results)] == [second]
+
+
+def test_dd402_with_the_gpus_unlisted_the_gpus_are_the_unknown_fact():
+    facts = make_facts(
+        machine("580.65.06", "13.0"), {"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}}
+    )
+    facts.nvidia["gpus"] = []  # NVML listed none, while the PCI bus shows one
+    facts.accelerators["pci"] = {"nvidia": [{"slot": "0000:01:00.0"}]}
+    with pytest.raises(Unknown) as raised:
+        env.visible_devices_unknown(facts, MATRIX)
+    assert raised.value.path == "nvidia.gpus"
+
+
+@pytest.mark.parametrize("key", ["torch", "tensorflow", "jax", "paddle"])
+def test_dd201_conda_says_cpu_for_each_framework_whose_build_file_is_unreadable(key):
+    names = {"torch": ["torch"], "tensorflow": ["tensorflow"], "jax": ["jax", "jaxlib"]}
+    package = next(r["conda"] for r in MATRIX.tables["conda"]["framework"] if r["framework"] == key)
+    unreadable = framework(key, names.get(key, ["paddlepaddle-gpu"]), {"error": "unreadable"})
+    facts = make_facts(unreadable, machine("580.65.06", "13.0"), conda_env(conda(package)))
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    assert verdict.evidence["framework"] == key
+    assert verdict.title.endswith(f"conda installed its CPU build ({package} 2.5.1 cpu_py311)")
+
+
+@pytest.mark.parametrize(
+    ("key", "names", "build", "path"),
+    [
+        ("torch", ["torch"], {"cuda": None, "hip": False}, "packages.frameworks.torch.build.cuda"),
+        (
+            "tensorflow",
+            ["tensorflow"],
+            {"is_cuda_build": None},
+            "packages.frameworks.tensorflow.build.is_cuda_build",
+        ),
+        ("tensorflow", ["tensorflow"], {"error": "x"}, "packages.frameworks.tensorflow.build"),
+    ],
+)
+def test_dd201_names_the_build_fact_it_could_not_read(key, names, build, path):
+    facts = make_facts(framework(key, names, build), machine("580.65.06", "13.0"))
+    (unjudged,) = builds.cpu_only_build_on_gpu(facts, MATRIX)
+    assert unjudged.path == path
+
+
+def test_dd201_a_gpu_only_the_pci_bus_shows_is_this_machines_nvidia_gpu():
+    facts = make_facts(framework("torch", ["torch"], {"cuda": False, "hip": False}))
+    facts.accelerators["pci"] = {"nvidia": [{"slot": "0000:01:00.0"}]}
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    assert verdict.title.startswith("PyTorch cannot use this machine's NVIDIA GPU: ")
+
+
+def test_dd201_judges_every_framework_after_a_cuda_build():
+    both = framework("torch", ["torch"], {"cuda": "12.8", "hip": None})
+    cpu_tf = framework("tensorflow", ["tensorflow-cpu"], {})
+    both["packages"]["distributions"] += cpu_tf["packages"]["distributions"]
+    both["packages"]["frameworks"].update(cpu_tf["packages"]["frameworks"])
+    facts = make_facts(both, machine("580.65.06", "13.0"))
+    assert [
+        v.evidence["framework"] for v in judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    ] == ["tensorflow"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_dd402_says_the_valid_indices_and_every_bad_entry(count):
+    valid = "0" if count == 1 else f"0–{count - 1}"
+    value = f"{count},{count + 1}"
+    (verdict,) = env.visible_devices_unknown(visible(value, count), MATRIX)
+    assert verdict.title == (
+        f"CUDA_VISIBLE_DEVICES={value} names {count}, {count + 1}, which do not exist "
+        f"(this machine has {count} GPU(s): {valid}); CUDA sees no GPU at all"
+    )
+    assert verdict.fixes[0].summary == (
+        f"Set it to existing GPUs (indices {valid}, or UUIDs from `nvidia-smi -L`)."
+    )
+
+
+def test_dd402_a_uuid_without_its_prefix_and_what_it_cannot_judge():
+    assert env.visible_devices_unknown(visible("00000001-0000", 2), MATRIX) == []  # GPU- implied
+    (verdict,) = env.visible_devices_unknown(visible("00000002-0000", 2), MATRIX)
+    assert verdict.evidence["invalid"] == ["00000002-0000"]
+    for value, field, path in (
+        ("MIG-1234", "mig", "nvidia.gpus.mig"),
+        ("GPU-0000", "uuid", "nvidia.gpus.uuid"),
+    ):
+        facts = visible(value, 2)
+        facts.nvidia["gpus"][1][field] = None
+        with pytest.raises(Unknown) as raised:
+            env.visible_devices_unknown(facts, MATRIX)
+        assert raised.value.path == path
+
+
+def test_dd401_and_dd402_without_a_gpu_are_not_applicable_and_say_why():
+    facts = make_facts({"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}})
+    facts.nvidia.update(gpus=[], nvml={"status": "ok", "error": None})
+    facts.accelerators["pci"] = {"nvidia": [], "dxg_present": False}
+    for judge in (env.visible_devices_unknown, env.visible_devices_hide_all):
+        if judge is env.visible_devices_hide_all:
+            facts.env["variables"]["CUDA_VISIBLE_DEVICES"] = "-1"
+        with pytest.raises(NotApplicable, match=r"^no NVIDIA GPU on this machine$"):
+            judge(facts, MATRIX)
+
+
+def test_dd401_fix_unsets_it():
+    (verdict,) = env.visible_devices_hide_all(visible("-1", 2), MATRIX)
+    assert verdict.fixes[0].summary == "Unset it (or name the GPUs to use)."
+
+
+def test_dd402_with_nvml_listing_nothing_says_so():
+    facts = make_facts(
+        machine("580.65.06", "13.0"), {"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}}
+    )
+    facts.nvidia["gpus"] = []
+    facts.accelerators["pci"] = {"nvidia": [{"slot": "0000:01:00.0"}]}
+    with pytest.raises(Unknown) as raised:
+        env.visible_devices_unknown(facts, MATRIX)
+    assert (raised.value.path, raised.value.why) == ("nvidia.gpus", "NVML did not list the GPUs")
+
+
+def test_cuda_visible_devices_read_as_anything_but_text_is_not_set():
+    facts = visible("0", 2)
+    facts.env["variables"]["CUDA_VISIBLE_DEVICES"] = 5  # an untrusted report's number
+    for judge in (env.visible_devices_unknown, env.visible_devices_hide_all):
+        with pytest.raises(NotApplicable):
+            judge(facts, MATRIX)
+
+
+def test_dd402_with_no_gpu_listed_and_none_known_absent_names_the_gpu_facts():
+    facts = make_facts(
+        machine("580.65.06", "13.0"), {"env": {"variables": {"CUDA_VISIBLE_DEVICES": "0"}}}
+    )
+    facts.nvidia.update(gpus=[], nvml={"status": None, "error": None})
+    facts.accelerators["pci"] = {"nvidia": None}
+    with pytest.raises(Unknown) as raised:
+        env.visible_devices_unknown(facts, MATRIX)
+    assert raised.value.path == "nvidia.gpus and accelerators.pci.nvidia"

@@ -9,6 +9,10 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from dldoctor.checks import compat_driver, driver
+from dldoctor.checks.registry import NotApplicable
+from dldoctor.facts import queries as q
+from dldoctor.facts.known import Unknown
+from dldoctor.fixes.driver import install_driver
 from dldoctor.matrix import DriverFloor, load
 from dldoctor.matrix.rules import driver_runs
 from dldoctor.model import Severity
@@ -120,6 +124,9 @@ def test_dd501_shows_the_driver_exactly_as_written():
         f"minor-version compatibility (CUDA 13.2 wants {full} or newer)"
     )
     assert verdict.evidence["driver"] == "580.82.07"
+    assert verdict.detail == (  # what minor-version compatibility leaves out
+        "PTX JIT compilation of code built with the newer toolkit fails on the older driver."
+    )
     (error,) = judge("470.82.01", "12.8", "linux")
     need = floors("12.8", "linux")[0]
     assert error.title == (
@@ -242,3 +249,79 @@ def test_dd101_in_a_container_says_how_the_hosts_gpu_gets_in_not_to_install_a_dr
     else:
         assert fix.summary.startswith("Install the NVIDIA driver 580.65.06 or newer")
         assert "only if this machine has a GPU" in fix.summary
+
+
+def torch_and_tensorflow(torch_cuda: str, tf_cuda: str) -> dict:
+    """torch and TensorFlow CUDA builds installed together (one distributions list: a merge of
+    two would keep only the last)."""
+    tag = "cu" + torch_cuda.replace(".", "")
+    both = torch(f"2.13.0+{tag}", torch_cuda)
+    both["packages"]["distributions"].append(
+        {"name": "tensorflow", "version": "2.21.0", "location": "/env/lib/python3.11/site-packages"}
+    )
+    both["packages"]["frameworks"]["tensorflow"] = {
+        "distributions": [{"name": "tensorflow", "version": "2.21.0"}],
+        "build": {"is_cuda_build": True, "cuda_version": tf_cuda},
+    }
+    return both
+
+
+def test_dd501_judges_every_build_after_a_healthy_one_a_warned_one_and_an_unknown_one():
+    driver = "530.30.02"  # CUDA 12.1's own floor: 12.6 and 12.8 run under MVC only
+    assert expected(driver, *floors("12.0", "linux")) is None
+    assert expected(driver, *floors("12.6", "linux")) is Severity.WARNING
+    # healthy, warned, a CUDA with no row, only a major (its MVC floor met: nothing to say)
+    for torch_cuda in ("12.0", "12.6", "99.9", "12"):
+        facts = make_facts(torch_and_tensorflow(torch_cuda, "12.8"), machine(driver, None))
+        verdicts = compat_driver.driver_too_old(facts, MATRIX)
+        assert "tensorflow" in [v.evidence["framework"] for v in verdicts], torch_cuda
+
+
+def test_dd501_evidence_and_fixes_as_the_rule_reads_them():
+    full, mvc = floors("13.2", "linux")
+    facts = make_facts(torch("2.13.0+cu132", "13.2"), machine("580.82.07", None))
+    (warning,) = compat_driver.driver_too_old(facts, MATRIX)
+    assert warning.evidence == {
+        "framework": "torch",
+        "distribution": "torch",
+        "version": "2.13.0+cu132",
+        "built_with_cuda": "13.2",
+        "driver": "580.82.07",
+        "driver_needed": full,
+        "driver_needed_mvc": mvc,
+        "matrix_row": warning.evidence["matrix_row"],
+    }
+    assert warning.fixes == (install_driver(facts, full, "CUDA 13.2 without limits"),)
+    need, _ = floors("12.8", "linux")
+    old = make_facts(torch("2.13.0+cu128", "12.8"), machine("470.82.01", None))
+    (error,) = compat_driver.driver_too_old(old, MATRIX)
+    assert error.fixes[0] == install_driver(old, need, "PyTorch's CUDA 12.8 build needs it")
+
+
+def test_dd501_without_a_driver_is_not_applicable_and_unknown_facts_are_named():
+    no_driver = make_facts(torch("2.13.0+cu130", "13.0"))
+    no_driver.nvidia["loaded"] = False
+    with pytest.raises(NotApplicable, match=r"^no NVIDIA driver loaded$"):
+        compat_driver.driver_too_old(no_driver, MATRIX)
+    unread = make_facts(torch("2.13.0+cu130", "13.0"), machine("580.65.06", None))
+    unread.nvidia.update(driver_version=None, proc_driver={"version": None})
+    unread.nvidia["nvml"]["status"] = None  # whether a driver is loaded is unknown too
+    with pytest.raises(Unknown) as raised:
+        compat_driver.driver_too_old(unread, MATRIX)
+    assert raised.value.path == q.DRIVER_FACTS
+    unread.nvidia["nvml"]["status"] = "unknown_error"  # NVML reached a driver: one is loaded
+    with pytest.raises(Unknown) as raised:
+        compat_driver.driver_too_old(unread, MATRIX)
+    assert raised.value.path == "nvidia.driver_version"
+
+
+def test_dd502_fix_says_where_the_driver_comes_from():
+    facts = make_facts(
+        {"system": {"wsl": {"is_wsl": True, "version": 2}}},
+        {"nvidia": {"libcuda": {"wsl_libcuda": False, "paths": []}}},
+    )
+    (verdict,) = compat_driver.wsl_without_libcuda(facts, MATRIX)
+    assert verdict.fixes[0].summary == (
+        "Install or update the NVIDIA driver on Windows (it brings WSL's libcuda), then "
+        "update WSL from a Windows prompt."
+    )

@@ -283,3 +283,87 @@ def test_no_plan_b_when_the_kept_driver_runs_no_build(matrix):
     )
     plans = alternatives(findings(ancient, matrix), ancient, matrix)
     assert [p.letter for p in plans] == ["A"]
+
+
+def test_a_driver_step_only_the_builds_need_names_the_driver_check_then_their_findings(matrix):
+    """The A100 with driver 470 and only CPU builds of TensorFlow, JAX and ONNX Runtime: no
+    finding is about the driver (each asks for a GPU build), yet A's builds need driver 580.
+    Its driver step answers DD501 (a driver older than a CUDA build needs) and the builds'
+    DD201; B keeps the driver and has no driver step."""
+    recorded = facts_of("driver470_cpu_stack")
+    kept = ("tensorflow", "jax", "onnxruntime", "keras")
+    packages = dict(
+        recorded.packages,
+        frameworks={k: v for k, v in recorded.packages["frameworks"].items() if k in kept},
+        distributions=[
+            d
+            for d in recorded.packages["distributions"]
+            if not d["name"].lower().startswith(("torch", "paddle"))
+        ],
+    )
+    facts = dataclasses.replace(recorded, packages=packages)
+    found = findings(facts, matrix)
+    assert {f.code for f in found} == {"DD201"}
+    assert not [i for f in found for i in f.fixes[0].intents if i.action == "driver"]
+    a, b = alternatives(found, facts, matrix)
+    driver = [s for s in a.steps if s.kind == "driver"]
+    assert [s.codes for s in driver] == [("DD501", "DD201")]
+    assert driver[0].fix.summary.startswith("Install the NVIDIA driver 580.65.06 or newer")
+    assert "driver" not in [s.kind for s in b.steps]
+
+
+def test_which_framework_a_finding_is_about_by_its_fix_else_its_evidence():
+    from dldoctor.fixes.alternatives import _about_driver, _framework
+    from dldoctor.model import Intent
+
+    driver = Intent(action="driver", driver="580.65.06")
+    torch = Intent(("torch==2.13.0+cu130",), framework="torch")
+
+    def about(*intents, evidence=None, fixes=True):
+        remedy = Fix("x", intents=intents)
+        return Finding(
+            "DD501", Severity.ERROR, "t", Area.NVIDIA, evidence or {}, fixes=(remedy,) * fixes
+        )
+
+    assert _framework(about(torch, driver)) == "torch"  # its intent names it: evidence unread
+    assert _framework(about(driver, evidence={"framework": "jax"})) == "jax"
+    assert _framework(about(driver, evidence={"framework": ["jax"]})) is None  # not a name
+    assert _framework(about(evidence={"framework": "jax"})) is None  # no driver: not its plan
+    assert _framework(about(fixes=False)) is None and not _about_driver(about(fixes=False))
+    assert _about_driver(about(driver)) and not _about_driver(about(torch))
+
+
+def test_install_answers_no_finding_its_steps_name_no_code(matrix):
+    facts = facts_of("driver470_cpu_stack")
+    plans = install_alternatives(["torch", "tensorflow"], facts, matrix)
+    steps = [s for p in plans for s in (*p.steps, *p.second)]
+    assert steps and {c for s in steps for c in s.codes} == {""}
+    assert any(s.kind == "driver" for s in plans[0].steps)  # A's driver step too
+
+
+def test_install_has_no_plan_b_when_the_kept_driver_runs_no_build(matrix):
+    facts = make_facts(gpu_machine(driver="340.108", cuda="6.5"), with_packages())
+    assert [p.letter for p in install_alternatives(["torch"], facts, matrix)] == ["A"]
+
+
+def test_install_with_no_build_for_this_python_says_none(matrix):
+    facts = make_facts(gpu_machine(), with_packages(), {"python": {"version": "3.8.18"}})
+    (a,) = install_alternatives(["tensorflow"], facts, matrix)
+    assert a.headline == "The builds these GPUs run best: none."
+
+
+def test_a_conflict_within_one_group_needs_no_second_environment(matrix):
+    from dldoctor.fixes.alternatives import resolved_plan
+    from dldoctor.fixes.resolve import Resolution
+
+    facts = facts_of("h100_cpu_stack")
+    (only,) = install_alternatives(["torch"], facts, matrix)
+    single = Resolution(
+        only.resolution.builds,
+        {},
+        only.resolution.driver,
+        conflict="x",
+        groups=(only.resolution.builds,),
+    )
+    steps, second = resolved_plan(single, facts, False)
+    assert second == [] and steps

@@ -92,3 +92,17 @@ def test_what_b_costs():
     split = resolution(build("torch", "2.7"), conflict="cudnn")
     assert _b_costs(split, facts).endswith("; and needs a second environment")
     assert _b_costs(resolution(), facts) == "changes nothing"
+
+
+def test_conda_with_the_python_version_unknown_asks_for_any_python_not_an_empty_pin():
+    """`python=` is no version: with the judged Python's version unknown, the new environment
+    gets conda's python, unpinned."""
+    facts = env("conda", prefix="/opt/conda/envs/train", version="")
+    _, create = second_environment(facts, "tensorflow")
+    assert create[-2:] == ("python", "pip")
+
+
+@pytest.mark.parametrize("prefix", ["/srv/envs/X", "/srv/envs/projectX/"])
+def test_the_second_environment_is_the_prefix_and_the_framework(prefix):
+    _, create = second_environment(env("venv", prefix=prefix), "jax")
+    assert create[-1] == prefix.rstrip("/") + "-jax"
