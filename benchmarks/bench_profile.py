@@ -380,9 +380,14 @@ STAMPED = (
     "import time\nSTART = time.time()\nimport sys\ntime.sleep(1.0)\n"
     "open(sys.argv[1], 'w').write(f'{START} {time.time()}')\n"
 )
+# The same stamps with no sleep between: a script that ends at once (a typo's traceback, an
+# import check), where nothing dldoctor does while a script runs can hide.
+AT_ONCE = STAMPED.replace("time.sleep(1.0)\n", "")
 
 
-def fixed_phases(runs: int, work: Path, trees: dict[str, Path], env: Any) -> dict[str, object]:
+def fixed_phases(
+    runs: int, work: Path, trees: dict[str, Path], env: Any, source: str = STAMPED
+) -> dict[str, object]:
     """Where the fixed cost is, on a script that records when its first line ran and when it
     ended, and sleeps 1 s between (dldoctor's work that overlaps a running script hides
     there, as it does in a real run): before it (dldoctor's start-up, the child's bootstrap)
@@ -391,7 +396,7 @@ def fixed_phases(runs: int, work: Path, trees: dict[str, Path], env: Any) -> dic
     disturbed run on a shared machine, the median also counts waits that only sometimes land
     (a polling period)."""
     script = work / "stamped.py"
-    script.write_text(STAMPED)
+    script.write_text(source)
     stamps = work / "stamps"
     seen: dict[str, list[list[float]]] = {}
     for run in range(runs):
@@ -473,6 +478,7 @@ def startup(
         measure(cmd(tree, str(trivial)), env(tree), work)
     loads = [round(os.getloadavg()[0], 2)]
     phases = fixed_phases(max(runs, 10), work, trees, env)
+    at_once = fixed_phases(max(runs, 10), work, trees, env, AT_ONCE)
     walls: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     loads.append(round(os.getloadavg()[0], 2))
@@ -488,7 +494,11 @@ def startup(
                 walls.setdefault(key, []).append(round(wall, 3))
                 cpu.setdefault(key, []).append(round(cpu_s, 3))
         loads.append(round(os.getloadavg()[0], 2))
-    found: dict[str, object] = {"load_average_1min": loads, "fixed_phases": phases}
+    found: dict[str, object] = {
+        "load_average_1min": loads,
+        "fixed_phases": phases,
+        "fixed_phases_at_once": at_once,
+    }
     if quick:
         return found
     found.update(walls_s=walls, cpu_s=cpu)
@@ -535,7 +545,9 @@ def main() -> None:
         "--startup", action="store_true", help="only the fixed cost: short vs long runs"
     )
     parser.add_argument(
-        "--against", type=Path, help="--startup: also time this dldoctor tree (e.g. main's)"
+        "--against",
+        type=Path,
+        help="--startup, --per-step: also time this dldoctor tree (e.g. main's)",
     )
     parser.add_argument(
         "--phases-only", action="store_true", help="--startup: only where the fixed cost is"
@@ -552,7 +564,7 @@ def main() -> None:
         from profile_steps import per_step
 
         with tempfile.TemporaryDirectory() as tmp:
-            found = per_step(args.runs, Path(tmp), ROOT, only=args.framework)
+            found = per_step(args.runs, Path(tmp), ROOT, only=args.framework, against=args.against)
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "profile-steps.json").write_text(json.dumps(found, indent=2) + "\n")
         print(json.dumps(found, indent=2))
