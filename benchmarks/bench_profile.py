@@ -531,6 +531,62 @@ def startup(
     return found
 
 
+SAMPLER_COST = """
+import json, sys, threading, time
+import torch
+from dldoctor.profilers.child.frames import FrameSampler
+torch.set_num_threads(1)
+class Rec:  # what the sampler reads of the recorder: the main thread and its timed phase
+    def __init__(self):
+        self.main_ident, self.activity, self.busy = threading.get_ident(), None, set()
+rec = Rec()
+model = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x, y = torch.randn(16, 256), torch.randint(0, 10, (16,))
+def step():
+    rec.activity = "forward"; loss = torch.nn.functional.cross_entropy(model(x), y)
+    rec.activity = "backward"; loss.backward()
+    rec.activity = "optimizer"; opt.step(); opt.zero_grad(); rec.activity = None
+    time.sleep(0.01)  # the device's time, in the loop body
+for _ in range(20):
+    step()
+sampler = FrameSampler.start(rec)
+clock = time.pthread_getcpuclockid(sampler._thread.ident)
+cpu0, t0, steps = time.clock_gettime(clock), time.perf_counter(), 0
+while time.perf_counter() - t0 < float(sys.argv[1]):
+    step(); steps += 1
+cpu, wall = time.clock_gettime(clock) - cpu0, time.perf_counter() - t0
+sampler.stop()
+taken = getattr(sampler, "taken", sampler.samples)
+print(json.dumps({"steps": steps, "step_ms": wall / steps * 1e3, "samples": taken,
+                  "us_per_sample": cpu / taken * 1e6, "us_per_step": cpu / steps * 1e6,
+                  "share_of_step": cpu / wall}))
+"""
+
+
+def sampler_cost(rounds: int, trees: dict[str, Path], seconds: float = 10.0) -> dict[str, Any]:
+    """The main-thread sampler's own CPU (its thread's clock), in a torch loop of ~12 ms steps
+    with the loop body a 10 ms sleep (where it samples), over ``seconds``: per sample, per
+    step, and as a share of the step; the trees alternate round by round."""
+    seen: dict[str, list[dict[str, float]]] = {}
+    for run in range(rounds):
+        for tree in list(trees) if run % 2 == 0 else list(reversed(trees)):
+            env = {**os.environ, "PYTHONPATH": str(trees[tree])}
+            out = subprocess.run(
+                [sys.executable, "-c", SAMPLER_COST, str(seconds)],
+                capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(), check=True,
+            )  # fmt: skip
+            seen.setdefault(tree, []).append(json.loads(out.stdout))
+    return {
+        tree: {
+            key: round(statistics.median(r[key] for r in runs), 5)
+            for key in ("step_ms", "samples", "us_per_sample", "us_per_step", "share_of_step")
+        }
+        | {"runs": runs}
+        for tree, runs in seen.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -558,7 +614,19 @@ def main() -> None:
         help="only the per-step overhead: torch, TensorFlow and Paddle, short vs long runs",
     )
     parser.add_argument("--framework", default="", help="--per-step: only this one")
+    parser.add_argument(
+        "--sampler-cost",
+        action="store_true",
+        help="only the main-thread sampler's own CPU in a torch loop (with --against)",
+    )
     args = parser.parse_args()
+    if args.sampler_cost:
+        trees = {"this": ROOT, **({"against": args.against} if args.against else {})}
+        found = {"load_average_1min": [round(os.getloadavg()[0], 2)]}
+        found.update(sampler_cost(max(args.runs, 2), trees))
+        found["load_average_1min"].append(round(os.getloadavg()[0], 2))
+        print(json.dumps(found, indent=2))
+        return
     if args.per_step:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from profile_steps import per_step

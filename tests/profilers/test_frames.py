@@ -97,13 +97,13 @@ def test_the_sampler_waits_a_varied_interval_around_its_rate(monkeypatch):
     the waits are drawn within +-50 % of the interval, never all the same."""
     waits: list[float] = []
 
-    class Counting(threading.Event):
-        def wait(self, timeout=None):
+    class Counting:  # the sampler's timed wait: an acquire of its wake-up lock
+        def acquire(self, blocking: bool, timeout: float) -> bool:
             waits.append(timeout)
-            return len(waits) > 40 or super().wait(0)
+            return len(waits) > 40
 
     sampler = FrameSampler(_Rec())
-    sampler._stop = Counting()
+    sampler._wake = Counting()  # type: ignore[assignment]
     sampler._run()
     interval = 1 / frames.RATE_HZ
     assert all(0.5 * interval <= w <= 1.5 * interval for w in waits)
