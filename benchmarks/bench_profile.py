@@ -380,9 +380,14 @@ STAMPED = (
     "import time\nSTART = time.time()\nimport sys\ntime.sleep(1.0)\n"
     "open(sys.argv[1], 'w').write(f'{START} {time.time()}')\n"
 )
+# The same stamps with no sleep between: a script that ends at once (a typo's traceback, an
+# import check), where nothing dldoctor does while a script runs can hide.
+AT_ONCE = STAMPED.replace("time.sleep(1.0)\n", "")
 
 
-def fixed_phases(runs: int, work: Path, trees: dict[str, Path], env: Any) -> dict[str, object]:
+def fixed_phases(
+    runs: int, work: Path, trees: dict[str, Path], env: Any, source: str = STAMPED
+) -> dict[str, object]:
     """Where the fixed cost is, on a script that records when its first line ran and when it
     ended, and sleeps 1 s between (dldoctor's work that overlaps a running script hides
     there, as it does in a real run): before it (dldoctor's start-up, the child's bootstrap)
@@ -391,7 +396,7 @@ def fixed_phases(runs: int, work: Path, trees: dict[str, Path], env: Any) -> dic
     disturbed run on a shared machine, the median also counts waits that only sometimes land
     (a polling period)."""
     script = work / "stamped.py"
-    script.write_text(STAMPED)
+    script.write_text(source)
     stamps = work / "stamps"
     seen: dict[str, list[list[float]]] = {}
     for run in range(runs):
@@ -473,6 +478,7 @@ def startup(
         measure(cmd(tree, str(trivial)), env(tree), work)
     loads = [round(os.getloadavg()[0], 2)]
     phases = fixed_phases(max(runs, 10), work, trees, env)
+    at_once = fixed_phases(max(runs, 10), work, trees, env, AT_ONCE)
     walls: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     loads.append(round(os.getloadavg()[0], 2))
@@ -488,7 +494,11 @@ def startup(
                 walls.setdefault(key, []).append(round(wall, 3))
                 cpu.setdefault(key, []).append(round(cpu_s, 3))
         loads.append(round(os.getloadavg()[0], 2))
-    found: dict[str, object] = {"load_average_1min": loads, "fixed_phases": phases}
+    found: dict[str, object] = {
+        "load_average_1min": loads,
+        "fixed_phases": phases,
+        "fixed_phases_at_once": at_once,
+    }
     if quick:
         return found
     found.update(walls_s=walls, cpu_s=cpu)
@@ -521,6 +531,62 @@ def startup(
     return found
 
 
+SAMPLER_COST = """
+import json, sys, threading, time
+import torch
+from dldoctor.profilers.child.frames import FrameSampler
+torch.set_num_threads(1)
+class Rec:  # what the sampler reads of the recorder: the main thread and its timed phase
+    def __init__(self):
+        self.main_ident, self.activity, self.busy = threading.get_ident(), None, set()
+rec = Rec()
+model = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x, y = torch.randn(16, 256), torch.randint(0, 10, (16,))
+def step():
+    rec.activity = "forward"; loss = torch.nn.functional.cross_entropy(model(x), y)
+    rec.activity = "backward"; loss.backward()
+    rec.activity = "optimizer"; opt.step(); opt.zero_grad(); rec.activity = None
+    time.sleep(0.01)  # the device's time, in the loop body
+for _ in range(20):
+    step()
+sampler = FrameSampler.start(rec)
+clock = time.pthread_getcpuclockid(sampler._thread.ident)
+cpu0, t0, steps = time.clock_gettime(clock), time.perf_counter(), 0
+while time.perf_counter() - t0 < float(sys.argv[1]):
+    step(); steps += 1
+cpu, wall = time.clock_gettime(clock) - cpu0, time.perf_counter() - t0
+sampler.stop()
+taken = getattr(sampler, "taken", sampler.samples)
+print(json.dumps({"steps": steps, "step_ms": wall / steps * 1e3, "samples": taken,
+                  "us_per_sample": cpu / taken * 1e6, "us_per_step": cpu / steps * 1e6,
+                  "share_of_step": cpu / wall}))
+"""
+
+
+def sampler_cost(rounds: int, trees: dict[str, Path], seconds: float = 10.0) -> dict[str, Any]:
+    """The main-thread sampler's own CPU (its thread's clock), in a torch loop of ~12 ms steps
+    with the loop body a 10 ms sleep (where it samples), over ``seconds``: per sample, per
+    step, and as a share of the step; the trees alternate round by round."""
+    seen: dict[str, list[dict[str, float]]] = {}
+    for run in range(rounds):
+        for tree in list(trees) if run % 2 == 0 else list(reversed(trees)):
+            env = {**os.environ, "PYTHONPATH": str(trees[tree])}
+            out = subprocess.run(
+                [sys.executable, "-c", SAMPLER_COST, str(seconds)],
+                capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(), check=True,
+            )  # fmt: skip
+            seen.setdefault(tree, []).append(json.loads(out.stdout))
+    return {
+        tree: {
+            key: round(statistics.median(r[key] for r in runs), 5)
+            for key in ("step_ms", "samples", "us_per_sample", "us_per_step", "share_of_step")
+        }
+        | {"runs": runs}
+        for tree, runs in seen.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -535,7 +601,9 @@ def main() -> None:
         "--startup", action="store_true", help="only the fixed cost: short vs long runs"
     )
     parser.add_argument(
-        "--against", type=Path, help="--startup: also time this dldoctor tree (e.g. main's)"
+        "--against",
+        type=Path,
+        help="--startup, --per-step: also time this dldoctor tree (e.g. main's)",
     )
     parser.add_argument(
         "--phases-only", action="store_true", help="--startup: only where the fixed cost is"
@@ -546,13 +614,25 @@ def main() -> None:
         help="only the per-step overhead: torch, TensorFlow and Paddle, short vs long runs",
     )
     parser.add_argument("--framework", default="", help="--per-step: only this one")
+    parser.add_argument(
+        "--sampler-cost",
+        action="store_true",
+        help="only the main-thread sampler's own CPU in a torch loop (with --against)",
+    )
     args = parser.parse_args()
+    if args.sampler_cost:
+        trees = {"this": ROOT, **({"against": args.against} if args.against else {})}
+        found = {"load_average_1min": [round(os.getloadavg()[0], 2)]}
+        found.update(sampler_cost(max(args.runs, 2), trees))
+        found["load_average_1min"].append(round(os.getloadavg()[0], 2))
+        print(json.dumps(found, indent=2))
+        return
     if args.per_step:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from profile_steps import per_step
 
         with tempfile.TemporaryDirectory() as tmp:
-            found = per_step(args.runs, Path(tmp), ROOT, only=args.framework)
+            found = per_step(args.runs, Path(tmp), ROOT, only=args.framework, against=args.against)
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "profile-steps.json").write_text(json.dumps(found, indent=2) + "\n")
         print(json.dumps(found, indent=2))

@@ -145,11 +145,24 @@ def _measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, floa
 
 
 def per_step(
-    runs: int, work: Path, root: Path, short: int = 40, long: int = 440, only: str = ""
+    runs: int,
+    work: Path,
+    root: Path,
+    short: int = 40,
+    long: int = 440,
+    only: str = "",
+    against: Path | None = None,
 ) -> dict[str, Any]:
-    """Fixed cost (intercept) and per-step overhead (slope) for each framework's workload."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(PYTHONPATH=str(root), PYTHONPYCACHEPREFIX=str(work / "pyc"))
+    """Fixed cost (intercept) and per-step overhead (slope) for each framework's workload;
+    with ``against``, that tree's profiled runs too, interleaved with this one's (each
+    against the plain run of its round)."""
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    trees = {"dldoctor": root, **({"against": against} if against else {})}
+    envs = {
+        how: {**base, "PYTHONPATH": str(tree), "PYTHONPYCACHEPREFIX": str(work / f"pyc-{how}")}
+        for how, tree in trees.items()
+    }
+    envs["plain"] = envs["dldoctor"]
     found: dict[str, Any] = {"load_average_1min": [round(os.getloadavg()[0], 2)]}
     for name, body in WORKLOADS.items():
         if only and name != only:
@@ -163,15 +176,15 @@ def per_step(
         fastest: dict[str, list[float]] = {}  # and their fastest step
         cpus: dict[str, list[float]] = {}
         per_cpu: dict[str, dict[str, list[float]]] = {}  # the long runs' CPU per step
-        own: dict[int, list[tuple[float, float]]] = {}  # dldoctor's process: CPU s, wall s
+        own: dict[str, list[tuple[float, float]]] = {}  # dldoctor's process: CPU s, wall s
         failed = []
         for run in range(runs + 1):  # the first round warms the caches, untimed
             for steps in (short, long):
-                for how in ("plain", "dldoctor"):
+                for how in ("plain", *trees):
                     argv = [str(script), "--steps", str(steps), "--truth", str(truth)]
-                    if how == "dldoctor":
+                    if how != "plain":
                         argv = ["-m", "dldoctor", "profile", "--json", str(work / "r.json"), *argv]
-                    code, wall, cpu = _measure([sys.executable, *argv], env, work)
+                    code, wall, cpu = _measure([sys.executable, *argv], envs[how], work)
                     if code != 0 or not truth.exists():
                         failed.append(f"{how} {steps}: exit {code}")
                         continue
@@ -188,17 +201,28 @@ def per_step(
                         fastest.setdefault(how, []).append(told["min_s"])
                         for column in ("cpu_p50_s", "main_cpu_p50_s", "cpu_mean_s"):
                             per_cpu.setdefault(column, {}).setdefault(how, []).append(told[column])
-                    if how == "dldoctor":
+                    if how != "plain":
                         report = json.loads((work / "r.json").read_text())
-                        own.setdefault(steps, []).append(
+                        own.setdefault(f"{how} {steps}", []).append(
                             (report["profile"]["sampling"]["dldoctor_cpu_s"], wall)
                         )
             print(f"{name}: round {run}/{runs}", file=sys.stderr)
-        found[name] = _fit(walls, loops, cpus, short, long) if not failed else {"failed": failed}
-        if not failed:
-            found[name].update(_quantile_overhead(quick))
-            found[name].update(_quantile_overhead(fastest, "min"))
-            found[name].update(_cpu_overhead(per_cpu, quick["plain"], own, short, long))
+        for tree in trees:  # each tree's figures as if it were the only one
+            key = name if tree == "dldoctor" else f"{name} (against)"
+            if failed:
+                found[key] = {"failed": failed}
+                continue
+
+            def view(table: dict[str, Any], tree: str = tree) -> dict[str, Any]:
+                keep = {k: v for k, v in table.items() if k.split()[0] in ("plain", tree)}
+                return {k.replace(tree, "dldoctor", 1): v for k, v in keep.items()}
+
+            found[key] = _fit(view(walls), view(loops), view(cpus), short, long)
+            found[key].update(_quantile_overhead(view(quick)))
+            found[key].update(_quantile_overhead(view(fastest), "min"))
+            own_tree = {int(k.split()[1]): v for k, v in own.items() if k.split()[0] == tree}
+            cpu_view = {column: view(table) for column, table in per_cpu.items()}
+            found[key].update(_cpu_overhead(cpu_view, quick["plain"], own_tree, short, long))
         found["load_average_1min"].append(round(os.getloadavg()[0], 2))
     return found
 

@@ -129,7 +129,8 @@ def _finite(value: float) -> float | str:
 
 
 def frames(proc: ProcessRecord | None) -> JSON | None:
-    """The main-thread sampler's busiest lines (outside the timed phases), as shares."""
+    """The main-thread sampler's busiest lines (outside the timed phases), as shares of its
+    counts (ticks of ``1 / rate_hz``: a sample taken at a lower rate counts for more)."""
     seen = proc.frames if proc is not None else None
     if not isinstance(seen, dict) or not seen.get("loop_samples"):
         return None
@@ -145,12 +146,10 @@ def frames(proc: ProcessRecord | None) -> JSON | None:
                 )
         return out
 
-    return {
-        "samples": int(seen.get("samples", 0)),
-        "loop_samples": total,
-        "user": rows("user"),
-        "leaf": rows("leaf"),
-    }
+    found: JSON = {"samples": int(seen.get("samples", 0)), "loop_samples": total}
+    if isinstance(seen.get("taken"), int):  # samples read; the counts are ticks of 1 / rate
+        found["taken"] = seen["taken"]
+    return {**found, "user": rows("user"), "leaf": rows("leaf")}
 
 
 def hidden_wait(loaders: list[JSON], source: str) -> str | None:

@@ -75,9 +75,10 @@ def run(
     """Profile ``target``; raises OSError only if the script cannot be started at all.
     ``started()`` is called once the script runs (the caller's work to overlap with it).
 
-    The script is started first: the collector, the trace writer, the host's facts and their
-    imports are made while its interpreter starts, and NVML, the sampler and theirs once it
-    has said hello, so none of them is part of the run's fixed cost."""
+    The script is started first: the collector and the trace writer are made once its
+    interpreter has said hello, and NVML, the sampler and the host's facts once it has run
+    for ``SETTLE_S`` more (not at all if it has ended by then), so none of them is part of
+    the run's fixed cost."""
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     origin = time.perf_counter()
     # Opened before the start, so that a path that cannot be written is refused first.
@@ -107,7 +108,6 @@ def run(
         forwarder.install()
     try:
         _until_running(proc, read_fd)
-        from dldoctor.facts.host import Host
         from dldoctor.profilers.collector import Collector
         from dldoctor.profilers.trace import TraceWriter
     except BaseException:  # a broken install: never leave the script behind, unobserved
@@ -116,7 +116,6 @@ def run(
         proc.wait()
         forwarder.uninstall()
         raise
-    host = host or Host()
     trace = None if trace_file is None else TraceWriter(trace_file, origin)
     collector = Collector(origin, 0, trace)  # its GPUs are added once NVML has opened them
     collector.root_pid = proc.pid
@@ -134,17 +133,22 @@ def run(
     devices: list[gpu.Device] = []
     reason: str | None = None
     try:
-        from dldoctor.facts.nvml import Nvml  # psutil and NVML: while the script imports
-        from dldoctor.profilers import gpu
-        from dldoctor.profilers.sampler import Sampler
+        if runner.exits_within(proc, SETTLE_S):
+            reason = SETTLE_REASON  # nothing to sample: NVML, psutil and the report's prewarm
+        else:  # psutil and NVML: while the script imports
+            from dldoctor.facts.host import Host
+            from dldoctor.facts.nvml import Nvml
+            from dldoctor.profilers import gpu
+            from dldoctor.profilers.sampler import Sampler
 
-        nv = Nvml.for_host(host)
-        devices, reason = gpu.open_devices(nv) if nv.ok else ([], nv.error or nv.status)
-        collector.add_gpus(len(devices))
-        sampler = Sampler(collector, proc.pid, options.rate_hz, nv, devices)
-        sampler.start()
-        if started is not None:
-            started()
+            host = host or Host()
+            nv = Nvml.for_host(host)
+            devices, reason = gpu.open_devices(nv) if nv.ok else ([], nv.error or nv.status)
+            collector.add_gpus(len(devices))
+            sampler = Sampler(collector, proc.pid, options.rate_hz, nv, devices)
+            sampler.start()
+            if started is not None:
+                started()
         runner.wait(proc, result, collector, deadline, token)
     except BaseException:  # dldoctor itself interrupted or broken: never leave the script behind
         with contextlib.suppress(ProcessLookupError):
@@ -169,6 +173,10 @@ def run(
             trace.close()
         if nv is not None:
             nv.shutdown()
+    if host is None:  # the script ended before sampling began
+        from dldoctor.facts.host import Host
+
+        host = Host()
     return Session(
         target,
         options,
@@ -184,6 +192,13 @@ def run(
 
 
 HELLO_WAIT_S = 2.0
+# What only a run that lasts needs (NVML and the GPUs opened, psutil, the sampler's thread, the
+# report's modules imported ahead) starts once the script has run this long after its hello: a
+# script that ends sooner (a typo's traceback, --help, an import check) would have given the
+# 10 Hz sampler nothing (its first sample is only the baseline of the next), and that set-up,
+# ~40 ms of CPU here and NVML's init on a GPU machine, was then paid in series with its exit.
+SETTLE_S = 0.1
+SETTLE_REASON = f"the script ended within {SETTLE_S:g} s of its start, before sampling began"
 
 
 def _until_running(proc: subprocess.Popen[bytes], read_fd: int) -> None:

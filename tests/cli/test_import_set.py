@@ -145,6 +145,31 @@ def test_a_profile_run_and_the_script_before_its_first_line_import_nothing_they_
     assert _offending(extra, NOT_BEFORE_THE_SCRIPT) == {}
 
 
+# `dldoctor profile` of a script that ends at once: what only a run that lasts needs.
+NOT_FOR_A_SCRIPT_THAT_ENDS_AT_ONCE = {
+    "psutil": "the sampler starts once the script has run for session.SETTLE_S",
+    "dldoctor.profilers.sampler": "see psutil",
+    "dldoctor.facts.nvml": "NVML is opened for a run that lasts, as the sampler",
+    "pynvml": "see dldoctor.facts.nvml",
+    "ctypes": "see dldoctor.facts.nvml",
+}
+
+
+def test_a_profile_of_a_script_that_ends_at_once_sets_up_no_sampling(tmp_path: Path) -> None:
+    script = tmp_path / "first_line.py"
+    script.write_text(FIRST_LINE)
+    run = subprocess.run(
+        [sys.executable, "-c", PROFILE_PROGRAM, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    ours = set(json.loads(run.stderr.strip().splitlines()[-1]))
+    assert "dldoctor.profilers.analysis" in ours  # a run that profiled and reported
+    assert _offending(ours, NOT_FOR_A_SCRIPT_THAT_ENDS_AT_ONCE) == {}
+
+
 # `dldoctor profile`: what the script's start does not wait for (imported while it starts).
 NOT_BEFORE_THE_LAUNCH = {
     "dldoctor.profilers.collector": "the events are read once the script runs; its pipe holds them",

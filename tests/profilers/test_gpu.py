@@ -9,7 +9,7 @@ from dldoctor.facts.host import Host
 from dldoctor.profilers import gate
 from dldoctor.profilers.report import build
 from dldoctor.profilers.runner import Target
-from dldoctor.profilers.session import Options, run
+from dldoctor.profilers.session import SETTLE_REASON, Options, run
 from tests.profilers.fake_gpu import TimelineNvml
 from tests.profilers.helpers import SCRIPTS
 
@@ -86,3 +86,22 @@ def test_nvml_without_a_driver_says_why_the_gpu_was_not_measured():
     assert not gpu["measured"] and "Driver Not Loaded" in gpu["reason"]
     (finding,) = [f for f in report.findings if f.code == "DD708"]
     assert "Driver Not Loaded" in finding.title
+
+
+def test_a_script_that_ends_at_once_opens_no_gpu_and_says_why():
+    """NVML's init (long on a real GPU machine) and the sampler are for a run that lasts: a
+    script that ends within its first moments is not kept waiting for them."""
+    nvml = TimelineNvml("h100", lambda t: 93)
+    report = _profile(nvml, PLAIN)  # prints what it sees and exits
+    gpu = report.profile["gpu"]
+    assert gpu == {"measured": False, "reason": SETTLE_REASON, "devices": []}
+    assert nvml.init_calls == 0
+    (finding,) = [f for f in report.findings if f.code == "DD708"]
+    assert "before sampling began" in finding.title
+
+
+def test_a_script_that_runs_past_the_settling_time_is_sampled_from_then_on():
+    nvml = TimelineNvml("h100", lambda t: 93)
+    report = _profile(nvml, PLAIN, "--sleep", "0.4")
+    assert report.profile["gpu"]["measured"] and nvml.init_calls == 1
+    assert nvml.refcount == 0

@@ -162,6 +162,23 @@ def test_python_work_in_the_loop_body_is_named_not_blamed_on_the_model(tmp_path)
     assert "loop body" in result.stderr
 
 
+def test_the_loop_body_line_is_still_named_once_the_sampler_has_slowed_down(tmp_path):
+    """80 steps of 40 ms preprocessing: most of the loop body is sampled at the lower rate
+    (frames.SLOW_RATE_HZ), each sample counting for the time it stands for."""
+    _, report = profile(
+        tmp_path, SCRIPT, "--items", "640", "--sleep-ms", "0", "--preprocess-ms", "40",
+        "--truth", str(tmp_path / "truth.json"),
+    )  # fmt: skip
+    sampled = report["profile"]["loop_body_samples"]
+    assert sampled["taken"] < sampled["samples"]  # the lower rate was in use
+    top = sampled["user"][0]
+    line = marked_line("train_torch.py", "PREPROCESS-LINE")
+    assert top["function"] == "preprocess" and top["line"] in (line, line + 1)
+    assert top["file"].endswith("train_torch.py")
+    assert top["share"] >= 0.5, sampled  # ~0.9 of the loop body is preprocess()
+    assert "DD712" in codes(report)
+
+
 def test_a_per_batch_cost_outside_the_workers_is_named_instead_of_more_workers(tmp_path):
     """Two workers make each batch at once; choosing each batch (in the main process) sleeps a
     known 20 ms. More workers cannot help: the advice must say what the wait is."""
