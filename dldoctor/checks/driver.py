@@ -15,6 +15,7 @@ from dldoctor.fixes.driver import (
     install_driver,
     rebuild_kernel_module,
     reload_modules,
+    sign_kernel_module,
 )
 from dldoctor.fixes.intents import fix
 from dldoctor.matrix import Matrix
@@ -243,6 +244,8 @@ def _driver_fix(facts: Facts, minimum: str | None, why: str) -> Fix:
     userspace = q.nvml_status(facts) == "driver_not_loaded" or (
         (facts.nvidia.get("nvidia_smi") or {}).get("path")
     )
+    if userspace and (facts.nvidia.get("kernel_module") or {}).get("secure_boot") is True:
+        return sign_kernel_module()  # built or not, an unsigned module is refused
     if userspace:  # libnvidia-ml answered "driver not loaded", or nvidia-smi is installed
         return rebuild_kernel_module(facts)
     return install_driver(facts, minimum, why)

@@ -8,6 +8,7 @@ from typing import Any
 from dldoctor.facts import nvml, nvml_child
 from dldoctor.facts.host import Host
 from dldoctor.facts.ldcache import LdCache, read_ldcache
+from dldoctor.facts.reaper import read_bounded
 
 JSON = dict[str, Any]
 
@@ -66,7 +67,25 @@ def _kernel_module(host: Host, errors: dict[str, str]) -> JSON:
         if modules is None
         else any(line.startswith("nvidia ") for line in modules.splitlines()),
         "version": version.strip() or None if version is not None else None,
+        "secure_boot": _secure_boot(host),
     }
+
+
+# The UEFI global variable SecureBoot (EFI_GLOBAL_VARIABLE GUID); efivarfs prefixes its one-byte
+# value with four bytes of attributes. What `mokutil --sb-state` reads.
+_SECURE_BOOT_VAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c4b7e4ab2"
+
+
+def _secure_boot(host: Host) -> bool | None:
+    """Whether UEFI Secure Boot is on: then the kernel loads only signed modules (an unsigned
+    nvidia module is refused: "Key was rejected by service"). False on a BIOS boot; None when
+    the variable cannot be read."""
+    if not host.path("/sys/firmware/efi").is_dir():
+        return False if host.path("/sys/firmware").is_dir() else None
+    raw = read_bounded(host.path(_SECURE_BOOT_VAR), 64)
+    if raw is None:
+        return False if not host.path(_SECURE_BOOT_VAR).exists() else None
+    return raw[4:5] == b"\x01" if len(raw) >= 5 else None
 
 
 def _libcuda(cache: LdCache, host: Host, errors: dict[str, str]) -> JSON:

@@ -76,6 +76,18 @@ def container_lost_gpu() -> Fix:
     )
 
 
+def sign_kernel_module() -> Fix:
+    """Secure Boot on and the driver installed, its module not loaded: the kernel refused it."""
+    return Fix(
+        "UEFI Secure Boot is on, and the kernel loads only signed modules: the installed nvidia "
+        "module is refused (`sudo modprobe nvidia` says 'Key was rejected by service'). Enroll "
+        "the key that signs it (DKMS: `sudo mokutil --import /var/lib/dkms/mok.pub`; Fedora's "
+        "akmods: `sudo mokutil --import /etc/pki/akmods/certs/public_key.der`), confirm it at "
+        "the next boot, or disable Secure Boot in the firmware.",
+        notes="https://wiki.ubuntu.com/UEFI/SecureBoot/Signing",
+    )
+
+
 def rebuild_kernel_module(facts: Facts) -> Fix:
     """The driver's userspace is installed but its kernel module is not loaded for this kernel."""
     from dldoctor.fixes.intents import fix

@@ -260,3 +260,43 @@ def test_flash_attention_2_needs_ampere(matrix, cc, version, fires):
     assert bool(found) is fires
     if fires:
         assert "scaled_dot_product_attention" in found[0].fixes[0].summary
+
+
+NVIDIA_ON_PCI = {
+    "accelerators": {
+        "pci": {
+            "nvidia": [
+                {"address": "0000:01:00.0", "device_id": None, "class": "0x030000", "driver": None}
+            ]
+        }
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("nvml_status", "secure_boot", "advice"),
+    [
+        (
+            "driver_not_loaded",
+            True,
+            "Enroll the key",
+        ),  # the driver is installed, its module refused
+        ("driver_not_loaded", False, "rebuild it with DKMS"),
+        ("driver_not_loaded", None, "rebuild it with DKMS"),  # unknown: not claimed
+        ("library_not_found", True, "Install the NVIDIA driver"),  # no driver to refuse
+    ],
+)
+def test_a_module_not_loaded_under_secure_boot_is_signed_not_rebuilt(
+    matrix, nvml_status, secure_boot, advice
+):
+    facts = make_facts(
+        NVIDIA_ON_PCI,
+        {
+            "nvidia": {
+                "nvml": {"status": nvml_status},
+                "kernel_module": {"loaded": False, "secure_boot": secure_boot},
+            }
+        },
+    )
+    (verdict,) = driver.gpu_without_driver(facts, matrix)
+    assert advice in verdict.fixes[0].summary

@@ -349,7 +349,7 @@ def test_kernel_module_from_proc_modules(tmp_path: Path, modules: str, loaded: b
     write(tmp_path / "root", "/proc/modules", modules)
     write(tmp_path / "root", "/sys/module/nvidia/version", "580.65.06\n")
     module = gather(tmp_path, load_fake("h100"))["kernel_module"]
-    assert module == {"loaded": loaded, "version": "580.65.06"}
+    assert module == {"loaded": loaded, "version": "580.65.06", "secure_boot": None}
 
 
 def test_kernel_module_without_proc_modules(tmp_path: Path) -> None:
@@ -357,7 +357,7 @@ def test_kernel_module_without_proc_modules(tmp_path: Path) -> None:
     section = gather_nvidia(
         Host(root=tmp_path / "root", env={}, nvml=load_fake("h100")), LdCache(())
     )
-    assert section["kernel_module"] == {"loaded": None, "version": None}
+    assert section["kernel_module"] == {"loaded": None, "version": None, "secure_boot": None}
     assert section["errors"] == {"kernel_module.loaded": "/proc/modules is absent"}
 
 
@@ -382,3 +382,28 @@ def test_fake_answers_like_pynvml_before_init() -> None:
     fake = FakeNvml(load_fake("h100").description)
     with pytest.raises(Exception, match="Uninitialized"):
         fake.nvmlDeviceGetCount()
+
+
+SECURE_BOOT = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c4b7e4ab2"
+
+
+@pytest.mark.parametrize(
+    ("files", "secure_boot"),
+    [
+        ({SECURE_BOOT: b"\x06\x00\x00\x00\x01"}, True),  # attributes, then the value 1
+        ({SECURE_BOOT: b"\x06\x00\x00\x00\x00"}, False),
+        ({SECURE_BOOT: b"\x06\x00"}, None),  # cut short: not judged
+        ({"/sys/firmware/efi/efivars/Boot0000-x": b""}, False),  # UEFI without the variable
+        ({"/sys/firmware/acpi/tables/x": b""}, False),  # a BIOS boot: no Secure Boot
+        ({}, None),  # no /sys/firmware at all (a container's view): unknown
+    ],
+)
+def test_secure_boot_from_the_uefi_variable(tmp_path: Path, files: dict, secure_boot) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    for name, content in files.items():
+        target = root / name.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    section = gather_nvidia(Host(root=root, env={}, nvml=load_fake("h100")), LdCache(()))
+    assert section["kernel_module"]["secure_boot"] is secure_boot
