@@ -202,3 +202,26 @@ def test_dd303_title_names_the_owner_its_version_and_what_is_installed(installed
         make_facts({"packages": {"unsatisfied": [item]}}), MATRIX
     )
     assert verdict.title == f"torchvision 0.23.0 requires torch==2.8.0, but {state}"
+
+
+def test_dd301_the_newest_known_version_by_version_order_not_text():
+    (verdict,) = packages.duplicate_distribution(
+        make_facts(duplicates(None, "junk", "10.0.0", "9.0.0")), MATRIX
+    )
+    assert verdict.fixes[0].intents[0].requirements == ("numpy==10.0.0",)
+
+
+def test_dd303_a_companions_other_requirement_gets_what_it_declares():
+    fix = unmet("torchvision", "pillow")  # not torch: no pairing
+    assert fix.summary == "Install pillow (what torchvision declares)."
+    assert fix.intents[0].requirements == ("pillow",) and fix.intents[0].index_url is None
+
+
+def test_dd302_keeps_a_distribution_of_unknown_version_unpinned():
+    conflict = {"module": "tensorflow", "distributions": ["tensorflow", "tensorflow-cpu"]}
+    facts = make_facts(
+        with_packages(dist("tensorflow", "2.21.0")),  # tensorflow-cpu is not listed installed
+        {"packages": {"module_conflicts": [conflict]}},
+    )
+    (verdict,) = packages.clashing_distributions(facts, MATRIX)
+    assert verdict.fixes[0].intents[0].requirements == ("tensorflow-cpu",)
