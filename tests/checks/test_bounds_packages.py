@@ -225,3 +225,24 @@ def test_dd302_keeps_a_distribution_of_unknown_version_unpinned():
     )
     (verdict,) = packages.clashing_distributions(facts, MATRIX)
     assert verdict.fixes[0].intents[0].requirements == ("tensorflow-cpu",)
+
+
+def test_dd301_leaves_a_conda_and_pip_pair_to_dd304_and_judges_the_next_duplicate():
+    site = "/env/lib/python3.11/site-packages"
+    user = "/home/u/.local/lib/python3.11/site-packages"
+    pair = [{"version": "1.26.4", "location": site}, {"version": "2.4.6", "location": user}]
+    other = [{"version": "1.13.0", "location": site}, {"version": "1.14.1", "location": user}]
+    facts = make_facts(
+        with_packages(dist("numpy", "1.26.4", installer="conda"), dist("scipy", "1.13.0")),
+        {
+            "packages": {
+                "conda": {"packages": [{"name": "numpy", "version": "1.26.4"}]},
+                "duplicates": [
+                    {"name": "numpy", "copies": pair},
+                    {"name": "scipy", "copies": other},
+                ],
+            }
+        },
+    )
+    (verdict,) = packages.duplicate_distribution(facts, MATRIX)
+    assert verdict.title.startswith("scipy is installed 2 times")
