@@ -376,7 +376,10 @@ def test_plan_as_second_environment_waits_for_no_second_driver_upgrade(matrix):
     from dldoctor.fixes.alternatives import resolved_plan
     from dldoctor.fixes.resolve import Resolution
 
-    facts = facts_of("driver470_cpu_stack")
+    recorded = facts_of("driver470_cpu_stack")
+    # the driver read from NVML and /proc alike: neither may plan a second upgrade
+    proc = {"version": recorded.nvidia["driver_version"]}
+    facts = dataclasses.replace(recorded, nvidia=dict(recorded.nvidia, proc_driver=proc))
     torch, tf = candidates("torch", facts, matrix)[0], candidates("tensorflow", facts, matrix)[0]
     driver = max(torch.driver_full, tf.driver_full, key=Version)
     split = Resolution((torch, tf), {}, driver, conflict="x", groups=((torch,), (tf,)))
