@@ -101,6 +101,8 @@ def resolved_plan(
     if not resolution.conflict or len(resolution.groups) < 2:
         return steps, []
     other, create = second_environment(facts, resolution.groups[1][0].framework)
+    if upgrade_driver and resolution.driver:  # the machine's driver, upgraded once by the first
+        other = replace(other, nvidia=dict(other.nvidia, driver_version=resolution.driver))
     extra = []
     for intent in resolution.intents(resolution.groups[1]):
         there = dataclasses.replace(intent, remove_first=())  # nothing is installed there yet

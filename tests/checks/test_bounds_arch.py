@@ -247,7 +247,14 @@ def test_dd503_names_the_gpus_architecture_and_asks_for_a_torch_built_for_it():
         "PyTorch 2.13.0+cu126 (CUDA 12.6) has no code for GPU 0 "
         f'(NVIDIA GeForce RTX 5090, sm_120 {arch.arch}): "no kernel image is available"'
     )
-    assert new.fixes == (torch_build(facts, MATRIX, "one built for sm_120"),)
+    alone = make_facts(
+        torch("2.13.0+cu126", "12.6"),
+        machine("610.43.02", "13.3", ("NVIDIA GeForce RTX 5090", "12.0")),
+    )
+    (verdict,) = compat_arch.gpu_arch_not_in_build(alone, MATRIX)
+    (remedy,) = verdict.fixes  # a build that has sm_120, and what it is for
+    assert remedy == torch_build(alone, MATRIX, "one built for sm_120")
+    assert remedy.summary.endswith("(one built for sm_120).")
     assert old.title.endswith('GPU 1 (Old, sm_10): "no kernel image is available"')
     assert old.evidence["gpu"] == "Old" and old.evidence["compute_capability"] == "1.0"
 

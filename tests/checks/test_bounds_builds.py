@@ -635,3 +635,13 @@ def test_dd402_with_no_gpu_listed_and_none_known_absent_names_the_gpu_facts():
     with pytest.raises(Unknown) as raised:
         env.visible_devices_unknown(facts, MATRIX)
     assert raised.value.path == "nvidia.gpus and accelerators.pci.nvidia"
+
+
+def test_dd201_with_no_gpu_build_to_name_has_no_fix():
+    """A paste that shows torch's CPU build but not its distribution: no version to pair a GPU
+    build with, so the verdict carries no fix rather than an empty one."""
+    cpu_torch = framework("torch", ["torch"], {"cuda": False, "hip": False})
+    cpu_torch["packages"]["distributions"] = []
+    facts = make_facts(cpu_torch, machine("580.65.06", "13.0"))
+    (verdict,) = judged(builds.cpu_only_build_on_gpu(facts, MATRIX))
+    assert verdict.evidence["framework"] == "torch" and verdict.fixes == ()

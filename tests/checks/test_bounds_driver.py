@@ -325,3 +325,24 @@ def test_dd502_fix_says_where_the_driver_comes_from():
         "Install or update the NVIDIA driver on Windows (it brings WSL's libcuda), then "
         "update WSL from a Windows prompt."
     )
+
+
+def test_dd501_says_nothing_of_a_pre_plugin_jaxlib_whose_cuda_has_no_plugin_row():
+    """jaxlib 0.4.7+cuda11.cudnn86 was the CUDA build itself; jax.toml states floors only for
+    its plugins' CUDA majors, so no floor is known and nothing is judged (not a crash)."""
+    version = "0.4.7+cuda11.cudnn86"
+    jax = {
+        "packages": {
+            "distributions": [
+                {
+                    "name": "jaxlib",
+                    "version": version,
+                    "location": "/env/lib/python3.11/site-packages",
+                }
+            ],
+            "frameworks": {"jax": {"distributions": [{"name": "jaxlib", "version": version}]}},
+        }
+    }
+    assert not [p for p in MATRIX.tables["jax"]["plugin"] if p["cuda"] == "11"]
+    facts = make_facts(jax, machine("470.82.01", None))
+    assert compat_driver.driver_too_old(facts, MATRIX) == []

@@ -202,3 +202,47 @@ def test_dd303_title_names_the_owner_its_version_and_what_is_installed(installed
         make_facts({"packages": {"unsatisfied": [item]}}), MATRIX
     )
     assert verdict.title == f"torchvision 0.23.0 requires torch==2.8.0, but {state}"
+
+
+def test_dd301_the_newest_known_version_by_version_order_not_text():
+    (verdict,) = packages.duplicate_distribution(
+        make_facts(duplicates(None, "junk", "10.0.0", "9.0.0")), MATRIX
+    )
+    assert verdict.fixes[0].intents[0].requirements == ("numpy==10.0.0",)
+
+
+def test_dd303_a_companions_other_requirement_gets_what_it_declares():
+    fix = unmet("torchvision", "pillow")  # not torch: no pairing
+    assert fix.summary == "Install pillow (what torchvision declares)."
+    assert fix.intents[0].requirements == ("pillow",) and fix.intents[0].index_url is None
+
+
+def test_dd302_keeps_a_distribution_of_unknown_version_unpinned():
+    conflict = {"module": "tensorflow", "distributions": ["tensorflow", "tensorflow-cpu"]}
+    facts = make_facts(
+        with_packages(dist("tensorflow", "2.21.0")),  # tensorflow-cpu is not listed installed
+        {"packages": {"module_conflicts": [conflict]}},
+    )
+    (verdict,) = packages.clashing_distributions(facts, MATRIX)
+    assert verdict.fixes[0].intents[0].requirements == ("tensorflow-cpu",)
+
+
+def test_dd301_leaves_a_conda_and_pip_pair_to_dd304_and_judges_the_next_duplicate():
+    site = "/env/lib/python3.11/site-packages"
+    user = "/home/u/.local/lib/python3.11/site-packages"
+    pair = [{"version": "1.26.4", "location": site}, {"version": "2.4.6", "location": user}]
+    other = [{"version": "1.13.0", "location": site}, {"version": "1.14.1", "location": user}]
+    facts = make_facts(
+        with_packages(dist("numpy", "1.26.4", installer="conda"), dist("scipy", "1.13.0")),
+        {
+            "packages": {
+                "conda": {"packages": [{"name": "numpy", "version": "1.26.4"}]},
+                "duplicates": [
+                    {"name": "numpy", "copies": pair},
+                    {"name": "scipy", "copies": other},
+                ],
+            }
+        },
+    )
+    (verdict,) = packages.duplicate_distribution(facts, MATRIX)
+    assert verdict.title.startswith("scipy is installed 2 times")

@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from dldoctor.facts.interpreter import environment
 from dldoctor.facts.model import Facts
@@ -367,3 +368,22 @@ def test_a_conflict_within_one_group_needs_no_second_environment(matrix):
     )
     steps, second = resolved_plan(single, facts, False)
     assert second == [] and steps
+
+
+def test_plan_as_second_environment_waits_for_no_second_driver_upgrade(matrix):
+    """The driver is the machine's: A upgrades it once, to the floor of every build of both
+    environments; the second environment's installs wait only for that environment."""
+    from dldoctor.fixes.alternatives import resolved_plan
+    from dldoctor.fixes.resolve import Resolution
+
+    recorded = facts_of("driver470_cpu_stack")
+    # the driver read from NVML and /proc alike: neither may plan a second upgrade
+    proc = {"version": recorded.nvidia["driver_version"]}
+    facts = dataclasses.replace(recorded, nvidia=dict(recorded.nvidia, proc_driver=proc))
+    torch, tf = candidates("torch", facts, matrix)[0], candidates("tensorflow", facts, matrix)[0]
+    driver = max(torch.driver_full, tf.driver_full, key=Version)
+    split = Resolution((torch, tf), {}, driver, conflict="x", groups=((torch,), (tf,)))
+    steps, second = resolved_plan(split, facts, True)
+    assert [s.kind for s in steps].count("driver") == 1
+    assert [s.kind for s in second] == ["other", "install"]
+    assert second[1].after == (1,)
