@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -243,3 +244,37 @@ def test_the_train_task_converges_with_the_right_gradient_only():
     assert close(_sgd(1.0), harness.TRAIN_EXPECTED, harness.TRAIN_TOLERANCE)["ok"]
     assert not close(_sgd(0.5), harness.TRAIN_EXPECTED, harness.TRAIN_TOLERANCE)["ok"]
     assert not close(_sgd(2.0), harness.TRAIN_EXPECTED, harness.TRAIN_TOLERANCE)["ok"]
+
+
+GC_PROBE = """
+import gc
+
+def probe(ctx):
+    fine = ctx.import_module("standin_fine")
+    ctx.import_module("standin_broken")
+    ctx.facts_phase(lambda: (
+        ctx.fact("during_import", lambda: fine.COLLECTING),
+        ctx.fact("after_imports", gc.isenabled),
+    ))
+"""
+
+
+@pytest.mark.parametrize("python", [pytest.param(sys.executable, id="this"), *params("3.6", "3.8")])
+def test_a_frameworks_import_runs_with_the_collector_paused_and_it_is_on_again_after(
+    python, tmp_path
+):
+    """Full collections walk every object an import built (a quarter of TensorFlow's import):
+    paused for the import, whether it succeeds or raises, and on again for the smoke tests.
+    Python 3.6 has no gc.freeze: the collector is still paused and restored."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "standin_fine.py").write_text("import gc\nCOLLECTING = gc.isenabled()\n")
+    (site / "standin_broken.py").write_text("raise ImportError('broken on purpose')\n")
+    args = {"workdir": str(tmp_path), "jobs": [_job(GC_PROBE)], "options": {}}
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    outcome = run_child([python, "-c", plan.harness_source()], args, 30, env=env, cwd=str(tmp_path))
+    assert outcome.done, outcome.output_tail
+    info = {m["key"]: m["value"] for m in outcome.messages if m["type"] == "info"}
+    assert info == {"during_import": False, "after_imports": True}
+    (broken,) = [m for m in outcome.messages if m["type"] == "import" and not m["ok"]]
+    assert broken["module"] == "standin_broken"
