@@ -418,3 +418,28 @@ def test_workers_slow_to_start_hold_at_most_all_of_a_loader_s_waiting():
     (finding,) = [f for f in rules.judge(profile) if f.code == "DD707"]
     share = first / (waits + loader["iterator_start"]["total_s"])
     assert f": {th.pct(share)} of all the waiting" in finding.title and share <= 1.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="advice._batch_wait_s subtracts the first batches' waits, which include making the "
+    "iterator, from the loader's waits, which do not: a 3 s worker start-up makes the batch "
+    "wait negative and the advice 'more workers would compete for the same CPUs' on 8 cores",
+)
+def test_workers_slow_to_start_leave_the_advice_for_the_other_batches_as_it_was():
+    """40 steps of 100 ms, each waiting 30 ms for its batch (input-bound), 2 workers on 8 cores;
+    making the iterator took 3 s (worker start-up) or no time: the same batches after the first,
+    the same advice."""
+    from dldoctor.profilers import advice
+
+    def fixes(iterator_s: float) -> list[str]:
+        col = Collector(origin=0.0, gpus=0)
+        info = {"id": 1, "framework": "torch", "kind": "DataLoader", "config": {"num_workers": 2}}
+        col.feed(f"L {PID} {json.dumps(info)}")
+        col.feed(f"I {PID} 1 {0.9 - iterator_s:.6f} 0.900000 1")
+        stepped(col, PID, 40, 0.1, 0.03)
+        profile = analyse(make_session(col, 9.0))
+        assert profile["verdict"]["class"] == "input-bound"
+        return [f.summary for f in advice.loader_fixes(profile)]
+
+    assert fixes(3.0) == fixes(0.0)
