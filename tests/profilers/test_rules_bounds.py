@@ -614,3 +614,11 @@ def test_an_unseparable_wait_is_the_reason_from_the_minimum_of_steps(steps):
     assert reason == (
         "compiled" if steps >= th.MIN_STEPS else f"{steps} training steps seen (need 10)"
     )
+
+
+def test_worker_startup_is_no_share_of_no_waiting():
+    """A report written before the first batch's wait counted making the iterator (read back):
+    3 s of first-batch waiting and none in the loader's waits is no share to quote."""
+    ld = started(3.0, 0.5, count=1)
+    ld["wait"] = {**stats(20, 0.0), "total_s": 0.0}
+    assert "DD707" not in found(make(loaders=[ld]))
