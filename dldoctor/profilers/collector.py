@@ -316,9 +316,13 @@ class Collector:
         made = proc.iterator_made if where == TRAINING else None
         proc.iterator_made = None
         if loader is not None:
-            loader.waits.add(t1 - t0)
-            if loader.fresh:  # the pass's first batch: with the iterator's making, if timed
-                loader.first_waits.add(t1 - t0 + (made[1] - made[0] if made else 0.0))
+            # The pass's first batch waits for the iterator's making too, if timed (worker
+            # start-up): in its wait, as in the step it starts, so the first batches' waits are
+            # a part of the loader's.
+            made_s = made[1] - made[0] if made and loader.fresh else 0.0
+            loader.waits.add(t1 - t0 + made_s)
+            if loader.fresh:
+                loader.first_waits.add(t1 - t0 + made_s)
                 loader.fresh = False
             if where == BACKGROUND:
                 loader.background_batches += 1

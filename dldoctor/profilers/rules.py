@@ -216,11 +216,7 @@ def workers_saturated(profile: JSON) -> list[Finding]:
 def worker_startup(profile: JSON) -> list[Finding]:
     findings = []
     for ld in profile["loaders"]:
-        first = ld["first_batch_wait"]
-        # All the waiting on this loader: its batches', and making its iterators (iter(loader),
-        # where workers start), which each pass's first batch includes.
-        made = (ld.get("iterator_start") or {}).get("total_s") or 0.0
-        total = (ld["wait"]["total_s"] or 0.0) + made
+        first, total = ld["first_batch_wait"], ld["wait"]["total_s"] or 0.0
         if not first["count"] or not total or first["mean_s"] < th.STARTUP_WAIT_S:
             continue
         share = first["total_s"] / total
