@@ -81,11 +81,20 @@ def _secure_boot(host: Host) -> bool | None:
     nvidia module is refused: "Key was rejected by service"). False on a BIOS boot; None when
     the variable cannot be read."""
     if not host.path("/sys/firmware/efi").is_dir():
-        return False if host.path("/sys/firmware").is_dir() else None
+        return False if _lists_firmware(host) else None
     raw = read_bounded(host.path(_SECURE_BOOT_VAR), 64)
     if raw is None:
         return False if not host.path(_SECURE_BOOT_VAR).exists() else None
     return raw[4:5] == b"\x01" if len(raw) >= 5 else None
+
+
+def _lists_firmware(host: Host) -> bool:
+    """Whether /sys/firmware shows the firmware (acpi, devicetree...): a BIOS boot then. A
+    container runtime masks it with an empty directory, which says nothing."""
+    try:
+        return any(True for _ in host.path("/sys/firmware").iterdir())
+    except OSError:
+        return False
 
 
 def _libcuda(cache: LdCache, host: Host, errors: dict[str, str]) -> JSON:

@@ -396,6 +396,7 @@ SECURE_BOOT = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c
         ({"/sys/firmware/efi/efivars/Boot0000-x": b""}, False),  # UEFI without the variable
         ({"/sys/firmware/acpi/tables/x": b""}, False),  # a BIOS boot: no Secure Boot
         ({}, None),  # no /sys/firmware at all (a container's view): unknown
+        ({"/sys/firmware/": None}, None),  # masked by a container runtime: empty, unknown
     ],
 )
 def test_secure_boot_from_the_uefi_variable(tmp_path: Path, files: dict, secure_boot) -> None:
@@ -403,6 +404,9 @@ def test_secure_boot_from_the_uefi_variable(tmp_path: Path, files: dict, secure_
     root.mkdir()
     for name, content in files.items():
         target = root / name.lstrip("/")
+        if content is None:  # a directory
+            target.mkdir(parents=True)
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     section = gather_nvidia(Host(root=root, env={}, nvml=load_fake("h100")), LdCache(()))
