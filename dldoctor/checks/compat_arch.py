@@ -112,8 +112,7 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
                     if build.framework == "torch"
                     else None
                 )
-                arch = matrix.capability(cc)
-                named = f"{gpu.get('name')}, {_sm(cc)}" + (f" {arch.arch}" if arch else "")
+                named = _named(gpu, cc, matrix)
                 verdicts.append(
                     Verdict(
                         Severity.ERROR,
@@ -135,6 +134,12 @@ def gpu_arch_not_in_build(facts: Facts, matrix: Matrix) -> list[Verdict | Unjudg
     return verdicts
 
 
+def _named(gpu: dict, cc: str, matrix: Matrix) -> str:
+    """A GPU as a title names it: "NVIDIA T4, sm_75 Turing"."""
+    arch = matrix.capability(cc)
+    return f"{gpu.get('name')}, {_sm(cc)}" + (f" {arch.arch}" if arch else "")
+
+
 def _extension_floors(facts: Facts, matrix: Matrix, gpus: list[dict]) -> list[Verdict | Unjudged]:
     """Extensions whose kernels exist only from a compute capability on (extensions.toml
     min_compute_capability: FlashAttention 2 from Ampere, sm_80), below it on some GPU."""
@@ -151,8 +156,7 @@ def _extension_floors(facts: Facts, matrix: Matrix, gpus: list[dict]) -> list[Ve
             cc = str(gpu["compute_capability"])
             if (q.version_of(cc) or needs) >= needs:
                 continue
-            arch = matrix.capability(cc)
-            named = f"{gpu.get('name')}, {_sm(cc)}" + (f" {arch.arch}" if arch else "")
+            named = _named(gpu, cc, matrix)
             verdicts.append(
                 Verdict(
                     Severity.ERROR,
