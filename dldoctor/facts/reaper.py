@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import select
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -79,6 +81,26 @@ def exit_fd(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None
+
+
+def exits_within(proc: subprocess.Popen[Any], timeout_s: float, poll_s: float = 0.02) -> bool:
+    """Whether the child exits within ``timeout_s`` (without reaping it): woken by its exit
+    descriptor at its exit, else polled every ``poll_s``."""
+    deadline = time.monotonic() + timeout_s
+    fd = exit_fd(proc.pid)
+    try:
+        while not exited(proc):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if fd is not None:
+                select.select([fd], [], [], left)
+            else:
+                time.sleep(min(poll_s, left))
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def exited(proc: subprocess.Popen[Any]) -> bool:

@@ -7,7 +7,6 @@ prints forever: nothing in dldoctor starts a command any other way.
 from __future__ import annotations
 
 import os
-import select
 import selectors
 import subprocess
 import threading
@@ -156,7 +155,7 @@ def _collect(
             if exited_at is not None and now >= exited_at + EXIT_GRACE_S:
                 return "held"
             if not selector.get_map():  # both pipes closed, the command not gone yet
-                _wait_exit(proc, min(_POLL_S, deadline - now))
+                reaper.exits_within(proc, min(_POLL_S, deadline - now), _POLL_S / 5)
                 continue
             for key, _ in selector.select(timeout=min(_POLL_S, deadline - now)):
                 fd = int(key.fd)
@@ -174,16 +173,3 @@ def _collect(
                     kept += data[: limit - len(kept)]
                     return "truncated"
                 kept += data
-
-
-def _wait_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    """Until ``proc`` exits (a descriptor for it where the system has one), ``timeout_s`` at
-    most; else a fifth of the poll: its pipes' EOF comes a moment before its exit."""
-    exit_fd = reaper.exit_fd(proc.pid)
-    if exit_fd is None:
-        time.sleep(_POLL_S / 5)
-        return
-    try:
-        select.select([exit_fd], [], [], max(0.0, timeout_s))
-    finally:
-        os.close(exit_fd)

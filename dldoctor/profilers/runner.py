@@ -256,26 +256,6 @@ class SignalForwarder:
 POLL_S = 0.02  # where no pidfd tells the child's exit (macOS, Linux < 5.3)
 
 
-def exits_within(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
-    """Whether the child exits within ``timeout_s`` (without reaping it): woken by its pidfd
-    at its exit, else polled every ``POLL_S``."""
-    deadline = time.perf_counter() + timeout_s
-    exit_fd = reaper.exit_fd(proc.pid)
-    try:
-        while not reaper.exited(proc):
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                return False
-            if exit_fd is not None:
-                select.select([exit_fd], [], [], left)
-            else:
-                time.sleep(min(POLL_S, left))
-        return True
-    finally:
-        if exit_fd is not None:
-            os.close(exit_fd)
-
-
 def wait(
     proc: subprocess.Popen[bytes],
     result: RunResult,

@@ -133,7 +133,7 @@ def run(
     devices: list[gpu.Device] = []
     reason: str | None = None
     try:
-        if runner.exits_within(proc, SETTLE_S):
+        if reaper.exits_within(proc, SETTLE_S, runner.POLL_S):
             reason = SETTLE_REASON  # nothing to sample: NVML, psutil and the report's prewarm
         else:  # psutil and NVML: while the script imports
             from dldoctor.facts.host import Host
