@@ -42,6 +42,11 @@ KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 # Set for every child: frameworks that reserve most of a GPU's memory at start (TensorFlow, JAX)
 # would make the children, which run side by side, fail each other.
 CHILD_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+# Set for every child unless the user's environment sets them. OpenBLAS (NumPy's, imported in
+# every child) starts a worker thread per core that spins for 2**28 cycles before it sleeps:
+# ~0.07 CPU s a child, idle, taken from the children beside it (measured 2026-12-02: 0.2 s of a
+# 3.1 s check on 2 cores). 4, its least, lets an idle worker sleep at once; work still wakes it.
+CHILD_DEFAULTS = {"OPENBLAS_THREAD_TIMEOUT": "4"}
 
 
 # Rough seconds of each probe on a 2-core development machine (mostly the import; measured
@@ -204,4 +209,4 @@ def child_env(env: Mapping[str, str], temp: str | None = None) -> dict[str, str]
     stays: TensorFlow's autograph leaves a generated module in the temporary directory on
     every run, and a user's /tmp would collect one per check."""
     where = {name: temp for name in ("TMPDIR", "TEMP", "TMP")} if temp else {}
-    return {**env, **CHILD_ENV, **where}
+    return {**CHILD_DEFAULTS, **env, **CHILD_ENV, **where}

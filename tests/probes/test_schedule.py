@@ -170,6 +170,23 @@ def test_what_a_framework_leaves_in_its_temporary_directory_goes_with_the_probes
     assert list(temp.iterdir()) == []
 
 
+@pytest.mark.parametrize("users", [None, "", "28"])
+def test_the_childrens_idle_openblas_threads_sleep_unless_the_user_says_otherwise(
+    tmp_path, matrix, users
+):
+    """Every child imports NumPy, whose OpenBLAS workers spin ~0.1 s idle before they sleep:
+    the children get the least spin, a user's own setting (even an empty one) is theirs."""
+    says = "import os\nraise ImportError(repr(os.environ.get('OPENBLAS_THREAD_TIMEOUT')))\n"
+    env = fake_site(tmp_path / "site", {"tensorflow": says})
+    env.pop("OPENBLAS_THREAD_TIMEOUT", None)
+    if users is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = users
+    options = ProbeOptions(python=sys.executable, timeout_s=WAIT_S, env=env)
+    section = run_probes(facts_with("tensorflow"), matrix, options)
+    seen = section["frameworks"]["tensorflow"]["import"]["error"]["message"]
+    assert seen == repr("4" if users is None else users)
+
+
 def test_the_parents_own_work_runs_while_the_children_do(matrix):
     seen: list[list[psutil.Process]] = []
     facts, _ = common.gather_and_probe(
